@@ -1,0 +1,2 @@
+// Public API of @ipam/cni: name every export explicitly (no `export *`).
+export {};

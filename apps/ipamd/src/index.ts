@@ -1,0 +1,2 @@
+// Public API of @ipam/ipamd: name every export explicitly (no `export *`).
+export {};

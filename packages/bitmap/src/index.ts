@@ -1,0 +1,2 @@
+// Public API of @ipam/bitmap: name every export explicitly (no `export *`).
+export {};

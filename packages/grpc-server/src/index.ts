@@ -1,0 +1,2 @@
+// Public API of @ipam/grpc-server: name every export explicitly (no `export *`).
+export {};

@@ -1,0 +1,2 @@
+// Public API of @ipam/raft: name every export explicitly (no `export *`).
+export {};

@@ -1,0 +1,2 @@
+// Public API of @ipam/store: name every export explicitly (no `export *`).
+export {};

@@ -1,0 +1,2 @@
+// Public API of @ipam/subnet-pool: name every export explicitly (no `export *`).
+export {};

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// `pnpm start`: build every package, then run the main job. Once apps/ipamd
+// has its daemon this starts ipamd on its embedded default (a single-node
+// system on a local data folder); until then it runs the demo of what exists.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const env = { ...process.env, TURBO_TELEMETRY_DISABLED: "1" };
+const build = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--output-logs=errors-only"], {
+  stdio: "inherit",
+  env,
+});
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const candidates = ["apps/ipamd/dist/main.js", "packages/bitmap/dist/demo.js"];
+const main = candidates.find((file) => existsSync(file));
+if (!main) {
+  console.error("nothing to start yet: no build of apps/ipamd or the bitmap demo");
+  process.exit(1);
+}
+const run = spawnSync(process.execPath, [main, ...process.argv.slice(2)], { stdio: "inherit", env });
+process.exit(run.status ?? 1);

@@ -1,0 +1,2 @@
+// Public API of @ipam/__NAME__: name every export explicitly (no `export *`).
+export {};
