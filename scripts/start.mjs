@@ -12,11 +12,15 @@ const build = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--output-logs
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const candidates = ["apps/ipamd/dist/main.js", "packages/bitmap/dist/demo.js"];
-const main = candidates.find((file) => existsSync(file));
-if (!main) {
-  console.error("nothing to start yet: no build of apps/ipamd or the bitmap demo");
+const args = process.argv.slice(2);
+const command = existsSync("apps/ipamd/dist/main.js")
+  ? [process.execPath, ["apps/ipamd/dist/main.js", ...args]]
+  : existsSync("packages/bitmap/examples/demo.ts")
+    ? ["pnpm", ["exec", "tsx", "packages/bitmap/examples/demo.ts", ...args]]
+    : undefined;
+if (!command) {
+  console.error("nothing to start yet: no build of apps/ipamd and no bitmap demo");
   process.exit(1);
 }
-const run = spawnSync(process.execPath, [main, ...process.argv.slice(2)], { stdio: "inherit", env });
+const run = spawnSync(command[0], command[1], { stdio: "inherit", env });
 process.exit(run.status ?? 1);
