@@ -1,5 +1,6 @@
 // Public API of @ipam/bitmap: every export is named explicitly (no `export *`).
 
+export { Bitmap, MAX_BITMAP_CAPACITY } from "./bitmap.js";
 export type { BitmapErrorCode, BitmapErrorOptions } from "./bitmap-error.js";
 export { BitmapError, isBitmapError } from "./bitmap-error.js";
 export { Cidr } from "./cidr.js";
