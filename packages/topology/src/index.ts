@@ -1,2 +1,54 @@
-// Public API of @ipam/topology: name every export explicitly (no `export *`).
-export {};
+// Public API of @ipam/topology: every export is named explicitly (no `export *`).
+
+export type {
+  FlatNodeConfig,
+  PodConfig,
+  SubnetConfig,
+  TopologyConfig,
+  TorConfig,
+  TorNodeConfig,
+  ZoneConfig,
+} from "./config-schema.js";
+export { topologyConfigSchema, topologyJsonSchema } from "./config-schema.js";
+export { createTopology, validateTopologyConfig } from "./create-topology.js";
+export type { TopologyErrorCode, TopologyIssue } from "./errors.js";
+export { TopologyError } from "./errors.js";
+export { exampleTopology, exampleTopologyYaml } from "./example.js";
+export type {
+  Family,
+  Gateway,
+  Labels,
+  Node,
+  Pod,
+  ScopeKind,
+  ScopeRef,
+  Subnet,
+  Topology,
+  TopologyCounts,
+  Tor,
+  Zone,
+} from "./model.js";
+export { hostPrefix, isDirectMode, WELL_KNOWN_PURPOSES } from "./model.js";
+export type { NodeInput, PodInput, SubnetInput, TorInput, ZoneInput } from "./operations.js";
+export {
+  addPod,
+  addSubnet,
+  addTor,
+  addZone,
+  registerNode,
+  removeNode,
+  removeSubnet,
+} from "./operations.js";
+export type { TopologyFormat } from "./parse.js";
+export { parseTopology } from "./parse.js";
+export type { NodePath, SubnetStrategy, SubnetsForNodeOptions } from "./queries.js";
+export {
+  countTopology,
+  getNode,
+  nodePath,
+  nodesUnder,
+  subnetsAt,
+  subnetsForNode,
+  torOfNode,
+} from "./queries.js";
+export { emptyTopology } from "./topology.js";
