@@ -506,11 +506,16 @@ export function createIpamMetrics(
     agentDriver,
   );
 
-  const sourceErrors = counter(
-    "ipamd_metrics_source_errors_total",
-    "Scrape-time gauge sources that threw; their gauges were left empty for that scrape.",
-    ["source"],
-  );
+  // Registered last, it joins the reads in flight so an async failure counts in the same scrape.
+  const sourceErrors = new Counter<"source">({
+    name: "ipamd_metrics_source_errors_total",
+    help: "Scrape-time gauge sources that threw; their gauges were left empty for that scrape.",
+    labelNames: ["source"],
+    registers,
+    collect: async () => {
+      await Promise.all([pool.refresh(), nodePool.refresh(), raft.refresh(), agent.refresh()]);
+    },
+  });
 
   const onSourceError = (source: SourceName) => (error: unknown) => {
     sourceErrors.inc({ source });
@@ -527,7 +532,7 @@ export function createIpamMetrics(
         subnetCapacityBlocks,
         subnetLeasedBlocks,
       ]) {
-        g.reset();
+        clearGauge(g);
       }
     },
     write: (rows) => {
@@ -546,7 +551,8 @@ export function createIpamMetrics(
 
   const nodePool = createScrapeDriver<readonly NodePoolSnapshot[]>({
     clear: () => {
-      for (const g of [nodeHeldBlocks, nodeHeldAddresses, nodeAllocated, nodeCooling]) g.reset();
+      for (const g of [nodeHeldBlocks, nodeHeldAddresses, nodeAllocated, nodeCooling])
+        clearGauge(g);
     },
     write: (rows) => {
       for (const row of rows) {
@@ -562,23 +568,23 @@ export function createIpamMetrics(
 
   const raft = createScrapeDriver<RaftStatusLike>({
     clear: () => {
-      for (const g of [raftTerm, raftCommitIndex, raftAppliedIndex, raftHasLeader]) g.reset();
-      raftRole.reset();
+      for (const g of [raftTerm, raftCommitIndex, raftAppliedIndex, raftHasLeader]) clearGauge(g);
+      clearGauge(raftRole);
     },
     write: (status) => {
       raftTerm.set(count(status.term));
       for (const role of RAFT_ROLES) raftRole.set({ role }, role === status.role ? 1 : 0);
-      raftCommitIndex.set(count(status.commitIndex));
-      raftAppliedIndex.set(count(status.appliedIndex));
-      raftHasLeader.set(status.leaderKnown ? 1 : 0);
+      raftCommitIndex.set(count(status.commit));
+      raftAppliedIndex.set(count(status.applied));
+      raftHasLeader.set(status.leader === null ? 0 : 1);
     },
     onError: onSourceError("raft"),
   });
 
   const agent = createScrapeDriver<AgentStatusLike>({
     clear: () => {
-      agentLeaderReachable.reset();
-      agentQuorum.reset();
+      clearGauge(agentLeaderReachable);
+      clearGauge(agentQuorum);
     },
     write: (status) => {
       agentLeaderReachable.set(status.leaderReachable ? 1 : 0);
@@ -700,6 +706,15 @@ function subnetGaugeLabels(row: {
     family: familyLabel(row.family),
     tor: row.tor ?? "",
   };
+}
+
+/**
+ * Removes every series of a gauge. `reset()` alone leaves a label-less gauge at 0, which would
+ * claim a value ("no leader reachable") the source never reported.
+ */
+function clearGauge<L extends string>(gauge: Gauge<L>): void {
+  gauge.reset();
+  gauge.remove({});
 }
 
 function count(value: GaugeCount): number {

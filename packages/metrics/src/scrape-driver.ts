@@ -11,7 +11,10 @@ import type { GaugeSource } from "./sources.js";
 export interface ScrapeDriver<T> {
   /** Replaces the source; `undefined` removes it (the gauges then export no series). */
   setSource(source: GaugeSource<T> | undefined): void;
-  /** Reads the source (or joins the read in flight) and writes the gauges. Never rejects. */
+  /**
+   * Reads the source (or joins the read in flight) and writes the gauges. Never rejects. With
+   * a synchronous source the gauges are written before `refresh` returns.
+   */
   refresh(): Promise<void>;
 }
 
@@ -28,17 +31,30 @@ export function createScrapeDriver<T>(hooks: ScrapeDriverHooks<T>): ScrapeDriver
   let source: GaugeSource<T> | undefined;
   let inflight: Promise<void> | undefined;
 
-  const run = async (read: GaugeSource<T>): Promise<void> => {
+  const fail = (error: unknown): void => {
+    hooks.clear();
+    hooks.onError(error);
+  };
+  const apply = (value: T | undefined): void => {
     try {
-      const value = await read();
       hooks.clear();
       if (value !== undefined) hooks.write(value);
     } catch (error) {
-      hooks.clear();
-      hooks.onError(error);
-    } finally {
-      inflight = undefined;
+      fail(error);
     }
+  };
+  // Synchronous sources are applied synchronously; only a promise costs a turn.
+  const run = (read: GaugeSource<T>): Promise<void> => {
+    let value: T | undefined | Promise<T | undefined>;
+    try {
+      value = read();
+    } catch (error) {
+      fail(error);
+      return Promise.resolve();
+    }
+    if (value instanceof Promise) return value.then(apply, fail);
+    apply(value);
+    return Promise.resolve();
   };
 
   return {
@@ -52,8 +68,13 @@ export function createScrapeDriver<T>(hooks: ScrapeDriverHooks<T>): ScrapeDriver
         hooks.clear();
         return Promise.resolve();
       }
-      inflight = run(source);
-      return inflight;
+      // Forgotten asynchronously: a source that throws synchronously settles `run` before the
+      // assignment below, and must not leave a settled read behind for the next scrape.
+      const read: Promise<void> = run(source).finally(() => {
+        if (inflight === read) inflight = undefined;
+      });
+      inflight = read;
+      return read;
     },
   };
 }

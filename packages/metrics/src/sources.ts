@@ -67,20 +67,28 @@ export interface NodePoolSnapshot {
 /** A source of this node's view of the subnets it draws from, read on each scrape. */
 export type NodePoolGaugeSource = GaugeSource<readonly NodePoolSnapshot[]>;
 
-/** The Raft roles `ipamd_raft_role` reports; every one is exported, 1 for the current one. */
-export const RAFT_ROLES = ["follower", "pre_candidate", "candidate", "leader", "learner"] as const;
+/**
+ * The Raft roles `ipamd_raft_role` reports, spelled as `@ipam/raft` spells them; every one is
+ * exported on each scrape, 1 for the current role and 0 for the others.
+ */
+export const RAFT_ROLES = ["follower", "pre-candidate", "candidate", "leader"] as const;
 
 /** A Raft role as the `role` label spells it. */
 export type RaftRole = (typeof RAFT_ROLES)[number];
 
-/** The Raft status this process reports (servers only; agents have no Raft node). */
+/**
+ * The Raft status this process reports (servers only; agents have no Raft node). A structural
+ * subset of `@ipam/raft`'s `RaftStatus`, so its status object can be returned as is.
+ */
 export interface RaftStatusLike {
   readonly term: GaugeCount;
   readonly role: RaftRole;
-  readonly commitIndex: GaugeCount;
-  readonly appliedIndex: GaugeCount;
-  /** Whether this node currently knows a leader (itself included). */
-  readonly leaderKnown: boolean;
+  /** Highest log index known to be committed. */
+  readonly commit: GaugeCount;
+  /** Highest log index applied to the state machine. */
+  readonly applied: GaugeCount;
+  /** The leader of the current term as far as this node knows (itself included), or null. */
+  readonly leader: string | null;
 }
 
 /** A source of the Raft status, read on each scrape. */
