@@ -1,5 +1,6 @@
 // Public API of @ipam/topology: every export is named explicitly (no `export *`).
 
+export { toCanonicalConfig, toCanonicalJson } from "./canonical.js";
 export type {
   FlatNodeConfig,
   PodConfig,
@@ -11,6 +12,8 @@ export type {
 } from "./config-schema.js";
 export { topologyConfigSchema, topologyJsonSchema } from "./config-schema.js";
 export { createTopology, validateTopologyConfig } from "./create-topology.js";
+export type { KindDiff, TopologyDiff } from "./diff.js";
+export { diff } from "./diff.js";
 export type { TopologyErrorCode, TopologyIssue } from "./errors.js";
 export { TopologyError } from "./errors.js";
 export { exampleTopology, exampleTopologyYaml } from "./example.js";
