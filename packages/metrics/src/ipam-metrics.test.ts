@@ -1,6 +1,6 @@
 import { register as globalRegistry, Registry } from "prom-client";
 import { describe, expect, it, vi } from "vitest";
-import { familyNames, parseExposition, valueOf } from "../test/exposition.js";
+import { familyNames, parseExposition, sampleValue } from "../test/exposition.js";
 import { populateEverything } from "../test/populate.js";
 import { createIpamMetrics, IPAM_METRIC_NAMES } from "./ipam-metrics.js";
 import { isMetricsError } from "./metrics-error.js";
@@ -50,14 +50,18 @@ describe("createIpamMetrics", () => {
     metrics.observeAllocation("disk on fire at 10.0.0.1", { purpose: "storage", family: 6 }, 0);
     const s = await scrape(registry);
     const ok = { subnet: "tor1-storage-v4", purpose: "storage", family: "ipv4", result: "ok" };
-    expect(valueOf(s, "ipamd_allocations_total", ok)).toBe(2);
-    expect(valueOf(s, "ipamd_allocations_total", { subnet: "", result: "POOL_EXHAUSTED" })).toBe(1);
-    expect(valueOf(s, "ipamd_allocations_total", { family: "ipv6", result: "INTERNAL" })).toBe(1);
-    const timing = { purpose: "storage", family: "ipv4", result: "ok" };
-    expect(valueOf(s, "ipamd_allocation_duration_seconds_count", timing)).toBe(2);
-    expect(valueOf(s, "ipamd_allocation_duration_seconds_sum", timing)).toBeCloseTo(0.006, 9);
+    expect(sampleValue(s, "ipamd_allocations_total", ok)).toBe(2);
     expect(
-      valueOf(s, "ipamd_allocation_duration_seconds_bucket", { ...timing, le: "0.0025" }),
+      sampleValue(s, "ipamd_allocations_total", { subnet: "", result: "POOL_EXHAUSTED" }),
+    ).toBe(1);
+    expect(sampleValue(s, "ipamd_allocations_total", { family: "ipv6", result: "INTERNAL" })).toBe(
+      1,
+    );
+    const timing = { purpose: "storage", family: "ipv4", result: "ok" };
+    expect(sampleValue(s, "ipamd_allocation_duration_seconds_count", timing)).toBe(2);
+    expect(sampleValue(s, "ipamd_allocation_duration_seconds_sum", timing)).toBeCloseTo(0.006, 9);
+    expect(
+      sampleValue(s, "ipamd_allocation_duration_seconds_bucket", { ...timing, le: "0.0025" }),
     ).toBe(1);
   });
 
@@ -76,24 +80,26 @@ describe("createIpamMetrics", () => {
     metrics.observeGrpcRequest("/ipam.v1.Ipam/Release", "NOT_FOUND", 0.001);
     metrics.observeGrpcRequest("/ipam.v1.Ipam/Release", 99, 0.001);
     const s = await scrape(registry);
-    expect(valueOf(s, "ipamd_releases_total", { subnet: "", purpose: "", result: "ok" })).toBe(1);
-    expect(valueOf(s, "ipamd_preallocation_events_total", { event: "returned" })).toBe(1);
-    expect(valueOf(s, "ipamd_gc_runs_total", { result: "ok" })).toBe(1);
-    expect(valueOf(s, "ipamd_gc_candidates_total", { purpose: "storage" })).toBe(5);
-    expect(valueOf(s, "ipamd_gc_reclaimed_total", { purpose: "storage" })).toBe(4);
-    expect(valueOf(s, "ipamd_raft_apply_duration_seconds_count")).toBe(2);
-    expect(valueOf(s, "ipamd_raft_applied_entries_total")).toBe(41);
-    expect(valueOf(s, "ipamd_raft_snapshot_size_bytes")).toBe(4096);
-    expect(valueOf(s, "ipamd_raft_snapshot_duration_seconds_count", { op: "restore" })).toBe(1);
+    expect(sampleValue(s, "ipamd_releases_total", { subnet: "", purpose: "", result: "ok" })).toBe(
+      1,
+    );
+    expect(sampleValue(s, "ipamd_preallocation_events_total", { event: "returned" })).toBe(1);
+    expect(sampleValue(s, "ipamd_gc_runs_total", { result: "ok" })).toBe(1);
+    expect(sampleValue(s, "ipamd_gc_candidates_total", { purpose: "storage" })).toBe(5);
+    expect(sampleValue(s, "ipamd_gc_reclaimed_total", { purpose: "storage" })).toBe(4);
+    expect(sampleValue(s, "ipamd_raft_apply_duration_seconds_count")).toBe(2);
+    expect(sampleValue(s, "ipamd_raft_applied_entries_total")).toBe(41);
+    expect(sampleValue(s, "ipamd_raft_snapshot_size_bytes")).toBe(4096);
+    expect(sampleValue(s, "ipamd_raft_snapshot_duration_seconds_count", { op: "restore" })).toBe(1);
     expect(
-      valueOf(s, "ipamd_store_transactions_total", { op: "append_log", result: "LOCKED" }),
+      sampleValue(s, "ipamd_store_transactions_total", { op: "append_log", result: "LOCKED" }),
     ).toBe(1);
-    expect(valueOf(s, "ipamd_store_batch_operations_bucket", { le: "64" })).toBe(1);
-    expect(valueOf(s, "ipamd_store_batch_operations_bucket", { le: "32" })).toBe(0);
+    expect(sampleValue(s, "ipamd_store_batch_operations_bucket", { le: "64" })).toBe(1);
+    expect(sampleValue(s, "ipamd_store_batch_operations_bucket", { le: "32" })).toBe(0);
     const release = { method: "ipam.v1.Ipam/Release" };
-    expect(valueOf(s, "ipamd_grpc_requests_total", { ...release, code: "NOT_FOUND" })).toBe(1);
-    expect(valueOf(s, "ipamd_grpc_requests_total", { ...release, code: "UNKNOWN" })).toBe(1);
-    expect(valueOf(s, "ipamd_grpc_request_duration_seconds_count", release)).toBe(2);
+    expect(sampleValue(s, "ipamd_grpc_requests_total", { ...release, code: "NOT_FOUND" })).toBe(1);
+    expect(sampleValue(s, "ipamd_grpc_requests_total", { ...release, code: "UNKNOWN" })).toBe(1);
+    expect(sampleValue(s, "ipamd_grpc_request_duration_seconds_count", release)).toBe(2);
   });
 
   it("times operations with its injected clock through time()", async () => {
@@ -104,7 +110,7 @@ describe("createIpamMetrics", () => {
       t += 0.25;
     });
     const s = await scrape(registry);
-    expect(valueOf(s, "ipamd_raft_proposal_duration_seconds_sum", { result: "ok" })).toBe(0.25);
+    expect(sampleValue(s, "ipamd_raft_proposal_duration_seconds_sum", { result: "ok" })).toBe(0.25);
   });
 
   it("exports build info", async () => {
@@ -112,7 +118,7 @@ describe("createIpamMetrics", () => {
     createIpamMetrics(registry, { buildInfo: { version: "1.2.3", revision: "abc123" } });
     const s = await scrape(registry);
     expect(
-      valueOf(s, "ipamd_build_info", {
+      sampleValue(s, "ipamd_build_info", {
         version: "1.2.3",
         revision: "abc123",
         nodejs_version: process.versions.node,
@@ -189,13 +195,13 @@ describe("scrape-time gauges", () => {
     const labels = { subnet: "tor1-storage-v4", family: "ipv4", tor: "" };
     let s = await scrape(registry);
     expect(source).toHaveBeenCalledTimes(1);
-    expect(valueOf(s, "ipamd_subnet_allocated_addresses", labels)).toBe(10);
-    expect(valueOf(s, "ipamd_subnet_capacity_addresses", labels)).toBe(256);
-    expect(valueOf(s, "ipamd_subnet_leased_blocks", labels)).toBe(1);
+    expect(sampleValue(s, "ipamd_subnet_allocated_addresses", labels)).toBe(10);
+    expect(sampleValue(s, "ipamd_subnet_capacity_addresses", labels)).toBe(256);
+    expect(sampleValue(s, "ipamd_subnet_leased_blocks", labels)).toBe(1);
     allocated = 11;
     s = await scrape(registry);
     expect(source).toHaveBeenCalledTimes(2);
-    expect(valueOf(s, "ipamd_subnet_allocated_addresses", labels)).toBe(11);
+    expect(sampleValue(s, "ipamd_subnet_allocated_addresses", labels)).toBe(11);
   });
 
   it("drop series of subnets the source no longer reports", async () => {
@@ -230,8 +236,8 @@ describe("scrape-time gauges", () => {
       ];
     });
     const s = await scrape(registry);
-    expect(valueOf(s, "ipamd_node_held_addresses", { family: "ipv6" })).toBe(2 ** 64);
-    expect(valueOf(s, "ipamd_node_allocated_addresses", { subnet: "v6" })).toBe(3);
+    expect(sampleValue(s, "ipamd_node_held_addresses", { family: "ipv6" })).toBe(2 ** 64);
+    expect(sampleValue(s, "ipamd_node_allocated_addresses", { subnet: "v6" })).toBe(3);
   });
 
   it("report the Raft role as one series per role and whether a leader is known", async () => {
@@ -248,13 +254,13 @@ describe("scrape-time gauges", () => {
       ["candidate", 1],
       ["leader", 0],
     ]);
-    expect(valueOf(s, "ipamd_raft_term")).toBe(3);
-    expect(valueOf(s, "ipamd_raft_commit_index")).toBe(9);
-    expect(valueOf(s, "ipamd_raft_applied_index")).toBe(8);
-    expect(valueOf(s, "ipamd_raft_has_leader")).toBe(0);
+    expect(sampleValue(s, "ipamd_raft_term")).toBe(3);
+    expect(sampleValue(s, "ipamd_raft_commit_index")).toBe(9);
+    expect(sampleValue(s, "ipamd_raft_applied_index")).toBe(8);
+    expect(sampleValue(s, "ipamd_raft_has_leader")).toBe(0);
     leader = "server-2";
     s = await scrape(registry);
-    expect(valueOf(s, "ipamd_raft_has_leader")).toBe(1);
+    expect(sampleValue(s, "ipamd_raft_has_leader")).toBe(1);
   });
 
   it("export nothing without a source, or when the source has nothing to report", async () => {
@@ -291,8 +297,8 @@ describe("scrape-time gauges", () => {
     metrics.setRaftSource(() => Promise.reject(new Error("raft stopped")));
     let s = await scrape(registry);
     expect(s.filter((x) => x.name.startsWith("ipamd_agent_"))).toEqual([]);
-    expect(valueOf(s, "ipamd_metrics_source_errors_total", { source: "agent" })).toBe(1);
-    expect(valueOf(s, "ipamd_metrics_source_errors_total", { source: "raft" })).toBe(1);
+    expect(sampleValue(s, "ipamd_metrics_source_errors_total", { source: "agent" })).toBe(1);
+    expect(sampleValue(s, "ipamd_metrics_source_errors_total", { source: "raft" })).toBe(1);
     expect(warn).toHaveBeenCalledWith(
       expect.objectContaining({
         source: "agent",
@@ -302,8 +308,8 @@ describe("scrape-time gauges", () => {
     );
     fail = false;
     s = await scrape(registry);
-    expect(valueOf(s, "ipamd_agent_leader_reachable")).toBe(1);
-    expect(valueOf(s, "ipamd_agent_quorum_available")).toBe(0);
-    expect(valueOf(s, "ipamd_metrics_source_errors_total", { source: "agent" })).toBe(1);
+    expect(sampleValue(s, "ipamd_agent_leader_reachable")).toBe(1);
+    expect(sampleValue(s, "ipamd_agent_quorum_available")).toBe(0);
+    expect(sampleValue(s, "ipamd_metrics_source_errors_total", { source: "agent" })).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { parseExposition, valueOf } from "../test/exposition.js";
+import { parseExposition, sampleValue } from "../test/exposition.js";
 import { MetricsError } from "./metrics-error.js";
 import { timeAsync } from "./time-async.js";
 
@@ -44,9 +44,9 @@ describe("timeAsync", () => {
     );
     expect(value).toBe(42);
     const s = await scrape();
-    expect(valueOf(s, "t_seconds_sum", { op: "lease", result: "ok" })).toBe(2.5);
-    expect(valueOf(s, "t_seconds_bucket", { op: "lease", result: "ok", le: "1" })).toBe(0);
-    expect(valueOf(s, "t_total", { op: "lease", result: "ok" })).toBe(1);
+    expect(sampleValue(s, "t_seconds_sum", { op: "lease", result: "ok" })).toBe(2.5);
+    expect(sampleValue(s, "t_seconds_bucket", { op: "lease", result: "ok", le: "1" })).toBe(0);
+    expect(sampleValue(s, "t_total", { op: "lease", result: "ok" })).toBe(1);
   });
 
   it("records the error code and rethrows the very same error, sync or async", async () => {
@@ -73,16 +73,16 @@ describe("timeAsync", () => {
     );
     await expect(thrown).rejects.toThrow("untyped");
     const s = await scrape();
-    expect(valueOf(s, "t_seconds_sum", { op: "a", result: "UNAVAILABLE" })).toBe(0.5);
-    expect(valueOf(s, "t_total", { op: "a", result: "UNAVAILABLE" })).toBe(1);
-    expect(valueOf(s, "t_seconds_bucket", { op: "b", result: "INTERNAL", le: "10" })).toBe(0);
-    expect(valueOf(s, "t_seconds_count", { op: "b", result: "INTERNAL" })).toBe(1);
+    expect(sampleValue(s, "t_seconds_sum", { op: "a", result: "UNAVAILABLE" })).toBe(0.5);
+    expect(sampleValue(s, "t_total", { op: "a", result: "UNAVAILABLE" })).toBe(1);
+    expect(sampleValue(s, "t_seconds_bucket", { op: "b", result: "INTERNAL", le: "10" })).toBe(0);
+    expect(sampleValue(s, "t_seconds_count", { op: "b", result: "INTERNAL" })).toBe(1);
   });
 
   it("uses the monotonic clock by default", async () => {
     const { histogram, scrape } = setup();
     await timeAsync(histogram, { op: "c" }, () => undefined);
-    const sum = valueOf(await scrape(), "t_seconds_sum", { op: "c", result: "ok" });
+    const sum = sampleValue(await scrape(), "t_seconds_sum", { op: "c", result: "ok" });
     expect(sum).toBeGreaterThanOrEqual(0);
     expect(sum).toBeLessThan(1);
   });

@@ -27,7 +27,7 @@ export function parseExposition(text: string): Sample[] {
 }
 
 /** The value of the one sample named `name` whose labels include `labels`; throws otherwise. */
-export function valueOf(
+export function sampleValue(
   samples: readonly Sample[],
   name: string,
   labels: Readonly<Record<string, string>> = {},
