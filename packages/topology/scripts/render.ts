@@ -10,7 +10,8 @@ export function renderExampleModule(yaml: string): string {
     "// Generated from examples/example-topology.yaml by scripts/generate.ts; do not edit.",
     "",
     "/** The example topology as YAML text (ipamd's embedded default). */",
-    `export const exampleTopologyYaml: string = ${JSON.stringify(yaml)};`,
+    "export const exampleTopologyYaml: string =",
+    `  ${JSON.stringify(yaml)};`,
     "",
   ].join("\n");
 }
