@@ -188,7 +188,11 @@ export interface IpamMetrics {
    * calls, one per family, each with the request's duration.
    */
   observeAllocation(result: string, labels: AllocationLabels, seconds: number): void;
-  /** One release by key: `ipamd_releases_total` and `ipamd_release_duration_seconds`. */
+  /**
+   * One address released (one call per family of the key), or one call with empty `labels`
+   * for a key that held nothing (an idempotent DEL): `ipamd_releases_total` and
+   * `ipamd_release_duration_seconds`.
+   */
   observeRelease(result: string, labels: ReleaseLabels, seconds: number): void;
   /** Counts one pre-allocation event for a subnet. */
   countPreallocation(event: PreallocationEvent, labels: SubnetLabels): void;
@@ -298,7 +302,7 @@ export function createIpamMetrics(
 
   const allocations = counter(
     "ipamd_allocations_total",
-    "Addresses allocated on this node by result (ok or error code), per family.",
+    "Address allocations on this node, one per family of a request, by result (ok or error code).",
     ["subnet", "purpose", "family", "result"],
   );
   const allocationDuration = histogram(
@@ -309,7 +313,7 @@ export function createIpamMetrics(
   );
   const releases = counter(
     "ipamd_releases_total",
-    "Release requests by key handled on this node, by result.",
+    "Address releases on this node by result; subnet, purpose, family empty for a key holding none.",
     ["subnet", "purpose", "family", "result"],
   );
   const releaseDuration = histogram(
