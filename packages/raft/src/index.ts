@@ -1,6 +1,15 @@
 // Public API of @ipam/raft: name every export explicitly (no `export *`).
+export type { ConfChangeRecord } from "./core/conf-change.js";
+export {
+  applyConfChange,
+  decodeConfChangeEntry,
+  EMPTY_CONF,
+  encodeConfChangeEntry,
+} from "./core/conf-change.js";
 export type { RaftErrorCode } from "./core/raft-error.js";
 export { RaftError } from "./core/raft-error.js";
+export { createSeededRandom } from "./core/random.js";
+export { RawNode } from "./core/raw-node.js";
 export type {
   AppendMessage,
   AppendResponseMessage,
