@@ -81,13 +81,3 @@ export function toCanonicalConfig(topology: Topology): TopologyConfig {
 export function toCanonicalJson(topology: Topology): string {
   return `${JSON.stringify(toCanonicalConfig(topology), null, 2)}\n`;
 }
-
-/** JSON text of any value with object keys sorted at every depth (used to compare entities). */
-export function stableStringify(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}

@@ -1,4 +1,3 @@
-import { stableStringify } from "./canonical.js";
 import type { Node, Pod, Subnet, Topology, Tor, Zone } from "./model.js";
 
 /** Changes of one kind of entity; every list sorted by id. */
@@ -20,6 +19,24 @@ export interface TopologyDiff {
   readonly empty: boolean;
 }
 
+/**
+ * Structural equality of two model entities: their fields are primitives, arrays of primitives
+ * or flat records of primitives (labels, scope), so one level of nesting suffices.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    const va = (a as Record<string, unknown>)[k];
+    const vb = (b as Record<string, unknown>)[k];
+    if (va !== vb && !(typeof va === "object" && sameValue(va, vb))) return false;
+  }
+  return true;
+}
+
 function byId<T extends { readonly id: string }>(a: T, b: T): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
@@ -35,7 +52,7 @@ function diffKind<T extends { readonly id: string }>(
   for (const [id, b] of before) {
     const a = after.get(id);
     if (a === undefined) removed.push(b);
-    else if (a !== b && stableStringify(a) !== stableStringify(b)) {
+    else if (!sameValue(a, b)) {
       changed.push({ id, before: b, after: a });
     }
   }

@@ -39,6 +39,7 @@ export {
   addTor,
   addZone,
   registerNode,
+  registerNodes,
   removeNode,
   removeSubnet,
 } from "./operations.js";

@@ -7,6 +7,7 @@ import {
   addTor,
   addZone,
   registerNode,
+  registerNodes,
   removeNode,
   removeSubnet,
 } from "./operations.js";
@@ -160,5 +161,31 @@ describe("immutability", () => {
     ).toEqual(["10.99.8.0/24", "tor-a1-2-storage-v4"]);
     expect(Object.isFrozen(before)).toBe(true);
     expect(Object.isFrozen(before.subnets.get("tor-a1-1-default-v4"))).toBe(true);
+  });
+});
+
+describe("registerNodes", () => {
+  it("registers a batch, all or nothing", () => {
+    const base = small();
+    const t = registerNodes(base, [
+      { id: "a", tor: "t1" },
+      { id: "b", tor: "t2" },
+      { id: "c", tor: "t1" },
+      { id: "a", tor: "t1", name: "renamed" },
+    ]);
+    expect(nodesUnder(t, { kind: "tor", id: "t1" }).map((n) => [n.id, n.name])).toEqual([
+      ["a", "renamed"],
+      ["c", "c"],
+    ]);
+    expect(nodesUnder(t, { kind: "tor", id: "t2" }).map((n) => n.id)).toEqual(["b"]);
+    expect(() =>
+      registerNodes(t, [
+        { id: "d", tor: "t1" },
+        { id: "b", tor: "t1" },
+      ]),
+    ).toThrow(code("CONFLICT"));
+    expect(t.nodes.has("d")).toBe(false);
+    expect(registerNodes(t, [{ id: "c", tor: "t1" }])).toBe(t);
+    expect(registerNodes(base, [])).toBe(base);
   });
 });

@@ -204,31 +204,52 @@ function sameLabels(a: Labels, b: Labels): boolean {
  * it first).
  */
 export function registerNode(topology: Topology, input: NodeInput): Topology {
-  const id = requireId(input, "node");
-  if (!topology.tors.has(input.tor)) throw notFound("TOR", input.tor);
-  const node: Node = Object.freeze({
-    id,
-    name: input.name ?? id,
-    tor: input.tor,
-    labels: normalizeLabels(input.labels),
-  });
-  const existing = topology.nodes.get(id);
+  return registerNodes(topology, [input]);
+}
+
+/**
+ * Registers many nodes at once, all or nothing, with the rules of {@link registerNode} applied
+ * in order (a later entry for the same id updates an earlier one). One copy of the node map
+ * for the whole batch: use it to load a node registry.
+ * @throws as {@link registerNode}; nothing is registered when any entry fails.
+ */
+export function registerNodes(topology: Topology, inputs: readonly NodeInput[]): Topology {
   const index = indexOf(topology);
-  if (existing !== undefined) {
-    if (existing.tor !== input.tor) {
-      throw conflict(
-        `node ${JSON.stringify(id)} is registered under TOR ${JSON.stringify(existing.tor)}, not ${JSON.stringify(input.tor)}`,
-        { id, tor: existing.tor, requestedTor: input.tor },
-      );
+  let nodes: Map<string, Node> | undefined;
+  let nodesByTor: Map<string, readonly string[]> | undefined;
+  const added = new Map<string, string[]>();
+  for (const input of inputs) {
+    const id = requireId(input, "node");
+    if (!topology.tors.has(input.tor)) throw notFound("TOR", input.tor);
+    const node: Node = Object.freeze({
+      id,
+      name: input.name ?? id,
+      tor: input.tor,
+      labels: normalizeLabels(input.labels),
+    });
+    const existing = (nodes ?? topology.nodes).get(id);
+    if (existing !== undefined) {
+      if (existing.tor !== input.tor) {
+        throw conflict(
+          `node ${JSON.stringify(id)} is registered under TOR ${JSON.stringify(existing.tor)}, not ${JSON.stringify(input.tor)}`,
+          { id, tor: existing.tor, requestedTor: input.tor },
+        );
+      }
+      if (existing.name === node.name && sameLabels(existing.labels, node.labels)) continue;
+    } else {
+      const list = added.get(input.tor);
+      if (list === undefined) added.set(input.tor, [id]);
+      else list.push(id);
     }
-    if (existing.name === node.name && sameLabels(existing.labels, node.labels)) return topology;
-    return rebuild(topology, { nodes: copySet(topology.nodes, id, node) }, index);
+    nodes ??= new Map(topology.nodes);
+    nodes.set(id, node);
   }
-  return rebuild(
-    topology,
-    { nodes: copySet(topology.nodes, id, node) },
-    { ...index, nodesByTor: appendChild(index.nodesByTor, input.tor, id) },
-  );
+  if (nodes === undefined) return topology;
+  if (added.size > 0) {
+    nodesByTor = new Map(index.nodesByTor);
+    for (const [tor, ids] of added) nodesByTor.set(tor, [...(nodesByTor.get(tor) ?? []), ...ids]);
+  }
+  return rebuild(topology, { nodes }, nodesByTor === undefined ? index : { ...index, nodesByTor });
 }
 
 /** Removes a node. @throws `NOT_FOUND`. */
