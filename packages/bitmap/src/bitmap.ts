@@ -35,6 +35,12 @@ export class Bitmap {
   readonly #levelWords: Int32Array;
   readonly #top: number;
   #count = 0;
+  /**
+   * Low-water mark: every level-0 word below `#low` is full. First-fit looks
+   * at this word before descending the hierarchy, so repeated first-fit
+   * allocation (and allocate+release churn) costs one word test.
+   */
+  #low = 0;
 
   /**
    * An empty bitmap of `capacity` bits.
@@ -143,16 +149,22 @@ export class Bitmap {
    */
   findFirstFree(): number {
     const words = this.#words;
+    const low = words[this.#low]!;
+    if (low !== FULL) return (this.#low << 5) | lowestZero(low);
     const starts = this.#levelStart;
     let level = this.#top;
     let word = words[starts[level]!]!;
-    if (word === FULL) return -1;
+    if (word === FULL) {
+      this.#low = this.#levelWords[0]! - 1;
+      return -1;
+    }
     let index = lowestZero(word);
     while (level > 0) {
       level--;
       word = words[starts[level]! + index]!;
       index = (index << 5) | lowestZero(word);
     }
+    this.#low = index >>> 5;
     return index;
   }
 
@@ -259,6 +271,7 @@ export class Bitmap {
     const copy = new Bitmap(this.capacity);
     copy.#words.set(this.#words);
     copy.#count = this.#count;
+    copy.#low = this.#low;
     return copy;
   }
 
@@ -340,6 +353,7 @@ export class Bitmap {
     const words = this.#words;
     const starts = this.#levelStart;
     this.#count--;
+    if (bit >>> 5 < this.#low) this.#low = bit >>> 5;
     let unit = bit;
     for (let level = 0; ; level++) {
       const at = starts[level]! + (unit >>> 5);
@@ -367,6 +381,7 @@ export class Bitmap {
     if (word === old) return;
     this.#words[w] = word;
     this.#count -= popcount(word ^ old);
+    if (w < this.#low) this.#low = w;
     if (old === FULL && this.#top > 0) this.#markNotFull(1, w);
   }
 

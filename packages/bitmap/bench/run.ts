@@ -1,0 +1,254 @@
+// `pnpm --filter @ipam/bitmap bench`: allocate+release benchmarks for the
+// bitmap and IpBlock against a naive linear scan run in the same process on
+// the same bit contents, plus a heap check of the IPv4 hot path. Writes
+// bench-results/bitmap.json (rows as BENCHMARKS.md describes) and prints a table.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { PerformanceObserver } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Bitmap, Cidr, IpBlock } from "../src/index.js";
+import {
+  type BenchRow,
+  measure,
+  printTable,
+  round,
+  row,
+  withBaseline,
+  xorshift32,
+} from "./harness.js";
+import { NaiveBitmap, WordScanBitmap } from "./naive.js";
+
+type Pattern = "packed" | "scattered";
+
+const SIZES = [
+  { label: "/24", bits: 1 << 8 },
+  { label: "/16", bits: 1 << 16 },
+  { label: "/12-sized", bits: 1 << 20 },
+] as const;
+const FILLS = [0, 0.5, 0.9, 0.99] as const;
+const PATTERNS: readonly Pattern[] = ["packed", "scattered"];
+
+/**
+ * Bits to set for a fill level. Packed: the lowest bits (what first-fit
+ * leaves). Scattered: all but `free` bits chosen by a seeded shuffle (what
+ * churn leaves). Deterministic for a given (capacity, fill, pattern).
+ */
+function filledBits(capacity: number, fill: number, pattern: Pattern): Uint8Array {
+  const taken = Math.round(capacity * fill);
+  const set = new Uint8Array(capacity);
+  if (pattern === "packed") {
+    set.fill(1, 0, taken);
+    return set;
+  }
+  set.fill(1);
+  const order = new Uint32Array(capacity);
+  for (let i = 0; i < capacity; i++) order[i] = i;
+  const random = xorshift32(0x9e3779b9 ^ capacity ^ Math.round(fill * 1000));
+  const free = capacity - taken;
+  for (let i = 0; i < free; i++) {
+    const j = i + (random() % (capacity - i));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+    set[order[i]!] = 0;
+  }
+  return set;
+}
+
+function label(fill: number): string {
+  return `@${Math.round(fill * 100)}% full`;
+}
+
+const rows: BenchRow[] = [];
+
+function benchBitmaps(): void {
+  for (const size of SIZES) {
+    for (const fill of FILLS) {
+      for (const pattern of PATTERNS) {
+        if (fill === 0 && pattern === "scattered") continue; // identical to packed
+        const bits = filledBits(size.bits, fill, pattern);
+        const ours = new Bitmap(size.bits);
+        const naive = new NaiveBitmap(size.bits);
+        for (let i = 0; i < size.bits; i++) {
+          if (bits[i] === 1) {
+            ours.set(i);
+            naive.set(i);
+          }
+        }
+        const suffix = `${size.label} ${label(fill)} ${pattern}`;
+        const fast = row(
+          `bitmap/allocate+release ${suffix}`,
+          "ns/op",
+          measure((n) => {
+            for (let i = 0; i < n; i++) ours.clear(ours.allocateFirstFree());
+          }),
+        );
+        const slow = row(
+          `naive-scan/allocate+release ${suffix}`,
+          "ns/op",
+          measure(
+            (n) => {
+              for (let i = 0; i < n; i++) naive.clear(naive.allocateFirstFree());
+            },
+            { budgetMs: 250 },
+          ),
+        );
+        rows.push(withBaseline(fast, slow), slow);
+        if (fill === 0.99 && size.bits >= 1 << 16) {
+          const words = new WordScanBitmap(size.bits);
+          words.words.set(naive.words);
+          const wordScan = row(
+            `word-scan/allocate+release ${suffix}`,
+            "ns/op",
+            measure((n) => {
+              for (let i = 0; i < n; i++) words.clear(words.allocateFirstFree());
+            }),
+          );
+          rows.push(
+            wordScan,
+            withBaseline({ ...fast, name: `${fast.name} vs word-scan` }, wordScan),
+          );
+        }
+        // Next-fit through IpBlock's allocation-free offset path, for the IPv4 targets.
+        if (fill === 0.99 && size.bits === 1 << 16) {
+          const block = new IpBlock(Cidr.parse("10.1.0.0/16"), {
+            subnet: Cidr.parse("10.0.0.0/8"),
+          });
+          for (let i = 0; i < size.bits; i++) if (bits[i] === 1) block.claimOffset(i);
+          const nextFit = row(
+            `ipblock-v4/allocateOffset+releaseOffset (next-fit) ${suffix}`,
+            "ns/op",
+            measure((n) => {
+              for (let i = 0; i < n; i++) block.releaseOffset(block.allocateOffset());
+            }),
+          );
+          rows.push(withBaseline(nextFit, slow));
+        }
+      }
+    }
+  }
+}
+
+function benchIPv6(): void {
+  const cidr = Cidr.parse("fd00:10::100:0/104");
+  const capacity = 1 << 24;
+  for (const [fill, pattern] of [
+    [0, "packed"],
+    [0.99, "packed"],
+    [0.99, "scattered"],
+  ] as const) {
+    const bits = filledBits(capacity, fill, pattern);
+    const block = new IpBlock(cidr, { subnet: Cidr.parse("fd00:10::/64") });
+    const naive = new NaiveBitmap(capacity);
+    for (let i = 0; i < capacity; i++) {
+      if (bits[i] === 1) {
+        block.claimOffset(i);
+        naive.set(i);
+      }
+    }
+    const suffix = `/104 ${label(fill)} ${pattern}`;
+    const fast = row(
+      `ipblock-v6/allocate+release ${suffix}`,
+      "ns/op",
+      measure((n) => {
+        for (let i = 0; i < n; i++) block.release(block.allocate());
+      }),
+    );
+    const base = cidr.start;
+    const slow = row(
+      `naive-scan-v6/allocate+release ${suffix}`,
+      "ns/op",
+      measure(
+        (n) => {
+          for (let i = 0; i < n; i++) {
+            const bit = naive.allocateFirstFree();
+            const ip = { family: 6, value: base + BigInt(bit) };
+            naive.clear(Number(ip.value - base));
+          }
+        },
+        { budgetMs: 250, minBatches: 3 },
+      ),
+    );
+    rows.push(withBaseline(fast, slow), slow);
+  }
+}
+
+/** Forces a full GC (exposed through V8 flags at run time). */
+function makeGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  return () => {
+    gc();
+    gc();
+  };
+}
+
+async function benchHeap(): Promise<void> {
+  const gc = makeGc();
+  const ops = 1_000_000;
+  const block = new IpBlock(Cidr.parse("10.1.0.0/16"), { subnet: Cidr.parse("10.0.0.0/8") });
+  const bits = filledBits(1 << 16, 0.5, "scattered");
+  for (let i = 0; i < bits.length; i++)
+    if (bits[i] === 1 && block.stateOfOffset(i) === "free") block.claimOffset(i);
+
+  let gcEvents = 0;
+  const observer = new PerformanceObserver((list) => {
+    gcEvents += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+  const offsetPath = (n: number) => {
+    for (let i = 0; i < n; i++) block.releaseOffset(block.allocateOffset());
+  };
+  const objectPath = (n: number) => {
+    for (let i = 0; i < n; i++) block.release(block.allocate());
+  };
+  for (const [name, run] of [
+    ["ipblock-v4/heap growth over 1M allocateOffset+releaseOffset", offsetPath],
+    [
+      "ipblock-v4/heap growth over 1M allocate()+release(ip) (object path, for contrast)",
+      objectPath,
+    ],
+  ] as const) {
+    run(200_000); // warm up: optimise before measuring
+    gc();
+    await settle();
+    gcEvents = 0;
+    const before = process.memoryUsage().heapUsed;
+    run(ops);
+    const after = process.memoryUsage().heapUsed;
+    await settle();
+    const delta = after - before;
+    rows.push({ name, unit: "bytes", value: delta, p50: delta, p99: delta, samples: ops });
+    rows.push({
+      name: name.replace("heap growth", "GC events"),
+      unit: "count",
+      value: gcEvents,
+      p50: gcEvents,
+      p99: gcEvents,
+      samples: ops,
+    });
+  }
+  observer.disconnect();
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  benchBitmaps();
+  benchIPv6();
+  await benchHeap();
+  const dir = new URL("../bench-results/", import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL("bitmap.json", dir), `${JSON.stringify(rows, null, 2)}\n`);
+  printTable(rows);
+  console.log(
+    `\n${rows.length} rows in ${round((Date.now() - started) / 1000)} s, Node ${process.version}; ` +
+      "written to bench-results/bitmap.json",
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error("bitmap benchmarks could not run:", error);
+  process.exit(1);
+});
