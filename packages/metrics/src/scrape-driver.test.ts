@@ -38,6 +38,18 @@ describe("createScrapeDriver", () => {
     expect(state.value).toBe(8);
   });
 
+  it("accepts a thenable that is not a native promise", async () => {
+    const { state, driver } = harness();
+    const thenable: PromiseLike<number> = {
+      // biome-ignore lint/suspicious/noThenProperty: the point of the test is a foreign thenable
+      then: (onFulfilled) => Promise.resolve(onFulfilled?.(4)) as never,
+    };
+    driver.setSource(() => thenable as unknown as Promise<number>);
+    await driver.refresh();
+    expect(state.value).toBe(4);
+    expect(state.errors).toEqual([]);
+  });
+
   it("writes a synchronous source's value before refresh returns", () => {
     const { state, driver } = harness();
     driver.setSource(() => 3);

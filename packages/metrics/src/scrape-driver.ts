@@ -52,7 +52,7 @@ export function createScrapeDriver<T>(hooks: ScrapeDriverHooks<T>): ScrapeDriver
       fail(error);
       return Promise.resolve();
     }
-    if (value instanceof Promise) return value.then(apply, fail);
+    if (isThenable(value)) return Promise.resolve(value).then(apply, fail);
     apply(value);
     return Promise.resolve();
   };
@@ -77,4 +77,12 @@ export function createScrapeDriver<T>(hooks: ScrapeDriverHooks<T>): ScrapeDriver
       return read;
     },
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { readonly then?: unknown }).then === "function"
+  );
 }
