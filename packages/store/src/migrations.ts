@@ -1,0 +1,190 @@
+import type Database from "better-sqlite3";
+import { toStoreError } from "./map-sqlite-error.js";
+import { StoreError } from "./store-error.js";
+
+/** `PRAGMA application_id` of an ipamd store ("IPMD"); tells our files from other SQLite files. */
+export const APPLICATION_ID = 0x49504d44;
+
+/** One schema step. `sql` runs inside the migration transaction; never edit a released step. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/**
+ * Every schema version, in order. Version N is reached by applying steps 1..N. A released
+ * step is never edited: a change is a new step. Tests build files at every earlier version
+ * from this list (`migrateTo`) and check that opening them upgrades them.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: "allocation records, leased blocks, Raft log, hard state and snapshots",
+    sql: `
+      CREATE TABLE allocations (
+        id            INTEGER PRIMARY KEY,
+        network       TEXT    NOT NULL,
+        container_id  TEXT    NOT NULL,
+        ifname        TEXT    NOT NULL,
+        node          TEXT    NOT NULL,
+        purpose       TEXT    NOT NULL,
+        subnet        TEXT,
+        pod_namespace TEXT,
+        pod_name      TEXT,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (network, container_id, ifname)
+      );
+      CREATE INDEX allocations_by_node ON allocations (node);
+      CREATE TABLE allocation_addresses (
+        network       TEXT    NOT NULL,
+        address       TEXT    NOT NULL,
+        allocation_id INTEGER NOT NULL REFERENCES allocations (id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL,
+        subnet        TEXT,
+        PRIMARY KEY (network, address)
+      ) WITHOUT ROWID;
+      CREATE INDEX allocation_addresses_by_owner ON allocation_addresses (allocation_id, position);
+      CREATE TABLE leased_blocks (
+        cidr      TEXT    PRIMARY KEY,
+        subnet    TEXT    NOT NULL,
+        leased_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE raft_log (
+        group_id TEXT    NOT NULL,
+        idx      INTEGER NOT NULL,
+        term     INTEGER NOT NULL,
+        type     INTEGER NOT NULL,
+        data     BLOB    NOT NULL,
+        PRIMARY KEY (group_id, idx)
+      ) WITHOUT ROWID;
+      CREATE TABLE raft_log_start (
+        group_id        TEXT    PRIMARY KEY,
+        compacted_index INTEGER NOT NULL,
+        compacted_term  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE raft_hard_state (
+        group_id     TEXT    PRIMARY KEY,
+        term         INTEGER NOT NULL,
+        vote         TEXT,
+        commit_index INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE raft_snapshot (
+        group_id TEXT    PRIMARY KEY,
+        idx      INTEGER NOT NULL,
+        term     INTEGER NOT NULL,
+        config   BLOB    NOT NULL,
+        size     INTEGER NOT NULL,
+        chunks   INTEGER NOT NULL,
+        sha256   BLOB    NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE raft_snapshot_chunks (
+        group_id TEXT    NOT NULL,
+        seq      INTEGER NOT NULL,
+        data     BLOB    NOT NULL,
+        PRIMARY KEY (group_id, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: "key/value meta table (node id, cluster id)",
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+const MIGRATIONS_TABLE = `
+  CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    description TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+  )`;
+
+/**
+ * Reads the schema version of an open database: 0 for an empty file.
+ * @throws StoreError `NOT_A_STORE` when the file holds tables but is not an ipamd store.
+ */
+export function readSchemaVersion(db: Database.Database): number {
+  const appId = db.pragma("application_id", { simple: true }) as number;
+  const hasTable =
+    db
+      .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'")
+      .get() !== undefined;
+  if (!hasTable) {
+    const anyTable = db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' LIMIT 1")
+      .get();
+    if (anyTable !== undefined || (appId !== 0 && appId !== APPLICATION_ID)) {
+      throw new StoreError("NOT_A_STORE", "the file is a SQLite database but not an ipamd store", {
+        applicationId: appId,
+      });
+    }
+    return 0;
+  }
+  if (appId !== APPLICATION_ID) {
+    throw new StoreError("NOT_A_STORE", "the file is a SQLite database but not an ipamd store", {
+      applicationId: appId,
+    });
+  }
+  const row = db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as {
+    v: number | null;
+  };
+  return row.v ?? 0;
+}
+
+/**
+ * Brings the database to `target` (default: the newest version), applying every missing
+ * step in ONE immediate transaction: on any failure nothing is applied.
+ * Returns the version the file is at afterwards.
+ * @throws StoreError `SCHEMA_TOO_NEW` when the file is newer than `target` (the file is not
+ *   touched), `READ_ONLY` when a step is needed but the connection is read-only.
+ */
+export function migrate(
+  db: Database.Database,
+  options: { readonly readonly?: boolean; readonly target?: number } = {},
+): number {
+  const target = options.target ?? SCHEMA_VERSION;
+  const current = readSchemaVersion(db);
+  if (current > target) {
+    throw new StoreError(
+      "SCHEMA_TOO_NEW",
+      `the store was written by schema version ${current}; this build knows up to ${target}`,
+      { fileVersion: current, supportedVersion: target },
+    );
+  }
+  if (current === target) return current;
+  if (options.readonly === true) {
+    throw new StoreError(
+      "READ_ONLY",
+      `the store is at schema version ${current} and needs migration to ${target}, but it was opened read-only`,
+      { fileVersion: current, supportedVersion: target },
+    );
+  }
+  const pending = MIGRATIONS.filter((m) => m.version > current && m.version <= target);
+  const record = () => {
+    db.exec(MIGRATIONS_TABLE);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    const insert = db.prepare(
+      "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+    );
+    for (const m of pending) {
+      db.exec(m.sql);
+      insert.run(m.version, m.description, Date.now());
+    }
+    db.pragma(`user_version = ${target}`);
+  };
+  try {
+    db.transaction(record).immediate();
+  } catch (err) {
+    throw toStoreError(err, `migration from schema ${current} to ${target}`);
+  }
+  return target;
+}
