@@ -48,6 +48,43 @@ export function measure(
   return { name, unit, value: p50, p50, p99: round(quantile(times, 0.99)), samples: times.length };
 }
 
+interface Case {
+  name: string;
+  fn: () => unknown;
+}
+
+/**
+ * Measures a candidate against its baseline with samples interleaved (baseline, candidate,
+ * baseline, ...) so that machine noise hits both alike. Returns [candidate with ratio, baseline].
+ */
+export function measurePair(
+  candidate: Case,
+  baseline: Case,
+  unit: BenchRow["unit"],
+  options: { samples: number; warmup?: number; opsPerSample?: number },
+): [BenchRow, BenchRow] {
+  const ops = options.opsPerSample ?? 1;
+  for (let i = 0; i < (options.warmup ?? 2); i++) {
+    baseline.fn();
+    candidate.fn();
+  }
+  const times: [number[], number[]] = [[], []];
+  for (let i = 0; i < options.samples; i++) {
+    [baseline, candidate].forEach((c, k) => {
+      const start = performance.now();
+      c.fn();
+      times[k]?.push(((performance.now() - start) * SCALE[unit]) / ops);
+    });
+  }
+  const row = (name: string, list: number[]): BenchRow => {
+    list.sort((a, b) => a - b);
+    const p50 = round(quantile(list, 0.5));
+    return { name, unit, value: p50, p50, p99: round(quantile(list, 0.99)), samples: list.length };
+  };
+  const base = row(baseline.name, times[0]);
+  return [withBaseline(row(candidate.name, times[1]), base), base];
+}
+
 /** Marks `row` as compared with `baseline` (measured in the same process and run). */
 export function withBaseline(row: BenchRow, baseline: BenchRow): BenchRow {
   return { ...row, baseline: baseline.name, ratio: round(baseline.value / row.value) };

@@ -17,7 +17,7 @@ import {
 import { findOverlaps } from "../src/overlap.js";
 import type { SubnetInterval } from "../src/topology.js";
 import { benchConfig } from "./fixture.js";
-import { type BenchRow, measure, printTable, withBaseline } from "./harness.js";
+import { type BenchRow, measure, measurePair, printTable } from "./harness.js";
 
 /** The quadratic baseline: compare every pair (what the sort-based sweep replaces). */
 function naiveOverlaps(intervals: readonly SubnetInterval[]) {
@@ -57,32 +57,25 @@ function main(): void {
     if (!("topology" in result)) throw new Error("bench config rejected");
     return result.topology;
   };
-  const naiveBuild = measure(
-    `naive-O(n²)-overlap/build+validate (${counts})`,
-    "ms",
-    buildWith(naiveOverlaps),
-    { samples: 15 },
+  rows.push(
+    ...measurePair(
+      { name: `topology/build+validate (${counts})`, fn: buildWith(findOverlaps) },
+      { name: `naive-O(n²)-overlap/build+validate (${counts})`, fn: buildWith(naiveOverlaps) },
+      "ms",
+      { samples: 15 },
+    ),
   );
-  const build = measure(`topology/build+validate (${counts})`, "ms", buildWith(findOverlaps), {
-    samples: 15,
-  });
-  rows.push(withBaseline(build, naiveBuild), naiveBuild);
 
   for (const n of [1_000, 10_000]) {
     const list = intervals(n);
-    const naive = measure(
-      `naive-O(n²)/overlap check ${n} subnets`,
-      "ms",
-      () => naiveOverlaps(list),
-      {
-        samples: n > 5000 ? 5 : 15,
-        warmup: 1,
-      },
+    rows.push(
+      ...measurePair(
+        { name: `topology/overlap check ${n} subnets`, fn: () => findOverlaps(list) },
+        { name: `naive-O(n²)/overlap check ${n} subnets`, fn: () => naiveOverlaps(list) },
+        "ms",
+        { samples: n > 5000 ? 5 : 15, warmup: 1 },
+      ),
     );
-    const sweep = measure(`topology/overlap check ${n} subnets`, "ms", () => findOverlaps(list), {
-      samples: 15,
-    });
-    rows.push(withBaseline(sweep, naive), naive);
   }
 
   const nodes = [...built.nodes.keys()];
