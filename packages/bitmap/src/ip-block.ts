@@ -54,6 +54,9 @@ export class IpBlock {
   /** Number of addresses in the block, reserved ones included. */
   readonly size: number;
   readonly #bitmap: Bitmap;
+  /** IPv4: the first address as a number (0 for IPv6 blocks). */
+  readonly #start4: number;
+  readonly #sizeBig: bigint;
   /** Offset ranges [from, to] that are reserved: sorted, disjoint, not adjacent. */
   #reservedFrom: number[] = [];
   #reservedTo: number[] = [];
@@ -77,6 +80,8 @@ export class IpBlock {
     this.cidr = cidr;
     this.family = cidr.family;
     this.size = Number(cidr.size());
+    this.#sizeBig = cidr.size();
+    this.#start4 = cidr.family === 4 ? Number(cidr.start) : 0;
     this.#bitmap = new Bitmap(this.size);
     const subnet = options.subnet ?? cidr;
     if (!subnet.contains(cidr)) {
@@ -153,10 +158,9 @@ export class IpBlock {
    */
   releaseOffset(offset: number): void {
     this.#checkOffset(offset);
-    if (!this.#bitmap.test(offset) || this.#isReservedOffset(offset)) {
+    if (this.#isReservedOffset(offset) || !this.#bitmap.clear(offset)) {
       throw this.#notAllocated(offset);
     }
-    this.#bitmap.clear(offset);
   }
 
   /**
@@ -198,13 +202,13 @@ export class IpBlock {
   allocateIPv4(): number {
     if (this.family !== 4) throw this.#wrongFamily();
     const offset = this.allocateOffset();
-    return offset < 0 ? -1 : Number(this.cidr.start) + offset;
+    return offset < 0 ? -1 : this.#start4 + offset;
   }
 
   /** IPv4 only: releases a uint32 address. Throws like {@link releaseOffset}. */
   releaseIPv4(value: number): void {
     if (this.family !== 4) throw this.#wrongFamily();
-    const offset = value - Number(this.cidr.start);
+    const offset = value - this.#start4;
     if (offset < 0 || offset >= this.size || value >>> 0 !== value) {
       throw new BitmapError(
         "ADDRESS_OUT_OF_RANGE",
@@ -315,11 +319,14 @@ export class IpBlock {
    * @throws BitmapError `ADDRESS_OUT_OF_RANGE` when `ip` is not in the block.
    */
   offsetOf(ip: Ip): number {
-    if (ip.family === 4 && this.family === 4) {
-      const offset = ip.value - Number(this.cidr.start);
-      if (offset >= 0 && offset < this.size) return offset;
-    } else if (this.cidr.contains(ip)) {
-      return Number(ipToBigInt(ip) - this.cidr.start);
+    if (ip.family === this.family) {
+      if (ip.family === 4) {
+        const offset = ip.value - this.#start4;
+        if (offset >= 0 && offset < this.size) return offset;
+      } else {
+        const offset = ip.value - this.cidr.start;
+        if (offset >= 0n && offset < this.#sizeBig) return Number(offset);
+      }
     }
     throw new BitmapError("ADDRESS_OUT_OF_RANGE", `${formatIp(ip)} is not inside ${this.cidr}`, {
       details: { cidr: this.cidr.toString(), address: formatIp(ip) },
@@ -329,7 +336,7 @@ export class IpBlock {
   /** The address at `offset`. @throws BitmapError `ADDRESS_OUT_OF_RANGE` unless 0 <= offset < size. */
   addressAt(offset: number): Ip {
     this.#checkOffset(offset);
-    if (this.family === 4) return { family: 4, value: Number(this.cidr.start) + offset };
+    if (this.family === 4) return { family: 4, value: this.#start4 + offset };
     return { family: 6, value: this.cidr.start + BigInt(offset) };
   }
 
