@@ -293,7 +293,9 @@ export class Bitmap {
    */
   serialize(): Uint8Array {
     const n = this.#levelWords[0]!;
-    const runs = this.#encodeRuns(n * 4);
+    // Each run costs at least one byte: skip the run encoding when there are
+    // at least as many runs as raw bytes.
+    const runs = this.#transitions() + 1 < n * 4 ? this.#encodeRuns(n * 4) : undefined;
     const payload = runs ?? this.#rawPayload(n);
     const out = new Uint8Array(HEADER_BYTES + payload.length);
     const view = new DataView(out.buffer);
@@ -446,6 +448,27 @@ export class Bitmap {
     if (used !== 0)
       view.setUint32((n - 1) * 4, this.#words[n - 1]! & (((1 << used) - 1) >>> 0), true);
     return out;
+  }
+
+  /** Number of places where bit i differs from bit i + 1, for i + 1 < capacity. */
+  #transitions(): number {
+    const words = this.#words;
+    const n = this.#levelWords[0]!;
+    const used = this.capacity & 31;
+    let total = 0;
+    let previous = words[0]! & 1; // the bit before bit 0 counts as equal to it
+    for (let w = 0; w < n; w++) {
+      let word = words[w]!;
+      if (w === n - 1 && used !== 0) {
+        // Extend the last real bit over the padding so padding adds no transitions.
+        const last = (word >>> (used - 1)) & 1;
+        word = last === 1 ? (word | (FULL << used)) >>> 0 : word & ((1 << used) - 1);
+      }
+      const shifted = ((word << 1) | previous) >>> 0;
+      total += popcount((word ^ shifted) >>> 0);
+      previous = word >>> 31;
+    }
+    return total;
   }
 
   /** Run-length payload, or undefined once it would reach `limit` bytes. */

@@ -53,7 +53,7 @@ export class IpBlock {
   readonly family: IpFamily;
   /** Number of addresses in the block, reserved ones included. */
   readonly size: number;
-  readonly #bitmap: Bitmap;
+  #bitmap: Bitmap;
   /** IPv4: the first address as a number (0 for IPv6 blocks). */
   readonly #start4: number;
   readonly #sizeBig: bigint;
@@ -443,13 +443,10 @@ export class IpBlock {
       reserved += t - f + 1;
     }
     if (cursor > block.size) throw corrupt(`cursor ${cursor} past the block`);
-    block.#bitmap.clearRange(0, block.size - 1);
     let missing = 0;
-    bitmap.forEachSet((o) => block.#bitmap.set(o));
-    for (let i = 0; i < from.length; i++) {
-      missing += block.#bitmap.setRange(from[i]!, to[i]!);
-    }
+    for (let i = 0; i < from.length; i++) missing += bitmap.setRange(from[i]!, to[i]!);
     if (missing !== 0) throw corrupt("reserved addresses are not marked in the bitmap");
+    block.#bitmap = bitmap;
     block.#reservedFrom = from;
     block.#reservedTo = to;
     block.#reservedCount = reserved;
