@@ -55,4 +55,6 @@ export {
   subnetsForNode,
   torOfNode,
 } from "./queries.js";
+export type { AddressInterval } from "./reserved.js";
+export { reservedIntervals } from "./reserved.js";
 export { emptyTopology } from "./topology.js";
