@@ -34,6 +34,21 @@ export class NaiveBitmap {
   }
 }
 
+/** Naive next-fit: bit-by-bit scan from `cursor`, wrapping once; sets and returns the bit or -1. */
+export function naiveAllocateNextFree(bitmap: NaiveBitmap, cursor: number): number {
+  const words = bitmap.words;
+  for (let k = 0; k < bitmap.capacity; k++) {
+    let bit = cursor + k;
+    if (bit >= bitmap.capacity) bit -= bitmap.capacity;
+    const w = bit >>> 5;
+    if ((words[w]! & (1 << (bit & 31))) === 0) {
+      words[w] = words[w]! | (1 << (bit & 31));
+      return bit;
+    }
+  }
+  return -1;
+}
+
 /** A stronger linear baseline: skips full words, then finds the bit with Math.clz32. */
 export class WordScanBitmap extends NaiveBitmap {
   override allocateFirstFree(): number {

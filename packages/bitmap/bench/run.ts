@@ -16,7 +16,7 @@ import {
   withBaseline,
   xorshift32,
 } from "./harness.js";
-import { NaiveBitmap, WordScanBitmap } from "./naive.js";
+import { NaiveBitmap, naiveAllocateNextFree, WordScanBitmap } from "./naive.js";
 
 type Pattern = "packed" | "scattered";
 
@@ -108,6 +108,36 @@ function benchBitmaps(): void {
             wordScan,
             withBaseline({ ...fast, name: `${fast.name} vs word-scan` }, wordScan),
           );
+        }
+        // Next-fit from random cursors: defeats the first-fit hint and walks the
+        // hierarchy up and down (the worst case of the summary levels).
+        if (fill === 0.99 && size.bits >= 1 << 16) {
+          const random = xorshift32(12345);
+          const cursors = new Uint32Array(4096);
+          for (let i = 0; i < cursors.length; i++) cursors[i] = random() % size.bits;
+          let k = 0;
+          const tree = row(
+            `bitmap/allocateNextFree(random cursor)+release ${suffix}`,
+            "ns/op",
+            measure((n) => {
+              for (let i = 0; i < n; i++) {
+                ours.clear(ours.allocateNextFree(cursors[k++ & 4095]!));
+              }
+            }),
+          );
+          const scan = row(
+            `naive-scan/allocateNextFree(random cursor)+release ${suffix}`,
+            "ns/op",
+            measure(
+              (n) => {
+                for (let i = 0; i < n; i++) {
+                  naive.clear(naiveAllocateNextFree(naive, cursors[k++ & 4095]!));
+                }
+              },
+              { budgetMs: 250 },
+            ),
+          );
+          rows.push(withBaseline(tree, scan), scan);
         }
         // Next-fit through IpBlock's allocation-free offset path, for the IPv4 targets.
         if (fill === 0.99 && size.bits === 1 << 16) {
