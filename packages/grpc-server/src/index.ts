@@ -1,5 +1,25 @@
 // Public API of @ipam/grpc-server: name every export explicitly (no `export *`).
 
+export type { ServerHooks } from "./call-hooks.js";
+export type {
+  CallOptions,
+  ClientTlsOptions,
+  ClusterClient,
+  GrpcClientOptions,
+  IpamClient,
+  ServiceClient,
+} from "./client.js";
+export { createClusterClient, createIpamClient } from "./client.js";
+export type { CodedError, EncodedError } from "./error-mapping.js";
+export {
+  decodeError,
+  ERROR_TRAILERS,
+  encodeError,
+  grpcStatusForIpamCode,
+  IPAM_CODE_TO_GRPC_STATUS,
+  ipamCodeForGrpcStatus,
+  isCodedError,
+} from "./error-mapping.js";
 export type {
   RaftBatch,
   SnapshotAck,
@@ -179,3 +199,15 @@ export {
   StatusResponseSchema,
   SubnetStatsSchema,
 } from "./gen/ipam/v1/ipam_pb.js";
+export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
+export { GrpcError } from "./grpc-error.js";
+export type { GrpcServer, GrpcServerOptions, ServingStatus, TlsOptions } from "./server.js";
+export { readTlsFiles, startGrpcServer } from "./server.js";
+export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";
+export type { ClusterHandlers, IpamHandlers } from "./services.js";
+export { createClusterService, createIpamService } from "./services.js";
+export type { GrpcStatusName } from "./status-codes.js";
+export { GRPC_STATUS, grpcStatusName } from "./status-codes.js";
+export { isLoopbackHost } from "./tcp-address.js";
+export type { CallContext, ServiceBinding, UnaryHandler, UnaryHandlers } from "./unary-service.js";
+export { createUnaryService } from "./unary-service.js";

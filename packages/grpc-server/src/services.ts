@@ -1,0 +1,26 @@
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
+import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
+import { createUnaryService, type ServiceBinding, type UnaryHandlers } from "./unary-service.js";
+
+type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
+
+/**
+ * The node API (`ipam.v1.Ipam`) as plain async functions taking and returning the generated
+ * messages. The daemon implements it over its allocator; tests use in-memory ones. Throw an
+ * error with an ipamd `code` to fail a call with the mapped gRPC status.
+ */
+export type IpamHandlers = UnaryHandlers<MethodsOf<typeof Ipam>>;
+
+/** The cluster API (`ipam.v1.Cluster`), same conventions as {@link IpamHandlers}. */
+export type ClusterHandlers = UnaryHandlers<MethodsOf<typeof Cluster>>;
+
+/** Serve `ipam.v1.Ipam` with these handlers; missing ones answer UNIMPLEMENTED. */
+export function createIpamService(handlers: Partial<IpamHandlers>): ServiceBinding {
+  return createUnaryService(Ipam, handlers);
+}
+
+/** Serve `ipam.v1.Cluster` with these handlers; missing ones answer UNIMPLEMENTED. */
+export function createClusterService(handlers: Partial<ClusterHandlers>): ServiceBinding {
+  return createUnaryService(Cluster, handlers);
+}

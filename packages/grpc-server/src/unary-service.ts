@@ -1,0 +1,210 @@
+import {
+  create,
+  type DescMessage,
+  type DescService,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import {
+  type handleUnaryCall,
+  Metadata,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { type ServerHooks, safeHook } from "./call-hooks.js";
+import { encodeError } from "./error-mapping.js";
+import { ErrorInfoSchema, StatusSchema } from "./gen/google/rpc/status_pb.js";
+import { GrpcError } from "./grpc-error.js";
+import { methodLabel } from "./service-definition.js";
+import { GRPC_STATUS, grpcStatusName } from "./status-codes.js";
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  /**
+   * Aborted when the client cancels, the deadline passes or the server force-stops. The
+   * reason is a GrpcError (`CANCELLED` or `TIMEOUT`). Pass it to anything slow.
+   */
+  readonly signal: AbortSignal;
+  /** The call's deadline in ms since the epoch (`Date.now()` scale), or undefined for none. */
+  readonly deadline: number | undefined;
+  /** Request metadata (headers). */
+  readonly metadata: Metadata;
+  /** The peer address as gRPC reports it (`unix:...`, `ipv4:1.2.3.4:5678`). */
+  readonly peer: string;
+  /** The method, `ipam.v1.Ipam/Allocate`. */
+  readonly method: string;
+}
+
+/** A handler of a unary method: the request message in, the response (or its init shape) out. */
+export type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+
+/** Handlers for every unary method of a generated service, by method local name. */
+export type UnaryHandlers<M extends GenServiceMethods> = {
+  [K in keyof M]: M[K] extends {
+    methodKind: "unary";
+    input: infer I extends DescMessage;
+    output: infer O extends DescMessage;
+  }
+    ? UnaryHandler<I, O>
+    : never;
+};
+
+/**
+ * A service ready to be added to a server: its descriptor and a factory that builds the
+ * @grpc/grpc-js implementation with the server's hooks.
+ */
+export interface ServiceBinding {
+  readonly service: DescService;
+  readonly implement: (hooks: ServerHooks) => UntypedServiceImplementation;
+}
+
+const ERROR_DOMAIN = "ipam.v1";
+
+function trailersFor(error: unknown, method: string, hooks: ServerHooks): ServerErrorResponse {
+  const encoded = encodeError(error);
+  if (encoded.untyped) safeHook(hooks.onInternalError, method, error);
+  const metadata = new Metadata();
+  for (const [name, value] of encoded.trailers) {
+    metadata.set(name, typeof value === "string" ? value : Buffer.from(value));
+  }
+  const info: Record<string, string> = {};
+  for (const [key, value] of Object.entries(encoded.details)) {
+    info[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  const status = create(StatusSchema, {
+    code: encoded.status,
+    message: encoded.message,
+    details: [
+      anyPack(
+        ErrorInfoSchema,
+        create(ErrorInfoSchema, { reason: encoded.code, domain: ERROR_DOMAIN, metadata: info }),
+      ),
+    ],
+  });
+  metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
+  return Object.assign(new Error(encoded.message), {
+    code: encoded.status,
+    details: encoded.message,
+    metadata,
+  });
+}
+
+function unaryMethod(
+  service: DescService,
+  localName: string,
+  handler: UnaryHandler<DescMessage, DescMessage> | undefined,
+  hooks: ServerHooks,
+): handleUnaryCall<unknown, unknown> {
+  const method = service.methods.find((m) => m.localName === localName);
+  if (method === undefined) throw new GrpcError("INTERNAL", `no method ${localName}`);
+  const label = methodLabel(method);
+  const output = method.output;
+  return (call: ServerUnaryCall<unknown, unknown>, callback) => {
+    const started = performance.now();
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    let finished = false;
+    const onCancelled = (): void => {
+      if (!controller.signal.aborted) {
+        controller.abort(new GrpcError("CANCELLED", `${label}: call cancelled by the client`));
+      }
+    };
+    call.once("cancelled", onCancelled);
+    const rawDeadline = call.getDeadline();
+    const deadline =
+      rawDeadline instanceof Date
+        ? rawDeadline.getTime()
+        : Number.isFinite(rawDeadline)
+          ? rawDeadline
+          : undefined;
+    if (deadline !== undefined) {
+      const timeoutError = new GrpcError("TIMEOUT", `${label}: deadline exceeded`);
+      timer = setTimeout(() => controller.abort(timeoutError), Math.max(0, deadline - Date.now()));
+    }
+    const finish = (code: number, error: ServerErrorResponse | null, value?: unknown): void => {
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      call.removeListener("cancelled", onCancelled);
+      const reported =
+        controller.signal.aborted && code !== GRPC_STATUS.OK
+          ? controller.signal.reason instanceof GrpcError &&
+            controller.signal.reason.code === "TIMEOUT"
+            ? GRPC_STATUS.DEADLINE_EXCEEDED
+            : GRPC_STATUS.CANCELLED
+          : code;
+      safeHook(hooks.onCall, label, grpcStatusName(reported), (performance.now() - started) / 1000);
+      if (error === null) callback(null, value);
+      else callback(error);
+    };
+    if (handler === undefined) {
+      finish(GRPC_STATUS.UNIMPLEMENTED, {
+        name: "GrpcError",
+        message: `${label} is not implemented by this server`,
+        code: GRPC_STATUS.UNIMPLEMENTED,
+        details: `${label} is not implemented by this server`,
+      });
+      return;
+    }
+    const context: CallContext = {
+      signal: controller.signal,
+      deadline,
+      metadata: call.metadata,
+      peer: call.getPeer(),
+      method: label,
+    };
+    Promise.resolve()
+      .then(() => handler(call.request as MessageShape<DescMessage>, context))
+      .then(
+        (result) => {
+          const response = create(output, result as never);
+          finish(GRPC_STATUS.OK, null, response);
+        },
+        (error: unknown) => {
+          const failure = trailersFor(error, label, hooks);
+          finish(failure.code ?? GRPC_STATUS.INTERNAL, failure);
+        },
+      );
+  };
+}
+
+/**
+ * Bind handlers to a generated service whose methods are all unary. Methods without a handler
+ * answer UNIMPLEMENTED. Handler errors are mapped by their `code` (see `encodeError`).
+ */
+export function createUnaryService<M extends GenServiceMethods>(
+  service: GenService<M>,
+  handlers: Partial<UnaryHandlers<M>>,
+): ServiceBinding {
+  for (const method of service.methods) {
+    if (method.methodKind !== "unary") {
+      throw new GrpcError(
+        "INVALID_ARGUMENT",
+        `${service.typeName}.${method.name} is ${method.methodKind}; createUnaryService only serves unary methods`,
+      );
+    }
+  }
+  const table = handlers as Readonly<Record<string, UnaryHandler<DescMessage, DescMessage>>>;
+  return {
+    service,
+    implement: (hooks) => {
+      const implementation: UntypedServiceImplementation = {};
+      for (const method of service.methods) {
+        implementation[method.localName] = unaryMethod(
+          service,
+          method.localName,
+          table[method.localName],
+          hooks,
+        );
+      }
+      return implementation;
+    },
+  };
+}

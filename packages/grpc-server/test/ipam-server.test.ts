@@ -1,0 +1,276 @@
+import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { Client, credentials, Metadata } from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { ErrorInfoSchema, StatusSchema } from "../src/gen/google/rpc/status_pb.js";
+import {
+  createIpamClient,
+  createIpamService,
+  FamilySelection,
+  GrpcError,
+  type GrpcServer,
+  startGrpcServer,
+} from "../src/index.js";
+import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
+import { tempFolder, waitFor } from "./support/temp.js";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function ipamServer(
+  handlers = createInMemoryIpam().handlers,
+  extra: Partial<Parameters<typeof startGrpcServer>[0]> = {},
+): Promise<{ server: GrpcServer; socket: string }> {
+  const dir = tempFolder();
+  cleanups.push(dir.cleanup);
+  const socket = join(dir.path, "run", "ipamd.sock");
+  const server = await startGrpcServer({
+    unixSocket: { path: socket },
+    services: [createIpamService(handlers)],
+    ...extra,
+  });
+  cleanups.push(() => server.shutdown(100));
+  return { server, socket };
+}
+
+function client(socket: string, deadlineMs = 5000) {
+  const c = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+describe("startGrpcServer on a unix socket", () => {
+  it("creates the socket's folder, sets mode 0660 and answers Allocate", async () => {
+    const { socket } = await ipamServer();
+    expect(statSync(socket).mode & 0o777).toBe(0o660);
+    const ipam = client(socket);
+    const response = await ipam.allocate({
+      network: "pods",
+      containerId: "c1",
+      ifname: "eth0",
+      families: FamilySelection.DUAL_STACK,
+    });
+    expect(response.addresses.map((a) => a.address)).toEqual(["10.99.0.2", "fd99::2"]);
+    expect(response.addresses[0]?.prefixLength).toBe(24);
+    const again = await ipam.allocate({ network: "pods", containerId: "c1", ifname: "eth0" });
+    expect(again.addresses.map((a) => a.address)).toEqual(["10.99.0.2", "fd99::2"]);
+  });
+
+  it("replaces a stale socket file left by a dead process", async () => {
+    const dir = tempFolder();
+    cleanups.push(dir.cleanup);
+    const socket = join(dir.path, "stale.sock");
+    // A server killed with SIGKILL leaves its socket file behind.
+    const child = spawn(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(socket)}, () => console.log("up"))`,
+    ]);
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+    expect(statSync(socket).isSocket()).toBe(true);
+    const server = await startGrpcServer({
+      unixSocket: { path: socket },
+      services: [createIpamService(createInMemoryIpam().handlers)],
+    });
+    cleanups.push(() => server.shutdown(100));
+    const status = await client(socket).status({});
+    expect(status.nodeId).toBe("node-1");
+  });
+
+  it("refuses to take over a socket another live server answers on", async () => {
+    const { socket } = await ipamServer();
+    await expect(
+      startGrpcServer({ unixSocket: { path: socket }, services: [] }),
+    ).rejects.toMatchObject({ code: "SOCKET_IN_USE" });
+    // The first server still serves.
+    expect((await client(socket).status({})).nodeId).toBe("node-1");
+  });
+
+  it("removes its socket file on shutdown and refuses new calls", async () => {
+    const { server, socket } = await ipamServer();
+    await server.shutdown(100);
+    expect(() => statSync(socket)).toThrow();
+    await expect(client(socket, 300).status({})).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+});
+
+describe("errors on the wire", () => {
+  it("maps a typed error to its gRPC status with the ipamd code, details and ErrorInfo", async () => {
+    const { socket } = await ipamServer(createInMemoryIpam({ ipv4Capacity: 1 }).handlers);
+    const ipam = client(socket);
+    await ipam.allocate({ network: "pods", containerId: "a", ifname: "eth0" });
+    const error = await ipam
+      .allocate({ network: "pods", containerId: "b", ifname: "eth0" })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GrpcError);
+    expect(error).toMatchObject({
+      code: "POOL_EXHAUSTED",
+      grpcStatus: 8,
+      message: "no free IPv4 address",
+      details: { subnetId: "mem-v4" },
+    });
+
+    // A client that is not ours reads the same facts from the standard status details.
+    const raw = new Client(`unix:${socket}`, credentials.createInsecure());
+    cleanups.push(() => raw.close());
+    const trailers = await new Promise<Metadata>((resolve) => {
+      raw.makeUnaryRequest(
+        "/ipam.v1.Ipam/Allocate",
+        () => Buffer.from([0x0a, 0x01, 0x70, 0x12, 0x01, 0x63, 0x1a, 0x01, 0x65]), // network=p, c, e
+        (b: Buffer) => b,
+        {},
+        (err) => resolve(err?.metadata ?? new Metadata()),
+      );
+    });
+    expect(trailers.get("ipam-error-code")).toEqual(["POOL_EXHAUSTED"]);
+    const status = fromBinary(StatusSchema, trailers.get("grpc-status-details-bin")[0] as Buffer);
+    expect(status.code).toBe(8);
+    const info =
+      status.details[0] === undefined ? undefined : anyUnpack(status.details[0], ErrorInfoSchema);
+    expect(info?.reason).toBe("POOL_EXHAUSTED");
+    expect(info?.domain).toBe("ipam.v1");
+    expect(info?.metadata.subnetId).toBe("mem-v4");
+  });
+
+  it("turns an untyped error into INTERNAL without leaking its message and reports it", async () => {
+    const seen: unknown[] = [];
+    const handlers = createInMemoryIpam().handlers;
+    const { socket } = await ipamServer(
+      {
+        ...handlers,
+        status: () => {
+          throw new TypeError("secret /etc/shadow at line 3");
+        },
+      },
+      { onInternalError: (_method, error) => seen.push(error) },
+    );
+    const error = await client(socket)
+      .status({})
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "INTERNAL", grpcStatus: 13, message: "internal error" });
+    expect(String((error as Error).message)).not.toContain("shadow");
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(TypeError);
+  });
+
+  it("sends NOT_LEADER with the leader address in trailers", async () => {
+    const { socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      status: () => {
+        throw Object.assign(new Error("not the leader"), {
+          code: "NOT_LEADER",
+          details: { leaderId: "s2", leaderAddress: "10.0.0.2:7400" },
+        });
+      },
+    });
+    const error = await client(socket)
+      .status({})
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "NOT_LEADER",
+      grpcStatus: 9,
+      details: { leaderId: "s2", leaderAddress: "10.0.0.2:7400" },
+    });
+  });
+
+  it("answers UNIMPLEMENTED for methods without a handler", async () => {
+    const { socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      check: undefined,
+    } as never);
+    await expect(
+      client(socket).check({ network: "n", containerId: "c", ifname: "eth0" }),
+    ).rejects.toMatchObject({ code: "UNIMPLEMENTED", grpcStatus: 12 });
+  });
+
+  it("rejects a request above maxReceiveMessageLength with RESOURCE_EXHAUSTED", async () => {
+    const { socket } = await ipamServer(createInMemoryIpam().handlers, {
+      maxReceiveMessageLength: 1024,
+    });
+    const ipam = client(socket);
+    await expect(
+      ipam.allocate({ network: "n", containerId: "x".repeat(4096), ifname: "eth0" }),
+    ).rejects.toMatchObject({ code: "RESOURCE_EXHAUSTED", grpcStatus: 8 });
+    // A small one still passes.
+    await expect(
+      ipam.allocate({ network: "n", containerId: "c", ifname: "eth0" }),
+    ).resolves.toBeDefined();
+  });
+});
+
+describe("deadlines, hooks and drain", () => {
+  it("aborts the handler's signal at the deadline and the client sees TIMEOUT", async () => {
+    let reason: unknown;
+    const { socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      status: (_request, context) =>
+        new Promise((_resolve, reject) => {
+          context.signal.addEventListener("abort", () => {
+            reason = context.signal.reason;
+            reject(context.signal.reason);
+          });
+        }),
+    });
+    const started = Date.now();
+    await expect(client(socket, 200).status({})).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(Date.now() - started).toBeLessThan(4000);
+    await waitFor(() => reason !== undefined);
+    expect(reason).toMatchObject({ code: expect.stringMatching(/^(TIMEOUT|CANCELLED)$/) });
+  });
+
+  it("reports every call to onCall with method, status name and duration", async () => {
+    const calls: Array<[string, string, number]> = [];
+    const { socket } = await ipamServer(createInMemoryIpam({ ipv4Capacity: 1 }).handlers, {
+      onCall: (method, code, seconds) => calls.push([method, code, seconds]),
+    });
+    const ipam = client(socket);
+    await ipam.allocate({ network: "n", containerId: "a", ifname: "eth0" });
+    await ipam.allocate({ network: "n", containerId: "b", ifname: "eth0" }).catch(() => undefined);
+    await waitFor(() => calls.length === 2);
+    expect(calls.map(([m, c]) => [m, c])).toEqual([
+      ["ipam.v1.Ipam/Allocate", "OK"],
+      ["ipam.v1.Ipam/Allocate", "RESOURCE_EXHAUSTED"],
+    ]);
+    expect(calls.every(([, , s]) => s >= 0 && s < 5)).toBe(true);
+  });
+
+  it("lets a running call finish during a graceful shutdown", async () => {
+    let release: () => void = () => undefined;
+    let entered = false;
+    const { server, socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      status: () =>
+        new Promise((resolve) => {
+          entered = true;
+          release = () => resolve({ nodeId: "drained" });
+        }),
+    });
+    const pending = client(socket).status({});
+    await waitFor(() => entered);
+    const closed = server.shutdown(5000);
+    release();
+    await expect(pending).resolves.toMatchObject({ nodeId: "drained" });
+    await closed;
+  });
+
+  it("force-closes calls still running when the grace period ends", async () => {
+    const { server, socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      status: () => new Promise(() => undefined),
+    });
+    const pending = client(socket)
+      .status({})
+      .catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await server.shutdown(100);
+    expect(await pending).toMatchObject({
+      code: expect.stringMatching(/UNAVAILABLE|CANCELLED|INTERNAL/),
+    });
+  });
+});
