@@ -136,7 +136,7 @@ describe("tree rules", () => {
       "zones[0].pods[1].id",
       "zones[1].id",
     ]);
-    expect(issues[0]?.message).toBe('duplicate tor id "t" (also at zones[0].pods[0].tors[0].id)');
+    expect(issues[0]?.message).toBe('duplicate TOR id "t" (also at zones[0].pods[0].tors[0].id)');
   });
 
   it("rejects a node listed outside its TOR that names an unknown TOR", () => {

@@ -76,7 +76,7 @@ export function buildFromConfig(
     if (first !== undefined) {
       issues.push({
         path,
-        message: `duplicate ${kind} id ${JSON.stringify(id)} (also at ${first})`,
+        message: `duplicate ${kind === "tor" ? "TOR" : kind} id ${JSON.stringify(id)} (also at ${first})`,
       });
       return false;
     }

@@ -38,6 +38,7 @@ export {
   addSubnet,
   addTor,
   addZone,
+  carryOverNodes,
   registerNode,
   registerNodes,
   removeNode,

@@ -50,7 +50,7 @@ export function resolveId(
     issues.push({ path: joinPath(path, "id"), message: `${kind} id is required` });
     return undefined;
   }
-  if (id.length === 0 || id.length > 253 || !ID_PATTERN.test(id)) {
+  if (typeof id !== "string" || id.length === 0 || id.length > 253 || !ID_PATTERN.test(id)) {
     issues.push({
       path: joinPath(path, raw.id === undefined ? "name" : "id"),
       message: `${JSON.stringify(id)} is not a valid ${kind} id (letters, digits, '.', '_', ':', '-'; starting with a letter or digit)`,

@@ -1,16 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { toCanonicalJson } from "./canonical.js";
-import { exampleTopology } from "./example.js";
+import { exampleTopology, exampleTopologyYaml } from "./example.js";
 import {
   addPod,
   addSubnet,
   addTor,
   addZone,
+  carryOverNodes,
   registerNode,
   registerNodes,
   removeNode,
   removeSubnet,
 } from "./operations.js";
+import { parseTopology } from "./parse.js";
 import { nodePath, nodesUnder, subnetsForNode } from "./queries.js";
 import { emptyTopology } from "./topology.js";
 
@@ -187,5 +189,54 @@ describe("registerNodes", () => {
     expect(t.nodes.has("d")).toBe(false);
     expect(registerNodes(t, [{ id: "c", tor: "t1" }])).toBe(t);
     expect(registerNodes(base, [])).toBe(base);
+  });
+});
+
+describe("input checks", () => {
+  it("rejects unknown keys and wrong types from untyped callers, naming the field", () => {
+    const t = small();
+    const untyped = (value: unknown) => value as never;
+    expect(() => registerNode(t, untyped({ id: "n", tor: "t1", labels: { a: 1 } }))).toThrow(
+      expect.objectContaining({
+        code: "INVALID_ARGUMENT",
+        details: { issues: [expect.objectContaining({ path: "labels.a" })] },
+      }),
+    );
+    expect(() => registerNode(t, untyped({ id: 5, tor: "t1" }))).toThrow(code("INVALID_ARGUMENT"));
+    expect(() =>
+      addSubnet(
+        t,
+        untyped({ scope: { kind: "tor", id: "t1" }, cidr: "10.0.1.0/24", blockprefix: 28 }),
+      ),
+    ).toThrow(/blockprefix/);
+    expect(() =>
+      addSubnet(t, untyped({ scope: { kind: "rack", id: "t1" }, cidr: "10.0.1.0/24" })),
+    ).toThrow(code("INVALID_ARGUMENT"));
+    expect(() => addZone(t, untyped({ id: "z2", subnetRanges: "10.0.0.0/8" }))).toThrow(
+      code("INVALID_ARGUMENT"),
+    );
+    expect(() => addTor(t, untyped({ id: "t9", pod: "p1", rack: 3 }))).toThrow(
+      code("INVALID_ARGUMENT"),
+    );
+    expect(() => addPod(t, untyped({ id: "p9" }))).toThrow(code("INVALID_ARGUMENT"));
+  });
+});
+
+describe("carryOverNodes", () => {
+  it("keeps run-time nodes across a config change and reports those whose TOR is gone", () => {
+    const previous = registerNodes(exampleTopology(), [
+      { id: "late-1", tor: "tor-a1-1" },
+      { id: "late-2", tor: "tor-b2-2" },
+      { id: "node-a1", tor: "tor-a1-1", labels: { old: "yes" } },
+    ]);
+    const next = parseTopology(
+      exampleTopologyYaml.replace(/ {10}- id: tor-b2-2[\s\S]*$/, ""),
+      "yaml",
+    );
+    const { topology, orphaned } = carryOverNodes(next, previous);
+    expect(topology.nodes.get("late-1")?.tor).toBe("tor-a1-1");
+    expect(orphaned.map((n) => n.id)).toEqual(["late-2", "node-b7", "node-b8"]);
+    expect(topology.nodes.get("node-a1")?.labels).toEqual({});
+    expect(next.nodes.has("late-1")).toBe(false);
   });
 });

@@ -1,6 +1,14 @@
 import type { Cidr } from "@ipam/bitmap";
 import type { SubnetConfig } from "./config-schema.js";
 import { issuesError, TopologyError } from "./errors.js";
+import {
+  checkInput,
+  nodeInputSchema,
+  podInputSchema,
+  subnetInputSchema,
+  torInputSchema,
+  zoneInputSchema,
+} from "./input-schemas.js";
 import type { Labels, Node, Pod, ScopeRef, Subnet, Topology, Tor, Zone } from "./model.js";
 import {
   checkInsideRanges,
@@ -119,6 +127,7 @@ function rebuild(topology: Topology, changes: Partial<Topology>, index: Topology
 
 /** Adds a zone. @throws `INVALID_ARGUMENT`, `CONFLICT` (id taken). */
 export function addZone(topology: Topology, input: ZoneInput): Topology {
+  checkInput(zoneInputSchema, input, "zone");
   const id = requireId(input, "zone");
   const issues: IssueSink = [];
   const ranges = normalizeRanges(input.subnetRanges, "subnetRanges", issues);
@@ -143,6 +152,7 @@ export function addZone(topology: Topology, input: ZoneInput): Topology {
  * @throws `INVALID_ARGUMENT`, `NOT_FOUND` (zone), `CONFLICT` (id taken).
  */
 export function addPod(topology: Topology, input: PodInput): Topology {
+  checkInput(podInputSchema, input, "pod");
   const id = requireId(input, "pod");
   if (!topology.zones.has(input.zone)) throw notFound("zone", input.zone);
   const index = indexOf(topology);
@@ -173,6 +183,7 @@ export function addPod(topology: Topology, input: PodInput): Topology {
 
 /** Adds a TOR under an existing pod. @throws `INVALID_ARGUMENT`, `NOT_FOUND`, `CONFLICT`. */
 export function addTor(topology: Topology, input: TorInput): Topology {
+  checkInput(torInputSchema, input, "TOR");
   const id = requireId(input, "TOR");
   if (!topology.pods.has(input.pod)) throw notFound("pod", input.pod);
   if (topology.tors.has(id)) throw conflict(`TOR ${JSON.stringify(id)} already exists`, { id });
@@ -219,6 +230,7 @@ export function registerNodes(topology: Topology, inputs: readonly NodeInput[]):
   let nodesByTor: Map<string, readonly string[]> | undefined;
   const added = new Map<string, string[]>();
   for (const input of inputs) {
+    checkInput(nodeInputSchema, input, "node");
     const id = requireId(input, "node");
     if (!topology.tors.has(input.tor)) throw notFound("TOR", input.tor);
     const node: Node = Object.freeze({
@@ -299,6 +311,7 @@ function rangeLimits(
  * (scope), `CONFLICT` (id taken, or overlaps an existing subnet anywhere in the tree).
  */
 export function addSubnet(topology: Topology, input: SubnetInput): Topology {
+  checkInput(subnetInputSchema, input, "subnet");
   const { scope, ...raw } = input;
   const scopeMap =
     scope.kind === "zone" ? topology.zones : scope.kind === "pod" ? topology.pods : topology.tors;
@@ -360,4 +373,26 @@ export function removeSubnet(topology: Topology, subnetId: string): Topology {
       },
     },
   );
+}
+
+/**
+ * Carries over into `next` the nodes of `previous` that `next` does not know: for applying a
+ * changed config file without forgetting the nodes ipamd agents registered at run time.
+ * A node listed in both keeps `next`'s definition (including its TOR). A node whose TOR does not
+ * exist in `next` cannot be carried and is returned in `orphaned` (sorted by id) for the caller
+ * to deal with (e.g. release its blocks). Neither argument is modified.
+ */
+export function carryOverNodes(
+  next: Topology,
+  previous: Topology,
+): { readonly topology: Topology; readonly orphaned: readonly Node[] } {
+  const carried: Node[] = [];
+  const orphaned: Node[] = [];
+  for (const node of previous.nodes.values()) {
+    if (next.nodes.has(node.id)) continue;
+    if (next.tors.has(node.tor)) carried.push(node);
+    else orphaned.push(node);
+  }
+  orphaned.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { topology: registerNodes(next, carried), orphaned };
 }
