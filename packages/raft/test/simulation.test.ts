@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { replayCommand, runSimulation, type SimulationResult } from "../src/testing/index.js";
+import {
+  replayCommand,
+  runSimulation,
+  type SimulationResult,
+  shrinkFailure,
+} from "../src/testing/index.js";
 
 /**
  * The deterministic fault simulation (Raft paper Figure 3 properties, no acknowledged write lost,
@@ -9,8 +14,14 @@ import { replayCommand, runSimulation, type SimulationResult } from "../src/test
 const SEEDS = 1000;
 const SHARDS = 4;
 
+/** The failure message: seed, step, violation, and the command replaying a shrunk scenario. */
 function explain(r: SimulationResult): string {
-  return `seed ${r.seed} failed at step ${r.failedAtStep}: ${r.violations.join("; ")}\nreplay: ${replayCommand({ seed: r.seed })}`;
+  const shrunk = shrinkFailure({ seed: r.seed });
+  return [
+    `seed ${r.seed} failed at step ${r.failedAtStep}: ${r.violations.join("; ")}`,
+    `replay: ${replayCommand({ seed: r.seed })}`,
+    `minimal replay (fails at step ${shrunk.result.failedAtStep}): ${replayCommand(shrunk.options)}`,
+  ].join("\n");
 }
 
 describe("deterministic simulation", () => {
