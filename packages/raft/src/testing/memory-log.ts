@@ -76,7 +76,9 @@ export class MemoryLog implements Storage {
     if (first.index < this.offset) list = list.slice(this.offset - first.index);
     const start = list[0];
     if (start === undefined) return;
-    this.ents = this.ents.slice(0, start.index - this.offset).concat(list);
+    const at = start.index - this.offset;
+    if (at < this.ents.length) this.ents.length = at; // drop the conflicting suffix
+    for (const e of list) this.ents.push(e);
   }
 
   setHardState(state: HardState): void {
