@@ -3,7 +3,8 @@ import { BitmapError } from "./bitmap-error.js";
 /** The largest capacity a {@link Bitmap} accepts: 2^24 bits (a /8 of IPv4, a /104 of IPv6). */
 export const MAX_BITMAP_CAPACITY = 1 << 24;
 
-const FULL = 0xffffffff;
+/** A full word: all 32 bits set, as the int32 the `Int32Array` hands back. */
+const FULL = -1;
 const MAGIC = 0x4d424950; // "PIBM" little-endian: ipam bitmap
 const FORMAT_VERSION = 1;
 const ENCODING_RAW = 0;
@@ -11,7 +12,7 @@ const ENCODING_RUNS = 1;
 const HEADER_BYTES = 20;
 
 /**
- * A fixed-capacity set of bits over a `Uint32Array`, with a summary hierarchy
+ * A fixed-capacity set of bits over 32-bit typed-array words, with a summary hierarchy
  * that makes finding a clear bit cost O(log32 capacity) word operations
  * instead of a scan of every word.
  *
@@ -20,7 +21,10 @@ const HEADER_BYTES = 20;
  * bits set). The top level is a single word. Padding bits past the end of a
  * level (and past `capacity` in level 0) are kept set, so a search can never
  * land outside the bitmap and needs no bounds checks. All levels live in one
- * `Uint32Array`.
+ * `Int32Array`: the signed view keeps every word, the all-ones word included
+ * (-1), a small integer in V8, where a `Uint32Array` would hand words >= 2^31
+ * back as doubles on the hot path. The serialized form is unsigned
+ * little-endian words either way.
  *
  * Not thread-safe; all methods are synchronous. Bit indexes are integers in
  * [0, capacity).
@@ -28,7 +32,7 @@ const HEADER_BYTES = 20;
 export class Bitmap {
   /** Number of bits, in [1, 2^24]. */
   readonly capacity: number;
-  readonly #words: Uint32Array;
+  readonly #words: Int32Array;
   /** Word offset of each level in `#words`; level 0 starts at 0. */
   readonly #levelStart: Int32Array;
   /** Number of words in each level. */
@@ -67,7 +71,7 @@ export class Bitmap {
       if (words === 1) break;
       units = words;
     }
-    this.#words = new Uint32Array(total);
+    this.#words = new Int32Array(total);
     this.#levelStart = Int32Array.from(starts);
     this.#levelWords = Int32Array.from(sizes);
     this.#top = starts.length - 1;
@@ -77,7 +81,7 @@ export class Bitmap {
       const used = units & 31;
       if (used !== 0) {
         const last = starts[level]! + sizes[level]! - 1;
-        this.#words[last] = (FULL << used) >>> 0;
+        this.#words[last] = FULL << used;
       }
       units = sizes[level]!;
     }
@@ -338,38 +342,28 @@ export class Bitmap {
   /** Sets a bit known to be clear and in range; maintains the summary levels. */
   #setClearBit(bit: number): void {
     const words = this.#words;
-    const starts = this.#levelStart;
     this.#count++;
-    let unit = bit;
-    for (let level = 0; ; level++) {
-      const at = starts[level]! + (unit >>> 5);
-      const word = (words[at]! | (1 << (unit & 31))) >>> 0;
-      words[at] = word;
-      if (word !== FULL || level === this.#top) return;
-      unit >>>= 5;
-    }
+    const w = bit >>> 5;
+    const word = words[w]! | (1 << (bit & 31));
+    words[w] = word;
+    if (word === FULL && this.#top > 0) this.#markFull(1, w);
   }
 
   /** Clears a bit known to be set and in range; maintains the summary levels. */
   #clearSetBit(bit: number): void {
     const words = this.#words;
-    const starts = this.#levelStart;
     this.#count--;
-    if (bit >>> 5 < this.#low) this.#low = bit >>> 5;
-    let unit = bit;
-    for (let level = 0; ; level++) {
-      const at = starts[level]! + (unit >>> 5);
-      const word = words[at]!;
-      words[at] = word & ~(1 << (unit & 31));
-      if (word !== FULL || level === this.#top) return;
-      unit >>>= 5;
-    }
+    const w = bit >>> 5;
+    const word = words[w]!;
+    words[w] = word & ~(1 << (bit & 31));
+    if (w < this.#low) this.#low = w;
+    if (word === FULL && this.#top > 0) this.#markNotFull(1, w);
   }
 
   /** ORs `mask` into level-0 word `w`; keeps count and summary levels right. */
   #orWord(w: number, mask: number): void {
     const old = this.#words[w]!;
-    const word = (old | mask) >>> 0;
+    const word = old | mask;
     if (word === old) return;
     this.#words[w] = word;
     this.#count += popcount(word ^ old);
@@ -379,7 +373,7 @@ export class Bitmap {
   /** Clears the bits of `mask` in level-0 word `w`; keeps count and summary levels right. */
   #andNotWord(w: number, mask: number): void {
     const old = this.#words[w]!;
-    const word = (old & ~mask) >>> 0;
+    const word = old & ~mask;
     if (word === old) return;
     this.#words[w] = word;
     this.#count -= popcount(word ^ old);
@@ -392,7 +386,7 @@ export class Bitmap {
     const words = this.#words;
     for (; ; level++) {
       const at = this.#levelStart[level]! + (unit >>> 5);
-      const word = (words[at]! | (1 << (unit & 31))) >>> 0;
+      const word = words[at]! | (1 << (unit & 31));
       words[at] = word;
       if (word !== FULL || level === this.#top) return;
       unit >>>= 5;
