@@ -4,7 +4,6 @@ import {
   type DescMethod,
   type DescService,
   fromBinary,
-  type MessageInitShape,
   type MessageShape,
   toBinary,
 } from "@bufbuild/protobuf";
@@ -17,6 +16,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import type { CallOptions, ServiceClient } from "./client-types.js";
 import { decodeError } from "./error-mapping.js";
 import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
 import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
@@ -55,29 +55,6 @@ export interface GrpcClientOptions {
   /** Extra @grpc/grpc-js channel options. */
   readonly channelOptions?: ChannelOptions;
 }
-
-/** Options of one call. */
-export interface CallOptions {
-  /** Overrides the client's `deadlineMs` for this call. */
-  readonly deadlineMs?: number;
-  /** Abort the call (it fails with `CANCELLED`). */
-  readonly signal?: AbortSignal;
-  /** Extra request metadata (ASCII values). */
-  readonly metadata?: Readonly<Record<string, string>>;
-}
-
-/** A typed client for a generated service: one async method per RPC, plus `close()`. */
-export type ServiceClient<M extends GenServiceMethods> = {
-  [K in keyof M]: M[K] extends {
-    input: infer I extends DescMessage;
-    output: infer O extends DescMessage;
-  }
-    ? (request: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>
-    : never;
-} & {
-  /** Close every connection; later calls fail with UNAVAILABLE. */
-  close(): void;
-};
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
 

@@ -1,15 +1,9 @@
 // Public API of @ipam/grpc-server: name every export explicitly (no `export *`).
 
 export type { ServerHooks } from "./call-hooks.js";
-export type {
-  CallOptions,
-  ClientTlsOptions,
-  ClusterClient,
-  GrpcClientOptions,
-  IpamClient,
-  ServiceClient,
-} from "./client.js";
+export type { ClientTlsOptions, ClusterClient, GrpcClientOptions, IpamClient } from "./client.js";
 export { createClusterClient, createIpamClient } from "./client.js";
+export type { CallOptions, ServiceClient } from "./client-types.js";
 export type { CodedError, EncodedError } from "./error-mapping.js";
 export {
   decodeError,
@@ -201,6 +195,8 @@ export {
 } from "./gen/ipam/v1/ipam_pb.js";
 export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
+export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
+export { createLeanIpamClient } from "./lean-client.js";
 export type { GrpcServer, GrpcServerOptions, ServingStatus, TlsOptions } from "./server.js";
 export { readTlsFiles, startGrpcServer } from "./server.js";
 export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";

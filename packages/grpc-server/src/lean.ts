@@ -1,6 +1,8 @@
 // The lean entry `@ipam/grpc-server/lean`: the node API (`ipam.v1.Ipam`) messages and a unary
 // client over node:http2. It must never import @grpc/grpc-js nor the Cluster/Raft code.
 
+export type { CallOptions, ServiceClient } from "./client-types.js";
+export { ERROR_TRAILERS } from "./error-mapping.js";
 export type {
   AddressCounts,
   AllocatedAddress,
@@ -63,3 +65,9 @@ export {
   StatusResponseSchema,
   SubnetStatsSchema,
 } from "./gen/ipam/v1/ipam_pb.js";
+export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
+export { GrpcError } from "./grpc-error.js";
+export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
+export { createLeanIpamClient, decodeGrpcMessage, grpcTimeout } from "./lean-client.js";
+export type { GrpcStatusName } from "./status-codes.js";
+export { GRPC_STATUS, grpcStatusName } from "./status-codes.js";
