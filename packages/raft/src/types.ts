@@ -525,7 +525,9 @@ export interface RawNodeApi {
    * Request a linearizable read point; the answer arrives as a {@link ReadState} with the same
    * `context` in a later `ready()` (on any node: followers forward to the leader). Throws
    * `NOT_LEADER` when no leader is known. A request may be silently dropped (leader change):
-   * the caller retries after a timeout.
+   * the caller retries after a timeout. `context` identifies the request and MUST be unique
+   * (e.g. a counter plus the node id): a reused context could be confirmed by acknowledgements
+   * of an earlier request.
    */
   readIndex(context: Uint8Array): void;
   /** Leader only: hand leadership to `to` (a voter) via TimeoutNow once it is caught up. */

@@ -58,8 +58,6 @@ export interface SimulationResult {
   readonly failedAtStep: number | undefined;
 }
 
-const ELECTION_TICKS = 10;
-const HEARTBEAT_TICKS = 2;
 const KEYS = ["a", "b", "c"] as const;
 
 interface PendingWrite {
@@ -125,6 +123,9 @@ export class Simulation {
   private readonly chaos: number;
   private readonly maxInflight: number;
   private readonly maxAppendBytes: number;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly chunkBytes: number;
 
   constructor(private readonly options: SimulationOptions) {
     this.rng = createSeededRandom(options.seed);
@@ -134,6 +135,9 @@ export class Simulation {
     this.chaos = [0.5, 1, 2, 4][this.int(4)] as number;
     this.maxInflight = [1, 4, 16][this.int(3)] as number;
     this.maxAppendBytes = [1, 64, 512][this.int(3)] as number;
+    this.electionTicks = [6, 10, 20][this.int(3)] as number;
+    this.heartbeatTicks = [1, 2][this.int(2)] as number;
+    this.chunkBytes = [8, 16, 64][this.int(3)] as number;
     const voters = options.voters ?? (this.rng() < 0.5 ? 3 : 5);
     const ids = Array.from({ length: voters }, () => `n${this.nextNodeNumber++}`);
     const bootstrap: ConfState = { voters: [...ids].sort(), learners: [] };
@@ -190,11 +194,11 @@ export class Simulation {
       id: n.id,
       storage: n.disk,
       random: createSeededRandom(this.int(2 ** 32)),
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
       maxInflightAppends: this.maxInflight,
       maxAppendBytes: this.maxAppendBytes,
-      snapshotChunkBytes: 64,
+      snapshotChunkBytes: this.chunkBytes,
       ...(n.bootstrap === undefined ? {} : { bootstrap: n.bootstrap }),
     });
     n.sm = new KvStateMachine();
