@@ -4,10 +4,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 import { buildFromConfig, checkShape } from "../src/create-topology.js";
 import {
   createTopology,
   diff,
+  parseTopology,
   registerNode,
   registerNodes,
   subnetsForNode,
@@ -63,6 +65,18 @@ function main(): void {
       { name: `naive-O(n²)-overlap/build+validate (${counts})`, fn: buildWith(naiveOverlaps) },
       "ms",
       { samples: 15 },
+    ),
+  );
+
+  const yamlText = stringify(config);
+  rows.push(
+    measure(
+      `topology/parseTopology YAML text (${counts})`,
+      "ms",
+      () => parseTopology(yamlText, "yaml"),
+      {
+        samples: 10,
+      },
     ),
   );
 
