@@ -57,8 +57,17 @@ interface Round {
   stderr: string;
 }
 
-/** Runs the writer, SIGKILLs it `delayMs` after it is ready (or at once when `early`). */
-function runRound(script: string, path: string, first: number, delayMs: number, early: boolean) {
+/**
+ * Runs the writer and SIGKILLs it: `delayMs` after spawn when `early` (during start-up or
+ * the first writes), otherwise `delayMs` after its `acks`-th acknowledgement, so every such
+ * round dies with writes in flight however loaded the machine is.
+ */
+function runRound(
+  script: string,
+  path: string,
+  first: number,
+  kill: { early: boolean; acks: number; delayMs: number },
+) {
   return new Promise<Round>((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [script, path, String(first), "16"], {
       stdio: ["ignore", "pipe", "pipe"],
@@ -66,15 +75,18 @@ function runRound(script: string, path: string, first: number, delayMs: number, 
     let out = "";
     let stderr = "";
     let armed = false;
+    let acks = 0;
     const arm = () => {
       if (armed) return;
       armed = true;
-      setTimeout(() => child.kill("SIGKILL"), delayMs);
+      setTimeout(() => child.kill("SIGKILL"), kill.delayMs);
     };
-    if (early) arm();
+    if (kill.early) arm();
     child.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("ready\n")) arm();
+      const text = d.toString();
+      out += text;
+      acks += text.split("ack ").length - 1;
+      if (acks >= kill.acks) arm();
     });
     child.stderr?.on("data", (d: Buffer) => {
       stderr += d.toString();
@@ -104,9 +116,12 @@ describe("crash safety", () => {
     let raftAcked = 0;
     let killedWhileWriting = 0;
     for (let round = 0; round < 60; round++) {
-      const early = round === 0 || random() < 0.1;
-      const delay = early ? Math.floor(random() * 60) : 5 + Math.floor(random() * 50);
-      const r = await runRound(script, path, round * 100_000, delay, early);
+      const early = round % 10 === 0;
+      const r = await runRound(script, path, round * 100_000, {
+        early,
+        acks: 1 + Math.floor(random() * 150),
+        delayMs: early ? Math.floor(random() * 150) : Math.floor(random() * 3),
+      });
       const context = `seed ${seed} (STORE_CRASH_SEED=${seed} replays it), round ${round}`;
       expect(r.signal, `${context}: the writer exited by itself: ${r.stderr}`).toBe("SIGKILL");
       if (r.acked.length > 0) killedWhileWriting++;
@@ -157,7 +172,7 @@ describe("crash safety", () => {
     } finally {
       store.close();
     }
-    expect(killedWhileWriting).toBeGreaterThanOrEqual(30);
+    expect(killedWhileWriting).toBeGreaterThanOrEqual(50);
     expect(allAcked.length).toBeGreaterThan(0);
   }, 120_000);
 });
