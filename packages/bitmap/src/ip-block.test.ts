@@ -74,9 +74,9 @@ describe("IpBlock reservations", () => {
     expect(codeOf(() => new IpBlock(cidr("10.0.0.0/24"), { subnet: cidr("10.0.1.0/24") }))).toBe(
       "INVALID_ARGUMENT",
     );
-    expect(codeOf(() => new IpBlock(cidr("10.0.0.0/24"), { reserved: [ip("::1")] }))).toBe(
-      "INVALID_ARGUMENT",
-    );
+    expect(
+      () => new IpBlock(cidr("10.0.0.0/24"), { reserved: [ip("10.0.0.9"), ip("::1")] }),
+    ).toThrow("reserved[1]: ::1 is not a valid IPv4 range for 10.0.0.0/24");
   });
 
   it("reserve() is strict and all-or-nothing", () => {

@@ -92,8 +92,8 @@ export class IpBlock {
     for (const value of specialAddresses(subnet, options.gateway ?? "none")) {
       if (value >= cidr.start && value <= cidr.end) this.#addReserved(value, value);
     }
-    for (const entry of options.reserved ?? []) {
-      const [first, last] = this.#bounds(entry, "reserved");
+    for (const [index, entry] of (options.reserved ?? []).entries()) {
+      const [first, last] = this.#bounds(entry, `reserved[${index}]`);
       const from = maxBigInt(first, cidr.start);
       const to = minBigInt(last, cidr.end);
       if (from <= to) this.#addReserved(from, to);
