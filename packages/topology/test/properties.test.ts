@@ -9,6 +9,7 @@ import {
   nodesUnder,
   parseTopology,
   registerNode,
+  type SubnetConfig,
   subnetsForNode,
   type TopologyConfig,
   toCanonicalConfig,
@@ -25,7 +26,16 @@ const purpose = fc.constantFrom("default", "storage", "management", "gpu-net");
 
 interface Shape {
   zones: Array<{ labels: Record<string, string>; pods: Array<Array<number>> }>;
-  subnetSlots: Array<{ level: number; purpose: string; v6: boolean; priority: number }>;
+  subnetSlots: Array<{
+    level: number;
+    purpose: string;
+    v6: boolean;
+    priority: number;
+    extra: { block: number; gateway: number | null; reserved: number[]; cooldown: number };
+  }>;
+  ranges: boolean;
+  location: string | null;
+  nodeLabels: Record<string, string>;
 }
 
 /** Zones → pods → TORs (node counts), and subnets to spread over the scopes. */
@@ -46,9 +56,18 @@ const shapeArb: fc.Arbitrary<Shape> = fc.record({
       purpose,
       v6: fc.boolean(),
       priority: fc.integer({ min: 0, max: 3 }),
+      extra: fc.record({
+        block: fc.nat(8),
+        gateway: fc.option(fc.integer({ min: 1, max: 254 })),
+        reserved: fc.array(fc.integer({ min: 1, max: 254 }), { maxLength: 3 }),
+        cooldown: fc.nat(600),
+      }),
     }),
     { maxLength: 20 },
   ),
+  ranges: fc.boolean(),
+  location: fc.option(fc.string()),
+  nodeLabels: label,
 });
 
 /** A valid config: ids unique, subnets carved from disjoint /24s and /64s. */
@@ -59,16 +78,21 @@ function configOf(shape: Shape): TopologyConfig {
     const zone = {
       id: `z${zi}`,
       labels: z.labels,
-      subnets: [] as Array<{ cidr: string; purpose: string; priority: number }>,
+      ...(shape.ranges ? { subnetRanges: ["fd00::/16", "10.0.0.0/8"] } : {}),
+      subnets: [] as SubnetConfig[],
       pods: z.pods.map((tors, pi) => {
         const pod = {
           id: `z${zi}-p${pi}`,
-          subnets: [] as Array<{ cidr: string; purpose: string; priority: number }>,
+          subnets: [] as SubnetConfig[],
           tors: tors.map((nodes, ti) => {
             const tor = {
               id: `z${zi}-p${pi}-t${ti}`,
-              subnets: [] as Array<{ cidr: string; purpose: string; priority: number }>,
-              nodes: Array.from({ length: nodes }, () => ({ id: `n${nodeNo++}` })),
+              ...(shape.location === null ? {} : { location: shape.location }),
+              subnets: [] as SubnetConfig[],
+              nodes: Array.from({ length: nodes }, () => ({
+                id: `n${nodeNo++}`,
+                labels: shape.nodeLabels,
+              })),
             };
             scopes.push(tor);
             return tor;
@@ -83,10 +107,17 @@ function configOf(shape: Shape): TopologyConfig {
   });
   shape.subnetSlots.forEach((slot, k) => {
     const cidr = slot.v6 ? `fd00:0:${k.toString(16)}::/64` : `10.${k}.0.0/24`;
+    const address = (n: number) =>
+      slot.v6 ? `fd00:0:${k.toString(16)}::${n.toString(16)}` : `10.${k}.0.${n}`;
+    const { block, gateway, reserved, cooldown } = slot.extra;
     scopes[slot.level % scopes.length]?.subnets?.push({
       cidr,
       purpose: slot.purpose,
       priority: slot.priority,
+      blockPrefix: (slot.v6 ? 120 : 24) + block,
+      gateway: gateway === null ? "none" : address(gateway),
+      reserved: reserved.map((n) => (n % 2 === 0 ? address(n) : `${address(n)}-${address(n + 1)}`)),
+      cooldownSeconds: cooldown,
     });
   });
   return { zones };
