@@ -41,8 +41,9 @@ describe("parseTopology", () => {
     expect(fromYaml.subnets.get("10.0.1.0/24")?.blockPrefix).toBe(28);
   });
 
-  it("treats empty text as an empty topology", () => {
+  it("treats empty text as an empty topology and ignores a byte-order mark", () => {
     expect(parseTopology("", "yaml").zones.size).toBe(0);
+    expect(parseTopology('\uFEFF{"zones":[{"id":"z"}]}', "json").zones.has("z")).toBe(true);
   });
 
   it("reports syntax errors as INVALID_CONFIG", () => {

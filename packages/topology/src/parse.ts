@@ -33,7 +33,7 @@ function decode(text: string, format: TopologyFormat): unknown {
  * (shape problems first; address and tree rules are checked once the shape is right).
  */
 export function parseTopology(text: string, format: TopologyFormat = "auto"): Topology {
-  const raw = decode(text, format);
+  const raw = decode(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, format);
   const legacy = fromLegacyDocument(raw ?? {});
   const shape = checkShape(legacy.document);
   if ("issues" in shape || legacy.issues.length > 0) {
