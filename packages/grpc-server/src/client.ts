@@ -63,7 +63,8 @@ export type IpamClient = ServiceClient<MethodsOf<typeof Ipam>>;
 /** Client of the cluster API with leader redirection. */
 export type ClusterClient = ServiceClient<MethodsOf<typeof Cluster>>;
 
-function channelCredentials(
+/** Credentials for a target: cleartext for unix sockets or without TLS options. */
+export function channelCredentials(
   address: string,
   tls: ClientTlsOptions | undefined,
 ): ChannelCredentials {

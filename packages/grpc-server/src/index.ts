@@ -197,6 +197,12 @@ export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient } from "./lean-client.js";
+export type {
+  GrpcRaftTransportOptions,
+  RaftMessageCodec,
+  RaftTransportStats,
+} from "./raft-transport.js";
+export { GrpcRaftTransport } from "./raft-transport.js";
 export type { GrpcServer, GrpcServerOptions, ServingStatus, TlsOptions } from "./server.js";
 export { readTlsFiles, startGrpcServer } from "./server.js";
 export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";

@@ -70,7 +70,7 @@ export const RaftBatchSchema: GenMessage<RaftBatch> = /*@__PURE__*/
  */
 export type SnapshotChunk = Message<"ipam.raft.v1.SnapshotChunk"> & {
   /**
-   * The cluster id; checked on the first chunk.
+   * The cluster id both ends must share; checked on every chunk.
    *
    * @generated from field: string cluster_id = 1;
    */
@@ -91,9 +91,9 @@ export type SnapshotChunk = Message<"ipam.raft.v1.SnapshotChunk"> & {
   to: string;
 
   /**
-   * The encoded Raft message that carries the snapshot, with its data left
-   * out (the codec's encoding of the message whose snapshot data is empty).
-   * Set on the first chunk only.
+   * The encoded Raft snapshot message this chunk belongs to, with its data
+   * left out (the codec's encoding of the message with empty `data`). Set on
+   * every chunk, so a transfer can resume on a new stream at any offset.
    *
    * @generated from field: bytes message = 4;
    */
@@ -114,7 +114,7 @@ export type SnapshotChunk = Message<"ipam.raft.v1.SnapshotChunk"> & {
   data: Uint8Array;
 
   /**
-   * Total size of the snapshot data in bytes; set on the first chunk.
+   * Total size of the snapshot data in bytes.
    *
    * @generated from field: uint64 total_size = 7;
    */
@@ -149,7 +149,7 @@ export type SnapshotAck = Message<"ipam.raft.v1.SnapshotAck"> & {
   bytesReceived: bigint;
 
   /**
-   * True when the snapshot message was handed to the receiver's Raft node.
+   * True when every chunk was handed to the receiver's Raft node.
    *
    * @generated from field: bool accepted = 2;
    */

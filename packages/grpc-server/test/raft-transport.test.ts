@@ -1,0 +1,153 @@
+import type { Message, SnapshotMessage } from "@ipam/raft";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type GrpcError,
+  GrpcRaftTransport,
+  type GrpcServer,
+  startGrpcServer,
+} from "../src/index.js";
+import { jsonRaftCodec } from "./support/json-raft-codec.js";
+import { waitFor } from "./support/temp.js";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function heartbeat(from: string, to: string, commit: number): Message {
+  return { type: "heartbeat", from, to, term: 3, commit, context: new Uint8Array([commit % 256]) };
+}
+
+interface Peer {
+  readonly transport: GrpcRaftTransport;
+  readonly received: Message[];
+  readonly batches: number[];
+  server: GrpcServer;
+  port: number;
+}
+
+async function peer(
+  id: string,
+  clusterId = "c1",
+  port = 0,
+  onError: (error: GrpcError) => void = () => undefined,
+): Promise<Peer> {
+  const transport = new GrpcRaftTransport({
+    onError,
+    id,
+    clusterId,
+    peers: {},
+    codec: jsonRaftCodec,
+    random: () => 0.5,
+    backoff: { initialMs: 10, maxMs: 100 },
+  });
+  const received: Message[] = [];
+  const batches: number[] = [];
+  transport.onReceive((messages) => {
+    received.push(...messages);
+    batches.push(messages.length);
+  });
+  const server = await startGrpcServer({
+    tcp: { host: "127.0.0.1", port },
+    services: [transport.service()],
+  });
+  const p: Peer = { transport, received, batches, server, port: server.tcpPort ?? 0 };
+  cleanups.push(async () => {
+    await p.transport.close();
+    await p.server.shutdown(100);
+  });
+  return p;
+}
+
+describe("GrpcRaftTransport", () => {
+  it("delivers messages in order over one stream, batching a tick's sends", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    a.transport.setPeers({ b: `127.0.0.1:${b.port}` });
+    for (let i = 0; i < 1000; i++) a.transport.send("b", [heartbeat("a", "b", i)]);
+    await waitFor(() => b.received.length === 1000);
+    expect(b.received.map((m) => (m.type === "heartbeat" ? m.commit : -1))).toEqual(
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
+    expect((b.received[7] as { context: Uint8Array }).context).toEqual(new Uint8Array([7]));
+    // One tick of sends → a couple of batches (512 per batch), never one call per message.
+    expect(a.transport.stats()).toMatchObject({
+      streamsOpened: 1,
+      batchesSent: 2,
+      messagesSent: 1000,
+    });
+
+    for (let round = 0; round < 20; round++) a.transport.send("b", [heartbeat("a", "b", round)]);
+    await waitFor(() => b.received.length === 1020);
+    expect(a.transport.stats().streamsOpened).toBe(1);
+  });
+
+  it("drops messages for unknown peers and after close", async () => {
+    const a = await peer("a");
+    a.transport.send("nobody", [heartbeat("a", "nobody", 1)]);
+    await a.transport.close();
+    a.transport.send("nobody", [heartbeat("a", "nobody", 2)]);
+    expect(a.transport.stats().messagesDropped).toBe(2);
+  });
+
+  it("queues while the peer is down and reconnects with backoff when it returns", async () => {
+    const a = await peer("a");
+    let b = await peer("b");
+    const port = b.port;
+    a.transport.setPeers({ b: `127.0.0.1:${port}` });
+    a.transport.send("b", [heartbeat("a", "b", 1)]);
+    await waitFor(() => b.received.length === 1);
+
+    await b.transport.close();
+    await b.server.shutdown(100);
+    await waitFor(() => a.transport.stats().reconnects >= 1);
+    a.transport.send("b", [heartbeat("a", "b", 2), heartbeat("a", "b", 3)]);
+
+    b = await peer("b", "c1", port);
+    await waitFor(() => b.received.length >= 2, 10_000);
+    expect(b.received.map((m) => (m.type === "heartbeat" ? m.commit : -1))).toEqual([2, 3]);
+    expect(a.transport.stats().streamsOpened).toBeGreaterThanOrEqual(2);
+  });
+
+  it("refuses batches from another cluster", async () => {
+    const errors: GrpcError[] = [];
+    const a = await peer("a", "other-cluster");
+    const b = await peer("b", "c1", 0, (error) => errors.push(error));
+    a.transport.setPeers({ b: `127.0.0.1:${b.port}` });
+    a.transport.send("b", [heartbeat("a", "b", 1)]);
+    await waitFor(() => a.transport.stats().reconnects >= 1);
+    expect(b.received).toEqual([]);
+    expect(errors[0]).toMatchObject({ code: "CONFLICT" });
+    expect(errors[0]?.message).toContain("other-cluster");
+  });
+
+  it("sends snapshot chunks over InstallSnapshot, not the message stream", async () => {
+    const a = await peer("a");
+    const b = await peer("b");
+    a.transport.setPeers({ b: `127.0.0.1:${b.port}` });
+    const data = new Uint8Array(300_000).map((_, i) => i % 251);
+    const meta = { index: 42, term: 3, conf: { voters: ["a", "b"], learners: [] } };
+    const chunks: SnapshotMessage[] = [0, 100_000, 200_000].map((offset) => ({
+      type: "snapshot",
+      from: "a",
+      to: "b",
+      term: 3,
+      meta,
+      offset,
+      total: data.byteLength,
+      data: data.subarray(offset, offset + 100_000),
+      done: offset === 200_000,
+    }));
+    for (const chunk of chunks) a.transport.send("b", [chunk]);
+    await waitFor(() => b.received.length === 3);
+    const got = b.received as SnapshotMessage[];
+    expect(got.map((m) => [m.type, m.offset, m.done, m.meta.index])).toEqual([
+      ["snapshot", 0, false, 42],
+      ["snapshot", 100_000, false, 42],
+      ["snapshot", 200_000, true, 42],
+    ]);
+    const joined = new Uint8Array(Buffer.concat(got.map((m) => m.data)));
+    expect(joined).toEqual(data);
+    expect(a.transport.stats()).toMatchObject({ snapshotStreams: 1, streamsOpened: 0 });
+  });
+});
