@@ -1,4 +1,11 @@
 // Public API of @ipam/raft: name every export explicitly (no `export *`).
+export {
+  decodeEntries,
+  decodeMessages,
+  encodeEntries,
+  encodeMessages,
+  MESSAGE_CODEC_VERSION,
+} from "./codec/message-codec.js";
 export type { ConfChangeRecord } from "./core/conf-change.js";
 export {
   applyConfChange,
@@ -10,6 +17,17 @@ export type { RaftErrorCode } from "./core/raft-error.js";
 export { RaftError } from "./core/raft-error.js";
 export { createSeededRandom } from "./core/random.js";
 export { RawNode } from "./core/raw-node.js";
+export { createRaftNode, RaftNode } from "./node/raft-node.js";
+export type {
+  RaftLogger,
+  RaftNodeHooks,
+  RaftNodeOptions,
+  RaftNodeState,
+  RaftNodeStatus,
+  ReadOptions,
+} from "./node/raft-node-options.js";
+export { createRealClock } from "./node/real-clock.js";
+export { MemoryStorage } from "./storage/memory-storage.js";
 export type {
   AppendMessage,
   AppendResponseMessage,

@@ -1,4 +1,11 @@
 // Public API of @ipam/raft/testing: fakes and the deterministic simulator (name every export).
+
+export { MemoryStorage } from "../storage/memory-storage.js";
+export type {
+  MemoryNetworkOptions,
+  MemoryNetworkStats,
+} from "../transport/memory-transport.js";
+export { MemoryNetwork, MemoryTransport } from "../transport/memory-transport.js";
 export type { HistoryRead, HistoryWrite } from "./kv-history.js";
 export { checkKvHistory } from "./kv-history.js";
 export type { KvPut } from "./kv-state-machine.js";

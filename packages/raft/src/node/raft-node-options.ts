@@ -1,0 +1,138 @@
+import type { RaftErrorCode } from "../core/raft-error.js";
+import type {
+  Clock,
+  ConfState,
+  NodeId,
+  PeerProgress,
+  RandomSource,
+  Role,
+  StateMachine,
+  Storage,
+  Transport,
+} from "../types.js";
+
+/** A pino-compatible structured logger (object first, message second). */
+export interface RaftLogger {
+  debug(fields: Readonly<Record<string, unknown>>, message: string): void;
+  info(fields: Readonly<Record<string, unknown>>, message: string): void;
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+  error(fields: Readonly<Record<string, unknown>>, message: string): void;
+}
+
+/**
+ * Observation points for metrics (wire them to @ipam/metrics). Every hook is optional, called
+ * synchronously from the node's event loop, and must not throw (an exception is logged and
+ * ignored). Durations are in seconds.
+ */
+export interface RaftNodeHooks {
+  /** The role changed (also called once at start with the initial role). */
+  onRoleChange?(role: Role, term: number): void;
+  /** The known leader changed (null: no leader known). */
+  onLeaderChange?(leader: NodeId | null, term: number): void;
+  /** A batch of committed entries was applied; `seconds` is the time spent in `apply`. */
+  onApply?(entries: number, seconds: number, appliedIndex: number): void;
+  /** A proposal settled: `"ok"` or the error code it was rejected with. */
+  onProposal?(result: "ok" | RaftErrorCode, seconds: number): void;
+  /** A ready batch was persisted (entries written, time spent in Storage). */
+  onPersist?(entries: number, seconds: number): void;
+  /** A local snapshot was taken and the log compacted. */
+  onSnapshot?(index: number, bytes: number, seconds: number): void;
+  /** The node stopped because Storage or the state machine failed; it must be restarted. */
+  onFatal?(error: Error): void;
+}
+
+/** Options of {@link createRaftNode}. Tick counts are in ticks of `tickMs`. */
+export interface RaftNodeOptions<Result = unknown> {
+  /** This member's id (stable across restarts). */
+  readonly id: NodeId;
+  /** Durable Raft state; owned by the caller (the node never closes it). */
+  readonly storage: Storage;
+  /** The replicated application; called only from the node's event loop, in log order. */
+  readonly stateMachine: StateMachine<Result>;
+  /** Peer transport; the node closes it in `stop()`. */
+  readonly transport: Transport;
+  /**
+   * Initial membership of a NEW cluster: pass the same value on every start of an initial
+   * member; omit it on a node that joins an existing cluster (added with `addLearner`).
+   */
+  readonly bootstrap?: ConfState;
+  /** Time and timers (default: `performance.now` and global timers). */
+  readonly clock?: Clock;
+  /** Randomness for election timeouts (default `Math.random`; inject a seeded one in tests). */
+  readonly random?: RandomSource;
+  /** Milliseconds per tick (default 100). */
+  readonly tickMs?: number;
+  /** Election timeout base in ticks (default 10; each election waits [n, 2n) ticks). */
+  readonly electionTicks?: number;
+  /** Heartbeat interval in ticks (default 1). */
+  readonly heartbeatTicks?: number;
+  /** PreVote (default true). */
+  readonly preVote?: boolean;
+  /** CheckQuorum (default true). */
+  readonly checkQuorum?: boolean;
+  /** Max unacknowledged appends per follower (default 64). */
+  readonly maxInflightAppends?: number;
+  /** Max entry bytes per append message (default 1 MiB). */
+  readonly maxAppendBytes?: number;
+  /** Snapshot chunk size for InstallSnapshot (default 1 MiB). */
+  readonly snapshotChunkBytes?: number;
+  /** Proposals (and membership changes) waiting for apply before `propose` rejects `OVERLOADED` (default 4096). */
+  readonly maxPendingProposals?: number;
+  /** A proposal not applied within this many ms rejects with `TIMEOUT` (default 10 000). */
+  readonly proposalTimeoutMs?: number;
+  /** A linearizable read not served within this many ms rejects with `TIMEOUT` (default 10 000). */
+  readonly readTimeoutMs?: number;
+  /** Take a state-machine snapshot every this many applied entries (default 10 000; 0: never). */
+  readonly snapshotThreshold?: number;
+  /**
+   * Entries kept in the log behind a snapshot so that slightly lagging followers catch up from
+   * the log instead of a snapshot (default 1 000). Storage may compact more (SqliteStorage
+   * compacts up to the snapshot).
+   */
+  readonly snapshotTrailingEntries?: number;
+  /** A learner may be promoted when it is at most this many entries behind the commit index (default 64). */
+  readonly maxPromoteLag?: number;
+  /**
+   * Defers the processing of new work to a later moment of the same event-loop cycle, so that
+   * everything that arrives in one turn (proposals, messages) forms one Ready batch
+   * (default `setImmediate`).
+   */
+  readonly schedule?: (run: () => void) => void;
+  readonly logger?: RaftLogger;
+  readonly hooks?: RaftNodeHooks;
+}
+
+/** Lifecycle state of a node. */
+export type RaftNodeState = "running" | "stopped" | "failed";
+
+/** A point-in-time view of a node for operators and metrics (`RaftNode.status()`). */
+export interface RaftNodeStatus {
+  readonly id: NodeId;
+  readonly state: RaftNodeState;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  /** The leader's address from the membership, when known. */
+  readonly leaderAddress: string | null;
+  readonly commit: number;
+  /** Last index applied to the state machine by this node. */
+  readonly applied: number;
+  readonly lastIndex: number;
+  /** Index of the latest snapshot held in Storage (0: none). */
+  readonly snapshotIndex: number;
+  /** The latest membership known to this node (may include a change not yet committed). */
+  readonly members: ConfState;
+  /** Leader only: replication progress of every member (this node included). */
+  readonly progress: Readonly<Record<NodeId, PeerProgress>>;
+  readonly pendingProposals: number;
+  readonly pendingReads: number;
+}
+
+/** Options of `RaftNode.read`. */
+export interface ReadOptions {
+  /**
+   * Serve from this node's state machine right away, without a ReadIndex round: fast, but may
+   * miss writes committed elsewhere (bounded staleness is not guaranteed). Default false.
+   */
+  readonly stale?: boolean;
+}

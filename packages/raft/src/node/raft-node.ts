@@ -1,0 +1,813 @@
+import { decodeConfChangeEntry, EMPTY_CONF } from "../core/conf-change.js";
+import { RaftError } from "../core/raft-error.js";
+import { RawNode } from "../core/raw-node.js";
+import type {
+  Clock,
+  ConfChange,
+  ConfState,
+  Entry,
+  Message,
+  NodeId,
+  RaftStatus,
+  Ready,
+  Role,
+  SoftState,
+  StateMachine,
+  Storage,
+  TimerHandle,
+  Transport,
+} from "../types.js";
+import type {
+  RaftLogger,
+  RaftNodeHooks,
+  RaftNodeOptions,
+  RaftNodeState,
+  RaftNodeStatus,
+  ReadOptions,
+} from "./raft-node-options.js";
+import { createRealClock } from "./real-clock.js";
+
+interface PendingProposal {
+  readonly term: number;
+  readonly start: number;
+  readonly deadline: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: RaftError) => void;
+}
+
+interface PendingRead {
+  /** Read index once confirmed by the leader; -1 while waiting for confirmation. */
+  index: number;
+  readonly deadline: number;
+  readonly waiters: { run: () => void; reject: (error: RaftError) => void }[];
+}
+
+interface PendingTransfer {
+  readonly to: NodeId;
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (error: RaftError) => void;
+}
+
+const SILENT_LOGGER: RaftLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};
+
+function positive(value: number | undefined, fallback: number, field: string, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < min) {
+    throw new RaftError("INVALID_ARGUMENT", `options.${field}: must be a number ≥ ${min}`, {
+      field: `options.${field}`,
+    });
+  }
+  return v;
+}
+
+function readContext(id: number): Uint8Array {
+  const ctx = new Uint8Array(8);
+  new DataView(ctx.buffer).setFloat64(0, id);
+  return ctx;
+}
+
+function readContextId(ctx: Uint8Array): number | undefined {
+  if (ctx.length !== 8) return undefined;
+  return new DataView(ctx.buffer, ctx.byteOffset, 8).getFloat64(0);
+}
+
+/**
+ * A running Raft member: drives the pure core (`RawNode`) with timer ticks, peer messages and
+ * client requests, and does its I/O in the order the {@link Ready} contract prescribes — persist
+ * (snapshot, entries, hard state) through {@link Storage}, THEN send messages (batched per
+ * peer), then apply committed entries to the {@link StateMachine}, then advance.
+ *
+ * Single-threaded by design: every callback runs on the Node.js event loop; nothing here is
+ * re-entrant. Work that arrives within one event-loop turn (proposals, received batches) is
+ * handled as one Ready batch, i.e. one durable write.
+ *
+ * Exactly-once apply across restarts is DERIVED, not stored: at start the node restores the
+ * state machine from the latest snapshot in Storage (or, when the state machine implements
+ * `lastApplied()`, skips the snapshot if it is already past it) and then re-applies the committed
+ * entries after that point. The applied index itself is never persisted by the driver.
+ */
+export class RaftNode<Result = unknown> {
+  readonly id: NodeId;
+  private readonly raw: RawNode;
+  private readonly storage: Storage;
+  private readonly sm: StateMachine<Result>;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly log: RaftLogger;
+  private readonly hooks: RaftNodeHooks;
+  private readonly schedule: (run: () => void) => void;
+  private readonly tickMs: number;
+  private readonly electionMs: number;
+  private readonly maxPending: number;
+  private readonly proposalTimeoutMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly snapshotThreshold: number;
+  private readonly snapshotTrailing: number;
+  private readonly maxPromoteLag: number;
+
+  private lifecycle: RaftNodeState = "running";
+  private scheduled = false;
+  private processing = false;
+  private tickTimer: TimerHandle | undefined = undefined;
+
+  private applied: number;
+  private appliedConf: ConfState;
+  private snapshotIndex: number;
+  private role: Role = "follower";
+  private leader: NodeId | null = null;
+  private term = 0;
+
+  /** Proposals by log index, in proposal order (deadlines ascending). */
+  private readonly pending = new Map<number, PendingProposal>();
+  /** ReadIndex rounds by context id, in request order. */
+  private readonly reads = new Map<number, PendingRead>();
+  /** Reads requested this turn, sent as one ReadIndex round at the next processing. */
+  private batchRead: PendingRead | undefined = undefined;
+  private nextReadId = 1;
+  private readonly transfers: PendingTransfer[] = [];
+  private readonly listeners = new Set<(status: RaftNodeStatus) => void>();
+
+  /** @internal Use {@link createRaftNode}. */
+  constructor(options: RaftNodeOptions<Result>) {
+    this.id = options.id;
+    this.storage = options.storage;
+    this.sm = options.stateMachine;
+    this.transport = options.transport;
+    this.clock = options.clock ?? createRealClock();
+    this.log = options.logger ?? SILENT_LOGGER;
+    this.hooks = options.hooks ?? {};
+    this.schedule = options.schedule ?? ((run) => setImmediate(run));
+    this.tickMs = positive(options.tickMs, 100, "tickMs");
+    const electionTicks = positive(options.electionTicks, 10, "electionTicks");
+    this.electionMs = electionTicks * this.tickMs;
+    this.maxPending = positive(options.maxPendingProposals, 4096, "maxPendingProposals");
+    this.proposalTimeoutMs = positive(options.proposalTimeoutMs, 10_000, "proposalTimeoutMs");
+    this.readTimeoutMs = positive(options.readTimeoutMs, 10_000, "readTimeoutMs");
+    this.snapshotThreshold = positive(options.snapshotThreshold, 10_000, "snapshotThreshold", 0);
+    this.snapshotTrailing = positive(
+      options.snapshotTrailingEntries,
+      1000,
+      "snapshotTrailingEntries",
+      0,
+    );
+    this.maxPromoteLag = positive(options.maxPromoteLag, 64, "maxPromoteLag", 0);
+
+    // Restore the state machine: latest snapshot, unless a durable state machine is past it.
+    const snap = this.storage.snapshot();
+    const snapIndex = snap?.meta.index ?? 0;
+    const smApplied = this.sm.lastApplied?.();
+    let applied = snapIndex;
+    if (smApplied !== undefined && smApplied >= snapIndex) {
+      applied = smApplied;
+    } else if (snap !== undefined) {
+      this.sm.restore(snap.data);
+    }
+    this.applied = applied;
+    this.snapshotIndex = snapIndex;
+    this.appliedConf = this.confAt(applied, snap?.meta.conf ?? options.bootstrap ?? EMPTY_CONF);
+
+    this.raw = new RawNode({
+      id: options.id,
+      storage: options.storage,
+      random: options.random ?? Math.random,
+      electionTicks,
+      ...(options.heartbeatTicks === undefined ? {} : { heartbeatTicks: options.heartbeatTicks }),
+      ...(options.preVote === undefined ? {} : { preVote: options.preVote }),
+      ...(options.checkQuorum === undefined ? {} : { checkQuorum: options.checkQuorum }),
+      ...(options.maxInflightAppends === undefined
+        ? {}
+        : { maxInflightAppends: options.maxInflightAppends }),
+      ...(options.maxAppendBytes === undefined ? {} : { maxAppendBytes: options.maxAppendBytes }),
+      ...(options.snapshotChunkBytes === undefined
+        ? {}
+        : { snapshotChunkBytes: options.snapshotChunkBytes }),
+      ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
+      applied,
+    });
+    const st = this.raw.status();
+    this.term = st.term;
+  }
+
+  /** Configuration as of `index`: `base` (the snapshot's) plus config entries up to `index`. */
+  private confAt(index: number, base: ConfState): ConfState {
+    let conf = base;
+    const from = Math.max(this.storage.firstIndex(), this.snapshotIndex + 1);
+    if (from > index) return conf;
+    for (const e of this.storage.entries(from, index + 1)) {
+      if (e.type === "config") conf = decodeConfChangeEntry(e.data).conf;
+    }
+    return conf;
+  }
+
+  /** @internal Called once by {@link createRaftNode}. */
+  start(): void {
+    this.transport.onReceive((messages) => this.receive(messages));
+    this.armTick();
+    this.safeHook(() => this.hooks.onRoleChange?.(this.role, this.term));
+    this.log.info({ id: this.id, term: this.term, applied: this.applied }, "raft node started");
+    this.requestProcessing();
+  }
+
+  // ---- event sources ---------------------------------------------------------------------
+
+  private armTick(): void {
+    this.tickTimer = this.clock.setTimeout(() => this.onTick(), this.tickMs);
+  }
+
+  private onTick(): void {
+    if (this.lifecycle !== "running") return;
+    this.raw.tick();
+    this.expire(this.clock.now());
+    this.process();
+    if (this.lifecycle === "running") this.armTick();
+  }
+
+  private receive(messages: readonly Message[]): void {
+    if (this.lifecycle !== "running") return;
+    for (const m of messages) this.raw.step(m);
+    this.requestProcessing();
+  }
+
+  private requestProcessing(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  // ---- the Ready loop --------------------------------------------------------------------
+
+  private process(): void {
+    if (this.lifecycle !== "running" || this.processing) return;
+    this.processing = true;
+    try {
+      this.flushBatchRead();
+      // Bounded so that a flood of work cannot starve timers and I/O callbacks.
+      for (let round = 0; round < 16 && this.raw.hasReady(); round++) {
+        this.handleReady(this.raw.ready());
+        this.raw.advance();
+      }
+      this.maybeSnapshot();
+      if (this.raw.hasReady()) this.requestProcessing();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private handleReady(rd: Ready): void {
+    // 1. Persist, in the order of the Ready contract.
+    const t0 = this.clock.now();
+    if (rd.snapshot !== undefined) this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) {
+      const seconds = (this.clock.now() - t0) / 1000;
+      this.safeHook(() => this.hooks.onPersist?.(rd.entries.length, seconds));
+    }
+    if (rd.hardState !== undefined) this.term = rd.hardState.term;
+
+    // 2. Send, one batch per peer.
+    if (rd.messages.length > 0) this.send(rd.messages);
+    if (rd.softState !== undefined) this.onSoftState(rd.softState);
+
+    // 3. Install a received snapshot, apply committed entries, answer reads.
+    if (rd.snapshot !== undefined) {
+      const meta = rd.snapshot.meta;
+      this.sm.restore(rd.snapshot.data);
+      this.applied = meta.index;
+      this.appliedConf = meta.conf;
+      this.snapshotIndex = Math.max(this.snapshotIndex, meta.index);
+      this.settleCoveredBySnapshot(meta.index);
+    }
+    if (rd.committedEntries.length > 0) this.apply(rd.committedEntries);
+    for (const rs of rd.readStates) {
+      const id = readContextId(rs.context);
+      const read = id === undefined ? undefined : this.reads.get(id);
+      if (read !== undefined && read.index < 0) read.index = rs.index;
+    }
+    if (this.reads.size > 0) this.serveReads();
+  }
+
+  private send(messages: readonly Message[]): void {
+    let byPeer: Map<NodeId, Message[]> | undefined;
+    const first = messages[0]!;
+    if (messages.every((m) => m.to === first.to)) {
+      this.transport.send(first.to, messages);
+      return;
+    }
+    byPeer = new Map();
+    for (const m of messages) {
+      const list = byPeer.get(m.to);
+      if (list === undefined) byPeer.set(m.to, [m]);
+      else list.push(m);
+    }
+    for (const [to, list] of byPeer) this.transport.send(to, list);
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    const t0 = this.clock.now();
+    let count = 0;
+    for (const e of entries) {
+      if (e.index <= this.applied) continue;
+      const p = this.pending.get(e.index);
+      if (p !== undefined) this.pending.delete(e.index);
+      const ours = p !== undefined && p.term === e.term;
+      if (e.type === "normal") {
+        count++;
+        let result: Result | undefined;
+        let error: unknown;
+        try {
+          result = this.sm.apply(e.data, e.index);
+        } catch (err) {
+          // A deterministic state machine throws on every replica alike: the entry counts as
+          // applied (with no effect) and only its proposer hears about the failure.
+          error = err;
+          this.log.error({ id: this.id, index: e.index, err }, "state machine apply threw");
+        }
+        if (ours) {
+          if (error === undefined) this.settleOk(p, result);
+          else
+            this.settleErr(
+              p,
+              new RaftError("INTERNAL", "the state machine failed to apply the entry", undefined, {
+                cause: error,
+              }),
+            );
+        }
+      } else if (e.type === "config") {
+        this.appliedConf = decodeConfChangeEntry(e.data).conf;
+        if (ours) this.settleOk(p, undefined);
+      }
+      if (p !== undefined && !ours) {
+        this.settleErr(
+          p,
+          new RaftError("PROPOSAL_DROPPED", "the proposal was overwritten by a new leader", {
+            index: e.index,
+          }),
+        );
+      }
+      this.applied = e.index;
+    }
+    if (count > 0) {
+      const seconds = (this.clock.now() - t0) / 1000;
+      this.safeHook(() => this.hooks.onApply?.(count, seconds, this.applied));
+    }
+  }
+
+  private settleCoveredBySnapshot(index: number): void {
+    for (const [i, p] of this.pending) {
+      if (i > index) continue;
+      this.pending.delete(i);
+      this.settleErr(
+        p,
+        new RaftError(
+          "UNAVAILABLE",
+          "outcome unknown: the entry was covered by a snapshot from the leader",
+          { index: i },
+        ),
+      );
+    }
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const roleChanged = ss.role !== this.role;
+    const leaderChanged = ss.leader !== this.leader;
+    this.role = ss.role;
+    this.leader = ss.leader;
+    if (roleChanged) {
+      this.log.info({ id: this.id, role: ss.role, term: this.term }, "raft role changed");
+      this.safeHook(() => this.hooks.onRoleChange?.(ss.role, this.term));
+    }
+    if (leaderChanged) {
+      this.safeHook(() => this.hooks.onLeaderChange?.(ss.leader, this.term));
+      if (ss.leader !== null) {
+        for (const t of this.transfers.splice(0)) {
+          if (t.to === ss.leader) t.resolve();
+          else this.transfers.push(t);
+        }
+        // ReadIndex requests are dropped on a leader change: ask the new leader.
+        for (const [id, read] of this.reads) {
+          if (read.index < 0) this.issueReadIndex(id);
+        }
+      }
+    }
+    if (this.listeners.size > 0) {
+      const status = this.status();
+      for (const listener of this.listeners) this.safeHook(() => listener(status));
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotThreshold === 0) return;
+    if (this.applied - this.snapshotIndex < this.snapshotThreshold) return;
+    const t0 = this.clock.now();
+    const index = this.applied;
+    const term = this.storage.term(index);
+    if (term === undefined) return;
+    const data = this.sm.snapshot();
+    this.storage.applySnapshot({ meta: { index, term, conf: this.appliedConf }, data });
+    this.snapshotIndex = index;
+    const compactTo = index - this.snapshotTrailing;
+    if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
+    const seconds = (this.clock.now() - t0) / 1000;
+    this.log.debug({ id: this.id, index, bytes: data.length }, "raft snapshot taken");
+    this.safeHook(() => this.hooks.onSnapshot?.(index, data.length, seconds));
+  }
+
+  // ---- settling --------------------------------------------------------------------------
+
+  private settleOk(p: PendingProposal, value: unknown): void {
+    const seconds = (this.clock.now() - p.start) / 1000;
+    this.safeHook(() => this.hooks.onProposal?.("ok", seconds));
+    p.resolve(value);
+  }
+
+  private settleErr(p: PendingProposal, error: RaftError): void {
+    const seconds = (this.clock.now() - p.start) / 1000;
+    this.safeHook(() => this.hooks.onProposal?.(error.code, seconds));
+    p.reject(error);
+  }
+
+  /** Reject proposals, reads and transfers whose deadline passed. Deadlines ascend per map. */
+  private expire(now: number): void {
+    for (const [index, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(index);
+      this.settleErr(
+        p,
+        new RaftError("TIMEOUT", `proposal at index ${index} was not applied in time`, {
+          index,
+          timeoutMs: this.proposalTimeoutMs,
+        }),
+      );
+    }
+    for (const [id, read] of this.reads) {
+      if (read.deadline > now) break;
+      this.reads.delete(id);
+      const err = new RaftError("TIMEOUT", "linearizable read was not confirmed in time", {
+        timeoutMs: this.readTimeoutMs,
+      });
+      for (const w of read.waiters) w.reject(err);
+    }
+    for (let i = this.transfers.length - 1; i >= 0; i--) {
+      const t = this.transfers[i]!;
+      if (t.deadline > now) continue;
+      this.transfers.splice(i, 1);
+      t.reject(new RaftError("TIMEOUT", `leadership transfer to ${t.to} did not complete`));
+    }
+  }
+
+  private safeHook(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.warn({ id: this.id, err }, "raft hook threw");
+    }
+  }
+
+  private fail(err: unknown): void {
+    const error =
+      err instanceof Error ? err : new RaftError("INTERNAL", "non-error thrown", { err });
+    this.log.error({ id: this.id, err: error }, "raft node failed: storage or state machine error");
+    this.shutdown(
+      "failed",
+      new RaftError("UNAVAILABLE", "the raft node failed and must be restarted", undefined, {
+        cause: error,
+      }),
+    );
+    void this.transport.close().catch((closeErr: unknown) => {
+      this.log.warn({ id: this.id, err: closeErr }, "transport close failed");
+    });
+    this.safeHook(() => this.hooks.onFatal?.(error));
+  }
+
+  private shutdown(state: RaftNodeState, error: RaftError): void {
+    this.lifecycle = state;
+    if (this.tickTimer !== undefined) this.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
+    for (const [index, p] of this.pending) {
+      this.pending.delete(index);
+      this.settleErr(p, error);
+    }
+    for (const read of this.reads.values()) for (const w of read.waiters) w.reject(error);
+    this.reads.clear();
+    if (this.batchRead !== undefined) for (const w of this.batchRead.waiters) w.reject(error);
+    this.batchRead = undefined;
+    for (const t of this.transfers.splice(0)) t.reject(error);
+  }
+
+  private refuse(): RaftError | undefined {
+    if (this.lifecycle === "running") return undefined;
+    return this.lifecycle === "failed"
+      ? new RaftError("UNAVAILABLE", "the raft node failed and must be restarted")
+      : new RaftError("SHUTTING_DOWN", "the raft node is stopped");
+  }
+
+  private notLeader(err: unknown): RaftError {
+    if (err instanceof RaftError && err.code === "NOT_LEADER") {
+      const leaderId = (err.details?.leader as NodeId | null | undefined) ?? null;
+      const leaderAddress = err.details?.address as string | undefined;
+      return new RaftError(
+        "NOT_LEADER",
+        leaderId === null ? "not the leader; no leader is known" : `not the leader; ${leaderId} is`,
+        leaderAddress === undefined ? { leaderId } : { leaderId, leaderAddress },
+        { cause: err },
+      );
+    }
+    return err instanceof RaftError
+      ? err
+      : new RaftError("INTERNAL", "unexpected error", undefined, { cause: err });
+  }
+
+  // ---- public API ------------------------------------------------------------------------
+
+  /**
+   * Replicate `data` and apply it. Resolves with the state machine's result once the entry is
+   * applied on THIS node (which must be the leader). Rejects with `RaftError`:
+   * `NOT_LEADER` (details `leaderId`, `leaderAddress` when known), `OVERLOADED` when
+   * `maxPendingProposals` are already waiting (back off and retry), `PROPOSAL_DROPPED` (a
+   * transfer is in progress, or a new leader overwrote the entry: not applied), `TIMEOUT`
+   * (outcome unknown: it may still be applied), `SHUTTING_DOWN`, `UNAVAILABLE` (outcome unknown,
+   * or the node failed), `INTERNAL` when `apply` threw. Proposals made in the same event-loop
+   * turn are persisted and replicated as one batch.
+   */
+  propose(data: Uint8Array): Promise<Result> {
+    return this.submit(() => {
+      if (!(data instanceof Uint8Array)) {
+        throw new RaftError("INVALID_ARGUMENT", "data: expected a Uint8Array", { field: "data" });
+      }
+      return this.raw.propose(data);
+    }) as Promise<Result>;
+  }
+
+  private submit(append: () => { index: number; term: number }): Promise<unknown> {
+    const refused = this.refuse();
+    if (refused !== undefined) return Promise.reject(refused);
+    if (this.pending.size >= this.maxPending) {
+      this.safeHook(() => this.hooks.onProposal?.("OVERLOADED", 0));
+      return Promise.reject(
+        new RaftError("OVERLOADED", "too many pending proposals; retry later", {
+          pending: this.pending.size,
+          max: this.maxPending,
+        }),
+      );
+    }
+    let ticket: { index: number; term: number };
+    try {
+      ticket = append();
+    } catch (err) {
+      const error = this.notLeader(err);
+      this.safeHook(() => this.hooks.onProposal?.(error.code, 0));
+      return Promise.reject(error);
+    }
+    const start = this.clock.now();
+    return new Promise((resolve, reject) => {
+      const previous = this.pending.get(ticket.index);
+      if (previous !== undefined) {
+        this.pending.delete(ticket.index);
+        this.settleErr(
+          previous,
+          new RaftError("PROPOSAL_DROPPED", "the proposal was overwritten by a new leader", {
+            index: ticket.index,
+          }),
+        );
+      }
+      this.pending.set(ticket.index, {
+        term: ticket.term,
+        start,
+        deadline: start + this.proposalTimeoutMs,
+        resolve,
+        reject,
+      });
+      this.requestProcessing();
+    });
+  }
+
+  /**
+   * Run `query` against the local state machine at a linearizable point: after a ReadIndex
+   * round confirms the leader's commit index and this node has applied up to it (works on
+   * followers too: they ask the leader). With `{ stale: true }`, runs it right away instead.
+   * Reads requested in the same turn share one ReadIndex round. Rejects with `NOT_LEADER`
+   * (no leader known), `TIMEOUT`, `SHUTTING_DOWN`; a throwing `query` rejects with its error.
+   */
+  read<T>(query: () => T, options: ReadOptions = {}): Promise<T> {
+    const refused = this.refuse();
+    if (refused !== undefined) return Promise.reject(refused);
+    if (options.stale === true) {
+      try {
+        return Promise.resolve(query());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    if (this.leader === null) {
+      return Promise.reject(
+        new RaftError("NOT_LEADER", "no leader is known to serve a read", { leaderId: null }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      if (this.batchRead === undefined) {
+        this.batchRead = {
+          index: -1,
+          deadline: this.clock.now() + this.readTimeoutMs,
+          waiters: [],
+        };
+      }
+      this.batchRead.waiters.push({
+        run: () => {
+          try {
+            resolve(query());
+          } catch (err) {
+            reject(err);
+          }
+        },
+        reject,
+      });
+      this.requestProcessing();
+    });
+  }
+
+  private flushBatchRead(): void {
+    const read = this.batchRead;
+    if (read === undefined) return;
+    this.batchRead = undefined;
+    const id = this.nextReadId++;
+    this.reads.set(id, read);
+    this.issueReadIndex(id);
+  }
+
+  /** Ask for a read point. Without a leader the round stays pending until one appears. */
+  private issueReadIndex(id: number): void {
+    try {
+      this.raw.readIndex(readContext(id));
+    } catch (err) {
+      this.log.debug({ id: this.id, read: id, err }, "read index deferred: no leader");
+    }
+  }
+
+  private serveReads(): void {
+    for (const [id, read] of this.reads) {
+      if (read.index < 0 || read.index > this.applied) continue;
+      this.reads.delete(id);
+      for (const w of read.waiters) w.run();
+    }
+  }
+
+  /** Add `node` as a voter directly (prefer `addLearner` + `promote`). Resolves once applied here. */
+  addVoter(node: NodeId, address?: string): Promise<void> {
+    return this.confChange({
+      type: "add-voter",
+      node,
+      ...(address === undefined ? {} : { address }),
+    });
+  }
+
+  /** Add `node` as a learner (receives the log, does not vote). Resolves once applied here. */
+  addLearner(node: NodeId, address?: string): Promise<void> {
+    return this.confChange({
+      type: "add-learner",
+      node,
+      ...(address === undefined ? {} : { address }),
+    });
+  }
+
+  /**
+   * Promote a learner to voter. Rejects with `CONFLICT` (details `match`, `commit`) unless the
+   * learner is within `maxPromoteLag` entries of the commit index; retry once it caught up.
+   */
+  promote(node: NodeId): Promise<void> {
+    const st = this.raw.status();
+    const pr = st.progress[node];
+    if (st.role === "leader" && pr !== undefined && st.commit - pr.match > this.maxPromoteLag) {
+      return Promise.reject(
+        new RaftError("CONFLICT", `${node} has not caught up with the log yet`, {
+          node,
+          match: pr.match,
+          commit: st.commit,
+        }),
+      );
+    }
+    return this.confChange({ type: "promote", node });
+  }
+
+  /** Remove a voter or learner. Resolves once applied here. */
+  removeMember(node: NodeId): Promise<void> {
+    return this.confChange({ type: "remove", node });
+  }
+
+  private confChange(change: ConfChange): Promise<void> {
+    return this.submit(() => this.raw.proposeConfChange(change)) as Promise<void>;
+  }
+
+  /**
+   * Hand leadership to `to` (default: the most up-to-date other voter). Resolves when this
+   * node sees `to` as leader; rejects with `NOT_LEADER`, `INVALID_ARGUMENT` (not a voter, or
+   * no other voter), `TIMEOUT` after two election timeouts.
+   */
+  transferLeadership(to?: NodeId): Promise<void> {
+    const refused = this.refuse();
+    if (refused !== undefined) return Promise.reject(refused);
+    const st = this.raw.status();
+    let target = to;
+    if (target === undefined) {
+      let best = -1;
+      for (const v of st.conf.voters) {
+        const match = st.progress[v]?.match ?? -1;
+        if (v !== this.id && match > best) {
+          best = match;
+          target = v;
+        }
+      }
+      if (target === undefined) {
+        return Promise.reject(
+          new RaftError("INVALID_ARGUMENT", "to: there is no other voter to transfer to"),
+        );
+      }
+    }
+    if (st.role === "leader" && target === this.id) return Promise.resolve();
+    try {
+      this.raw.transferLeadership(target);
+    } catch (err) {
+      return Promise.reject(this.notLeader(err));
+    }
+    const dest = target;
+    return new Promise<void>((resolve, reject) => {
+      this.transfers.push({
+        to: dest,
+        deadline: this.clock.now() + 2 * this.electionMs,
+        resolve,
+        reject,
+      });
+      this.requestProcessing();
+    });
+  }
+
+  /** Start an election now (e.g. an operator forcing a leader after maintenance). */
+  campaign(): void {
+    if (this.lifecycle !== "running") return;
+    this.raw.campaign();
+    this.requestProcessing();
+  }
+
+  /** A point-in-time view for operators and metrics. */
+  status(): RaftNodeStatus {
+    const st: RaftStatus = this.raw.status();
+    return {
+      id: this.id,
+      state: this.lifecycle,
+      role: st.role,
+      term: st.term,
+      leader: st.leader,
+      leaderAddress: st.leader === null ? null : (st.conf.addresses?.[st.leader] ?? null),
+      commit: st.commit,
+      applied: this.applied,
+      lastIndex: st.lastIndex,
+      snapshotIndex: this.snapshotIndex,
+      members: st.conf,
+      progress: st.progress,
+      pendingProposals: this.pending.size,
+      pendingReads:
+        [...this.reads.values()].reduce((n, r) => n + r.waiters.length, 0) +
+        (this.batchRead?.waiters.length ?? 0),
+    };
+  }
+
+  /** Call `listener` after every role, leader or term change. Returns an unsubscribe function. */
+  onStatusChange(listener: (status: RaftNodeStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, close the transport.
+   * Storage is left as is (it is the caller's to close). Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.lifecycle !== "running") return;
+    this.shutdown("stopped", new RaftError("SHUTTING_DOWN", "the raft node is stopping"));
+    await this.transport.close();
+    this.log.info({ id: this.id }, "raft node stopped");
+  }
+}
+
+/**
+ * Create and start a {@link RaftNode}: restores the state machine from Storage, registers the
+ * transport handler and starts ticking. Throws `RaftError` `INVALID_ARGUMENT` naming a bad option.
+ */
+export function createRaftNode<Result = unknown>(
+  options: RaftNodeOptions<Result>,
+): RaftNode<Result> {
+  const node = new RaftNode(options);
+  node.start();
+  return node;
+}

@@ -1,0 +1,124 @@
+import { createSeededRandom } from "../core/random.js";
+import { MemoryStorage } from "../storage/memory-storage.js";
+import { encodeKvPut, KvStateMachine } from "../testing/kv-state-machine.js";
+import { MemoryNetwork } from "../transport/memory-transport.js";
+import type { ConfState, NodeId, Storage } from "../types.js";
+import { createRaftNode, type RaftNode } from "./raft-node.js";
+import type { RaftNodeOptions } from "./raft-node-options.js";
+
+/**
+ * Test support (not exported): N real-timer RaftNodes over a MemoryNetwork, with helpers that
+ * poll for a condition until a deadline instead of sleeping.
+ */
+export interface ClusterMember {
+  readonly id: NodeId;
+  node: RaftNode<string | undefined>;
+  sm: KvStateMachine;
+  storage: Storage;
+}
+
+export type MemberOptions = Partial<
+  Omit<RaftNodeOptions<string | undefined>, "id" | "storage" | "stateMachine" | "transport">
+>;
+
+export class DriverCluster {
+  readonly network: MemoryNetwork;
+  readonly members = new Map<NodeId, ClusterMember>();
+  private seed = 7;
+
+  constructor(
+    readonly options: MemberOptions = {},
+    networkCodec = true,
+  ) {
+    this.network = new MemoryNetwork({ codec: networkCodec });
+  }
+
+  /** Start (or restart) `id` on `storage`; the state machine is always a fresh one. */
+  start(
+    id: NodeId,
+    storage: Storage = new MemoryStorage(),
+    bootstrap?: ConfState,
+    extra: MemberOptions = {},
+  ): ClusterMember {
+    const sm = new KvStateMachine();
+    const node = createRaftNode<string | undefined>({
+      id,
+      storage,
+      stateMachine: sm,
+      transport: this.network.transport(id),
+      random: createSeededRandom(this.seed++),
+      tickMs: 10,
+      electionTicks: 10,
+      ...(bootstrap === undefined ? {} : { bootstrap }),
+      ...this.options,
+      ...extra,
+    });
+    const m = { id, node, sm, storage };
+    this.members.set(id, m);
+    return m;
+  }
+
+  static async create(
+    ids: readonly NodeId[],
+    options: MemberOptions = {},
+    storages: Readonly<Record<NodeId, Storage>> = {},
+    perNode: (id: NodeId) => MemberOptions = () => ({}),
+  ): Promise<DriverCluster> {
+    const c = new DriverCluster(options);
+    const bootstrap = { voters: [...ids].sort(), learners: [] };
+    for (const id of ids) {
+      c.start(id, storages[id] ?? new MemoryStorage(), bootstrap, perNode(id));
+    }
+    return c;
+  }
+
+  get(id: NodeId): ClusterMember {
+    const m = this.members.get(id);
+    if (m === undefined) throw new Error(`no member ${id}`);
+    return m;
+  }
+
+  running(): ClusterMember[] {
+    return [...this.members.values()].filter((m) => m.node.status().state === "running");
+  }
+
+  /** The single leader that every running member agrees on, once there is one. */
+  async leader(timeoutMs = 5000): Promise<ClusterMember> {
+    let found: ClusterMember | undefined;
+    await waitFor(
+      () => {
+        const live = this.running();
+        const leaders = live.filter((m) => m.node.status().role === "leader");
+        if (leaders.length !== 1) return false;
+        const l = leaders[0]!;
+        const term = l.node.status().term;
+        found = l;
+        return live.every((m) => m.node.status().leader === l.id && m.node.status().term === term);
+      },
+      timeoutMs,
+      "a single agreed leader",
+    );
+    return found!;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.members.values()].map((m) => m.node.stop()));
+  }
+}
+
+export function put(key: string, value: string): Uint8Array {
+  return encodeKvPut({ key, value });
+}
+
+/** Poll `condition` every few ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
