@@ -2,68 +2,45 @@ import type Database from "better-sqlite3";
 import { type AllocationKey, type AllocationRecord, buildRecord } from "./allocation-record.js";
 import { StoreError } from "./store-error.js";
 
-interface JoinedRow {
-  id: number;
+interface Row {
   network: string;
   container_id: string;
   ifname: string;
+  addresses: string;
+  subnets: string | null;
   node: string;
   purpose: string;
   subnet: string | null;
   pod_namespace: string | null;
   pod_name: string | null;
   created_at: number;
-  address: string;
-  address_subnet: string | null;
 }
 
-const SELECT_JOINED = `
-  SELECT a.id, a.network, a.container_id, a.ifname, a.node, a.purpose, a.subnet,
-         a.pod_namespace, a.pod_name, a.created_at, x.address, x.subnet AS address_subnet
-  FROM allocations a JOIN allocation_addresses x ON x.allocation_id = a.id`;
-const ORDER = "ORDER BY a.network, a.container_id, a.ifname, x.position";
+const COLUMNS =
+  "network, container_id, ifname, addresses, subnets, node, purpose, subnet, pod_namespace, pod_name, created_at";
+const ORDER = "ORDER BY network, container_id, ifname";
 
-/** Folds joined rows (grouped by record, addresses in position order) into records. */
-function fold(rows: Iterable<JoinedRow>): AllocationRecord[] {
-  const out: AllocationRecord[] = [];
-  let cur: JoinedRow | undefined;
-  let addresses: string[] = [];
-  let subnets: (string | null)[] = [];
-  const emit = () => {
-    if (cur === undefined) return;
-    out.push(
-      buildRecord({
-        network: cur.network,
-        containerId: cur.container_id,
-        ifname: cur.ifname,
-        addresses,
-        node: cur.node,
-        purpose: cur.purpose,
-        subnet: cur.subnet,
-        subnets: subnets.every((s) => s === null) ? undefined : subnets.map((s) => s ?? ""),
-        podNamespace: cur.pod_namespace,
-        podName: cur.pod_name,
-        createdAt: cur.created_at,
-      }),
-    );
-  };
-  for (const row of rows) {
-    if (cur === undefined || row.id !== cur.id) {
-      emit();
-      cur = row;
-      addresses = [];
-      subnets = [];
-    }
-    addresses.push(row.address);
-    subnets.push(row.address_subnet);
-  }
-  emit();
-  return out;
+function toRecord(row: Row): AllocationRecord {
+  return buildRecord({
+    network: row.network,
+    containerId: row.container_id,
+    ifname: row.ifname,
+    addresses: JSON.parse(row.addresses) as string[],
+    node: row.node,
+    purpose: row.purpose,
+    subnet: row.subnet,
+    subnets: row.subnets === null ? undefined : (JSON.parse(row.subnets) as string[]),
+    podNamespace: row.pod_namespace,
+    podName: row.pod_name,
+    createdAt: row.created_at,
+  });
 }
 
 /**
- * Synchronous SQL over the allocation tables. Writers run inside the caller's transaction
- * (the group commit batch); this class opens none itself.
+ * Synchronous SQL over the allocation tables. A record is one `allocations` row (addresses
+ * inline, in order) plus one `allocation_addresses` row per address, whose primary key
+ * (network, address) makes two live records holding one address impossible. Writers run
+ * inside the caller's transaction and savepoint (the group commit batch).
  */
 export class AllocationTable {
   readonly #s: ReturnType<typeof prepare>;
@@ -73,119 +50,165 @@ export class AllocationTable {
   }
 
   get(key: AllocationKey): AllocationRecord | undefined {
-    return fold(
-      this.#s.byKey.iterate(key.network, key.containerId, key.ifname) as Iterable<JoinedRow>,
-    )[0];
+    const row = this.#s.byKey.get(key.network, key.containerId, key.ifname) as Row | undefined;
+    return row === undefined ? undefined : toRecord(row);
   }
 
   getByAddress(network: string, address: string): AllocationRecord | undefined {
-    const row = this.#s.addressOwner.get(network, address) as { allocation_id: number } | undefined;
-    if (row === undefined) return undefined;
-    return fold(this.#s.byId.iterate(row.allocation_id) as Iterable<JoinedRow>)[0];
+    const row = this.#s.byAddress.get(network, address) as Row | undefined;
+    return row === undefined ? undefined : toRecord(row);
   }
 
   listByNode(node: string): AllocationRecord[] {
-    return fold(this.#s.byNode.iterate(node) as Iterable<JoinedRow>);
+    return (this.#s.byNode.all(node) as Row[]).map(toRecord);
   }
 
   listByNetwork(network: string): AllocationRecord[] {
-    return fold(this.#s.byNetwork.iterate(network) as Iterable<JoinedRow>);
+    return (this.#s.byNetwork.all(network) as Row[]).map(toRecord);
   }
 
   listAll(): AllocationRecord[] {
-    return fold(this.#s.all.iterate() as Iterable<JoinedRow>);
+    return (this.#s.all.all() as Row[]).map(toRecord);
   }
 
   count(): number {
-    return (this.#s.count.get() as { n: number }).n;
+    return this.#s.count.get() as number;
   }
 
   /**
    * Inserts `record` (already normalised) unless its key exists, in which case the stored
-   * record is returned untouched with created=false.
-   * @throws StoreError `CONFLICT` when an address is held by another key (nothing written).
+   * record is returned untouched with created=false. Must run inside a savepoint.
+   * @throws StoreError `CONFLICT` when an address is held by another key; rows inserted
+   *   before the collision are left for the caller's savepoint rollback.
    */
   insert(record: AllocationRecord): { record: AllocationRecord; created: boolean } {
     const existing = this.get(record);
     if (existing !== undefined) return { record: existing, created: false };
-    for (const address of record.addresses) {
-      const owner = this.#s.addressOwnerKey.get(record.network, address) as
-        | { container_id: string; ifname: string }
-        | undefined;
-      if (owner !== undefined) {
-        throw new StoreError(
-          "CONFLICT",
-          `address ${address} on network ${record.network} is held by container ${owner.container_id} interface ${owner.ifname}`,
-          {
-            network: record.network,
-            address,
-            holder: {
-              network: record.network,
-              containerId: owner.container_id,
-              ifname: owner.ifname,
-            },
-          },
-        );
-      }
-    }
-    const id = this.#s.insert.run(
-      record.network,
-      record.containerId,
-      record.ifname,
+    const { network, containerId, ifname, addresses } = record;
+    this.#s.insert.run(
+      network,
+      containerId,
+      ifname,
+      JSON.stringify(addresses),
+      record.subnets === undefined ? null : JSON.stringify(record.subnets),
       record.node,
       record.purpose,
       record.subnet ?? null,
       record.podNamespace ?? null,
       record.podName ?? null,
       record.createdAt,
-    ).lastInsertRowid;
-    record.addresses.forEach((address, i) => {
-      this.#s.insertAddress.run(record.network, address, id, i, record.subnets?.[i] ?? null);
-    });
+    );
+    for (const address of addresses) {
+      try {
+        this.#s.insertAddress.run(network, address, containerId, ifname);
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+        throw this.#conflict(network, address, err);
+      }
+    }
     return { record, created: true };
   }
 
-  /** Deletes the record with `key`; returns it, or undefined when there was none. */
+  #conflict(network: string, address: string, cause: unknown): StoreError {
+    const owner = this.#s.addressOwner.get(network, address) as
+      | { container_id: string; ifname: string }
+      | undefined;
+    const holder =
+      owner === undefined
+        ? "another record"
+        : `container ${owner.container_id} interface ${owner.ifname}`;
+    return new StoreError(
+      "CONFLICT",
+      `address ${address} on network ${network} is held by ${holder}`,
+      {
+        network,
+        address,
+        ...(owner === undefined
+          ? {}
+          : { holder: { network, containerId: owner.container_id, ifname: owner.ifname } }),
+      },
+      { cause },
+    );
+  }
+
+  /** Deletes the record with `key` and its address rows; returns it, or undefined. */
   delete(key: AllocationKey): AllocationRecord | undefined {
     const existing = this.get(key);
     if (existing === undefined) return undefined;
-    this.#s.deleteAddresses.run(key.network, key.containerId, key.ifname);
+    for (const address of existing.addresses) {
+      this.#s.deleteAddress.run(key.network, address, key.containerId, key.ifname);
+    }
     this.#s.delete.run(key.network, key.containerId, key.ifname);
     return existing;
+  }
+
+  /**
+   * Cross-checks the two tables: every address row belongs to a record listing it, and every
+   * listed address has its row. Returns one message per inconsistency (empty when sound).
+   */
+  consistencyProblems(): string[] {
+    const orphans = (this.#s.orphanAddresses.all() as { network: string; address: string }[]).map(
+      (r) => `address row ${r.network}/${r.address} belongs to no record listing it`,
+    );
+    const missing = (
+      this.#s.missingAddresses.all() as {
+        network: string;
+        container_id: string;
+        ifname: string;
+        address: string;
+      }[]
+    ).map(
+      (r) =>
+        `record ${r.network}/${r.container_id}/${r.ifname} lists ${r.address} without holding its address row`,
+    );
+    return [...orphans, ...missing];
   }
 }
 
 function prepare(db: Database.Database) {
   return {
     byKey: db.prepare(
-      `${SELECT_JOINED} WHERE a.network = ? AND a.container_id = ? AND a.ifname = ? ${ORDER}`,
+      `SELECT ${COLUMNS} FROM allocations WHERE network = ? AND container_id = ? AND ifname = ?`,
     ),
-    byId: db.prepare(`${SELECT_JOINED} WHERE a.id = ? ${ORDER}`),
-    byNode: db.prepare(`${SELECT_JOINED} WHERE a.node = ? ${ORDER}`),
-    byNetwork: db.prepare(`${SELECT_JOINED} WHERE a.network = ? ${ORDER}`),
-    all: db.prepare(`${SELECT_JOINED} ${ORDER}`),
-    count: db.prepare("SELECT count(*) AS n FROM allocations"),
+    byAddress: db.prepare(
+      `SELECT ${COLUMNS} FROM allocations WHERE (network, container_id, ifname) =
+         (SELECT network, container_id, ifname FROM allocation_addresses
+          WHERE network = ? AND address = ?)`,
+    ),
+    byNode: db.prepare(`SELECT ${COLUMNS} FROM allocations WHERE node = ? ${ORDER}`),
+    byNetwork: db.prepare(`SELECT ${COLUMNS} FROM allocations WHERE network = ? ${ORDER}`),
+    all: db.prepare(`SELECT ${COLUMNS} FROM allocations ${ORDER}`),
+    count: db.prepare("SELECT count(*) FROM allocations").pluck(),
     addressOwner: db.prepare(
-      "SELECT allocation_id FROM allocation_addresses WHERE network = ? AND address = ?",
-    ),
-    addressOwnerKey: db.prepare(
-      `SELECT a.container_id, a.ifname FROM allocation_addresses x
-       JOIN allocations a ON a.id = x.allocation_id WHERE x.network = ? AND x.address = ?`,
+      "SELECT container_id, ifname FROM allocation_addresses WHERE network = ? AND address = ?",
     ),
     insert: db.prepare(
-      `INSERT INTO allocations (network, container_id, ifname, node, purpose, subnet,
-         pod_namespace, pod_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertAddress: db.prepare(
-      `INSERT INTO allocation_addresses (network, address, allocation_id, position, subnet)
-       VALUES (?, ?, ?, ?, ?)`,
+      "INSERT INTO allocation_addresses (network, address, container_id, ifname) VALUES (?, ?, ?, ?)",
     ),
-    deleteAddresses: db.prepare(
-      `DELETE FROM allocation_addresses WHERE allocation_id =
-         (SELECT id FROM allocations WHERE network = ? AND container_id = ? AND ifname = ?)`,
+    deleteAddress: db.prepare(
+      `DELETE FROM allocation_addresses
+       WHERE network = ? AND address = ? AND container_id = ? AND ifname = ?`,
     ),
     delete: db.prepare(
       "DELETE FROM allocations WHERE network = ? AND container_id = ? AND ifname = ?",
+    ),
+    orphanAddresses: db.prepare(
+      `SELECT x.network, x.address FROM allocation_addresses x
+       WHERE NOT EXISTS (
+         SELECT 1 FROM allocations a, json_each(a.addresses) j
+         WHERE a.network = x.network AND a.container_id = x.container_id
+           AND a.ifname = x.ifname AND j.value = x.address)`,
+    ),
+    missingAddresses: db.prepare(
+      `SELECT a.network, a.container_id, a.ifname, j.value AS address
+       FROM allocations a, json_each(a.addresses) j
+       WHERE NOT EXISTS (
+         SELECT 1 FROM allocation_addresses x
+         WHERE x.network = a.network AND x.address = j.value
+           AND x.container_id = a.container_id AND x.ifname = a.ifname)`,
     ),
   };
 }

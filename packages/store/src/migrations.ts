@@ -23,28 +23,27 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "allocation records, leased blocks, Raft log, hard state and snapshots",
     sql: `
       CREATE TABLE allocations (
-        id            INTEGER PRIMARY KEY,
         network       TEXT    NOT NULL,
         container_id  TEXT    NOT NULL,
         ifname        TEXT    NOT NULL,
+        addresses     TEXT    NOT NULL, -- JSON array of canonical addresses, caller's order
+        subnets       TEXT,             -- JSON array index-aligned with addresses, or NULL
         node          TEXT    NOT NULL,
         purpose       TEXT    NOT NULL,
         subnet        TEXT,
         pod_namespace TEXT,
         pod_name      TEXT,
         created_at    INTEGER NOT NULL,
-        UNIQUE (network, container_id, ifname)
-      );
-      CREATE INDEX allocations_by_node ON allocations (node);
+        PRIMARY KEY (network, container_id, ifname)
+      ) WITHOUT ROWID;
+      -- One row per held address: the primary key is the uniqueness guarantee.
       CREATE TABLE allocation_addresses (
-        network       TEXT    NOT NULL,
-        address       TEXT    NOT NULL,
-        allocation_id INTEGER NOT NULL REFERENCES allocations (id) ON DELETE CASCADE,
-        position      INTEGER NOT NULL,
-        subnet        TEXT,
+        network      TEXT NOT NULL,
+        address      TEXT NOT NULL,
+        container_id TEXT NOT NULL,
+        ifname       TEXT NOT NULL,
         PRIMARY KEY (network, address)
       ) WITHOUT ROWID;
-      CREATE INDEX allocation_addresses_by_owner ON allocation_addresses (allocation_id, position);
       CREATE TABLE leased_blocks (
         cidr      TEXT    PRIMARY KEY,
         subnet    TEXT    NOT NULL,

@@ -405,10 +405,14 @@ export class Store {
 
   // ---- maintenance ----
 
-  /** Full `PRAGMA integrity_check` plus `foreign_key_check`. */
+  /**
+   * Full `PRAGMA integrity_check` and `foreign_key_check`, then (when the file is sound) a
+   * cross-check that records and their address rows agree. O(size of the database).
+   */
   integrityCheck(): IntegrityReport {
     return this.#read("integrityCheck", () => {
       const problems = runCheck(this.#db, "integrity_check");
+      if (problems.length === 0) problems.push(...this.#allocations.consistencyProblems());
       return { ok: problems.length === 0, problems };
     });
   }

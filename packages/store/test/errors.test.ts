@@ -197,3 +197,24 @@ describe("a corrupt or foreign file", () => {
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 });
+
+describe("integrityCheck", () => {
+  it("reports records and address rows that disagree", async () => {
+    const path = join(tempDir(), "drift.db");
+    const store = openStore({ path });
+    await store.saveAllocation(recordFor(1, { addresses: ["10.0.0.1", "fd00::1"] }));
+    await store.saveAllocation(recordFor(2));
+    expect(store.integrityCheck().ok).toBe(true);
+    const other = new Database(path);
+    other.prepare("DELETE FROM allocation_addresses WHERE address = 'fd00::1'").run();
+    other.prepare("DELETE FROM allocations WHERE container_id = 'c2'").run();
+    other.close();
+    const report = store.integrityCheck();
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      "address row default/10.0.0.2 belongs to no record listing it",
+      "record default/c1/eth0 lists fd00::1 without holding its address row",
+    ]);
+    store.close();
+  });
+});

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openStore } from "../src/index.js";
+import { type BenchRow, quantile, round, sortedCopy } from "./stats.js";
+
+const PAYLOAD = new Uint8Array(128).fill(7);
+
+/** Appends `batches` durable batches of `batchSize` 128-byte entries; returns per-batch ms. */
+function runOnce(
+  batchSize: number,
+  batches: number,
+): { entriesPerSecond: number; batchMs: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), "ipam-store-bench-"));
+  const store = openStore({ path: join(dir, "raft.db") });
+  try {
+    const log = store.raftLog();
+    const times: number[] = [];
+    let index = 1;
+    const started = performance.now();
+    for (let b = 0; b < batches; b++) {
+      const entries = Array.from({ length: batchSize }, (_, k) => ({
+        index: index + k,
+        term: 1,
+        data: PAYLOAD,
+      }));
+      const t0 = performance.now();
+      log.append(entries);
+      times.push(performance.now() - t0);
+      index += batchSize;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (log.lastIndex() !== index - 1) throw new Error("bench: entries went missing");
+    return { entriesPerSecond: (batchSize * batches) / seconds, batchMs: times };
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function measure(name: string, batchSize: number, batches: number, runs: number): BenchRow[] {
+  runOnce(batchSize, Math.min(batches, 50));
+  const rates: number[] = [];
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const res = runOnce(batchSize, batches);
+    rates.push(res.entriesPerSecond);
+    times.push(...res.batchMs);
+  }
+  const rs = sortedCopy(rates);
+  const ts = sortedCopy(times);
+  return [
+    {
+      name: `${name} throughput`,
+      unit: "entries/s",
+      value: round(quantile(rs, 0.5), 0),
+      p50: round(quantile(rs, 0.5), 0),
+      p99: round(quantile(rs, 0.01), 0),
+      samples: runs,
+    },
+    {
+      name: `${name} latency`,
+      unit: "ms/append",
+      value: round(quantile(ts, 0.5)),
+      p50: round(quantile(ts, 0.5)),
+      p99: round(quantile(ts, 0.99)),
+      samples: ts.length,
+    },
+  ];
+}
+
+/** Raft log append of 64-entry batches, against single-entry appends (same entries). */
+export function benchRaftAppend(): BenchRow[] {
+  const single = measure("store/raft append, 1-entry batches", 1, 1000, 3);
+  const batched = measure("store/raft append, 64-entry batches", 64, 500, 5);
+  const [st] = single as [BenchRow, BenchRow];
+  const [bt] = batched as [BenchRow, BenchRow];
+  bt.baseline = st.name;
+  bt.ratio = round(bt.value / st.value, 2);
+  return [...batched, ...single];
+}

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AllocationRecord, openStore } from "../src/index.js";
+import { type BenchRow, quantile, round, sortedCopy } from "./stats.js";
+
+function record(i: number): AllocationRecord {
+  return {
+    network: "default",
+    containerId: `bench-${i.toString(16).padStart(12, "0")}`,
+    ifname: "eth0",
+    addresses: [
+      `10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`,
+      `fd00::1:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}`,
+    ],
+    subnets: ["10.0.0.0/8", "fd00::/64"],
+    node: "node-bench",
+    purpose: "default",
+    podNamespace: "default",
+    podName: `pod-${i}`,
+    createdAt: 1_700_000_000_000 + i,
+  };
+}
+
+interface RunResult {
+  savesPerSecond: number;
+  latenciesMs: number[];
+}
+
+/**
+ * `writers` concurrent loops each awaiting `saveAllocation` until `total` saves are done,
+ * on a fresh file. `perSave` forces one transaction per save (maxBatchSize 1): the baseline.
+ */
+async function runOnce(writers: number, total: number, perSave: boolean): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), "ipam-store-bench-"));
+  const store = openStore({ path: join(dir, "bench.db"), ...(perSave ? { maxBatchSize: 1 } : {}) });
+  try {
+    let next = 0;
+    const latencies: number[] = [];
+    const loop = async () => {
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        await store.saveAllocation(record(i));
+        latencies.push(performance.now() - t0);
+      }
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: writers }, loop));
+    const seconds = (performance.now() - started) / 1000;
+    if (store.countAllocations() !== total) throw new Error("bench: saves went missing");
+    return { savesPerSecond: total / seconds, latenciesMs: latencies };
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(
+  name: string,
+  writers: number,
+  total: number,
+  runs: number,
+  perSave: boolean,
+): Promise<BenchRow[]> {
+  await runOnce(writers, Math.min(total, 500), perSave); // warm-up
+  const rates: number[] = [];
+  const latencies: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const res = await runOnce(writers, total, perSave);
+    rates.push(res.savesPerSecond);
+    latencies.push(...res.latenciesMs);
+  }
+  const rs = sortedCopy(rates);
+  const ls = sortedCopy(latencies);
+  return [
+    {
+      name: `${name} throughput`,
+      unit: "saves/s",
+      value: round(quantile(rs, 0.5), 0),
+      p50: round(quantile(rs, 0.5), 0),
+      p99: round(quantile(rs, 0.01), 0),
+      samples: runs,
+    },
+    {
+      name: `${name} latency`,
+      unit: "ms/save",
+      value: round(quantile(ls, 0.5)),
+      p50: round(quantile(ls, 0.5)),
+      p99: round(quantile(ls, 0.99)),
+      samples: ls.length,
+    },
+  ];
+}
+
+/** Durable saves at 1 and 64 writers, group commit against one transaction per save. */
+export async function benchSaves(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const writers of [1, 64]) {
+    const label = `store/saveAllocation durable, ${writers} writer${writers === 1 ? "" : "s"}`;
+    const base = await measure(
+      `${label}, one transaction per save`,
+      writers,
+      writers === 1 ? 1000 : 2000,
+      3,
+      true,
+    );
+    const group = await measure(
+      `${label}, group commit`,
+      writers,
+      writers === 1 ? 1000 : 12_800,
+      5,
+      false,
+    );
+    const [bt, bl] = base as [BenchRow, BenchRow];
+    const [gt, gl] = group as [BenchRow, BenchRow];
+    gt.baseline = bt.name;
+    gt.ratio = round(gt.value / bt.value, 2);
+    gl.baseline = bl.name;
+    gl.ratio = round(bl.value / gl.value, 2);
+    rows.push(gt, gl, bt, bl);
+  }
+  return rows;
+}
