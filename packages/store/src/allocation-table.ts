@@ -44,8 +44,11 @@ function toRecord(row: Row): AllocationRecord {
  */
 export class AllocationTable {
   readonly #s: ReturnType<typeof prepare>;
+  readonly #db: Database.Database;
+  readonly #insertAddressesBySize: Database.Statement[] = [];
 
   constructor(db: Database.Database) {
+    this.#db = db;
     this.#s = prepare(db);
   }
 
@@ -77,15 +80,15 @@ export class AllocationTable {
 
   /**
    * Inserts `record` (already normalised) unless its key exists, in which case the stored
-   * record is returned untouched with created=false. Must run inside a savepoint.
-   * @throws StoreError `CONFLICT` when an address is held by another key; rows inserted
-   *   before the collision are left for the caller's savepoint rollback.
+   * record is returned untouched with created=false.
+   * Item-atomic: when it throws `CONFLICT` it has written nothing (the record row is inserted
+   * first, all address rows in ONE statement, and the record row is removed again when that
+   * statement hits an address held by another key). Any other error leaves the caller's
+   * transaction to be rolled back.
    */
   insert(record: AllocationRecord): { record: AllocationRecord; created: boolean } {
-    const existing = this.get(record);
-    if (existing !== undefined) return { record: existing, created: false };
     const { network, containerId, ifname, addresses } = record;
-    this.#s.insert.run(
+    const inserted = this.#s.insert.run(
       network,
       containerId,
       ifname,
@@ -97,16 +100,35 @@ export class AllocationTable {
       record.podNamespace ?? null,
       record.podName ?? null,
       record.createdAt,
-    );
-    for (const address of addresses) {
-      try {
-        this.#s.insertAddress.run(network, address, containerId, ifname);
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
-        throw this.#conflict(network, address, err);
-      }
+    ).changes;
+    if (inserted === 0) {
+      const existing = this.get(record);
+      if (existing === undefined) throw new StoreError("INTERNAL", "record vanished during save");
+      return { record: existing, created: false };
+    }
+    const params: string[] = [];
+    for (const address of addresses) params.push(network, address, containerId, ifname);
+    try {
+      this.#insertAddresses(addresses.length).run(params);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+      this.#s.delete.run(network, containerId, ifname);
+      const taken = addresses.find((a) => this.#s.addressOwner.get(network, a) !== undefined);
+      throw this.#conflict(network, taken ?? addresses[0]!, err);
     }
     return { record, created: true };
+  }
+
+  /** A cached INSERT of `n` address rows in one statement (atomic on a key collision). */
+  #insertAddresses(n: number): Database.Statement {
+    let stmt = this.#insertAddressesBySize[n];
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(
+        `INSERT INTO allocation_addresses (network, address, container_id, ifname) VALUES ${Array(n).fill("(?, ?, ?, ?)").join(", ")}`,
+      );
+      this.#insertAddressesBySize[n] = stmt;
+    }
+    return stmt;
   }
 
   #conflict(network: string, address: string, cause: unknown): StoreError {
@@ -183,10 +205,8 @@ function prepare(db: Database.Database) {
       "SELECT container_id, ifname FROM allocation_addresses WHERE network = ? AND address = ?",
     ),
     insert: db.prepare(
-      `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertAddress: db.prepare(
-      "INSERT INTO allocation_addresses (network, address, container_id, ifname) VALUES (?, ?, ?, ?)",
+      `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (network, container_id, ifname) DO NOTHING`,
     ),
     deleteAddress: db.prepare(
       `DELETE FROM allocation_addresses

@@ -34,9 +34,10 @@ export interface GroupCommitOptions {
  *
  * `submit(op)` queues a synchronous write. Queued writes are flushed together — all writes
  * queued in the same event-loop turn, or within `windowMs` of the first — in ONE immediate
- * transaction, one fsync with `synchronous=FULL`. Each write runs inside its own SAVEPOINT:
- * a write that throws an item-level error (`CONFLICT`, `INVALID_ARGUMENT`, `NOT_FOUND`) is
- * rolled back alone and only its caller is rejected. Any other failure (disk full, I/O error,
+ * transaction, one fsync with `synchronous=FULL`. A write that throws an item-level error
+ * (`CONFLICT`, `INVALID_ARGUMENT`, `NOT_FOUND`) rejects only its own caller; ops MUST be
+ * item-atomic: write nothing when they throw such an error (a savepoint per write would
+ * guarantee it generically but costs two statements per write on the hot path). Any other failure (disk full, I/O error,
  * lock timeout, failed COMMIT) rolls the whole transaction back and rejects every caller in
  * the batch with the same typed error. A promise resolves only after the COMMIT that made its
  * write durable has returned. Writes are applied in submission order.
@@ -49,9 +50,6 @@ export class GroupCommitter {
   readonly #begin: Database.Statement;
   readonly #commit: Database.Statement;
   readonly #rollback: Database.Statement;
-  readonly #savepoint: Database.Statement;
-  readonly #release: Database.Statement;
-  readonly #rollbackTo: Database.Statement;
 
   constructor(db: Database.Database, options: GroupCommitOptions) {
     this.#db = db;
@@ -59,9 +57,6 @@ export class GroupCommitter {
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
-    this.#savepoint = db.prepare("SAVEPOINT gc_item");
-    this.#release = db.prepare("RELEASE gc_item");
-    this.#rollbackTo = db.prepare("ROLLBACK TO gc_item");
   }
 
   /** Writes queued and not yet flushed. */
@@ -118,15 +113,11 @@ export class GroupCommitter {
     try {
       this.#begin.run();
       for (let i = 0; i < batch.length; i++) {
-        this.#savepoint.run();
         try {
           results[i] = batch[i]!.op();
-          this.#release.run();
         } catch (err) {
           const e = toStoreError(err, "write");
           if (!ITEM_CODES.has(e.code) || !this.#db.inTransaction) throw e;
-          this.#rollbackTo.run();
-          this.#release.run();
           results[i] = e;
           failed[i] = true;
         }
