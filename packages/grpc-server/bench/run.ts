@@ -1,0 +1,276 @@
+// Benchmarks of @ipam/grpc-server. Run with `pnpm --filter @ipam/grpc-server bench` after
+// `pnpm --filter @ipam/grpc-server build` (the process-start runs use dist/).
+// Writes bench-results/grpc-server.json (rows per BENCHMARKS.md) and prints a table.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type AllocateResponseSchema,
+  createIpamClient,
+  createIpamService,
+  createLeanIpamClient,
+  Family,
+  type IpamHandlers,
+  startGrpcServer,
+} from "../src/index.js";
+
+interface Row {
+  name: string;
+  unit: string;
+  value: number;
+  p50: number;
+  p99: number;
+  samples: number;
+  baseline?: string;
+  ratio?: number;
+}
+
+const packageRoot = join(import.meta.dirname, "..");
+const rows: Row[] = [];
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+function summarize(name: string, unit: string, values: number[]): Row {
+  const sorted = [...values].sort((a, b) => a - b);
+  const p50 = percentile(sorted, 0.5);
+  return { name, unit, value: p50, p50, p99: percentile(sorted, 0.99), samples: values.length };
+}
+
+function withBaseline(row: Row, baseline: Row): Row {
+  return { ...row, baseline: baseline.name, ratio: baseline.value / row.value };
+}
+
+/** An in-memory allocator: idempotent per key, addresses from a counter over 10.0.0.0/8. */
+function memoryAllocator(): Partial<IpamHandlers> {
+  const byKey = new Map<string, MessageInitShape<typeof AllocateResponseSchema>>();
+  let next = 1;
+  return {
+    allocate: (request) => {
+      const key = `${request.network}\u0000${request.containerId}\u0000${request.ifname}`;
+      const existing = byKey.get(key);
+      if (existing !== undefined) return existing;
+      const n = next++;
+      const response = {
+        addresses: [
+          {
+            address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+            prefixLength: 8,
+            gateway: "10.0.0.1",
+            family: Family.IPV4,
+            subnetId: "bench",
+            blockCidr: "10.0.0.0/26",
+            purpose: "default",
+          },
+        ],
+      };
+      byKey.set(key, response);
+      return response;
+    },
+  };
+}
+
+/** The do-nothing baseline: same method, same response size, no work. */
+function echo(): Partial<IpamHandlers> {
+  const fixed = {
+    addresses: [
+      {
+        address: "10.0.0.2",
+        prefixLength: 8,
+        gateway: "10.0.0.1",
+        family: Family.IPV4,
+        subnetId: "bench",
+        blockCidr: "10.0.0.0/26",
+        purpose: "default",
+      },
+    ],
+  };
+  return { allocate: () => fixed };
+}
+
+type Allocate = (containerId: string) => Promise<unknown>;
+
+/** Latency of each call (µs) and overall calls per second with `concurrency` workers. */
+async function measure(
+  allocate: Allocate,
+  concurrency: number,
+  callsPerWorker: number,
+  tag: string,
+): Promise<{ latencies: number[]; perSecond: number }> {
+  for (let i = 0; i < 200; i++) await allocate(`warm-${tag}-${i}`);
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = 0; i < callsPerWorker; i++) {
+        const t0 = performance.now();
+        await allocate(`${tag}-${worker}-${i}`);
+        latencies.push((performance.now() - t0) * 1000);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { latencies, perSecond: latencies.length / seconds };
+}
+
+async function roundTrips(dir: string): Promise<void> {
+  const servers = {
+    allocator: await startGrpcServer({
+      unixSocket: { path: join(dir, "alloc.sock") },
+      services: [createIpamService(memoryAllocator())],
+    }),
+    echo: await startGrpcServer({
+      unixSocket: { path: join(dir, "echo.sock") },
+      services: [createIpamService(echo())],
+    }),
+  };
+  const clients: Record<string, (socket: string) => { allocate: Allocate; close(): void }> = {
+    "grpc-js client": (socket) => {
+      const c = createIpamClient({ addresses: [`unix:${socket}`] });
+      return {
+        allocate: (id) => c.allocate({ network: "bench", containerId: id, ifname: "eth0" }),
+        close: () => c.close(),
+      };
+    },
+    "lean client": (socket) => {
+      const c = createLeanIpamClient({ socketPath: socket });
+      return {
+        allocate: (id) => c.allocate({ network: "bench", containerId: id, ifname: "eth0" }),
+        close: () => c.close(),
+      };
+    },
+  };
+  for (const [clientName, make] of Object.entries(clients)) {
+    for (const concurrency of [1, 64]) {
+      const calls = concurrency === 1 ? 3000 : 80;
+      const results: Record<string, { latencies: number[]; perSecond: number }> = {};
+      for (const kind of ["echo", "allocator"] as const) {
+        const client = make(servers[kind].unixSocketPath ?? "");
+        results[kind] = await measure(
+          client.allocate,
+          concurrency,
+          calls,
+          `${clientName}-${concurrency}`,
+        );
+        client.close();
+      }
+      const label = `unix socket, ${concurrency} concurrent, ${clientName}`;
+      const echoRow = summarize(
+        `echo round trip (${label})`,
+        "µs/call",
+        results.echo?.latencies ?? [],
+      );
+      const allocRow = summarize(
+        `Allocate round trip, in-memory allocator (${label})`,
+        "µs/call",
+        results.allocator?.latencies ?? [],
+      );
+      rows.push(echoRow, withBaseline(allocRow, echoRow));
+      for (const kind of ["echo", "allocator"] as const) {
+        const perSecond = results[kind]?.perSecond ?? 0;
+        rows.push({
+          name: `${kind === "echo" ? "echo" : "Allocate"} throughput (${label})`,
+          unit: "req/s",
+          value: perSecond,
+          p50: perSecond,
+          p99: perSecond,
+          samples: results[kind]?.latencies.length ?? 0,
+        });
+      }
+    }
+  }
+  await Promise.all([servers.allocator.shutdown(1000), servers.echo.shutdown(1000)]);
+}
+
+function timeProcess(args: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
+    child.once("error", reject);
+    child.once("exit", (code) => {
+      const ms = performance.now() - started;
+      if (code === 0) resolve(ms);
+      else reject(new Error(`node ${args.join(" ")} exited with ${code}`));
+    });
+  });
+}
+
+async function processStart(dir: string): Promise<void> {
+  if (!existsSync(join(packageRoot, "dist", "lean.js"))) {
+    throw new Error("dist/lean.js is missing: run `pnpm --filter @ipam/grpc-server build` first");
+  }
+  const socket = join(dir, "start.sock");
+  const server = await startGrpcServer({
+    unixSocket: { path: socket },
+    services: [createIpamService(memoryAllocator())],
+  });
+  const fixtures = join(packageRoot, "bench", "fixtures");
+  const commands: Record<string, readonly string[]> = {
+    "process start: node -e 0": ["-e", "0"],
+    "process start + one Allocate, lean client": [join(fixtures, "lean-allocate.mjs"), socket],
+    "process start + one Allocate, @grpc/grpc-js client": [
+      join(fixtures, "grpcjs-allocate.mjs"),
+      socket,
+    ],
+  };
+  const times: Record<string, number[]> = {};
+  const rounds = 30;
+  // Interleaved rounds so that load changes on a shared machine hit every command alike.
+  for (let round = -3; round < rounds; round++) {
+    for (const [name, args] of Object.entries(commands)) {
+      const ms = await timeProcess(args);
+      if (round < 0) continue;
+      const list = times[name] ?? [];
+      list.push(ms);
+      times[name] = list;
+    }
+  }
+  await server.shutdown(1000);
+  const [baselineName, ...others] = Object.keys(commands);
+  const baseline = summarize(baselineName ?? "", "ms", times[baselineName ?? ""] ?? []);
+  rows.push(baseline);
+  for (const name of others)
+    rows.push(withBaseline(summarize(name, "ms", times[name] ?? []), baseline));
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "ipg-bench-"));
+  try {
+    await roundTrips(dir);
+    await processStart(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync(join(packageRoot, "bench-results"), { recursive: true });
+  writeFileSync(
+    join(packageRoot, "bench-results", "grpc-server.json"),
+    `${JSON.stringify(rows, null, 2)}\n`,
+  );
+  const format = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : "-");
+  console.log(
+    ["name", "unit", "median", "p50", "p99", "samples", "ratio (baseline/this)"].join(" | "),
+  );
+  for (const row of rows) {
+    console.log(
+      [
+        row.name,
+        row.unit,
+        format(row.value),
+        format(row.p50),
+        format(row.p99),
+        row.samples,
+        row.ratio === undefined ? "" : row.ratio.toFixed(3),
+      ].join(" | "),
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
