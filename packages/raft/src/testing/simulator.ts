@@ -126,6 +126,8 @@ export class Simulation {
   private readonly electionTicks: number;
   private readonly heartbeatTicks: number;
   private readonly chunkBytes: number;
+  private readonly checkQuorum: boolean;
+  private readonly preVote: boolean;
 
   constructor(private readonly options: SimulationOptions) {
     this.rng = createSeededRandom(options.seed);
@@ -138,6 +140,8 @@ export class Simulation {
     this.electionTicks = [6, 10, 20][this.int(3)] as number;
     this.heartbeatTicks = [1, 2][this.int(2)] as number;
     this.chunkBytes = [8, 16, 64][this.int(3)] as number;
+    this.checkQuorum = this.rng() < 0.75;
+    this.preVote = this.rng() < 0.75;
     const voters = options.voters ?? (this.rng() < 0.5 ? 3 : 5);
     const ids = Array.from({ length: voters }, () => `n${this.nextNodeNumber++}`);
     const bootstrap: ConfState = { voters: [...ids].sort(), learners: [] };
@@ -199,6 +203,8 @@ export class Simulation {
       maxInflightAppends: this.maxInflight,
       maxAppendBytes: this.maxAppendBytes,
       snapshotChunkBytes: this.chunkBytes,
+      checkQuorum: this.checkQuorum,
+      preVote: this.preVote,
       ...(n.bootstrap === undefined ? {} : { bootstrap: n.bootstrap }),
     });
     n.sm = new KvStateMachine();
@@ -549,7 +555,10 @@ export class Simulation {
   }
 
   private clientRead(): void {
-    const n = this.pick(this.live());
+    // Half of the reads go to a node that believes it leads: a deposed leader that still
+    // answers reads is the classic source of stale reads.
+    const leaders = this.leaders();
+    const n = leaders.length > 0 && this.rng() < 0.5 ? this.pick(leaders) : this.pick(this.live());
     if (n?.raw === undefined) return;
     const key = this.pick(KEYS) as string;
     const context = new TextEncoder().encode(`r${this.readCounter++}`);
@@ -575,7 +584,7 @@ export class Simulation {
     }
     this.deliver();
     if (this.rng() < 0.3) this.clientWrite(this.rng() < 0.8);
-    if (this.rng() < 0.1) this.clientRead();
+    if (this.rng() < 0.25) this.clientRead();
     this.checker.checkStep(this.live().map((n) => ({ id: n.id, raw: n.raw as RawNode })));
   }
 
