@@ -39,6 +39,8 @@ export interface GrpcErrorOptions extends ErrorOptions {
   readonly grpcStatus?: number;
 }
 
+const BRAND: unique symbol = Symbol.for("@ipam/grpc-server/GrpcError");
+
 /**
  * The one error class of @ipam/grpc-server. Clients throw it for every failed call, with the
  * ipamd `code` the server sent (or one derived from the gRPC status), so callers switch on
@@ -49,6 +51,16 @@ export class GrpcError extends Error {
   readonly details?: Readonly<Record<string, unknown>>;
   /** gRPC status number when the error came from a call; absent for local errors. */
   readonly grpcStatus?: number;
+
+  /**
+   * `instanceof` works across the package's entries: `./lean` is bundled on its own (for start
+   * time), so it carries its own copy of this class; both copies carry the same brand.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && BRAND in value;
+  }
+
+  readonly [BRAND] = true;
 
   constructor(code: GrpcErrorCode, message: string, options: GrpcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
