@@ -111,6 +111,8 @@ export interface RaftNodeStatus {
   readonly state: RaftNodeState;
   readonly role: Role;
   readonly term: number;
+  /** Candidate this node voted for in `term`, or null. */
+  readonly vote: NodeId | null;
   readonly leader: NodeId | null;
   /** The leader's address from the membership, when known. */
   readonly leaderAddress: string | null;

@@ -767,6 +767,7 @@ export class RaftNode<Result = unknown> {
       state: this.lifecycle,
       role: st.role,
       term: st.term,
+      vote: st.vote,
       leader: st.leader,
       leaderAddress: st.leader === null ? null : (st.conf.addresses?.[st.leader] ?? null),
       commit: st.commit,

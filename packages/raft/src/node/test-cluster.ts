@@ -18,7 +18,7 @@ export interface ClusterMember {
 }
 
 export type MemberOptions = Partial<
-  Omit<RaftNodeOptions<string | undefined>, "id" | "storage" | "stateMachine" | "transport">
+  Omit<RaftNodeOptions<string | undefined>, "id" | "storage" | "transport">
 >;
 
 export class DriverCluster {

@@ -4,6 +4,18 @@ import type { Entry, HardState, InitialState, Snapshot, Storage } from "../types
 
 const ZERO_HARD_STATE: HardState = { term: 0, vote: null, commit: 0 };
 
+/** A complete image of a {@link MemoryStorage}, e.g. loaded from disk by a durable adapter. */
+export interface MemoryStorageImage {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | undefined;
+  /** First index held; the compaction point is `firstIndex - 1`. */
+  readonly firstIndex: number;
+  /** Term of the entry at `firstIndex - 1` (0 when nothing was compacted). */
+  readonly compactedTerm: number;
+  /** Entries from `firstIndex`, contiguous. */
+  readonly entries: readonly Entry[];
+}
+
 /**
  * An in-memory {@link Storage}: every write is "durable" for the life of the object (nothing
  * survives the process). For tests, benchmarks, and single-process demos; also the read cache
@@ -21,6 +33,26 @@ export class MemoryStorage implements Storage {
   /** Term of the entry at `offset - 1` (0 for a never-compacted log). */
   private prevTerm = 0;
   private ents: Entry[] = [];
+
+  /** A storage holding exactly `image` (entries are adopted, not copied). */
+  static fromImage(image: MemoryStorageImage): MemoryStorage {
+    const s = new MemoryStorage();
+    s.hard = image.hardState;
+    s.snap = image.snapshot;
+    s.offset = image.firstIndex;
+    s.prevTerm = image.compactedTerm;
+    image.entries.forEach((e, i) => {
+      if (e.index !== image.firstIndex + i) {
+        throw new RaftError(
+          "CORRUPT",
+          `entries[${i}].index: ${e.index} where ${image.firstIndex + i} was expected`,
+          { field: `entries[${i}].index` },
+        );
+      }
+    });
+    s.ents = [...image.entries];
+    return s;
+  }
 
   initialState(): InitialState {
     return { hardState: this.hard, confState: this.snap?.meta.conf ?? EMPTY_CONF };
