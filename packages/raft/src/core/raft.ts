@@ -716,5 +716,3 @@ export class Raft {
     };
   }
 }
-
-export { EMPTY as EMPTY_BYTES };

@@ -43,7 +43,7 @@ export class SafetyChecker {
   }
 
   /** `id` is leader of `term` (called after each of its Ready batches). */
-  onLeader(id: NodeId, term: number, raw: RawNode, _live: readonly { id: NodeId }[]): void {
+  onLeader(id: NodeId, term: number, raw: RawNode): void {
     const known = this.leaderOfTerm.get(term);
     if (known === id) return;
     if (known !== undefined) {
@@ -72,8 +72,10 @@ export class SafetyChecker {
     term: number,
     commit: number,
     raw: RawNode,
-    leaders: readonly { id: NodeId; raw: RawNode }[],
+    liveLeaders: () => readonly { id: NodeId; raw: RawNode }[],
   ): void {
+    if (commit <= this.recordedUpTo) return;
+    const leaders = liveLeaders();
     for (let i = this.recordedUpTo + 1; i <= commit; i++) {
       const et = raw.logTerm(i) ?? this.applied[i]?.term;
       this.commitTerm[i] = term;

@@ -294,13 +294,8 @@ export class Simulation {
       raw.advance();
       const st = raw.status();
       if (st.role === "leader") {
-        this.checker.onLeader(
-          n.id,
-          st.term,
-          raw,
-          this.live().map((x) => ({ id: x.id, raw: x.raw })),
-        );
-        this.checker.onLeaderCommit(st.term, st.commit, raw, this.liveLeaders());
+        this.checker.onLeader(n.id, st.term, raw);
+        this.checker.onLeaderCommit(st.term, st.commit, raw, () => this.liveLeaders());
       }
       this.maybeSnapshot(n);
     }
