@@ -72,15 +72,19 @@ export class GroupCommitter {
     });
   }
 
-  #schedule(): void {
+  /** Arms one flush: after the window, or on the next turn when `now`. */
+  #schedule(now = false): void {
     if (this.#scheduled !== undefined) return;
     const run = () => {
       this.#scheduled = undefined;
       this.#flushOne();
-      if (this.#queue.length > 0) this.#schedule();
+      // What is still queued was queued before this flush: it has had its window.
+      if (this.#queue.length > 0) this.#schedule(true);
     };
     this.#scheduled =
-      this.#options.windowMs > 0 ? setTimeout(run, this.#options.windowMs) : setImmediate(run);
+      this.#options.windowMs > 0 && !now
+        ? setTimeout(run, this.#options.windowMs)
+        : setImmediate(run);
   }
 
   /** Flushes everything queued now, synchronously (used by `close()`). */

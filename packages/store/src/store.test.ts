@@ -134,6 +134,8 @@ describe("Store: allocation records", () => {
       "storage/c2/eth0",
     ]);
     expect(store.countAllocations()).toBe(4);
+    expect(() => store.listByNode("")).toThrow(/node: expected a non-empty string/);
+    expect(() => store.listByNetwork(undefined as unknown as string)).toThrow(/network/);
     store.close();
   });
 
@@ -195,6 +197,26 @@ describe("Store: group commit", () => {
     expect(commits).toEqual([2, 2, 1]);
     expect(store.countAllocations()).toBe(5);
     store.close();
+  });
+
+  it("with a window, a queue longer than maxBatchSize does not wait another window", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const commits: number[] = [];
+      const store = openStore({
+        path: ":memory:",
+        groupCommitWindowMs: 1000,
+        maxBatchSize: 2,
+        onCommit: (c) => commits.push(c.writes),
+      });
+      const all = Promise.all([1, 2, 3, 4, 5].map((i) => store.saveAllocation(recordFor(i))));
+      vi.advanceTimersByTime(1000);
+      await all;
+      expect(commits).toEqual([2, 2, 1]);
+      store.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("with a window, writes from later turns join the batch until the window ends", async () => {

@@ -58,6 +58,12 @@ export interface AttachmentKey {
   readonly ifname: string;
 }
 
+function nonEmpty(field: string, value: unknown): void {
+  if (typeof value !== "string" || value.length === 0) {
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected a non-empty string`, { field });
+  }
+}
+
 function nonNegativeInt(field: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -259,11 +265,13 @@ export class Store {
 
   /** Records made by `node`, ordered by (network, containerId, ifname). Caller owns the array. */
   listByNode(node: string): AllocationRecord[] {
+    nonEmpty("node", node);
     return this.#read("listByNode", () => this.#allocations.listByNode(node));
   }
 
   /** Records on `network`, ordered by (containerId, ifname). Caller owns the array. */
   listByNetwork(network: string): AllocationRecord[] {
+    nonEmpty("network", network);
     return this.#read("listByNetwork", () => this.#allocations.listByNetwork(network));
   }
 
@@ -359,6 +367,7 @@ export class Store {
 
   /** Value stored under `key`, or undefined. */
   getMeta(key: string): string | undefined {
+    nonEmpty("key", key);
     return this.#read(
       "getMeta",
       () => (this.#s.getMeta.get(key) as { value: string } | undefined)?.value,
@@ -382,6 +391,7 @@ export class Store {
 
   /** Removes `key`; returns whether it was there. Durable on return. */
   deleteMeta(key: string): boolean {
+    nonEmpty("key", key);
     return this.#write("deleteMeta", () => this.#s.deleteMeta.run(key).changes > 0);
   }
 
