@@ -1,0 +1,198 @@
+// Raft driver benchmark: 3 RaftNodes in one process over MemoryTransport, committing
+// proposals with 1 sequential proposer and with 64 concurrent proposers, on MemoryStorage and on
+// SqliteStorage (one SQLite file per node, WAL, synchronous=FULL: fsync per durable write).
+// Writes bench-results/raft.json (rows: BENCHMARKS.md) and prints a table.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { openStore, type Store } from "@ipam/store";
+import { createSeededRandom } from "../src/core/random.js";
+import { createRaftNode, type RaftNode } from "../src/node/raft-node.js";
+import { MemoryStorage } from "../src/storage/memory-storage.js";
+import { createSqliteStorage } from "../src/storage/sqlite-storage.js";
+import { MemoryNetwork } from "../src/transport/memory-transport.js";
+import type { StateMachine, Storage } from "../src/types.js";
+
+interface Row {
+  name: string;
+  unit: string;
+  value: number;
+  p50: number;
+  p99: number;
+  samples: number;
+}
+
+type StorageKind = "memory" | "sqlite" | "sqlite-tmpfs";
+
+const RUN_MS = Number(process.env.RAFT_BENCH_RUN_MS ?? 1500);
+const RUNS = Number(process.env.RAFT_BENCH_RUNS ?? 3);
+const PAYLOAD = new Uint8Array(64).fill(7);
+
+/** A counter state machine: the cheapest deterministic apply, so Raft itself is measured. */
+class Counter implements StateMachine<number> {
+  private n = 0;
+  apply(): number {
+    return ++this.n;
+  }
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(String(this.n));
+  }
+  restore(data: Uint8Array): void {
+    this.n = Number(new TextDecoder().decode(data));
+  }
+}
+
+interface Cluster {
+  nodes: RaftNode<number>[];
+  close(): Promise<void>;
+}
+
+async function startCluster(kind: StorageKind): Promise<Cluster> {
+  const ids = ["a", "b", "c"];
+  const network = new MemoryNetwork();
+  const stores: Store[] = [];
+  let dir: string | undefined;
+  if (kind !== "memory") {
+    dir = mkdtempSync(join(kind === "sqlite-tmpfs" ? "/dev/shm" : tmpdir(), "raft-bench-"));
+  }
+  const nodes = ids.map((id, i) => {
+    let storage: Storage;
+    if (dir === undefined) {
+      storage = new MemoryStorage();
+    } else {
+      const store = openStore({ path: join(dir, `${id}.db`) });
+      stores.push(store);
+      storage = createSqliteStorage(store.raftLog());
+    }
+    return createRaftNode<number>({
+      id,
+      storage,
+      stateMachine: new Counter(),
+      transport: network.transport(id),
+      bootstrap: { voters: ids, learners: [] },
+      random: createSeededRandom(i + 1),
+      tickMs: 50,
+      electionTicks: 10,
+      snapshotThreshold: 50_000,
+      maxPendingProposals: 100_000,
+    });
+  });
+  const deadline = performance.now() + 10_000;
+  while (!nodes.some((n) => n.status().role === "leader")) {
+    if (performance.now() > deadline) throw new Error("no leader elected within 10 s");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    nodes,
+    async close() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      for (const s of stores) s.close();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** One timed run: `proposers` loops proposing back to back for RUN_MS. */
+async function runOnce(
+  kind: StorageKind,
+  proposers: number,
+): Promise<{ rate: number; latencies: number[] }> {
+  const cluster = await startCluster(kind);
+  try {
+    const leader = cluster.nodes.find((n) => n.status().role === "leader")!;
+    // Warm-up: JIT and SQLite caches.
+    for (let i = 0; i < 50; i++) await leader.propose(PAYLOAD);
+    const latencies: number[] = [];
+    const start = performance.now();
+    const end = start + RUN_MS;
+    let done = 0;
+    const loop = async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        await leader.propose(PAYLOAD);
+        latencies.push(performance.now() - t0);
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: proposers }, loop));
+    const elapsed = (performance.now() - start) / 1000;
+    return { rate: done / elapsed, latencies };
+  } finally {
+    await cluster.close();
+  }
+}
+
+async function scenario(kind: StorageKind, proposers: number): Promise<Row[]> {
+  const rates: number[] = [];
+  const all: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const { rate, latencies } = await runOnce(kind, proposers);
+    rates.push(rate);
+    for (const l of latencies) all.push(l);
+  }
+  rates.sort((a, b) => a - b);
+  const lat = Float64Array.from(all).sort();
+  const label = `raft/3 nodes ${kind}/${proposers === 1 ? "1 sequential proposer" : `${proposers} concurrent proposers`}`;
+  const round = (x: number, d = 3) => Number(x.toFixed(d));
+  return [
+    {
+      name: `${label}/commits per second`,
+      unit: "commits/s",
+      value: round(percentile(rates, 50), 0),
+      p50: round(percentile(rates, 50), 0),
+      // For throughput rows p99 is the slowest run (the 1st percentile of throughput).
+      p99: round(rates[0]!, 0),
+      samples: RUNS,
+    },
+    {
+      name: `${label}/commit latency`,
+      unit: "ms",
+      value: round(percentile(lat, 50)),
+      p50: round(percentile(lat, 50)),
+      p99: round(percentile(lat, 99)),
+      samples: lat.length,
+    },
+  ];
+}
+
+async function main(): Promise<void> {
+  const kinds: StorageKind[] = ["memory", "sqlite"];
+  try {
+    mkdirSync("/dev/shm/.raft-bench-probe", { recursive: true });
+    rmSync("/dev/shm/.raft-bench-probe", { recursive: true });
+    kinds.push("sqlite-tmpfs");
+  } catch {
+    // No tmpfs: skip the reference rows.
+  }
+  const rows: Row[] = [];
+  for (const kind of kinds) {
+    for (const proposers of [1, 64]) {
+      const r = await scenario(kind, proposers);
+      rows.push(...r);
+      for (const row of r) {
+        console.log(
+          `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}`,
+        );
+      }
+    }
+  }
+  const out = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "raft.json");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
