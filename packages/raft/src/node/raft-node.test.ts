@@ -122,6 +122,30 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     await expect(follower.node.read(() => 42, { stale: true })).resolves.toBe(42);
   });
 
+  it("re-sends a ReadIndex request that was lost in transit", async () => {
+    cluster = await DriverCluster.create(["a", "b", "c"]);
+    const leader = await cluster.leader();
+    const follower = cluster.running().find((m) => m.id !== leader.id)!;
+    await leader.node.propose(put("lost-read", "1"));
+    cluster.network.cut(follower.id, leader.id, true);
+    const read = follower.node.read(() => follower.sm.get("lost-read"));
+    await waitFor(() => follower.node.status().pendingReads === 1, 1000, "read pending");
+    cluster.network.heal();
+    await expect(read).resolves.toBe("1");
+  });
+
+  it("hands leadership over before stopping when asked", async () => {
+    cluster = await DriverCluster.create(["a", "b", "c"]);
+    const leader = await cluster.leader();
+    await leader.node.stop({ transferLeadership: true });
+    // No election timeout was needed: the successor already leads when stop() returns.
+    const leaders = cluster.running().filter((m) => m.node.status().role === "leader");
+    expect(leaders).toHaveLength(1);
+    const next = await cluster.leader(1000);
+    expect(next.id).not.toBe(leader.id);
+    expect(leader.node.status().state).toBe("stopped");
+  });
+
   it("catches a lagging follower up with a snapshot and compacts the log", async () => {
     cluster = await DriverCluster.create(["a", "b", "c"], {
       snapshotThreshold: 20,

@@ -39,6 +39,8 @@ interface PendingRead {
   /** Read index once confirmed by the leader; -1 while waiting for confirmation. */
   index: number;
   readonly deadline: number;
+  /** When the ReadIndex request was last sent (it is re-sent after an election timeout). */
+  issuedAt: number;
   readonly waiters: { run: () => void; reject: (error: RaftError) => void }[];
 }
 
@@ -452,7 +454,10 @@ export class RaftNode<Result = unknown> {
       );
     }
     for (const [id, read] of this.reads) {
-      if (read.deadline > now) break;
+      if (read.deadline > now) {
+        if (read.index < 0 && now - read.issuedAt >= this.electionMs) this.issueReadIndex(id);
+        continue;
+      }
       this.reads.delete(id);
       const err = new RaftError("TIMEOUT", "linearizable read was not confirmed in time", {
         timeoutMs: this.readTimeoutMs,
@@ -617,9 +622,11 @@ export class RaftNode<Result = unknown> {
     }
     return new Promise<T>((resolve, reject) => {
       if (this.batchRead === undefined) {
+        const now = this.clock.now();
         this.batchRead = {
           index: -1,
-          deadline: this.clock.now() + this.readTimeoutMs,
+          deadline: now + this.readTimeoutMs,
+          issuedAt: now,
           waiters: [],
         };
       }
@@ -646,8 +653,13 @@ export class RaftNode<Result = unknown> {
     this.issueReadIndex(id);
   }
 
-  /** Ask for a read point. Without a leader the round stays pending until one appears. */
+  /**
+   * Ask for a read point. Without a leader the round stays pending until one appears; a request
+   * or answer lost in transit is re-sent after an election timeout (see `expire`).
+   */
   private issueReadIndex(id: number): void {
+    const read = this.reads.get(id);
+    if (read !== undefined) read.issuedAt = this.clock.now();
     try {
       this.raw.readIndex(readContext(id));
     } catch (err) {
@@ -791,10 +803,21 @@ export class RaftNode<Result = unknown> {
 
   /**
    * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, close the transport.
-   * Storage is left as is (it is the caller's to close). Idempotent.
+   * Storage is left as is (it is the caller's to close). Idempotent. With
+   * `{ transferLeadership: true }` a leader first hands leadership to the most up-to-date voter
+   * (waiting at most two election timeouts; a failed transfer does not prevent the stop), so
+   * the cluster does not wait an election timeout for a new leader.
    */
-  async stop(): Promise<void> {
+  async stop(options: { readonly transferLeadership?: boolean } = {}): Promise<void> {
     if (this.lifecycle !== "running") return;
+    if (options.transferLeadership === true && this.role === "leader") {
+      try {
+        await this.transferLeadership();
+      } catch (err) {
+        this.log.warn({ id: this.id, err }, "leadership transfer before stop failed");
+      }
+      if (this.lifecycle !== "running") return;
+    }
     this.shutdown("stopped", new RaftError("SHUTTING_DOWN", "the raft node is stopping"));
     await this.transport.close();
     this.log.info({ id: this.id }, "raft node stopped");

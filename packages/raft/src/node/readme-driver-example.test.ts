@@ -1,0 +1,40 @@
+import { expect, it } from "vitest";
+import { createRaftNode, type RaftError } from "../index.js";
+import { encodeKvPut, KvStateMachine, MemoryNetwork, MemoryStorage } from "../testing/index.js";
+
+// The README's driver example, verbatim apart from imports, logging and the assertions.
+it("README example: a 3-node cluster with the node driver", async () => {
+  const network = new MemoryNetwork();
+  const voters = ["a", "b", "c"];
+  const nodes = voters.map((id) =>
+    createRaftNode({
+      id,
+      storage: new MemoryStorage(),
+      stateMachine: new KvStateMachine(),
+      transport: network.transport(id),
+      bootstrap: { voters, learners: [] },
+      tickMs: 20,
+    }),
+  );
+
+  while (!nodes.some((n) => n.status().role === "leader")) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const leader = nodes.find((n) => n.status().role === "leader")!;
+  const follower = nodes.find((n) => n !== leader)!;
+
+  await leader.propose(encodeKvPut({ key: "subnet", value: "10.0.0.0/24" }));
+  let code: string | undefined;
+  let details: unknown;
+  try {
+    await follower.propose(encodeKvPut({ key: "x", value: "y" }));
+  } catch (err) {
+    code = (err as RaftError).code;
+    details = (err as RaftError).details;
+  }
+  expect(code).toBe("NOT_LEADER");
+  expect(details).toEqual({ leaderId: leader.id });
+  expect(leader.status().commit).toBeGreaterThanOrEqual(2);
+  expect(Object.keys(leader.status().progress).sort()).toEqual(voters);
+  await Promise.all(nodes.map((n) => n.stop()));
+});
