@@ -6,18 +6,12 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import { connect as connectNet } from "node:net";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  fromBinary,
-  type MessageShape,
-  toBinary,
-} from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallOptions, ServiceClient } from "./client-types.js";
 import { decodeError } from "./error-mapping.js";
-import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
+import type { Ipam } from "./gen/ipam/v1/ipam_pb.js";
+import { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
 import { GrpcError } from "./grpc-error.js";
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
@@ -35,6 +29,13 @@ export interface LeanIpamClientOptions {
   readonly deadlineMs?: number;
   /** Largest response message accepted, bytes; default 4 MiB. */
   readonly maxResponseBytes?: number;
+}
+
+/** One row of the generated method table: path and wire codecs. */
+interface LeanMethod {
+  readonly path: string;
+  readonly encode: (message: never) => BinaryWriter;
+  readonly decode: (bytes: Uint8Array) => unknown;
 }
 
 const HEADER_BYTES = 5;
@@ -122,16 +123,12 @@ class LeanTransport {
     return session;
   }
 
-  call(
-    method: DescMethod,
-    init: unknown,
-    options: CallOptions | undefined,
-  ): Promise<MessageShape<DescMessage>> {
+  call(method: LeanMethod, init: unknown, options: CallOptions | undefined): Promise<unknown> {
     if (this.#closed) return Promise.reject(new GrpcError("UNAVAILABLE", "client is closed"));
     const deadlineMs = options?.deadlineMs ?? this.#options.deadlineMs ?? 10_000;
     const limit = this.#options.maxResponseBytes ?? 4 * 1024 * 1024;
-    const body = frame(toBinary(method.input, create(method.input, init as never)));
-    const label = `${method.parent.typeName}/${method.name}`;
+    const body = frame(method.encode(init as never).finish());
+    const label = method.path.slice(1);
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       let settled = false;
@@ -139,7 +136,7 @@ class LeanTransport {
       let received = 0;
       let headers: IncomingHttpHeaders = {};
       let trailers: IncomingHttpHeaders | undefined;
-      const settle = (error: GrpcError | undefined, value?: MessageShape<DescMessage>): void => {
+      const settle = (error: GrpcError | undefined, value?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -147,7 +144,7 @@ class LeanTransport {
         if (error !== undefined) {
           if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
           reject(error);
-        } else resolve(value as MessageShape<DescMessage>);
+        } else resolve(value);
       };
       const timer = setTimeout(
         () => settle(new GrpcError("TIMEOUT", `${label}: deadline of ${deadlineMs} ms exceeded`)),
@@ -163,7 +160,7 @@ class LeanTransport {
       options?.signal?.addEventListener("abort", onAbort, { once: true });
       const requestHeaders: Record<string, string> = {
         ":method": "POST",
-        ":path": `/${label}`,
+        ":path": method.path,
         "content-type": "application/grpc+proto",
         te: "trailers",
         "grpc-timeout": grpcTimeout(deadlineMs),
@@ -233,7 +230,7 @@ class LeanTransport {
         }
         try {
           const payload = unframe(Buffer.concat(chunks), limit);
-          settle(undefined, fromBinary(method.output, payload));
+          settle(undefined, method.decode(payload));
         } catch (error) {
           settle(
             error instanceof GrpcError
@@ -255,7 +252,7 @@ class LeanTransport {
 
 /**
  * A node API client that speaks the gRPC wire protocol itself over `node:http2` (length-prefixed
- * protobuf frames, `te: trailers`, `grpc-timeout`, status from trailers or a trailers-only
+ * protobuf frames encoded by the generated wire codecs of `gen/lean`, `te: trailers`, `grpc-timeout`, status from trailers or a trailers-only
  * response) so that a short-lived process such as the CNI plugin never loads @grpc/grpc-js.
  * One attempt per call, no retries; errors are {@link GrpcError}s with the server's ipamd code,
  * `TIMEOUT` when the deadline passes and `UNAVAILABLE` when the socket does not answer.
@@ -263,8 +260,8 @@ class LeanTransport {
 export function createLeanIpamClient(options: LeanIpamClientOptions): LeanIpamClient {
   const transport = new LeanTransport(options);
   const client: Record<string, unknown> = { close: () => transport.close() };
-  for (const method of Ipam.methods) {
-    client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
+  for (const [localName, method] of Object.entries(IPAM_METHODS) as [string, LeanMethod][]) {
+    client[localName] = (request: unknown, callOptions?: CallOptions) =>
       transport.call(method, request, callOptions);
   }
   return client as LeanIpamClient;

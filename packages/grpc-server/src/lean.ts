@@ -30,41 +30,10 @@ export type {
   StatusResponse,
   SubnetStats,
 } from "./gen/ipam/v1/ipam_pb.js";
-export {
-  AddressCountsSchema,
-  AllocatedAddressSchema,
-  AllocateRequestSchema,
-  AllocateResponseSchema,
-  AllocationKeySchema,
-  AllocationSchema,
-  AttachmentSchema,
-  CheckRequestSchema,
-  CheckResponseSchema,
-  DnsSchema,
-  Family,
-  FamilySchema,
-  FamilySelection,
-  FamilySelectionSchema,
-  file_ipam_v1_ipam,
-  GarbageCollectRequestSchema,
-  GarbageCollectResponseSchema,
-  GetNodeBlocksRequestSchema,
-  GetNodeBlocksResponseSchema,
-  GetPoolStatsRequestSchema,
-  GetPoolStatsResponseSchema,
-  Ipam,
-  ListAllocationsRequestSchema,
-  ListAllocationsResponseSchema,
-  NodeBlockSchema,
-  ReadyState,
-  ReadyStateSchema,
-  ReleaseRequestSchema,
-  ReleaseResponseSchema,
-  RouteSchema,
-  StatusRequestSchema,
-  StatusResponseSchema,
-  SubnetStatsSchema,
-} from "./gen/ipam/v1/ipam_pb.js";
+// Enums only: the schemas (`*Schema`, `Ipam`) would load protobuf-es's reflection runtime;
+// take them from the main entry when needed.
+export { Family, FamilySelection, ReadyState } from "./gen/ipam/v1/ipam_pb.js";
+export { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
 export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";

@@ -31,6 +31,17 @@ describe("generated code (src/gen)", () => {
       env: { ...process.env, PATH: binPath },
       stdio: "pipe",
     });
+    execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(packageRoot, "scripts", "gen-lean-codec.ts"),
+        join(outDir, "src", "gen", "ipam", "v1", "ipam_pb.ts"),
+        join(outDir, "src", "gen", "lean", "ipam_codec.ts"),
+      ],
+      { cwd: packageRoot, stdio: "pipe" },
+    );
     const fresh = join(outDir, "src", "gen");
     const committed = join(packageRoot, "src", "gen");
     const freshFiles = listFiles(fresh);
