@@ -38,15 +38,7 @@ function runOnce(
   }
 }
 
-function measure(name: string, batchSize: number, batches: number, runs: number): BenchRow[] {
-  runOnce(batchSize, Math.min(batches, 50));
-  const rates: number[] = [];
-  const times: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const res = runOnce(batchSize, batches);
-    rates.push(res.entriesPerSecond);
-    times.push(...res.batchMs);
-  }
+function rows(name: string, rates: number[], times: number[]): [BenchRow, BenchRow] {
   const rs = sortedCopy(rates);
   const ts = sortedCopy(times);
   return [
@@ -56,7 +48,7 @@ function measure(name: string, batchSize: number, batches: number, runs: number)
       value: round(quantile(rs, 0.5), 0),
       p50: round(quantile(rs, 0.5), 0),
       p99: round(quantile(rs, 0.01), 0),
-      samples: runs,
+      samples: rs.length,
     },
     {
       name: `${name} latency`,
@@ -69,13 +61,26 @@ function measure(name: string, batchSize: number, batches: number, runs: number)
   ];
 }
 
-/** Raft log append of 64-entry batches, against single-entry appends (same entries). */
+/**
+ * Raft log append of 64-entry batches against single-entry appends, alternating run by run
+ * (see saves.bench.ts). Latency is per append call.
+ */
 export function benchRaftAppend(): BenchRow[] {
-  const single = measure("store/raft append, 1-entry batches", 1, 1000, 3);
-  const batched = measure("store/raft append, 64-entry batches", 64, 500, 5);
-  const [st] = single as [BenchRow, BenchRow];
-  const [bt] = batched as [BenchRow, BenchRow];
+  runOnce(1, 50);
+  runOnce(64, 50);
+  const single = { rates: [] as number[], times: [] as number[] };
+  const batched = { rates: [] as number[], times: [] as number[] };
+  for (let r = 0; r < 5; r++) {
+    const s = runOnce(1, 600);
+    single.rates.push(s.entriesPerSecond);
+    single.times.push(...s.batchMs);
+    const b = runOnce(64, 500);
+    batched.rates.push(b.entriesPerSecond);
+    batched.times.push(...b.batchMs);
+  }
+  const [st, sl] = rows("store/raft append, 1-entry batches", single.rates, single.times);
+  const [bt, bl] = rows("store/raft append, 64-entry batches", batched.rates, batched.times);
   bt.baseline = st.name;
   bt.ratio = round(bt.value / st.value, 2);
-  return [...batched, ...single];
+  return [bt, bl, st, sl];
 }

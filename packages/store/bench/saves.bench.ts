@@ -56,31 +56,22 @@ async function runOnce(writers: number, total: number, perSave: boolean): Promis
   }
 }
 
-async function measure(
+function rows(
   name: string,
-  writers: number,
-  total: number,
-  runs: number,
-  perSave: boolean,
-): Promise<BenchRow[]> {
-  await runOnce(writers, Math.min(total, 500), perSave); // warm-up
-  const rates: number[] = [];
-  const latencies: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const res = await runOnce(writers, total, perSave);
-    rates.push(res.savesPerSecond);
-    latencies.push(...res.latenciesMs);
-  }
+  unit: string,
+  rates: number[],
+  latencies: number[],
+): [BenchRow, BenchRow] {
   const rs = sortedCopy(rates);
   const ls = sortedCopy(latencies);
   return [
     {
       name: `${name} throughput`,
-      unit: "saves/s",
+      unit,
       value: round(quantile(rs, 0.5), 0),
       p50: round(quantile(rs, 0.5), 0),
       p99: round(quantile(rs, 0.01), 0),
-      samples: runs,
+      samples: rs.length,
     },
     {
       name: `${name} latency`,
@@ -93,32 +84,35 @@ async function measure(
   ];
 }
 
-/** Durable saves at 1 and 64 writers, group commit against one transaction per save. */
+/**
+ * Durable saves at 1 and 64 writers: group commit against one transaction per save. The
+ * two run alternately, run by run, so load drifting on a shared machine hits both alike.
+ */
 export async function benchSaves(): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
+  const out: BenchRow[] = [];
   for (const writers of [1, 64]) {
     const label = `store/saveAllocation durable, ${writers} writer${writers === 1 ? "" : "s"}`;
-    const base = await measure(
-      `${label}, one transaction per save`,
-      writers,
-      writers === 1 ? 1000 : 2000,
-      3,
-      true,
-    );
-    const group = await measure(
-      `${label}, group commit`,
-      writers,
-      writers === 1 ? 1000 : 12_800,
-      5,
-      false,
-    );
-    const [bt, bl] = base as [BenchRow, BenchRow];
-    const [gt, gl] = group as [BenchRow, BenchRow];
+    const groupTotal = writers === 1 ? 1000 : 12_800;
+    const baseTotal = writers === 1 ? 1000 : 2000;
+    await runOnce(writers, 500, true); // warm-up
+    await runOnce(writers, 500, false);
+    const g = { rates: [] as number[], lat: [] as number[] };
+    const b = { rates: [] as number[], lat: [] as number[] };
+    for (let r = 0; r < 5; r++) {
+      const base = await runOnce(writers, baseTotal, true);
+      b.rates.push(base.savesPerSecond);
+      b.lat.push(...base.latenciesMs);
+      const group = await runOnce(writers, groupTotal, false);
+      g.rates.push(group.savesPerSecond);
+      g.lat.push(...group.latenciesMs);
+    }
+    const [bt, bl] = rows(`${label}, one transaction per save`, "saves/s", b.rates, b.lat);
+    const [gt, gl] = rows(`${label}, group commit`, "saves/s", g.rates, g.lat);
     gt.baseline = bt.name;
     gt.ratio = round(gt.value / bt.value, 2);
     gl.baseline = bl.name;
     gl.ratio = round(bl.value / gl.value, 2);
-    rows.push(gt, gl, bt, bl);
+    out.push(gt, gl, bt, bl);
   }
-  return rows;
+  return out;
 }
