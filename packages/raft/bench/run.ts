@@ -162,6 +162,45 @@ async function scenario(kind: StorageKind, proposers: number): Promise<Row[]> {
   ];
 }
 
+/**
+ * Context row: one durable single-entry RaftLogStore.append (one SQLite transaction, one WAL
+ * fsync) on the same disk. A sequential commit on 3 nodes in one process costs three of these in
+ * series (leader + both followers persist the entry on the one event-loop thread).
+ */
+function fsyncBaseline(kind: "sqlite" | "sqlite-tmpfs"): Row {
+  const dir = mkdtempSync(join(kind === "sqlite-tmpfs" ? "/dev/shm" : tmpdir(), "raft-bench-"));
+  const store = openStore({ path: join(dir, "probe.db") });
+  try {
+    const log = store.raftLog();
+    const samples: number[] = [];
+    const end = performance.now() + RUN_MS;
+    for (let i = 1; performance.now() < end || i <= 20; i++) {
+      const t0 = performance.now();
+      log.append([{ index: i, term: 1, data: PAYLOAD }]);
+      samples.push(performance.now() - t0);
+    }
+    const sorted = Float64Array.from(samples).sort();
+    const p50 = Number(percentile(sorted, 50).toFixed(3));
+    return {
+      name: `raft/${kind} durable append of 1 entry (1 fsync)`,
+      unit: "ms",
+      value: p50,
+      p50,
+      p99: Number(percentile(sorted, 99).toFixed(3)),
+      samples: sorted.length,
+    };
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printRow(row: Row): void {
+  console.log(
+    `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}`,
+  );
+}
+
 async function main(): Promise<void> {
   const kinds: StorageKind[] = ["memory", "sqlite"];
   try {
@@ -173,14 +212,15 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const kind of kinds) {
+    if (kind !== "memory") {
+      const row = fsyncBaseline(kind);
+      rows.push(row);
+      printRow(row);
+    }
     for (const proposers of [1, 64]) {
       const r = await scenario(kind, proposers);
       rows.push(...r);
-      for (const row of r) {
-        console.log(
-          `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}`,
-        );
-      }
+      for (const row of r) printRow(row);
     }
   }
   const out = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "raft.json");
