@@ -212,6 +212,10 @@ async function processStart(dir: string): Promise<void> {
   const fixtures = join(packageRoot, "bench", "fixtures");
   const commands: Record<string, readonly string[]> = {
     "process start: node -e 0": ["-e", "0"],
+    "process start: node -e 'require(\"node:http2\")' (breakdown)": ["-e", 'require("node:http2")'],
+    "process start: import the lean entry, no call (breakdown)": [
+      join(fixtures, "lean-import-only.mjs"),
+    ],
     "process start + one Allocate, lean client": [join(fixtures, "lean-allocate.mjs"), socket],
     "process start + one Allocate, @grpc/grpc-js client": [
       join(fixtures, "grpcjs-allocate.mjs"),

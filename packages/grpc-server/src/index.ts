@@ -202,7 +202,7 @@ export type {
   RaftMessageCodec,
   RaftTransportStats,
 } from "./raft-transport.js";
-export { GrpcRaftTransport } from "./raft-transport.js";
+export { GrpcRaftTransport, raftMessageCodec } from "./raft-transport.js";
 export type { GrpcServer, GrpcServerOptions, ServingStatus, TlsOptions } from "./server.js";
 export { readTlsFiles, startGrpcServer } from "./server.js";
 export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";

@@ -9,7 +9,13 @@ import {
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
-import type { Message, SnapshotMessage, Transport } from "@ipam/raft";
+import {
+  decodeMessages,
+  encodeMessages,
+  type Message,
+  type SnapshotMessage,
+  type Transport,
+} from "@ipam/raft";
 import { type ClientTlsOptions, channelCredentials } from "./client.js";
 import {
   Raft,
@@ -33,6 +39,26 @@ export interface RaftMessageCodec {
   /** @throws on bytes that are not a message (the batch is dropped and `onError` told). */
   decode(bytes: Uint8Array): Message;
 }
+
+/**
+ * The default codec: @ipam/raft's binary message format, one message per item of a batch.
+ * `decode` throws `RaftError` `CORRUPT` on garbage and `GrpcError` `PROTOCOL_ERROR` when an
+ * item holds other than exactly one message.
+ */
+export const raftMessageCodec: RaftMessageCodec = {
+  encode: (message) => encodeMessages([message]),
+  decode: (bytes) => {
+    const messages = decodeMessages(bytes);
+    const [message] = messages;
+    if (message === undefined || messages.length !== 1) {
+      throw new GrpcError(
+        "PROTOCOL_ERROR",
+        `raft batch item holds ${messages.length} messages, not 1`,
+      );
+    }
+    return message;
+  },
+};
 
 /** Counters of a transport, for metrics and tests. All are totals since creation. */
 export interface RaftTransportStats {
@@ -60,7 +86,8 @@ export interface GrpcRaftTransportOptions {
   readonly clusterId: string;
   /** Peer Raft ids → cluster API addresses (`host:port`). Update with `setPeers`. */
   readonly peers: Readonly<Record<NodeId, string>>;
-  readonly codec: RaftMessageCodec;
+  /** Message codec; default {@link raftMessageCodec} (@ipam/raft's binary format). */
+  readonly codec?: RaftMessageCodec;
   /** TLS towards peers (they serve the Raft service on the TLS cluster port). */
   readonly tls?: ClientTlsOptions;
   /** Reconnect backoff: first delay and cap in ms; defaults 50 and 5 000. */
@@ -114,6 +141,7 @@ const EMPTY = new Uint8Array(0);
  */
 export class GrpcRaftTransport implements Transport {
   readonly #options: GrpcRaftTransportOptions;
+  readonly #codec: RaftMessageCodec;
   readonly #links = new Map<NodeId, PeerLink>();
   readonly #inbound = new Set<ServerDuplexStream<RaftBatch, RaftBatch>>();
   #peers: Record<NodeId, string>;
@@ -131,6 +159,7 @@ export class GrpcRaftTransport implements Transport {
 
   constructor(options: GrpcRaftTransportOptions) {
     this.#options = options;
+    this.#codec = options.codec ?? raftMessageCodec;
     this.#peers = { ...options.peers };
   }
 
@@ -336,7 +365,7 @@ export class GrpcRaftTransport implements Transport {
         clusterId: this.#options.clusterId,
         from: this.#options.id,
         to,
-        messages: chunk.map((message) => this.#options.codec.encode(message)),
+        messages: chunk.map((message) => this.#codec.encode(message)),
       });
       this.#stats.batchesSent++;
       this.#stats.messagesSent += chunk.length;
@@ -380,7 +409,7 @@ export class GrpcRaftTransport implements Transport {
         clusterId: this.#options.clusterId,
         from: this.#options.id,
         to,
-        message: this.#options.codec.encode({ ...message, data: EMPTY }),
+        message: this.#codec.encode({ ...message, data: EMPTY }),
         offset: BigInt(message.offset),
         data: message.data,
         totalSize: BigInt(message.total),
@@ -405,7 +434,7 @@ export class GrpcRaftTransport implements Transport {
     }
     let messages: Message[];
     try {
-      messages = batch.messages.map((bytes) => this.#options.codec.decode(bytes));
+      messages = batch.messages.map((bytes) => this.#codec.decode(bytes));
     } catch (error) {
       this.#report("INVALID_ARGUMENT", `undecodable raft batch from ${batch.from}`, error);
       return true;
@@ -467,7 +496,7 @@ export class GrpcRaftTransport implements Transport {
       }
       let header: Message;
       try {
-        header = this.#options.codec.decode(chunk.message);
+        header = this.#codec.decode(chunk.message);
       } catch (error) {
         failed = true;
         this.#report("INVALID_ARGUMENT", `undecodable snapshot chunk from ${chunk.from}`, error);

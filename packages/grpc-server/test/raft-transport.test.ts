@@ -4,9 +4,9 @@ import {
   type GrpcError,
   GrpcRaftTransport,
   type GrpcServer,
+  raftMessageCodec,
   startGrpcServer,
 } from "../src/index.js";
-import { jsonRaftCodec } from "./support/json-raft-codec.js";
 import { waitFor } from "./support/temp.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -37,7 +37,6 @@ async function peer(
     id,
     clusterId,
     peers: {},
-    codec: jsonRaftCodec,
     random: () => 0.5,
     backoff: { initialMs: 10, maxMs: 100 },
   });
@@ -69,7 +68,7 @@ describe("GrpcRaftTransport", () => {
     expect(b.received.map((m) => (m.type === "heartbeat" ? m.commit : -1))).toEqual(
       Array.from({ length: 1000 }, (_, i) => i),
     );
-    expect((b.received[7] as { context: Uint8Array }).context).toEqual(new Uint8Array([7]));
+    expect([...(b.received[7] as { context: Uint8Array }).context]).toEqual([7]);
     // One tick of sends → a couple of batches (512 per batch), never one call per message.
     expect(a.transport.stats()).toMatchObject({
       streamsOpened: 1,
@@ -80,6 +79,22 @@ describe("GrpcRaftTransport", () => {
     for (let round = 0; round < 20; round++) a.transport.send("b", [heartbeat("a", "b", round)]);
     await waitFor(() => b.received.length === 1020);
     expect(a.transport.stats().streamsOpened).toBe(1);
+  });
+
+  it("carries messages in @ipam/raft's binary format by default", () => {
+    const append: Message = {
+      type: "append",
+      from: "a",
+      to: "b",
+      term: 4,
+      prevIndex: 9,
+      prevTerm: 3,
+      commit: 8,
+      entries: [{ index: 10, term: 4, type: "normal", data: new Uint8Array([1, 2, 3]) }],
+    };
+    const back = raftMessageCodec.decode(raftMessageCodec.encode(append));
+    expect(back).toEqual(append);
+    expect(() => raftMessageCodec.decode(new Uint8Array([1, 2, 3]))).toThrow();
   });
 
   it("drops messages for unknown peers and after close", async () => {
