@@ -38,17 +38,15 @@ function toRecord(row: Row): AllocationRecord {
 
 /**
  * Synchronous SQL over the allocation tables. A record is one `allocations` row (addresses
- * inline, in order) plus one `allocation_addresses` row per address, whose primary key
- * (network, address) makes two live records holding one address impossible. Writers run
+ * inline, in order) plus one `allocation_addresses` row per address, kept in step by
+ * triggers, whose primary key (network, address) makes two live records holding one
+ * address impossible. Writers run
  * inside the caller's transaction and savepoint (the group commit batch).
  */
 export class AllocationTable {
   readonly #s: ReturnType<typeof prepare>;
-  readonly #db: Database.Database;
-  readonly #insertAddressesBySize: Database.Statement[] = [];
 
   constructor(db: Database.Database) {
-    this.#db = db;
     this.#s = prepare(db);
   }
 
@@ -80,55 +78,39 @@ export class AllocationTable {
 
   /**
    * Inserts `record` (already normalised) unless its key exists, in which case the stored
-   * record is returned untouched with created=false.
-   * Item-atomic: when it throws `CONFLICT` it has written nothing (the record row is inserted
-   * first, all address rows in ONE statement, and the record row is removed again when that
-   * statement hits an address held by another key). Any other error leaves the caller's
-   * transaction to be rolled back.
+   * record is returned untouched with created=false. One statement: a trigger inserts the
+   * address rows, so when an address is held by another key the statement fails as a whole
+   * and nothing is written (item-atomic, no savepoint needed).
+   * @throws StoreError `CONFLICT` naming the address and its holder.
    */
   insert(record: AllocationRecord): { record: AllocationRecord; created: boolean } {
     const { network, containerId, ifname, addresses } = record;
-    const inserted = this.#s.insert.run(
-      network,
-      containerId,
-      ifname,
-      JSON.stringify(addresses),
-      record.subnets === undefined ? null : JSON.stringify(record.subnets),
-      record.node,
-      record.purpose,
-      record.subnet ?? null,
-      record.podNamespace ?? null,
-      record.podName ?? null,
-      record.createdAt,
-    ).changes;
+    let inserted: number;
+    try {
+      inserted = this.#s.insert.run(
+        network,
+        containerId,
+        ifname,
+        JSON.stringify(addresses),
+        record.subnets === undefined ? null : JSON.stringify(record.subnets),
+        record.node,
+        record.purpose,
+        record.subnet ?? null,
+        record.podNamespace ?? null,
+        record.podName ?? null,
+        record.createdAt,
+      ).changes;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
+      const taken = addresses.find((a) => this.#s.addressOwner.get(network, a) !== undefined);
+      throw this.#conflict(network, taken ?? addresses[0]!, err);
+    }
     if (inserted === 0) {
       const existing = this.get(record);
       if (existing === undefined) throw new StoreError("INTERNAL", "record vanished during save");
       return { record: existing, created: false };
     }
-    const params: string[] = [];
-    for (const address of addresses) params.push(network, address, containerId, ifname);
-    try {
-      this.#insertAddresses(addresses.length).run(params);
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
-      this.#s.delete.run(network, containerId, ifname);
-      const taken = addresses.find((a) => this.#s.addressOwner.get(network, a) !== undefined);
-      throw this.#conflict(network, taken ?? addresses[0]!, err);
-    }
     return { record, created: true };
-  }
-
-  /** A cached INSERT of `n` address rows in one statement (atomic on a key collision). */
-  #insertAddresses(n: number): Database.Statement {
-    let stmt = this.#insertAddressesBySize[n];
-    if (stmt === undefined) {
-      stmt = this.#db.prepare(
-        `INSERT INTO allocation_addresses (network, address, container_id, ifname) VALUES ${Array(n).fill("(?, ?, ?, ?)").join(", ")}`,
-      );
-      this.#insertAddressesBySize[n] = stmt;
-    }
-    return stmt;
   }
 
   #conflict(network: string, address: string, cause: unknown): StoreError {
@@ -153,13 +135,10 @@ export class AllocationTable {
     );
   }
 
-  /** Deletes the record with `key` and its address rows; returns it, or undefined. */
+  /** Deletes the record with `key` (a trigger removes its address rows); returns it, or undefined. */
   delete(key: AllocationKey): AllocationRecord | undefined {
     const existing = this.get(key);
     if (existing === undefined) return undefined;
-    for (const address of existing.addresses) {
-      this.#s.deleteAddress.run(key.network, address, key.containerId, key.ifname);
-    }
     this.#s.delete.run(key.network, key.containerId, key.ifname);
     return existing;
   }
@@ -207,10 +186,6 @@ function prepare(db: Database.Database) {
     insert: db.prepare(
       `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (network, container_id, ifname) DO NOTHING`,
-    ),
-    deleteAddress: db.prepare(
-      `DELETE FROM allocation_addresses
-       WHERE network = ? AND address = ? AND container_id = ? AND ifname = ?`,
     ),
     delete: db.prepare(
       "DELETE FROM allocations WHERE network = ? AND container_id = ? AND ifname = ?",

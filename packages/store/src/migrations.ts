@@ -44,6 +44,19 @@ export const MIGRATIONS: readonly Migration[] = [
         ifname       TEXT NOT NULL,
         PRIMARY KEY (network, address)
       ) WITHOUT ROWID;
+      -- The address rows follow the record row inside the same statement, so a record whose
+      -- address is taken fails as a whole (statement atomicity) and never half exists.
+      CREATE TRIGGER allocation_addresses_insert AFTER INSERT ON allocations BEGIN
+        INSERT INTO allocation_addresses (network, address, container_id, ifname)
+          SELECT NEW.network, j.value, NEW.container_id, NEW.ifname
+          FROM json_each(NEW.addresses) AS j;
+      END;
+      CREATE TRIGGER allocation_addresses_delete AFTER DELETE ON allocations BEGIN
+        DELETE FROM allocation_addresses
+          WHERE network = OLD.network
+            AND address IN (SELECT j.value FROM json_each(OLD.addresses) AS j)
+            AND container_id = OLD.container_id AND ifname = OLD.ifname;
+      END;
       CREATE TABLE leased_blocks (
         cidr      TEXT    PRIMARY KEY,
         subnet    TEXT    NOT NULL,

@@ -207,13 +207,16 @@ describe("integrityCheck", () => {
     expect(store.integrityCheck().ok).toBe(true);
     const other = new Database(path);
     other.prepare("DELETE FROM allocation_addresses WHERE address = 'fd00::1'").run();
-    other.prepare("DELETE FROM allocations WHERE container_id = 'c2'").run();
+    other
+      .prepare(`UPDATE allocations SET addresses = '["10.9.9.9"]' WHERE container_id = 'c2'`)
+      .run();
     other.close();
     const report = store.integrityCheck();
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([
       "address row default/10.0.0.2 belongs to no record listing it",
       "record default/c1/eth0 lists fd00::1 without holding its address row",
+      "record default/c2/eth0 lists 10.9.9.9 without holding its address row",
     ]);
     store.close();
   });
