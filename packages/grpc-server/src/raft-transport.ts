@@ -99,6 +99,11 @@ export interface GrpcRaftTransportOptions {
   readonly clearTimeout?: (handle: unknown) => void;
   /** Messages per RaftBatch; default 512. */
   readonly maxBatchMessages?: number;
+  /**
+   * Encoded bytes per RaftBatch; default 1 MiB. A single larger message still travels alone:
+   * the receiving server's `maxReceiveMessageLength` must exceed the largest Raft message.
+   */
+  readonly maxBatchBytes?: number;
   /** Messages queued per disconnected peer before new ones are dropped; default 10 000. */
   readonly maxQueuedMessages?: number;
   /** Told about transport-level failures (broken links, bad batches); never throws back. */
@@ -359,16 +364,25 @@ export class GrpcRaftTransport implements Transport {
     const stream = link.stream;
     if (stream === undefined || !link.ready) return; // flushed again on "metadata"
     const perBatch = this.#options.maxBatchMessages ?? 512;
+    const maxBytes = this.#options.maxBatchBytes ?? 1024 * 1024;
     while (link.queue.length > 0) {
-      const chunk = link.queue.splice(0, perBatch);
+      const encoded: Uint8Array[] = [];
+      let bytes = 0;
+      while (link.queue.length > 0 && encoded.length < perBatch) {
+        const next = this.#codec.encode(link.queue[0] as Message);
+        if (encoded.length > 0 && bytes + next.byteLength > maxBytes) break;
+        link.queue.shift();
+        encoded.push(next);
+        bytes += next.byteLength;
+      }
       const batch = create(RaftBatchSchema, {
         clusterId: this.#options.clusterId,
         from: this.#options.id,
         to,
-        messages: chunk.map((message) => this.#codec.encode(message)),
+        messages: encoded,
       });
       this.#stats.batchesSent++;
-      this.#stats.messagesSent += chunk.length;
+      this.#stats.messagesSent += encoded.length;
       if (!stream.write(batch)) {
         link.waitingForDrain = true;
         return;

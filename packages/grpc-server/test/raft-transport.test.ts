@@ -97,6 +97,37 @@ describe("GrpcRaftTransport", () => {
     expect(() => raftMessageCodec.decode(new Uint8Array([1, 2, 3]))).toThrow();
   });
 
+  it("splits batches at maxBatchBytes", async () => {
+    const a = new GrpcRaftTransport({
+      id: "a",
+      clusterId: "c1",
+      peers: {},
+      random: () => 0.5,
+      maxBatchBytes: 4096,
+    });
+    cleanups.push(() => a.close());
+    const b = await peer("b");
+    a.setPeers({ b: `127.0.0.1:${b.port}` });
+    const big = (i: number): Message => ({
+      type: "append",
+      from: "a",
+      to: "b",
+      term: 1,
+      prevIndex: i,
+      prevTerm: 1,
+      commit: 0,
+      entries: [{ index: i + 1, term: 1, type: "normal", data: new Uint8Array(1500) }],
+    });
+    a.send(
+      "b",
+      Array.from({ length: 10 }, (_, i) => big(i)),
+    );
+    await waitFor(() => b.received.length === 10);
+    // ~1.5 KB each, 4 KB per batch: 2 per batch.
+    expect(a.stats().batchesSent).toBe(5);
+    expect(b.batches.every((n) => n <= 2)).toBe(true);
+  });
+
   it("drops messages for unknown peers and after close", async () => {
     const a = await peer("a");
     a.transport.send("nobody", [heartbeat("a", "nobody", 1)]);
