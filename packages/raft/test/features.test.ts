@@ -133,7 +133,7 @@ describe("snapshots and InstallSnapshot (§7)", () => {
     });
     a.storage.compact(applied);
     c.filter = () => true;
-    c.tickAll(3);
+    c.tickAll(10);
     const chunks = c.sent.filter((m) => m.type === "snapshot" && m.to === "c") as SnapshotMessage[];
     expect(chunks.length).toBeGreaterThanOrEqual(3);
     expect(chunks.every((m) => m.data.length <= 4)).toBe(true);
@@ -170,6 +170,24 @@ describe("membership changes, one server at a time (dissertation §4.1)", () => 
     c.node("a").raw.propose(enc("y"));
     c.deliverAll();
     expect(c.node("a").raw.status().commit).toBe(commit);
+  });
+
+  it("promotes a learner only once it has caught up (dissertation §4.2.1)", () => {
+    const c = new TestCluster(["a", "b", "c"]);
+    c.elect("a");
+    c.addBlankNode("d");
+    c.filter = (m) => m.to !== "d"; // d never hears from the leader
+    c.node("a").raw.proposeConfChange({ type: "add-learner", node: "d" });
+    c.deliverAll();
+    expectRaftError(
+      () => c.node("a").raw.proposeConfChange({ type: "promote", node: "d" }),
+      "CONFLICT",
+    );
+    c.filter = () => true;
+    c.tickAll(5);
+    c.node("a").raw.proposeConfChange({ type: "promote", node: "d" });
+    c.deliverAll();
+    expect(c.node("d").raw.status().conf.voters).toContain("d");
   });
 
   it("refuses a second change while one is uncommitted, and nonsensical changes", () => {

@@ -1,9 +1,6 @@
 import type { PeerProgress, ProgressState, Snapshot } from "../types.js";
 import { Inflights } from "./inflights.js";
 
-/** Heartbeat responses without progress after which a replicating follower is re-probed. */
-export const STALL_HEARTBEATS = 3;
-
 /**
  * The leader's view of one follower (etcd's Progress). States:
  * - `probe`: one append at a time, until the follower's match point is found;
@@ -22,6 +19,8 @@ export class Progress {
   /** The snapshot being transferred (snapshot state only) and the acknowledged offset. */
   snapshot: Snapshot | undefined = undefined;
   snapshotOffset = 0;
+  /** Leader tick of the last acknowledgement, or of the first send after an idle period. */
+  lastProgressTick = 0;
 
   constructor(
     next: number,

@@ -34,6 +34,8 @@ import { stepFollower } from "./step-follower.js";
 import { stepLeader } from "./step-leader.js";
 
 const EMPTY = new Uint8Array(0);
+/** A learner may be promoted when it is at most this many entries behind the commit index. */
+export const PROMOTE_MAX_LAG = 64;
 const MIB = 1024 * 1024;
 
 interface SnapshotReceive {
@@ -96,8 +98,10 @@ export class Raft {
   /** Replication must be (re)considered at the next flush (new entries or a new commit index). */
   needFlush = false;
   snapRecv: SnapshotReceive | undefined = undefined;
-  /** Heartbeat responses seen without progress, per replicating peer. */
-  readonly stalls = new Map<NodeId, number>();
+  /** Ticks seen since start (a local logical clock for retransmission decisions). */
+  ticks = 0;
+  /** Ticks without an acknowledgement after which in-flight appends/chunks are presumed lost. */
+  readonly retransmitTicks: number;
   /** Commit index last sent to each peer in an append. */
   readonly sentCommit = new Map<NodeId, number>();
 
@@ -119,6 +123,7 @@ export class Raft {
     this.maxInflight = positiveInt(options.maxInflightAppends, 64, "maxInflightAppends");
     this.maxAppendBytes = positiveInt(options.maxAppendBytes, MIB, "maxAppendBytes");
     this.snapshotChunkBytes = positiveInt(options.snapshotChunkBytes, MIB, "snapshotChunkBytes");
+    this.retransmitTicks = Math.max(2 * this.heartbeatTicks, Math.ceil(this.electionTicks / 2));
     this.random = options.random;
 
     const storage = options.storage;
@@ -193,7 +198,6 @@ export class Raft {
     this.leadTransferee = null;
     this.votes.clear();
     this.progress.clear();
-    this.stalls.clear();
     this.sentCommit.clear();
     this.readOnly.reset();
     this.pendingReadIndex = [];
@@ -311,6 +315,7 @@ export class Raft {
   // ---- ticks -----------------------------------------------------------------------------
 
   tick(): void {
+    this.ticks++;
     if (this.role === "leader") this.tickHeartbeat();
     else this.tickElection();
   }
@@ -459,6 +464,25 @@ export class Raft {
       });
     }
     const conf = applyConfChange(this.conf, change);
+    if (change.type === "promote") {
+      // A learner votes only once it has caught up (dissertation §4.2.1): heard from recently,
+      // not receiving a snapshot, and at most PROMOTE_MAX_LAG entries behind the commit index.
+      const pr = this.progress.get(change.node);
+      const match = pr?.match ?? 0;
+      if (
+        pr === undefined ||
+        !pr.recentActive ||
+        pr.state === "snapshot" ||
+        match === 0 ||
+        this.log.committed - match > PROMOTE_MAX_LAG
+      ) {
+        throw new RaftError("CONFLICT", `change.node: learner ${change.node} has not caught up`, {
+          node: change.node,
+          match,
+          commit: this.log.committed,
+        });
+      }
+    }
     return this.appendEntry("config", encodeConfChangeEntry({ change, conf }));
   }
 
@@ -575,6 +599,7 @@ export class Raft {
     const last = entries[entries.length - 1];
     if (pr.state === "replicate") {
       if (last !== undefined) {
+        if (pr.inflights.count === 0) pr.lastProgressTick = this.ticks;
         pr.next = last.index + 1;
         pr.inflights.add(last.index);
       }
@@ -598,6 +623,7 @@ export class Raft {
     if (snap === undefined) return;
     const total = snap.data.length;
     const offset = Math.min(pr.snapshotOffset, total);
+    pr.lastProgressTick = this.ticks;
     const end = Math.min(offset + this.snapshotChunkBytes, total);
     const m: SnapshotMessage = {
       type: "snapshot",

@@ -4,7 +4,6 @@ import type {
   Message,
   SnapshotResponseMessage,
 } from "../types.js";
-import { STALL_HEARTBEATS } from "./progress.js";
 import type { Raft } from "./raft.js";
 
 /** Leader's handling of a message of its own term (after the common checks in `Raft.step`). */
@@ -49,7 +48,7 @@ function onAppendResponse(r: Raft, m: AppendResponseMessage): void {
     return;
   }
   if (!pr.maybeUpdate(m.index)) return;
-  r.stalls.delete(m.from);
+  pr.lastProgressTick = r.ticks;
   if (pr.state === "probe") pr.becomeReplicate();
   else if (pr.state === "replicate") pr.inflights.freeLE(m.index);
   r.maybeCommit();
@@ -62,16 +61,15 @@ function onHeartbeatResponse(r: Raft, m: HeartbeatResponseMessage): void {
   if (pr === undefined) return;
   pr.recentActive = true;
   pr.probeSent = false;
+  const stalled = r.ticks - pr.lastProgressTick >= r.retransmitTicks;
   if (pr.state === "snapshot") {
-    // The chunk in flight may have been lost: resend from the acknowledged offset.
-    r.sendSnapshotChunk(m.from, pr);
+    // No answer to the chunk in flight for a while: it was probably lost; resend it.
+    if (stalled) r.sendSnapshotChunk(m.from, pr);
   } else if (pr.state === "replicate") {
     if (pr.inflights.count > 0) {
-      // Appends in flight and no progress for several heartbeats: assume they were lost.
-      const stalls = (r.stalls.get(m.from) ?? 0) + 1;
-      r.stalls.set(m.from, stalls);
-      if (stalls >= STALL_HEARTBEATS) {
-        r.stalls.delete(m.from);
+      // Appends in flight and no acknowledgement for a while: assume they were lost. (With
+      // traffic, a gap is noticed sooner: the next append is rejected.)
+      if (stalled) {
         pr.becomeProbe();
         r.sendAppend(m.from, true);
       }

@@ -497,7 +497,7 @@ export class Simulation {
     let change:
       | { type: "add-voter" | "add-learner" | "promote" | "remove"; node: NodeId }
       | undefined;
-    if (conf.learners.length > 0 && r < 0.4) {
+    if (conf.learners.length > 0 && r < 0.7) {
       change = { type: "promote", node: conf.learners[0] as NodeId };
     } else if (members < 6 && r < 0.75) {
       change = {
