@@ -162,11 +162,10 @@ function unaryMethod(
     };
     Promise.resolve()
       .then(() => handler(call.request as MessageShape<DescMessage>, context))
+      // A malformed result fails the call as INTERNAL instead of escaping as a rejection.
+      .then((result) => create(output, result as never))
       .then(
-        (result) => {
-          const response = create(output, result as never);
-          finish(GRPC_STATUS.OK, null, response);
-        },
+        (response) => finish(GRPC_STATUS.OK, null, response),
         (error: unknown) => {
           const failure = trailersFor(error, label, hooks);
           finish(failure.code ?? GRPC_STATUS.INTERNAL, failure);

@@ -159,6 +159,16 @@ describe("errors on the wire", () => {
     expect(seen[0]).toBeInstanceOf(TypeError);
   });
 
+  it("fails the call as INTERNAL when a handler returns something that is not a message", async () => {
+    const seen: unknown[] = [];
+    const { socket } = await ipamServer(
+      { ...createInMemoryIpam().handlers, status: () => null as never },
+      { onInternalError: (_method, error) => seen.push(error) },
+    );
+    await expect(client(socket).status({})).rejects.toMatchObject({ code: "INTERNAL" });
+    expect(seen).toHaveLength(1);
+  });
+
   it("sends NOT_LEADER with the leader address in trailers", async () => {
     const { socket } = await ipamServer({
       ...createInMemoryIpam().handlers,
