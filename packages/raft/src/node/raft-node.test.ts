@@ -207,6 +207,10 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     const third = await cluster.leader();
     expect(third.id).not.toBe(target.id);
     await expect(third.node.propose(put("t", "2"))).resolves.toBe("1");
+    const follower = cluster.running().find((m) => m.id !== third.id)!;
+    const err = await rejection(follower.node.transferLeadership());
+    expect(err.code).toBe("NOT_LEADER");
+    expect(err.details?.leaderId).toBe(third.id);
   });
 
   it("reports role and leader changes through hooks and onStatusChange", async () => {

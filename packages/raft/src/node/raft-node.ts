@@ -253,10 +253,15 @@ export class RaftNode<Result = unknown> {
     try {
       this.flushBatchRead();
       // Bounded so that a flood of work cannot starve timers and I/O callbacks.
-      for (let round = 0; round < 16 && this.raw.hasReady(); round++) {
+      for (
+        let round = 0;
+        round < 16 && this.lifecycle === "running" && this.raw.hasReady();
+        round++
+      ) {
         this.handleReady(this.raw.ready());
         this.raw.advance();
       }
+      if (this.lifecycle !== "running") return;
       this.maybeSnapshot();
       if (this.raw.hasReady()) this.requestProcessing();
     } catch (err) {
@@ -730,6 +735,11 @@ export class RaftNode<Result = unknown> {
     const refused = this.refuse();
     if (refused !== undefined) return Promise.reject(refused);
     const st = this.raw.status();
+    if (st.role !== "leader") {
+      return Promise.reject(
+        this.notLeader(new RaftError("NOT_LEADER", "not the leader", { leader: st.leader })),
+      );
+    }
     let target = to;
     if (target === undefined) {
       let best = -1;
