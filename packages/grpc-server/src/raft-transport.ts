@@ -446,6 +446,16 @@ export class GrpcRaftTransport implements Transport {
       );
       return false;
     }
+    if (batch.to !== this.#options.id) {
+      // A stale address book on the sender (a member moved): never feed another node's mail
+      // to this one.
+      this.#stats.messagesDropped += batch.messages.length;
+      this.#report(
+        "CONFLICT",
+        `raft batch from ${batch.from} is addressed to ${batch.to}, but this server is ${this.#options.id}`,
+      );
+      return true;
+    }
     let messages: Message[];
     try {
       messages = batch.messages.map((bytes) => this.#codec.decode(bytes));
@@ -522,6 +532,15 @@ export class GrpcRaftTransport implements Transport {
         callback({
           code: status.INVALID_ARGUMENT,
           details: "chunk does not carry a snapshot message",
+        });
+        return;
+      }
+      if (chunk.to !== this.#options.id) {
+        failed = true;
+        callback({
+          code: status.FAILED_PRECONDITION,
+          details: `snapshot for ${chunk.to} sent to ${this.#options.id}`,
+          metadata: errorMetadata("CONFLICT"),
         });
         return;
       }

@@ -167,6 +167,17 @@ describe("GrpcRaftTransport", () => {
     expect(errors[0]?.message).toContain("other-cluster");
   });
 
+  it("drops batches addressed to another member (stale address book)", async () => {
+    const errors: GrpcError[] = [];
+    const a = await peer("a");
+    const c = await peer("c", "c1", 0, (error) => errors.push(error));
+    a.transport.setPeers({ b: `127.0.0.1:${c.port}` }); // b's entry points at c
+    a.transport.send("b", [heartbeat("a", "b", 1)]);
+    await waitFor(() => errors.length > 0);
+    expect(c.received).toEqual([]);
+    expect(errors[0]?.message).toContain("addressed to b");
+  });
+
   it("sends snapshot chunks over InstallSnapshot, not the message stream", async () => {
     const a = await peer("a");
     const b = await peer("b");
