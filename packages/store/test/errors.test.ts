@@ -38,7 +38,12 @@ describe("SQLite error mapping", () => {
 describe("a full disk", () => {
   it("rejects the whole batch with DISK_FULL, keeps every acknowledged write, and recovers", async () => {
     const path = join(tempDir(), "full.db");
-    const store = openStore({ path, maxSizeBytes: 160 * 1024 });
+    const batches: { writes: number; ok: boolean }[] = [];
+    const store = openStore({
+      path,
+      maxSizeBytes: 160 * 1024,
+      onCommit: (c) => batches.push({ writes: c.writes, ok: c.ok }),
+    });
     const acked: string[] = [];
     let failure: unknown;
     let failedBatch: number[] = [];
@@ -59,6 +64,8 @@ describe("a full disk", () => {
     expect(failure).toBeInstanceOf(StoreError);
     expect(failure).toMatchObject({ code: "DISK_FULL", details: { sqliteCode: "SQLITE_FULL" } });
     for (const i of failedBatch) expect(store.getAllocation(recordFor(i))).toBeUndefined();
+    expect(batches.at(-1)).toEqual({ writes: 20, ok: false });
+    expect(batches.slice(0, -1).every((b) => b.ok)).toBe(true);
     expect(store.countAllocations()).toBe(acked.length);
     expect(store.integrityCheck().ok).toBe(true);
     // Synchronous writes fail the same way once there is no room.
