@@ -309,7 +309,7 @@ export class RaftNode<Result = unknown> {
     let byPeer: Map<NodeId, Message[]> | undefined;
     const first = messages[0]!;
     if (messages.every((m) => m.to === first.to)) {
-      this.transport.send(first.to, messages);
+      this.sendTo(first.to, messages);
       return;
     }
     byPeer = new Map();
@@ -318,7 +318,16 @@ export class RaftNode<Result = unknown> {
       if (list === undefined) byPeer.set(m.to, [m]);
       else list.push(m);
     }
-    for (const [to, list] of byPeer) this.transport.send(to, list);
+    for (const [to, list] of byPeer) this.sendTo(to, list);
+  }
+
+  /** Transports must not throw (delivery is best-effort); one that does loses the batch. */
+  private sendTo(to: NodeId, messages: readonly Message[]): void {
+    try {
+      this.transport.send(to, messages);
+    } catch (err) {
+      this.log.warn({ id: this.id, to, err }, "transport send threw; batch dropped");
+    }
   }
 
   private apply(entries: readonly Entry[]): void {
