@@ -1,0 +1,44 @@
+/**
+ * Stable error codes of @ipam/subnet-pool. Callers branch on `code`, never on `message`.
+ *
+ * - `POOL_EXHAUSTED`: no free address (or block) is left where the request may draw from.
+ * - `NO_SUBNET`: the node has no subnet of the requested purpose and family (never a fallback).
+ * - `DRAINING`: the only candidate subnets are being drained.
+ * - `NOT_FOUND`: unknown node, subnet, block or allocation.
+ * - `CONFLICT`: the change would break an ownership rule (address held by someone else, subnet
+ *   with leases removed, key reused with another purpose, ...).
+ * - `INVALID_ARGUMENT`: a malformed field; the message names it.
+ * - `UNSUPPORTED_VERSION`: an encoded command or snapshot of a version this build cannot read.
+ * - `INVALID_ENCODING`: bytes that are not an encoded command or snapshot.
+ */
+export type PoolErrorCode =
+  | "POOL_EXHAUSTED"
+  | "NO_SUBNET"
+  | "DRAINING"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "INVALID_ARGUMENT"
+  | "UNSUPPORTED_VERSION"
+  | "INVALID_ENCODING";
+
+export interface PoolErrorOptions extends ErrorOptions {
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** The single error class of @ipam/subnet-pool. */
+export class PoolError extends Error {
+  readonly code: PoolErrorCode;
+  readonly details?: Readonly<Record<string, unknown>>;
+
+  constructor(code: PoolErrorCode, message: string, options?: PoolErrorOptions) {
+    super(message, options);
+    this.name = "PoolError";
+    this.code = code;
+    if (options?.details !== undefined) this.details = options.details;
+  }
+}
+
+/** True when `error` is a {@link PoolError} (of `code`, when given). */
+export function isPoolError(error: unknown, code?: PoolErrorCode): error is PoolError {
+  return error instanceof PoolError && (code === undefined || error.code === code);
+}
