@@ -59,11 +59,6 @@ export class GroupCommitter {
     this.#rollback = db.prepare("ROLLBACK");
   }
 
-  /** Writes queued and not yet flushed. */
-  get pending(): number {
-    return this.#queue.length;
-  }
-
   /** Queues `op`; resolves with its result once durable, rejects with a `StoreError`. */
   submit<T>(op: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -95,13 +90,6 @@ export class GroupCommitter {
       this.#scheduled = undefined;
     }
     while (this.#queue.length > 0) this.#flushOne();
-  }
-
-  /** Rejects everything still queued with `err` (used when the store cannot flush). */
-  failAll(err: StoreError): void {
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const p of queue) p.reject(err);
   }
 
   #flushOne(): void {
