@@ -203,8 +203,14 @@ export type {
   RaftTransportStats,
 } from "./raft-transport.js";
 export { GrpcRaftTransport, raftMessageCodec } from "./raft-transport.js";
-export type { GrpcServer, GrpcServerOptions, ServingStatus, TlsOptions } from "./server.js";
-export { readTlsFiles, startGrpcServer } from "./server.js";
+export type {
+  GrpcServer,
+  GrpcServerOptions,
+  IpamServerOptions,
+  ServingStatus,
+  TlsOptions,
+} from "./server.js";
+export { createIpamServer, readTlsFiles, startGrpcServer } from "./server.js";
 export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";
 export type { ClusterHandlers, IpamHandlers } from "./services.js";
 export { createClusterService, createIpamService } from "./services.js";

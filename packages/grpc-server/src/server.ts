@@ -4,6 +4,7 @@ import type { ServerHooks } from "./call-hooks.js";
 import { GrpcError } from "./grpc-error.js";
 import { fileDescriptorSet } from "./reflection-descriptors.js";
 import { grpcServiceDefinition } from "./service-definition.js";
+import { createIpamService, type IpamHandlers } from "./services.js";
 import { hostPort, isLoopbackHost } from "./tcp-address.js";
 import type { ServiceBinding } from "./unary-service.js";
 import { prepareUnixSocket, setSocketMode } from "./unix-socket.js";
@@ -209,4 +210,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     setServingStatus: (service, status) => health.setStatus(service, status),
     shutdown,
   };
+}
+
+/** Options of {@link createIpamServer}: a server options minus `services`, plus the handlers. */
+export type IpamServerOptions = Omit<GrpcServerOptions, "services"> & {
+  /** The node API implementation; methods left out answer UNIMPLEMENTED. */
+  readonly handlers: Partial<IpamHandlers>;
+  /** Extra services to serve beside `ipam.v1.Ipam`. */
+  readonly services?: readonly ServiceBinding[];
+};
+
+/**
+ * The node API server in one call: `startGrpcServer` with `createIpamService(handlers)` (plus
+ * health and reflection). Same errors as {@link startGrpcServer}.
+ */
+export function createIpamServer(options: IpamServerOptions): Promise<GrpcServer> {
+  const { handlers, services = [], ...rest } = options;
+  return startGrpcServer({ ...rest, services: [createIpamService(handlers), ...services] });
 }

@@ -3,11 +3,10 @@ import { createServer as createHttp2Server, type ServerHttp2Stream } from "node:
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  createIpamService,
+  createIpamServer,
   createLeanIpamClient,
   FamilySelection,
   type GrpcServer,
-  startGrpcServer,
 } from "../src/index.js";
 import { decodeGrpcMessage, grpcTimeout } from "../src/lean-client.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
@@ -25,10 +24,7 @@ async function serve(
   const dir = tempFolder();
   cleanups.push(dir.cleanup);
   const socket = join(dir.path, "ipamd.sock");
-  const server = await startGrpcServer({
-    unixSocket: { path: socket },
-    services: [createIpamService(handlers)],
-  });
+  const server = await createIpamServer({ unixSocket: { path: socket }, handlers });
   cleanups.push(() => server.shutdown(100));
   return { socket, server };
 }
