@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type ClusterHandlers,
@@ -6,6 +7,7 @@ import {
   createIpamClient,
   createIpamService,
   type GrpcServer,
+  readTlsFiles,
   startGrpcServer,
 } from "../src/index.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
@@ -120,8 +122,13 @@ describe("TCP listeners", () => {
     afterAll(() => dir.cleanup());
 
     it("serves TLS clients that trust the CA and refuses ones that do not", async () => {
+      const tls = await readTlsFiles({
+        certFile: join(dir.path, "server.crt"),
+        keyFile: join(dir.path, "server.key"),
+      });
+      expect(Buffer.from(tls.cert)).toEqual(certs.serverCert);
       const server = await startGrpcServer({
-        tcp: { host: "127.0.0.1", port: 0, tls: { cert: certs.serverCert, key: certs.serverKey } },
+        tcp: { host: "127.0.0.1", port: 0, tls },
         services: [createIpamService(createInMemoryIpam().handlers)],
       });
       cleanups.push(() => server.shutdown(100));
