@@ -137,6 +137,19 @@ describe("RaftLogStore", () => {
     );
   });
 
+  it("refuses a snapshot before the compaction point", () => {
+    const log = memory().raftLog();
+    log.append([1, 2, 3, 4].map((i) => entry(i, 1)));
+    log.compactPrefix(3);
+    expect(() => log.saveSnapshot({ index: 2, term: 1, config: bytes() }, bytes(1))).toThrow(
+      /compaction point 3/,
+    );
+    expect(log.loadSnapshot()).toBeUndefined();
+    log.saveSnapshot({ index: 3, term: 1, config: bytes() }, bytes(1));
+    expect(log.firstIndex()).toBe(4);
+    expect(log.lastIndex()).toBe(4);
+  });
+
   it("keeps groups apart", () => {
     const store = memory();
     store.raftLog("a").append([entry(1, 1)]);

@@ -350,7 +350,8 @@ export class RaftLogStore {
    * `SNAPSHOT_CHUNK_BYTES`, with a SHA-256 checked on load) and, in the same transaction,
    * compacts the log up to `meta.index` (entries after it are kept; the Raft layer truncates
    * them if they conflict). Durable on return.
-   * @throws StoreError `INVALID_ARGUMENT` when `meta.index` is older than the stored snapshot.
+   * @throws StoreError `INVALID_ARGUMENT` when `meta.index` is older than the stored snapshot
+   *   or before the compaction point (the entries in between would be lost).
    */
   saveSnapshot(meta: RaftSnapshotMeta, data: Uint8Array): void {
     checkIndex("meta.index", meta.index, 0);
@@ -366,6 +367,14 @@ export class RaftLogStore {
           "INVALID_ARGUMENT",
           `meta.index: ${meta.index} is older than the stored snapshot at ${current.idx}`,
           { field: "meta.index", snapshotIndex: current.idx },
+        );
+      }
+      const start = this.#start();
+      if (meta.index < start.compacted_index) {
+        throw new StoreError(
+          "INVALID_ARGUMENT",
+          `meta.index: ${meta.index} is before the compaction point ${start.compacted_index}; entries in between would be lost`,
+          { field: "meta.index", compactedIndex: start.compacted_index },
         );
       }
       this.#stmts.deleteChunks.run(this.groupId);
@@ -386,7 +395,6 @@ export class RaftLogStore {
         seq,
         sha,
       );
-      const start = this.#start();
       if (meta.index > start.compacted_index) {
         this.#stmts.compact.run(this.groupId, meta.index);
         this.#stmts.setStart.run(this.groupId, meta.index, meta.term);
