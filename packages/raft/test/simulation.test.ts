@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  FAULT_KINDS,
   replayCommand,
   runSimulation,
   type SimulationResult,
@@ -11,8 +13,10 @@ import {
  * linearizable KV history, liveness after healing), over many seeds. Split into shards so that
  * vitest can run them in parallel; together they cover SEEDS seeds.
  */
-const SEEDS = 1000;
-const SHARDS = 4;
+const SEEDS = 2000;
+const SHARDS = 8;
+/** Generous: the machine may be shared; the runs are deterministic, not timed. */
+const TIMEOUT = { timeout: 120_000 };
 
 /** The failure message: seed, step, violation, and the command replaying a shrunk scenario. */
 function explain(r: SimulationResult): string {
@@ -26,21 +30,43 @@ function explain(r: SimulationResult): string {
 
 describe("deterministic simulation", () => {
   for (let shard = 0; shard < SHARDS; shard++) {
-    it(`keeps every safety and liveness property (seeds ${shard + 1}..${SEEDS} step ${SHARDS})`, () => {
-      let acknowledged = 0;
-      let faults = 0;
-      for (let seed = shard + 1; seed <= SEEDS; seed += SHARDS) {
-        const r = runSimulation({ seed });
-        if (r.violations.length > 0) expect.fail(explain(r));
-        expect(r.recoveredAfter).toBeDefined();
-        acknowledged += r.acknowledged;
-        faults += r.faultsInjected;
-      }
-      // The runs must actually exercise the system (not vacuous).
-      expect(acknowledged).toBeGreaterThan(SEEDS);
-      expect(faults).toBeGreaterThan(SEEDS);
-    });
+    it(
+      `keeps every safety and liveness property (seeds ${shard + 1}..${SEEDS} step ${SHARDS})`,
+      TIMEOUT,
+      () => {
+        let acknowledged = 0;
+        let faults = 0;
+        for (let seed = shard + 1; seed <= SEEDS; seed += SHARDS) {
+          const r = runSimulation({ seed });
+          if (r.violations.length > 0) expect.fail(explain(r));
+          expect(r.recoveredAfter).toBeDefined();
+          acknowledged += r.acknowledged;
+          faults += r.faultsInjected;
+        }
+        // The runs must actually exercise the system (not vacuous).
+        expect(acknowledged).toBeGreaterThan(SEEDS / SHARDS);
+        expect(faults).toBeGreaterThan(SEEDS / SHARDS);
+      },
+    );
   }
+
+  it("keeps every property under any subset of fault kinds (property test)", TIMEOUT, () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.subarray([...FAULT_KINDS]),
+        (seed, faults) => {
+          const r = runSimulation({ seed, faults, faultSteps: 200 });
+          if (r.violations.length > 0) {
+            expect.fail(
+              `${r.violations.join("; ")}\nreplay: ${replayCommand({ seed, faults, faultSteps: 200 })}`,
+            );
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 
   it("is deterministic: the same seed gives the same run", () => {
     const a = runSimulation({ seed: 7 });

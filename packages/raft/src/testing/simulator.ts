@@ -142,7 +142,7 @@ export class Simulation {
     this.chunkBytes = [8, 16, 64][this.int(3)] as number;
     this.checkQuorum = this.rng() < 0.75;
     this.preVote = this.rng() < 0.75;
-    const voters = options.voters ?? (this.rng() < 0.5 ? 3 : 5);
+    const voters = options.voters ?? ([1, 3, 3, 5, 5, 7][this.int(6)] as number);
     const ids = Array.from({ length: voters }, () => `n${this.nextNodeNumber++}`);
     const bootstrap: ConfState = { voters: [...ids].sort(), learners: [] };
     for (const id of ids) this.addNode(id, bootstrap);
