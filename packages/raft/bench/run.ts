@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { openStore, type Store } from "@ipam/store";
 import { createSeededRandom } from "../src/core/random.js";
 import { createRaftNode, type RaftNode } from "../src/node/raft-node.js";
@@ -129,17 +130,90 @@ async function runOnce(
   }
 }
 
-async function scenario(kind: StorageKind, proposers: number): Promise<Row[]> {
+function ask<T>(worker: Worker, command: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      worker.off("message", onMessage);
+      reject(err);
+    };
+    const onMessage = (reply: T & { error?: string }) => {
+      worker.off("error", onError);
+      if (reply.error === undefined) resolve(reply);
+      else reject(new Error(reply.error));
+    };
+    worker.once("message", onMessage);
+    worker.once("error", onError);
+    worker.postMessage(command);
+  });
+}
+
+/** One timed run with each node in its own worker thread (peers linked by MessagePorts). */
+async function runThreadsOnce(
+  kind: StorageKind,
+  proposers: number,
+): Promise<{ rate: number; latencies: number[] }> {
+  const ids = ["a", "b", "c"];
+  const dir =
+    kind === "memory"
+      ? undefined
+      : mkdtempSync(join(kind === "sqlite-tmpfs" ? "/dev/shm" : tmpdir(), "raft-bench-"));
+  const ports: Record<string, Record<string, MessagePort>> = { a: {}, b: {}, c: {} };
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = i + 1; j < ids.length; j++) {
+      const ch = new MessageChannel();
+      ports[ids[i]!]![ids[j]!] = ch.port1;
+      ports[ids[j]!]![ids[i]!] = ch.port2;
+    }
+  }
+  // Workers do not inherit tsx's loader: register it, then load the TypeScript worker module.
+  const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+    .then((tsx) => { tsx.register(); return import(${JSON.stringify(
+      new URL("./worker-node.ts", import.meta.url).href,
+    )}); })`;
+  const workers = ids.map(
+    (id, i) =>
+      new Worker(boot, {
+        eval: true,
+        workerData: { id, voters: ids, seed: i + 1, dir, ports: ports[id] },
+        transferList: Object.values(ports[id]!),
+      }),
+  );
+  try {
+    const deadline = performance.now() + 15_000;
+    let leader: Worker | undefined;
+    while (leader === undefined) {
+      if (performance.now() > deadline) throw new Error("no leader elected within 15 s");
+      await new Promise((r) => setTimeout(r, 20));
+      for (const w of workers) {
+        if ((await ask<{ role: string }>(w, { op: "role" })).role === "leader") leader = w;
+      }
+    }
+    const result = await ask<{ done: number; seconds: number; latencies: number[] }>(leader, {
+      op: "run",
+      proposers,
+      ms: RUN_MS,
+    });
+    return { rate: result.done / result.seconds, latencies: result.latencies };
+  } finally {
+    await Promise.all(workers.map((w) => ask(w, { op: "stop" }).catch(() => undefined)));
+    await Promise.all(workers.map((w) => w.terminate()));
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function scenario(kind: StorageKind, proposers: number, threads = false): Promise<Row[]> {
   const rates: number[] = [];
   const all: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    const { rate, latencies } = await runOnce(kind, proposers);
+    const { rate, latencies } = threads
+      ? await runThreadsOnce(kind, proposers)
+      : await runOnce(kind, proposers);
     rates.push(rate);
     for (const l of latencies) all.push(l);
   }
   rates.sort((a, b) => a - b);
   const lat = Float64Array.from(all).sort();
-  const label = `raft/3 nodes ${kind}/${proposers === 1 ? "1 sequential proposer" : `${proposers} concurrent proposers`}`;
+  const label = `raft/3 nodes ${threads ? "1 thread each " : ""}${kind}/${proposers === 1 ? "1 sequential proposer" : `${proposers} concurrent proposers`}`;
   const round = (x: number, d = 3) => Number(x.toFixed(d));
   return [
     {
@@ -219,6 +293,15 @@ async function main(): Promise<void> {
     }
     for (const proposers of [1, 64]) {
       const r = await scenario(kind, proposers);
+      rows.push(...r);
+      for (const row of r) printRow(row);
+    }
+  }
+  // Each node in its own worker thread (still one process): followers' fsyncs run in parallel,
+  // as on a real cluster where every server has its own disk and event loop.
+  if (process.env.RAFT_BENCH_THREADS !== "0") {
+    for (const proposers of [1, 64]) {
+      const r = await scenario("sqlite", proposers, true);
       rows.push(...r);
       for (const row of r) printRow(row);
     }
