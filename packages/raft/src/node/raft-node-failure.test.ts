@@ -51,7 +51,11 @@ describe("RaftNode failure handling and hooks", () => {
         tickMs: 10,
         // "a" times out first; the others wait long enough for "a" to win.
         electionTicks: id === "a" ? 5 : 30,
-        ...(id === "a" ? { hooks: { onFatal: (e: Error) => fatal.push(e) } } : {}),
+        // Strict ordering, so that "nothing is sent after a failed write" is observable (with the
+        // default leaderSendsBeforePersist the leader's appends go out first: outcome unknown).
+        ...(id === "a"
+          ? { hooks: { onFatal: (e: Error) => fatal.push(e) }, leaderSendsBeforePersist: false }
+          : {}),
       }),
     );
     const a = nodes[0]!;

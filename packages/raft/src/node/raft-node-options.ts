@@ -76,6 +76,14 @@ export interface RaftNodeOptions<Result = unknown> {
   readonly maxAppendBytes?: number;
   /** Snapshot chunk size for InstallSnapshot (default 1 MiB). */
   readonly snapshotChunkBytes?: number;
+  /**
+   * A leader sends its append messages BEFORE writing the same entries to its own log, so that
+   * followers persist in parallel with it (dissertation §10.2.1; etcd does the same). Safe
+   * because the core counts the leader's own copy only once it is durable (after `advance`), and
+   * only for Ready batches that change neither term nor vote and carry no snapshot; every other
+   * batch is persisted before anything is sent. Default true; false sends strictly after persisting.
+   */
+  readonly leaderSendsBeforePersist?: boolean;
   /** Proposals (and membership changes) waiting for apply before `propose` rejects `OVERLOADED` (default 4096). */
   readonly maxPendingProposals?: number;
   /** A proposal not applied within this many ms rejects with `TIMEOUT` (default 10 000). */

@@ -83,7 +83,9 @@ function readContextId(ctx: Uint8Array): number | undefined {
  * A running Raft member: drives the pure core (`RawNode`) with timer ticks, peer messages and
  * client requests, and does its I/O in the order the {@link Ready} contract prescribes — persist
  * (snapshot, entries, hard state) through {@link Storage}, THEN send messages (batched per
- * peer), then apply committed entries to the {@link StateMachine}, then advance.
+ * peer), then apply committed entries to the {@link StateMachine}, then advance. One documented
+ * exception (`leaderSendsBeforePersist`, default on): a leader's batch that changes neither term
+ * nor vote is sent before the leader's own write (dissertation §10.2.1).
  *
  * Single-threaded by design: every callback runs on the Node.js event loop; nothing here is
  * re-entrant. Work that arrives within one event-loop turn (proposals, received batches) is
@@ -112,6 +114,10 @@ export class RaftNode<Result = unknown> {
   private readonly snapshotThreshold: number;
   private readonly snapshotTrailing: number;
   private readonly maxPromoteLag: number;
+  private readonly leaderSendsFirst: boolean;
+  /** Term and vote known to be durable in Storage. */
+  private durableTerm: number;
+  private durableVote: NodeId | null;
 
   private lifecycle: RaftNodeState = "running";
   private scheduled = false;
@@ -159,6 +165,10 @@ export class RaftNode<Result = unknown> {
       0,
     );
     this.maxPromoteLag = positive(options.maxPromoteLag, 64, "maxPromoteLag", 0);
+    this.leaderSendsFirst = options.leaderSendsBeforePersist ?? true;
+    const durable = this.storage.initialState().hardState;
+    this.durableTerm = durable.term;
+    this.durableVote = durable.vote;
 
     // Restore the state machine: latest snapshot, unless a durable state machine is past it.
     const snap = this.storage.snapshot();
@@ -272,19 +282,33 @@ export class RaftNode<Result = unknown> {
   }
 
   private handleReady(rd: Ready): void {
+    // §10.2.1: a leader may replicate entries while it writes them itself, as long as nothing in
+    // the batch depends on a term or vote that is not yet durable.
+    const hs = rd.hardState;
+    const sendFirst =
+      this.leaderSendsFirst &&
+      rd.snapshot === undefined &&
+      (rd.softState?.role ?? this.role) === "leader" &&
+      (hs === undefined || (hs.term === this.durableTerm && hs.vote === this.durableVote));
+    if (sendFirst && rd.messages.length > 0) this.send(rd.messages);
+
     // 1. Persist, in the order of the Ready contract.
     const t0 = this.clock.now();
     if (rd.snapshot !== undefined) this.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+    if (hs !== undefined) {
+      this.storage.setHardState(hs);
+      this.durableTerm = hs.term;
+      this.durableVote = hs.vote;
+      this.term = hs.term;
+    }
     if (rd.entries.length > 0) {
       const seconds = (this.clock.now() - t0) / 1000;
       this.safeHook(() => this.hooks.onPersist?.(rd.entries.length, seconds));
     }
-    if (rd.hardState !== undefined) this.term = rd.hardState.term;
 
     // 2. Send, one batch per peer.
-    if (rd.messages.length > 0) this.send(rd.messages);
+    if (!sendFirst && rd.messages.length > 0) this.send(rd.messages);
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
 
     // 3. Install a received snapshot, apply committed entries, answer reads.
