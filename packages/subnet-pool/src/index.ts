@@ -5,6 +5,42 @@ export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
 export type { AllocatedAddress, BlockLease } from "./block-lease.js";
 export type {
+  NodeView,
+  StatsLevel,
+  StatsRow,
+  SubnetUsage,
+  SubnetView,
+} from "./cluster-state.js";
+export { ClusterState, SNAPSHOT_VERSION } from "./cluster-state.js";
+export { COMMAND_ENCODING_VERSION, decodeCommand, encodeCommand } from "./command-codec.js";
+export type {
+  AddSubnetCommand,
+  AllocateDirectCommand,
+  ApplyTopologyCommand,
+  ApplyTopologyValue,
+  BatchCommand,
+  ClusterCommand,
+  CommandError,
+  CommandResult,
+  CommandType,
+  CommandValues,
+  DeregisterNodeCommand,
+  DeregisterNodeValue,
+  DirectAllocateValue,
+  DirectAllocation,
+  DrainSubnetCommand,
+  LeaseBlockCommand,
+  RegisterNodeCommand,
+  ReleaseBlockCommand,
+  ReleaseDirectCommand,
+  RemoveSubnetCommand,
+  Reservation,
+  ReserveCommand,
+  ResultOf,
+  UnreserveCommand,
+} from "./commands.js";
+export { COMMAND_TYPES } from "./commands.js";
+export type {
   AllocateRequest,
   AllocateResult,
   AllocationRecord,

@@ -10,6 +10,7 @@
  * - `INVALID_ARGUMENT`: a malformed field; the message names it.
  * - `UNSUPPORTED_VERSION`: an encoded command or snapshot of a version this build cannot read.
  * - `INVALID_ENCODING`: bytes that are not an encoded command or snapshot.
+ * - `INTERNAL`: a bug; the command was rolled back.
  */
 export type PoolErrorCode =
   | "POOL_EXHAUSTED"
@@ -19,7 +20,8 @@ export type PoolErrorCode =
   | "CONFLICT"
   | "INVALID_ARGUMENT"
   | "UNSUPPORTED_VERSION"
-  | "INVALID_ENCODING";
+  | "INVALID_ENCODING"
+  | "INTERNAL";
 
 export interface PoolErrorOptions extends ErrorOptions {
   readonly details?: Readonly<Record<string, unknown>>;

@@ -1,0 +1,713 @@
+import { exampleTopology, type TopologyConfig, toCanonicalConfig } from "@ipam/topology";
+import { describe, expect, it } from "vitest";
+import { ClusterState } from "./cluster-state.js";
+import { decodeCommand, encodeCommand } from "./command-codec.js";
+import type { ClusterCommand, CommandResult } from "./commands.js";
+import { isPoolError } from "./pool-error.js";
+
+const config = toCanonicalConfig(exampleTopology());
+const key = (containerId: string, ifname = "eth0") => ({ network: "k8s", containerId, ifname });
+
+function fresh(): ClusterState {
+  const state = new ClusterState();
+  expect(state.apply({ type: "apply-topology", at: 0, config }).ok).toBe(true);
+  return state;
+}
+
+function value<T>(result: CommandResult<T>): T {
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
+
+function errorCode(result: CommandResult): string | undefined {
+  return result.ok ? undefined : result.error.code;
+}
+
+/** A copy of the config with one TOR subnet list edited. */
+function editConfig(
+  fn: (c: { zones: { pods: { tors: { id: string; subnets: unknown[] }[] }[] }[] }) => void,
+): TopologyConfig {
+  const copy = structuredClone(config) as unknown as Parameters<typeof fn>[0];
+  fn(copy);
+  return copy as unknown as TopologyConfig;
+}
+
+describe("ClusterState: topology and nodes", () => {
+  it("applies a topology and reports the diff", () => {
+    const state = new ClusterState();
+    const r = value(state.apply({ type: "apply-topology", at: 0, config }));
+    expect(r.diff.subnets.added).toHaveLength(52);
+    expect(state.nodes()).toHaveLength(16);
+    const again = value(state.apply({ type: "apply-topology", at: 1, config }));
+    expect(again.diff.empty).toBe(true);
+  });
+
+  it("rejects an invalid topology naming the field, changing nothing", () => {
+    const state = fresh();
+    const before = state.snapshot();
+    const bad = editConfig((c) => {
+      (c.zones[0]?.pods[0]?.tors[0]?.subnets[0] as { cidr: string }).cidr = "10.0.0.0/33";
+    });
+    const r = state.apply({ type: "apply-topology", at: 1, config: bad });
+    expect(errorCode(r)).toBe("INVALID_ARGUMENT");
+    expect(r.ok ? "" : JSON.stringify(r.error)).toContain("10.0.0.0/33");
+    expect(state.snapshot()).toEqual(before);
+  });
+
+  it("registers and deregisters nodes; deregistering frees blocks and direct addresses", () => {
+    const state = fresh();
+    const node = value(
+      state.apply({
+        type: "register-node",
+        at: 1,
+        node: "n-new",
+        tor: "tor-a1-1",
+        labels: { rack: "r1" },
+      }),
+    );
+    expect(node).toMatchObject({ id: "n-new", tor: "tor-a1-1", labels: { rack: "r1" } });
+    expect(
+      errorCode(state.apply({ type: "register-node", at: 1, node: "n-new", tor: "tor-a1-2" })),
+    ).toBe("CONFLICT");
+    expect(errorCode(state.apply({ type: "register-node", at: 1, node: "x", tor: "nope" }))).toBe(
+      "NOT_FOUND",
+    );
+    const lease = value(
+      state.apply({ type: "lease-block", at: 2, node: "n-new", purpose: "default", family: 4 }),
+    );
+    const direct = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 2,
+        node: "n-new",
+        purpose: "management",
+        family: 4,
+        key: key("c1"),
+      }),
+    );
+    const gone = value(state.apply({ type: "deregister-node", at: 3, node: "n-new" }));
+    expect(gone).toEqual({ node: "n-new", blocks: [lease.cidr], addresses: [direct.address] });
+    expect(state.node("n-new")).toBeUndefined();
+    expect(state.directAllocations()).toEqual([]);
+    expect(errorCode(state.apply({ type: "deregister-node", at: 3, node: "n-new" }))).toBe(
+      "NOT_FOUND",
+    );
+  });
+
+  it("node view has the full path and counts", () => {
+    const state = fresh();
+    state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 6 });
+    expect(state.node("node-a1")).toMatchObject({
+      path: "zone-a/pod-a1/tor-a1-1/node-a1",
+      blocks: 1,
+      directAddresses: 0,
+    });
+  });
+});
+
+describe("ClusterState: block leases", () => {
+  it("leases the lowest free block, then adjacent ones, from the TOR subnet first", () => {
+    const state = fresh();
+    const a = value(
+      state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 4 }),
+    );
+    expect(a).toMatchObject({ node: "node-a1", cidr: "10.99.0.0/26", leasedAt: 1 });
+    expect(a.subnet.id).toBe("tor-a1-1-default-v4");
+    const b = value(
+      state.apply({ type: "lease-block", at: 2, node: "node-a2", purpose: "default", family: 4 }),
+    );
+    expect(b.cidr).toBe("10.99.0.64/26");
+    const c = value(
+      state.apply({ type: "lease-block", at: 3, node: "node-a1", purpose: "default", family: 4 }),
+    );
+    expect(c.cidr).toBe("10.99.0.128/26");
+    value(state.apply({ type: "release-block", at: 4, node: "node-a2", cidr: "10.99.0.64/26" }));
+    // Adjacent to node-a1's blocks (0 and 2): block 1 is the lowest neighbour.
+    expect(
+      value(
+        state.apply({ type: "lease-block", at: 5, node: "node-a1", purpose: "default", family: 4 }),
+      ).cidr,
+    ).toBe("10.99.0.64/26");
+    expect(state.nodeLeases("node-a1").map((l) => l.cidr)).toEqual([
+      "10.99.0.0/26",
+      "10.99.0.64/26",
+      "10.99.0.128/26",
+    ]);
+  });
+
+  it("spills to the pod subnet when the TOR subnet is full, and never to another purpose", () => {
+    const state = fresh();
+    for (let i = 0; i < 32; i++)
+      value(
+        state.apply({ type: "lease-block", at: i, node: "node-a1", purpose: "default", family: 4 }),
+      );
+    const spill = value(
+      state.apply({ type: "lease-block", at: 99, node: "node-a1", purpose: "default", family: 4 }),
+    );
+    expect(spill.subnet.id).toBe("pod-a1-default-v4-spill");
+    const strict = state.apply({
+      type: "lease-block",
+      at: 99,
+      node: "node-a1",
+      purpose: "default",
+      family: 4,
+      strategy: "tor",
+    });
+    expect(errorCode(strict)).toBe("POOL_EXHAUSTED");
+    expect(
+      errorCode(
+        state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "gpu", family: 4 }),
+      ),
+    ).toBe("NO_SUBNET");
+  });
+
+  it("refuses leasing from a direct-mode subnet with NO_SUBNET naming the mode", () => {
+    const state = fresh();
+    const r = state.apply({
+      type: "lease-block",
+      at: 1,
+      node: "node-a1",
+      purpose: "management",
+      family: 4,
+    });
+    expect(errorCode(r)).toBe("NO_SUBNET");
+    expect(r.ok ? undefined : r.error.details.mode).toBe("direct");
+  });
+
+  it("leases from a named subnet only when reachable, and honours draining", () => {
+    const state = fresh();
+    expect(
+      errorCode(
+        state.apply({ type: "lease-block", at: 1, node: "node-a1", subnet: "tor-a1-2-default-v4" }),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+    expect(
+      errorCode(state.apply({ type: "lease-block", at: 1, node: "node-a1", subnet: "nope" })),
+    ).toBe("NOT_FOUND");
+    value(state.apply({ type: "drain-subnet", at: 1, subnet: "tor-a1-1-default-v6" }));
+    expect(
+      errorCode(
+        state.apply({ type: "lease-block", at: 1, node: "node-a1", subnet: "tor-a1-1-default-v6" }),
+      ),
+    ).toBe("DRAINING");
+    expect(
+      errorCode(
+        state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 6 }),
+      ),
+    ).toBe("DRAINING");
+    value(
+      state.apply({ type: "drain-subnet", at: 1, subnet: "tor-a1-1-default-v6", draining: false }),
+    );
+    expect(
+      state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 6 })
+        .ok,
+    ).toBe(true);
+  });
+
+  it("release-block refuses another node's block and an unknown one", () => {
+    const state = fresh();
+    const a = value(
+      state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 4 }),
+    );
+    expect(
+      errorCode(state.apply({ type: "release-block", at: 2, node: "node-a2", cidr: a.cidr })),
+    ).toBe("CONFLICT");
+    expect(
+      errorCode(
+        state.apply({ type: "release-block", at: 2, node: "node-a1", cidr: "10.99.1.0/26" }),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(
+      errorCode(
+        state.apply({ type: "release-block", at: 2, node: "node-a1", cidr: "10.99.1.0/99" }),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+  });
+
+  it("skips blocks entirely inside reservations and passes reservations to the lease", () => {
+    const state = fresh();
+    value(
+      state.apply({
+        type: "reserve",
+        at: 1,
+        subnet: "tor-a1-1-default-v4",
+        range: "10.99.0.0-10.99.0.200",
+        reason: "legacy",
+      }),
+    );
+    const a = value(
+      state.apply({ type: "lease-block", at: 2, node: "node-a1", purpose: "default", family: 4 }),
+    );
+    expect(a.cidr).toBe("10.99.0.192/26");
+    expect(a.subnet.reserved).toContain("10.99.0.0-10.99.0.200");
+    expect(
+      state.subnets().find((s) => s.subnet.id === "tor-a1-1-default-v4")?.reservations,
+    ).toEqual([
+      { subnet: "tor-a1-1-default-v4", range: "10.99.0.0-10.99.0.200", reason: "legacy", at: 1 },
+    ]);
+    value(
+      state.apply({
+        type: "unreserve",
+        at: 3,
+        subnet: "tor-a1-1-default-v4",
+        range: "10.99.0.0-10.99.0.200",
+      }),
+    );
+    expect(
+      value(
+        state.apply({ type: "lease-block", at: 4, node: "node-a2", purpose: "default", family: 4 }),
+      ).cidr,
+    ).toBe("10.99.0.0/26");
+    expect(
+      errorCode(
+        state.apply({
+          type: "unreserve",
+          at: 3,
+          subnet: "tor-a1-1-default-v4",
+          range: "10.99.0.7",
+        }),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(
+      errorCode(
+        state.apply({
+          type: "reserve",
+          at: 3,
+          subnet: "tor-a1-1-default-v4",
+          range: "10.98.0.7",
+          reason: "",
+        }),
+      ),
+    ).toBe("INVALID_ARGUMENT");
+  });
+
+  it("leases /120 blocks of a /64 (2^56 blocks) sparsely", () => {
+    const state = fresh();
+    const cidrs = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      cidrs.add(
+        value(
+          state.apply({
+            type: "lease-block",
+            at: i,
+            node: `node-a${1 + (i % 2)}`,
+            purpose: "default",
+            family: 6,
+          }),
+        ).cidr,
+      );
+    }
+    expect(cidrs.size).toBe(50);
+    const usage = state.subnetUsage().find((u) => u.subnet === "tor-a1-1-default-v6");
+    expect(usage).toMatchObject({ leasedBlocks: 50, allocated: 50 * 256, totalBlocks: 2 ** 56 });
+  });
+});
+
+describe("ClusterState: direct allocations", () => {
+  it("allocates per address, idempotently per key and family", () => {
+    const state = fresh();
+    const a = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 1,
+        node: "node-a1",
+        purpose: "management",
+        family: 4,
+        key: key("c1"),
+      }),
+    );
+    expect(a).toMatchObject({
+      address: "10.99.9.2",
+      prefixLength: 26,
+      gateway: "10.99.9.1",
+      subnet: "tor-a1-1-management-v4",
+      existing: false,
+    });
+    const again = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 2,
+        node: "node-a1",
+        purpose: "management",
+        family: 4,
+        key: key("c1"),
+      }),
+    );
+    expect(again).toMatchObject({ address: "10.99.9.2", existing: true, allocatedAt: 1 });
+    const v6 = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 2,
+        node: "node-a1",
+        purpose: "management",
+        family: 6,
+        key: key("c1"),
+      }),
+    );
+    expect(v6.address).toBe("fd99:0:0:2::2");
+    expect(
+      errorCode(
+        state.apply({
+          type: "allocate-direct",
+          at: 2,
+          node: "node-a2",
+          purpose: "management",
+          family: 4,
+          key: key("c1"),
+        }),
+      ),
+    ).toBe("CONFLICT");
+    expect(state.directAllocations("node-a1").map((d) => d.family)).toEqual([4, 6]);
+  });
+
+  it("honours a requested address, refusing reserved, taken and foreign ones", () => {
+    const state = fresh();
+    const base = {
+      type: "allocate-direct",
+      at: 1,
+      node: "node-a1",
+      purpose: "management",
+      family: 4,
+    } as const;
+    expect(value(state.apply({ ...base, key: key("a"), address: "10.99.9.40" })).address).toBe(
+      "10.99.9.40",
+    );
+    expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.9.40" }))).toBe(
+      "CONFLICT",
+    );
+    expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.9.1" }))).toBe(
+      "CONFLICT",
+    );
+    expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.25.5" }))).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(errorCode(state.apply({ ...base, key: key("b"), address: "fd99::5" }))).toBe(
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it("exhausts, then reuses an address only after the cool-down", () => {
+    const state = fresh();
+    const base = {
+      type: "allocate-direct",
+      node: "node-a1",
+      purpose: "management",
+      family: 4,
+    } as const;
+    const got: string[] = [];
+    for (let i = 0; i < 61; i++)
+      got.push(value(state.apply({ ...base, at: 1, key: key(`c${i}`) })).address);
+    expect(new Set(got).size).toBe(61); // /26 minus network, broadcast, gateway
+    expect(errorCode(state.apply({ ...base, at: 1, key: key("x") }))).toBe("POOL_EXHAUSTED");
+    const released = value(state.apply({ type: "release-direct", at: 1000, key: key("c5") }));
+    expect(released.map((r) => r.address)).toEqual([got[5]]);
+    expect(state.subnetUsage().find((u) => u.subnet === "tor-a1-1-management-v4")).toMatchObject({
+      cooling: 1,
+      allocated: 60,
+      free: 0,
+    });
+    expect(errorCode(state.apply({ ...base, at: 30_999, key: key("x") }))).toBe("POOL_EXHAUSTED");
+    expect(value(state.apply({ ...base, at: 31_000, key: key("x") })).address).toBe(got[5]);
+    expect(value(state.apply({ type: "release-direct", at: 1, key: key("unknown") }))).toEqual([]);
+  });
+
+  it("refuses a reservation over an allocated address", () => {
+    const state = fresh();
+    const a = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 1,
+        node: "node-a1",
+        purpose: "management",
+        family: 4,
+        key: key("c1"),
+      }),
+    );
+    expect(
+      errorCode(
+        state.apply({
+          type: "reserve",
+          at: 2,
+          subnet: "tor-a1-1-management-v4",
+          range: a.address,
+          reason: "x",
+        }),
+      ),
+    ).toBe("CONFLICT");
+    value(
+      state.apply({
+        type: "reserve",
+        at: 2,
+        subnet: "tor-a1-1-management-v4",
+        range: "10.99.9.3/32",
+        reason: "printer",
+      }),
+    );
+    const b = value(
+      state.apply({
+        type: "allocate-direct",
+        at: 3,
+        node: "node-a1",
+        purpose: "management",
+        family: 4,
+        key: key("c2"),
+      }),
+    );
+    expect(b.address).toBe("10.99.9.4");
+  });
+});
+
+describe("ClusterState: subnets", () => {
+  const subnet = {
+    cidr: "10.99.10.0/24",
+    purpose: "storage",
+    blockPrefix: 28,
+    scope: { kind: "tor", id: "tor-a1-1" },
+  } as const;
+
+  it("adds a subnet at run time and refuses removing it while leased", () => {
+    const state = fresh();
+    const s = value(
+      state.apply({ type: "add-subnet", at: 1, subnet: { ...subnet, id: "extra", priority: -1 } }),
+    );
+    expect(s).toMatchObject({ id: "extra", cidr: "10.99.10.0/24", gateway: "10.99.10.1" });
+    expect(
+      errorCode(
+        state.apply({ type: "add-subnet", at: 1, subnet: { ...subnet, cidr: "10.99.8.0/25" } }),
+      ),
+    ).toBe("CONFLICT");
+    const lease = value(
+      state.apply({ type: "lease-block", at: 2, node: "node-a1", purpose: "storage", family: 4 }),
+    );
+    expect(lease.subnet.id).toBe("extra");
+    expect(errorCode(state.apply({ type: "remove-subnet", at: 3, subnet: "extra" }))).toBe(
+      "CONFLICT",
+    );
+    value(state.apply({ type: "release-block", at: 3, node: "node-a1", cidr: lease.cidr }));
+    expect(value(state.apply({ type: "remove-subnet", at: 3, subnet: "extra" })).id).toBe("extra");
+    expect(state.topology().subnets.has("extra")).toBe(false);
+  });
+
+  it("rejects a direct-mode subnet above 2^24 addresses", () => {
+    const state = fresh();
+    const r = state.apply({
+      type: "add-subnet",
+      at: 1,
+      subnet: { cidr: "fd98::/64", blockPrefix: 128, scope: { kind: "tor", id: "tor-a1-1" } },
+    });
+    expect(errorCode(r)).toBe("INVALID_ARGUMENT");
+    expect(state.topology().subnets.has("fd98::/64")).toBe(false);
+  });
+
+  it("apply-topology refuses dropping a leased subnet unless it is draining", () => {
+    const state = fresh();
+    value(
+      state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "storage", family: 4 }),
+    );
+    const without = editConfig((c) => {
+      const tor = c.zones[0]?.pods[0]?.tors[0];
+      if (tor)
+        tor.subnets = tor.subnets.filter((s) => (s as { id: string }).id !== "tor-a1-1-storage-v4");
+    });
+    expect(errorCode(state.apply({ type: "apply-topology", at: 2, config: without }))).toBe(
+      "CONFLICT",
+    );
+    value(state.apply({ type: "drain-subnet", at: 2, subnet: "tor-a1-1-storage-v4" }));
+    const r = value(state.apply({ type: "apply-topology", at: 3, config: without }));
+    expect(r.freedBlocks).toBe(1);
+    expect(state.nodeLeases("node-a1")).toEqual([]);
+  });
+
+  it("apply-topology keeps run-time nodes", () => {
+    const state = fresh();
+    value(state.apply({ type: "register-node", at: 1, node: "late", tor: "tor-b1-1" }));
+    value(state.apply({ type: "apply-topology", at: 2, config }));
+    expect(state.node("late")?.path).toBe("zone-b/pod-b1/tor-b1-1/late");
+  });
+});
+
+describe("ClusterState: batches, errors, encoding", () => {
+  it("a plain batch applies each command on its own", () => {
+    const state = fresh();
+    const r = value(
+      state.apply({
+        type: "batch",
+        at: 1,
+        commands: [
+          {
+            type: "allocate-direct",
+            at: 1,
+            node: "node-a1",
+            purpose: "management",
+            family: 4,
+            key: key("a"),
+          },
+          {
+            type: "allocate-direct",
+            at: 1,
+            node: "nope",
+            purpose: "management",
+            family: 4,
+            key: key("b"),
+          },
+          {
+            type: "allocate-direct",
+            at: 1,
+            node: "node-a1",
+            purpose: "management",
+            family: 4,
+            key: key("c"),
+          },
+        ],
+      }),
+    );
+    expect(r.map((x) => x.ok)).toEqual([true, false, true]);
+    expect(state.directAllocations()).toHaveLength(2);
+  });
+
+  it("an atomic batch undoes everything on the first failure", () => {
+    const state = fresh();
+    const before = state.snapshot();
+    const r = state.apply({
+      type: "batch",
+      at: 1,
+      atomic: true,
+      commands: [
+        { type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 4 },
+        {
+          type: "allocate-direct",
+          at: 1,
+          node: "node-a1",
+          purpose: "management",
+          family: 4,
+          key: key("a"),
+        },
+        { type: "register-node", at: 1, node: "n9", tor: "tor-a1-1" },
+        { type: "lease-block", at: 1, node: "node-a1", purpose: "gpu", family: 4 },
+      ],
+    });
+    expect(errorCode(r)).toBe("NO_SUBNET");
+    expect(r.ok ? undefined : r.error.details.index).toBe(3);
+    expect(state.snapshot()).toEqual(before);
+    const nested = value(
+      state.apply({ type: "batch", at: 1, commands: [{ type: "batch", at: 1, commands: [] }] }),
+    );
+    expect(errorCode(nested[0] as CommandResult)).toBe("INVALID_ARGUMENT");
+  });
+
+  it("bad fields are INVALID_ARGUMENT naming the field, never a throw", () => {
+    const state = fresh();
+    const r = state.apply({
+      type: "lease-block",
+      at: 1,
+      node: "node-a1",
+      purpose: "default",
+      family: 5,
+    } as unknown as ClusterCommand);
+    expect(r.ok ? "" : r.error.message).toContain("lease-block.family");
+    const k = state.apply({
+      type: "allocate-direct",
+      at: 1,
+      node: "node-a1",
+      purpose: "management",
+      family: 4,
+      key: { network: "k8s" },
+    } as unknown as ClusterCommand);
+    expect(k.ok ? "" : k.error.message).toContain("allocate-direct.key.containerId");
+    expect(errorCode(state.apply({ type: "nope", at: 1 } as unknown as ClusterCommand))).toBe(
+      "INVALID_ARGUMENT",
+    );
+  });
+
+  it("encodes commands with a version byte and rejects unknown versions", () => {
+    const cmd: ClusterCommand = {
+      type: "lease-block",
+      at: 5,
+      node: "n",
+      purpose: "default",
+      family: 4,
+    };
+    const bytes = encodeCommand(cmd);
+    expect(bytes[0]).toBe(1);
+    expect(decodeCommand(bytes)).toEqual(cmd);
+    const other = bytes.slice();
+    other[0] = 2;
+    expect(() => decodeCommand(other)).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED_VERSION" }),
+    );
+    expect(() => decodeCommand(new Uint8Array([1, 123]))).toThrow(
+      expect.objectContaining({ code: "INVALID_ENCODING" }),
+    );
+    const bad = encodeCommand({
+      type: "batch",
+      at: 1,
+      commands: [{ type: "zap", at: 1 } as unknown as ClusterCommand],
+    });
+    try {
+      decodeCommand(bad);
+      expect.unreachable();
+    } catch (error) {
+      expect(isPoolError(error, "INVALID_ENCODING")).toBe(true);
+      expect((error as Error).message).toContain("command.commands[0].type");
+    }
+  });
+});
+
+describe("ClusterState: snapshot and stats", () => {
+  it("restores an identical state and rejects other versions", () => {
+    const state = fresh();
+    state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 6 });
+    state.apply({
+      type: "allocate-direct",
+      at: 1,
+      node: "node-b1",
+      purpose: "management",
+      family: 6,
+      key: key("z"),
+    });
+    state.apply({ type: "release-direct", at: 2, key: key("z") });
+    state.apply({
+      type: "reserve",
+      at: 3,
+      subnet: "tor-b1-1-management-v4",
+      range: "10.99.137.10-10.99.137.12",
+      reason: "x",
+    });
+    const bytes = state.snapshot();
+    const copy = ClusterState.restore(bytes);
+    expect(copy.snapshot()).toEqual(bytes);
+    expect(copy.nodeLeases("node-a1")).toEqual(state.nodeLeases("node-a1"));
+    const v2 = bytes.slice();
+    v2[4] = 2;
+    expect(() => ClusterState.restore(v2)).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED_VERSION" }),
+    );
+    expect(() => ClusterState.restore(new Uint8Array([1, 2, 3, 4, 5, 6]))).toThrow(
+      expect.objectContaining({ code: "INVALID_ENCODING" }),
+    );
+    const target = fresh();
+    target.restore(bytes);
+    expect(target.snapshot()).toEqual(bytes);
+  });
+
+  it("aggregates usage per zone, pod, TOR and purpose", () => {
+    const state = fresh();
+    state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "default", family: 4 });
+    state.apply({
+      type: "allocate-direct",
+      at: 1,
+      node: "node-a3",
+      purpose: "management",
+      family: 4,
+      key: key("m"),
+    });
+    const tor = state.stats("tor").find((r) => r.id === "tor-a1-1");
+    expect(tor).toMatchObject({ subnets: 6, leasedBlocks: 1 });
+    const pod = state.stats("pod").find((r) => r.id === "pod-a1");
+    expect(pod?.allocated).toBe(64 + 1);
+    const zones = state.stats("zone");
+    expect(zones.map((r) => r.id)).toEqual(["zone-a", "zone-b"]);
+    expect(zones[1]?.allocated).toBe(0);
+    expect(state.stats("purpose").map((r) => r.id)).toEqual(["default", "management", "storage"]);
+  });
+});

@@ -1,0 +1,266 @@
+import type {
+  Family,
+  Labels,
+  Node,
+  Subnet,
+  SubnetInput,
+  SubnetStrategy,
+  TopologyConfig,
+  TopologyDiff,
+} from "@ipam/topology";
+import type { AllocationKey } from "./allocation-key.js";
+import type { BlockLease } from "./block-lease.js";
+import type { PoolErrorCode } from "./pool-error.js";
+
+/**
+ * The commands of the cluster state machine (L1). Every command carries `at`: the proposer's
+ * clock in ms since the epoch, the only time `apply` ever sees. Commands are plain JSON-able
+ * data; {@link encodeCommand} gives their versioned wire form.
+ */
+export type ClusterCommand =
+  | ApplyTopologyCommand
+  | RegisterNodeCommand
+  | DeregisterNodeCommand
+  | AddSubnetCommand
+  | RemoveSubnetCommand
+  | DrainSubnetCommand
+  | LeaseBlockCommand
+  | ReleaseBlockCommand
+  | AllocateDirectCommand
+  | ReleaseDirectCommand
+  | ReserveCommand
+  | UnreserveCommand
+  | BatchCommand;
+
+/** The `type` of every command. */
+export const COMMAND_TYPES = [
+  "apply-topology",
+  "register-node",
+  "deregister-node",
+  "add-subnet",
+  "remove-subnet",
+  "drain-subnet",
+  "lease-block",
+  "release-block",
+  "allocate-direct",
+  "release-direct",
+  "reserve",
+  "unreserve",
+  "batch",
+] as const;
+
+export type CommandType = (typeof COMMAND_TYPES)[number];
+
+/**
+ * Replaces the topology with a validated config. Nodes registered at run time that the config
+ * does not list are carried over. Refused (`CONFLICT`) when it removes a subnet that still has
+ * leases or direct allocations and is not draining, or changes the CIDR, family or block
+ * prefix of a subnet in use. A removed draining subnet loses its leases and allocations, and a
+ * node whose TOR is gone is deregistered (both listed in the result).
+ */
+export interface ApplyTopologyCommand {
+  readonly type: "apply-topology";
+  readonly at: number;
+  readonly config: TopologyConfig;
+}
+
+/** Registers (or updates the name/labels of) a node under a TOR. */
+export interface RegisterNodeCommand {
+  readonly type: "register-node";
+  readonly at: number;
+  readonly node: string;
+  readonly tor: string;
+  readonly name?: string;
+  readonly labels?: Labels;
+}
+
+/** Removes a node, freeing its blocks and direct addresses (which cool down). */
+export interface DeregisterNodeCommand {
+  readonly type: "deregister-node";
+  readonly at: number;
+  readonly node: string;
+}
+
+/** Attaches a subnet to a zone, pod or TOR at run time. */
+export interface AddSubnetCommand {
+  readonly type: "add-subnet";
+  readonly at: number;
+  readonly subnet: SubnetInput;
+}
+
+/** Removes a subnet; `CONFLICT` while it has leases or direct allocations (drain it first). */
+export interface RemoveSubnetCommand {
+  readonly type: "remove-subnet";
+  readonly at: number;
+  readonly subnet: string;
+}
+
+/** Stops (or with `draining: false` resumes) new leases and allocations from a subnet. */
+export interface DrainSubnetCommand {
+  readonly type: "drain-subnet";
+  readonly at: number;
+  readonly subnet: string;
+  /** Default true. */
+  readonly draining?: boolean;
+}
+
+/**
+ * Leases one block to a node: from `subnet` when given, else from the node's subnets of
+ * `purpose` + `family` (TOR → Pod → Zone per `strategy`, by priority then id, block-mode and
+ * not draining). Inside a subnet: the lowest free block adjacent to one of the node's blocks
+ * there, else the lowest free block; blocks entirely inside reserved ranges are skipped.
+ */
+export interface LeaseBlockCommand {
+  readonly type: "lease-block";
+  readonly at: number;
+  readonly node: string;
+  readonly subnet?: string;
+  readonly purpose?: string;
+  readonly family?: Family;
+  /** Default `"spill"`. */
+  readonly strategy?: SubnetStrategy;
+}
+
+export interface ReleaseBlockCommand {
+  readonly type: "release-block";
+  readonly at: number;
+  readonly node: string;
+  /** The block's CIDR. */
+  readonly cidr: string;
+}
+
+/**
+ * Allocates one address of a direct-mode subnet to `key` (idempotent per key and family:
+ * a repeat returns the same address). `address` asks for a specific one.
+ */
+export interface AllocateDirectCommand {
+  readonly type: "allocate-direct";
+  readonly at: number;
+  readonly node: string;
+  readonly purpose: string;
+  readonly family: Family;
+  readonly key: AllocationKey;
+  readonly address?: string;
+  /** Default `"spill"`. */
+  readonly strategy?: SubnetStrategy;
+}
+
+/** Releases the key's direct addresses (of `family`, or all); an unknown key succeeds. */
+export interface ReleaseDirectCommand {
+  readonly type: "release-direct";
+  readonly at: number;
+  readonly key: AllocationKey;
+  readonly family?: Family;
+}
+
+/**
+ * Excludes a range from allocation at run time: `range` is an address, a CIDR or `first-last`
+ * inside the subnet. In a direct-mode subnet `CONFLICT` when an allocated address falls inside.
+ * In block mode it applies to blocks leased from then on (and fully reserved blocks are never
+ * leased).
+ */
+export interface ReserveCommand {
+  readonly type: "reserve";
+  readonly at: number;
+  readonly subnet: string;
+  readonly range: string;
+  readonly reason: string;
+}
+
+export interface UnreserveCommand {
+  readonly type: "unreserve";
+  readonly at: number;
+  readonly subnet: string;
+  readonly range: string;
+}
+
+/**
+ * Several commands in one log entry (e.g. the direct allocations of many pods). Not atomic by
+ * default: each command succeeds or fails on its own and the value lists every result in
+ * order. With `atomic: true`, the first failure undoes the ones before it and the batch fails
+ * with that error (`details.index` names it). Batches do not nest.
+ */
+export interface BatchCommand {
+  readonly type: "batch";
+  readonly at: number;
+  readonly commands: readonly ClusterCommand[];
+  readonly atomic?: boolean;
+}
+
+/** A command's failure: a stable code, a message naming the field or entity, details. */
+export interface CommandError {
+  readonly code: PoolErrorCode;
+  readonly message: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** The outcome of one command. A failed command changed nothing. */
+export type CommandResult<T = unknown> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: CommandError };
+
+/** One direct (per-address) allocation held in L1. */
+export interface DirectAllocation {
+  readonly key: AllocationKey;
+  readonly family: Family;
+  readonly node: string;
+  readonly purpose: string;
+  readonly subnet: string;
+  readonly address: string;
+  /** Prefix length of the subnet. */
+  readonly prefixLength: number;
+  readonly gateway: string | null;
+  /** `at` of the allocating command (ms). */
+  readonly allocatedAt: number;
+}
+
+/** A run-time reservation of a subnet. */
+export interface Reservation {
+  readonly subnet: string;
+  /** Canonical: a CIDR or `first-last`. */
+  readonly range: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
+export interface ApplyTopologyValue {
+  readonly diff: TopologyDiff;
+  /** Nodes dropped because their TOR is gone (their leases were freed), sorted. */
+  readonly removedNodes: readonly string[];
+  /** Blocks and direct addresses freed by the change (removed draining subnets, removed nodes). */
+  readonly freedBlocks: number;
+  readonly freedAddresses: number;
+}
+
+export interface DeregisterNodeValue {
+  readonly node: string;
+  /** CIDRs of the freed blocks, sorted. */
+  readonly blocks: readonly string[];
+  /** Freed direct addresses, in release order. */
+  readonly addresses: readonly string[];
+}
+
+export interface DirectAllocateValue extends DirectAllocation {
+  /** True when the key already held this address (nothing changed). */
+  readonly existing: boolean;
+}
+
+/** The value type of each command's successful result. */
+export interface CommandValues {
+  "apply-topology": ApplyTopologyValue;
+  "register-node": Node;
+  "deregister-node": DeregisterNodeValue;
+  "add-subnet": Subnet;
+  "remove-subnet": Subnet;
+  "drain-subnet": { readonly subnet: string; readonly draining: boolean };
+  "lease-block": BlockLease;
+  "release-block": { readonly node: string; readonly cidr: string };
+  "allocate-direct": DirectAllocateValue;
+  "release-direct": readonly DirectAllocation[];
+  reserve: Reservation;
+  unreserve: Reservation;
+  batch: readonly CommandResult[];
+}
+
+/** The result type of a command. */
+export type ResultOf<C extends ClusterCommand> = CommandResult<CommandValues[C["type"]]>;
