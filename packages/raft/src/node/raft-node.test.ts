@@ -25,7 +25,7 @@ function converged(c: DriverCluster): boolean {
   return prints.every((p) => p === prints[0]);
 }
 
-describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
+describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_000 }, () => {
   it("elects one leader that every node agrees on", async () => {
     cluster = await DriverCluster.create(["a", "b", "c"]);
     const leader = await cluster.leader();

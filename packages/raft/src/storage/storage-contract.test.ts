@@ -120,7 +120,9 @@ function run(op: Op, model: MemoryStorage, real: Storage): void {
   }
 }
 
-describe("Storage contract: SqliteStorage behaves like MemoryStorage, and survives reopen", () => {
+describe("Storage contract: SqliteStorage behaves like MemoryStorage, and survives reopen", {
+  timeout: 30_000,
+}, () => {
   it("matches the in-memory model after every operation and after reopening (property)", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {
