@@ -8,12 +8,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { openStore, type Store } from "@ipam/store";
+import { decodeMessages, encodeMessages } from "../src/codec/message-codec.js";
 import { createSeededRandom } from "../src/core/random.js";
 import { createRaftNode, type RaftNode } from "../src/node/raft-node.js";
 import { MemoryStorage } from "../src/storage/memory-storage.js";
 import { createSqliteStorage } from "../src/storage/sqlite-storage.js";
 import { MemoryNetwork } from "../src/transport/memory-transport.js";
-import type { StateMachine, Storage } from "../src/types.js";
+import type { Message, StateMachine, Storage } from "../src/types.js";
 
 interface Row {
   name: string;
@@ -22,6 +23,8 @@ interface Row {
   p50: number;
   p99: number;
   samples: number;
+  baseline?: string;
+  ratio?: number;
 }
 
 type StorageKind = "memory" | "sqlite" | "sqlite-tmpfs";
@@ -269,9 +272,95 @@ function fsyncBaseline(kind: "sqlite" | "sqlite-tmpfs"): Row {
   }
 }
 
+/** A typical replication batch: one append of 64 entries of 64 bytes plus two small messages. */
+function sampleBatch(): Message[] {
+  const entries = Array.from({ length: 64 }, (_, i) => ({
+    index: 1001 + i,
+    term: 7,
+    type: "normal" as const,
+    data: new Uint8Array(64).fill(i),
+  }));
+  return [
+    {
+      type: "append",
+      from: "a",
+      to: "b",
+      term: 7,
+      prevIndex: 1000,
+      prevTerm: 7,
+      entries,
+      commit: 990,
+    },
+    { type: "heartbeat", from: "a", to: "b", term: 7, commit: 990, context: new Uint8Array(8) },
+    {
+      type: "read-index-response",
+      from: "a",
+      to: "b",
+      term: 7,
+      index: 990,
+      context: new Uint8Array(8),
+      reject: false,
+    },
+  ];
+}
+
+/** JSON with base64 payloads: the obvious alternative wire format, as the baseline. */
+function jsonRoundTrip(batch: Message[]): Message[] {
+  const text = JSON.stringify(batch, (_k, v: unknown) =>
+    v instanceof Uint8Array ? { b64: Buffer.from(v).toString("base64") } : v,
+  );
+  return JSON.parse(text, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && "b64" in v
+      ? new Uint8Array(Buffer.from((v as { b64: string }).b64, "base64"))
+      : v,
+  ) as Message[];
+}
+
+/** Codec round trip vs the JSON baseline, interleaved in the same process (µs per batch). */
+function codecRows(): Row[] {
+  const batch = sampleBatch();
+  const ours: number[] = [];
+  const base: number[] = [];
+  const reps = 200;
+  for (let round = 0; round < 40; round++) {
+    let t0 = performance.now();
+    for (let i = 0; i < reps; i++) decodeMessages(encodeMessages(batch));
+    ours.push(((performance.now() - t0) * 1000) / reps);
+    t0 = performance.now();
+    for (let i = 0; i < reps; i++) jsonRoundTrip(batch);
+    base.push(((performance.now() - t0) * 1000) / reps);
+  }
+  ours.sort((a, b) => a - b);
+  base.sort((a, b) => a - b);
+  const bytes = encodeMessages(batch).length;
+  const baseName = "raft/json+base64 encode+decode of a 64-entry append batch";
+  const r = (x: number) => Number(x.toFixed(2));
+  const baseRow: Row = {
+    name: baseName,
+    unit: "µs/op",
+    value: r(percentile(base, 50)),
+    p50: r(percentile(base, 50)),
+    p99: r(percentile(base, 99)),
+    samples: base.length,
+  };
+  return [
+    {
+      name: `raft/codec encode+decode of a 64-entry append batch (${bytes} bytes)`,
+      unit: "µs/op",
+      value: r(percentile(ours, 50)),
+      p50: r(percentile(ours, 50)),
+      p99: r(percentile(ours, 99)),
+      samples: ours.length,
+      baseline: baseName,
+      ratio: r(percentile(base, 50) / percentile(ours, 50)),
+    },
+    baseRow,
+  ];
+}
+
 function printRow(row: Row): void {
   console.log(
-    `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}`,
+    `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}${row.ratio === undefined ? "" : `  ratio ${row.ratio}`}`,
   );
 }
 
@@ -285,6 +374,10 @@ async function main(): Promise<void> {
     // No tmpfs: skip the reference rows.
   }
   const rows: Row[] = [];
+  for (const row of codecRows()) {
+    rows.push(row);
+    printRow(row);
+  }
   for (const kind of kinds) {
     if (kind !== "memory") {
       const row = fsyncBaseline(kind);
