@@ -213,6 +213,22 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_0
     expect(err.details?.leaderId).toBe(third.id);
   });
 
+  it("answers NOT_LEADER without a leader and names bad options", async () => {
+    cluster = new DriverCluster();
+    const lonely = cluster.start("joiner", new MemoryStorage());
+    const read = await rejection(lonely.node.read(() => 1));
+    expect(read.code).toBe("NOT_LEADER");
+    expect(read.details?.leaderId).toBeNull();
+    const proposal = await rejection(lonely.node.propose(put("k", "v")));
+    expect(proposal.code).toBe("NOT_LEADER");
+    expect(proposal.details?.leaderId).toBeNull();
+    expect(() => cluster!.start("bad", new MemoryStorage(), undefined, { tickMs: 0 })).toThrow(
+      /options\.tickMs/,
+    );
+    const bad = await rejection(lonely.node.propose("text" as unknown as Uint8Array));
+    expect(bad.code).toBe("INVALID_ARGUMENT");
+  });
+
   it("reports role and leader changes through hooks and onStatusChange", async () => {
     cluster = new DriverCluster();
     const roles: string[] = [];
