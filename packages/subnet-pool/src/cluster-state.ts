@@ -1331,28 +1331,7 @@ export class ClusterState {
       }
     >();
     for (const u of this.subnetUsage()) {
-      let id: string | undefined;
-      const scope = u.scope;
-      if (level === "subnet") id = u.subnet;
-      else if (level === "purpose") id = u.purpose;
-      else if (level === "tor") id = scope.kind === "tor" ? scope.id : undefined;
-      else if (level === "pod")
-        id =
-          scope.kind === "pod"
-            ? scope.id
-            : scope.kind === "tor"
-              ? t.tors.get(scope.id)?.pod
-              : undefined;
-      else {
-        const pod =
-          scope.kind === "pod"
-            ? scope.id
-            : scope.kind === "tor"
-              ? t.tors.get(scope.id)?.pod
-              : undefined;
-        id =
-          scope.kind === "zone" ? scope.id : pod === undefined ? undefined : t.pods.get(pod)?.zone;
-      }
+      const id = statsKeyOf(t, level, u);
       if (id === undefined) continue;
       const row = rows.get(id) ?? {
         subnets: 0,
@@ -1529,6 +1508,33 @@ export class ClusterState {
       );
     }
   }
+}
+
+/**
+ * The row a subnet counts towards at a stats level: its id, purpose, TOR (TOR-scoped subnets
+ * only), pod (pod- and TOR-scoped) or zone (all); undefined when it does not count there.
+ */
+export function statsKeyOf(
+  topology: Topology,
+  level: StatsLevel,
+  subnet: { readonly subnet: string; readonly purpose: string; readonly scope: ScopeRef },
+): string | undefined {
+  const scope = subnet.scope;
+  if (level === "subnet") return subnet.subnet;
+  if (level === "purpose") return subnet.purpose;
+  if (level === "tor") return scope.kind === "tor" ? scope.id : undefined;
+  const pod =
+    scope.kind === "pod"
+      ? scope.id
+      : scope.kind === "tor"
+        ? topology.tors.get(scope.id)?.pod
+        : undefined;
+  if (level === "pod") return pod;
+  return scope.kind === "zone"
+    ? scope.id
+    : pod === undefined
+      ? undefined
+      : topology.pods.get(pod)?.zone;
 }
 
 function toBig(ip: { readonly family: 4 | 6; readonly value: number | bigint }): bigint {

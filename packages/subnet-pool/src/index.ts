@@ -11,7 +11,7 @@ export type {
   SubnetUsage,
   SubnetView,
 } from "./cluster-state.js";
-export { ClusterState, SNAPSHOT_VERSION } from "./cluster-state.js";
+export { ClusterState, SNAPSHOT_VERSION, statsKeyOf } from "./cluster-state.js";
 export { COMMAND_ENCODING_VERSION, decodeCommand, encodeCommand } from "./command-codec.js";
 export type {
   AddSubnetCommand,
@@ -53,3 +53,10 @@ export type {
 export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
+export type {
+  AllocateIpOptions,
+  NodeStats,
+  PoolStatsRow,
+  TopologyAwarePoolOptions,
+} from "./topology-aware-pool.js";
+export { TopologyAwarePool } from "./topology-aware-pool.js";
