@@ -16,6 +16,7 @@ export { SimDisk } from "./sim-disk.js";
 export type { FaultKind, SimulationOptions, SimulationResult } from "./simulator.js";
 export {
   FAULT_KINDS,
+  RECOVERY_ELECTION_TIMEOUTS,
   replayCommand,
   runSimulation,
   Simulation,
