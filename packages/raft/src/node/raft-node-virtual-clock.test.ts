@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { RaftError } from "../core/raft-error.js";
+import { createSeededRandom } from "../core/random.js";
+import { MemoryStorage } from "../storage/memory-storage.js";
+import { KvStateMachine } from "../testing/kv-state-machine.js";
+import { MemoryNetwork } from "../transport/memory-transport.js";
+import type { Clock } from "../types.js";
+import { createRaftNode } from "./raft-node.js";
+import { put } from "./test-cluster.js";
+
+/** A virtual clock plus a manual work queue: the test decides when time passes and work runs. */
+function virtualWorld() {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let nextId = 1;
+  const queue: (() => void)[] = [];
+  const clock: Clock = {
+    now: () => now,
+    setTimeout: (fn, delayMs) => {
+      const id = nextId++;
+      timers.set(id, { at: now + delayMs, fn });
+      return id;
+    },
+    clearTimeout: (h) => {
+      timers.delete(h as number);
+    },
+  };
+  const drain = () => {
+    while (queue.length > 0) queue.shift()!();
+  };
+  /** Advance virtual time by `ms`, firing due timers in order and draining work after each. */
+  const advance = (ms: number) => {
+    const end = now + ms;
+    for (;;) {
+      drain();
+      let due: [number, { at: number; fn: () => void }] | undefined;
+      for (const t of timers)
+        if (t[1].at <= end && (due === undefined || t[1].at < due[1].at)) due = t;
+      if (due === undefined) break;
+      timers.delete(due[0]);
+      now = due[1].at;
+      due[1].fn();
+    }
+    now = end;
+    drain();
+  };
+  return { clock, schedule: (fn: () => void) => queue.push(fn), drain, advance, timers };
+}
+
+describe("RaftNode on a virtual clock (injected Clock and schedule)", () => {
+  it("elects, commits and times out purely in virtual time", async () => {
+    const w = virtualWorld();
+    const node = createRaftNode({
+      id: "solo",
+      storage: new MemoryStorage(),
+      stateMachine: new KvStateMachine(),
+      transport: new MemoryNetwork({ schedule: w.schedule }).transport("solo"),
+      bootstrap: { voters: ["solo"], learners: [] },
+      clock: w.clock,
+      schedule: w.schedule,
+      random: createSeededRandom(3),
+      tickMs: 100,
+      electionTicks: 10,
+      proposalTimeoutMs: 1000,
+    });
+    // Nothing happens until virtual time passes: no election within one tick.
+    w.advance(100);
+    expect(node.status().role).toBe("follower");
+    // The election timeout is in [10, 20) ticks.
+    w.advance(2000);
+    expect(node.status().role).toBe("leader");
+
+    const result = node.propose(put("k", "v"));
+    w.drain();
+    await expect(result).resolves.toBeUndefined();
+    expect(node.status().applied).toBe(node.status().commit);
+
+    // stop() cancels the tick timer: no timer is left behind.
+    await node.stop();
+    expect(w.timers.size).toBe(0);
+  });
+
+  it("rejects with TIMEOUT on virtual time when no quorum answers", async () => {
+    const w = virtualWorld();
+    const net = new MemoryNetwork({ schedule: w.schedule });
+    const voters = ["a", "b", "c"];
+    const nodes = voters.map((id, i) =>
+      createRaftNode({
+        id,
+        storage: new MemoryStorage(),
+        stateMachine: new KvStateMachine(),
+        transport: net.transport(id),
+        bootstrap: { voters, learners: [] },
+        clock: w.clock,
+        schedule: w.schedule,
+        random: createSeededRandom(10 + i),
+        tickMs: 100,
+        proposalTimeoutMs: 1000,
+        checkQuorum: false,
+      }),
+    );
+    w.advance(3000);
+    const leader = nodes.find((n) => n.status().role === "leader");
+    expect(leader).toBeDefined();
+    net.isolate(leader!.id);
+    const p = leader!.propose(put("lost", "1")).catch((e: unknown) => e);
+    w.advance(900);
+    let settled = false;
+    void p.then(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // flush promise reactions
+    expect(settled).toBe(false);
+    w.advance(200);
+    const err = await p;
+    expect(err).toBeInstanceOf(RaftError);
+    expect((err as RaftError).code).toBe("TIMEOUT");
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+});
