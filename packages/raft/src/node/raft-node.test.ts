@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RaftError } from "../core/raft-error.js";
 import { MemoryStorage } from "../storage/memory-storage.js";
+import type { KvStateMachine } from "../testing/kv-state-machine.js";
 import { DriverCluster, put, waitFor } from "./test-cluster.js";
 
 let cluster: DriverCluster | undefined;
@@ -225,6 +226,11 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_0
     expect(() => cluster!.start("bad", new MemoryStorage(), undefined, { tickMs: 0 })).toThrow(
       /options\.tickMs/,
     );
+    expect(() =>
+      cluster!.start("bad2", new MemoryStorage(), undefined, {
+        stateMachine: {} as unknown as KvStateMachine,
+      }),
+    ).toThrow(/options\.stateMachine: expected an object with an apply\(\) method/);
     const bad = await rejection(lonely.node.propose("text" as unknown as Uint8Array));
     expect(bad.code).toBe("INVALID_ARGUMENT");
   });

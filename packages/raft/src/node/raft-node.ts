@@ -68,6 +68,19 @@ function positive(value: number | undefined, fallback: number, field: string, mi
   return v;
 }
 
+/** Throws `INVALID_ARGUMENT` naming `options.<field>` unless `value` has the given methods. */
+function requireMethods(value: unknown, field: string, methods: readonly string[]): void {
+  const obj = value as Record<string, unknown> | null | undefined;
+  const missing = methods.find((m) => typeof obj?.[m] !== "function");
+  if (missing !== undefined) {
+    throw new RaftError(
+      "INVALID_ARGUMENT",
+      `options.${field}: expected an object with method ${missing}()`,
+      { field: `options.${field}` },
+    );
+  }
+}
+
 function readContext(id: number): Uint8Array {
   const ctx = new Uint8Array(8);
   new DataView(ctx.buffer).setFloat64(0, id);
@@ -143,6 +156,9 @@ export class RaftNode<Result = unknown> {
 
   /** @internal Use {@link createRaftNode}. */
   constructor(options: RaftNodeOptions<Result>) {
+    requireMethods(options.storage, "storage", ["initialState", "append", "setHardState"]);
+    requireMethods(options.stateMachine, "stateMachine", ["apply", "snapshot", "restore"]);
+    requireMethods(options.transport, "transport", ["send", "onReceive", "close"]);
     this.id = options.id;
     this.storage = options.storage;
     this.sm = options.stateMachine;
