@@ -230,7 +230,7 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_0
       cluster!.start("bad2", new MemoryStorage(), undefined, {
         stateMachine: {} as unknown as KvStateMachine,
       }),
-    ).toThrow(/options\.stateMachine: expected an object with an apply\(\) method/);
+    ).toThrow(/options\.stateMachine: expected an object with method apply\(\)/);
     const bad = await rejection(lonely.node.propose("text" as unknown as Uint8Array));
     expect(bad.code).toBe("INVALID_ARGUMENT");
   });
