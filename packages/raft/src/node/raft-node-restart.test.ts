@@ -61,7 +61,10 @@ describe("RaftNode restart on SqliteStorage", { timeout: 30_000 }, () => {
     const f = cluster.running().find((m) => m.id !== leader.id)!;
     await waitFor(() => f.sm.get("k29") === "29", 5000, "follower applied everything");
     await f.node.stop();
-    opened[f.id]!.storage.flush();
+    // stop() flushed the lazily held commit index.
+    expect(opened[f.id]!.store.raftLog().loadHardState()?.commit).toBe(
+      opened[f.id]!.storage.initialState().hardState.commit,
+    );
     opened[f.id]!.store.close();
     for (let i = 30; i < 40; i++) await leader.node.propose(put(`k${i}`, String(i)));
 

@@ -861,8 +861,9 @@ export class RaftNode<Result = unknown> {
   }
 
   /**
-   * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, close the transport.
-   * Storage is left as is (it is the caller's to close). Idempotent. With
+   * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, call `storage.flush()`
+   * when the storage has one (SqliteStorage writes its lazily held commit index), close the
+   * transport. Storage stays open (it is the caller's to close). Idempotent. With
    * `{ transferLeadership: true }` a leader first hands leadership to the most up-to-date voter
    * (waiting at most two election timeouts; a failed transfer does not prevent the stop), so
    * the cluster does not wait an election timeout for a new leader.
@@ -878,6 +879,14 @@ export class RaftNode<Result = unknown> {
       if (this.lifecycle !== "running") return;
     }
     this.shutdown("stopped", new RaftError("SHUTTING_DOWN", "the raft node is stopping"));
+    const flush = (this.storage as { flush?: () => void }).flush;
+    if (typeof flush === "function") {
+      try {
+        flush.call(this.storage);
+      } catch (err) {
+        this.log.warn({ id: this.id, err }, "storage flush on stop failed");
+      }
+    }
     await this.transport.close();
     this.log.info({ id: this.id }, "raft node stopped");
   }
