@@ -66,6 +66,8 @@ export interface SimulationResult {
 }
 
 const KEYS = ["a", "b", "c"] as const;
+/** Clients stop writing to a leader whose log has this many uncommitted entries. */
+const MAX_UNCOMMITTED = 32;
 
 interface PendingWrite {
   readonly term: number;
@@ -465,7 +467,9 @@ export class Simulation {
       }
     }
     if (this.on("crash", 0.012)) {
-      const n = this.pick(live);
+      // Half of the crashes hit a leader: leader crashes drive the Figure 7/8 scenarios.
+      const leaders = this.leaders();
+      const n = leaders.length > 0 && this.rng() < 0.5 ? this.pick(leaders) : this.pick(live);
       if (n !== undefined) {
         this.count("crash", n.id);
         this.crash(n, 0);
@@ -536,6 +540,10 @@ export class Simulation {
     const leaders = this.leaders();
     const n = preferLeader && leaders.length > 0 ? this.pick(leaders) : this.pick(this.live());
     if (n?.raw === undefined) return undefined;
+    // Backpressure, as a real driver applies it: a leader with a long uncommitted tail takes no
+    // new writes (otherwise a slow configuration could be overloaded forever).
+    const st = n.raw.status();
+    if (st.lastIndex - st.commit > MAX_UNCOMMITTED) return undefined;
     const key = this.pick(KEYS) as string;
     const value = `v${this.proposals + 1}`;
     const invokedAt = this.seq++;
