@@ -5,7 +5,6 @@ import {
   type IpBlock,
   type IpRange,
   MAX_BITMAP_CAPACITY,
-  parseIp,
   tryParseIp,
 } from "@ipam/bitmap";
 import {
@@ -127,8 +126,8 @@ interface BlockOwner {
 
 interface DirectPool {
   block: IpBlock;
-  /** offset → direct key. */
-  readonly owners: Map<number, string>;
+  /** offset → its allocation. */
+  readonly owners: Map<number, DirectEntry>;
   coolOffsets: number[];
   coolUntil: number[];
   coolHead: number;
@@ -148,12 +147,14 @@ interface SubnetState {
 }
 
 interface DirectEntry {
+  /** {@link directKey} of key and family. */
+  readonly dk: string;
   readonly key: AllocationKey;
   readonly family: Family;
   readonly node: string;
   readonly purpose: string;
   readonly subnet: string;
-  readonly address: string;
+  /** Offset of the address in the subnet (the text form is derived on demand). */
   readonly offset: number;
   readonly allocatedAt: number;
 }
@@ -170,7 +171,7 @@ interface SnapshotDoc {
   readonly topology: TopologyConfig;
   /** [id, draining, reservations [range, reason, at][], blocks [index, node, leasedAt][], cursor, cooling [offset, until][]] */
   readonly subnets: readonly SnapshotSubnet[];
-  /** [network, containerId, ifname, family, node, purpose, subnet, address, allocatedAt] sorted by key. */
+  /** Direct allocations per direct-mode subnet (sorted by subnet id), column-wise. */
   readonly direct: readonly SnapshotDirect[];
 }
 type SnapshotSubnet = [
@@ -181,7 +182,18 @@ type SnapshotSubnet = [
   number,
   [number, number][],
 ];
-type SnapshotDirect = [string, string, string, Family, string, string, string, string, number];
+/**
+ * The direct allocations of one subnet, sorted by key: `strings` is a table of the networks,
+ * ifnames, nodes and purposes; `rows` holds six numbers per allocation (offset in the subnet,
+ * network, ifname, node and purpose indexes into `strings`, allocatedAt); `containers` the
+ * container ids.
+ */
+interface SnapshotDirect {
+  readonly subnet: string;
+  readonly strings: readonly string[];
+  readonly containers: readonly string[];
+  readonly rows: readonly number[];
+}
 
 function fail(code: PoolError["code"], message: string, details?: Record<string, unknown>): never {
   throw new PoolError(code, message, details === undefined ? undefined : { details });
@@ -270,7 +282,7 @@ export class ClusterState {
   #nodeBlocks = new Map<string, Map<string, bigint[]>>();
   #direct = new Map<string, DirectEntry>();
   /** node → direct keys it holds. */
-  #nodeDirect = new Map<string, Set<string>>();
+  #nodeDirect = new Map<string, DirectEntry[]>();
   /** Undo log of the command being applied; undefined outside `apply`. */
   #undo: Array<() => void> | undefined;
 
@@ -394,6 +406,10 @@ export class ClusterState {
   }
 
   #mapSet<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (this.#undo === undefined) {
+      map.set(key, value);
+      return;
+    }
     const had = map.has(key);
     const old = map.get(key) as V;
     map.set(key, value);
@@ -405,17 +421,6 @@ export class ClusterState {
     const old = map.get(key) as V;
     map.delete(key);
     this.#log(() => map.set(key, old));
-  }
-
-  #setAdd<T>(set: Set<T>, value: T): void {
-    if (set.has(value)) return;
-    set.add(value);
-    this.#log(() => set.delete(value));
-  }
-
-  #setDelete<T>(set: Set<T>, value: T): void {
-    if (!set.delete(value)) return;
-    this.#log(() => set.add(value));
   }
 
   #field<T extends object, K extends keyof T>(target: T, key: K, value: T[K]): void {
@@ -519,15 +524,17 @@ export class ClusterState {
     }
   }
 
-  #addDirect(entry: DirectEntry, dk: string, st: SubnetState): void {
-    this.#mapSet((st.pool as DirectPool).owners, entry.offset, dk);
-    this.#mapSet(this.#direct, dk, entry);
-    let keys = this.#nodeDirect.get(entry.node);
-    if (keys === undefined) {
-      keys = new Set();
-      this.#mapSet(this.#nodeDirect, entry.node, keys);
+  #addDirect(entry: DirectEntry, st: SubnetState): void {
+    this.#mapSet((st.pool as DirectPool).owners, entry.offset, entry);
+    this.#mapSet(this.#direct, entry.dk, entry);
+    let list = this.#nodeDirect.get(entry.node);
+    if (list === undefined) {
+      list = [];
+      this.#mapSet(this.#nodeDirect, entry.node, list);
     }
-    this.#setAdd(keys, dk);
+    list.push(entry);
+    const l = list;
+    if (this.#undo !== undefined) this.#log(() => l.pop());
   }
 
   /** Drops a direct allocation; its address cools down (or is freed at once when `cool` is false). */
@@ -544,10 +551,12 @@ export class ClusterState {
       this.#log(() => block.claimOffset(entry.offset));
     }
     this.#mapDelete(this.#direct, dk);
-    const keys = this.#nodeDirect.get(entry.node);
-    if (keys !== undefined) {
-      this.#setDelete(keys, dk);
-      if (keys.size === 0) this.#mapDelete(this.#nodeDirect, entry.node);
+    const list = this.#nodeDirect.get(entry.node);
+    if (list !== undefined) {
+      const at = list.indexOf(entry);
+      list.splice(at, 1);
+      this.#log(() => list.splice(at, 0, entry));
+      if (list.length === 0) this.#mapDelete(this.#nodeDirect, entry.node);
     }
     return entry;
   }
@@ -768,6 +777,13 @@ export class ClusterState {
     };
   }
 
+  #addressOf(e: DirectEntry): string {
+    const cidr = (this.#subnets.get(e.subnet) as SubnetState).geometry.cidr;
+    return cidr.family === 4
+      ? formatV4(Number(cidr.start) + e.offset)
+      : formatIp(cidr.addressAt(e.offset));
+  }
+
   #directView(e: DirectEntry): DirectAllocation {
     const st = this.#subnets.get(e.subnet) as SubnetState;
     return {
@@ -776,7 +792,7 @@ export class ClusterState {
       node: e.node,
       purpose: e.purpose,
       subnet: e.subnet,
-      address: e.address,
+      address: this.#addressOf(e),
       prefixLength: st.geometry.cidr.prefix,
       gateway: st.subnet.gateway === "none" ? null : st.subnet.gateway,
       allocatedAt: e.allocatedAt,
@@ -795,9 +811,9 @@ export class ClusterState {
       }
     }
     const addresses: string[] = [];
-    for (const dk of [...(this.#nodeDirect.get(node) ?? [])].sort(byString)) {
+    for (const dk of (this.#nodeDirect.get(node) ?? []).map((e) => e.dk).sort(byString)) {
       const entry = this.#removeDirect(dk, at, true);
-      if (entry !== undefined) addresses.push(entry.address);
+      if (entry !== undefined) addresses.push(this.#addressOf(entry));
     }
     return { blocks: blocks.sort(), addresses };
   }
@@ -855,7 +871,8 @@ export class ClusterState {
       });
       for (const i of indexes) this.#releaseIndex(st, i);
       freedBlocks += indexes.length;
-      for (const dk of [...(st.pool?.owners.values() ?? [])].sort(byString)) {
+      const entries = [...(st.pool?.owners.values() ?? [])].map((e) => e.dk);
+      for (const dk of entries.sort(byString)) {
         this.#removeDirect(dk, c.at, false);
         freedAddresses++;
       }
@@ -999,9 +1016,12 @@ export class ClusterState {
     const cidr = Cidr.tryParse(requireString(c.cidr, "release-block.cidr"));
     if (cidr === undefined)
       fail("INVALID_ARGUMENT", `release-block.cidr: ${c.cidr} is not a valid CIDR`);
-    for (const st of [...this.#subnets.values()].sort((a, b) =>
-      byString(a.subnet.id, b.subnet.id),
-    )) {
+    // Subnets never overlap, so at most one subnet holds the block and the search order does
+    // not matter: the node's own subnets first (the usual case), then all of them.
+    const own = [...(this.#nodeBlocks.get(node)?.keys() ?? [])].map(
+      (id) => this.#subnets.get(id) as SubnetState,
+    );
+    for (const st of [...own, ...this.#subnets.values()]) {
       if (st.direct || !st.geometry.cidr.contains(cidr) || cidr.prefix !== st.subnet.blockPrefix)
         continue;
       const index = st.geometry.cidr.indexOfSubBlock(cidr);
@@ -1030,16 +1050,17 @@ export class ClusterState {
     const dk = directKey(key, family);
     const found = this.#direct.get(dk);
     if (found !== undefined) {
+      const held = this.#addressOf(found);
       if (
         found.node !== node.id ||
         found.purpose !== purpose ||
-        (c.address !== undefined && c.address !== found.address)
+        (c.address !== undefined && c.address !== held)
       ) {
         fail(
           "CONFLICT",
-          `allocate-direct.key: already holds ${found.address} (${found.purpose}) on ${found.node}`,
+          `allocate-direct.key: already holds ${held} (${found.purpose}) on ${found.node}`,
           {
-            address: found.address,
+            address: held,
             node: found.node,
             purpose: found.purpose,
           },
@@ -1112,18 +1133,17 @@ export class ClusterState {
         });
       }
     }
-    const address = formatIp(st.geometry.cidr.addressAt(offset));
     const entry: DirectEntry = {
+      dk,
       key,
       family,
       node: node.id,
       purpose,
       subnet: st.subnet.id,
-      address,
       offset,
       allocatedAt: c.at,
     };
-    this.#addDirect(entry, dk, st);
+    this.#addDirect(entry, st);
     return { ...this.#directView(entry), existing: false };
   }
 
@@ -1227,7 +1247,7 @@ export class ClusterState {
       node,
       path: nodePath(this.#topology, id).text,
       blocks,
-      directAddresses: this.#nodeDirect.get(id)?.size ?? 0,
+      directAddresses: this.#nodeDirect.get(id)?.length ?? 0,
     };
   }
 
@@ -1253,7 +1273,9 @@ export class ClusterState {
   /** Direct allocations (of one node, or all), sorted by key then family. */
   directAllocations(nodeId?: string): DirectAllocation[] {
     const keys =
-      nodeId === undefined ? [...this.#direct.keys()] : [...(this.#nodeDirect.get(nodeId) ?? [])];
+      nodeId === undefined
+        ? [...this.#direct.keys()]
+        : (this.#nodeDirect.get(nodeId) ?? []).map((e) => e.dk);
     return keys.sort(byString).map((k) => this.#directView(this.#direct.get(k) as DirectEntry));
   }
 
@@ -1390,20 +1412,36 @@ export class ClusterState {
         cooling,
       ]);
     }
-    const direct: SnapshotDirect[] = [...this.#direct.keys()].sort(byString).map((k) => {
-      const e = this.#direct.get(k) as DirectEntry;
-      return [
-        e.key.network,
-        e.key.containerId,
-        e.key.ifname,
-        e.family,
-        e.node,
-        e.purpose,
-        e.subnet,
-        e.address,
-        e.allocatedAt,
-      ];
-    });
+    const direct: SnapshotDirect[] = [];
+    for (const st of [...this.#subnets.values()].sort((a, b) =>
+      byString(a.subnet.id, b.subnet.id),
+    )) {
+      if (st.pool === undefined || st.pool.owners.size === 0) continue;
+      const table = new Map<string, number>();
+      const intern = (text: string): number => {
+        let i = table.get(text);
+        if (i === undefined) {
+          i = table.size;
+          table.set(text, i);
+        }
+        return i;
+      };
+      const containers: string[] = [];
+      const rows: number[] = [];
+      const entries = [...st.pool.owners.values()].sort((a, b) => byString(a.dk, b.dk));
+      for (const e of entries) {
+        containers.push(e.key.containerId);
+        rows.push(
+          e.offset,
+          intern(e.key.network),
+          intern(e.key.ifname),
+          intern(e.node),
+          intern(e.purpose),
+          e.allocatedAt,
+        );
+      }
+      direct.push({ subnet: st.subnet.id, strings: [...table.keys()], containers, rows });
+    }
     const doc: SnapshotDoc = {
       format: "ipam-cluster-state",
       version: SNAPSHOT_VERSION,
@@ -1485,27 +1523,38 @@ export class ClusterState {
         this.#leaseIndex(st, BigInt(index), { node, leasedAt });
       }
     }
-    for (const [
-      network,
-      containerId,
-      ifname,
-      family,
-      node,
-      purpose,
-      subnet,
-      address,
-      allocatedAt,
-    ] of doc.direct) {
-      const st = this.#subnets.get(subnet);
-      if (st?.pool === undefined) throw new Error(`direct allocation in unknown subnet ${subnet}`);
-      const offset = Number(st.geometry.cidr.offsetOf(parseIp(address)));
-      st.pool.block.claimOffset(offset);
-      const key = { network, containerId, ifname };
-      this.#addDirect(
-        { key, family, node, purpose, subnet, address, offset, allocatedAt },
-        directKey(key, family),
-        st,
-      );
+    for (const group of doc.direct) {
+      const st = this.#subnets.get(group.subnet);
+      if (st?.pool === undefined)
+        throw new Error(`direct allocations in unknown subnet ${group.subnet}`);
+      const { strings, containers, rows } = group;
+      const family = st.subnet.family;
+      for (let i = 0, r = 0; i < containers.length; i++, r += 6) {
+        const offset = rows[r] as number;
+        const str = (j: number): string => {
+          const text = strings[rows[r + j] as number];
+          if (text === undefined)
+            throw new Error(`direct row ${i} of ${group.subnet}: bad string index`);
+          return text;
+        };
+        const key = { network: str(1), containerId: containers[i] as string, ifname: str(2) };
+        const node = str(3);
+        if (!this.#topology.nodes.has(node)) throw new Error(`direct owner ${node} is not a node`);
+        st.pool.block.claimOffset(offset);
+        this.#addDirect(
+          {
+            dk: directKey(key, family),
+            key,
+            family,
+            node,
+            purpose: str(4),
+            subnet: group.subnet,
+            offset,
+            allocatedAt: rows[r + 5] as number,
+          },
+          st,
+        );
+      }
     }
   }
 }
@@ -1535,6 +1584,10 @@ export function statsKeyOf(
     : pod === undefined
       ? undefined
       : topology.pods.get(pod)?.zone;
+}
+
+function formatV4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
 
 function toBig(ip: { readonly family: 4 | 6; readonly value: number | bigint }): bigint {

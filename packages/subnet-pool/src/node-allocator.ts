@@ -154,6 +154,8 @@ export class NodeAllocator {
   #coolUntil: number[] = [];
   #coolHead = 0;
   #inFlight = new Set<string>();
+  /** The block of the last successful {@link #take}. */
+  #taken: HeldBlock | undefined;
   /** purpose/family pairs whose last allocation failed for lack of space, until a block arrives. */
   #starved = new Map<string, { purpose: string; family: Family }>();
 
@@ -345,8 +347,8 @@ export class NodeAllocator {
         throw new PoolError("INVALID_ARGUMENT", `families: ${String(family)} is not 4 or 6`);
       }
       const list = group?.[family === 4 ? 0 : 1];
-      const got = list === undefined ? undefined : this.#take(list);
-      if (got === undefined) {
+      const offset = list === undefined ? -1 : this.#take(list);
+      if (offset < 0) {
         this.#rollback(blocks, offsets);
         this.#starved.set(`${purpose}/${family}`, { purpose, family });
         throw new PoolError(
@@ -355,7 +357,7 @@ export class NodeAllocator {
           { details: { node: this.node, purpose, family, heldBlocks: countBlocks(list) } },
         );
       }
-      const [entry, offset] = got;
+      const entry = this.#taken as HeldBlock;
       blocks.push(entry);
       offsets.push(offset);
       const held = entry.held;
@@ -374,8 +376,8 @@ export class NodeAllocator {
     return { record, addresses, existing: false };
   }
 
-  /** Next free address of the first subnet in `list` with room, or undefined. */
-  #take(list: readonly HeldSubnet[]): [HeldBlock, number] | undefined {
+  /** Next free address (offset) of the first subnet in `list` with room, or -1; its block is left in `#taken`. */
+  #take(list: readonly HeldSubnet[]): number {
     for (let s = 0; s < list.length; s++) {
       const held = list[s] as HeldSubnet;
       const n = held.blocks.length;
@@ -387,11 +389,12 @@ export class NodeAllocator {
           held.hint = at;
           entry.live++;
           entry.emptySince = undefined;
-          return [entry, offset];
+          this.#taken = entry;
+          return offset;
         }
       }
     }
-    return undefined;
+    return -1;
   }
 
   /** Undoes a partial dual-stack allocation at once (no cool-down: it was never handed out). */
