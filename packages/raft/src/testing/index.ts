@@ -17,6 +17,7 @@ export type { FaultKind, SimulationOptions, SimulationResult } from "./simulator
 export {
   FAULT_KINDS,
   RECOVERY_ELECTION_TIMEOUTS,
+  RECOVERY_ELECTION_TIMEOUTS_UNPROTECTED,
   replayCommand,
   runSimulation,
   Simulation,
