@@ -31,7 +31,7 @@ import {
   TopologyError,
   toCanonicalConfig,
 } from "@ipam/topology";
-import { type AllocationKey, keyString } from "./allocation-key.js";
+import type { AllocationKey } from "./allocation-key.js";
 import { BlockIndex } from "./block-index.js";
 import type { BlockLease } from "./block-lease.js";
 import type {
@@ -58,6 +58,7 @@ import type {
   ResultOf,
   UnreserveCommand,
 } from "./commands.js";
+import { DirectIndex } from "./direct-index.js";
 import { PoolError } from "./pool-error.js";
 import {
   geometryOf,
@@ -147,9 +148,9 @@ interface SubnetState {
 }
 
 interface DirectEntry {
-  /** {@link directKey} of key and family. */
-  readonly dk: string;
-  readonly key: AllocationKey;
+  readonly network: string;
+  readonly containerId: string;
+  readonly ifname: string;
   readonly family: Family;
   readonly node: string;
   readonly purpose: string;
@@ -203,8 +204,12 @@ function byString(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function directKey(key: AllocationKey, family: Family): string {
-  return `${keyString(key)}\u0000${family}`;
+/** Orders direct allocations by network, container id, ifname (code units), then family. */
+function compareEntries(a: DirectEntry, b: DirectEntry): number {
+  if (a.network !== b.network) return a.network < b.network ? -1 : 1;
+  if (a.containerId !== b.containerId) return a.containerId < b.containerId ? -1 : 1;
+  if (a.ifname !== b.ifname) return a.ifname < b.ifname ? -1 : 1;
+  return a.family - b.family;
 }
 
 function requireString(value: unknown, path: string): string {
@@ -280,7 +285,7 @@ export class ClusterState {
   #subnets = new Map<string, SubnetState>();
   /** node → subnet id → sorted leased block indexes. */
   #nodeBlocks = new Map<string, Map<string, bigint[]>>();
-  #direct = new Map<string, DirectEntry>();
+  #direct = new DirectIndex<DirectEntry>();
   /** node → direct keys it holds. */
   #nodeDirect = new Map<string, DirectEntry[]>();
   /** Undo log of the command being applied; undefined outside `apply`. */
@@ -526,7 +531,9 @@ export class ClusterState {
 
   #addDirect(entry: DirectEntry, st: SubnetState): void {
     this.#mapSet((st.pool as DirectPool).owners, entry.offset, entry);
-    this.#mapSet(this.#direct, entry.dk, entry);
+    const index = this.#direct;
+    index.add(entry);
+    if (this.#undo !== undefined) this.#log(() => index.remove(entry));
     let list = this.#nodeDirect.get(entry.node);
     if (list === undefined) {
       list = [];
@@ -538,9 +545,7 @@ export class ClusterState {
   }
 
   /** Drops a direct allocation; its address cools down (or is freed at once when `cool` is false). */
-  #removeDirect(dk: string, at: number, cool: boolean): DirectEntry | undefined {
-    const entry = this.#direct.get(dk);
-    if (entry === undefined) return undefined;
+  #removeDirect(entry: DirectEntry, at: number, cool: boolean): DirectEntry {
     const st = this.#subnets.get(entry.subnet) as SubnetState;
     const pool = st.pool as DirectPool;
     this.#mapDelete(pool.owners, entry.offset);
@@ -550,7 +555,9 @@ export class ClusterState {
       block.releaseOffset(entry.offset);
       this.#log(() => block.claimOffset(entry.offset));
     }
-    this.#mapDelete(this.#direct, dk);
+    const index = this.#direct;
+    index.remove(entry);
+    this.#log(() => index.add(entry));
     const list = this.#nodeDirect.get(entry.node);
     if (list !== undefined) {
       const at = list.indexOf(entry);
@@ -787,7 +794,7 @@ export class ClusterState {
   #directView(e: DirectEntry): DirectAllocation {
     const st = this.#subnets.get(e.subnet) as SubnetState;
     return {
-      key: e.key,
+      key: { network: e.network, containerId: e.containerId, ifname: e.ifname },
       family: e.family,
       node: e.node,
       purpose: e.purpose,
@@ -811,9 +818,9 @@ export class ClusterState {
       }
     }
     const addresses: string[] = [];
-    for (const dk of (this.#nodeDirect.get(node) ?? []).map((e) => e.dk).sort(byString)) {
-      const entry = this.#removeDirect(dk, at, true);
-      if (entry !== undefined) addresses.push(this.#addressOf(entry));
+    for (const entry of [...(this.#nodeDirect.get(node) ?? [])].sort(compareEntries)) {
+      this.#removeDirect(entry, at, true);
+      addresses.push(this.#addressOf(entry));
     }
     return { blocks: blocks.sort(), addresses };
   }
@@ -871,9 +878,8 @@ export class ClusterState {
       });
       for (const i of indexes) this.#releaseIndex(st, i);
       freedBlocks += indexes.length;
-      const entries = [...(st.pool?.owners.values() ?? [])].map((e) => e.dk);
-      for (const dk of entries.sort(byString)) {
-        this.#removeDirect(dk, c.at, false);
+      for (const entry of [...(st.pool?.owners.values() ?? [])].sort(compareEntries)) {
+        this.#removeDirect(entry, c.at, false);
         freedAddresses++;
       }
       this.#mapDelete(this.#subnets, s.id);
@@ -1047,8 +1053,7 @@ export class ClusterState {
     const purpose = requireString(c.purpose, "allocate-direct.purpose");
     const family = requireFamily(c.family, "allocate-direct.family");
     const key = requireKey(c.key, "allocate-direct.key");
-    const dk = directKey(key, family);
-    const found = this.#direct.get(dk);
+    const found = this.#direct.get(key.network, key.containerId, key.ifname, family);
     if (found !== undefined) {
       const held = this.#addressOf(found);
       if (
@@ -1134,8 +1139,9 @@ export class ClusterState {
       }
     }
     const entry: DirectEntry = {
-      dk,
-      key,
+      network: key.network,
+      containerId: key.containerId,
+      ifname: key.ifname,
       family,
       node: node.id,
       purpose,
@@ -1153,11 +1159,10 @@ export class ClusterState {
       c.family === undefined ? [4, 6] : [requireFamily(c.family, "release-direct.family")];
     const out: DirectAllocation[] = [];
     for (const family of families) {
-      const dk = directKey(key, family);
-      const entry = this.#direct.get(dk);
+      const entry = this.#direct.get(key.network, key.containerId, key.ifname, family);
       if (entry === undefined) continue;
       out.push(this.#directView(entry));
-      this.#removeDirect(dk, c.at, true);
+      this.#removeDirect(entry, c.at, true);
     }
     return out;
   }
@@ -1272,16 +1277,14 @@ export class ClusterState {
 
   /** Direct allocations (of one node, or all), sorted by key then family. */
   directAllocations(nodeId?: string): DirectAllocation[] {
-    const keys =
-      nodeId === undefined
-        ? [...this.#direct.keys()]
-        : (this.#nodeDirect.get(nodeId) ?? []).map((e) => e.dk);
-    return keys.sort(byString).map((k) => this.#directView(this.#direct.get(k) as DirectEntry));
+    const entries =
+      nodeId === undefined ? this.#direct.values() : [...(this.#nodeDirect.get(nodeId) ?? [])];
+    return entries.sort(compareEntries).map((e) => this.#directView(e));
   }
 
   /** The direct allocation of a key and family, or undefined. */
   directAllocation(key: AllocationKey, family: Family): DirectAllocation | undefined {
-    const e = this.#direct.get(directKey(key, family));
+    const e = this.#direct.get(key.network, key.containerId, key.ifname, family);
     return e === undefined ? undefined : this.#directView(e);
   }
 
@@ -1428,13 +1431,13 @@ export class ClusterState {
       };
       const containers: string[] = [];
       const rows: number[] = [];
-      const entries = [...st.pool.owners.values()].sort((a, b) => byString(a.dk, b.dk));
+      const entries = [...st.pool.owners.values()].sort(compareEntries);
       for (const e of entries) {
-        containers.push(e.key.containerId);
+        containers.push(e.containerId);
         rows.push(
           e.offset,
-          intern(e.key.network),
-          intern(e.key.ifname),
+          intern(e.network),
+          intern(e.ifname),
           intern(e.node),
           intern(e.purpose),
           e.allocatedAt,
@@ -1537,14 +1540,14 @@ export class ClusterState {
             throw new Error(`direct row ${i} of ${group.subnet}: bad string index`);
           return text;
         };
-        const key = { network: str(1), containerId: containers[i] as string, ifname: str(2) };
         const node = str(3);
         if (!this.#topology.nodes.has(node)) throw new Error(`direct owner ${node} is not a node`);
         st.pool.block.claimOffset(offset);
         this.#addDirect(
           {
-            dk: directKey(key, family),
-            key,
+            network: str(1),
+            containerId: containers[i] as string,
+            ifname: str(2),
             family,
             node,
             purpose: str(4),
