@@ -518,6 +518,72 @@ describe("ClusterState: subnets", () => {
     expect(state.nodeLeases("node-a1")).toEqual([]);
   });
 
+  it("apply-topology refuses changing the CIDR of a subnet in use, allows other changes", () => {
+    const state = fresh();
+    value(
+      state.apply({
+        type: "allocate-direct",
+        at: 1,
+        node: "node-a1",
+        purpose: "management",
+        family: 4,
+        key: key("m"),
+      }),
+    );
+    const moved = editConfig((c) => {
+      const s = c.zones[0]?.pods[0]?.tors[0]?.subnets.find(
+        (x) => (x as { id: string }).id === "tor-a1-1-management-v4",
+      ) as {
+        cidr: string;
+        gateway: string;
+        priority: number;
+      };
+      s.cidr = "10.99.10.0/26";
+      s.gateway = "10.99.10.1";
+    });
+    expect(errorCode(state.apply({ type: "apply-topology", at: 2, config: moved }))).toBe(
+      "CONFLICT",
+    );
+    const reprioritised = editConfig((c) => {
+      const s = c.zones[0]?.pods[0]?.tors[0]?.subnets.find(
+        (x) => (x as { id: string }).id === "tor-a1-1-management-v4",
+      ) as {
+        priority: number;
+      };
+      s.priority = 7;
+    });
+    const r = value(state.apply({ type: "apply-topology", at: 3, config: reprioritised }));
+    expect(r.diff.subnets.changed.map((x) => x.id)).toEqual(["tor-a1-1-management-v4"]);
+    expect(state.directAllocations()).toHaveLength(1);
+  });
+
+  it("apply-topology deregisters run-time nodes whose TOR is gone", () => {
+    const state = fresh();
+    value(
+      state.apply({
+        type: "add-subnet",
+        at: 0,
+        subnet: { id: "x", cidr: "10.99.10.0/24", scope: { kind: "tor", id: "tor-a1-1" } },
+      }),
+    );
+    value(state.apply({ type: "register-node", at: 1, node: "late", tor: "tor-a1-1" }));
+    value(state.apply({ type: "lease-block", at: 1, node: "late", purpose: "default", family: 6 }));
+    const withoutTor = editConfig((c) => {
+      const pod = c.zones[0]?.pods[0];
+      if (pod) pod.tors = pod.tors.filter((t) => t.id !== "tor-a1-1");
+    });
+    // The TOR's subnets are in use by "late": refused until they are drained.
+    expect(errorCode(state.apply({ type: "apply-topology", at: 2, config: withoutTor }))).toBe(
+      "CONFLICT",
+    );
+    value(state.apply({ type: "drain-subnet", at: 2, subnet: "tor-a1-1-default-v6" }));
+    const r = value(state.apply({ type: "apply-topology", at: 3, config: withoutTor }));
+    expect(r.removedNodes).toEqual(["late", "node-a1", "node-a2"]); // the config nodes under it too
+    expect(r.freedBlocks).toBe(1);
+    expect(state.node("late")).toBeUndefined();
+    expect(state.topology().subnets.has("x")).toBe(false);
+  });
+
   it("apply-topology keeps run-time nodes", () => {
     const state = fresh();
     value(state.apply({ type: "register-node", at: 1, node: "late", tor: "tor-b1-1" }));
