@@ -272,3 +272,39 @@ describe("NodeAllocator.rebuild", () => {
     expect(report.orphaned.map((r) => r.key.containerId)).toEqual(["b", "c", "d"]);
   });
 });
+
+describe("NodeAllocator.updateSubnet", () => {
+  it("applies new reservations to held blocks, refusing to reserve an allocated address", () => {
+    const s = subnet("tor-a1-1-default-v4", { cooldownSeconds: 0 });
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(s, "10.99.0.0/26"));
+    const first = a.allocate({ key: key("c1"), now: 0 }).addresses[0]?.address; // 10.99.0.2
+    expect(code(() => a.updateSubnet({ ...s, reserved: ["10.99.0.2"] }))).toBe("CONFLICT");
+    expect(a.updateSubnet({ ...s, reserved: ["10.99.0.3-10.99.0.9"] })).toBe(1);
+    expect(a.allocate({ key: key("c2"), now: 0 }).addresses[0]?.address).toBe("10.99.0.10");
+    expect(a.get(key("c1"))?.addresses[0]?.address).toBe(first);
+    expect(a.blocks()[0]?.subnet.reserved).toEqual(["10.99.0.3-10.99.0.9"]);
+    expect(code(() => a.updateSubnet({ ...s, purpose: "storage" }))).toBe("INVALID_ARGUMENT");
+    expect(a.updateSubnet(subnet("tor-a1-2-default-v4"))).toBe(0);
+  });
+
+  it("keeps a cooling address that becomes reserved out of circulation", () => {
+    const s = subnet("tor-a1-1-storage-v4"); // /28 blocks, 30 s cool-down
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(s, "10.99.8.16/28"));
+    const x =
+      a.allocate({ key: key("c1"), purpose: "storage", now: 0 }).addresses[0]?.address ?? "";
+    a.release(key("c1"), 0);
+    a.updateSubnet({ ...s, reserved: [x] });
+    const seen = new Set<string>();
+    for (let i = 0; i < 15; i++)
+      seen.add(
+        a.allocate({ key: key(`k${i}`), purpose: "storage", now: 60_000 }).addresses[0]?.address ??
+          "",
+      );
+    expect(seen.has(x)).toBe(false);
+    expect(code(() => a.allocate({ key: key("full"), purpose: "storage", now: 60_000 }))).toBe(
+      "POOL_EXHAUSTED",
+    );
+  });
+});

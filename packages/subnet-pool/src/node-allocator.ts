@@ -80,8 +80,8 @@ export interface RebuildReport {
 }
 
 interface HeldBlock {
-  readonly lease: BlockLease;
-  readonly block: IpBlock;
+  lease: BlockLease;
+  block: IpBlock;
   readonly held: HeldSubnet;
   readonly start4: number;
   /** Allocated offsets including those still cooling down. */
@@ -91,11 +91,11 @@ interface HeldBlock {
 }
 
 interface HeldSubnet {
-  readonly subnet: Subnet;
-  readonly rank: number;
+  subnet: Subnet;
+  rank: number;
   readonly prefixLength: number;
-  readonly gateway: string | null;
-  readonly cooldownMs: number;
+  gateway: string | null;
+  cooldownMs: number;
   /** Sorted by block start. */
   readonly blocks: HeldBlock[];
   /** Index into `blocks` where the next search starts. */
@@ -291,6 +291,69 @@ export class NodeAllocator {
     }
   }
 
+  /**
+   * Applies a changed subnet (gateway, reserved ranges including run-time reservations,
+   * cool-down, priority; same id, CIDR and block prefix) to the blocks held from it, e.g. after
+   * a `reserve` command: re-read `ClusterState.nodeLeases` and pass each distinct `lease.subnet`.
+   * Allocations are kept; a cooling address that becomes reserved stays reserved. Returns the
+   * number of blocks updated (0 when none is held from that subnet).
+   * @throws PoolError `INVALID_ARGUMENT` (CIDR, family or block prefix changed), `CONFLICT` (an
+   * allocated address would become reserved); nothing changes then.
+   */
+  updateSubnet(subnet: Subnet): number {
+    const held = this.#subnets.get(subnet.id);
+    if (held === undefined) return 0;
+    const before = held.subnet;
+    if (
+      before.cidr !== subnet.cidr ||
+      before.family !== subnet.family ||
+      before.blockPrefix !== subnet.blockPrefix ||
+      before.purpose !== subnet.purpose
+    ) {
+      throw new PoolError(
+        "INVALID_ARGUMENT",
+        `subnet ${subnet.id}: cidr, family, blockPrefix and purpose cannot change`,
+        {
+          details: { subnet: subnet.id },
+        },
+      );
+    }
+    const cooling = new Set<string>();
+    for (let i = this.#coolHead; i < this.#coolBlocks.length; i++) {
+      if ((this.#coolBlocks[i] as HeldBlock).held === held)
+        cooling.add(`${(this.#coolBlocks[i] as HeldBlock).lease.cidr}/${this.#coolOffsets[i]}`);
+    }
+    const replacements: IpBlock[] = [];
+    for (const b of held.blocks) {
+      const next = ipBlockFor(subnet, b.block.cidr);
+      let conflict: number | undefined;
+      b.block.forEachAllocatedOffset((offset) => {
+        if (next.stateOfOffset(offset) === "reserved") {
+          if (!cooling.has(`${b.lease.cidr}/${offset}`)) conflict ??= offset;
+        } else next.claimOffset(offset);
+      });
+      if (conflict !== undefined) {
+        const address = formatIp(b.block.addressAt(conflict));
+        throw new PoolError("CONFLICT", `${address} is allocated and cannot become reserved`, {
+          details: { subnet: subnet.id, address },
+        });
+      }
+      next.cursor = b.block.cursor;
+      replacements.push(next);
+    }
+    held.blocks.forEach((b, i) => {
+      b.block = replacements[i] as IpBlock;
+      b.lease = { ...b.lease, subnet };
+    });
+    held.subnet = subnet;
+    held.rank = SCOPE_RANK[subnet.scope.kind];
+    held.gateway = subnet.gateway === "none" ? null : subnet.gateway;
+    held.cooldownMs = subnet.cooldownSeconds * 1000;
+    const group = this.#groups.get(subnet.purpose)?.[subnet.family === 4 ? 0 : 1];
+    group?.sort(compareHeld);
+    return held.blocks.length;
+  }
+
   /** The leases held, sorted by subnet id then block. A fresh array owned by the caller. */
   blocks(): BlockLease[] {
     return [...this.#blocks.values()]
@@ -442,7 +505,8 @@ export class NodeAllocator {
     if (only !== undefined) {
       for (let i = this.#coolHead; i < this.#coolBlocks.length; i++) {
         if (this.#coolBlocks[i] !== only) continue;
-        only.block.releaseOffset(this.#coolOffsets[i] as number);
+        const offset = this.#coolOffsets[i] as number;
+        if (only.block.isAllocatedOffset(offset)) only.block.releaseOffset(offset);
         only.live--;
         this.#coolUntil.splice(i, 1);
         this.#coolOffsets.splice(i, 1);
@@ -455,7 +519,9 @@ export class NodeAllocator {
     const until = this.#coolUntil;
     while (head < until.length && (until[head] as number) <= now) {
       const block = this.#coolBlocks[head] as HeldBlock;
-      block.block.releaseOffset(this.#coolOffsets[head] as number);
+      const offset = this.#coolOffsets[head] as number;
+      // An address reserved (updateSubnet) while it cooled down stays reserved.
+      if (block.block.isAllocatedOffset(offset)) block.block.releaseOffset(offset);
       if (--block.live === 0) block.emptySince = until[head] as number;
       head++;
     }
