@@ -34,6 +34,11 @@ export class SimDisk implements Storage {
   private cache = new MemoryLog();
   private pending: WriteOp[] = [];
 
+  /** The hard state that would survive a crash now. */
+  durableHardState(): HardState {
+    return this.durable.initialState().hardState;
+  }
+
   get unsyncedWrites(): number {
     return this.pending.length;
   }

@@ -140,6 +140,7 @@ export class Simulation {
   private readonly chunkBytes: number;
   private readonly checkQuorum: boolean;
   private readonly preVote: boolean;
+  private readonly leaderSendsFirst: boolean;
 
   constructor(private readonly options: SimulationOptions) {
     this.rng = createSeededRandom(options.seed);
@@ -154,6 +155,7 @@ export class Simulation {
     this.chunkBytes = [8, 16, 64][this.int(3)] as number;
     this.checkQuorum = this.rng() < 0.75;
     this.preVote = this.rng() < 0.75;
+    this.leaderSendsFirst = this.rng() < 0.5;
     const voters = options.voters ?? ([1, 3, 3, 5, 5, 7][this.int(6)] as number);
     const ids = Array.from({ length: voters }, () => `n${this.nextNodeNumber++}`);
     const bootstrap: ConfState = { voters: [...ids].sort(), learners: [] };
@@ -255,6 +257,16 @@ export class Simulation {
       }
       const before = raw.status();
       const rd = raw.ready();
+      // Dissertation §10.2.1 (optional): a leader may send before its own write completes when
+      // nothing in the batch depends on a term or vote that is not yet durable.
+      const durable = n.disk.durableHardState();
+      const sendFirst =
+        this.leaderSendsFirst &&
+        rd.snapshot === undefined &&
+        (rd.softState?.role ?? before.role) === "leader" &&
+        (rd.hardState === undefined ||
+          (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote));
+      if (sendFirst) for (const m of rd.messages) this.send(m);
       if (rd.snapshot !== undefined) n.disk.applySnapshot(rd.snapshot);
       if (rd.entries.length > 0) {
         this.checker.onPersist(n.id, rd.entries, (i) => raw.logTerm(i));
@@ -285,7 +297,7 @@ export class Simulation {
         return;
       }
       n.disk.sync();
-      for (const m of rd.messages) this.send(m);
+      if (!sendFirst) for (const m of rd.messages) this.send(m);
       if (rd.snapshot !== undefined) {
         this.snapshotsInstalled++;
         n.sm.restore(rd.snapshot.data);
