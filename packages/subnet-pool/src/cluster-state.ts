@@ -1,5 +1,4 @@
 import {
-  BitmapError,
   Cidr,
   formatIp,
   type IpBlock,
@@ -22,18 +21,33 @@ import {
   removeNode,
   removeSubnet,
   reservedIntervals,
-  type ScopeRef,
   type Subnet,
   type SubnetStrategy,
   subnetsForNode,
   type Topology,
   type TopologyConfig,
-  TopologyError,
   toCanonicalConfig,
 } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import { BlockIndex } from "./block-index.js";
 import type { BlockLease } from "./block-lease.js";
+import {
+  type NodeView,
+  type StatsLevel,
+  type StatsRow,
+  type SubnetUsage,
+  type SubnetView,
+  statsKeyOf,
+} from "./cluster-views.js";
+import {
+  byString,
+  fail,
+  optionalStrategy,
+  requireFamily,
+  requireKey,
+  requireString,
+  toCommandError,
+} from "./command-args.js";
 import type {
   AddSubnetCommand,
   AllocateDirectCommand,
@@ -41,7 +55,6 @@ import type {
   ApplyTopologyValue,
   BatchCommand,
   ClusterCommand,
-  CommandError,
   CommandResult,
   DeregisterNodeCommand,
   DeregisterNodeValue,
@@ -66,59 +79,6 @@ import {
   parseReservedEntry,
   type SubnetGeometry,
 } from "./subnet-geometry.js";
-
-/** Usage of one subnet as L1 sees it (for metrics and `stats`). Address counts are numbers (IPv6 counts above 2^53 are approximate). */
-export interface SubnetUsage {
-  readonly subnet: string;
-  readonly purpose: string;
-  readonly family: Family;
-  readonly mode: "block" | "direct";
-  readonly scope: ScopeRef;
-  readonly draining: boolean;
-  /** Addresses that can ever be handed out (size minus reserved). */
-  readonly capacity: number;
-  /** Block mode: addresses in leased blocks; direct mode: allocated addresses. */
-  readonly allocated: number;
-  readonly reserved: number;
-  /** Direct mode: released addresses still cooling down (0 in block mode: L2 tracks those). */
-  readonly cooling: number;
-  readonly free: number;
-  readonly leasedBlocks: number;
-  readonly totalBlocks: number;
-}
-
-/** The levels {@link ClusterState.stats} aggregates at. */
-export type StatsLevel = "zone" | "pod" | "tor" | "subnet" | "purpose";
-
-/** Sums of {@link SubnetUsage} over the subnets of one zone, pod, TOR, subnet or purpose. */
-export interface StatsRow {
-  readonly level: StatsLevel;
-  readonly id: string;
-  readonly subnets: number;
-  readonly capacity: number;
-  readonly allocated: number;
-  readonly reserved: number;
-  readonly cooling: number;
-  readonly free: number;
-  readonly leasedBlocks: number;
-}
-
-/** A subnet with its run-time state. */
-export interface SubnetView {
-  readonly subnet: Subnet;
-  readonly mode: "block" | "direct";
-  readonly draining: boolean;
-  readonly reservations: readonly Reservation[];
-}
-
-/** A registered node with its path and what it holds. */
-export interface NodeView {
-  readonly node: Node;
-  /** `zone/pod/tor/node` ids. */
-  readonly path: string;
-  readonly blocks: number;
-  readonly directAddresses: number;
-}
 
 interface BlockOwner {
   readonly node: string;
@@ -196,75 +156,12 @@ interface SnapshotDirect {
   readonly rows: readonly number[];
 }
 
-function fail(code: PoolError["code"], message: string, details?: Record<string, unknown>): never {
-  throw new PoolError(code, message, details === undefined ? undefined : { details });
-}
-
-function byString(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Orders direct allocations by network, container id, ifname (code units), then family. */
 function compareEntries(a: DirectEntry, b: DirectEntry): number {
   if (a.network !== b.network) return a.network < b.network ? -1 : 1;
   if (a.containerId !== b.containerId) return a.containerId < b.containerId ? -1 : 1;
   if (a.ifname !== b.ifname) return a.ifname < b.ifname ? -1 : 1;
   return a.family - b.family;
-}
-
-function requireString(value: unknown, path: string): string {
-  if (typeof value !== "string" || value === "")
-    fail("INVALID_ARGUMENT", `${path}: must be a non-empty string`);
-  return value;
-}
-
-function requireFamily(value: unknown, path: string): Family {
-  if (value !== 4 && value !== 6) fail("INVALID_ARGUMENT", `${path}: must be 4 or 6`);
-  return value;
-}
-
-function requireKey(value: unknown, path: string): AllocationKey {
-  if (typeof value !== "object" || value === null)
-    fail("INVALID_ARGUMENT", `${path}: must be an object`);
-  const k = value as Record<string, unknown>;
-  return {
-    network: requireString(k.network, `${path}.network`),
-    containerId: requireString(k.containerId, `${path}.containerId`),
-    ifname: requireString(k.ifname, `${path}.ifname`),
-  };
-}
-
-function optionalStrategy(value: unknown, path: string): SubnetStrategy {
-  if (value === undefined) return "spill";
-  if (value !== "tor" && value !== "spill")
-    fail("INVALID_ARGUMENT", `${path}: must be "tor" or "spill"`);
-  return value;
-}
-
-/** Maps any error thrown while applying a command to a {@link CommandError}. */
-function toCommandError(error: unknown): CommandError {
-  if (error instanceof PoolError) {
-    return { code: error.code, message: error.message, details: error.details ?? {} };
-  }
-  if (error instanceof TopologyError) {
-    const code = error.code === "INVALID_CONFIG" ? "INVALID_ARGUMENT" : error.code;
-    return { code, message: error.message, details: error.details ?? {} };
-  }
-  if (error instanceof BitmapError) {
-    const code =
-      error.code === "ALREADY_ALLOCATED"
-        ? "CONFLICT"
-        : error.code === "EXHAUSTED"
-          ? "POOL_EXHAUSTED"
-          : "INVALID_ARGUMENT";
-    return { code, message: error.message, details: error.details ?? {} };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    code: "INTERNAL",
-    message: `internal error (command rolled back): ${message}`,
-    details: {},
-  };
 }
 
 /**
@@ -1560,33 +1457,6 @@ export class ClusterState {
       }
     }
   }
-}
-
-/**
- * The row a subnet counts towards at a stats level: its id, purpose, TOR (TOR-scoped subnets
- * only), pod (pod- and TOR-scoped) or zone (all); undefined when it does not count there.
- */
-export function statsKeyOf(
-  topology: Topology,
-  level: StatsLevel,
-  subnet: { readonly subnet: string; readonly purpose: string; readonly scope: ScopeRef },
-): string | undefined {
-  const scope = subnet.scope;
-  if (level === "subnet") return subnet.subnet;
-  if (level === "purpose") return subnet.purpose;
-  if (level === "tor") return scope.kind === "tor" ? scope.id : undefined;
-  const pod =
-    scope.kind === "pod"
-      ? scope.id
-      : scope.kind === "tor"
-        ? topology.tors.get(scope.id)?.pod
-        : undefined;
-  if (level === "pod") return pod;
-  return scope.kind === "zone"
-    ? scope.id
-    : pod === undefined
-      ? undefined
-      : topology.pods.get(pod)?.zone;
 }
 
 function formatV4(value: number): string {

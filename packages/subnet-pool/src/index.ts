@@ -4,14 +4,15 @@ export type { AllocationKey } from "./allocation-key.js";
 export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
 export type { AllocatedAddress, BlockLease } from "./block-lease.js";
+export { ClusterState, SNAPSHOT_VERSION } from "./cluster-state.js";
 export type {
   NodeView,
   StatsLevel,
   StatsRow,
   SubnetUsage,
   SubnetView,
-} from "./cluster-state.js";
-export { ClusterState, SNAPSHOT_VERSION, statsKeyOf } from "./cluster-state.js";
+} from "./cluster-views.js";
+export { statsKeyOf } from "./cluster-views.js";
 export { COMMAND_ENCODING_VERSION, decodeCommand, encodeCommand } from "./command-codec.js";
 export type {
   AddSubnetCommand,

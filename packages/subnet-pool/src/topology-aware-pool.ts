@@ -11,7 +11,8 @@ import {
 } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import type { AllocatedAddress } from "./block-lease.js";
-import { ClusterState, type StatsLevel, type StatsRow, statsKeyOf } from "./cluster-state.js";
+import { ClusterState } from "./cluster-state.js";
+import { type StatsLevel, type StatsRow, statsKeyOf } from "./cluster-views.js";
 import type { ClusterCommand, CommandResult } from "./commands.js";
 import { NodeAllocator, type PreallocateOptions } from "./node-allocator.js";
 import { isPoolError, PoolError } from "./pool-error.js";

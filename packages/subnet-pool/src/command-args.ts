@@ -1,0 +1,74 @@
+import { BitmapError } from "@ipam/bitmap";
+import { type Family, type SubnetStrategy, TopologyError } from "@ipam/topology";
+import type { AllocationKey } from "./allocation-key.js";
+import type { CommandError } from "./commands.js";
+import { PoolError } from "./pool-error.js";
+
+// Argument checks and error mapping shared by the command handlers of ClusterState.
+
+export function fail(
+  code: PoolError["code"],
+  message: string,
+  details?: Record<string, unknown>,
+): never {
+  throw new PoolError(code, message, details === undefined ? undefined : { details });
+}
+
+export function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function requireString(value: unknown, path: string): string {
+  if (typeof value !== "string" || value === "")
+    fail("INVALID_ARGUMENT", `${path}: must be a non-empty string`);
+  return value;
+}
+
+export function requireFamily(value: unknown, path: string): Family {
+  if (value !== 4 && value !== 6) fail("INVALID_ARGUMENT", `${path}: must be 4 or 6`);
+  return value;
+}
+
+export function requireKey(value: unknown, path: string): AllocationKey {
+  if (typeof value !== "object" || value === null)
+    fail("INVALID_ARGUMENT", `${path}: must be an object`);
+  const k = value as Record<string, unknown>;
+  return {
+    network: requireString(k.network, `${path}.network`),
+    containerId: requireString(k.containerId, `${path}.containerId`),
+    ifname: requireString(k.ifname, `${path}.ifname`),
+  };
+}
+
+export function optionalStrategy(value: unknown, path: string): SubnetStrategy {
+  if (value === undefined) return "spill";
+  if (value !== "tor" && value !== "spill")
+    fail("INVALID_ARGUMENT", `${path}: must be "tor" or "spill"`);
+  return value;
+}
+
+/** Maps any error thrown while applying a command to a {@link CommandError}. */
+export function toCommandError(error: unknown): CommandError {
+  if (error instanceof PoolError) {
+    return { code: error.code, message: error.message, details: error.details ?? {} };
+  }
+  if (error instanceof TopologyError) {
+    const code = error.code === "INVALID_CONFIG" ? "INVALID_ARGUMENT" : error.code;
+    return { code, message: error.message, details: error.details ?? {} };
+  }
+  if (error instanceof BitmapError) {
+    const code =
+      error.code === "ALREADY_ALLOCATED"
+        ? "CONFLICT"
+        : error.code === "EXHAUSTED"
+          ? "POOL_EXHAUSTED"
+          : "INVALID_ARGUMENT";
+    return { code, message: error.message, details: error.details ?? {} };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    code: "INTERNAL",
+    message: `internal error (command rolled back): ${message}`,
+    details: {},
+  };
+}
