@@ -29,8 +29,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 /**
  * Default liveness bounds, in election timeouts: after healing, a proposal must commit within this
  * many. With PreVote and CheckQuorum (the defaults) the worst case observed over 20 000 seeds is
- * 18; with either disabled a removed server that never learned of its removal can keep disrupting
- * elections (dissertation §4.2.3) until its removal commits: worst observed 38.
+ * 13; with either disabled a removed server that never learned of its removal can keep disrupting
+ * elections (dissertation §4.2.3) until its removal commits: worst observed 34.
  */
 export const RECOVERY_ELECTION_TIMEOUTS = 40;
 /** Liveness bound (election timeouts) for seeds that disable PreVote or CheckQuorum. */
