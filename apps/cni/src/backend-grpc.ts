@@ -1,0 +1,210 @@
+import {
+  type AllocatedAddress,
+  createLeanIpamClient,
+  Family,
+  FamilySelection,
+  GrpcError,
+  type LeanIpamClient,
+  ReadyState,
+} from "@ipam/grpc-server/lean";
+import type {
+  AllocateInput,
+  AllocateOutput,
+  AttachmentKey,
+  BackendAddress,
+  BackendState,
+  CheckOutput,
+  IpamBackend,
+} from "./backend.js";
+import { CniError, type CniErrorCode } from "./cni-error.js";
+import type { IpFamily } from "./ip.js";
+
+/** Options of {@link createGrpcBackend}. */
+export interface GrpcBackendOptions {
+  /** ipamd's node API unix socket. */
+  readonly socketPath: string;
+  /** Deadline of each call, ms. */
+  readonly timeoutMs: number;
+}
+
+/** ipamd codes the plugin reports under the same name. */
+const PASSED_THROUGH = new Set<CniErrorCode>([
+  "POOL_EXHAUSTED",
+  "UNAVAILABLE",
+  "TIMEOUT",
+  "NOT_LEADER",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+  "NOT_FOUND",
+  "CONFLICT",
+  "INVALID_ARGUMENT",
+  "PERMISSION_DENIED",
+  "PROTOCOL_ERROR",
+]);
+
+function systemCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/**
+ * Translate a lean-client failure into a CniError with a project-wide code. Socket errors get a
+ * message an operator can act on (`ENOENT`: ipamd not running; `EACCES`: permissions).
+ */
+export function fromGrpcError(error: unknown, socketPath: string, method: string): CniError {
+  if (!(error instanceof GrpcError)) {
+    return new CniError(
+      "INTERNAL",
+      `${method}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const details = { ipamdCode: error.code, ...(error.details ?? {}) };
+  const sys = systemCode(error.cause);
+  if (sys === "ENOENT" || sys === "ECONNREFUSED") {
+    return new CniError(
+      "UNAVAILABLE",
+      `ipamd is not listening on ${socketPath} (${sys}); is ipamd running?`,
+      { cause: error, details: { ...details, socketPath } },
+    );
+  }
+  if (sys === "EACCES" || sys === "EPERM") {
+    return new CniError(
+      "PERMISSION_DENIED",
+      `no permission to connect to ${socketPath} (${sys}); run the plugin as root or a member of the socket's group`,
+      { cause: error, details: { ...details, socketPath } },
+    );
+  }
+  const code = error.code;
+  let mapped: CniErrorCode;
+  if (PASSED_THROUGH.has(code as CniErrorCode)) mapped = code as CniErrorCode;
+  else if (code === "CANCELLED") mapped = "UNAVAILABLE";
+  else if (code === "UNIMPLEMENTED" || code === "RESOURCE_EXHAUSTED") mapped = "PROTOCOL_ERROR";
+  else if (code === "UNAUTHENTICATED") mapped = "PERMISSION_DENIED";
+  else if (code.startsWith("INVALID_")) mapped = "INVALID_ARGUMENT";
+  else if (code.endsWith("_NOT_FOUND") || code.startsWith("UNKNOWN_")) mapped = "NOT_FOUND";
+  else if (code.endsWith("_EXHAUSTED")) mapped = "POOL_EXHAUSTED";
+  else if (code.includes("CONFLICT") || code.startsWith("ALREADY_")) mapped = "CONFLICT";
+  else mapped = "INTERNAL";
+  return new CniError(mapped, `ipamd ${method}: ${error.message}`, { cause: error, details });
+}
+
+function familySelection(families: readonly IpFamily[]): FamilySelection {
+  const v4 = families.includes("ipv4");
+  const v6 = families.includes("ipv6");
+  if (v4 && v6) return FamilySelection.DUAL_STACK;
+  return v6 ? FamilySelection.IPV6 : FamilySelection.IPV4;
+}
+
+function toAddress(a: AllocatedAddress): BackendAddress {
+  const family: IpFamily =
+    a.family === Family.IPV6 || (a.family !== Family.IPV4 && a.address.includes(":"))
+      ? "ipv6"
+      : "ipv4";
+  return {
+    family,
+    address: a.address,
+    prefixLength: a.prefixLength,
+    ...(a.gateway === "" ? {} : { gateway: a.gateway }),
+  };
+}
+
+const STATES: Readonly<Record<number, BackendState>> = {
+  [ReadyState.READY]: "ready",
+  [ReadyState.EXHAUSTED]: "exhausted",
+  [ReadyState.UNAVAILABLE]: "unavailable",
+};
+
+/**
+ * The default {@link IpamBackend}: ipamd's `ipam.v1.Ipam` service over its unix socket through
+ * the lean client of @ipam/grpc-server (node:http2 only, no @grpc/grpc-js). One attempt per call
+ * with the configured deadline; failures become CniErrors via {@link fromGrpcError}. No
+ * connection is made before the first call.
+ */
+export function createGrpcBackend(options: GrpcBackendOptions): IpamBackend {
+  const client: LeanIpamClient = createLeanIpamClient({
+    socketPath: options.socketPath,
+    deadlineMs: options.timeoutMs,
+  });
+  const call = async <T>(method: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw fromGrpcError(error, options.socketPath, method);
+    }
+  };
+  return {
+    allocate: (input: AllocateInput): Promise<AllocateOutput> =>
+      call("Allocate", async () => {
+        const answer = await client.allocate({
+          network: input.network,
+          containerId: input.containerId,
+          ifname: input.ifname,
+          purpose: input.purpose,
+          families: familySelection(input.families),
+          podNamespace: input.podNamespace ?? "",
+          podName: input.podName ?? "",
+          requestedAddresses: [...input.requestedAddresses],
+        });
+        const dns = answer.dns;
+        return {
+          addresses: answer.addresses.map(toAddress),
+          routes: answer.routes.map((r) => ({
+            dst: r.destination,
+            ...(r.gateway === "" ? {} : { gw: r.gateway }),
+          })),
+          ...(dns === undefined
+            ? {}
+            : {
+                dns: {
+                  nameservers: dns.nameservers,
+                  ...(dns.domain === "" ? {} : { domain: dns.domain }),
+                  search: dns.search,
+                  options: dns.options,
+                },
+              }),
+        };
+      }),
+    release: (key: AttachmentKey) =>
+      call("Release", async () => {
+        const answer = await client.release({ ...key });
+        return { released: answer.released };
+      }),
+    check: (key: AttachmentKey, addresses: readonly string[]): Promise<CheckOutput> =>
+      call("Check", async () => {
+        const answer = await client.check({ ...key, addresses: [...addresses] });
+        return { ok: answer.ok, reason: answer.reason, held: answer.addresses.map(toAddress) };
+      }),
+    gc: (network, valid) =>
+      call("GarbageCollect", async () => {
+        const answer = await client.garbageCollect({
+          network,
+          validAttachments: valid.map((v) => ({ containerId: v.containerId, ifname: v.ifname })),
+        });
+        return {
+          released: answer.released.map((k) => ({
+            network: k.network,
+            containerId: k.containerId,
+            ifname: k.ifname,
+          })),
+        };
+      }),
+    status: (network: string) =>
+      call("Status", async () => {
+        const answer = await client.status({ network });
+        const state = STATES[answer.state];
+        if (state === undefined) {
+          throw new CniError("PROTOCOL_ERROR", `ipamd Status: unknown state ${answer.state}`);
+        }
+        return { state, reason: answer.reason };
+      }),
+    close: () => client.close(),
+  };
+}
