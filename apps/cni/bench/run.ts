@@ -1,0 +1,157 @@
+// Process-start benchmark: `node -e 0`, ipamd-cni ADD and DEL against a running node API server,
+// and the reference host-local plugin ADD and DEL, in one run. Writes bench-results/cni.json.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createIpamServer } from "@ipam/grpc-server";
+import { createTestIpamHandlers } from "../test/test-ipam-handlers.js";
+
+const RUNS = Number(process.env.CNI_BENCH_RUNS ?? 100);
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const HOST_LOCAL = "/usr/lib/cni/host-local";
+
+interface Row {
+  name: string;
+  unit: string;
+  value: number;
+  p50: number;
+  p99: number;
+  samples: number;
+  baseline?: string;
+  ratio?: number;
+}
+
+function runOnce(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} exited ${code}: ${out}`));
+      else resolve(ms);
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+function row(name: string, samples: number[], baseline?: Row): Row {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const p50 = quantile(sorted, 0.5);
+  const r: Row = {
+    name,
+    unit: "ms",
+    value: p50,
+    p50,
+    p99: quantile(sorted, 0.99),
+    samples: samples.length,
+  };
+  if (baseline !== undefined) {
+    r.baseline = baseline.name;
+    r.ratio = baseline.value / p50;
+  }
+  return r;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run pnpm --filter @ipam/cni build`);
+  const dir = mkdtempSync(join(tmpdir(), "ipamd-cni-bench-"));
+  const socketPath = join(dir, "ipamd.sock");
+  const server = await createIpamServer({
+    unixSocket: { path: socketPath },
+    handlers: createTestIpamHandlers(250),
+    reflection: false,
+  });
+  const rows: Row[] = [];
+  try {
+    const nodeSamples: number[] = [];
+    const add: number[] = [];
+    const del: number[] = [];
+    const hlAdd: number[] = [];
+    const hlDel: number[] = [];
+    const ours = JSON.stringify({
+      cniVersion: "1.0.0",
+      name: "bench",
+      ipam: { type: "ipamd-cni", socketPath },
+    });
+    const dataDir = join(dir, "host-local");
+    mkdirSync(dataDir);
+    const theirs = JSON.stringify({
+      cniVersion: "1.0.0",
+      name: "bench",
+      ipam: { type: "host-local", dataDir, ranges: [[{ subnet: "10.99.1.0/24" }]] },
+    });
+    const hasHostLocal = existsSync(HOST_LOCAL);
+    for (let i = 0; i < RUNS; i++) {
+      // Interleaved so that machine noise hits every series alike.
+      nodeSamples.push(await runOnce(process.execPath, ["-e", "0"], {}, ""));
+      const env = {
+        CNI_CONTAINERID: `bench${i}`,
+        CNI_NETNS: "/proc/1/ns/net",
+        CNI_IFNAME: "eth0",
+        CNI_PATH: "/usr/lib/cni",
+      };
+      add.push(await runOnce(process.execPath, [MAIN], { ...env, CNI_COMMAND: "ADD" }, ours));
+      del.push(await runOnce(process.execPath, [MAIN], { ...env, CNI_COMMAND: "DEL" }, ours));
+      if (hasHostLocal) {
+        hlAdd.push(await runOnce(HOST_LOCAL, [], { ...env, CNI_COMMAND: "ADD" }, theirs));
+        hlDel.push(await runOnce(HOST_LOCAL, [], { ...env, CNI_COMMAND: "DEL" }, theirs));
+      }
+    }
+    const nodeRow = row("node -e 0", nodeSamples);
+    rows.push(nodeRow);
+    rows.push(row("ipamd-cni ADD", add, nodeRow));
+    rows.push(row("ipamd-cni DEL", del, nodeRow));
+    const addDel = add.map((a, i) => a + (del[i] ?? 0));
+    if (hasHostLocal) {
+      const hl = row(
+        "host-local ADD+DEL",
+        hlAdd.map((a, i) => a + (hlDel[i] ?? 0)),
+      );
+      rows.push(row("host-local ADD", hlAdd));
+      rows.push(hl);
+      rows.push(row("ipamd-cni ADD+DEL", addDel, hl));
+    } else {
+      console.error(`${HOST_LOCAL} not found: host-local rows skipped`);
+      rows.push(row("ipamd-cni ADD+DEL", addDel));
+    }
+  } finally {
+    await server.shutdown(1000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  mkdirSync("bench-results", { recursive: true });
+  writeFileSync("bench-results/cni.json", `${JSON.stringify(rows, null, 2)}\n`);
+  console.table(
+    rows.map((r) => ({
+      name: r.name,
+      "p50 ms": r.p50.toFixed(2),
+      "p99 ms": r.p99.toFixed(2),
+      samples: r.samples,
+      baseline: r.baseline ?? "",
+      ratio: r.ratio?.toFixed(3) ?? "",
+    })),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
