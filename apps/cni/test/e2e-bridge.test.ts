@@ -1,0 +1,166 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// End to end as root: the reference bridge plugin delegating IPAM to ipamd-cni, in network
+// namespaces this test creates. The backend is a separate process; set IPAMD_CNI_E2E_SERVER to a
+// command taking the socket path as its last argument to run it against another server (ipamd).
+const BRIDGE = "/usr/lib/cni/bridge";
+const isRoot = process.getuid?.() === 0;
+const ready = isRoot && existsSync(BRIDGE);
+if (!ready) {
+  console.warn(
+    `\n*** SKIPPING ipamd-cni end-to-end test: ${isRoot ? `${BRIDGE} missing` : "not root"} ***\n`,
+  );
+}
+
+const APP = fileURLToPath(new URL("..", import.meta.url));
+const MAIN = join(APP, "dist/main.js");
+const suffix = Math.random().toString(36).slice(2, 8);
+const NS_A = `ipamd-e2e-${suffix}-a`;
+const NS_B = `ipamd-e2e-${suffix}-b`;
+const BRIDGE_NAME = "ipamd-e2e0";
+let dir: string;
+let socketPath: string;
+let server: ChildProcess | undefined;
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+}
+
+function cni(plugin: string, command: string, ns: string, containerId: string, config: object) {
+  try {
+    const out = execFileSync(plugin, [], {
+      input: JSON.stringify(config),
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH,
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: containerId,
+        CNI_NETNS: ns === "" ? "" : `/var/run/netns/${ns}`,
+        CNI_IFNAME: "eth0",
+        CNI_PATH: `${dir}:/usr/lib/cni`,
+        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=e2e;K8S_POD_NAME=p",
+      },
+    });
+    return { code: 0, out: out === "" ? undefined : JSON.parse(out) };
+  } catch (error) {
+    const e = error as { status: number; stdout: string };
+    return { code: e.status, out: e.stdout === "" ? undefined : JSON.parse(e.stdout) };
+  }
+}
+
+const ipam = () => ({ type: "ipamd-cni", socketPath, families: ["ipv4", "ipv6"] });
+const bridgeConf = () => ({
+  cniVersion: "1.0.0",
+  name: "ipamd-e2e",
+  type: "bridge",
+  bridge: BRIDGE_NAME,
+  isGateway: true,
+  ipam: ipam(),
+});
+const direct = (extra: object = {}) => ({
+  cniVersion: "1.1.0",
+  name: "ipamd-e2e",
+  type: "bridge",
+  ipam: ipam(),
+  ...extra,
+});
+
+describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ipamd-cni-e2e-"));
+    socketPath = join(dir, "ipamd.sock");
+    writeFileSync(join(dir, "ipamd-cni"), `#!/bin/sh\nexec ${process.execPath} ${MAIN} "$@"\n`, {
+      mode: 0o755,
+    });
+    const custom = process.env.IPAMD_CNI_E2E_SERVER;
+    server = custom
+      ? spawn("sh", ["-c", `${custom} "$0"`, socketPath], { stdio: "inherit" })
+      : spawn(
+          process.execPath,
+          ["--import", "tsx", join(APP, "test/serve-test-ipam.ts"), socketPath],
+          { stdio: "inherit", cwd: APP },
+        );
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(socketPath)) {
+      if (Date.now() > deadline) throw new Error("test server did not create its socket");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    sh("ip", ["netns", "add", NS_A]);
+    sh("ip", ["netns", "add", NS_B]);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const ns of [NS_A, NS_B]) {
+      try {
+        sh("ip", ["netns", "del", ns]);
+      } catch {}
+    }
+    try {
+      sh("ip", ["link", "del", BRIDGE_NAME]);
+    } catch {}
+    if (server?.pid !== undefined) process.kill(server.pid, "SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives distinct dual-stack addresses, is idempotent, DEL and GC free them", async () => {
+    const a = cni(BRIDGE, "ADD", NS_A, "ctr-a", bridgeConf());
+    const b = cni(BRIDGE, "ADD", NS_B, "ctr-b", bridgeConf());
+    expect(a.code, JSON.stringify(a.out)).toBe(0);
+    expect(b.code, JSON.stringify(b.out)).toBe(0);
+    const addrA = a.out.ips.map((ip: { address: string }) => ip.address);
+    const addrB = b.out.ips.map((ip: { address: string }) => ip.address);
+    expect(addrA[0]).toMatch(/^10\.99\.0\.\d+\/24$/);
+    expect(addrA[1]).toMatch(/^fd99::/);
+    expect(addrA[0]).not.toBe(addrB[0]);
+    // The addresses are really on the interfaces inside the namespaces.
+    expect(sh("ip", ["netns", "exec", NS_A, "ip", "addr", "show", "eth0"])).toContain(addrA[0]);
+    expect(sh("ip", ["netns", "exec", NS_B, "ip", "-6", "addr", "show", "eth0"])).toContain(
+      addrB[1],
+    );
+    // a reaches b over the bridge (TCP: no ping binary is assumed).
+    const ipB = String(addrB[0]).split("/")[0];
+    const listener = spawn("ip", [
+      "netns",
+      "exec",
+      NS_B,
+      process.execPath,
+      "-e",
+      `require("net").createServer((s)=>s.end("pong")).listen(7777,"${ipB}",()=>console.log("listening"));setTimeout(()=>process.exit(0),10000)`,
+    ]);
+    await new Promise<void>((resolve) => listener.stdout?.once("data", () => resolve()));
+    const reply = sh("ip", [
+      "netns",
+      "exec",
+      NS_A,
+      process.execPath,
+      "-e",
+      `const s=require("net").connect(7777,"${ipB}");s.setTimeout(3000,()=>process.exit(1));s.on("data",(d)=>{process.stdout.write(d);process.exit(0)})`,
+    ]);
+    listener.kill();
+    expect(reply).toBe("pong");
+    // Repeated ADD for the same key returns the same addresses.
+    const again = cni(join(dir, "ipamd-cni"), "ADD", NS_A, "ctr-a", direct());
+    expect(again.out.ips.map((ip: { address: string }) => ip.address)).toEqual(addrA);
+    // DEL frees b: CHECK then reports an unknown container.
+    expect(cni(BRIDGE, "DEL", NS_B, "ctr-b", bridgeConf()).code).toBe(0);
+    expect(
+      cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-b", direct({ prevResult: b.out })).code,
+    ).toBe(3);
+    // a "crashes": its namespace goes away without DEL; GC with no valid attachment frees it.
+    sh("ip", ["netns", "del", NS_A]);
+    expect(
+      cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-a", direct({ prevResult: a.out })).code,
+    ).toBe(0);
+    expect(
+      cni(join(dir, "ipamd-cni"), "GC", "", "", direct({ "cni.dev/valid-attachments": [] })).code,
+    ).toBe(0);
+    expect(
+      cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-a", direct({ prevResult: a.out })).code,
+    ).toBe(3);
+  });
+});
