@@ -1,0 +1,146 @@
+import { createRaftNode, type Message, type RaftNode, type Transport } from "@ipam/raft";
+import { createSqliteStorage } from "@ipam/raft/sqlite";
+import type { Store } from "@ipam/store";
+import {
+  type BlockLease,
+  type ClusterCommand,
+  ClusterState,
+  type CommandResult,
+  decodeCommand,
+  encodeCommand,
+  type ResultOf,
+} from "@ipam/subnet-pool";
+import type { Logger } from "pino";
+import { IpamdError, type IpamdErrorCode } from "./ipamd-error.js";
+
+/** The cluster (L1) operations an agent needs; in-process in role all, over gRPC for agents. */
+export interface ClusterApi {
+  /** Runs one command through the replicated log; rejects with its error code. */
+  execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }>;
+  /** The blocks the cluster says `node` holds (linearizable). */
+  nodeLeases(node: string): Promise<BlockLease[]>;
+  /** Whether writes can currently commit. */
+  available(): boolean;
+}
+
+/** A transport for a group of one: nothing is ever sent or received. */
+function loneTransport(): Transport {
+  return {
+    send(_to: string, _messages: readonly Message[]): void {},
+    onReceive(_handler: (messages: readonly Message[]) => void): void {},
+    close: () => Promise.resolve(),
+  };
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set([
+  "INVALID_ARGUMENT",
+  "NOT_FOUND",
+  "CONFLICT",
+  "POOL_EXHAUSTED",
+  "NOT_LEADER",
+  "TIMEOUT",
+  "UNAVAILABLE",
+  "SHUTTING_DOWN",
+]);
+
+function toIpamdCode(code: string): IpamdErrorCode {
+  if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
+  if (code === "NO_SUBNET" || code === "DRAINING") return "POOL_EXHAUSTED";
+  return "INTERNAL";
+}
+
+export interface LocalClusterOptions {
+  readonly nodeId: string;
+  /** The store holding the Raft log (same ipamd.db); undefined = in-memory Raft storage. */
+  readonly store: Store;
+  readonly electionMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * A single-server L1: a RaftNode bootstrapped as the only voter over the store's Raft log, with
+ * ClusterState as the state machine. Restarting reuses the stored log (the bootstrap
+ * configuration is only used when the store holds no Raft state).
+ */
+export class LocalCluster implements ClusterApi {
+  readonly state = new ClusterState();
+  readonly raft: RaftNode<CommandResult>;
+  readonly #storage: ReturnType<typeof createSqliteStorage>;
+
+  constructor(options: LocalClusterOptions) {
+    const state = this.state;
+    this.#storage = createSqliteStorage(options.store.raftLog());
+    const tickMs = 50;
+    const log = options.logger.child({ component: "raft" });
+    this.raft = createRaftNode<CommandResult>({
+      id: options.nodeId,
+      storage: this.#storage,
+      transport: loneTransport(),
+      bootstrap: { voters: [options.nodeId], learners: [] },
+      tickMs,
+      electionTicks: Math.max(2, Math.round(options.electionMs / tickMs)),
+      logger: {
+        debug: (o, m) => log.debug(o, m),
+        info: (o, m) => log.info(o, m),
+        warn: (o, m) => log.warn(o, m),
+        error: (o, m) => log.error(o, m),
+      },
+      stateMachine: {
+        apply: (data: Uint8Array) => state.apply(decodeCommand(data)),
+        snapshot: () => state.snapshot(),
+        restore: (data: Uint8Array) => state.restore(data),
+      },
+    });
+  }
+
+  /** Campaigns (the driver is already started) and resolves once it leads (a group of one elects itself at once). */
+  async start(deadlineMs = 10_000): Promise<void> {
+    this.raft.campaign();
+    const until = Date.now() + deadlineMs;
+    // A linearizable read succeeds once this node leads and has applied every earlier entry.
+    for (;;) {
+      try {
+        await this.raft.read(() => undefined);
+        return;
+      } catch (cause) {
+        if (Date.now() > until) {
+          throw new IpamdError("UNAVAILABLE", "raft: no leader elected in time", { cause });
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+  available(): boolean {
+    return this.raft.status().role === "leader";
+  }
+
+  async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
+    let result: CommandResult;
+    try {
+      result = await this.raft.propose(encodeCommand(command));
+    } catch (cause) {
+      const code = (cause as { code?: unknown }).code;
+      throw new IpamdError(
+        typeof code === "string" ? toIpamdCode(code) : "UNAVAILABLE",
+        `cluster: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    if (!result.ok) {
+      throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
+        details: { command: command.type },
+      });
+    }
+    return result as ResultOf<C> & { ok: true };
+  }
+
+  nodeLeases(node: string): Promise<BlockLease[]> {
+    return this.raft.read(() => this.state.nodeLeases(node));
+  }
+
+  /** Stops Raft and flushes its storage; the caller closes the store afterwards. */
+  async stop(): Promise<void> {
+    await this.raft.stop();
+    this.#storage.flush();
+  }
+}

@@ -1,0 +1,58 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { helpText, loadConfig, OPTIONS } from "./config.js";
+
+const base = { env: {}, isRoot: false, hostname: "host-1" } as const;
+
+describe("loadConfig", () => {
+  it("defaults to the embedded single node", () => {
+    const c = loadConfig({ ...base, argv: [], env: { HOME: "/home/u" } });
+    expect(c.role).toBe("all");
+    expect(c.nodeId).toBe("host-1");
+    expect(c.dataDir).toBe("/home/u/.local/state/ipamd");
+    expect(c.unixSocket).toBe("/home/u/.local/state/ipamd/ipamd.sock");
+    expect(c.grpcAddr).toEqual({ host: "127.0.0.1", port: 7400 });
+    expect(c.metricsAddr).toEqual({ host: "127.0.0.1", port: 9400 });
+    expect(c.bootstrap).toBe(true);
+    expect(c.enableStore).toBe(true);
+  });
+
+  it("uses root paths as root and XDG_STATE_HOME otherwise", () => {
+    expect(loadConfig({ ...base, argv: [], isRoot: true }).unixSocket).toBe(
+      "/run/ipamd/ipamd.sock",
+    );
+    expect(loadConfig({ ...base, argv: [], env: { XDG_STATE_HOME: "/x" } }).dataDir).toBe(
+      "/x/ipamd",
+    );
+  });
+
+  it("ranks flags over env over file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ipamd-config-"));
+    const file = join(dir, "ipamd.yaml");
+    writeFileSync(file, "node-id: from-file\nlog-level: debug\nmetrics-addr: off\n");
+    const env = { IPAMD_NODE_ID: "from-env", IPAMD_CONFIG: file };
+    expect(loadConfig({ ...base, argv: [], env }).nodeId).toBe("from-env");
+    expect(loadConfig({ ...base, argv: ["--node-id", "flag"], env }).nodeId).toBe("flag");
+    const c = loadConfig({ ...base, argv: [], env });
+    expect(c.logLevel).toBe("debug");
+    expect(c.metricsAddr).toBeUndefined();
+  });
+
+  it("names the setting in validation errors", () => {
+    expect(() => loadConfig({ ...base, argv: ["--grpc-addr", "x"] })).toThrow(
+      '--grpc-addr: "x" is not host:port',
+    );
+    expect(() => loadConfig({ ...base, argv: ["--role", "boss"] })).toThrow("--role:");
+    expect(() => loadConfig({ ...base, argv: ["--role", "agent"] })).toThrow("--servers:");
+    expect(() => loadConfig({ ...base, argv: [], env: { IPAMD_ELECTION_MS: "abc" } })).toThrow(
+      "--election-ms:",
+    );
+  });
+
+  it("documents every option in --help", () => {
+    const text = helpText();
+    for (const name of Object.keys(OPTIONS)) expect(text).toContain(`--${name}`);
+  });
+});

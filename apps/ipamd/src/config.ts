@@ -1,0 +1,346 @@
+import { readFileSync } from "node:fs";
+import { homedir, hostname } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { IpamdError } from "./ipamd-error.js";
+
+export type Role = "all" | "server" | "agent";
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+
+/** Fully resolved daemon settings. */
+export interface IpamdConfig {
+  readonly role: Role;
+  readonly nodeId: string;
+  readonly dataDir: string;
+  /** Where the data folder default came from, for the first log line. */
+  readonly dataDirSource: "flag" | "env" | "file" | "default";
+  readonly unixSocket: string;
+  readonly grpcAddr: { readonly host: string; readonly port: number };
+  readonly advertiseAddr: string | undefined;
+  /** undefined = metrics disabled. */
+  readonly metricsAddr: { readonly host: string; readonly port: number } | undefined;
+  readonly topology: string | undefined;
+  readonly tor: string | undefined;
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  readonly bootstrap: boolean;
+  readonly join: readonly string[];
+  readonly servers: readonly string[];
+  readonly enableStore: boolean;
+  readonly logLevel: LogLevel;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly tlsCa: string | undefined;
+  readonly insecure: boolean;
+  readonly electionMs: number;
+  readonly preallocateThreshold: number;
+}
+
+interface OptionSpec {
+  readonly type: "string" | "boolean";
+  readonly help: string;
+  readonly default: string;
+}
+
+/** Every option: name (flag without `--`), type, help and the default shown by `--help`. */
+export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  config: {
+    type: "string",
+    help: "YAML or JSON file with settings (keys as flag names)",
+    default: "none",
+  },
+  role: { type: "string", help: "all | server | agent", default: "all" },
+  "node-id": { type: "string", help: "this node's id", default: "the hostname" },
+  "data-dir": {
+    type: "string",
+    help: "data folder (ipamd.db)",
+    default:
+      "/var/lib/ipamd as root, else $XDG_STATE_HOME/ipamd or ~/.local/state/ipamd, else ./.ipamd",
+  },
+  "unix-socket": {
+    type: "string",
+    help: "Ipam API unix socket",
+    default: "/run/ipamd/ipamd.sock as root, else <data-dir>/ipamd.sock",
+  },
+  "grpc-addr": {
+    type: "string",
+    help: "Cluster API TCP bind host:port",
+    default: "127.0.0.1:7400 (role all), 0.0.0.0:7400 (server)",
+  },
+  "advertise-addr": {
+    type: "string",
+    help: "host:port other servers use to reach this one",
+    default: "the bind address",
+  },
+  "metrics-addr": {
+    type: "string",
+    help: 'metrics host:port; "" or off disables',
+    default: "127.0.0.1:9400",
+  },
+  topology: {
+    type: "string",
+    help: "topology file (YAML/JSON)",
+    default: "the built-in example topology",
+  },
+  tor: { type: "string", help: "TOR this node is attached to", default: "the first TOR" },
+  "node-labels": { type: "string", help: "node labels k=v,k2=v2", default: "none" },
+  bootstrap: {
+    type: "boolean",
+    help: "create a new cluster (servers)",
+    default: "false (true in role all)",
+  },
+  join: { type: "string", help: "servers to join, ADDR,... (servers)", default: "none" },
+  servers: { type: "string", help: "cluster servers, ADDR,... (agents)", default: "none" },
+  "enable-store": {
+    type: "string",
+    help: "durable SQLite store; false = in memory (tests only)",
+    default: "true",
+  },
+  "log-level": {
+    type: "string",
+    help: "trace|debug|info|warn|error|fatal|silent",
+    default: "info",
+  },
+  "tls-cert": {
+    type: "string",
+    help: "TLS certificate (PEM) for the TCP listener",
+    default: "none",
+  },
+  "tls-key": { type: "string", help: "TLS private key (PEM)", default: "none" },
+  "tls-ca": { type: "string", help: "CA bundle to verify peers (PEM)", default: "none" },
+  insecure: {
+    type: "boolean",
+    help: "allow a non-loopback TCP listener without TLS",
+    default: "false",
+  },
+  "election-ms": { type: "string", help: "Raft election timeout, ms", default: "1000" },
+  "preallocate-threshold": {
+    type: "string",
+    help: "lease another block below this free ratio (0..1)",
+    default: "0.2",
+  },
+};
+
+/** The text printed by `ipamd --help`. */
+export function helpText(): string {
+  const lines = [
+    "Usage: ipamd [options]            run the daemon",
+    "       ipamd allocate --network N --container C [--ifname eth0] [--unix-socket P]",
+    "       ipamd release  --network N --container C [--ifname eth0] [--unix-socket P]",
+    "       ipamd status [--unix-socket P]",
+    "",
+    "Options (precedence: flag > IPAMD_<NAME> env > --config file > default):",
+  ];
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    const flag = spec.type === "boolean" ? `--${name}` : `--${name} VALUE`;
+    lines.push(`  ${flag.padEnd(30)} ${spec.help} (default: ${spec.default})`);
+  }
+  lines.push(
+    "  --help                         this text",
+    "  --version                      print the version",
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+type Raw = Record<string, string | boolean | undefined>;
+
+function envName(option: string): string {
+  return `IPAMD_${option.toUpperCase().replaceAll("-", "_")}`;
+}
+
+function bad(option: string, message: string): never {
+  throw new IpamdError("INVALID_ARGUMENT", `--${option}: ${message}`, { details: { option } });
+}
+
+/** Parses `host:port` (IPv6 as `[::1]:7400`); throws naming the option. */
+export function parseHostPort(option: string, value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = m === null ? Number.NaN : Number(m[3]);
+  if (m === null || port > 65535) bad(option, `"${value}" is not host:port`);
+  const host = m[1] ?? m[2] ?? "";
+  return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+function toBool(option: string, value: string | boolean): boolean {
+  if (typeof value === "boolean") return value;
+  const v = value.toLowerCase();
+  if (["true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  return bad(option, `"${value}" is not true or false`);
+}
+
+function readConfigFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new IpamdError("INVALID_ARGUMENT", `--config: cannot read ${path}`, { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (cause) {
+    throw new IpamdError("INVALID_ARGUMENT", `--config: ${path} is not valid YAML/JSON`, { cause });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed))
+    bad("config", `${path} must hold a mapping`);
+  const out: Raw = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const spec = OPTIONS[key];
+    if (spec === undefined || key === "config") bad("config", `${path}: unknown setting "${key}"`);
+    if (Array.isArray(value)) out[key] = value.map(String).join(",");
+    else if (typeof value === "boolean") out[key] = spec.type === "boolean" ? value : String(value);
+    else if (typeof value === "string" || typeof value === "number") out[key] = String(value);
+    else bad(key, `${path}: must be a string, number or boolean`);
+  }
+  return out;
+}
+
+function defaultDataDir(env: NodeJS.ProcessEnv, isRoot: boolean): string {
+  if (isRoot) return "/var/lib/ipamd";
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg !== undefined && xdg !== "") return join(xdg, "ipamd");
+  try {
+    const home = env.HOME ?? homedir();
+    if (home !== "") return join(home, ".local", "state", "ipamd");
+  } catch {
+    // no home folder: fall through
+  }
+  return join(process.cwd(), ".ipamd");
+}
+
+function list(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/** Inputs of {@link loadConfig}; tests pass their own. */
+export interface LoadConfigInput {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly isRoot?: boolean;
+  readonly hostname?: string;
+}
+
+/**
+ * Resolves settings from flags > env `IPAMD_*` > `--config` file > defaults.
+ * @throws IpamdError INVALID_ARGUMENT naming the setting (`--grpc-addr: "x" is not host:port`).
+ */
+export function loadConfig(input: LoadConfigInput): IpamdConfig {
+  const options: Record<string, { type: "string" | "boolean" }> = {};
+  for (const [name, spec] of Object.entries(OPTIONS)) options[name] = { type: spec.type };
+  let values: Raw;
+  try {
+    values = parseArgs({
+      args: [...input.argv],
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (cause) {
+    throw new IpamdError("INVALID_ARGUMENT", (cause as Error).message, { cause });
+  }
+  const configPath =
+    (values.config as string | undefined) ?? input.env[envName("config")] ?? undefined;
+  const file = configPath === undefined || configPath === "" ? {} : readConfigFile(configPath);
+  const source = (name: string): "flag" | "env" | "file" | undefined => {
+    if (values[name] !== undefined) return "flag";
+    if (input.env[envName(name)] !== undefined) return "env";
+    if (file[name] !== undefined) return "file";
+    return undefined;
+  };
+  const get = (name: string): string | boolean | undefined =>
+    values[name] ?? input.env[envName(name)] ?? file[name];
+  const str = (name: string): string | undefined => {
+    const v = get(name);
+    return v === undefined ? undefined : String(v);
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = get(name);
+    return v === undefined ? fallback : toBool(name, v);
+  };
+  const num = (name: string, fallback: number, min: number, max: number): number => {
+    const v = str(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max) {
+      bad(name, `"${v}" is not a number in ${min}..${max}`);
+    }
+    return n;
+  };
+
+  const roleText = str("role") ?? "all";
+  if (roleText !== "all" && roleText !== "server" && roleText !== "agent") {
+    bad("role", `"${roleText}" is not all, server or agent`);
+  }
+  const role: Role = roleText;
+  const isRoot = input.isRoot ?? process.getuid?.() === 0;
+  const nodeId = str("node-id") ?? input.hostname ?? hostname();
+  if (nodeId === "") bad("node-id", "must not be empty");
+  const dataDir = str("data-dir") ?? defaultDataDir(input.env, isRoot);
+  if (dataDir === "") bad("data-dir", "must not be empty");
+  const unixSocket =
+    str("unix-socket") ?? (isRoot ? "/run/ipamd/ipamd.sock" : join(dataDir, "ipamd.sock"));
+  const grpcAddr = parseHostPort(
+    "grpc-addr",
+    str("grpc-addr") ?? (role === "all" ? "127.0.0.1:7400" : "0.0.0.0:7400"),
+  );
+  const advertiseAddr = str("advertise-addr");
+  if (advertiseAddr !== undefined) parseHostPort("advertise-addr", advertiseAddr);
+  const metricsText = str("metrics-addr") ?? "127.0.0.1:9400";
+  const metricsAddr =
+    metricsText === "" || metricsText === "off"
+      ? undefined
+      : parseHostPort("metrics-addr", metricsText);
+  const labels: Record<string, string> = {};
+  for (const pair of list(str("node-labels"))) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) bad("node-labels", `"${pair}" is not key=value`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const logLevel = str("log-level") ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
+    bad("log-level", `"${logLevel}" is not trace, debug, info, warn, error, fatal or silent`);
+  }
+  const join_ = list(str("join"));
+  for (const a of join_) parseHostPort("join", a);
+  const servers = list(str("servers"));
+  for (const a of servers) parseHostPort("servers", a);
+  if (role === "agent" && servers.length === 0)
+    bad("servers", "an agent needs at least one server");
+  const tlsCert = str("tls-cert");
+  const tlsKey = str("tls-key");
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    bad(tlsCert === undefined ? "tls-cert" : "tls-key", "--tls-cert and --tls-key go together");
+  }
+  const bootstrap = bool("bootstrap", role === "all" && join_.length === 0);
+  if (bootstrap && join_.length > 0) bad("join", "cannot be combined with --bootstrap");
+  return {
+    role,
+    nodeId,
+    dataDir,
+    dataDirSource: source("data-dir") ?? "default",
+    unixSocket,
+    grpcAddr,
+    advertiseAddr,
+    metricsAddr,
+    topology: str("topology"),
+    tor: str("tor"),
+    nodeLabels: labels,
+    bootstrap,
+    join: join_,
+    servers,
+    enableStore: bool("enable-store", true),
+    logLevel: logLevel as LogLevel,
+    tlsCert,
+    tlsKey,
+    tlsCa: str("tls-ca"),
+    insecure: bool("insecure", false),
+    electionMs: num("election-ms", 1000, 100, 60_000),
+    preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),
+  };
+}

@@ -1,0 +1,162 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  createClusterService,
+  createIpamClient,
+  createIpamService,
+  type GrpcServer,
+  startGrpcServer,
+} from "@ipam/grpc-server";
+import { openStore, type Store } from "@ipam/store";
+import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
+import pino, { type Logger } from "pino";
+import { Agent } from "./agent.js";
+import { runClientCommand } from "./client-commands.js";
+import { LocalCluster } from "./cluster-node.js";
+import { helpText, type IpamdConfig, loadConfig } from "./config.js";
+import { IpamdError } from "./ipamd-error.js";
+
+const VERSION = "0.0.0";
+
+function loadTopology(path: string | undefined): Topology {
+  if (path === undefined) return exampleTopology();
+  return parseTopology(readFileSync(path, "utf8"), "auto");
+}
+
+/** Runs the daemon until a signal; resolves with the exit code. */
+export async function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
+  if (config.role !== "all") {
+    throw new IpamdError(
+      "INVALID_ARGUMENT",
+      `--role: ${config.role} is not implemented yet (use all)`,
+    );
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  log.info(
+    {
+      dataDir: config.dataDir,
+      source: config.dataDirSource,
+      role: config.role,
+      nodeId: config.nodeId,
+    },
+    `data in ${config.dataDir}`,
+  );
+  if (!config.enableStore)
+    log.warn("--enable-store=false: nothing survives a restart (tests only)");
+  const store: Store = openStore({
+    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
+  });
+  const cluster = new LocalCluster({
+    nodeId: config.nodeId,
+    store,
+    electionMs: config.electionMs,
+    logger: log,
+  });
+  await cluster.start();
+  const topology = loadTopology(config.topology);
+  const now = Date.now();
+  await cluster.execute({ type: "apply-topology", at: now, config: toCanonicalConfig(topology) });
+  const tor = config.tor ?? [...topology.tors.keys()][0];
+  if (tor === undefined)
+    throw new IpamdError("INVALID_ARGUMENT", "--topology: has no TOR to attach this node to");
+  if (!topology.tors.has(tor))
+    throw new IpamdError("INVALID_ARGUMENT", `--tor: ${tor} is not a TOR of the topology`);
+  const registered = cluster.state.node(config.nodeId);
+  if (registered === undefined || registered.node.tor !== tor) {
+    await cluster.execute({
+      type: "register-node",
+      at: now,
+      node: config.nodeId,
+      tor,
+      ...(Object.keys(config.nodeLabels).length === 0 ? {} : { labels: config.nodeLabels }),
+    });
+  }
+  const agent = new Agent({
+    nodeId: config.nodeId,
+    store,
+    cluster,
+    logger: log,
+    preallocateThreshold: config.preallocateThreshold,
+  });
+  await agent.start();
+
+  const servers: GrpcServer[] = [];
+  servers.push(
+    await startGrpcServer({
+      unixSocket: { path: config.unixSocket },
+      services: [createIpamService(agent.handlers)],
+    }),
+  );
+  const tcp = await startGrpcServer({
+    tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
+    services: [createClusterService({}), createIpamService(agent.handlers)],
+  });
+  servers.push(tcp);
+  log.info(
+    { unixSocket: config.unixSocket, grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`, tor },
+    `ready: Ipam API on unix:${config.unixSocket}; try: ipamd allocate --unix-socket ${config.unixSocket} --network default --container demo`,
+  );
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting at once");
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      void (async () => {
+        await Promise.all(servers.map((s) => s.shutdown(5000)));
+        await cluster.stop();
+        store.close();
+        log.info("stopped");
+        resolve(0);
+      })().catch((err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        resolve(1);
+      });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (argv.includes("--version")) {
+    process.stdout.write(`ipamd ${VERSION}\n`);
+    return 0;
+  }
+  const [first] = argv;
+  if (first === "allocate" || first === "release" || first === "status") {
+    return runClientCommand(first, argv.slice(1), createIpamClient);
+  }
+  let config: IpamdConfig;
+  try {
+    config = loadConfig({ argv, env: process.env });
+  } catch (err) {
+    process.stderr.write(`ipamd: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination(2));
+  try {
+    return await runDaemon(config, log);
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`ipamd: ${String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,99 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createIpamClient, type IpamClient, ReadyState } from "@ipam/grpc-server";
+import { afterAll, describe, expect, it } from "vitest";
+
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const children: ChildProcess[] = [];
+
+function startDaemon(dataDir: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      "--data-dir",
+      dataDir,
+      "--unix-socket",
+      join(dataDir, "ipamd.sock"),
+      "--grpc-addr",
+      "127.0.0.1:0",
+      "--metrics-addr",
+      "off",
+      "--node-id",
+      "node-t1",
+      "--log-level",
+      "warn",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  children.push(child);
+  return child;
+}
+
+async function waitReady(client: IpamClient, deadlineMs = 15_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const s = await client.status({}, { deadlineMs: 1000 });
+      if (s.state === ReadyState.READY) return;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+    }
+    if (Date.now() > until) throw new Error("daemon not ready in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+afterAll(() => {
+  for (const c of children)
+    if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, "SIGKILL");
+});
+
+describe("ipamd role all, single node", () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "ipamd-single-"));
+  const client = createIpamClient({ addresses: [`unix:${join(dataDir, "ipamd.sock")}`] });
+
+  it("allocates over the unix socket, idempotently, and keeps everything across a restart", async () => {
+    const first = startDaemon(dataDir);
+    await waitReady(client);
+    const seen = new Map<string, string>();
+    for (let i = 0; i < 100; i++) {
+      const r = await client.allocate({ network: "n", containerId: `c${i}`, ifname: "eth0" });
+      const address = r.addresses[0]?.address ?? "";
+      expect(address).toMatch(/^10\.99\./);
+      expect([...seen.values()]).not.toContain(address);
+      seen.set(`c${i}`, address);
+    }
+    const again = await client.allocate({ network: "n", containerId: "c7", ifname: "eth0" });
+    expect(again.addresses[0]?.address).toBe(seen.get("c7"));
+    const released = await client.release({ network: "n", containerId: "c0", ifname: "eth0" });
+    expect(released.released).toBe(true);
+    seen.delete("c0");
+
+    first.kill("SIGTERM");
+    expect(await exited(first)).toBe(0);
+
+    startDaemon(dataDir);
+    await waitReady(client);
+    for (const [container, address] of seen) {
+      const r = await client.allocate({ network: "n", containerId: container, ifname: "eth0" });
+      expect(r.addresses[0]?.address).toBe(address);
+    }
+    const taken = new Set(seen.values());
+    for (let i = 100; i < 150; i++) {
+      const r = await client.allocate({ network: "n", containerId: `c${i}`, ifname: "eth0" });
+      const address = r.addresses[0]?.address ?? "";
+      expect(taken.has(address)).toBe(false);
+      taken.add(address);
+    }
+    client.close();
+  }, 60_000);
+});
