@@ -7,9 +7,11 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
+import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
 import { openStore, type Store } from "@ipam/store";
 import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
 import pino, { type Logger } from "pino";
+import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
 import { LocalCluster } from "./cluster-node.js";
@@ -80,16 +82,36 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
   });
   await agent.start();
 
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsAddr !== undefined) {
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.metricsAddr.host,
+      port: config.metricsAddr.port,
+      readiness: () =>
+        agent.ready ? { ready: true } : { ready: false, reason: "node allocator not rebuilt yet" },
+      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
+    });
+    log.info(
+      { metrics: `http://${config.metricsAddr.host}:${metricsServer.port}/metrics` },
+      `metrics on http://${config.metricsAddr.host}:${metricsServer.port}/metrics`,
+    );
+  }
+  const onCall = (method: string, code: string, seconds: number) =>
+    metrics.observeGrpcRequest(method, code as never, seconds);
   const servers: GrpcServer[] = [];
   servers.push(
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },
       services: [createIpamService(agent.handlers)],
+      onCall,
     }),
   );
   const tcp = await startGrpcServer({
     tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
     services: [createClusterService({}), createIpamService(agent.handlers)],
+    onCall,
   });
   servers.push(tcp);
   log.info(
@@ -109,6 +131,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       void (async () => {
         await Promise.all(servers.map((s) => s.shutdown(5000)));
         await cluster.stop();
+        await metricsServer?.close();
         store.close();
         log.info("stopped");
         resolve(0);
