@@ -244,6 +244,52 @@ export class Agent {
         addresses: record.addresses.map((a) => wireAddress(a, record.purpose)),
       };
     },
+    garbageCollect: async (req) => {
+      const network = requireText("network", req.network);
+      const released = this.allocator.gc(network, req.validAttachments, this.#now());
+      await Promise.all(released.map((r) => this.#store.deleteAllocation(r.key)));
+      this.#log.info({ network, released: released.length }, "garbage collected");
+      return { released: released.map((r) => r.key) };
+    },
+    getNodeBlocks: (req) => {
+      const usage = new Map(this.allocator.usage(this.#now()).map((u) => [u.subnet, u]));
+      const blocks = this.allocator
+        .blocks()
+        .filter((b) => req.subnetId === "" || b.subnet.id === req.subnetId)
+        .filter((b) => req.purpose === "" || b.subnet.purpose === req.purpose);
+      return {
+        nodeId: this.nodeId,
+        blocks: blocks.map((b) => ({
+          cidr: b.cidr,
+          subnetId: b.subnet.id,
+          purpose: b.subnet.purpose,
+          family: b.subnet.family === 4 ? WireFamily.IPV4 : WireFamily.IPV6,
+          capacity: String(usage.get(b.subnet.id)?.capacity ?? 0),
+          leasedAtUnixMs: BigInt(b.leasedAt),
+        })),
+      };
+    },
+    getPoolStats: (req) => {
+      const family = req.family === WireFamily.IPV4 ? 4 : req.family === WireFamily.IPV6 ? 6 : 0;
+      return {
+        subnets: this.allocator
+          .usage(this.#now())
+          .filter((u) => req.purpose === "" || u.purpose === req.purpose)
+          .filter((u) => family === 0 || u.family === family)
+          .map((u) => ({
+            subnetId: u.subnet,
+            purpose: u.purpose,
+            family: u.family === 4 ? WireFamily.IPV4 : WireFamily.IPV6,
+            counts: {
+              capacity: String(u.capacity),
+              allocated: String(u.allocated),
+              coolingDown: String(u.cooling),
+              free: String(u.free),
+            },
+            nodeBlocks: u.blocks,
+          })),
+      };
+    },
     status: () => {
       if (!this.#ready) {
         return { state: ReadyState.UNAVAILABLE, reason: "starting", nodeId: this.nodeId };

@@ -94,6 +94,25 @@ describe("ipamd role all, single node", () => {
       expect(taken.has(address)).toBe(false);
       taken.add(address);
     }
+    const check = await client.check({
+      network: "n",
+      containerId: "c7",
+      ifname: "eth0",
+      addresses: [seen.get("c7") ?? ""],
+    });
+    expect(check.ok).toBe(true);
+    const stats = await client.getPoolStats({});
+    const allocated = stats.subnets.reduce((n, s) => n + Number(s.counts?.allocated ?? 0), 0);
+    expect(allocated).toBe(taken.size);
+    const gc = await client.garbageCollect({
+      network: "n",
+      validAttachments: [{ containerId: "c1", ifname: "eth0" }],
+    });
+    expect(gc.released.length).toBe(taken.size - 1);
+    const kept = await client.check({ network: "n", containerId: "c1", ifname: "eth0" });
+    expect(kept.ok).toBe(true);
+    const gone = await client.check({ network: "n", containerId: "c2", ifname: "eth0" });
+    expect(gone.ok).toBe(false);
     client.close();
   }, 60_000);
 });
