@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, watch } from "node:fs";
 import { join } from "node:path";
 import {
   createClusterService,
@@ -119,6 +119,43 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     `ready: Ipam API on unix:${config.unixSocket}; try: ipamd allocate --unix-socket ${config.unixSocket} --network default --container demo`,
   );
 
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    const path = config.topology;
+    if (path === undefined) return;
+    reloading = reloading.then(async () => {
+      let next: Topology;
+      try {
+        next = loadTopology(path);
+      } catch (err) {
+        log.error({ err, file: path, why }, `topology ${path} rejected, keeping the running one`);
+        return;
+      }
+      try {
+        const r = await cluster.execute({
+          type: "apply-topology",
+          at: Date.now(),
+          config: toCanonicalConfig(next),
+        });
+        log.info({ file: path, why, result: r.value }, "topology applied");
+      } catch (err) {
+        log.error(
+          { err, file: path, why },
+          `topology ${path} refused by the cluster, keeping the running one`,
+        );
+      }
+    });
+  };
+  let watchTimer: NodeJS.Timeout | undefined;
+  const watcher =
+    config.topology === undefined
+      ? undefined
+      : watch(config.topology, () => {
+          clearTimeout(watchTimer);
+          watchTimer = setTimeout(() => reload("file changed"), 200);
+        });
+  process.on("SIGHUP", () => reload("SIGHUP"));
+
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -129,7 +166,10 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       stopping = true;
       log.info({ signal }, "shutting down");
       void (async () => {
+        watcher?.close();
+        clearTimeout(watchTimer);
         await Promise.all(servers.map((s) => s.shutdown(5000)));
+        await reloading;
         await cluster.stop();
         await metricsServer?.close();
         store.close();

@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createIpamClient, ReadyState } from "@ipam/grpc-server";
+import { exampleTopologyYaml } from "@ipam/topology";
+import { afterAll, describe, expect, it } from "vitest";
+
+const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  if (child?.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+});
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("topology file reload", () => {
+  it("rejects a bad file, logs why, and keeps serving the old topology", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ipamd-topo-"));
+    const file = join(dir, "topology.yaml");
+    writeFileSync(file, exampleTopologyYaml);
+    const socket = join(dir, "ipamd.sock");
+    let stderr = "";
+    child = spawn(
+      process.execPath,
+      [MAIN, "--data-dir", dir, "--unix-socket", socket, "--grpc-addr", "127.0.0.1:0"].concat([
+        "--metrics-addr",
+        "off",
+        "--topology",
+        file,
+        "--node-id",
+        "node-r",
+      ]),
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const client = createIpamClient({ addresses: [`unix:${socket}`] });
+    await until("ready", async () => {
+      const s = await client.status({}, { deadlineMs: 1000 });
+      return s.state === ReadyState.READY ? true : undefined;
+    });
+    const before = await client.allocate({ network: "n", containerId: "a", ifname: "eth0" });
+    writeFileSync(
+      file,
+      "zones:\n  - id: z\n    pods: [{ id: p, tors: [{ id: t, subnets: [{ cidr: 10.0.0.0/33 }] }] }]\n",
+    );
+    child.kill("SIGHUP");
+    await until("the rejection in the log", async () =>
+      stderr.includes("rejected, keeping the running one") ? true : undefined,
+    );
+    const after = await client.allocate({ network: "n", containerId: "b", ifname: "eth0" });
+    expect(after.addresses[0]?.subnetId).toBe(before.addresses[0]?.subnetId);
+    expect(after.addresses[0]?.address).not.toBe(before.addresses[0]?.address);
+    client.close();
+  }, 60_000);
+});
