@@ -4,6 +4,7 @@ import {
   ReadyState,
   Family as WireFamily,
 } from "@ipam/grpc-server";
+import type { IpamMetrics } from "@ipam/metrics";
 import type { Store, AllocationRecord as StoredRecord } from "@ipam/store";
 import {
   type AllocatedAddress,
@@ -71,6 +72,10 @@ export class Agent {
   readonly #now: () => number;
   readonly #leasing = new Map<string, Promise<void>>();
   #ready = false;
+  #timer: NodeJS.Timeout | undefined;
+  #maintaining = false;
+  /** Allocation/release/pre-allocation metrics; set by the daemon (optional in tests). */
+  metrics: IpamMetrics | undefined;
 
   constructor(options: AgentOptions) {
     this.allocator = new NodeAllocator({
@@ -107,6 +112,55 @@ export class Agent {
     }
     this.#log.info({ restored: report.restored, blocks: leases.length }, "node allocator rebuilt");
     this.#ready = true;
+  }
+
+  /**
+   * Every `intervalMs`: lease blocks for subnets below the pre-allocation threshold and return
+   * idle blocks (empty past the grace period, keeping one per subnet). Stopped by {@link stop}.
+   */
+  startMaintenance(intervalMs: number): void {
+    this.#timer = setInterval(() => {
+      if (this.#maintaining) return;
+      this.#maintaining = true;
+      this.#maintain()
+        .catch((err: unknown) => this.#log.warn({ err }, "block maintenance failed"))
+        .finally(() => {
+          this.#maintaining = false;
+        });
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Cancels the maintenance timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #maintain(): Promise<void> {
+    if (!this.#cluster.available()) return;
+    const now = this.#now();
+    await this.#lease(now);
+    for (const lease of this.allocator.idleBlocks(now)) {
+      this.allocator.removeBlock(lease.cidr);
+      this.#store.deleteLeasedBlock(lease.cidr);
+      try {
+        await this.#cluster.execute({
+          type: "release-block",
+          at: now,
+          node: this.nodeId,
+          cidr: lease.cidr,
+        });
+        this.metrics?.countPreallocation("returned", {
+          subnet: lease.subnet.id,
+          purpose: lease.subnet.purpose,
+          family: lease.subnet.family,
+        });
+        this.#log.info({ block: lease.cidr }, "idle block returned");
+      } catch (err) {
+        this.#log.warn({ err, block: lease.cidr }, "returning an idle block failed");
+      }
+    }
   }
 
   #fromStored(r: StoredRecord, leases: readonly BlockLease[]): AllocationRecord {
@@ -158,6 +212,11 @@ export class Agent {
               leasedAt: lease.leasedAt,
             });
             this.#log.info({ block: lease.cidr, subnet: lease.subnet.id }, "block leased");
+            this.metrics?.countPreallocation("leased", {
+              subnet: lease.subnet.id,
+              purpose: lease.subnet.purpose,
+              family: lease.subnet.family,
+            });
           })
           .finally(() => {
             this.allocator.markFulfilled(need.requestKey);
@@ -171,6 +230,7 @@ export class Agent {
 
   readonly handlers: Partial<IpamHandlers> = {
     allocate: async (req) => {
+      const started = performance.now();
       const key = {
         network: requireText("network", req.network),
         containerId: requireText("container_id", req.containerId),
@@ -211,6 +271,14 @@ export class Agent {
         }
         void this.#lease(this.#now()).catch((err: unknown) =>
           this.#log.warn({ err }, "background block lease failed"),
+        );
+      }
+      const seconds = (performance.now() - started) / 1000;
+      for (const a of result.addresses) {
+        this.metrics?.observeAllocation(
+          "ok",
+          { purpose, family: a.family, subnet: a.subnet },
+          seconds,
         );
       }
       return { addresses: result.addresses.map((a) => wireAddress(a, purpose)) };

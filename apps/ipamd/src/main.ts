@@ -81,8 +81,48 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     preallocateThreshold: config.preallocateThreshold,
   });
   await agent.start();
+  agent.startMaintenance(1000);
 
   const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  agent.metrics = metrics;
+  metrics.setPoolSource(() =>
+    cluster.state.subnetUsage().map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      capacityAddresses: u.capacity,
+      reservedAddresses: u.reserved,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+      capacityBlocks: u.totalBlocks,
+      leasedBlocks: u.leasedBlocks,
+    })),
+  );
+  metrics.setNodePoolSource(() =>
+    agent.allocator.usage(Date.now()).map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      heldBlocks: u.blocks,
+      heldAddresses: u.capacity,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+    })),
+  );
+  metrics.setRaftSource(() => {
+    const st = cluster.raft.status();
+    return {
+      term: st.term,
+      role: st.role,
+      commit: st.commit,
+      applied: st.applied,
+      leader: st.leader,
+    };
+  });
+  metrics.setAgentSource(() => ({
+    leaderReachable: cluster.available(),
+    quorumAvailable: cluster.available(),
+  }));
   let metricsServer: MetricsServer | undefined;
   if (config.metricsAddr !== undefined) {
     metricsServer = await startMetricsServer({
@@ -166,6 +206,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       stopping = true;
       log.info({ signal }, "shutting down");
       void (async () => {
+        agent.stop();
         watcher?.close();
         clearTimeout(watchTimer);
         await Promise.all(servers.map((s) => s.shutdown(5000)));
@@ -205,7 +246,10 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`ipamd: ${(err as Error).message}\n`);
     return 2;
   }
-  const log = pino({ level: config.logLevel, base: { node: config.nodeId } }, pino.destination(2));
+  const log = pino(
+    { level: config.logLevel, base: { node: config.nodeId } },
+    pino.destination({ dest: 2, sync: true }),
+  );
   try {
     return await runDaemon(config, log);
   } catch (err) {

@@ -29,7 +29,7 @@ async function until<T>(
 }
 
 describe("topology file reload", () => {
-  it("rejects a bad file, logs why, and keeps serving the old topology", async () => {
+  it("rejects a bad file, logs why, keeps serving the old topology, and reports it in metrics", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ipamd-topo-"));
     const file = join(dir, "topology.yaml");
     writeFileSync(file, exampleTopologyYaml);
@@ -39,7 +39,7 @@ describe("topology file reload", () => {
       process.execPath,
       [MAIN, "--data-dir", dir, "--unix-socket", socket, "--grpc-addr", "127.0.0.1:0"].concat([
         "--metrics-addr",
-        "off",
+        "127.0.0.1:0",
         "--topology",
         file,
         "--node-id",
@@ -67,6 +67,13 @@ describe("topology file reload", () => {
     const after = await client.allocate({ network: "n", containerId: "b", ifname: "eth0" });
     expect(after.addresses[0]?.subnetId).toBe(before.addresses[0]?.subnetId);
     expect(after.addresses[0]?.address).not.toBe(before.addresses[0]?.address);
+    const port = /metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1];
+    expect(port, stderr).toBeDefined();
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toMatch(/ipamd_allocations_total\{[^}]*result="ok"\} 2/);
+    expect(text).toContain('ipamd_raft_role{role="leader"} 1');
     client.close();
   }, 60_000);
 });
