@@ -1,5 +1,8 @@
 import { defineConfig } from "tsup";
 
+// No `clean` here: the two builds run at once and one's clean could delete the other's output.
+// The build script empties dist first.
+
 export default defineConfig([
   {
     entry: ["src/index.ts"],
@@ -8,7 +11,6 @@ export default defineConfig([
     platform: "node",
     dts: true,
     sourcemap: true,
-    clean: true,
   },
   {
     // The executable is one self-contained file (the lean client bundled in): every module

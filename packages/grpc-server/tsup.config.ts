@@ -1,5 +1,8 @@
 import { defineConfig } from "tsup";
 
+// No `clean` here: the two builds run at once and tsup's declaration step deletes every .d.ts
+// of a cleaning build, including the other build's. The build script empties dist first.
+
 export default defineConfig([
   {
     entry: ["src/index.ts", "src/testing/index.ts"],
@@ -8,7 +11,6 @@ export default defineConfig([
     platform: "node",
     dts: true,
     sourcemap: true,
-    clean: true,
   },
   {
     // The lean entry is one self-contained file: loading ~100 small ESM modules of

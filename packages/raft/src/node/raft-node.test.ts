@@ -192,7 +192,7 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_0
     for (let i = 0; i < 5; i++) await leader.node.propose(put(`q${i}`, "v"));
     await leader.node.addLearner("e");
     // "e" is not running: it never catches up.
-    const err = await rejection(leader.node.promote("e"));
+    const err = await rejection(leader.node.promote("e", { waitMs: 300 }));
     expect(err.code).toBe("CONFLICT");
     expect(err.details?.match).toBe(0);
   });

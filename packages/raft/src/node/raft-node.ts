@@ -748,10 +748,31 @@ export class RaftNode<Result = unknown> {
   }
 
   /**
-   * Promote a learner to voter. Rejects with `CONFLICT` (details `match`, `commit`) unless the
-   * learner is within `maxPromoteLag` entries of the commit index; retry once it caught up.
+   * Promote a learner to voter. A learner may vote only once it has caught up: it answered the
+   * leader within the last election timeout, is not receiving a snapshot, and is within
+   * `maxPromoteLag` entries of the commit index. `promote` waits up to `waitMs` (default two
+   * election timeouts) for that, retrying every tick, then rejects with `CONFLICT` (details
+   * `match`, `commit`). Resolves once the change is applied here.
    */
-  promote(node: NodeId): Promise<void> {
+  async promote(node: NodeId, options: { waitMs?: number } = {}): Promise<void> {
+    const waitMs = options.waitMs ?? 2 * this.electionMs;
+    const deadline = this.clock.now() + waitMs;
+    for (;;) {
+      try {
+        return await this.promoteOnce(node);
+      } catch (err) {
+        const retry =
+          err instanceof RaftError &&
+          err.code === "CONFLICT" &&
+          this.clock.now() + this.tickMs <= deadline &&
+          this.refuse() === undefined;
+        if (!retry) throw err;
+      }
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.tickMs));
+    }
+  }
+
+  private promoteOnce(node: NodeId): Promise<void> {
     const st = this.raw.status();
     const pr = st.progress[node];
     if (st.role === "leader" && pr !== undefined && st.commit - pr.match > this.maxPromoteLag) {
