@@ -6,8 +6,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // End to end as root: the reference bridge plugin delegating IPAM to ipamd-cni, in network
-// namespaces this test creates. The backend is a separate process; set IPAMD_CNI_E2E_SERVER to a
-// command taking the socket path as its last argument to run it against another server (ipamd).
+// namespaces this test creates, against a real ipamd (role all, durable store, its own data
+// folder and a test topology with gateways). IPAMD_CNI_E2E_SERVER replaces the daemon with another
+// command that takes the socket path as its last argument (e.g. the in-memory stand-in:
+// `node --import tsx test/serve-test-ipam.ts`).
 const BRIDGE = "/usr/lib/cni/bridge";
 const isRoot = process.getuid?.() === 0;
 const ready = isRoot && existsSync(BRIDGE);
@@ -19,6 +21,19 @@ if (!ready) {
 
 const APP = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(APP, "dist/main.js");
+const IPAMD = join(APP, "../ipamd/dist/main.js");
+// One rack: the bridge takes each subnet's gateway, so ipamd must never hand it out.
+const TOPOLOGY = `version: 1
+zones:
+  - id: e2e-zone
+    pods:
+      - id: e2e-pod
+        tors:
+          - id: e2e-tor
+            subnets:
+              - { id: e2e-v4, cidr: 10.99.0.0/24, purpose: default, gateway: 10.99.0.1, blockPrefix: 28 }
+              - { id: e2e-v6, cidr: "fd99::/64", purpose: default, gateway: "fd99::1", blockPrefix: 120 }
+`;
 const suffix = Math.random().toString(36).slice(2, 8);
 const NS_A = `ipamd-e2e-${suffix}-a`;
 const NS_B = `ipamd-e2e-${suffix}-b`;
@@ -78,21 +93,38 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
       mode: 0o755,
     });
     const custom = process.env.IPAMD_CNI_E2E_SERVER;
-    server = custom
-      ? spawn("sh", ["-c", `${custom} "$0"`, socketPath], { stdio: "inherit" })
-      : spawn(
-          process.execPath,
-          ["--import", "tsx", join(APP, "test/serve-test-ipam.ts"), socketPath],
-          { stdio: "inherit", cwd: APP },
-        );
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(socketPath)) {
-      if (Date.now() > deadline) throw new Error("test server did not create its socket");
-      await new Promise((r) => setTimeout(r, 50));
+    if (custom) {
+      server = spawn("sh", ["-c", `${custom} "$0"`, socketPath], { stdio: "inherit" });
+    } else {
+      if (!existsSync(IPAMD)) throw new Error(`${IPAMD} missing: build @ipam/ipamd first`);
+      const topology = join(dir, "topology.yaml");
+      writeFileSync(topology, TOPOLOGY);
+      server = spawn(
+        process.execPath,
+        [
+          IPAMD,
+          ...["--data-dir", join(dir, "data"), "--unix-socket", socketPath],
+          ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"],
+          ...["--node-id", "cni-e2e", "--tor", "e2e-tor", "--topology", topology],
+        ],
+        { stdio: ["ignore", "inherit", "inherit"] },
+      );
+    }
+    const deadline = Date.now() + 30_000;
+    // Ready when the plugin's STATUS says ipamd can allocate (exit 0).
+    for (;;) {
+      if (server.exitCode !== null) throw new Error(`ipamd exited with ${server.exitCode}`);
+      if (
+        existsSync(socketPath) &&
+        cni(join(dir, "ipamd-cni"), "STATUS", "", "", direct()).code === 0
+      )
+        break;
+      if (Date.now() > deadline) throw new Error("ipamd did not become ready in 30 s");
+      await new Promise((r) => setTimeout(r, 100));
     }
     sh("ip", ["netns", "add", NS_A]);
     sh("ip", ["netns", "add", NS_B]);
-  }, 30_000);
+  }, 60_000);
 
   afterAll(async () => {
     for (const ns of [NS_A, NS_B]) {
@@ -103,7 +135,14 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     try {
       sh("ip", ["link", "del", BRIDGE_NAME]);
     } catch {}
-    if (server?.pid !== undefined) process.kill(server.pid, "SIGTERM");
+    const proc = server;
+    if (proc?.pid !== undefined && proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once("exit", r));
+      process.kill(proc.pid, "SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -115,6 +154,9 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     const addrA = a.out.ips.map((ip: { address: string }) => ip.address);
     const addrB = b.out.ips.map((ip: { address: string }) => ip.address);
     expect(addrA[0]).toMatch(/^10\.99\.0\.\d+\/24$/);
+    expect(a.out.ips[0].gateway).toBe("10.99.0.1");
+    expect(addrA[0]).not.toBe("10.99.0.1/24");
+    expect(addrB[0]).not.toBe("10.99.0.1/24");
     expect(addrA[1]).toMatch(/^fd99::/);
     expect(addrA[0]).not.toBe(addrB[0]);
     // The addresses are really on the interfaces inside the namespaces.
@@ -162,5 +204,5 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     expect(
       cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-a", direct({ prevResult: a.out })).code,
     ).toBe(3);
-  });
+  }, 60_000);
 });

@@ -1119,7 +1119,7 @@ export enum ReadyState {
 
   /**
    * The node is not ready (starting, store unavailable, never reached the
-   * cluster); CNI STATUS code 50 with the reason.
+   * cluster); CNI STATUS code 51 (plugin degraded) with the reason.
    *
    * @generated from enum value: READY_STATE_UNAVAILABLE = 3;
    */
