@@ -23,6 +23,21 @@ export interface ClusterApi {
   available(): boolean;
 }
 
+/**
+ * A cluster that holds a replica of the state machine (role all, servers): what the Cluster
+ * gRPC data handlers read through.
+ */
+export interface ClusterStateReader {
+  /**
+   * Runs `query` against the replica's ClusterState at a linearizable point (a ReadIndex round),
+   * or at once with `{ stale: true }`. Rejects like RaftNode.read (`NOT_LEADER`, `TIMEOUT`,
+   * `SHUTTING_DOWN`) translated to IpamdError; a throwing query rejects with its error.
+   */
+  read<T>(query: (state: ClusterState) => T, options?: { readonly stale?: boolean }): Promise<T>;
+  /** The Raft index the local state machine has applied (for `raft_index` fields). */
+  appliedIndex(): number;
+}
+
 /** A transport for a group of one: nothing is ever sent or received. */
 function loneTransport(): Transport {
   return {
@@ -43,7 +58,10 @@ const KNOWN_CODES: ReadonlySet<string> = new Set([
   "SHUTTING_DOWN",
 ]);
 
-function toIpamdCode(code: string): IpamdErrorCode {
+const RAFT_READ_CODES: ReadonlySet<string> = new Set(["NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"]);
+
+/** The daemon's error code for a state-machine or Raft error code. */
+export function toIpamdCode(code: string): IpamdErrorCode {
   if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
   if (code === "NO_SUBNET" || code === "DRAINING") return "POOL_EXHAUSTED";
   return "INTERNAL";
@@ -62,7 +80,7 @@ export interface LocalClusterOptions {
  * ClusterState as the state machine. Restarting reuses the stored log (the bootstrap
  * configuration is only used when the store holds no Raft state).
  */
-export class LocalCluster implements ClusterApi {
+export class LocalCluster implements ClusterApi, ClusterStateReader {
   readonly state = new ClusterState();
   readonly raft: RaftNode<CommandResult>;
   readonly #storage: ReturnType<typeof createSqliteStorage>;
@@ -135,7 +153,27 @@ export class LocalCluster implements ClusterApi {
   }
 
   nodeLeases(node: string): Promise<BlockLease[]> {
-    return this.raft.read(() => this.state.nodeLeases(node));
+    return this.read((state) => state.nodeLeases(node));
+  }
+
+  async read<T>(
+    query: (state: ClusterState) => T,
+    options: { readonly stale?: boolean } = {},
+  ): Promise<T> {
+    try {
+      return await this.raft.read(() => query(this.state), { stale: options.stale === true });
+    } catch (cause) {
+      const code = (cause as { code?: unknown }).code;
+      // Only the driver's refusals are translated; errors of the query itself keep their code.
+      if (typeof code !== "string" || !RAFT_READ_CODES.has(code)) throw cause;
+      throw new IpamdError(toIpamdCode(code), `cluster read: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+  }
+
+  appliedIndex(): number {
+    return this.raft.status().applied;
   }
 
   /** Stops Raft and flushes its storage; the caller closes the store afterwards. */

@@ -15,6 +15,7 @@ import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
 import { LocalCluster } from "./cluster-node.js";
+import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import { IpamdError } from "./ipamd-error.js";
 
@@ -150,7 +151,10 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
   );
   const tcp = await startGrpcServer({
     tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
-    services: [createClusterService({}), createIpamService(agent.handlers)],
+    services: [
+      createClusterService(clusterDataHandlers(cluster)),
+      createIpamService(agent.handlers),
+    ],
     onCall,
   });
   servers.push(tcp);
