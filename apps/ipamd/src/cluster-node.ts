@@ -6,12 +6,15 @@ import {
   type ClusterCommand,
   ClusterState,
   type CommandResult,
+  type DirectAllocation,
   decodeCommand,
   encodeCommand,
   type ResultOf,
 } from "@ipam/subnet-pool";
+import type { Subnet } from "@ipam/topology";
 import type { Logger } from "pino";
 import { IpamdError, type IpamdErrorCode } from "./ipamd-error.js";
+import { pathSubnets } from "./node-subnets.js";
 
 /** The cluster (L1) operations an agent needs; in-process in role all, over gRPC for agents. */
 export interface ClusterApi {
@@ -21,6 +24,14 @@ export interface ClusterApi {
   nodeLeases(node: string): Promise<BlockLease[]>;
   /** Whether writes can currently commit. */
   available(): boolean;
+  /**
+   * The subnets on the node's path (its TOR's, pod's and zone's), read from the cluster: the
+   * agent uses them to tell direct-mode purposes from block-mode ones. Optional: without it
+   * every purpose is treated as block mode.
+   */
+  nodeSubnets?(node: string): Promise<Subnet[]>;
+  /** The node's direct (per-address) allocations held in L1. Optional, with nodeSubnets. */
+  nodeDirect?(node: string): Promise<DirectAllocation[]>;
 }
 
 /**
@@ -154,6 +165,14 @@ export class LocalCluster implements ClusterApi, ClusterStateReader {
 
   nodeLeases(node: string): Promise<BlockLease[]> {
     return this.read((state) => state.nodeLeases(node));
+  }
+
+  nodeSubnets(node: string): Promise<Subnet[]> {
+    return this.read((state) => pathSubnets(state.topology(), node));
+  }
+
+  nodeDirect(node: string): Promise<DirectAllocation[]> {
+    return this.read((state) => state.directAllocations(node));
   }
 
   async read<T>(
