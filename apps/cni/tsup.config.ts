@@ -15,8 +15,10 @@ export default defineConfig([
   {
     // The executable is one self-contained file (the lean client bundled in): every module
     // resolved and loaded at start is paid for on each pod interface.
+    // CommonJS: Node loads a CommonJS entry a few ms faster than an ES module (no ESM loader).
     entry: { main: "src/main.ts" },
-    format: ["esm"],
+    format: ["cjs"],
+    outExtension: () => ({ js: ".cjs" }),
     target: "node20",
     platform: "node",
     sourcemap: false,

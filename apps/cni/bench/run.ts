@@ -1,6 +1,8 @@
-// Process-start benchmark: `node -e 0`, ipamd-cni ADD and DEL against a running node API server,
-// and the reference host-local plugin ADD and DEL, in one run. Writes bench-results/cni.json.
-import { spawn } from "node:child_process";
+// Process-start benchmark: `node -e 0`, ipamd-cni ADD and DEL against a running ipamd (role all,
+// durable store, its own process), and the reference host-local plugin ADD and DEL, in one run.
+// CNI_BENCH_SERVER=stand-in uses the in-memory test server in this process instead of ipamd.
+// Writes bench-results/cni.json.
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,8 +11,38 @@ import { createIpamServer } from "@ipam/grpc-server";
 import { createTestIpamHandlers } from "../test/test-ipam-handlers.js";
 
 const RUNS = Number(process.env.CNI_BENCH_RUNS ?? 100);
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 const HOST_LOCAL = "/usr/lib/cni/host-local";
+const IPAMD = fileURLToPath(new URL("../../ipamd/dist/main.js", import.meta.url));
+
+/** Starts ipamd on `socketPath`; resolves once a STATUS through the plugin exits 0. */
+async function startIpamd(dir: string, socketPath: string): Promise<ChildProcess> {
+  if (!existsSync(IPAMD))
+    throw new Error(`${IPAMD} is missing: run pnpm --filter @ipam/ipamd build`);
+  const child = spawn(
+    process.execPath,
+    [
+      IPAMD,
+      ...["--data-dir", join(dir, "ipamd"), "--unix-socket", socketPath, "--node-id", "cni-bench"],
+      ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"],
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  const status = JSON.stringify({ cniVersion: "1.1.0", name: "bench", ipam: { socketPath } });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`ipamd exited with ${child.exitCode}`);
+    if (existsSync(socketPath)) {
+      const ok = await runOnce(process.execPath, [MAIN], { CNI_COMMAND: "STATUS" }, status).then(
+        () => true,
+        () => false,
+      );
+      if (ok) return child;
+    }
+    if (Date.now() > deadline) throw new Error("ipamd did not become ready in 30 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 interface Row {
   name: string;
@@ -72,14 +104,21 @@ async function main(): Promise<void> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run pnpm --filter @ipam/cni build`);
   const dir = mkdtempSync(join(tmpdir(), "ipamd-cni-bench-"));
   const socketPath = join(dir, "ipamd.sock");
-  const server = await createIpamServer({
-    unixSocket: { path: socketPath },
-    handlers: createTestIpamHandlers(250),
-    reflection: false,
-  });
+  const standIn = process.env.CNI_BENCH_SERVER === "stand-in";
+  const server = standIn
+    ? await createIpamServer({
+        unixSocket: { path: socketPath },
+        handlers: createTestIpamHandlers(250),
+        reflection: false,
+      })
+    : undefined;
+  const daemon = standIn ? undefined : await startIpamd(dir, socketPath);
+  console.error(`backend: ${standIn ? "in-memory stand-in" : "ipamd (role all)"}`);
   const rows: Row[] = [];
   try {
     const nodeSamples: number[] = [];
+    const http2Samples: number[] = [];
+    const versionSamples: number[] = [];
     const add: number[] = [];
     const del: number[] = [];
     const hlAdd: number[] = [];
@@ -100,6 +139,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       // Interleaved so that machine noise hits every series alike.
       nodeSamples.push(await runOnce(process.execPath, ["-e", "0"], {}, ""));
+      // Breakdown: what node:http2 alone costs, and the plugin loaded but making no call.
+      http2Samples.push(await runOnce(process.execPath, ["-e", 'require("node:http2")'], {}, ""));
+      versionSamples.push(
+        await runOnce(
+          process.execPath,
+          [MAIN],
+          { CNI_COMMAND: "VERSION" },
+          '{"cniVersion":"1.1.0"}',
+        ),
+      );
       const env = {
         CNI_CONTAINERID: `bench${i}`,
         CNI_NETNS: "/proc/1/ns/net",
@@ -115,6 +164,8 @@ async function main(): Promise<void> {
     }
     const nodeRow = row("node -e 0", nodeSamples);
     rows.push(nodeRow);
+    rows.push(row("node -e 'require(\"node:http2\")' (breakdown)", http2Samples, nodeRow));
+    rows.push(row("ipamd-cni VERSION, no call (breakdown)", versionSamples, nodeRow));
     rows.push(row("ipamd-cni ADD", add, nodeRow));
     rows.push(row("ipamd-cni DEL", del, nodeRow));
     const addDel = add.map((a, i) => a + (del[i] ?? 0));
@@ -131,7 +182,12 @@ async function main(): Promise<void> {
       rows.push(row("ipamd-cni ADD+DEL", addDel));
     }
   } finally {
-    await server.shutdown(1000);
+    await server?.shutdown(1000);
+    if (daemon !== undefined && daemon.exitCode === null) {
+      const exited = new Promise((r) => daemon.once("exit", r));
+      daemon.kill("SIGTERM");
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync("bench-results", { recursive: true });

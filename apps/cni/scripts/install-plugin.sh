@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the ipamd-cni plugin into a CNI bin directory as a small wrapper that execs node on
-# this package's dist/main.js. Usage: install-plugin.sh [--dir /opt/cni/bin] [--node /usr/bin/node]
+# this package's dist/main.cjs. Usage: install-plugin.sh [--dir /opt/cni/bin] [--node /usr/bin/node]
 set -eu
 dir=/opt/cni/bin
 node_bin=$(command -v node || true)
@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$node_bin" ] || { echo "node not found; pass --node PATH" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-main="$here/dist/main.js"
+main="$here/dist/main.cjs"
 [ -f "$main" ] || { echo "$main missing; run pnpm --filter @ipam/cni build" >&2; exit 1; }
 mkdir -p "$dir"
 tmp="$dir/.ipamd-cni.$$"

@@ -20,7 +20,7 @@ if (!ready) {
 }
 
 const APP = fileURLToPath(new URL("..", import.meta.url));
-const MAIN = join(APP, "dist/main.js");
+const MAIN = join(APP, "dist/main.cjs");
 const IPAMD = join(APP, "../ipamd/dist/main.js");
 // One rack: the bridge takes each subnet's gateway, so ipamd must never hand it out.
 const TOPOLOGY = `version: 1

@@ -10,7 +10,7 @@ import { createGrpcBackend } from "../src/backend-grpc.js";
 import { runPlugin } from "../src/plugin.js";
 import { createTestIpamHandlers } from "./test-ipam-handlers.js";
 
-const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const MAIN = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 let dir: string;
 let socketPath: string;
 let server: GrpcServer;
@@ -117,9 +117,9 @@ describe("runPlugin with the lean gRPC client against a real Ipam server", () =>
 
   it("the executable answers ADD and imports only node built-ins", async () => {
     const source = readFileSync(MAIN, "utf8");
-    const specifiers = [...source.matchAll(/(?:from\s*|import\s*\(?\s*)["']([^"']+)["']/g)].map(
-      (m) => m[1],
-    );
+    const specifiers = [
+      ...source.matchAll(/(?:from\s*|import\s*\(?\s*|require\s*\(\s*)["']([^"']+)["']/g),
+    ].map((m) => m[1]);
     expect(specifiers.length).toBeGreaterThan(0);
     for (const specifier of specifiers)
       expect(builtinModules).toContain(specifier?.replace(/^node:/, ""));
