@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const BRIDGE = "/usr/lib/cni/bridge";
 const isRoot = process.getuid?.() === 0;
 const ready = isRoot && existsSync(BRIDGE);
+const hasPing = ["/usr/bin/ping", "/bin/ping"].some((p) => existsSync(p));
 if (!ready) {
   console.warn(
     `\n*** SKIPPING ipamd-cni end-to-end test: ${isRoot ? `${BRIDGE} missing` : "not root"} ***\n`,
@@ -185,6 +186,23 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     ]);
     listener.kill();
     expect(reply).toBe("pong");
+    // And ping, both families, where the ping binary is installed (CI installs iputils-ping).
+    if (hasPing) {
+      const ip6B = String(addrB[1]).split("/")[0] as string;
+      // IPv6 addresses stay tentative until duplicate address detection ends: a few tries.
+      const ping = async (args: string[]) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return sh("ip", ["netns", "exec", NS_A, "ping", "-c", "1", "-W", "2", ...args]);
+          } catch (error) {
+            if (attempt === 5) throw error;
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+      };
+      expect(await ping([ipB])).toContain("1 received");
+      expect(await ping(["-6", ip6B])).toContain("1 received");
+    }
     // Repeated ADD for the same key returns the same addresses.
     const again = cni(join(dir, "ipamd-cni"), "ADD", NS_A, "ctr-a", direct());
     expect(again.out.ips.map((ip: { address: string }) => ip.address)).toEqual(addrA);
