@@ -14,10 +14,12 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
+import { singleServerStatusHandlers } from "./cluster-membership.js";
 import { LocalCluster } from "./cluster-node.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import { IpamdError } from "./ipamd-error.js";
+import { runServer } from "./role-server.js";
 
 const VERSION = "0.0.0";
 
@@ -28,6 +30,7 @@ function loadTopology(path: string | undefined): Topology {
 
 /** Runs the daemon until a signal; resolves with the exit code. */
 export async function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
+  if (config.role === "server") return runServer(config, log);
   if (config.role !== "all") {
     throw new IpamdError(
       "INVALID_ARGUMENT",
@@ -149,15 +152,20 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       onCall,
     }),
   );
+  let tcpPort = config.grpcAddr.port;
   const tcp = await startGrpcServer({
     tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
     services: [
-      createClusterService(clusterDataHandlers(cluster)),
+      createClusterService({
+        ...clusterDataHandlers(cluster),
+        ...singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`),
+      }),
       createIpamService(agent.handlers),
     ],
     onCall,
   });
   servers.push(tcp);
+  tcpPort = tcp.tcpPort ?? tcpPort;
   log.info(
     { unixSocket: config.unixSocket, grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`, tor },
     `ready: Ipam API on unix:${config.unixSocket}; try: ipamd allocate --unix-socket ${config.unixSocket} --network default --container demo`,

@@ -1,0 +1,581 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ClientTlsOptions,
+  type ClusterClient,
+  createClusterClient,
+  GrpcRaftTransport,
+  type ServiceBinding,
+} from "@ipam/grpc-server";
+import {
+  type ConfState,
+  createRaftNode,
+  type Message,
+  type RaftNode,
+  type RaftNodeStatus,
+  type Transport,
+} from "@ipam/raft";
+import { createSqliteStorage } from "@ipam/raft/sqlite";
+import type { Store } from "@ipam/store";
+import {
+  type BlockLease,
+  type ClusterCommand,
+  ClusterState,
+  type CommandResult,
+  decodeCommand,
+  encodeCommand,
+  type ResultOf,
+} from "@ipam/subnet-pool";
+import type { Logger } from "pino";
+import { type ClusterApi, type ClusterStateReader, toIpamdCode } from "./cluster-node.js";
+import { IpamdError } from "./ipamd-error.js";
+
+/** File in the data dir naming the cluster this server belongs to (and its bootstrap membership). */
+export const IDENTITY_FILE = "raft-cluster.json";
+
+/** What a server remembers about its group besides the Raft log. */
+interface Identity {
+  readonly clusterId: string;
+  readonly nodeId: string;
+  /**
+   * The membership this server bootstrapped the group with. The driver does not log the
+   * bootstrap configuration, so it must be passed again on every start of that server.
+   */
+  readonly bootstrap?: ConfState;
+}
+
+export interface RaftClusterOptions {
+  readonly nodeId: string;
+  readonly store: Store;
+  /** Where {@link IDENTITY_FILE} lives; undefined = nothing persisted (in-memory store). */
+  readonly dataDir: string | undefined;
+  readonly electionMs: number;
+  readonly logger: Logger;
+  /** `--bootstrap`: create a new group with this server as its only voter. */
+  readonly bootstrap: boolean;
+  /** `--join`: servers of an existing group to ask for membership. */
+  readonly join: readonly string[];
+  /** TLS towards peers (Raft links and forwarded/join calls); cleartext when absent. */
+  readonly tls?: ClientTlsOptions;
+  /** How long `start` may spend joining (AddLearner, catch-up, promotion); default 120 s. */
+  readonly joinTimeoutMs?: number;
+}
+
+/** How this start came about. */
+export type StartMode = "bootstrap" | "join" | "resume";
+
+const TICK_MS = 50;
+
+function raftIpamdError(cause: unknown, what: string): IpamdError {
+  if (cause instanceof IpamdError) return cause;
+  const raw = (cause as { code?: unknown }).code;
+  const code = typeof raw === "string" ? raw : "UNAVAILABLE";
+  const details = (cause as { details?: Record<string, unknown> }).details;
+  const message = `${what}: ${(cause as Error).message}`;
+  if (code === "NOT_LEADER") {
+    return new IpamdError("NOT_LEADER", message, {
+      cause,
+      details: {
+        leaderId: typeof details?.leaderId === "string" ? details.leaderId : "",
+        leaderAddress: typeof details?.leaderAddress === "string" ? details.leaderAddress : "",
+      },
+    });
+  }
+  // Outcome unknown or overloaded: retry later / elsewhere.
+  if (code === "OVERLOADED" || code === "PROPOSAL_DROPPED") {
+    return new IpamdError("UNAVAILABLE", message, { cause, details: { raftCode: code } });
+  }
+  return new IpamdError(toIpamdCode(code), message, {
+    cause,
+    ...(details === undefined ? {} : { details }),
+  });
+}
+
+/** Translates a driver error (`RaftError`) into an IpamdError keeping the leader hint. */
+export function toClusterError(cause: unknown, what: string): IpamdError {
+  return raftIpamdError(cause, what);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A server of a multi-server L1: a RaftNode over the store's Raft log and a
+ * {@link GrpcRaftTransport} to the other servers, with ClusterState as the state machine. Peer
+ * addresses come from the Raft membership (`addVoter`/`addLearner` record them).
+ *
+ * Life cycle: `prepare()` (learns the cluster id: stored, new, or from a `--join` server),
+ * serve `raftService()` on the TCP listener, then `start(advertise)` (bootstrap, join or
+ * resume), and `stop()`.
+ */
+export class RaftCluster implements ClusterApi, ClusterStateReader {
+  readonly state = new ClusterState();
+  readonly nodeId: string;
+  readonly #options: RaftClusterOptions;
+  readonly #storage: ReturnType<typeof createSqliteStorage>;
+  readonly #log: Logger;
+  #identity: Identity | undefined;
+  #mode: StartMode | undefined;
+  #transport: GrpcRaftTransport | undefined;
+  #raft: RaftNode<CommandResult> | undefined;
+  #advertise = "";
+  /** Addresses learnt outside the membership (the leader named by a join server). */
+  readonly #hints = new Map<string, string>();
+  #peers: Record<string, string> = {};
+  #peerTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: RaftClusterOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId;
+    this.#storage = createSqliteStorage(options.store.raftLog());
+    this.#log = options.logger.child({ component: "cluster" });
+  }
+
+  /** True when the store already holds Raft state (term, log or snapshot). */
+  hasRaftState(): boolean {
+    const { hardState } = this.#storage.initialState();
+    return (
+      hardState.term > 0 || this.#storage.lastIndex() > 0 || this.#storage.snapshot() !== undefined
+    );
+  }
+
+  /** The cluster id every member shares (after `prepare`). */
+  get clusterId(): string {
+    return this.#identity?.clusterId ?? "";
+  }
+
+  /** How this server started (after `prepare`). */
+  get mode(): StartMode | undefined {
+    return this.#mode;
+  }
+
+  /** The Raft election timeout, ms. */
+  get electionMs(): number {
+    return this.#options.electionMs;
+  }
+
+  /** The address peers and agents dial (after `start`). */
+  get advertiseAddress(): string {
+    return this.#advertise;
+  }
+
+  /** The Raft driver; UNAVAILABLE before `start`. */
+  get raft(): RaftNode<CommandResult> {
+    if (this.#raft === undefined) throw new IpamdError("UNAVAILABLE", "raft: not started yet");
+    return this.#raft;
+  }
+
+  /** Whether Raft runs (false before `start` and after `stop`). */
+  started(): boolean {
+    return this.#raft !== undefined && !this.#stopped;
+  }
+
+  #identityPath(): string | undefined {
+    return this.#options.dataDir === undefined
+      ? undefined
+      : join(this.#options.dataDir, IDENTITY_FILE);
+  }
+
+  #readIdentity(): Identity | undefined {
+    const path = this.#identityPath();
+    if (path === undefined || !existsSync(path)) return undefined;
+    let parsed: Identity;
+    try {
+      parsed = JSON.parse(readFileSync(path, "utf8")) as Identity;
+    } catch (cause) {
+      throw new IpamdError("INTERNAL", `--data-dir: ${path} is not valid JSON`, { cause });
+    }
+    if (typeof parsed.clusterId !== "string" || parsed.clusterId === "") {
+      throw new IpamdError("INTERNAL", `--data-dir: ${path} has no clusterId`);
+    }
+    if (parsed.nodeId !== this.nodeId) {
+      throw new IpamdError(
+        "INVALID_ARGUMENT",
+        `--node-id: ${this.nodeId} differs from ${parsed.nodeId}, the id this data dir belongs to (${path})`,
+      );
+    }
+    return parsed;
+  }
+
+  #writeIdentity(identity: Identity): void {
+    this.#identity = identity;
+    const path = this.#identityPath();
+    if (path === undefined) return;
+    const tmp = `${path}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, path);
+  }
+
+  /**
+   * Decides how to start and learns the cluster id: a data dir with Raft state resumes
+   * (ignoring --bootstrap/--join), otherwise --bootstrap creates a new id and --join asks the
+   * given servers for theirs.
+   * @throws IpamdError INVALID_ARGUMENT when a new server has neither --bootstrap nor --join.
+   */
+  async prepare(): Promise<void> {
+    const identity = this.#readIdentity();
+    const hasState = this.hasRaftState();
+    if (identity !== undefined && (hasState || identity.bootstrap !== undefined)) {
+      if (this.#options.bootstrap || this.#options.join.length > 0) {
+        this.#log.info(
+          { clusterId: identity.clusterId },
+          "data dir holds Raft state: resuming, --bootstrap/--join ignored",
+        );
+      }
+      this.#identity = identity;
+      this.#mode = "resume";
+    } else if (identity === undefined && hasState) {
+      throw new IpamdError(
+        "INVALID_ARGUMENT",
+        `--data-dir: holds Raft state but no ${IDENTITY_FILE}; restore it or start from an empty data dir`,
+      );
+    } else if (this.#options.bootstrap) {
+      this.#identity = { clusterId: randomUUID(), nodeId: this.nodeId };
+      this.#mode = "bootstrap";
+    } else if (this.#options.join.length > 0) {
+      const clusterId = await this.#askClusterId();
+      if (identity !== undefined && identity.clusterId !== clusterId) {
+        throw new IpamdError(
+          "CONFLICT",
+          `--join: ${this.#options.join.join(",")} belong to cluster ${clusterId}, this data dir to ${identity.clusterId}`,
+        );
+      }
+      this.#identity = { clusterId, nodeId: this.nodeId };
+      this.#mode = "join";
+    } else {
+      throw new IpamdError(
+        "INVALID_ARGUMENT",
+        "--bootstrap or --join: a new server needs one (its data dir holds no Raft state)",
+      );
+    }
+    this.#transport = new GrpcRaftTransport({
+      id: this.nodeId,
+      clusterId: this.clusterId,
+      peers: {},
+      random: Math.random,
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
+      onError: (error) => this.#log.debug({ err: error }, "raft transport"),
+    });
+  }
+
+  #joinClient(): ClusterClient {
+    return createClusterClient({
+      addresses: this.#options.join,
+      deadlineMs: 5000,
+      maxAttempts: 4,
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
+    });
+  }
+
+  /** Asks the join servers (any of them) for the cluster id and the leader. */
+  async #askClusterId(): Promise<string> {
+    const client = this.#joinClient();
+    const until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const st = await client.getStatus({});
+          if (st.clusterId !== "" && st.leaderId !== "" && st.leaderAddress !== "") {
+            this.#hints.set(st.leaderId, st.leaderAddress);
+            return st.clusterId;
+          }
+          this.#log.info({ join: this.#options.join }, "join: no leader yet, waiting");
+        } catch (err) {
+          if (Date.now() > until) {
+            throw new IpamdError(
+              "UNAVAILABLE",
+              `--join: no answer from ${this.#options.join.join(",")}: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          this.#log.info({ err, join: this.#options.join }, "join: servers not reachable yet");
+        }
+        if (Date.now() > until) {
+          throw new IpamdError(
+            "UNAVAILABLE",
+            `--join: ${this.#options.join.join(",")} know no leader`,
+          );
+        }
+        await sleep(Math.min(1000, 100 * 2 ** attempt));
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  /** The receiving side of the Raft transport: serve it on the TCP listener (after `prepare`). */
+  raftService(): ServiceBinding {
+    if (this.#transport === undefined) throw new IpamdError("INTERNAL", "raft: prepare() first");
+    return this.#transport.service();
+  }
+
+  /** Keeps the transport's address book equal to the membership (plus join hints). */
+  #syncPeers(): void {
+    const transport = this.#transport;
+    if (transport === undefined) return;
+    const next: Record<string, string> = {};
+    for (const [id, address] of this.#hints) next[id] = address;
+    const members = this.#raft?.status().members;
+    for (const [id, address] of Object.entries(members?.addresses ?? {})) next[id] = address;
+    delete next[this.nodeId];
+    const keys = Object.keys(next);
+    const same =
+      keys.length === Object.keys(this.#peers).length &&
+      keys.every((k) => this.#peers[k] === next[k]);
+    if (same) return;
+    this.#peers = next;
+    transport.setPeers(next);
+    this.#log.debug({ peers: next }, "raft peers updated");
+  }
+
+  /**
+   * Starts Raft: a bootstrapping server becomes the only voter (with `advertise` as its
+   * address) and elects itself; a joining server asks to be added as a learner, catches up and
+   * asks to be promoted; a resuming server continues from its log. Resolves when that is done
+   * (a resuming server does not wait for a leader).
+   */
+  async start(advertise: string): Promise<void> {
+    const transport = this.#transport;
+    const identity = this.#identity;
+    if (transport === undefined || identity === undefined) {
+      throw new IpamdError("INTERNAL", "raft: prepare() first");
+    }
+    this.#advertise = advertise;
+    if (this.#mode === "bootstrap") {
+      this.#writeIdentity({
+        ...identity,
+        bootstrap: { voters: [this.nodeId], learners: [], addresses: { [this.nodeId]: advertise } },
+      });
+    } else if (this.#mode === "join") {
+      this.#writeIdentity(identity);
+    }
+    const bootstrap = this.#identity?.bootstrap;
+    const wrapped: Transport = {
+      send: (to: string, messages: readonly Message[]) => {
+        if (this.#peers[to] === undefined) this.#syncPeers();
+        transport.send(to, messages);
+      },
+      onReceive: (handler) => transport.onReceive(handler),
+      close: () => transport.close(),
+    };
+    const log = this.#options.logger.child({ component: "raft" });
+    this.#raft = createRaftNode<CommandResult>({
+      id: this.nodeId,
+      storage: this.#storage,
+      transport: wrapped,
+      ...(bootstrap === undefined ? {} : { bootstrap }),
+      tickMs: TICK_MS,
+      electionTicks: Math.max(2, Math.round(this.#options.electionMs / TICK_MS)),
+      logger: {
+        debug: (o, m) => log.debug(o, m),
+        info: (o, m) => log.info(o, m),
+        warn: (o, m) => log.warn(o, m),
+        error: (o, m) => log.error(o, m),
+      },
+      hooks: {
+        onLeaderChange: (leader, term) =>
+          log.info({ leader, term }, `leader is ${leader ?? "unknown"} (term ${term})`),
+      },
+      stateMachine: {
+        apply: (data: Uint8Array) => this.state.apply(decodeCommand(data)),
+        snapshot: () => this.state.snapshot(),
+        restore: (data: Uint8Array) => this.state.restore(data),
+      },
+    });
+    this.#syncPeers();
+    this.#peerTimer = setInterval(() => this.#syncPeers(), 250);
+    this.#peerTimer.unref();
+    const st = this.#raft.status();
+    if (st.members.voters.length === 1 && st.members.voters[0] === this.nodeId) {
+      // A group of one need not wait an election timeout.
+      this.#raft.campaign();
+    }
+    if (this.#mode === "bootstrap") {
+      await this.#waitFor("this server to lead the new group", 10_000, () =>
+        this.isLeader() ? true : undefined,
+      );
+      this.#log.info({ clusterId: this.clusterId, advertise }, "bootstrapped a new Raft group");
+    } else if (this.#mode === "join") {
+      await this.#join();
+    } else {
+      this.#log.info(
+        { clusterId: this.clusterId, members: st.members, applied: st.applied },
+        "resumed from the data dir",
+      );
+      if (st.members.learners.includes(this.nodeId) && this.#options.join.length > 0) {
+        // Crashed between AddLearner and the promotion: finish the join in the background.
+        void this.#promote().catch((err: unknown) =>
+          this.#log.warn({ err }, "promotion after restart failed; ask an operator to AddVoter"),
+        );
+      }
+    }
+  }
+
+  async #waitFor<T>(what: string, ms: number, probe: () => T | undefined): Promise<T> {
+    const until = Date.now() + ms;
+    for (;;) {
+      if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", `stopped while waiting for ${what}`);
+      const v = probe();
+      if (v !== undefined) return v;
+      if (Date.now() > until)
+        throw new IpamdError("TIMEOUT", `raft: timed out waiting for ${what}`);
+      await sleep(20);
+    }
+  }
+
+  /** AddLearner(self) through the join servers, wait until caught up, then ask for promotion. */
+  async #join(): Promise<void> {
+    const client = this.#joinClient();
+    const until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000);
+    try {
+      let target = 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const r = await client.addLearner({ id: this.nodeId, address: this.#advertise });
+          target = Number(r.raftIndex);
+          break;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          const retry = ["CONFLICT", "UNAVAILABLE", "NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"];
+          if (!retry.includes(code ?? "") || Date.now() > until) {
+            throw new IpamdError(
+              code === "INVALID_ARGUMENT" ? "INVALID_ARGUMENT" : "UNAVAILABLE",
+              `--join: AddLearner(${this.nodeId}, ${this.#advertise}) failed: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          this.#log.info({ err }, "join: AddLearner refused for now, retrying");
+          await sleep(Math.min(1000, 100 * 2 ** attempt));
+        }
+      }
+      this.#log.info({ raftIndex: target }, "join: added as learner, catching up");
+      await this.#waitFor("the learner to catch up", Math.max(1000, until - Date.now()), () =>
+        this.raft.status().applied >= target ? true : undefined,
+      );
+    } finally {
+      client.close();
+    }
+    await this.#promote(until);
+    this.#log.info({ clusterId: this.clusterId }, "joined the Raft group as a voter");
+  }
+
+  /** Asks the leader (through the join servers) to promote this learner. */
+  async #promote(until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000)): Promise<void> {
+    const client = this.#joinClient();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (this.raft.status().members.voters.includes(this.nodeId)) return;
+        try {
+          await client.addVoter(
+            { id: this.nodeId, address: this.#advertise },
+            { deadlineMs: 4 * this.#options.electionMs + 5000 },
+          );
+          return;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          const retry = ["CONFLICT", "UNAVAILABLE", "NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"];
+          if (!retry.includes(code ?? "") || Date.now() > until) {
+            throw new IpamdError(
+              "UNAVAILABLE",
+              `--join: promotion of ${this.nodeId} failed: ${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          this.#log.info({ err }, "join: promotion refused for now, retrying");
+          await sleep(Math.min(1000, 100 * 2 ** attempt));
+        }
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  status(): RaftNodeStatus {
+    return this.raft.status();
+  }
+
+  isLeader(): boolean {
+    return this.#raft !== undefined && this.#raft.status().role === "leader";
+  }
+
+  /** The leader as this server knows it (id and advertise address), or undefined. */
+  leader(): { readonly id: string; readonly address: string } | undefined {
+    if (this.#raft === undefined) return undefined;
+    const st = this.#raft.status();
+    if (st.leader === null) return undefined;
+    const address =
+      st.leader === this.nodeId
+        ? this.#advertise
+        : (st.leaderAddress ?? this.#hints.get(st.leader));
+    return { id: st.leader, address: address ?? "" };
+  }
+
+  /** Writes can commit when a leader is known. */
+  available(): boolean {
+    return this.leader() !== undefined;
+  }
+
+  async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
+    let result: CommandResult;
+    try {
+      result = await this.raft.propose(encodeCommand(command));
+    } catch (cause) {
+      throw raftIpamdError(cause, "cluster");
+    }
+    if (!result.ok) {
+      throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
+        details: { command: command.type },
+      });
+    }
+    return result as ResultOf<C> & { ok: true };
+  }
+
+  nodeLeases(node: string): Promise<BlockLease[]> {
+    return this.read((state) => state.nodeLeases(node));
+  }
+
+  async read<T>(
+    query: (state: ClusterState) => T,
+    options: { readonly stale?: boolean } = {},
+  ): Promise<T> {
+    const raft = this.raft;
+    let threw = false;
+    try {
+      return await raft.read(
+        () => {
+          try {
+            return query(this.state);
+          } catch (err) {
+            threw = true;
+            throw err;
+          }
+        },
+        { stale: options.stale === true },
+      );
+    } catch (cause) {
+      if (threw) throw cause;
+      throw raftIpamdError(cause, "cluster read");
+    }
+  }
+
+  appliedIndex(): number {
+    return this.#raft?.status().applied ?? 0;
+  }
+
+  /**
+   * Stops Raft (a leader first hands leadership over when `transferLeadership`) and flushes
+   * storage; the caller closes the store afterwards.
+   */
+  async stop(options: { readonly transferLeadership?: boolean } = {}): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#peerTimer);
+    if (this.#raft !== undefined) {
+      await this.#raft.stop({ transferLeadership: options.transferLeadership === true });
+    } else {
+      await this.#transport?.close();
+    }
+    this.#storage.flush();
+  }
+}

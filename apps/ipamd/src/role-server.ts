@@ -1,0 +1,258 @@
+import { mkdirSync, readFileSync, watch } from "node:fs";
+import { join } from "node:path";
+import {
+  type ClientTlsOptions,
+  createClusterService,
+  readTlsFiles,
+  startGrpcServer,
+  type TlsOptions,
+} from "@ipam/grpc-server";
+import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
+import { openStore, type Store } from "@ipam/store";
+import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
+import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
+import { clusterDataHandlers } from "./cluster-service.js";
+import type { IpamdConfig } from "./config.js";
+import { IpamdError } from "./ipamd-error.js";
+import { RaftCluster } from "./raft-cluster.js";
+
+const VERSION = "0.0.0";
+
+function loadTopology(path: string | undefined): Topology {
+  if (path === undefined) return exampleTopology();
+  return parseTopology(readFileSync(path, "utf8"), "auto");
+}
+
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", ""]);
+
+/** The address peers and agents dial: --advertise-addr, else the bound --grpc-addr. */
+export function advertiseAddress(config: IpamdConfig, boundPort: number): string {
+  if (config.advertiseAddr !== undefined) return config.advertiseAddr;
+  const host = config.grpcAddr.host;
+  if (WILDCARD_HOSTS.has(host)) {
+    throw new IpamdError(
+      "INVALID_ARGUMENT",
+      `--advertise-addr: required when --grpc-addr binds ${host} (peers cannot dial a wildcard address)`,
+    );
+  }
+  return host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+}
+
+async function tlsOf(
+  config: IpamdConfig,
+): Promise<{ server?: TlsOptions; client?: ClientTlsOptions }> {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return {};
+  const server = await readTlsFiles({
+    certFile: config.tlsCert,
+    keyFile: config.tlsKey,
+    ...(config.tlsCa === undefined ? {} : { caFile: config.tlsCa, requireClientCert: true }),
+  });
+  // Servers dial each other with the same certificate (mutual TLS when --tls-ca is given).
+  const client: ClientTlsOptions = {
+    cert: server.cert,
+    key: server.key,
+    ...(server.ca === undefined ? {} : { ca: server.ca }),
+  };
+  return { server, client };
+}
+
+/**
+ * `--role server`: a member of the L1 Raft group. Serves the Raft transport and the Cluster API
+ * (data, membership; writes forwarded to the leader) on the TCP listener, plus metrics and
+ * health. No Ipam unix socket and no agent. Runs until SIGTERM/SIGINT; a leader hands
+ * leadership over before it stops.
+ */
+export async function runServer(config: IpamdConfig, log: Logger): Promise<number> {
+  mkdirSync(config.dataDir, { recursive: true });
+  log.info(
+    { dataDir: config.dataDir, source: config.dataDirSource, role: config.role },
+    `data in ${config.dataDir}`,
+  );
+  if (!config.enableStore)
+    log.warn("--enable-store=false: nothing survives a restart (tests only)");
+  const store: Store = openStore({
+    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
+  });
+  const tls = await tlsOf(config);
+  const cluster = new RaftCluster({
+    nodeId: config.nodeId,
+    store,
+    dataDir: config.enableStore ? config.dataDir : undefined,
+    electionMs: config.electionMs,
+    logger: log,
+    bootstrap: config.bootstrap,
+    join: config.join,
+    ...(tls.client === undefined ? {} : { tls: tls.client }),
+  });
+  await cluster.prepare();
+
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  metrics.setPoolSource(() =>
+    cluster.state.subnetUsage().map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      capacityAddresses: u.capacity,
+      reservedAddresses: u.reserved,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+      capacityBlocks: u.totalBlocks,
+      leasedBlocks: u.leasedBlocks,
+    })),
+  );
+  const forwarder = forwardWrites(
+    { ...clusterDataHandlers(cluster), ...membershipHandlers(cluster) },
+    cluster,
+    { logger: log, ...(tls.client === undefined ? {} : { tls: tls.client }) },
+  );
+  const onCall = (method: string, code: string, seconds: number) =>
+    metrics.observeGrpcRequest(method, code as never, seconds);
+  const tcp = await startGrpcServer({
+    tcp: {
+      host: config.grpcAddr.host,
+      port: config.grpcAddr.port,
+      insecure: config.insecure,
+      ...(tls.server === undefined ? {} : { tls: tls.server }),
+    },
+    services: [cluster.raftService(), createClusterService(forwarder.handlers)],
+    // Raft appends and snapshot chunks can be large.
+    maxReceiveMessageLength: 64 * 1024 * 1024,
+    onCall,
+    onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
+  });
+  let metricsServer: MetricsServer | undefined;
+  const shutdownEarly = async () => {
+    await tcp.shutdown(1000);
+    forwarder.close();
+    await cluster.stop();
+    store.close();
+  };
+  let advertise: string;
+  try {
+    advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
+    await cluster.start(advertise);
+  } catch (err) {
+    await shutdownEarly().catch(() => undefined);
+    throw err;
+  }
+  metrics.setRaftSource(() => {
+    const st = cluster.status();
+    return {
+      term: st.term,
+      role: st.role,
+      commit: st.commit,
+      applied: st.applied,
+      leader: st.leader,
+    };
+  });
+  if (config.metricsAddr !== undefined) {
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.metricsAddr.host,
+      port: config.metricsAddr.port,
+      readiness: () =>
+        cluster.leader() !== undefined
+          ? { ready: true }
+          : { ready: false, reason: "no Raft leader known" },
+      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
+    });
+  }
+  log.info(
+    {
+      grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
+      advertise,
+      clusterId: cluster.clusterId,
+      mode: cluster.mode,
+      members: cluster.status().members,
+    },
+    `ready: server ${config.nodeId} of cluster ${cluster.clusterId} on ${advertise}`,
+  );
+
+  // Topology: only the leader proposes the file; followers leave it to the leader.
+  let applying = Promise.resolve();
+  const applyTopology = (why: string) => {
+    applying = applying.then(async () => {
+      const path = config.topology;
+      const empty = cluster.state.topology().subnets.size === 0;
+      if (path === undefined && !(empty && cluster.mode === "bootstrap")) return;
+      if (!cluster.isLeader()) {
+        log.info(
+          { why, leader: cluster.leader()?.id ?? null, file: path },
+          "not the leader: the topology file is left to the leader (send SIGHUP there or use ApplyTopology)",
+        );
+        return;
+      }
+      let next: Topology;
+      try {
+        next = loadTopology(path);
+      } catch (err) {
+        log.error({ err, file: path, why }, `topology ${path} rejected, keeping the running one`);
+        return;
+      }
+      try {
+        const r = await cluster.execute({
+          type: "apply-topology",
+          at: Date.now(),
+          config: toCanonicalConfig(next),
+        });
+        log.info(
+          { file: path ?? "built-in example", why, raftIndex: cluster.appliedIndex() },
+          "topology applied",
+        );
+      } catch (err) {
+        log.error(
+          { err, file: path, why },
+          "topology refused by the cluster, keeping the running one",
+        );
+      }
+    });
+  };
+  // A resumed server may need an election first: give it a few election timeouts.
+  const leaderWait = setTimeout(
+    () => applyTopology("start"),
+    cluster.isLeader() ? 0 : 3 * config.electionMs,
+  );
+  let watchTimer: NodeJS.Timeout | undefined;
+  const watcher =
+    config.topology === undefined
+      ? undefined
+      : watch(config.topology, () => {
+          clearTimeout(watchTimer);
+          watchTimer = setTimeout(() => applyTopology("file changed"), 200);
+        });
+  process.on("SIGHUP", () => applyTopology("SIGHUP"));
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting at once");
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      void (async () => {
+        clearTimeout(leaderWait);
+        watcher?.close();
+        clearTimeout(watchTimer);
+        await applying;
+        // Raft first (a leader hands over while its listener still receives the new leader's
+        // messages), then the listener.
+        await cluster.stop({ transferLeadership: true });
+        await tcp.shutdown(5000);
+        forwarder.close();
+        await metricsServer?.close();
+        store.close();
+        log.info("stopped");
+        resolve(0);
+      })().catch((err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        resolve(1);
+      });
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
