@@ -1,0 +1,294 @@
+import { join } from "node:path";
+import {
+  type ClusterClient,
+  createClusterClient,
+  Family,
+  type GetStatusResponse,
+  MemberRole,
+  RaftRole,
+} from "@ipam/grpc-server";
+import { exampleTopology } from "@ipam/topology";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  freePort,
+  type IpamdProcess,
+  killAll,
+  logsOf,
+  spawnIpamd,
+  tempDir,
+  waitFor,
+} from "./helpers/processes.js";
+
+// Real `ipamd --role server` processes on 127.0.0.1 forming a Raft group over gRPC, each with
+// its own data dir (SQLite). Leaders are killed with SIGKILL by PID.
+
+const ELECTION_MS = 500;
+const TOR = [...exampleTopology().tors.keys()][0] ?? "";
+
+interface Server {
+  readonly id: string;
+  readonly address: string;
+  readonly dataDir: string;
+  proc: IpamdProcess;
+  readonly client: ClusterClient;
+}
+
+const clients: ClusterClient[] = [];
+
+function client(addresses: readonly string[]): ClusterClient {
+  const c = createClusterClient({ addresses, deadlineMs: 5000 });
+  clients.push(c);
+  return c;
+}
+
+function serverArgs(id: string, address: string, dataDir: string, extra: readonly string[]) {
+  return [
+    "--role",
+    "server",
+    "--node-id",
+    id,
+    "--data-dir",
+    dataDir,
+    "--grpc-addr",
+    address,
+    "--metrics-addr",
+    "off",
+    "--election-ms",
+    String(ELECTION_MS),
+    "--log-level",
+    "info",
+    ...extra,
+  ];
+}
+
+async function startServer(id: string, extra: readonly string[], root: string): Promise<Server> {
+  const address = `127.0.0.1:${await freePort()}`;
+  const dataDir = join(root, id);
+  const proc = spawnIpamd(id, serverArgs(id, address, dataDir, extra));
+  return { id, address, dataDir, proc, client: client([address]) };
+}
+
+function restart(server: Server): void {
+  server.proc = spawnIpamd(`${server.id}'`, server.proc.args);
+}
+
+/** GetStatus of every server, once all answer. */
+async function statuses(servers: readonly Server[]): Promise<GetStatusResponse[]> {
+  return Promise.all(servers.map((s) => s.client.getStatus({}, { deadlineMs: 2000 })));
+}
+
+/** Waits until all `servers` agree on one leader among them and list `voters` as voters. */
+async function waitForGroup(
+  servers: readonly Server[],
+  voters: readonly string[],
+  timeoutMs = 60_000,
+): Promise<GetStatusResponse[]> {
+  return waitFor(
+    `a leader and voters ${voters.join(",")} on ${servers.map((s) => s.id).join(",")}`,
+    async () => {
+      const all = await statuses(servers);
+      const leader = all[0]?.leaderId ?? "";
+      if (leader === "" || !all.every((st) => st.leaderId === leader)) return undefined;
+      if (all.filter((st) => st.role === RaftRole.LEADER).length !== 1) return undefined;
+      for (const st of all) {
+        const v = st.members
+          .filter((m) => m.role === MemberRole.VOTER)
+          .map((m) => m.id)
+          .sort();
+        if (v.join(",") !== [...voters].sort().join(",")) return undefined;
+      }
+      return all;
+    },
+    { timeoutMs },
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${logsOf(servers.map((s) => s.proc))}`);
+  });
+}
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await killAll();
+});
+
+describe("ipamd --role server: a Raft group of server processes", () => {
+  const root = tempDir("ipamd-servers");
+  const servers: Server[] = [];
+  const leaderOf = (all: readonly GetStatusResponse[]): Server => {
+    const id = all[0]?.leaderId;
+    const s = servers.find((x) => x.id === id);
+    if (s === undefined) throw new Error(`leader ${id} is not one of the servers`);
+    return s;
+  };
+  /** The blocks a server's replica holds for `node` (stale read: what that replica applied). */
+  const blocksOn = async (s: Server, node: string) =>
+    (await s.client.listBlocks({ nodeId: node, allowStale: true }, { deadlineMs: 2000 })).blocks;
+
+  it("forms a group: one --bootstrap and two --join servers become three voters with one leader", async () => {
+    servers.push(await startServer("s1", ["--bootstrap"], root));
+    const seed = servers[0]?.address ?? "";
+    servers.push(await startServer("s2", ["--join", seed], root));
+    servers.push(await startServer("s3", ["--join", seed], root));
+    const all = await waitForGroup(servers, ["s1", "s2", "s3"]);
+    const clusterIds = new Set(all.map((st) => st.clusterId));
+    expect(clusterIds.size).toBe(1);
+    expect([...clusterIds][0]).not.toBe("");
+    for (const st of all) {
+      expect(st.members.map((m) => [m.id, m.address])).toEqual(
+        servers.map((s) => [s.id, s.address]),
+      );
+    }
+    // GetLeader names the same leader with its advertise address everywhere.
+    const leader = leaderOf(all);
+    for (const s of servers) {
+      const l = await s.client.getLeader({});
+      expect(l.leaderId).toBe(leader.id);
+      expect(l.leaderAddress).toBe(leader.address);
+    }
+  }, 120_000);
+
+  it("forwards a write sent to a follower to the leader; it is applied on every server", async () => {
+    const leader = leaderOf(await waitForGroup(servers, ["s1", "s2", "s3"]));
+    const follower = servers.find((s) => s.id !== leader.id) as Server;
+    const created = await follower.client.registerNode({ nodeId: "node-a", torId: TOR });
+    expect(created.created).toBe(true);
+    const leased = await follower.client.leaseBlock({
+      nodeId: "node-a",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "lease-1",
+    });
+    const cidr = leased.block?.cidr ?? "";
+    expect(cidr).toMatch(/^10\.99\./);
+    // Retrying the same request_id on another follower answers the same block.
+    const other = servers.find((s) => s.id !== leader.id && s.id !== follower.id) as Server;
+    const again = await other.client.leaseBlock({
+      nodeId: "node-a",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "lease-1",
+    });
+    expect(again.block?.cidr).toBe(cidr);
+    for (const s of servers) {
+      const blocks = await waitFor(`${s.id} to apply the lease`, async () => {
+        const b = await blocksOn(s, "node-a");
+        return b.length > 0 ? b : undefined;
+      });
+      expect(blocks.map((b) => b.cidr)).toEqual([cidr]);
+    }
+    // A linearizable read on a follower sees the write at once.
+    const leases = await follower.client.getNodeLeases({ nodeId: "node-a" });
+    expect(leases.blocks.map((b) => b.cidr)).toEqual([cidr]);
+  }, 120_000);
+
+  it("elects a new leader after the leader is SIGKILLed; writes succeed; the killed server restarts and rejoins", async () => {
+    const before = await waitForGroup(servers, ["s1", "s2", "s3"]);
+    const old = leaderOf(before);
+    old.proc.kill("SIGKILL");
+    await old.proc.exited();
+    const rest = servers.filter((s) => s !== old);
+    const after = await waitFor("a new leader among the survivors", async () => {
+      const all = await statuses(rest);
+      const id = all[0]?.leaderId ?? "";
+      if (id === "" || id === old.id || !all.every((st) => st.leaderId === id)) return undefined;
+      return all;
+    });
+    expect(Number(after[0]?.term)).toBeGreaterThan(Number(before[0]?.term));
+    // A client knowing every server writes through whoever leads now.
+    const any = client(servers.map((s) => s.address));
+    const lease = await waitFor("a write to succeed after the failover", () =>
+      any.leaseBlock(
+        { nodeId: "node-a", purpose: "default", family: Family.IPV4, requestId: "lease-2" },
+        { deadlineMs: 3000 },
+      ),
+    );
+    expect(lease.block?.cidr).toMatch(/^10\.99\./);
+
+    restart(old);
+    const back = await waitForGroup(servers, ["s1", "s2", "s3"]);
+    expect(back.find((st) => st.id === old.id)?.role).not.toBe(RaftRole.LEADER);
+    const blocks = await waitFor(`${old.id} to catch up`, async () => {
+      const b = await blocksOn(old, "node-a");
+      return b.length === 2 ? b : undefined;
+    });
+    expect(blocks.map((b) => b.cidr).sort()).toEqual(
+      [...(await blocksOn(rest[0] as Server, "node-a"))].map((b) => b.cidr).sort(),
+    );
+  }, 120_000);
+
+  it("adds a fourth server as a learner and promotes it to voter", async () => {
+    const s4 = await startServer("s4", ["--join", servers.map((s) => s.address).join(",")], root);
+    servers.push(s4);
+    const all = await waitForGroup(servers, ["s1", "s2", "s3", "s4"]);
+    expect(all.find((st) => st.id === "s4")?.role).toBe(RaftRole.FOLLOWER);
+    // It received the log: the leases written before it joined.
+    const blocks = await waitFor("s4 to hold the replicated leases", async () => {
+      const b = await blocksOn(s4, "node-a");
+      return b.length === 2 ? b : undefined;
+    });
+    expect(blocks).toHaveLength(2);
+    // Membership calls are idempotent: asking again for the same voter changes nothing.
+    const again = await s4.client.addVoter({ id: "s4", address: s4.address });
+    expect(again.members.filter((m) => m.role === MemberRole.VOTER)).toHaveLength(4);
+  }, 120_000);
+
+  it("removes a member on request; the group keeps writing", async () => {
+    const s4 = servers.find((s) => s.id === "s4") as Server;
+    const r = await (servers[0] as Server).client.removeMember({ id: "s4" });
+    expect(r.members.map((m) => m.id)).not.toContain("s4");
+    s4.proc.kill("SIGTERM");
+    expect(await s4.proc.exited()).toBe(0);
+    servers.pop();
+    await waitForGroup(servers, ["s1", "s2", "s3"]);
+    const any = client(servers.map((s) => s.address));
+    const created = await any.registerNode({ nodeId: "node-b", torId: TOR });
+    expect(created.created).toBe(true);
+  }, 120_000);
+
+  it("SIGTERM on the leader hands leadership over; the server restarts from its data dir", async () => {
+    const leader = leaderOf(await waitForGroup(servers, ["s1", "s2", "s3"]));
+    leader.proc.kill("SIGTERM");
+    expect(await leader.proc.exited()).toBe(0);
+    const rest = servers.filter((s) => s !== leader);
+    await waitFor("the hand-over", async () => {
+      const all = await statuses(rest);
+      const id = all[0]?.leaderId ?? "";
+      return id !== "" && id !== leader.id && all.every((st) => st.leaderId === id)
+        ? true
+        : undefined;
+    });
+    restart(leader);
+    await waitForGroup(servers, ["s1", "s2", "s3"]);
+  }, 120_000);
+});
+
+describe("ipamd --role server: a bootstrapped single server", () => {
+  it("restarts with the same flags (SIGTERM, start again) and keeps its state", async () => {
+    const root = tempDir("ipamd-server-solo");
+    const s = await startServer("solo", ["--bootstrap"], root);
+    await waitForGroup([s], ["solo"]);
+    await s.client.registerNode({ nodeId: "node-z", torId: TOR });
+    const lease = await s.client.leaseBlock({
+      nodeId: "node-z",
+      purpose: "default",
+      family: Family.IPV6,
+      requestId: "z1",
+    });
+    s.proc.kill("SIGTERM");
+    expect(await s.proc.exited()).toBe(0);
+    restart(s);
+    const [st] = await waitForGroup([s], ["solo"]);
+    expect(st?.role).toBe(RaftRole.LEADER);
+    const leases = await s.client.getNodeLeases({ nodeId: "node-z" });
+    expect(leases.blocks.map((b) => b.cidr)).toEqual([lease.block?.cidr]);
+    // A write after the restart commits.
+    const created = await s.client.registerNode({ nodeId: "node-y", torId: TOR });
+    expect(created.created).toBe(true);
+  }, 120_000);
+
+  it("refuses to start a new server with neither --bootstrap nor --join, naming the flags", async () => {
+    const root = tempDir("ipamd-server-none");
+    const s = await startServer("lost", [], root);
+    expect(await s.proc.exited()).toBe(1);
+    expect(s.proc.log.join("\n")).toContain("--bootstrap or --join");
+  }, 60_000);
+});
