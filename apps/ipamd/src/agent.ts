@@ -7,15 +7,28 @@ import {
 import type { IpamMetrics } from "@ipam/metrics";
 import type { Store, AllocationRecord as StoredRecord } from "@ipam/store";
 import {
+  type AllocateDirectCommand,
   type AllocatedAddress,
+  type AllocationKey,
   type AllocationRecord,
   type BlockLease,
+  type CommandResult,
+  type DirectAllocateValue,
+  type DirectAllocation,
   isPoolError,
+  keyString,
   NodeAllocator,
 } from "@ipam/subnet-pool";
+import { isDirectMode, type Labels, type Subnet } from "@ipam/topology";
 import type { Logger } from "pino";
-import type { ClusterApi } from "./cluster-node.js";
+import { type ClusterApi, toIpamdCode } from "./cluster-node.js";
 import { IpamdError } from "./ipamd-error.js";
+import { allocationMode } from "./node-subnets.js";
+
+/** Store meta key holding the node's path subnets (JSON Subnet[]), for a start without the cluster. */
+const SUBNETS_META = "agent.node-subnets";
+/** How often the node's path subnets are re-read from the cluster, ms. */
+const SUBNET_REFRESH_MS = 30_000;
 
 type Family = 4 | 6;
 
@@ -27,6 +40,34 @@ export interface AgentOptions {
   readonly preallocateThreshold: number;
   /** Clock, ms since the epoch (injected for tests). */
   readonly now?: () => number;
+  /**
+   * Register the node under this TOR (with these labels) when the cluster is reached; undefined
+   * = the node is expected in the topology already.
+   */
+  readonly register?: { readonly tor: string; readonly labels: Labels };
+  /**
+   * When the cluster cannot be reached at start, start from the blocks and subnets the store
+   * remembers (and reconcile once it answers) instead of failing. Agents set it; role all,
+   * whose cluster is in-process, does not need it.
+   */
+  readonly startFromStore?: boolean;
+  /** Most direct-mode allocations sent in one batch command; default 256. */
+  readonly directBatchMax?: number;
+}
+
+interface QueuedDirect {
+  readonly command: AllocateDirectCommand;
+  readonly resolve: (r: CommandResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+function hostPrefixOf(address: string): string {
+  return `${address}/${address.includes(":") ? 128 : 32}`;
+}
+
+function outage(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "NOT_LEADER";
 }
 
 function familiesOf(selection: FamilySelection): Family[] | undefined {
@@ -54,6 +95,17 @@ function wireAddress(a: AllocatedAddress, purpose: string) {
   };
 }
 
+function directAddress(d: DirectAllocation): AllocatedAddress {
+  return {
+    address: d.address,
+    family: d.family,
+    prefixLength: d.prefixLength,
+    gateway: d.gateway,
+    subnet: d.subnet,
+    block: hostPrefixOf(d.address),
+  };
+}
+
 function requireText(field: string, value: string): string {
   if (value === "") throw new IpamdError("INVALID_ARGUMENT", `${field}: must not be empty`);
   return value;
@@ -63,6 +115,11 @@ function requireText(field: string, value: string): string {
  * The node-local allocator (L2) behind the Ipam API: answers from the blocks this node holds,
  * leases more through the cluster when a subnet runs dry (one lease in flight per subnet), and
  * makes every allocation durable in the store before answering.
+ *
+ * Purposes whose subnets on the node's path are all direct-mode (block size one address) are
+ * allocated per address in L1: requests arriving together go out as one `batch` command, and
+ * the record is still saved in the store before the answer. Those need the cluster; block-mode
+ * purposes keep working from the held blocks while the cluster is unreachable (Status says so).
  */
 export class Agent {
   readonly allocator: NodeAllocator;
@@ -70,8 +127,18 @@ export class Agent {
   readonly #cluster: ClusterApi;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #options: AgentOptions;
   readonly #leasing = new Map<string, Promise<void>>();
+  /** Direct-mode allocation records by key string (their addresses live in L1). */
+  readonly #direct = new Map<string, AllocationRecord>();
+  #directQueue: QueuedDirect[] = [];
+  #directFlushing = false;
+  /** The subnets on this node's path (from the cluster, or the store when started without it). */
+  #subnets: Subnet[] = [];
+  #subnetsAt = 0;
   #ready = false;
+  /** False after a start from the store, until the cluster has been re-read. */
+  #reconciled = false;
   #timer: NodeJS.Timeout | undefined;
   #maintaining = false;
   /** Allocation/release/pre-allocation metrics; set by the daemon (optional in tests). */
@@ -84,6 +151,7 @@ export class Agent {
     });
     this.#store = options.store;
     this.#cluster = options.cluster;
+    this.#options = options;
     this.#log = options.logger.child({ component: "agent" });
     this.#now = options.now ?? Date.now;
   }
@@ -96,27 +164,203 @@ export class Agent {
     return this.#ready;
   }
 
-  /** Rebuilds the allocator from the store's records and the cluster's leases. */
+  /** True after a start from the store while the cluster has not been re-read yet. */
+  get degraded(): boolean {
+    return this.#ready && (!this.#reconciled || !this.#cluster.available());
+  }
+
+  /** What `/readyz` reports: ready once rebuilt; the reason says when the cluster is out of reach. */
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.#ready) return { ready: false, reason: "node allocator not rebuilt yet" };
+    if (this.degraded) {
+      return { ready: true, reason: "cluster unreachable, allocating from held blocks" };
+    }
+    return { ready: true };
+  }
+
+  /**
+   * Rebuilds the allocator from the store's records and the cluster's leases (registering the
+   * node first when `register` is set). When the cluster cannot be reached and
+   * `startFromStore` is set, starts from the blocks and subnets the store remembers instead
+   * (reconciled later by the maintenance timer); without stored blocks that fails UNAVAILABLE.
+   */
   async start(): Promise<void> {
-    const leases = await this.#cluster.nodeLeases(this.nodeId);
-    this.#store.replaceLeasedBlocks(
-      leases.map((l) => ({ subnet: l.subnet.id, cidr: l.cidr, leasedAt: l.leasedAt })),
+    let leases: BlockLease[];
+    let direct: DirectAllocation[] | undefined;
+    try {
+      await this.#register();
+      leases = await this.#cluster.nodeLeases(this.nodeId);
+      if (this.#cluster.nodeSubnets !== undefined) {
+        this.#setSubnets(await this.#cluster.nodeSubnets(this.nodeId));
+      } else {
+        this.#setSubnets(this.#mergeSubnets(leases.map((l) => l.subnet)));
+      }
+      direct = (await this.#cluster.nodeDirect?.(this.nodeId)) ?? [];
+      this.#store.replaceLeasedBlocks(
+        leases.map((l) => ({ subnet: l.subnet.id, cidr: l.cidr, leasedAt: l.leasedAt })),
+      );
+      this.#reconciled = true;
+    } catch (err) {
+      if (this.#options.startFromStore !== true || !outage(err)) throw err;
+      leases = this.#storedLeases();
+      if (leases.length === 0) {
+        throw new IpamdError(
+          "UNAVAILABLE",
+          `cluster unreachable and the store holds no blocks for ${this.nodeId}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      this.#log.warn(
+        { err, blocks: leases.length },
+        "cluster unreachable at start: allocating from the blocks the store holds",
+      );
+    }
+    const directIds = new Set(this.#subnets.filter(isDirectMode).map((s) => s.id));
+    const blockRecords: AllocationRecord[] = [];
+    const inCluster = new Map(
+      (direct ?? []).map((d) => [`${keyString(d.key)}\u0000${d.address}`, d]),
     );
-    const records = this.#store.listByNode(this.nodeId).map((r) => this.#fromStored(r, leases));
-    const report = this.allocator.rebuild(records, leases);
+    this.#direct.clear();
+    for (const stored of this.#store.listByNode(this.nodeId)) {
+      const ids = stored.addresses.map((_, i) => stored.subnets?.[i] ?? stored.subnet ?? "");
+      if (ids.length === 0 || !ids.every((id) => directIds.has(id))) {
+        blockRecords.push(this.#fromStored(stored, leases));
+        continue;
+      }
+      const record = this.#fromStoredDirect(stored);
+      const missing =
+        direct !== undefined &&
+        record.addresses.some((a) => !inCluster.has(`${keyString(record.key)}\u0000${a.address}`));
+      if (missing) {
+        this.#log.warn(
+          { key: record.key, addresses: stored.addresses },
+          "direct allocation the cluster no longer holds: record dropped",
+        );
+        await this.#store.deleteAllocation(record.key);
+        continue;
+      }
+      this.#direct.set(keyString(record.key), record);
+    }
+    const report = this.allocator.rebuild(blockRecords, leases);
     if (report.orphaned.length > 0) {
       this.#log.warn(
         { orphaned: report.orphaned.map((r) => r.key) },
         "allocations outside the held blocks were dropped",
       );
     }
-    this.#log.info({ restored: report.restored, blocks: leases.length }, "node allocator rebuilt");
+    // Direct addresses L1 holds for this node without a stored record (an answer that never
+    // reached the store): give them back.
+    const known = new Set(
+      [...this.#direct.values()].flatMap((r) =>
+        r.addresses.map((a) => `${keyString(r.key)}\u0000${a.address}`),
+      ),
+    );
+    const strays = [...inCluster.entries()].filter(([k]) => !known.has(k)).map(([, d]) => d.key);
+    if (strays.length > 0) {
+      void this.#cluster
+        .execute({
+          type: "batch",
+          at: this.#now(),
+          commands: strays.map((key) => ({
+            type: "release-direct" as const,
+            at: this.#now(),
+            key,
+          })),
+        })
+        .then(
+          () => this.#log.info({ released: strays.length }, "stray direct allocations released"),
+          (err: unknown) => this.#log.warn({ err }, "releasing stray direct allocations failed"),
+        );
+    }
+    this.#log.info(
+      {
+        restored: report.restored,
+        direct: this.#direct.size,
+        blocks: leases.length,
+        fromStore: !this.#reconciled,
+      },
+      "node allocator rebuilt",
+    );
     this.#ready = true;
   }
 
+  async #register(): Promise<void> {
+    const reg = this.#options.register;
+    if (reg === undefined) return;
+    await this.#cluster.execute({
+      type: "register-node",
+      at: this.#now(),
+      node: this.nodeId,
+      tor: reg.tor,
+      ...(Object.keys(reg.labels).length === 0 ? {} : { labels: reg.labels }),
+    });
+  }
+
+  #setSubnets(subnets: readonly Subnet[]): void {
+    this.#subnets = [...subnets];
+    this.#subnetsAt = this.#now();
+    this.#store.setMeta(SUBNETS_META, JSON.stringify(this.#subnets));
+  }
+
+  /** The known subnets plus `more` (by id; later definitions win). */
+  #mergeSubnets(more: readonly Subnet[]): Subnet[] {
+    const byId = new Map(this.#subnets.map((s) => [s.id, s]));
+    for (const s of more) byId.set(s.id, s);
+    return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** The leases the store remembers, with the subnet definitions it remembers. */
+  #storedLeases(): BlockLease[] {
+    const text = this.#store.getMeta(SUBNETS_META);
+    this.#subnets = text === undefined ? [] : (JSON.parse(text) as Subnet[]);
+    const byId = new Map(this.#subnets.map((s) => [s.id, s]));
+    const out: BlockLease[] = [];
+    for (const b of this.#store.listLeasedBlocks()) {
+      const subnet = byId.get(b.subnet);
+      if (subnet === undefined) {
+        this.#log.warn({ block: b.cidr, subnet: b.subnet }, "stored block of an unknown subnet");
+        continue;
+      }
+      out.push({ node: this.nodeId, cidr: b.cidr, leasedAt: b.leasedAt, subnet });
+    }
+    return out;
+  }
+
   /**
-   * Every `intervalMs`: lease blocks for subnets below the pre-allocation threshold and return
-   * idle blocks (empty past the grace period, keeping one per subnet). Stopped by {@link stop}.
+   * After a start from the store: registers the node, re-reads the leases and direct
+   * allocations and adds the blocks the cluster says this node holds; blocks held here that the
+   * cluster does not list are logged (their records stay valid locally).
+   */
+  async #reconcile(): Promise<void> {
+    await this.#register();
+    const leases = await this.#cluster.nodeLeases(this.nodeId);
+    if (this.#cluster.nodeSubnets !== undefined) {
+      this.#setSubnets(await this.#cluster.nodeSubnets(this.nodeId));
+    }
+    const held = new Set(this.allocator.blocks().map((b) => b.cidr));
+    for (const lease of leases) {
+      if (held.delete(lease.cidr)) continue;
+      this.allocator.addBlock(lease);
+      this.#store.putLeasedBlock({
+        subnet: lease.subnet.id,
+        cidr: lease.cidr,
+        leasedAt: lease.leasedAt,
+      });
+    }
+    if (held.size > 0) {
+      this.#log.error(
+        { blocks: [...held] },
+        "blocks held by this node are not leased to it in the cluster",
+      );
+    }
+    this.#reconciled = true;
+    this.#log.info({ blocks: leases.length }, "reconciled with the cluster");
+  }
+
+  /**
+   * Every `intervalMs`: reconcile after a start from the store, lease blocks for subnets below
+   * the pre-allocation threshold and return idle blocks (empty past the grace period, keeping
+   * one per subnet). Skipped while the cluster is unreachable. Stopped by {@link stop}.
    */
   startMaintenance(intervalMs: number): void {
     this.#timer = setInterval(() => {
@@ -139,7 +383,11 @@ export class Agent {
 
   async #maintain(): Promise<void> {
     if (!this.#cluster.available()) return;
+    if (!this.#reconciled) await this.#reconcile();
     const now = this.#now();
+    if (this.#cluster.nodeSubnets !== undefined && now - this.#subnetsAt >= SUBNET_REFRESH_MS) {
+      this.#setSubnets(await this.#cluster.nodeSubnets(this.nodeId));
+    }
     await this.#lease(now);
     for (const lease of this.allocator.idleBlocks(now)) {
       this.allocator.removeBlock(lease.cidr);
@@ -186,6 +434,27 @@ export class Agent {
     };
   }
 
+  #fromStoredDirect(r: StoredRecord): AllocationRecord {
+    const byId = new Map(this.#subnets.map((s) => [s.id, s]));
+    const addresses: AllocatedAddress[] = r.addresses.map((address, i) => {
+      const subnet = byId.get(r.subnets?.[i] ?? r.subnet ?? "") as Subnet;
+      return {
+        address,
+        family: subnet.family,
+        prefixLength: Number(subnet.cidr.split("/")[1]),
+        gateway: subnet.gateway === "none" ? null : subnet.gateway,
+        subnet: subnet.id,
+        block: hostPrefixOf(address),
+      };
+    });
+    return {
+      key: { network: r.network, containerId: r.containerId, ifname: r.ifname },
+      purpose: r.purpose,
+      addresses,
+      createdAt: r.createdAt,
+    };
+  }
+
   /** Leases blocks for what the allocator asks for; one request in flight per request key. */
   async #lease(now: number): Promise<void> {
     const needs = this.allocator.needs(now);
@@ -211,6 +480,9 @@ export class Agent {
               cidr: lease.cidr,
               leasedAt: lease.leasedAt,
             });
+            if (!this.#subnets.some((s) => s.id === lease.subnet.id)) {
+              this.#setSubnets(this.#mergeSubnets([lease.subnet]));
+            }
             this.#log.info({ block: lease.cidr, subnet: lease.subnet.id }, "block leased");
             this.metrics?.countPreallocation("leased", {
               subnet: lease.subnet.id,
@@ -228,9 +500,145 @@ export class Agent {
     );
   }
 
+  /** Queues one direct allocation; queued ones leave together as one batch command. */
+  #queueDirect(command: AllocateDirectCommand): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      this.#directQueue.push({ command, resolve, reject });
+      if (!this.#directFlushing) {
+        this.#directFlushing = true;
+        setImmediate(() => void this.#flushDirect());
+      }
+    });
+  }
+
+  async #flushDirect(): Promise<void> {
+    const max = this.#options.directBatchMax ?? 256;
+    while (this.#directQueue.length > 0) {
+      const batch = this.#directQueue.splice(0, max);
+      try {
+        const r = await this.#cluster.execute({
+          type: "batch",
+          at: this.#now(),
+          commands: batch.map((q) => q.command),
+        });
+        batch.forEach((q, i) => {
+          const one = r.value[i];
+          if (one === undefined) q.reject(new IpamdError("INTERNAL", "batch: missing result"));
+          else q.resolve(one);
+        });
+      } catch (err) {
+        for (const q of batch) q.reject(err);
+      }
+    }
+    this.#directFlushing = false;
+  }
+
+  /** Allocates `families` of `purpose` for `key` in direct-mode subnets (all or nothing). */
+  async #allocateDirect(
+    key: AllocationKey,
+    purpose: string,
+    families: readonly Family[],
+    pod: { podNamespace: string; podName: string },
+  ): Promise<AllocationRecord> {
+    if (!this.#cluster.available()) {
+      throw new IpamdError(
+        "UNAVAILABLE",
+        `purpose ${purpose} is direct-mode and the cluster is unreachable; try again`,
+      );
+    }
+    const at = this.#now();
+    let results: CommandResult[];
+    try {
+      results = await Promise.all(
+        families.map((family) =>
+          this.#queueDirect({
+            type: "allocate-direct",
+            at,
+            node: this.nodeId,
+            purpose,
+            family,
+            key,
+          }),
+        ),
+      );
+    } catch (err) {
+      if (!outage(err)) throw err;
+      throw new IpamdError(
+        "UNAVAILABLE",
+        `purpose ${purpose} is direct-mode and the cluster is unreachable; try again`,
+        { cause: err },
+      );
+    }
+    const failed = results.find((r) => !r.ok);
+    if (failed !== undefined && !failed.ok) {
+      if (results.some((r) => r.ok)) {
+        await this.#cluster
+          .execute({ type: "release-direct", at: this.#now(), key })
+          .catch((err: unknown) => this.#log.warn({ err, key }, "direct rollback failed"));
+      }
+      throw new IpamdError(toIpamdCode(failed.error.code), failed.error.message, {
+        details: failed.error.details,
+      });
+    }
+    const addresses = results.map((r) =>
+      directAddress((r as { value: DirectAllocateValue }).value),
+    );
+    const record: AllocationRecord = { key, purpose, addresses, createdAt: at };
+    try {
+      await this.#store.saveAllocation({
+        ...key,
+        addresses: addresses.map((a) => a.address),
+        subnets: addresses.map((a) => a.subnet),
+        node: this.nodeId,
+        purpose,
+        createdAt: at,
+        ...(pod.podNamespace === "" ? {} : { podNamespace: pod.podNamespace }),
+        ...(pod.podName === "" ? {} : { podName: pod.podName }),
+      });
+    } catch (err) {
+      await this.#cluster
+        .execute({ type: "release-direct", at: this.#now(), key })
+        .catch((e: unknown) => this.#log.warn({ err: e, key }, "direct rollback failed"));
+      throw err;
+    }
+    this.#direct.set(keyString(key), record);
+    return record;
+  }
+
+  /** Releases direct records through the cluster (one batch), then forgets them locally. */
+  async #releaseDirect(records: readonly AllocationRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const at = this.#now();
+    try {
+      await this.#cluster.execute({
+        type: "batch",
+        at,
+        commands: records.map((r) => ({ type: "release-direct" as const, at, key: r.key })),
+      });
+    } catch (err) {
+      if (!outage(err)) throw err;
+      throw new IpamdError(
+        "UNAVAILABLE",
+        "direct-mode addresses are released in the cluster, which is unreachable; try again",
+        { cause: err },
+      );
+    }
+    for (const r of records) {
+      await this.#store.deleteAllocation(r.key);
+      this.#direct.delete(keyString(r.key));
+    }
+  }
+
+  #get(key: AllocationKey): AllocationRecord | undefined {
+    return this.allocator.get(key) ?? this.#direct.get(keyString(key));
+  }
+
   readonly handlers: Partial<IpamHandlers> = {
     allocate: async (req) => {
       const started = performance.now();
+      if (!this.#ready) {
+        throw new IpamdError("UNAVAILABLE", "starting: the node allocator is not rebuilt yet");
+      }
       const key = {
         network: requireText("network", req.network),
         containerId: requireText("container_id", req.containerId),
@@ -238,50 +646,44 @@ export class Agent {
       };
       const families = familiesOf(req.families);
       const purpose = req.purpose === "" ? "default" : req.purpose;
-      let result: ReturnType<NodeAllocator["allocate"]> | undefined;
-      for (let attempt = 0; result === undefined; attempt++) {
-        const now = this.#now();
-        try {
-          result = this.allocator.allocate({
-            key,
-            purpose,
-            now,
-            ...(families === undefined ? {} : { families }),
-          });
-        } catch (err) {
-          if (!isPoolError(err) || err.code !== "POOL_EXHAUSTED" || attempt >= 3) throw err;
-          await this.#lease(now);
+      const existingDirect = this.#direct.get(keyString(key));
+      const modes = (families ?? [4]).map((f) => allocationMode(this.#subnets, purpose, f));
+      let addresses: readonly AllocatedAddress[];
+      if (
+        existingDirect !== undefined ||
+        (modes.every((m) => m === "direct") && this.allocator.get(key) === undefined)
+      ) {
+        if (existingDirect !== undefined && existingDirect.purpose !== purpose) {
+          throw new IpamdError(
+            "CONFLICT",
+            `key ${key.containerId}/${key.ifname} holds ${existingDirect.purpose} addresses, not ${purpose}`,
+          );
         }
-      }
-      if (!result.existing) {
-        try {
-          await this.#store.saveAllocation({
-            ...key,
-            addresses: result.addresses.map((a) => a.address),
-            subnets: result.addresses.map((a) => a.subnet),
-            node: this.nodeId,
-            purpose,
-            createdAt: result.record.createdAt,
-            ...(req.podNamespace === "" ? {} : { podNamespace: req.podNamespace }),
-            ...(req.podName === "" ? {} : { podName: req.podName }),
-          });
-        } catch (err) {
-          this.allocator.release(key, this.#now());
-          throw err;
+        addresses = (
+          existingDirect ??
+          (await this.#allocateDirect(key, purpose, families ?? [4], {
+            podNamespace: req.podNamespace,
+            podName: req.podName,
+          }))
+        ).addresses;
+      } else {
+        if (modes.includes("direct") && modes.includes("block")) {
+          throw new IpamdError(
+            "INVALID_ARGUMENT",
+            `families: purpose ${purpose} is direct-mode in one family and block-mode in the other; ask for each family separately`,
+          );
         }
-        void this.#lease(this.#now()).catch((err: unknown) =>
-          this.#log.warn({ err }, "background block lease failed"),
-        );
+        addresses = await this.#allocateFromBlocks(key, purpose, families, req);
       }
       const seconds = (performance.now() - started) / 1000;
-      for (const a of result.addresses) {
+      for (const a of addresses) {
         this.metrics?.observeAllocation(
           "ok",
           { purpose, family: a.family, subnet: a.subnet },
           seconds,
         );
       }
-      return { addresses: result.addresses.map((a) => wireAddress(a, purpose)) };
+      return { addresses: addresses.map((a) => wireAddress(a, purpose)) };
     },
     release: async (req) => {
       const key = {
@@ -289,6 +691,11 @@ export class Agent {
         containerId: requireText("container_id", req.containerId),
         ifname: req.ifname === "" ? "eth0" : req.ifname,
       };
+      const direct = this.#direct.get(keyString(key));
+      if (direct !== undefined) {
+        await this.#releaseDirect([direct]);
+        return { released: true, addresses: direct.addresses.map((a) => a.address) };
+      }
       await this.#store.deleteAllocation(key);
       const record = this.allocator.release(key, this.#now());
       return {
@@ -302,7 +709,7 @@ export class Agent {
         containerId: requireText("container_id", req.containerId),
         ifname: req.ifname === "" ? "eth0" : req.ifname,
       };
-      const record = this.allocator.get(key);
+      const record = this.#get(key);
       if (record === undefined) return { ok: false, reason: "no allocation for this key" };
       const held = new Set(record.addresses.map((a) => a.address));
       const missing = req.addresses.filter((a) => !held.has(a));
@@ -314,10 +721,22 @@ export class Agent {
     },
     garbageCollect: async (req) => {
       const network = requireText("network", req.network);
+      const valid = new Set(
+        req.validAttachments.map(
+          (v) => `${v.containerId}\u0000${v.ifname === "" ? "eth0" : v.ifname}`,
+        ),
+      );
+      const staleDirect = [...this.#direct.values()].filter(
+        (r) => r.key.network === network && !valid.has(`${r.key.containerId}\u0000${r.key.ifname}`),
+      );
+      await this.#releaseDirect(staleDirect);
       const released = this.allocator.gc(network, req.validAttachments, this.#now());
       await Promise.all(released.map((r) => this.#store.deleteAllocation(r.key)));
-      this.#log.info({ network, released: released.length }, "garbage collected");
-      return { released: released.map((r) => r.key) };
+      this.#log.info(
+        { network, released: released.length + staleDirect.length },
+        "garbage collected",
+      );
+      return { released: [...staleDirect, ...released].map((r) => r.key) };
     },
     getNodeBlocks: (req) => {
       const usage = new Map(this.allocator.usage(this.#now()).map((u) => [u.subnet, u]));
@@ -362,7 +781,7 @@ export class Agent {
       if (!this.#ready) {
         return { state: ReadyState.UNAVAILABLE, reason: "starting", nodeId: this.nodeId };
       }
-      if (!this.#cluster.available()) {
+      if (this.degraded) {
         return {
           state: ReadyState.READY,
           reason: "cluster unreachable: allocating from held blocks",
@@ -379,7 +798,7 @@ export class Agent {
       ).filter((r) => req.purpose === "" || r.purpose === req.purpose);
       return {
         allocations: rows.map((r) => {
-          const rec = this.allocator.get(r);
+          const rec = this.#get(r);
           return {
             key: { network: r.network, containerId: r.containerId, ifname: r.ifname },
             addresses: rec?.addresses.map((a) => wireAddress(a, r.purpose)) ?? [],
@@ -393,4 +812,58 @@ export class Agent {
       };
     },
   };
+
+  /** The block-mode path: local allocation from held blocks, leasing more when they run dry. */
+  async #allocateFromBlocks(
+    key: AllocationKey,
+    purpose: string,
+    families: Family[] | undefined,
+    req: { podNamespace: string; podName: string },
+  ): Promise<readonly AllocatedAddress[]> {
+    let result: ReturnType<NodeAllocator["allocate"]> | undefined;
+    for (let attempt = 0; result === undefined; attempt++) {
+      const now = this.#now();
+      try {
+        result = this.allocator.allocate({
+          key,
+          purpose,
+          now,
+          ...(families === undefined ? {} : { families }),
+        });
+      } catch (err) {
+        if (!isPoolError(err) || err.code !== "POOL_EXHAUSTED" || attempt >= 3) throw err;
+        if (!this.#cluster.available()) {
+          throw new IpamdError(
+            "UNAVAILABLE",
+            `${err.message}, and the cluster is unreachable to lease another; try again`,
+            { cause: err, details: err.details ?? {} },
+          );
+        }
+        await this.#lease(now);
+      }
+    }
+    if (!result.existing) {
+      try {
+        await this.#store.saveAllocation({
+          ...key,
+          addresses: result.addresses.map((a) => a.address),
+          subnets: result.addresses.map((a) => a.subnet),
+          node: this.nodeId,
+          purpose,
+          createdAt: result.record.createdAt,
+          ...(req.podNamespace === "" ? {} : { podNamespace: req.podNamespace }),
+          ...(req.podName === "" ? {} : { podName: req.podName }),
+        });
+      } catch (err) {
+        this.allocator.release(key, this.#now());
+        throw err;
+      }
+      if (this.#cluster.available()) {
+        void this.#lease(this.#now()).catch((err: unknown) =>
+          this.#log.warn({ err }, "background block lease failed"),
+        );
+      }
+    }
+    return result.addresses;
+  }
 }

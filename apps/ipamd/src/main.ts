@@ -19,6 +19,7 @@ import { LocalCluster } from "./cluster-node.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import { IpamdError } from "./ipamd-error.js";
+import { runAgent } from "./role-agent.js";
 import { runServer } from "./role-server.js";
 
 const VERSION = "0.0.0";
@@ -30,6 +31,7 @@ function loadTopology(path: string | undefined): Topology {
 
 /** Runs the daemon until a signal; resolves with the exit code. */
 export async function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
+  if (config.role === "agent") return runAgent(config, log);
   if (config.role === "server") return runServer(config, log);
   if (config.role !== "all") {
     throw new IpamdError(

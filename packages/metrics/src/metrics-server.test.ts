@@ -137,6 +137,23 @@ describe("startMetricsServer", () => {
     });
   });
 
+  it("answers /readyz 200 with the qualifying reason of a degraded but ready process", async () => {
+    const { server } = await start(() => ({
+      ready: true,
+      reason: "cluster unreachable, allocating from held blocks",
+    }));
+    const reply = await call(server, "GET", "/readyz");
+    expect([reply.status, reply.body.toString()]).toEqual([
+      200,
+      "ready: cluster unreachable, allocating from held blocks\n",
+    ]);
+    const json = await call(server, "GET", "/readyz", { accept: "application/json" });
+    expect(JSON.parse(json.body.toString())).toEqual({
+      ready: true,
+      reason: "cluster unreachable, allocating from held blocks",
+    });
+  });
+
   it("reports a readiness check that throws or hangs as not ready", async () => {
     const { server, logger } = await start(() => {
       throw new Error("store closed");

@@ -7,7 +7,10 @@ import { MetricsError } from "./metrics-error.js";
 
 const gzip = promisify(gzipCallback);
 
-/** What `/readyz` reports. `reason` says why not (shown to operators; keep it one line). */
+/**
+ * What `/readyz` reports. `reason` says why not (shown to operators; keep it one line); on a
+ * ready answer it qualifies it (`ready: cluster unreachable, allocating from held blocks`).
+ */
 export interface Readiness {
   readonly ready: boolean;
   readonly reason?: string;
@@ -104,7 +107,11 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       const wantsJson = (req.headers.accept ?? "").includes("application/json");
       const status = state.ready ? 200 : 503;
       if (wantsJson) return send(req, res, status, JSON_TYPE, `${JSON.stringify(state)}\n`);
-      const text = state.ready ? "ready\n" : `not ready: ${state.reason ?? "unknown"}\n`;
+      const text = state.ready
+        ? state.reason === undefined
+          ? "ready\n"
+          : `ready: ${state.reason}\n`
+        : `not ready: ${state.reason ?? "unknown"}\n`;
       return send(req, res, status, TEXT, text);
     }
     let body: string;
@@ -198,7 +205,12 @@ async function checkReadiness(
       logger?.warn({ timeoutMs }, "readiness check timed out");
       return { ready: false, reason: `readiness check timed out after ${timeoutMs} ms` };
     }
-    return answer.ready ? { ready: true } : { ready: false, reason: oneLine(answer.reason) };
+    if (answer.ready) {
+      return answer.reason === undefined || answer.reason === ""
+        ? { ready: true }
+        : { ready: true, reason: oneLine(answer.reason) };
+    }
+    return { ready: false, reason: oneLine(answer.reason) };
   } catch (error) {
     logger?.warn(describeError(error), "readiness check failed");
     const message = error instanceof Error ? error.message : String(error);

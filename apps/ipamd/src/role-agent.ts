@@ -1,0 +1,206 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ClientTlsOptions,
+  createIpamService,
+  type GrpcServer,
+  startGrpcServer,
+} from "@ipam/grpc-server";
+import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
+import { openStore, type Store } from "@ipam/store";
+import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import { Agent } from "./agent.js";
+import type { IpamdConfig } from "./config.js";
+import { IpamdError } from "./ipamd-error.js";
+import { RemoteCluster } from "./remote-cluster.js";
+
+const VERSION = "0.0.0";
+
+/** Node labels that name the node's TOR when `--tor` is not given, first match wins. */
+export const TOR_LABELS = ["ipam.io/tor", "tor"] as const;
+
+/** The TOR an agent registers under: `--tor`, else a TOR label, else undefined. */
+export function agentTor(config: Pick<IpamdConfig, "tor" | "nodeLabels">): string | undefined {
+  if (config.tor !== undefined) return config.tor;
+  for (const label of TOR_LABELS) {
+    const value = config.nodeLabels[label];
+    if (value !== undefined && value !== "") return value;
+  }
+  return undefined;
+}
+
+function tlsOf(config: IpamdConfig): ClientTlsOptions | undefined {
+  if (config.tlsCa === undefined && config.tlsCert === undefined) return undefined;
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new IpamdError("INVALID_ARGUMENT", `${flag}: cannot read ${path}`, { cause });
+    }
+  };
+  return {
+    ...(config.tlsCa === undefined ? {} : { ca: read("--tls-ca", config.tlsCa) }),
+    ...(config.tlsCert === undefined ? {} : { cert: read("--tls-cert", config.tlsCert) }),
+    ...(config.tlsKey === undefined ? {} : { key: read("--tls-key", config.tlsKey) }),
+  };
+}
+
+/**
+ * `ipamd --role agent`: the node-local allocator of one node. Store + a RemoteCluster over
+ * `--servers` + the Agent + the Ipam API on the unix socket + metrics and `/readyz`, until
+ * SIGTERM/SIGINT. The Ipam socket answers from the first moment (Status says `starting` until
+ * the allocator is rebuilt). Start-up registers the node (`--tor` or a TOR node label) and reads
+ * its leases, retrying until a server answers; when none does but the store holds blocks, the
+ * agent starts from them and reconciles once the cluster is back. Resolves with the exit code.
+ */
+export async function runAgent(config: IpamdConfig, log: Logger): Promise<number> {
+  if (config.servers.length === 0) {
+    throw new IpamdError(
+      "INVALID_ARGUMENT",
+      "--servers: required with --role agent (cluster servers, host:port,...)",
+    );
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  log.info(
+    { dataDir: config.dataDir, source: config.dataDirSource, role: "agent", nodeId: config.nodeId },
+    `data in ${config.dataDir}`,
+  );
+  if (!config.enableStore) {
+    log.warn("--enable-store=false: nothing survives a restart (tests only)");
+  }
+  const store: Store = openStore({
+    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
+  });
+  const tls = tlsOf(config);
+  const cluster = new RemoteCluster({
+    servers: config.servers,
+    nodeId: config.nodeId,
+    logger: log,
+    // Within the CNI plugin's patience: an allocation waiting on a lease fails in time.
+    deadlineMs: 5000,
+    ...(tls === undefined ? {} : { tls }),
+  });
+  const tor = agentTor(config);
+  if (tor === undefined) {
+    log.warn(
+      `no --tor and no ${TOR_LABELS.join(" / ")} node label: ${config.nodeId} must already be in the topology`,
+    );
+  }
+  const agent = new Agent({
+    nodeId: config.nodeId,
+    store,
+    cluster,
+    logger: log,
+    preallocateThreshold: config.preallocateThreshold,
+    startFromStore: true,
+    ...(tor === undefined ? {} : { register: { tor, labels: config.nodeLabels } }),
+  });
+
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  agent.metrics = metrics;
+  metrics.setNodePoolSource(() =>
+    agent.allocator.usage(Date.now()).map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      heldBlocks: u.blocks,
+      heldAddresses: u.capacity,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+    })),
+  );
+  metrics.setAgentSource(() => ({
+    leaderReachable: cluster.available(),
+    quorumAvailable: cluster.available(),
+  }));
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsAddr !== undefined) {
+    metricsServer = await startMetricsServer({
+      registry: metrics.registry,
+      host: config.metricsAddr.host,
+      port: config.metricsAddr.port,
+      readiness: () => agent.readiness(),
+      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
+    });
+    log.info(
+      { metrics: `http://${config.metricsAddr.host}:${metricsServer.port}/metrics` },
+      `metrics on http://${config.metricsAddr.host}:${metricsServer.port}/metrics`,
+    );
+  }
+  const onCall = (method: string, code: string, seconds: number) =>
+    metrics.observeGrpcRequest(method, code as never, seconds);
+  const servers: GrpcServer[] = [
+    await startGrpcServer({
+      unixSocket: { path: config.unixSocket },
+      services: [createIpamService(agent.handlers)],
+      onCall,
+    }),
+  ];
+
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const starting = (async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      try {
+        await agent.start();
+        return;
+      } catch (err) {
+        if (stopping) return;
+        const code = (err as { code?: unknown }).code;
+        if (code !== "UNAVAILABLE" && code !== "TIMEOUT" && code !== "NOT_LEADER") throw err;
+        log.warn({ err, attempt }, "waiting for a cluster server to answer");
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, Math.min(5000, 500 * 2 ** Math.min(attempt, 4))).unref();
+        });
+      }
+    }
+  })();
+  const started = starting.then(
+    () => {
+      if (stopping) return;
+      agent.startMaintenance(1000);
+      cluster.startProbe();
+      log.info(
+        { unixSocket: config.unixSocket, servers: config.servers, tor, degraded: agent.degraded },
+        `ready: Ipam API on unix:${config.unixSocket}`,
+      );
+    },
+    (err: unknown) => {
+      throw err;
+    },
+  );
+
+  return await new Promise<number>((resolve) => {
+    const stop = (signal: string, code: number) => {
+      if (stopping) {
+        log.warn({ signal }, "second signal: exiting at once");
+        process.exit(1);
+      }
+      stopping = true;
+      wake?.();
+      log.info({ signal }, "shutting down");
+      void (async () => {
+        agent.stop();
+        await Promise.all(servers.map((s) => s.shutdown(5000)));
+        cluster.close();
+        await starting.catch(() => undefined);
+        await metricsServer?.close();
+        store.close();
+        log.info("stopped");
+        resolve(code);
+      })().catch((err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        resolve(1);
+      });
+    };
+    started.catch((err: unknown) => {
+      if (stopping) return;
+      log.fatal({ err }, `agent start failed: ${(err as Error).message}`);
+      stop("start failure", 1);
+    });
+    process.on("SIGTERM", () => stop("SIGTERM", 0));
+    process.on("SIGINT", () => stop("SIGINT", 0));
+  });
+}
