@@ -1,0 +1,227 @@
+// Three `ipamd --role server` processes on loopback (durable SQLite, one data dir each) and the
+// client in this process: Cluster writes per second at 64 concurrent calls (AllocateDirect of a
+// direct-mode subnet, sent to the leader and to a follower that forwards; LeaseBlock), and the
+// time from SIGKILL of the leader to the first successful write. Writes
+// bench-results/ipamd-cluster.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ClusterClient, createClusterClient, Family } from "@ipam/grpc-server";
+import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
+import {
+  freePort,
+  type IpamdProcess,
+  killAll,
+  spawnIpamd,
+  tempDir,
+  waitFor,
+} from "../test/helpers/processes.js";
+
+interface Row {
+  name: string;
+  unit: string;
+  value: number;
+  p50: number;
+  p99: number;
+  samples: number;
+}
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
+const ELECTION_MS = Number(process.env.BENCH_ELECTION_MS ?? 1000);
+const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
+const CONCURRENCY = 64;
+const TOR = "tor-a1-1";
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+async function drive(
+  op: (worker: number, i: number) => Promise<void>,
+): Promise<{ rate: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  const end = start + RUN_MS;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        const t = performance.now();
+        await op(w, i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { rate: latencies.length / seconds, latencies };
+}
+
+interface Server {
+  id: string;
+  address: string;
+  proc: IpamdProcess;
+  client: ClusterClient;
+}
+
+/** The example topology with tor-a1-1's direct-mode IPv6 management subnet widened to a /104. */
+function benchTopology(dir: string): string {
+  const config = toCanonicalConfig(exampleTopology()) as unknown as {
+    zones: { pods: { tors: { id: string; subnets: { id: string; cidr: string }[] }[] }[] }[];
+  };
+  for (const zone of config.zones)
+    for (const pod of zone.pods)
+      for (const tor of pod.tors)
+        for (const subnet of tor.subnets)
+          if (subnet.id === "tor-a1-1-management-v6") subnet.cidr = "fd99:0:0:2::/104";
+  const path = join(dir, "topology.json");
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir("ipamd-cluster-bench");
+  const topology = benchTopology(dir);
+  const servers: Server[] = [];
+  const start = async (id: string, extra: string[]) => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const args = ["--role", "server", "--node-id", id, "--data-dir", join(dir, id)]
+      .concat(["--grpc-addr", address, "--metrics-addr", "off", "--log-level", "warn"])
+      .concat(["--election-ms", String(ELECTION_MS), ...extra]);
+    const s = {
+      id,
+      address,
+      proc: spawnIpamd(id, args),
+      client: createClusterClient({ addresses: [address] }),
+    };
+    servers.push(s);
+    return s;
+  };
+  const s1 = await start("s1", ["--bootstrap", "--topology", topology]);
+  await start("s2", ["--join", s1.address]);
+  await start("s3", ["--join", s1.address]);
+  const group = async () =>
+    waitFor(
+      "3 voters and a leader",
+      async () => {
+        const all = await Promise.all(servers.map((s) => s.client.getStatus({})));
+        const leader = all[0]?.leaderId ?? "";
+        const voters = all.every((st) => st.members.filter((m) => m.role === 1).length === 3);
+        return leader !== "" && voters && all.every((st) => st.leaderId === leader)
+          ? leader
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+  let leaderId = await group();
+  const leaderOf = () => servers.find((s) => s.id === leaderId) as Server;
+  const followerOf = () => servers.find((s) => s.id !== leaderId) as Server;
+  for (let w = 0; w < CONCURRENCY; w++) {
+    await leaderOf().client.registerNode({ nodeId: `bench-${w}`, torId: TOR });
+  }
+
+  const rows: Row[] = [];
+  const record = (name: string, r: { rate: number; latencies: number[] }, unit = "writes/s") =>
+    rows.push({
+      name,
+      unit,
+      value: Math.round(r.rate),
+      p50: quantile(r.latencies, 0.5),
+      p99: quantile(r.latencies, 0.99),
+      samples: r.latencies.length,
+    });
+  for (const [label, target] of [
+    ["leader", leaderOf()],
+    ["follower (forwarded)", followerOf()],
+  ] as const) {
+    const c = createClusterClient({ addresses: [target.address] });
+    const r = await drive(async (w, i) => {
+      const res = await c.allocateDirect({
+        items: [
+          {
+            network: "bench",
+            containerId: `${label[0]}-${w}-${i}`,
+            nodeId: `bench-${w}`,
+            purpose: "management",
+            family: Family.IPV6,
+          },
+        ],
+      });
+      if (res.results[0]?.result.case !== "address") {
+        throw new Error(`AllocateDirect failed: ${JSON.stringify(res.results[0]?.result.value)}`);
+      }
+    });
+    record(`3 servers: AllocateDirect (1 item) via the ${label}, ${CONCURRENCY} concurrent`, r);
+    c.close();
+  }
+  {
+    const c = createClusterClient({ addresses: [leaderOf().address] });
+    const r = await drive(async (w, i) => {
+      await c.registerNode({ nodeId: `bench-${w}`, torId: TOR, labels: { i: String(i) } });
+    });
+    record(`3 servers: RegisterNode via the leader, ${CONCURRENCY} concurrent`, r);
+    c.close();
+  }
+
+  // Failover: SIGKILL the leader, write in a loop through the survivors until one succeeds.
+  const failovers: number[] = [];
+  for (let n = 0; n < FAILOVERS; n++) {
+    const victim = leaderOf();
+    const survivors = servers.filter((s) => s !== victim);
+    const c = createClusterClient({
+      addresses: survivors.map((s) => s.address),
+      deadlineMs: 200,
+      maxAttempts: 2,
+      backoff: { initialMs: 5, maxMs: 20 },
+    });
+    victim.proc.kill("SIGKILL");
+    const killedAt = performance.now();
+    await victim.proc.exited();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await c.registerNode({ nodeId: `failover-${n}`, torId: TOR });
+        break;
+      } catch {
+        if (performance.now() - killedAt > 30_000) throw new Error("no write within 30 s");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    failovers.push(performance.now() - killedAt);
+    c.close();
+    victim.proc = spawnIpamd(`${victim.id}'`, victim.proc.args);
+    leaderId = await group();
+  }
+  failovers.sort((a, b) => a - b);
+  rows.push({
+    name: `3 servers: leader SIGKILL → first successful write (election ${ELECTION_MS} ms)`,
+    unit: "ms",
+    value: Math.round(quantile(failovers, 0.5)),
+    p50: quantile(failovers, 0.5),
+    p99: failovers[failovers.length - 1] ?? Number.NaN,
+    samples: failovers.length,
+  });
+
+  for (const s of servers) s.client.close();
+  mkdirSync(join(ROOT, "bench-results"), { recursive: true });
+  writeFileSync(
+    join(ROOT, "bench-results/ipamd-cluster.json"),
+    `${JSON.stringify(rows, null, 2)}\n`,
+  );
+  console.table(
+    rows.map((r) => ({
+      name: r.name,
+      value: `${r.value} ${r.unit}`,
+      "p50 ms": r.p50.toFixed(1),
+      "p99/max ms": r.p99.toFixed(1),
+      samples: r.samples,
+    })),
+  );
+}
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => killAll());
