@@ -31,6 +31,7 @@ const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
 const ELECTION_MS = Number(process.env.BENCH_ELECTION_MS ?? 1000);
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
 const CONCURRENCY = 64;
+const BATCH = 16;
 const TOR = "tor-a1-1";
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -131,6 +132,18 @@ async function main(): Promise<void> {
       p99: quantile(r.latencies, 0.99),
       samples: r.latencies.length,
     });
+  {
+    // The RPC path alone (a local read, no Raft): the ceiling of this client and machine.
+    const c = createClusterClient({ addresses: [leaderOf().address] });
+    record(
+      `3 servers: GetStatus (no Raft, RPC ceiling) on the leader, ${CONCURRENCY} concurrent`,
+      await drive(async () => {
+        await c.getStatus({});
+      }),
+      "calls/s",
+    );
+    c.close();
+  }
   for (const [label, target] of [
     ["leader", leaderOf()],
     ["follower (forwarded)", followerOf()],
@@ -153,6 +166,30 @@ async function main(): Promise<void> {
       }
     });
     record(`3 servers: AllocateDirect (1 item) via the ${label}, ${CONCURRENCY} concurrent`, r);
+    c.close();
+  }
+  {
+    const c = createClusterClient({ addresses: [leaderOf().address] });
+    const r = await drive(async (w, i) => {
+      const res = await c.allocateDirect({
+        items: Array.from({ length: BATCH }, (_, k) => ({
+          network: "bench",
+          containerId: `b-${w}-${i}-${k}`,
+          nodeId: `bench-${w}`,
+          purpose: "management",
+          family: Family.IPV6,
+        })),
+      });
+      if (!res.results.every((x) => x.result.case === "address")) {
+        throw new Error("AllocateDirect batch: an item failed");
+      }
+    });
+    r.rate *= BATCH;
+    record(
+      `3 servers: AllocateDirect (${BATCH} items per call) via the leader, ${CONCURRENCY} concurrent`,
+      r,
+      "addresses/s",
+    );
     c.close();
   }
   {
