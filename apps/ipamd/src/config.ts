@@ -128,6 +128,7 @@ export function helpText(): string {
     "       ipamd allocate --network N --container C [--ifname eth0] [--unix-socket P]",
     "       ipamd release  --network N --container C [--ifname eth0] [--unix-socket P]",
     "       ipamd status [--unix-socket P]",
+    "       ipamd cluster status|members|leave --node-id ID|transfer-leadership [--server ADDR,...]",
     "",
     "Options (precedence: flag > IPAMD_<NAME> env > --config file > default):",
   ];

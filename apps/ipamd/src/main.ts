@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, watch } from "node:fs";
 import { join } from "node:path";
 import {
+  createClusterClient,
   createClusterService,
   createIpamClient,
   createIpamService,
@@ -14,6 +15,7 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
+import { runClusterCommand } from "./cluster-commands.js";
 import { singleServerStatusHandlers } from "./cluster-membership.js";
 import { LocalCluster } from "./cluster-node.js";
 import { clusterDataHandlers } from "./cluster-service.js";
@@ -250,6 +252,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const [first] = argv;
+  if (first === "cluster") return runClusterCommand(argv.slice(1), createClusterClient);
   if (first === "allocate" || first === "release" || first === "status") {
     return runClientCommand(first, argv.slice(1), createIpamClient);
   }

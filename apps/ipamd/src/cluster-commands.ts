@@ -1,0 +1,137 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import {
+  type ClientTlsOptions,
+  type createClusterClient,
+  type Member,
+  MemberRole,
+  RaftRole,
+} from "@ipam/grpc-server";
+
+export const CLUSTER_USAGE = [
+  "Usage: ipamd cluster status  [--server HOST:PORT,...]",
+  "       ipamd cluster members [--server HOST:PORT,...]",
+  "       ipamd cluster leave   --node-id ID [--server HOST:PORT,...]",
+  "       ipamd cluster transfer-leadership [--to ID] [--server HOST:PORT,...]",
+  "  --server defaults to $IPAMD_SERVERS or 127.0.0.1:7400; TLS: --tls-ca, --tls-cert, --tls-key",
+  "",
+].join("\n");
+
+function members(list: readonly Member[]) {
+  return list.map((m) => ({
+    id: m.id,
+    address: m.address,
+    role: m.role === MemberRole.VOTER ? "voter" : m.role === MemberRole.LEARNER ? "learner" : "?",
+  }));
+}
+
+const ROLE_NAMES: Readonly<Record<number, string>> = {
+  [RaftRole.LEADER]: "leader",
+  [RaftRole.FOLLOWER]: "follower",
+  [RaftRole.CANDIDATE]: "candidate",
+  [RaftRole.LEARNER]: "learner",
+};
+
+/**
+ * `ipamd cluster status|members|leave|transfer-leadership`: operator commands against the
+ * Cluster API of a server. Prints JSON to stdout; resolves with the exit code (1 on a failed
+ * call, 2 on bad arguments).
+ */
+export async function runClusterCommand(
+  argv: readonly string[],
+  makeClient: typeof createClusterClient,
+): Promise<number> {
+  const [command, ...rest] = argv;
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({
+      args: rest,
+      options: {
+        server: { type: "string" },
+        "node-id": { type: "string" },
+        to: { type: "string" },
+        "tls-ca": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`ipamd cluster: ${(err as Error).message}\n${CLUSTER_USAGE}`);
+    return 2;
+  }
+  if (!["status", "members", "leave", "transfer-leadership"].includes(command ?? "")) {
+    process.stderr.write(`ipamd cluster: unknown command "${command ?? ""}"\n${CLUSTER_USAGE}`);
+    return 2;
+  }
+  if (command === "leave" && values["node-id"] === undefined) {
+    process.stderr.write("ipamd cluster leave: --node-id is required\n");
+    return 2;
+  }
+  const addresses = (values.server ?? process.env.IPAMD_SERVERS ?? "127.0.0.1:7400")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  let tls: ClientTlsOptions | undefined;
+  try {
+    const read = (path: string | undefined) =>
+      path === undefined ? undefined : readFileSync(path, "utf8");
+    const ca = read(values["tls-ca"]);
+    const cert = read(values["tls-cert"]);
+    const key = read(values["tls-key"]);
+    if (ca !== undefined || cert !== undefined) {
+      tls = {
+        ...(ca === undefined ? {} : { ca }),
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+      };
+    }
+  } catch (err) {
+    process.stderr.write(`ipamd cluster: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const client = makeClient({
+    addresses,
+    deadlineMs: 15_000,
+    ...(tls === undefined ? {} : { tls }),
+  });
+  try {
+    if (command === "status" || command === "members") {
+      const st = await client.getStatus({});
+      const out =
+        command === "members"
+          ? { leader: st.leaderId, members: members(st.members) }
+          : {
+              id: st.id,
+              role: ROLE_NAMES[st.role] ?? "unknown",
+              term: Number(st.term),
+              commit: Number(st.commitIndex),
+              applied: Number(st.appliedIndex),
+              snapshot: Number(st.snapshotIndex),
+              leader: st.leaderId,
+              leaderAddress: st.leaderAddress,
+              clusterId: st.clusterId,
+              members: members(st.members),
+            };
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      return 0;
+    }
+    if (command === "leave") {
+      const r = await client.removeMember({ id: values["node-id"] ?? "" });
+      process.stdout.write(
+        `${JSON.stringify({ removed: values["node-id"], members: members(r.members) })}\n`,
+      );
+      return 0;
+    }
+    const r = await client.transferLeadership({ targetId: values.to ?? "" });
+    const leader = await client.getLeader({});
+    process.stdout.write(
+      `${JSON.stringify({ leader: leader.leaderId, members: members(r.members) })}\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`ipamd cluster ${command}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
