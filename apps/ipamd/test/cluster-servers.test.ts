@@ -14,6 +14,7 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  runIpamdCommand,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -233,8 +234,18 @@ describe("ipamd --role server: a Raft group of server processes", () => {
 
   it("removes a member on request; the group keeps writing", async () => {
     const s4 = servers.find((s) => s.id === "s4") as Server;
-    const r = await (servers[0] as Server).client.removeMember({ id: "s4" });
-    expect(r.members.map((m) => m.id)).not.toContain("s4");
+    // The operator command, pointed at any server (the call is forwarded to the leader).
+    const server = (servers[0] as Server).address;
+    const left = await runIpamdCommand(["cluster", "leave", "--node-id", "s4", "--server", server]);
+    expect(left.code, left.stderr).toBe(0);
+    expect(JSON.parse(left.stdout).members.map((m: { id: string }) => m.id)).not.toContain("s4");
+    const listed = await runIpamdCommand(["cluster", "members", "--server", server]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).members).toEqual(
+      servers
+        .filter((s) => s.id !== "s4")
+        .map((s) => ({ id: s.id, address: s.address, role: "voter" })),
+    );
     s4.proc.kill("SIGTERM");
     expect(await s4.proc.exited()).toBe(0);
     servers.pop();

@@ -130,3 +130,26 @@ export function logsOf(processes: readonly IpamdProcess[], n = 20): string {
     .map((p) => `--- ${p.name} (pid ${p.pid})\n${p.log.slice(-n).join("\n")}`)
     .join("\n");
 }
+
+/** Runs `node dist/main.js ...args` to completion (a client subcommand); bounded by `timeoutMs`. */
+export function runIpamdCommand(
+  args: readonly string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [IPAMD_MAIN, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+      killSignal: "SIGKILL",
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
