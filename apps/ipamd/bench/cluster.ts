@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     victim.proc.kill("SIGKILL");
     const killedAt = performance.now();
     await victim.proc.exited();
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
       try {
         await c.registerNode({ nodeId: `failover-${n}`, torId: TOR });
         break;

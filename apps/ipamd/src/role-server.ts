@@ -192,7 +192,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
         return;
       }
       try {
-        const r = await cluster.execute({
+        await cluster.execute({
           type: "apply-topology",
           at: Date.now(),
           config: toCanonicalConfig(next),
