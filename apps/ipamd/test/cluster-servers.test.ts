@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ClusterClient,
@@ -307,4 +309,61 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     expect(await s.proc.exited()).toBe(1);
     expect(s.proc.log.join("\n")).toContain("--bootstrap or --join");
   }, 60_000);
+});
+
+/** A throw-away CA and one certificate for 127.0.0.1 (used by every server, both directions). */
+function makeCerts(dir: string): { ca: string; cert: string; key: string } {
+  const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca"]);
+  writeFileSync(join(dir, "srv.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  openssl(["req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=server"]);
+  openssl(
+    ["x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key"].concat([
+      "-CAcreateserial",
+      "-out",
+      "srv.crt",
+      "-days",
+      "2",
+      "-extfile",
+      "srv.ext",
+    ]),
+  );
+  return { ca: join(dir, "ca.crt"), cert: join(dir, "srv.crt"), key: join(dir, "srv.key") };
+}
+
+describe("ipamd --role server with mutual TLS", () => {
+  it("forms a group over TLS (Raft links and join calls) and refuses cleartext clients", async () => {
+    const root = tempDir("ipamd-servers-tls");
+    const certs = makeCerts(root);
+    const tls = ["--tls-cert", certs.cert, "--tls-key", certs.key, "--tls-ca", certs.ca];
+    const s1 = await startServer("t1", ["--bootstrap", ...tls], root);
+    const s2 = await startServer("t2", ["--join", s1.address, ...tls], root);
+    const secure = (address: string) => {
+      const c = createClusterClient({
+        addresses: [address],
+        deadlineMs: 5000,
+        tls: {
+          ca: readFileSync(certs.ca),
+          cert: readFileSync(certs.cert),
+          key: readFileSync(certs.key),
+        },
+      });
+      clients.push(c);
+      return c;
+    };
+    const group = await waitFor("two voters over TLS", async () => {
+      const all = await Promise.all([s1, s2].map((s) => secure(s.address).getStatus({})));
+      return all.every((st) => st.members.length === 2 && st.leaderId === "t1") ? all : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${logsOf([s1.proc, s2.proc])}`);
+    });
+    expect(group.map((st) => st.clusterId)[0]).toBe(group[1]?.clusterId);
+    // A write sent to the follower is forwarded over TLS.
+    const created = await secure(s2.address).registerNode({ nodeId: "node-tls", torId: TOR });
+    expect(created.created).toBe(true);
+    // A cleartext client gets nowhere.
+    const plain = await s1.client.getStatus({}, { deadlineMs: 1500 }).catch((e: unknown) => e);
+    expect(plain).toBeInstanceOf(Error);
+  }, 120_000);
 });
