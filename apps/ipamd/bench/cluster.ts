@@ -24,6 +24,9 @@ interface Row {
   p50: number;
   p99: number;
   samples: number;
+  /** The RPC-ceiling row (same run) this one is compared with, and ceiling / this. */
+  baseline?: string;
+  ratio?: number;
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -123,19 +126,27 @@ async function main(): Promise<void> {
   }
 
   const rows: Row[] = [];
-  const record = (name: string, r: { rate: number; latencies: number[] }, unit = "writes/s") =>
-    rows.push({
+  let ceiling: Row | undefined;
+  const record = (name: string, r: { rate: number; latencies: number[] }, unit = "writes/s") => {
+    const row: Row = {
       name,
       unit,
       value: Math.round(r.rate),
       p50: quantile(r.latencies, 0.5),
       p99: quantile(r.latencies, 0.99),
       samples: r.latencies.length,
-    });
+    };
+    if (ceiling !== undefined && unit !== "addresses/s") {
+      row.baseline = ceiling.name;
+      row.ratio = ceiling.value / row.value;
+    }
+    rows.push(row);
+    return row;
+  };
   {
     // The RPC path alone (a local read, no Raft): the ceiling of this client and machine.
     const c = createClusterClient({ addresses: [leaderOf().address] });
-    record(
+    ceiling = record(
       `3 servers: GetStatus (no Raft, RPC ceiling) on the leader, ${CONCURRENCY} concurrent`,
       await drive(async () => {
         await c.getStatus({});
