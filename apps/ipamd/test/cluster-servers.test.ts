@@ -9,7 +9,7 @@ import {
   MemberRole,
   RaftRole,
 } from "@ipam/grpc-server";
-import { exampleTopology } from "@ipam/topology";
+import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   freePort,
@@ -365,5 +365,41 @@ describe("ipamd --role server with mutual TLS", () => {
     // A cleartext client gets nowhere.
     const plain = await s1.client.getStatus({}, { deadlineMs: 1500 }).catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(Error);
+  }, 120_000);
+});
+
+describe("ipamd --role server: the topology file", () => {
+  it("is applied by the leader when it changes; a follower leaves it to the leader", async () => {
+    const root = tempDir("ipamd-servers-topology");
+    const file = join(root, "topology.json");
+    const config = toCanonicalConfig(exampleTopology()) as unknown as {
+      zones: { pods: { tors: { id: string; subnets: Record<string, unknown>[] }[] }[] }[];
+    };
+    writeFileSync(file, JSON.stringify(config));
+    const s1 = await startServer("p1", ["--bootstrap", "--topology", file], root);
+    const s2 = await startServer("p2", ["--join", s1.address, "--topology", file], root);
+    await waitForGroup([s1, s2], ["p1", "p2"]);
+    const tor = config.zones[0]?.pods[0]?.tors[0];
+    if (tor === undefined) throw new Error("example topology has no TOR");
+    tor.subnets.push({
+      id: `${tor.id}-extra-v4`,
+      cidr: "10.99.10.0/24",
+      purpose: "storage",
+      gateway: "10.99.10.1",
+      reserved: [],
+      blockPrefix: 28,
+      priority: 100,
+      cooldownSeconds: 30,
+    });
+    writeFileSync(file, JSON.stringify(config));
+    // Both watch the file; the leader proposes it, the follower reads it through the log.
+    await waitFor("the new subnet on the follower", async () => {
+      const t = await s2.client.getTopology({});
+      return t.topologyJson.includes(`${tor.id}-extra-v4`) ? true : undefined;
+    });
+    await waitFor("the follower to log that it leaves the file to the leader", () =>
+      s2.proc.log.some((l) => l.includes("left to the leader")) ? true : undefined,
+    );
+    expect(s1.proc.log.some((l) => l.includes("topology applied"))).toBe(true);
   }, 120_000);
 });
