@@ -15,6 +15,11 @@ import { type RaftCluster, toClusterError } from "./raft-cluster.js";
 
 /** Request metadata marking a call a follower forwarded to the leader (never forwarded twice). */
 export const FORWARDED_HEADER = "ipam-forwarded-by";
+/**
+ * Request metadata a client sends (any value) to ask a follower not to forward its write: the
+ * follower answers NOT_LEADER with the leader's id and address instead.
+ */
+export const NO_FORWARD_HEADER = "ipam-no-forward";
 
 /** Cluster RPCs that change the replicated state: served by the leader only. */
 export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof ClusterHandlers>([
@@ -272,7 +277,10 @@ export function forwardWrites(
     out[name] = async (request, context) => {
       const leader = cluster.leader();
       if (leader !== undefined && leader.id === cluster.nodeId) return handler(request, context);
-      if (context.metadata.get(FORWARDED_HEADER).length > 0) {
+      if (
+        context.metadata.get(FORWARDED_HEADER).length > 0 ||
+        context.metadata.get(NO_FORWARD_HEADER).length > 0
+      ) {
         throw new IpamdError("NOT_LEADER", `${name}: this server does not lead`, {
           details: { leaderId: leader?.id ?? "", leaderAddress: leader?.address ?? "" },
         });

@@ -11,7 +11,12 @@ import { openStore, type Store } from "@ipam/store";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
-import { FORWARDED_HEADER, forwardWrites, membershipHandlers } from "../src/cluster-membership.js";
+import {
+  FORWARDED_HEADER,
+  forwardWrites,
+  membershipHandlers,
+  NO_FORWARD_HEADER,
+} from "../src/cluster-membership.js";
 import { clusterDataHandlers } from "../src/cluster-service.js";
 import { RaftCluster } from "../src/raft-cluster.js";
 import { waitFor } from "./helpers/processes.js";
@@ -116,8 +121,8 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
   it("answers NOT_LEADER with the leader's address to a forwarded call that reaches a follower", async () => {
     const l = leader() as InProcessServer;
     const f = followers()[0] as InProcessServer;
-    const once = client(f.address, 1);
-    const err = await once
+    // One attempt and a fresh client per call: a client that saw NOT_LEADER dials the leader next.
+    const err = await client(f.address, 1)
       .registerNode(
         { nodeId: "node-x", torId: TOR },
         { metadata: { [FORWARDED_HEADER]: "someone" } },
@@ -126,8 +131,14 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     expect(err).toBeInstanceOf(GrpcError);
     expect((err as GrpcError).code).toBe("NOT_LEADER");
     expect((err as GrpcError).details?.leaderAddress).toBe(l.address);
+    // A client may ask for the same answer instead of forwarding.
+    const refused = await client(f.address, 1)
+      .deregisterNode({ nodeId: "node-x" }, { metadata: { [NO_FORWARD_HEADER]: "1" } })
+      .catch((e: unknown) => e);
+    expect((refused as GrpcError).code).toBe("NOT_LEADER");
+    expect((refused as GrpcError).details?.leaderId).toBe(l.id);
     // Without the header the same follower forwards it and answers the leader's result.
-    const r = await once.registerNode({ nodeId: "node-x", torId: TOR });
+    const r = await client(f.address, 1).registerNode({ nodeId: "node-x", torId: TOR });
     expect(r.created).toBe(true);
   }, 60_000);
 
