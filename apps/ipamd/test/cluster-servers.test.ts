@@ -277,6 +277,24 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     restart(leader);
     await waitForGroup(servers, ["s1", "s2", "s3"]);
   }, 120_000);
+  it("comes back after every server is SIGKILLed at once and restarted with the same flags", async () => {
+    const before = await waitForGroup(servers, ["s1", "s2", "s3"]);
+    for (const s of servers) s.proc.kill("SIGKILL");
+    await Promise.all(servers.map((s) => s.proc.exited()));
+    for (const s of servers) restart(s);
+    const after = await waitForGroup(servers, ["s1", "s2", "s3"]);
+    expect(after[0]?.clusterId).toBe(before[0]?.clusterId);
+    for (const s of servers) {
+      const b = await waitFor(`${s.id} to replay its log`, async () => {
+        const blocks = await blocksOn(s, "node-a");
+        return blocks.length === 2 ? blocks : undefined;
+      });
+      expect(b).toHaveLength(2);
+    }
+    const any = client(servers.map((s) => s.address));
+    const created = await any.registerNode({ nodeId: "node-c", torId: TOR });
+    expect(created.created).toBe(true);
+  }, 120_000);
 });
 
 describe("ipamd --role server: a bootstrapped single server", () => {
