@@ -2,6 +2,8 @@
 // Sums the vitest JSON reports of every workspace package and prints the
 // closing line CI reads: "N passed, N failed". A package whose tests did not
 // run at all (no report) counts as one failure, so a broken build is visible.
+// Usage: test-totals.mjs [exit status of the test command]; a non-zero status with
+// no failed test (lint or typecheck failed) also counts as one failure.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -32,5 +34,10 @@ for (const group of ["packages", "apps"]) {
       failed += 1;
     }
   }
+}
+const status = Number(process.argv[2] ?? 0);
+if (status !== 0 && failed === 0) {
+  console.error(`the test command exited ${status} with every test passing: lint or typecheck failed`);
+  failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);

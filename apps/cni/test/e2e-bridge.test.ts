@@ -166,7 +166,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
       addrB[1],
     );
     // a reaches b over the bridge (TCP: no ping binary is assumed).
-    const ipB = String(addrB[0]).split("/")[0];
+    const ipB = String(addrB[0]).split("/")[0] as string;
     const listener = spawn("ip", [
       "netns",
       "exec",
