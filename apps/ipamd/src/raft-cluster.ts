@@ -457,6 +457,9 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
       client.close();
     }
     await this.#promote(until);
+    // From now on the membership names every peer; the join server's hint is not needed.
+    this.#hints.clear();
+    this.#syncPeers();
     this.#log.info({ clusterId: this.clusterId }, "joined the Raft group as a voter");
   }
 
