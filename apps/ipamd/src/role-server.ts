@@ -137,6 +137,17 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     await shutdownEarly().catch(() => undefined);
     throw err;
   }
+  // gRPC health: the Cluster service is SERVING while a leader is known (writes can commit).
+  let stoppingHealth = false;
+  const updateHealth = () => {
+    if (stoppingHealth) return;
+    tcp.setServingStatus(
+      "ipam.v1.Cluster",
+      cluster.leader() === undefined ? "NOT_SERVING" : "SERVING",
+    );
+  };
+  const unsubscribe = cluster.raft.onStatusChange(updateHealth);
+  updateHealth();
   metrics.setRaftSource(() => {
     const st = cluster.status();
     return {
@@ -235,6 +246,8 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
       log.info({ signal }, "shutting down");
       void (async () => {
         clearTimeout(leaderWait);
+        stoppingHealth = true;
+        unsubscribe();
         watcher?.close();
         clearTimeout(watchTimer);
         await applying;
