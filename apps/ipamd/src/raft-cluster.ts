@@ -67,7 +67,12 @@ export type StartMode = "bootstrap" | "join" | "resume";
 
 const TICK_MS = 50;
 
-function raftIpamdError(cause: unknown, what: string): IpamdError {
+/**
+ * Translates a driver error (`RaftError`) into an IpamdError: NOT_LEADER keeps the leader hint
+ * (`leaderId`, `leaderAddress`) for the gRPC trailers; OVERLOADED and PROPOSAL_DROPPED become
+ * UNAVAILABLE (retry later or elsewhere).
+ */
+export function toClusterError(cause: unknown, what: string): IpamdError {
   if (cause instanceof IpamdError) return cause;
   const raw = (cause as { code?: unknown }).code;
   const code = typeof raw === "string" ? raw : "UNAVAILABLE";
@@ -90,11 +95,6 @@ function raftIpamdError(cause: unknown, what: string): IpamdError {
     cause,
     ...(details === undefined ? {} : { details }),
   });
-}
-
-/** Translates a driver error (`RaftError`) into an IpamdError keeping the leader hint. */
-export function toClusterError(cause: unknown, what: string): IpamdError {
-  return raftIpamdError(cause, what);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -524,7 +524,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     try {
       result = await this.raft.propose(encodeCommand(command));
     } catch (cause) {
-      throw raftIpamdError(cause, "cluster");
+      throw toClusterError(cause, "cluster");
     }
     if (!result.ok) {
       throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
@@ -558,7 +558,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
       );
     } catch (cause) {
       if (threw) throw cause;
-      throw raftIpamdError(cause, "cluster read");
+      throw toClusterError(cause, "cluster read");
     }
   }
 
