@@ -421,3 +421,35 @@ describe("ipamd --role server: the topology file", () => {
     expect(s1.proc.log.some((l) => l.includes("topology applied"))).toBe(true);
   }, 120_000);
 });
+
+describe("ipamd --role all on its TCP listener", () => {
+  it("answers GetLeader/GetStatus as a group of one and refuses membership changes", async () => {
+    const root = tempDir("ipamd-all-cluster-api");
+    const address = `127.0.0.1:${await freePort()}`;
+    const proc = spawnIpamd("all", [
+      "--node-id",
+      "solo-all",
+      "--data-dir",
+      root,
+      "--unix-socket",
+      join(root, "ipamd.sock"),
+      "--grpc-addr",
+      address,
+      "--metrics-addr",
+      "off",
+    ]);
+    const c = client([address]);
+    const leader = await waitFor("role all to answer GetLeader", async () => {
+      const l = await c.getLeader({}, { deadlineMs: 1000 });
+      return l.leaderId === "" ? undefined : l;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${logsOf([proc])}`);
+    });
+    expect(leader).toMatchObject({ leaderId: "solo-all", leaderAddress: address });
+    const st = await c.getStatus({});
+    expect(st.role).toBe(RaftRole.LEADER);
+    expect(st.members.map((m) => m.id)).toEqual(["solo-all"]);
+    const err = await c.addLearner({ id: "x", address: "127.0.0.1:1" }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("UNIMPLEMENTED");
+  }, 60_000);
+});
