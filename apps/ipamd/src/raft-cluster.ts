@@ -13,6 +13,7 @@ import {
   createRaftNode,
   type Message,
   type RaftNode,
+  type RaftNodeHooks,
   type RaftNodeStatus,
   type Transport,
 } from "@ipam/raft";
@@ -60,6 +61,8 @@ export interface RaftClusterOptions {
   readonly tls?: ClientTlsOptions;
   /** How long `start` may spend joining (AddLearner, catch-up, promotion); default 120 s. */
   readonly joinTimeoutMs?: number;
+  /** Raft observation hooks (metrics); leader changes are also logged. */
+  readonly hooks?: RaftNodeHooks;
 }
 
 /** How this start came about. */
@@ -374,8 +377,15 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
         error: (o, m) => log.error(o, m),
       },
       hooks: {
-        onLeaderChange: (leader, term) =>
-          log.info({ leader, term }, `leader is ${leader ?? "unknown"} (term ${term})`),
+        ...this.#options.hooks,
+        onFatal: (error) => {
+          log.fatal({ err: error }, "raft failed (storage or state machine); restart this server");
+          this.#options.hooks?.onFatal?.(error);
+        },
+        onLeaderChange: (leader, term) => {
+          log.info({ leader, term }, `leader is ${leader ?? "unknown"} (term ${term})`);
+          this.#options.hooks?.onLeaderChange?.(leader, term);
+        },
       },
       stateMachine: {
         apply: (data: Uint8Array) => this.state.apply(decodeCommand(data)),
@@ -575,7 +585,9 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     this.#stopped = true;
     clearInterval(this.#peerTimer);
     if (this.#raft !== undefined) {
-      await this.#raft.stop({ transferLeadership: options.transferLeadership === true });
+      // A group of one has nobody to hand over to.
+      const others = this.#raft.status().members.voters.some((v) => v !== this.nodeId);
+      await this.#raft.stop({ transferLeadership: options.transferLeadership === true && others });
     } else {
       await this.#transport?.close();
     }

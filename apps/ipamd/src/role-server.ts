@@ -76,6 +76,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
   });
   const tls = await tlsOf(config);
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   const cluster = new RaftCluster({
     nodeId: config.nodeId,
     store,
@@ -84,11 +85,15 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     logger: log,
     bootstrap: config.bootstrap,
     join: config.join,
+    hooks: {
+      onApply: (entries, seconds) => metrics.observeRaftApply(seconds, entries),
+      onProposal: (result, seconds) => metrics.observeProposal(result, seconds),
+      onSnapshot: (_index, bytes, seconds) => metrics.observeSnapshot("create", seconds, bytes),
+    },
     ...(tls.client === undefined ? {} : { tls: tls.client }),
   });
   await cluster.prepare();
 
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   metrics.setPoolSource(() =>
     cluster.state.subnetUsage().map((u) => ({
       subnet: u.subnet,
