@@ -300,8 +300,18 @@ describe("ipamd --role server: a Raft group of server processes", () => {
 describe("ipamd --role server: a bootstrapped single server", () => {
   it("restarts with the same flags (SIGTERM, start again) and keeps its state", async () => {
     const root = tempDir("ipamd-server-solo");
-    const s = await startServer("solo", ["--bootstrap"], root);
+    const metricsPort = await freePort();
+    const s = await startServer(
+      "solo",
+      ["--bootstrap", "--metrics-addr", `127.0.0.1:${metricsPort}`],
+      root,
+    );
     await waitForGroup([s], ["solo"]);
+    const ready = await waitFor("/readyz", async () => {
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+      return r.status === 200 ? r : undefined;
+    });
+    expect(ready.status).toBe(200);
     await s.client.registerNode({ nodeId: "node-z", torId: TOR });
     const lease = await s.client.leaseBlock({
       nodeId: "node-z",
@@ -319,6 +329,9 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     // A write after the restart commits.
     const created = await s.client.registerNode({ nodeId: "node-y", torId: TOR });
     expect(created.created).toBe(true);
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(text).toMatch(/^ipamd_raft_proposals_total\{result="ok"\} [1-9]/m);
+    expect(text).toMatch(/^ipamd_raft_role\{role="leader"\} 1$/m);
   }, 120_000);
 
   it("refuses to start a new server with neither --bootstrap nor --join, naming the flags", async () => {
