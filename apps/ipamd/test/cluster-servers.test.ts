@@ -223,6 +223,12 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     servers.push(s4);
     const all = await waitForGroup(servers, ["s1", "s2", "s3", "s4"]);
     expect(all.find((st) => st.id === "s4")?.role).not.toBe(RaftRole.LEARNER);
+    // It went through the learner stage: added as a learner, caught up, then promoted.
+    const log = s4.proc.log.join("\n");
+    expect(log.indexOf("added as learner")).toBeGreaterThan(-1);
+    expect(log.indexOf("joined the Raft group as a voter")).toBeGreaterThan(
+      log.indexOf("added as learner"),
+    );
     // It received the log: the leases written before it joined.
     const blocks = await waitFor("s4 to hold the replicated leases", async () => {
       const b = await blocksOn(s4, "node-a");
