@@ -395,6 +395,19 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     expect(await s.proc.exited()).toBe(1);
     expect(s.proc.log.join("\n")).toContain("--bootstrap or --join");
   }, 60_000);
+
+  it("refuses a wildcard --grpc-addr without --advertise-addr, naming the flag", async () => {
+    const root = tempDir("ipamd-server-wildcard");
+    const port = await freePort();
+    const proc = spawnIpamd("wild", [
+      ...serverArgs("wild", `0.0.0.0:${port}`, join(root, "wild"), ["--bootstrap"]),
+      "--insecure",
+    ]);
+    expect(await proc.exited()).toBe(1);
+    expect(proc.log.join("\n")).toContain(
+      "--advertise-addr: required when --grpc-addr binds 0.0.0.0",
+    );
+  }, 60_000);
 });
 
 /** A throw-away CA and one certificate for 127.0.0.1 (used by every server, both directions). */
