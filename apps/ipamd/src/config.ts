@@ -34,6 +34,8 @@ export interface IpamdConfig {
   readonly insecure: boolean;
   readonly electionMs: number;
   readonly preallocateThreshold: number;
+  /** Raft snapshot (and log compaction) every this many applied entries; 0 = never. */
+  readonly raftSnapshotEntries: number;
 }
 
 interface OptionSpec {
@@ -114,6 +116,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     default: "false",
   },
   "election-ms": { type: "string", help: "Raft election timeout, ms", default: "1000" },
+  "raft-snapshot-entries": {
+    type: "string",
+    help: "Raft snapshot and log compaction every N applied entries (servers; 0 = never)",
+    default: "10000",
+  },
   "preallocate-threshold": {
     type: "string",
     help: "lease another block below this free ratio (0..1)",
@@ -343,5 +350,6 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     insecure: bool("insecure", false),
     electionMs: num("election-ms", 1000, 100, 60_000),
     preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),
+    raftSnapshotEntries: num("raft-snapshot-entries", 10_000, 0, 100_000_000),
   };
 }

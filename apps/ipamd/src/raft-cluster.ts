@@ -61,6 +61,8 @@ export interface RaftClusterOptions {
   readonly tls?: ClientTlsOptions;
   /** How long `start` may spend joining (AddLearner, catch-up, promotion); default 120 s. */
   readonly joinTimeoutMs?: number;
+  /** Snapshot every this many applied entries (driver default 10 000; 0 = never). */
+  readonly snapshotEntries?: number;
   /** Raft observation hooks (metrics); leader changes are also logged. */
   readonly hooks?: RaftNodeHooks;
 }
@@ -369,6 +371,12 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
       transport: wrapped,
       ...(bootstrap === undefined ? {} : { bootstrap }),
       tickMs: TICK_MS,
+      ...(this.#options.snapshotEntries === undefined
+        ? {}
+        : {
+            snapshotThreshold: this.#options.snapshotEntries,
+            snapshotTrailingEntries: Math.min(1000, Math.floor(this.#options.snapshotEntries / 2)),
+          }),
       electionTicks: Math.max(2, Math.round(this.#options.electionMs / TICK_MS)),
       logger: {
         debug: (o, m) => log.debug(o, m),

@@ -85,6 +85,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     logger: log,
     bootstrap: config.bootstrap,
     join: config.join,
+    snapshotEntries: config.raftSnapshotEntries,
     hooks: {
       onApply: (entries, seconds) => metrics.observeRaftApply(seconds, entries),
       onProposal: (result, seconds) => metrics.observeProposal(result, seconds),
