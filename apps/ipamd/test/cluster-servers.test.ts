@@ -352,6 +352,44 @@ describe("ipamd --role server: a Raft group of server processes", () => {
   }, 120_000);
 });
 
+describe("ipamd --role server: catching up from a snapshot", () => {
+  it("a server joining after the log was compacted installs the leader's snapshot, and restarts from its own", async () => {
+    const root = tempDir("ipamd-servers-snapshot");
+    const small = ["--raft-snapshot-entries", "100"];
+    const s1 = await startServer("c1", ["--bootstrap", ...small], root);
+    await waitForGroup([s1], ["c1"]);
+    // 300 entries: the leader snapshots and compacts its log (SQLite keeps nothing behind it).
+    await s1.client.registerNode({ nodeId: "node-s", torId: TOR });
+    for (let i = 0; i < 20; i++) {
+      await Promise.all(
+        Array.from({ length: 15 }, (_, k) =>
+          s1.client.registerNode({ nodeId: "node-s", torId: TOR, labels: { n: `${i}-${k}` } }),
+        ),
+      );
+    }
+    const lease = await s1.client.leaseBlock({
+      nodeId: "node-s",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "snap-1",
+    });
+    const leader = await s1.client.getStatus({});
+    expect(Number(leader.snapshotIndex)).toBeGreaterThan(0);
+    const s2 = await startServer("c2", ["--join", s1.address, ...small], root);
+    await waitForGroup([s1, s2], ["c1", "c2"]);
+    const st = await s2.client.getStatus({});
+    expect(Number(st.snapshotIndex)).toBeGreaterThan(0);
+    const leases = await s2.client.getNodeLeases({ nodeId: "node-s" });
+    expect(leases.blocks.map((b) => b.cidr)).toEqual([lease.block?.cidr]);
+    s2.proc.kill("SIGKILL");
+    await s2.proc.exited();
+    restart(s2);
+    await waitForGroup([s1, s2], ["c1", "c2"]);
+    const stale = await s2.client.listBlocks({ nodeId: "node-s", allowStale: true });
+    expect(stale.blocks.map((b) => b.cidr)).toEqual([lease.block?.cidr]);
+  }, 120_000);
+});
+
 describe("ipamd --role server: a bootstrapped single server", () => {
   it("restarts with the same flags (SIGTERM, start again) and keeps its state", async () => {
     const root = tempDir("ipamd-server-solo");
