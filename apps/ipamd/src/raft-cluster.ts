@@ -279,6 +279,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     const until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000);
     try {
       for (let attempt = 0; ; attempt++) {
+        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
         try {
           const st = await client.getStatus({});
           if (st.clusterId !== "" && st.leaderId !== "" && st.leaderAddress !== "") {
@@ -346,6 +347,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     if (transport === undefined || identity === undefined) {
       throw new IpamdError("INTERNAL", "raft: prepare() first");
     }
+    if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped before start");
     this.#advertise = advertise;
     if (this.#mode === "bootstrap") {
       this.#writeIdentity({
@@ -449,6 +451,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     try {
       let target = 0;
       for (let attempt = 0; ; attempt++) {
+        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
         try {
           const r = await client.addLearner({ id: this.nodeId, address: this.#advertise });
           target = Number(r.raftIndex);
@@ -486,6 +489,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     const client = this.#joinClient();
     try {
       for (let attempt = 0; ; attempt++) {
+        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
         if (this.raft.status().members.voters.includes(this.nodeId)) return;
         try {
           await client.addVoter(

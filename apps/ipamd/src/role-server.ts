@@ -93,7 +93,30 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     },
     ...(tls.client === undefined ? {} : { tls: tls.client }),
   });
-  await cluster.prepare();
+  // A signal during the start (joining may wait for the other servers) stops it cleanly.
+  let stoppedEarly: string | undefined;
+  const earlyStop = (signal: string) => {
+    stoppedEarly = signal;
+    log.info({ signal }, "signal during start: stopping");
+    void cluster.stop();
+  };
+  const onEarlyTerm = () => earlyStop("SIGTERM");
+  const onEarlyInt = () => earlyStop("SIGINT");
+  process.once("SIGTERM", onEarlyTerm);
+  process.once("SIGINT", onEarlyInt);
+  try {
+    await cluster.prepare();
+  } catch (err) {
+    process.off("SIGTERM", onEarlyTerm);
+    process.off("SIGINT", onEarlyInt);
+    await cluster.stop().catch(() => undefined);
+    store.close();
+    if (stoppedEarly !== undefined) {
+      log.info({ signal: stoppedEarly }, "stopped");
+      return 0;
+    }
+    throw err;
+  }
 
   metrics.setPoolSource(() =>
     cluster.state.subnetUsage().map((u) => ({
@@ -139,9 +162,19 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   try {
     advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
     await cluster.start(advertise);
+    if (stoppedEarly !== undefined) {
+      throw new IpamdError("SHUTTING_DOWN", `${stoppedEarly} during start`);
+    }
   } catch (err) {
     await shutdownEarly().catch(() => undefined);
+    if (stoppedEarly !== undefined) {
+      log.info({ signal: stoppedEarly }, "stopped");
+      return 0;
+    }
     throw err;
+  } finally {
+    process.off("SIGTERM", onEarlyTerm);
+    process.off("SIGINT", onEarlyInt);
   }
   // gRPC health: the Cluster service is SERVING while a leader is known (writes can commit).
   let stoppingHealth = false;

@@ -434,6 +434,18 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     expect(s.proc.log.join("\n")).toContain("--bootstrap or --join");
   }, 60_000);
 
+  it("a server still waiting to join stops cleanly on SIGTERM", async () => {
+    const root = tempDir("ipamd-server-waiting");
+    const nobody = `127.0.0.1:${await freePort()}`;
+    const s = await startServer("waiting", ["--join", nobody], root);
+    await waitFor("the joiner to report the unreachable server", () =>
+      s.proc.log.some((l) => l.includes("servers not reachable yet")) ? true : undefined,
+    );
+    s.proc.kill("SIGTERM");
+    expect(await s.proc.exited()).toBe(0);
+    expect(s.proc.log.some((l) => l.includes("signal during start"))).toBe(true);
+  }, 60_000);
+
   it("refuses a wildcard --grpc-addr without --advertise-addr, naming the flag", async () => {
     const root = tempDir("ipamd-server-wildcard");
     const port = await freePort();
