@@ -125,8 +125,11 @@ function unaryMethod(
           ? rawDeadline
           : undefined;
     if (deadline !== undefined) {
-      const timeoutError = new GrpcError("TIMEOUT", `${label}: deadline exceeded`);
-      timer = setTimeout(() => controller.abort(timeoutError), Math.max(0, deadline - Date.now()));
+      // The error (and its stack trace) is built only when the deadline really passes.
+      timer = setTimeout(
+        () => controller.abort(new GrpcError("TIMEOUT", `${label}: deadline exceeded`)),
+        Math.max(0, deadline - Date.now()),
+      );
     }
     const finish = (code: number, error: ServerErrorResponse | null, value?: unknown): void => {
       if (finished) return;
