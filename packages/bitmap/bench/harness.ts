@@ -1,23 +1,10 @@
-// Benchmark harness: timed batches, median and p99 per-op times, JSON rows as
-// BENCHMARKS.md describes. Not part of the published package.
-
-export interface BenchRow {
-  readonly name: string;
-  readonly unit: string;
-  readonly value: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly samples: number;
-  readonly baseline?: string;
-  readonly ratio?: number;
-}
+// Benchmark harness: timed batches of per-op times and a seeded PRNG. Rows, statistics, the
+// table and the results file come from @ipam/bench-kit. Not part of the published package.
+import { type BenchRow, summarize } from "@ipam/bench-kit";
 
 export interface Measurement {
-  /** Median ns/op over the timed batches. */
-  readonly median: number;
-  readonly p99: number;
-  /** Number of timed batches. */
-  readonly batches: number;
+  /** ns/op of each timed batch, in the order they ran. */
+  readonly perOp: readonly number[];
   /** Total operations timed. */
   readonly ops: number;
 }
@@ -54,39 +41,12 @@ export function measure(
     samples.push(Number(process.hrtime.bigint() - t0) / perBatch);
     if (samples.length >= 10_000) break;
   }
-  samples.sort((a, b) => a - b);
-  return {
-    median: percentile(samples, 0.5),
-    p99: percentile(samples, 0.99),
-    batches: samples.length,
-    ops: samples.length * perBatch,
-  };
+  return { perOp: samples, ops: samples.length * perBatch };
 }
 
-function percentile(sorted: readonly number[], q: number): number {
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
-
-export function round(x: number): number {
-  if (x >= 100) return Math.round(x);
-  if (x >= 10) return Math.round(x * 10) / 10;
-  return Math.round(x * 100) / 100;
-}
-
+/** A row of per-op times over the batches of `m`; `samples` counts operations, not batches. */
 export function row(name: string, unit: string, m: Measurement): BenchRow {
-  return {
-    name,
-    unit,
-    value: round(m.median),
-    p50: round(m.median),
-    p99: round(m.p99),
-    samples: m.ops,
-  };
-}
-
-export function withBaseline(ours: BenchRow, baseline: BenchRow): BenchRow {
-  return { ...ours, baseline: baseline.name, ratio: round(baseline.value / ours.value) };
+  return summarize(name, unit, m.perOp, { count: m.ops });
 }
 
 /** Deterministic PRNG (xorshift32) so the scattered fills are the same every run. */
@@ -100,22 +60,4 @@ export function xorshift32(seed: number): () => number {
     s >>>= 0;
     return s;
   };
-}
-
-export function printTable(rows: readonly BenchRow[]): void {
-  const header = ["name", "value", "unit", "p99", "samples", "ratio"];
-  const lines = rows.map((r) => [
-    r.name,
-    String(r.value),
-    r.unit,
-    String(r.p99),
-    String(r.samples),
-    r.ratio === undefined ? "" : `${r.ratio}x`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
-  console.log(fmt(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const l of lines) console.log(fmt(l));
 }

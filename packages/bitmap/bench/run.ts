@@ -2,20 +2,19 @@
 // bitmap and IpBlock against a naive linear scan run in the same process on
 // the same bit contents, plus a heap check of the IPv4 hot path. Writes
 // bench-results/bitmap.json (rows as BENCHMARKS.md describes) and prints a table.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { PerformanceObserver } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Bitmap, Cidr, IpBlock } from "../src/index.js";
 import {
   type BenchRow,
-  measure,
   printTable,
   round,
-  row,
+  summarize,
   withBaseline,
-  xorshift32,
-} from "./harness.js";
+  writeBenchResults,
+} from "@ipam/bench-kit";
+import { Bitmap, Cidr, IpBlock } from "../src/index.js";
+import { measure, row, xorshift32 } from "./harness.js";
 import { NaiveBitmap, naiveAllocateNextFree, WordScanBitmap } from "./naive.js";
 
 type Pattern = "packed" | "scattered";
@@ -249,16 +248,11 @@ async function benchHeap(): Promise<void> {
     run(ops);
     const after = process.memoryUsage().heapUsed;
     await settle();
-    const delta = after - before;
-    rows.push({ name, unit: "bytes", value: delta, p50: delta, p99: delta, samples: ops });
-    rows.push({
-      name: name.replace("heap growth", "GC events"),
-      unit: "count",
-      value: gcEvents,
-      p50: gcEvents,
-      p99: gcEvents,
-      samples: ops,
-    });
+    // One measurement each: value = p50 = p99; samples counts the operations.
+    rows.push(summarize(name, "bytes", [after - before], { count: ops }));
+    rows.push(
+      summarize(name.replace("heap growth", "GC events"), "count", [gcEvents], { count: ops }),
+    );
   }
   observer.disconnect();
 }
@@ -268,9 +262,7 @@ async function main(): Promise<void> {
   benchBitmaps();
   benchIPv6();
   await benchHeap();
-  const dir = new URL("../bench-results/", import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL("bitmap.json", dir), `${JSON.stringify(rows, null, 2)}\n`);
+  writeBenchResults(new URL("..", import.meta.url), "bitmap", rows);
   printTable(rows);
   console.log(
     `\n${rows.length} rows in ${round((Date.now() - started) / 1000)} s, Node ${process.version}; ` +
