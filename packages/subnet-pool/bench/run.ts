@@ -2,18 +2,16 @@
 // (lease-block, allocate-direct), the sparse block index against a naive scan, and the scale
 // case (5,000 nodes, 250 TORs, 20,000 leased blocks, 150,000 direct allocations): snapshot
 // time and size, restore time, heap. Writes bench-results/subnet-pool.json and prints a table.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { exampleTopology, type Subnet, type TopologyConfig } from "@ipam/topology";
-import { BlockIndex, ClusterState, NodeAllocator } from "../src/index.js";
 import {
   type BenchRow,
-  collect,
-  makeRow,
   printTable,
-  round,
-  timeBatches,
+  summarize,
   withBaseline,
-} from "./harness.js";
+  writeBenchResults,
+} from "@ipam/bench-kit";
+import { exampleTopology, type Subnet, type TopologyConfig } from "@ipam/topology";
+import { BlockIndex, ClusterState, NodeAllocator } from "../src/index.js";
+import { collect, timeBatches } from "./harness.js";
 
 const rows: BenchRow[] = [];
 const KEYS = 4096;
@@ -96,7 +94,9 @@ function benchNodeAllocator(): void {
         a.release(key, now);
       }
     });
-    const ours = makeRow(`node-allocator/allocate+release ${label}`, "ns/op", m.perOp, m.ops);
+    const ours = summarize(`node-allocator/allocate+release ${label}`, "ns/op", m.perOp, {
+      count: m.ops,
+    });
     if (label === "IPv4, no cool-down") {
       const naive = new NaiveAllocator();
       for (let i = 0; i < 1000; i++)
@@ -110,11 +110,11 @@ function benchNodeAllocator(): void {
           naive.release(key);
         }
       });
-      const base = makeRow(
+      const base = summarize(
         "naive-first-fit/allocate+release IPv4 (1,000 held)",
         "ns/op",
         b.perOp,
-        b.ops,
+        { count: b.ops },
       );
       rows.push(withBaseline(ours, base), base);
     } else rows.push(ours);
@@ -136,11 +136,11 @@ function benchBlockIndex(): void {
       index.release(free);
     }
   });
-  const ours = makeRow(
+  const ours = summarize(
     "block-index/lowest-free+lease+release /48 in /120 (2^72 blocks), 20,000 leased",
     "ns/op",
     m.perOp,
-    m.ops,
+    { count: m.ops },
   );
   const b = timeBatches((n) => {
     for (let i = 0; i < n; i++) {
@@ -153,11 +153,11 @@ function benchBlockIndex(): void {
       naive.pop();
     }
   }, 300);
-  const base = makeRow(
+  const base = summarize(
     "naive-array-scan/lowest-free+lease+release, 20,000 leased",
     "ns/op",
     b.perOp,
-    b.ops,
+    { count: b.ops },
   );
   rows.push(withBaseline(ours, base), base);
 }
@@ -243,14 +243,14 @@ function benchScale(): void {
     }
   }
   rows.push(
-    makeRow(
+    summarize(
       "cluster-state/apply lease-block (building 20,000 leases over 5,000 nodes)",
       "us/op",
       leaseTimes,
     ),
   );
   rows.push(
-    makeRow(
+    summarize(
       "cluster-state/apply allocate-direct (building 150,000 over 250 TOR subnets)",
       "us/op",
       directTimes,
@@ -268,11 +268,11 @@ function benchScale(): void {
     }
   }, 600);
   rows.push(
-    makeRow(
+    summarize(
       "cluster-state/apply lease-block+release-block pair @ scale",
       "us/op",
       lr.perOp.map((x) => x / 1000),
-      lr.ops,
+      { count: lr.ops },
     ),
   );
   const dr = timeBatches((n) => {
@@ -293,11 +293,11 @@ function benchScale(): void {
     }
   }, 600);
   rows.push(
-    makeRow(
+    summarize(
       "cluster-state/apply allocate-direct+release-direct pair @ scale",
       "us/op",
       dr.perOp.map((x) => x / 1000),
-      dr.ops,
+      { count: dr.ops },
     ),
   );
 
@@ -344,32 +344,26 @@ function benchScale(): void {
   ) {
     throw new Error("restored snapshot differs");
   }
-  const snap = makeRow(
+  const snap = summarize(
     "scale/snapshot (5,000 nodes, 250 TORs, 20,000 blocks, 150,000 direct)",
     "ms",
     snapTimes,
   );
-  const base = makeRow("naive/JSON.stringify of the same state as plain objects", "ms", naiveTimes);
+  const base = summarize(
+    "naive/JSON.stringify of the same state as plain objects",
+    "ms",
+    naiveTimes,
+  );
   rows.push(withBaseline(snap, base), base);
-  rows.push({
-    name: "scale/snapshot size",
-    unit: "MB",
-    value: round(bytes.length / 2 ** 20),
-    p50: round(bytes.length / 2 ** 20),
-    p99: round(bytes.length / 2 ** 20),
-    samples: 1,
-    baseline: "naive JSON size",
-    ratio: round(naiveSize / bytes.length),
-  });
-  rows.push(makeRow("scale/restore", "ms", restoreTimes));
-  rows.push({
-    name: "scale/heap used by the state (after GC)",
-    unit: "MB",
-    value: round(heapMb),
-    p50: round(heapMb),
-    p99: round(heapMb),
-    samples: 1,
-  });
+  // Sizes are one measurement each; the naive size is the ratio's baseline, not a row.
+  rows.push(
+    withBaseline(
+      summarize("scale/snapshot size", "MB", [bytes.length / 2 ** 20]),
+      summarize("naive JSON size", "MB", [naiveSize / 2 ** 20], { round: false }),
+    ),
+  );
+  rows.push(summarize("scale/restore", "ms", restoreTimes));
+  rows.push(summarize("scale/heap used by the state (after GC)", "MB", [heapMb]));
 }
 
 function main(): void {
@@ -377,8 +371,7 @@ function main(): void {
   benchNodeAllocator();
   benchBlockIndex();
   benchScale();
-  mkdirSync("bench-results", { recursive: true });
-  writeFileSync("bench-results/subnet-pool.json", `${JSON.stringify(rows, null, 2)}\n`);
+  writeBenchResults(new URL("..", import.meta.url), "subnet-pool", rows);
   printTable(rows);
   console.log(
     `\n${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s -> bench-results/subnet-pool.json`,

@@ -1,9 +1,7 @@
 // Benchmarks of @ipam/topology. Run: pnpm --filter @ipam/topology bench
 // Writes bench-results/topology.json (rows: name, unit, value = median, p50, p99, samples,
 // baseline + ratio where the baseline ran in this process) and prints a table.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
 import { stringify } from "yaml";
 import { buildFromConfig, checkShape } from "../src/create-topology.js";
 import {
@@ -19,7 +17,7 @@ import {
 import { findOverlaps } from "../src/overlap.js";
 import type { SubnetInterval } from "../src/topology.js";
 import { benchConfig } from "./fixture.js";
-import { type BenchRow, measure, measurePair, printTable } from "./harness.js";
+import { measure, measurePair } from "./harness.js";
 
 /** The quadratic baseline: compare every pair (what the sort-based sweep replaces). */
 function naiveOverlaps(intervals: readonly SubnetInterval[]) {
@@ -153,11 +151,9 @@ function main(): void {
     ),
   );
 
-  const out = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results");
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "topology.json"), `${JSON.stringify(rows, null, 2)}\n`);
+  const out = writeBenchResults(new URL("..", import.meta.url), "topology", rows);
   printTable(rows);
-  console.log(`\nwrote ${join(out, "topology.json")}`);
+  console.log(`\nwrote ${out}`);
 }
 
 try {
