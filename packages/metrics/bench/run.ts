@@ -1,7 +1,13 @@
 // Benchmarks of @ipam/metrics: the cost a metric adds to the allocation hot path, and the cost
 // of one scrape. Writes bench-results/metrics.json (BENCHMARKS.md format) and prints a table.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
+import {
+  type BenchRow,
+  printTable,
+  summarize,
+  withBaseline,
+  writeBenchResults,
+} from "@ipam/bench-kit";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   createIpamMetrics,
@@ -9,21 +15,6 @@ import {
   type PoolSnapshot,
   startMetricsServer,
 } from "../src/index.js";
-
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: string;
-  ratio?: number;
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
 
 /** Each sample is one call of `op`, in milliseconds. */
 async function measureAsync(name: string, samples: number, op: () => Promise<unknown>) {
@@ -34,15 +25,7 @@ async function measureAsync(name: string, samples: number, op: () => Promise<unk
     await op();
     out.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
-  out.sort((a, b) => a - b);
-  const median = quantile(out, 0.5);
-  return { name, unit: "ms/op", value: median, p50: median, p99: quantile(out, 0.99), samples };
-}
-
-function summarise(name: string, unit: string, out: number[]): Row {
-  out.sort((a, b) => a - b);
-  const median = quantile(out, 0.5);
-  return { name, unit, value: median, p50: median, p99: quantile(out, 0.99), samples: out.length };
+  return summarize(name, "ms/op", out);
 }
 
 /**
@@ -54,7 +37,7 @@ function measureSyncPair(
   samples: number,
   base: readonly [string, (i: number) => void],
   cand: readonly [string, (i: number) => void],
-): [Row, Row] {
+): [BenchRow, BenchRow] {
   const runs = [base, cand].map(([, op]) => {
     for (let i = 0; i < batch * 5; i++) op(i);
     return [] as number[];
@@ -66,15 +49,15 @@ function measureSyncPair(
       runs[k]?.push(Number(process.hrtime.bigint() - start) / batch);
     });
   }
-  const b = summarise(base[0], "ns/op", runs[0] ?? []);
-  return [b, withBaseline(summarise(cand[0], "ns/op", runs[1] ?? []), b)];
+  const b = summarize(base[0], "ns/op", runs[0] ?? []);
+  return [b, withBaseline(summarize(cand[0], "ns/op", runs[1] ?? []), b)];
 }
 
 async function measureAsyncPair(
   samples: number,
   base: readonly [string, () => Promise<unknown>],
   cand: readonly [string, () => Promise<unknown>],
-): Promise<[Row, Row]> {
+): Promise<[BenchRow, BenchRow]> {
   const runs: number[][] = [[], []];
   for (const [, op] of [base, cand]) for (let i = 0; i < 5; i++) await op();
   for (let s = 0; s < samples; s++) {
@@ -84,12 +67,8 @@ async function measureAsyncPair(
       runs[k]?.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
   }
-  const b = summarise(base[0], "ms/op", runs[0] ?? []);
-  return [b, withBaseline(summarise(cand[0], "ms/op", runs[1] ?? []), b)];
-}
-
-function withBaseline(row: Row, baseline: Row): Row {
-  return { ...row, baseline: baseline.name, ratio: baseline.value / row.value };
+  const b = summarize(base[0], "ms/op", runs[0] ?? []);
+  return [b, withBaseline(summarize(cand[0], "ms/op", runs[1] ?? []), b)];
 }
 
 const SUBNETS = 500;
@@ -107,8 +86,8 @@ const pool: PoolSnapshot[] = Array.from({ length: SUBNETS }, (_, i) => ({
   leasedBlocks: i % 4,
 }));
 
-async function main(): Promise<Row[]> {
-  const rows: Row[] = [];
+async function main(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
 
   // 1. Allocation hot path: our helper vs the same two raw prom-client calls.
   {
@@ -226,21 +205,8 @@ async function main(): Promise<Row[]> {
 
 try {
   const rows = await main();
-  mkdirSync(new URL("../bench-results/", import.meta.url), { recursive: true });
-  writeFileSync(
-    new URL("../bench-results/metrics.json", import.meta.url),
-    `${JSON.stringify(rows, null, 2)}\n`,
-  );
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      unit: r.unit,
-      median: Number(r.value.toPrecision(4)),
-      p99: Number(r.p99.toPrecision(4)),
-      samples: r.samples,
-      ratio: r.ratio === undefined ? "" : r.ratio.toFixed(2),
-    })),
-  );
+  writeBenchResults(new URL("..", import.meta.url), "metrics", rows);
+  printTable(rows);
 } catch (error) {
   console.error("benchmark could not run:", error);
   process.exit(1);

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type BenchRow, summarize, withBaseline } from "@ipam/bench-kit";
 import { openStore } from "../src/index.js";
-import { type BenchRow, quantile, round, sortedCopy } from "./stats.js";
 
 const PAYLOAD = new Uint8Array(128).fill(7);
 
@@ -38,26 +38,11 @@ function runOnce(
   }
 }
 
+/** Throughput over the runs (p99 = the slowest run) and latency over every append. */
 function rows(name: string, rates: number[], times: number[]): [BenchRow, BenchRow] {
-  const rs = sortedCopy(rates);
-  const ts = sortedCopy(times);
   return [
-    {
-      name: `${name} throughput`,
-      unit: "entries/s",
-      value: round(quantile(rs, 0.5), 0),
-      p50: round(quantile(rs, 0.5), 0),
-      p99: round(quantile(rs, 0.01), 0),
-      samples: rs.length,
-    },
-    {
-      name: `${name} latency`,
-      unit: "ms/append",
-      value: round(quantile(ts, 0.5)),
-      p50: round(quantile(ts, 0.5)),
-      p99: round(quantile(ts, 0.99)),
-      samples: ts.length,
-    },
+    summarize(`${name} throughput`, "entries/s", rates, { better: "higher" }),
+    summarize(`${name} latency`, "ms/append", times),
   ];
 }
 
@@ -80,7 +65,5 @@ export function benchRaftAppend(): BenchRow[] {
   }
   const [st, sl] = rows("store/raft append, 1-entry batches", single.rates, single.times);
   const [bt, bl] = rows("store/raft append, 64-entry batches", batched.rates, batched.times);
-  bt.baseline = st.name;
-  bt.ratio = round(bt.value / st.value, 2);
-  return [bt, bl, st, sl];
+  return [withBaseline(bt, st, "higher"), bl, st, sl];
 }

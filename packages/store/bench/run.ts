@@ -2,29 +2,14 @@
 // Rates (saves/s, entries/s): value and p50 are the median run, p99 the 1st-percentile
 // (slowest) run, ratio = this / baseline. Latencies (ms): value and p50 the median, p99 the
 // 99th percentile over every operation, ratio = baseline / this. Ratio > 1: faster.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
 import { benchRaftAppend } from "./raft-append.bench.js";
 import { benchSaves } from "./saves.bench.js";
-import type { BenchRow } from "./stats.js";
 
 async function main(): Promise<void> {
   const rows: BenchRow[] = [...(await benchSaves()), ...benchRaftAppend()];
-  const out = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "store.json");
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(rows, null, 2)}\n`);
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      unit: r.unit,
-      value: r.value,
-      p50: r.p50,
-      p99: r.p99,
-      samples: r.samples,
-      ratio: r.ratio ?? "",
-    })),
-  );
+  const out = writeBenchResults(new URL("..", import.meta.url), "store", rows);
+  printTable(rows);
   console.log(`wrote ${out}`);
 }
 

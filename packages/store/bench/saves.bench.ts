@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type BenchRow, summarize, withBaseline } from "@ipam/bench-kit";
 import { type AllocationRecord, openStore } from "../src/index.js";
-import { type BenchRow, quantile, round, sortedCopy } from "./stats.js";
 
 function record(i: number): AllocationRecord {
   return {
@@ -56,31 +56,16 @@ async function runOnce(writers: number, total: number, perSave: boolean): Promis
   }
 }
 
+/** Throughput over the runs (p99 = the slowest run) and latency over every save. */
 function rows(
   name: string,
   unit: string,
   rates: number[],
   latencies: number[],
 ): [BenchRow, BenchRow] {
-  const rs = sortedCopy(rates);
-  const ls = sortedCopy(latencies);
   return [
-    {
-      name: `${name} throughput`,
-      unit,
-      value: round(quantile(rs, 0.5), 0),
-      p50: round(quantile(rs, 0.5), 0),
-      p99: round(quantile(rs, 0.01), 0),
-      samples: rs.length,
-    },
-    {
-      name: `${name} latency`,
-      unit: "ms/save",
-      value: round(quantile(ls, 0.5)),
-      p50: round(quantile(ls, 0.5)),
-      p99: round(quantile(ls, 0.99)),
-      samples: ls.length,
-    },
+    summarize(`${name} throughput`, unit, rates, { better: "higher" }),
+    summarize(`${name} latency`, "ms/save", latencies),
   ];
 }
 
@@ -108,11 +93,7 @@ export async function benchSaves(): Promise<BenchRow[]> {
     }
     const [bt, bl] = rows(`${label}, one transaction per save`, "saves/s", b.rates, b.lat);
     const [gt, gl] = rows(`${label}, group commit`, "saves/s", g.rates, g.lat);
-    gt.baseline = bt.name;
-    gt.ratio = round(gt.value / bt.value, 2);
-    gl.baseline = bl.name;
-    gl.ratio = round(bl.value / gl.value, 2);
-    out.push(gt, gl, bt, bl);
+    out.push(withBaseline(gt, bt, "higher"), withBaseline(gl, bl), bt, bl);
   }
   return out;
 }
