@@ -2,10 +2,17 @@
 // `pnpm --filter @ipam/grpc-server build` (the process-start runs use dist/).
 // Writes bench-results/grpc-server.json (rows per BENCHMARKS.md) and prints a table.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type BenchRow,
+  printTable,
+  summarize,
+  withBaseline,
+  writeBenchResults,
+} from "@ipam/bench-kit";
 import {
   type AllocateResponseSchema,
   createIpamClient,
@@ -16,35 +23,8 @@ import {
   startGrpcServer,
 } from "../src/index.js";
 
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: string;
-  ratio?: number;
-}
-
 const packageRoot = join(import.meta.dirname, "..");
-const rows: Row[] = [];
-
-function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
-}
-
-function summarize(name: string, unit: string, values: number[]): Row {
-  const sorted = [...values].sort((a, b) => a - b);
-  const p50 = percentile(sorted, 0.5);
-  return { name, unit, value: p50, p50, p99: percentile(sorted, 0.99), samples: values.length };
-}
-
-function withBaseline(row: Row, baseline: Row): Row {
-  return { ...row, baseline: baseline.name, ratio: baseline.value / row.value };
-}
+const rows: BenchRow[] = [];
 
 /** An in-memory allocator: idempotent per key, addresses from a counter over 10.0.0.0/8. */
 function memoryAllocator(): Partial<IpamHandlers> {
@@ -172,15 +152,15 @@ async function roundTrips(dir: string): Promise<void> {
       );
       rows.push(echoRow, withBaseline(allocRow, echoRow));
       for (const kind of ["echo", "allocator"] as const) {
-        const perSecond = results[kind]?.perSecond ?? 0;
-        rows.push({
-          name: `${kind === "echo" ? "echo" : "Allocate"} throughput (${label})`,
-          unit: "req/s",
-          value: perSecond,
-          p50: perSecond,
-          p99: perSecond,
-          samples: results[kind]?.latencies.length ?? 0,
-        });
+        // One rate per run: value = p50 = p99; samples counts the calls.
+        rows.push(
+          summarize(
+            `${kind === "echo" ? "echo" : "Allocate"} throughput (${label})`,
+            "req/s",
+            [results[kind]?.perSecond ?? 0],
+            { count: results[kind]?.latencies.length ?? 0 },
+          ),
+        );
       }
     }
   }
@@ -250,28 +230,8 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  mkdirSync(join(packageRoot, "bench-results"), { recursive: true });
-  writeFileSync(
-    join(packageRoot, "bench-results", "grpc-server.json"),
-    `${JSON.stringify(rows, null, 2)}\n`,
-  );
-  const format = (n: number): string => (Number.isFinite(n) ? n.toFixed(n >= 100 ? 0 : 2) : "-");
-  console.log(
-    ["name", "unit", "median", "p50", "p99", "samples", "ratio (baseline/this)"].join(" | "),
-  );
-  for (const row of rows) {
-    console.log(
-      [
-        row.name,
-        row.unit,
-        format(row.value),
-        format(row.p50),
-        format(row.p99),
-        row.samples,
-        row.ratio === undefined ? "" : row.ratio.toFixed(3),
-      ].join(" | "),
-    );
-  }
+  writeBenchResults(packageRoot, "grpc-server", rows);
+  printTable(rows);
 }
 
 main().catch((error: unknown) => {
