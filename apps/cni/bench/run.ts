@@ -3,10 +3,17 @@
 // CNI_BENCH_SERVER=stand-in uses the in-memory test server in this process instead of ipamd.
 // Writes bench-results/cni.json.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  type BenchRow,
+  printTable,
+  summarize,
+  withBaseline,
+  writeBenchResults,
+} from "@ipam/bench-kit";
 import { createIpamServer } from "@ipam/grpc-server";
 import { createTestIpamHandlers } from "../test/test-ipam-handlers.js";
 
@@ -44,17 +51,6 @@ async function startIpamd(dir: string, socketPath: string): Promise<ChildProcess
   }
 }
 
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: string;
-  ratio?: number;
-}
-
 function runOnce(
   cmd: string,
   args: string[],
@@ -78,26 +74,10 @@ function runOnce(
   });
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
-
-function row(name: string, samples: number[], baseline?: Row): Row {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const p50 = quantile(sorted, 0.5);
-  const r: Row = {
-    name,
-    unit: "ms",
-    value: p50,
-    p50,
-    p99: quantile(sorted, 0.99),
-    samples: samples.length,
-  };
-  if (baseline !== undefined) {
-    r.baseline = baseline.name;
-    r.ratio = baseline.value / p50;
-  }
-  return r;
+/** A row of process times in ms, compared with `baseline` (same run) when given. */
+function row(name: string, samples: number[], baseline?: BenchRow): BenchRow {
+  const r = summarize(name, "ms", samples);
+  return baseline === undefined ? r : withBaseline(r, baseline);
 }
 
 async function main(): Promise<void> {
@@ -114,7 +94,7 @@ async function main(): Promise<void> {
     : undefined;
   const daemon = standIn ? undefined : await startIpamd(dir, socketPath);
   console.error(`backend: ${standIn ? "in-memory stand-in" : "ipamd (role all)"}`);
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   try {
     const nodeSamples: number[] = [];
     const http2Samples: number[] = [];
@@ -190,18 +170,8 @@ async function main(): Promise<void> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  mkdirSync("bench-results", { recursive: true });
-  writeFileSync("bench-results/cni.json", `${JSON.stringify(rows, null, 2)}\n`);
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      "p50 ms": r.p50.toFixed(2),
-      "p99 ms": r.p99.toFixed(2),
-      samples: r.samples,
-      baseline: r.baseline ?? "",
-      ratio: r.ratio?.toFixed(3) ?? "",
-    })),
-  );
+  writeBenchResults(new URL("..", import.meta.url), "cni", rows);
+  printTable(rows);
 }
 
 main().then(

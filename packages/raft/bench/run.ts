@@ -2,11 +2,11 @@
 // proposals with 1 sequential proposer and with 64 concurrent proposers, on MemoryStorage and on
 // SqliteStorage (one SQLite file per node, WAL, synchronous=FULL: fsync per durable write).
 // Writes bench-results/raft.json (rows: BENCHMARKS.md) and prints a table.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { type BenchRow, summarize, withBaseline, writeBenchResults } from "@ipam/bench-kit";
 import { openStore, type Store } from "@ipam/store";
 import { decodeMessages, encodeMessages } from "../src/codec/message-codec.js";
 import { createSeededRandom } from "../src/core/random.js";
@@ -15,17 +15,6 @@ import { MemoryStorage } from "../src/storage/memory-storage.js";
 import { createSqliteStorage } from "../src/storage/sqlite-storage.js";
 import { MemoryNetwork } from "../src/transport/memory-transport.js";
 import type { Message, StateMachine, Storage } from "../src/types.js";
-
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: string;
-  ratio?: number;
-}
 
 type StorageKind = "memory" | "sqlite" | "sqlite-tmpfs";
 
@@ -95,12 +84,6 @@ async function startCluster(kind: StorageKind): Promise<Cluster> {
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 /** One timed run: `proposers` loops proposing back to back for RUN_MS. */
@@ -204,7 +187,11 @@ async function runThreadsOnce(
   }
 }
 
-async function scenario(kind: StorageKind, proposers: number, threads = false): Promise<Row[]> {
+async function scenario(
+  kind: StorageKind,
+  proposers: number,
+  threads = false,
+): Promise<BenchRow[]> {
   const rates: number[] = [];
   const all: number[] = [];
   for (let r = 0; r < RUNS; r++) {
@@ -214,28 +201,11 @@ async function scenario(kind: StorageKind, proposers: number, threads = false): 
     rates.push(rate);
     for (const l of latencies) all.push(l);
   }
-  rates.sort((a, b) => a - b);
-  const lat = Float64Array.from(all).sort();
   const label = `raft/3 nodes ${threads ? "1 thread each " : ""}${kind}/${proposers === 1 ? "1 sequential proposer" : `${proposers} concurrent proposers`}`;
-  const round = (x: number, d = 3) => Number(x.toFixed(d));
   return [
-    {
-      name: `${label}/commits per second`,
-      unit: "commits/s",
-      value: round(percentile(rates, 50), 0),
-      p50: round(percentile(rates, 50), 0),
-      // For throughput rows p99 is the slowest run (the 1st percentile of throughput).
-      p99: round(rates[0]!, 0),
-      samples: RUNS,
-    },
-    {
-      name: `${label}/commit latency`,
-      unit: "ms",
-      value: round(percentile(lat, 50)),
-      p50: round(percentile(lat, 50)),
-      p99: round(percentile(lat, 99)),
-      samples: lat.length,
-    },
+    // For throughput rows p99 is the slowest run (the 1st percentile of throughput).
+    summarize(`${label}/commits per second`, "commits/s", rates, { better: "higher" }),
+    summarize(`${label}/commit latency`, "ms", all),
   ];
 }
 
@@ -244,7 +214,7 @@ async function scenario(kind: StorageKind, proposers: number, threads = false): 
  * fsync) on the same disk. A sequential commit on 3 nodes in one process costs three of these in
  * series (leader + both followers persist the entry on the one event-loop thread).
  */
-function fsyncBaseline(kind: "sqlite" | "sqlite-tmpfs"): Row {
+function fsyncBaseline(kind: "sqlite" | "sqlite-tmpfs"): BenchRow {
   const dir = mkdtempSync(join(kind === "sqlite-tmpfs" ? "/dev/shm" : tmpdir(), "raft-bench-"));
   const store = openStore({ path: join(dir, "probe.db") });
   try {
@@ -256,16 +226,7 @@ function fsyncBaseline(kind: "sqlite" | "sqlite-tmpfs"): Row {
       log.append([{ index: i, term: 1, data: PAYLOAD }]);
       samples.push(performance.now() - t0);
     }
-    const sorted = Float64Array.from(samples).sort();
-    const p50 = Number(percentile(sorted, 50).toFixed(3));
-    return {
-      name: `raft/${kind} durable append of 1 entry (1 fsync)`,
-      unit: "ms",
-      value: p50,
-      p50,
-      p99: Number(percentile(sorted, 99).toFixed(3)),
-      samples: sorted.length,
-    };
+    return summarize(`raft/${kind} durable append of 1 entry (1 fsync)`, "ms", samples);
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -317,48 +278,35 @@ function jsonRoundTrip(batch: Message[]): Message[] {
 }
 
 /** Codec round trip vs the JSON baseline, interleaved in the same process (µs per batch). */
-function codecRows(): Row[] {
+function codecRows(): BenchRow[] {
   const batch = sampleBatch();
-  const ours: number[] = [];
+  const oursTimes: number[] = [];
   const base: number[] = [];
   const reps = 200;
   for (let round = 0; round < 40; round++) {
     let t0 = performance.now();
     for (let i = 0; i < reps; i++) decodeMessages(encodeMessages(batch));
-    ours.push(((performance.now() - t0) * 1000) / reps);
+    oursTimes.push(((performance.now() - t0) * 1000) / reps);
     t0 = performance.now();
     for (let i = 0; i < reps; i++) jsonRoundTrip(batch);
     base.push(((performance.now() - t0) * 1000) / reps);
   }
-  ours.sort((a, b) => a - b);
-  base.sort((a, b) => a - b);
   const bytes = encodeMessages(batch).length;
-  const baseName = "raft/json+base64 encode+decode of a 64-entry append batch";
-  const r = (x: number) => Number(x.toFixed(2));
-  const baseRow: Row = {
-    name: baseName,
-    unit: "µs/op",
-    value: r(percentile(base, 50)),
-    p50: r(percentile(base, 50)),
-    p99: r(percentile(base, 99)),
-    samples: base.length,
-  };
-  return [
-    {
-      name: `raft/codec encode+decode of a 64-entry append batch (${bytes} bytes)`,
-      unit: "µs/op",
-      value: r(percentile(ours, 50)),
-      p50: r(percentile(ours, 50)),
-      p99: r(percentile(ours, 99)),
-      samples: ours.length,
-      baseline: baseName,
-      ratio: r(percentile(base, 50) / percentile(ours, 50)),
-    },
-    baseRow,
-  ];
+  const baseRow = summarize(
+    "raft/json+base64 encode+decode of a 64-entry append batch",
+    "µs/op",
+    base,
+  );
+  const ours = summarize(
+    `raft/codec encode+decode of a 64-entry append batch (${bytes} bytes)`,
+    "µs/op",
+    oursTimes,
+  );
+  return [withBaseline(ours, baseRow), baseRow];
 }
 
-function printRow(row: Row): void {
+/** Progress: each row as soon as it is measured (the whole run takes a minute or more). */
+function printRow(row: BenchRow): void {
   console.log(
     `${row.name.padEnd(72)} ${String(row.value).padStart(10)} ${row.unit.padEnd(9)} p50 ${String(row.p50).padStart(9)}  p99 ${String(row.p99).padStart(9)}  n=${row.samples}${row.ratio === undefined ? "" : `  ratio ${row.ratio}`}`,
   );
@@ -373,7 +321,7 @@ async function main(): Promise<void> {
   } catch {
     // No tmpfs: skip the reference rows.
   }
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   for (const row of codecRows()) {
     rows.push(row);
     printRow(row);
@@ -399,9 +347,7 @@ async function main(): Promise<void> {
       for (const row of r) printRow(row);
     }
   }
-  const out = join(dirname(fileURLToPath(import.meta.url)), "..", "bench-results", "raft.json");
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(rows, null, 2)}\n`);
+  const out = writeBenchResults(new URL("..", import.meta.url), "raft", rows);
   console.log(`\nwrote ${out}`);
 }
 
