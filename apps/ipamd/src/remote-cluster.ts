@@ -77,9 +77,9 @@ function codeOf(err: unknown): string {
  * is idempotent (LeaseBlock carries a request id, the rest are idempotent by key), so a retry
  * after a timeout is safe.
  *
- * {@link available} is true while the last call (or the periodic probe, a linearizable read of
- * this node's leases: it needs a quorum) reached a server that answered with anything but an
- * outage code.
+ * {@link available} turns false when a call (or the periodic probe, a linearizable read of
+ * this node's leases: it needs a quorum) has failed on every server in turn with an outage code,
+ * and true again as soon as any server answers with anything else.
  */
 export class RemoteCluster implements ClusterApi {
   readonly #addresses: string[];
@@ -220,7 +220,6 @@ export class RemoteCluster implements ClusterApi {
           details: { ...((err as { details?: Record<string, unknown> }).details ?? {}) },
         });
       }
-      this.#setAvailable(false, `${address}: ${message}`);
       tried++;
       const leader = (err as { details?: { leaderAddress?: unknown } }).details?.leaderAddress;
       if (code === "NOT_LEADER" && typeof leader === "string" && leader !== "" && tried <= 2) {
@@ -234,6 +233,8 @@ export class RemoteCluster implements ClusterApi {
         this.#current = (this.#current + 1) % this.#addresses.length;
       }
       if (tried >= this.#addresses.length) {
+        // Every server failed once: only now is the cluster called unreachable.
+        this.#setAvailable(false, `${address}: ${message}`);
         tried = 0;
         askedLeader = false;
         const delay = Math.min(maxMs, initialMs * 2 ** round) * (0.5 + this.#random() / 2);
@@ -245,6 +246,7 @@ export class RemoteCluster implements ClusterApi {
         }
         await new Promise<void>((resolve) => setTimeout(resolve, delay));
       } else if (Date.now() >= until) {
+        this.#setAvailable(false, `${address}: ${message}`);
         throw new IpamdError("UNAVAILABLE", `cluster unreachable (${what}): ${message}`, {
           cause: err,
         });
