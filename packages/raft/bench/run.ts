@@ -14,27 +14,13 @@ import { createRaftNode, type RaftNode } from "../src/node/raft-node.js";
 import { MemoryStorage } from "../src/storage/memory-storage.js";
 import { createSqliteStorage } from "../src/storage/sqlite-storage.js";
 import { MemoryNetwork } from "../src/transport/memory-transport.js";
-import type { Message, StateMachine, Storage } from "../src/types.js";
+import type { Message, Storage } from "../src/types.js";
+import { Counter, PAYLOAD, proposeFor } from "./load.js";
 
 type StorageKind = "memory" | "sqlite" | "sqlite-tmpfs";
 
 const RUN_MS = Number(process.env.RAFT_BENCH_RUN_MS ?? 1500);
 const RUNS = Number(process.env.RAFT_BENCH_RUNS ?? 3);
-const PAYLOAD = new Uint8Array(64).fill(7);
-
-/** A counter state machine: the cheapest deterministic apply, so Raft itself is measured. */
-class Counter implements StateMachine<number> {
-  private n = 0;
-  apply(): number {
-    return ++this.n;
-  }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(String(this.n));
-  }
-  restore(data: Uint8Array): void {
-    this.n = Number(new TextDecoder().decode(data));
-  }
-}
 
 interface Cluster {
   nodes: RaftNode<number>[];
@@ -94,23 +80,12 @@ async function runOnce(
   const cluster = await startCluster(kind);
   try {
     const leader = cluster.nodes.find((n) => n.status().role === "leader")!;
-    // Warm-up: JIT and SQLite caches.
-    for (let i = 0; i < 50; i++) await leader.propose(PAYLOAD);
-    const latencies: number[] = [];
-    const start = performance.now();
-    const end = start + RUN_MS;
-    let done = 0;
-    const loop = async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        await leader.propose(PAYLOAD);
-        latencies.push(performance.now() - t0);
-        done++;
-      }
-    };
-    await Promise.all(Array.from({ length: proposers }, loop));
-    const elapsed = (performance.now() - start) / 1000;
-    return { rate: done / elapsed, latencies };
+    const { done, seconds, latencies } = await proposeFor(
+      (data) => leader.propose(data),
+      proposers,
+      RUN_MS,
+    );
+    return { rate: done / seconds, latencies };
   } finally {
     await cluster.close();
   }

@@ -10,7 +10,8 @@ import { createSeededRandom } from "../src/core/random.js";
 import { createRaftNode } from "../src/node/raft-node.js";
 import { MemoryStorage } from "../src/storage/memory-storage.js";
 import { createSqliteStorage } from "../src/storage/sqlite-storage.js";
-import type { Message, NodeId, StateMachine, Storage, Transport } from "../src/types.js";
+import type { Message, NodeId, Storage, Transport } from "../src/types.js";
+import { Counter, proposeFor } from "./load.js";
 
 interface Init {
   readonly id: NodeId;
@@ -27,20 +28,6 @@ type Command =
 
 const init = workerData as Init;
 const port = parentPort!;
-const PAYLOAD = new Uint8Array(64).fill(7);
-
-class Counter implements StateMachine<number> {
-  private n = 0;
-  apply(): number {
-    return ++this.n;
-  }
-  snapshot(): Uint8Array {
-    return new TextEncoder().encode(String(this.n));
-  }
-  restore(data: Uint8Array): void {
-    this.n = Number(new TextDecoder().decode(data));
-  }
-}
 
 function portTransport(peers: Record<NodeId, MessagePort>): Transport {
   let handler: ((messages: readonly Message[]) => void) | undefined;
@@ -83,32 +70,11 @@ const node = createRaftNode<number>({
   maxPendingProposals: 100_000,
 });
 
-async function run(
-  proposers: number,
-  ms: number,
-): Promise<{ done: number; seconds: number; latencies: number[] }> {
-  for (let i = 0; i < 50; i++) await node.propose(PAYLOAD);
-  const latencies: number[] = [];
-  const start = performance.now();
-  const end = start + ms;
-  let done = 0;
-  const loop = async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      await node.propose(PAYLOAD);
-      latencies.push(performance.now() - t0);
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: proposers }, loop));
-  return { done, seconds: (performance.now() - start) / 1000, latencies };
-}
-
 port.on("message", (cmd: Command) => {
   if (cmd.op === "role") {
     port.postMessage({ role: node.status().role });
   } else if (cmd.op === "run") {
-    run(cmd.proposers, cmd.ms).then(
+    proposeFor((data) => node.propose(data), cmd.proposers, cmd.ms).then(
       (result) => port.postMessage(result),
       (err: unknown) => port.postMessage({ error: String(err) }),
     );
