@@ -27,7 +27,7 @@ import { allocationMode } from "./node-subnets.js";
 
 /** Store meta key holding the node's path subnets (JSON Subnet[]), for a start without the cluster. */
 const SUBNETS_META = "agent.node-subnets";
-/** How often the node's path subnets are re-read from the cluster, ms. */
+/** How often the node's path subnets and leases are re-read from the cluster, ms. */
 const SUBNET_REFRESH_MS = 30_000;
 
 type Family = 4 | 6;
@@ -333,6 +333,17 @@ export class Agent {
    */
   async #reconcile(): Promise<void> {
     await this.#register();
+    await this.#adoptLeases();
+    this.#reconciled = true;
+    this.#log.info("reconciled with the cluster");
+  }
+
+  /**
+   * Re-reads the subnets and the leases the cluster lists for this node and takes the blocks
+   * not held here (a lease whose answer was lost: a timed-out LeaseBlock retried on a new
+   * leader can lease a second block). Idle ones go back through the idle-block return.
+   */
+  async #adoptLeases(): Promise<void> {
     const leases = await this.#cluster.nodeLeases(this.nodeId);
     if (this.#cluster.nodeSubnets !== undefined) {
       this.#setSubnets(await this.#cluster.nodeSubnets(this.nodeId));
@@ -340,12 +351,14 @@ export class Agent {
     const held = new Set(this.allocator.blocks().map((b) => b.cidr));
     for (const lease of leases) {
       if (held.delete(lease.cidr)) continue;
+      if (this.#leasing.size > 0) continue; // may be the answer of a lease in flight
       this.allocator.addBlock(lease);
       this.#store.putLeasedBlock({
         subnet: lease.subnet.id,
         cidr: lease.cidr,
         leasedAt: lease.leasedAt,
       });
+      this.#log.warn({ block: lease.cidr }, "adopted a block the cluster leased to this node");
     }
     if (held.size > 0) {
       this.#log.error(
@@ -353,8 +366,6 @@ export class Agent {
         "blocks held by this node are not leased to it in the cluster",
       );
     }
-    this.#reconciled = true;
-    this.#log.info({ blocks: leases.length }, "reconciled with the cluster");
   }
 
   /**
@@ -385,8 +396,9 @@ export class Agent {
     if (!this.#cluster.available()) return;
     if (!this.#reconciled) await this.#reconcile();
     const now = this.#now();
-    if (this.#cluster.nodeSubnets !== undefined && now - this.#subnetsAt >= SUBNET_REFRESH_MS) {
-      this.#setSubnets(await this.#cluster.nodeSubnets(this.nodeId));
+    if (now - this.#subnetsAt >= SUBNET_REFRESH_MS) {
+      this.#subnetsAt = now;
+      await this.#adoptLeases();
     }
     await this.#lease(now);
     for (const lease of this.allocator.idleBlocks(now)) {

@@ -1,0 +1,107 @@
+import { FamilySelection } from "@ipam/grpc-server";
+import { openStore, type Store } from "@ipam/store";
+import type { ClusterCommand } from "@ipam/subnet-pool";
+import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Agent } from "../src/agent.js";
+import type { ClusterApi } from "../src/cluster-node.js";
+import { LocalCluster } from "../src/cluster-node.js";
+import { waitFor } from "./helpers/processes.js";
+
+// The Agent in-process over a real single-voter Raft group and SQLite store, with the
+// commands it sends counted, and a clock the test moves.
+
+const silent = pino({ level: "silent" });
+const ctx = {} as never;
+
+describe("Agent (in process, real LocalCluster)", () => {
+  let store: Store;
+  let cluster: LocalCluster;
+  let sent: ClusterCommand[];
+  let counting: ClusterApi;
+  let clock: number;
+  let agent: Agent;
+
+  beforeEach(async () => {
+    store = openStore({ path: ":memory:" });
+    cluster = new LocalCluster({ nodeId: "srv", store, electionMs: 500, logger: silent });
+    await cluster.start();
+    await cluster.execute({
+      type: "apply-topology",
+      at: 1,
+      config: toCanonicalConfig(exampleTopology()),
+    });
+    sent = [];
+    counting = {
+      execute: (c) => {
+        sent.push(c);
+        return cluster.execute(c);
+      },
+      nodeLeases: (n) => cluster.nodeLeases(n),
+      available: () => cluster.available(),
+      nodeSubnets: (n) => cluster.nodeSubnets(n),
+      nodeDirect: (n) => cluster.nodeDirect(n),
+    };
+    clock = 1_800_000_000_000;
+    agent = new Agent({
+      nodeId: "n1",
+      store,
+      cluster: counting,
+      logger: silent,
+      preallocateThreshold: 0.2,
+      now: () => clock,
+      register: { tor: "tor-a1-1", labels: {} },
+    });
+    await agent.start();
+  }, 30_000);
+
+  afterEach(async () => {
+    agent.stop();
+    await cluster.stop();
+    store.close();
+  });
+
+  it("sends direct-mode requests that arrive together as one batch command", async () => {
+    const allocate = agent.handlers.allocate as NonNullable<typeof agent.handlers.allocate>;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        allocate(
+          {
+            network: "mgmt",
+            containerId: `c${i}`,
+            ifname: "eth1",
+            purpose: "management",
+            families: FamilySelection.IPV4,
+          } as never,
+          ctx,
+        ),
+      ),
+    );
+    const addresses = answers.map((a) => a.addresses?.[0]?.address);
+    expect(new Set(addresses).size).toBe(20);
+    const batches = sent.filter((c) => c.type === "batch");
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.type === "batch" && batches[0].commands).toHaveLength(20);
+    // Each record is in the store before the answer.
+    expect(store.listByNode("n1").filter((r) => r.purpose === "management")).toHaveLength(20);
+    expect(cluster.state.directAllocations("n1")).toHaveLength(20);
+  });
+
+  it("adopts a block the cluster leased to the node whose answer never arrived", async () => {
+    const lost = await cluster.execute({
+      type: "lease-block",
+      at: clock,
+      node: "n1",
+      purpose: "storage",
+      family: 4,
+    });
+    expect(agent.allocator.blocks().map((b) => b.cidr)).not.toContain(lost.value.cidr);
+    clock += 60_000;
+    agent.startMaintenance(20);
+    await waitFor("the agent to adopt the block", () =>
+      agent.allocator.blocks().some((b) => b.cidr === lost.value.cidr) ? true : undefined,
+    );
+    expect(store.listLeasedBlocks().map((b) => b.cidr)).toContain(lost.value.cidr);
+  });
+});
