@@ -18,6 +18,7 @@ import {
   isPoolError,
   keyString,
   NodeAllocator,
+  type ReleaseDirectCommand,
 } from "@ipam/subnet-pool";
 import { isDirectMode, type Labels, type Subnet } from "@ipam/topology";
 import type { Logger } from "pino";
@@ -56,7 +57,7 @@ export interface AgentOptions {
 }
 
 interface QueuedDirect {
-  readonly command: AllocateDirectCommand;
+  readonly command: AllocateDirectCommand | ReleaseDirectCommand;
   readonly resolve: (r: CommandResult) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -131,8 +132,11 @@ export class Agent {
   readonly #leasing = new Map<string, Promise<void>>();
   /** Direct-mode allocation records by key string (their addresses live in L1). */
   readonly #direct = new Map<string, AllocationRecord>();
-  #directQueue: QueuedDirect[] = [];
-  #directFlushing = false;
+  /** Direct-mode commands waiting to leave as one batch, per command type (one batch in flight each). */
+  readonly #directQueues = {
+    "allocate-direct": { queue: [] as QueuedDirect[], flushing: false },
+    "release-direct": { queue: [] as QueuedDirect[], flushing: false },
+  };
   /** The subnets on this node's path (from the cluster, or the store when started without it). */
   #subnets: Subnet[] = [];
   #subnetsAt = 0;
@@ -512,37 +516,41 @@ export class Agent {
     );
   }
 
-  /** Queues one direct allocation; queued ones leave together as one batch command. */
-  #queueDirect(command: AllocateDirectCommand): Promise<CommandResult> {
+  /**
+   * Queues one direct-mode command; the ones queued while the previous batch of the same type
+   * is in flight (or in the same event-loop turn) leave together as one `batch` command.
+   */
+  #queueDirect(command: AllocateDirectCommand | ReleaseDirectCommand): Promise<CommandResult> {
+    const q = this.#directQueues[command.type];
     return new Promise((resolve, reject) => {
-      this.#directQueue.push({ command, resolve, reject });
-      if (!this.#directFlushing) {
-        this.#directFlushing = true;
-        setImmediate(() => void this.#flushDirect());
+      q.queue.push({ command, resolve, reject });
+      if (!q.flushing) {
+        q.flushing = true;
+        setImmediate(() => void this.#flushDirect(q));
       }
     });
   }
 
-  async #flushDirect(): Promise<void> {
+  async #flushDirect(q: { queue: QueuedDirect[]; flushing: boolean }): Promise<void> {
     const max = this.#options.directBatchMax ?? 256;
-    while (this.#directQueue.length > 0) {
-      const batch = this.#directQueue.splice(0, max);
+    while (q.queue.length > 0) {
+      const batch = q.queue.splice(0, max);
       try {
         const r = await this.#cluster.execute({
           type: "batch",
           at: this.#now(),
-          commands: batch.map((q) => q.command),
+          commands: batch.map((x) => x.command),
         });
-        batch.forEach((q, i) => {
+        batch.forEach((x, i) => {
           const one = r.value[i];
-          if (one === undefined) q.reject(new IpamdError("INTERNAL", "batch: missing result"));
-          else q.resolve(one);
+          if (one === undefined) x.reject(new IpamdError("INTERNAL", "batch: missing result"));
+          else x.resolve(one);
         });
       } catch (err) {
-        for (const q of batch) q.reject(err);
+        for (const x of batch) x.reject(err);
       }
     }
-    this.#directFlushing = false;
+    q.flushing = false;
   }
 
   /** Allocates `families` of `purpose` for `key` in direct-mode subnets (all or nothing). */
@@ -617,16 +625,18 @@ export class Agent {
     return record;
   }
 
-  /** Releases direct records through the cluster (one batch), then forgets them locally. */
+  /** Releases direct records through the cluster (batched with concurrent releases), then forgets them locally. */
   async #releaseDirect(records: readonly AllocationRecord[]): Promise<void> {
     if (records.length === 0) return;
     const at = this.#now();
     try {
-      await this.#cluster.execute({
-        type: "batch",
-        at,
-        commands: records.map((r) => ({ type: "release-direct" as const, at, key: r.key })),
-      });
+      const results = await Promise.all(
+        records.map((r) => this.#queueDirect({ type: "release-direct", at, key: r.key })),
+      );
+      const failed = results.find((r) => !r.ok);
+      if (failed !== undefined && !failed.ok) {
+        throw new IpamdError(toIpamdCode(failed.error.code), failed.error.message);
+      }
     } catch (err) {
       if (!outage(err)) throw err;
       throw new IpamdError(
