@@ -84,7 +84,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     help: "topology file (YAML/JSON)",
     default: "the built-in example topology",
   },
-  tor: { type: "string", help: "TOR this node is attached to", default: "the first TOR" },
+  tor: {
+    type: "string",
+    help: "TOR this node is attached to",
+    default: "the first TOR (all); the ipam.io/tor or tor node label (agent)",
+  },
   "node-labels": { type: "string", help: "node labels k=v,k2=v2", default: "none" },
   bootstrap: {
     type: "boolean",
