@@ -291,13 +291,25 @@ export class Agent {
   async #register(): Promise<void> {
     const reg = this.#options.register;
     if (reg === undefined) return;
-    await this.#cluster.execute({
-      type: "register-node",
-      at: this.#now(),
-      node: this.nodeId,
-      tor: reg.tor,
-      ...(Object.keys(reg.labels).length === 0 ? {} : { labels: reg.labels }),
-    });
+    try {
+      await this.#cluster.execute({
+        type: "register-node",
+        at: this.#now(),
+        node: this.nodeId,
+        tor: reg.tor,
+        ...(Object.keys(reg.labels).length === 0 ? {} : { labels: reg.labels }),
+      });
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== "NOT_FOUND" && code !== "CONFLICT" && code !== "INVALID_ARGUMENT") throw err;
+      throw new IpamdError(
+        code,
+        `--tor: registering ${this.nodeId} under ${reg.tor}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   #setSubnets(subnets: readonly Subnet[]): void {
@@ -801,7 +813,13 @@ export class Agent {
     },
     status: () => {
       if (!this.#ready) {
-        return { state: ReadyState.UNAVAILABLE, reason: "starting", nodeId: this.nodeId };
+        return {
+          state: ReadyState.UNAVAILABLE,
+          reason: this.#cluster.available()
+            ? "starting"
+            : "starting: waiting for a cluster server to answer (no blocks stored yet)",
+          nodeId: this.nodeId,
+        };
       }
       if (this.degraded) {
         return {
