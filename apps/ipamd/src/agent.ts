@@ -663,6 +663,15 @@ export class Agent {
     }
   }
 
+  /** True when, for some family, the held `default` blocks have no free address left. */
+  #defaultExhausted(): boolean {
+    const free = new Map<Family, number>();
+    for (const u of this.allocator.usage(this.#now())) {
+      if (u.purpose === "default") free.set(u.family, (free.get(u.family) ?? 0) + u.free);
+    }
+    return [...free.values()].some((n) => n === 0);
+  }
+
   #get(key: AllocationKey): AllocationRecord | undefined {
     return this.allocator.get(key) ?? this.#direct.get(keyString(key));
   }
@@ -818,6 +827,14 @@ export class Agent {
           reason: this.#cluster.available()
             ? "starting"
             : "starting: waiting for a cluster server to answer (no blocks stored yet)",
+          nodeId: this.nodeId,
+        };
+      }
+      if (this.degraded && this.#defaultExhausted()) {
+        return {
+          state: ReadyState.EXHAUSTED,
+          reason:
+            "cluster unreachable and the held default blocks are full: no block can be leased",
           nodeId: this.nodeId,
         };
       }

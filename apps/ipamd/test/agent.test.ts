@@ -243,6 +243,10 @@ describe("ipamd --role agent against one role-all server", () => {
       code: "UNAVAILABLE",
       message: expect.stringContaining("try again"),
     });
+    // Status now says the node cannot allocate (CNI STATUS 50), /readyz still that it is degraded.
+    const exhausted = await c.status({});
+    expect(exhausted.state).toBe(ReadyState.EXHAUSTED);
+    expect(exhausted.reason).toContain("cluster unreachable");
 
     server = spawnIpamd("server'", serverArgs);
     await waitStatus(c, "the agent to see the cluster again", (reason) => reason === "");
