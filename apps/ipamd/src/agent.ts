@@ -486,8 +486,12 @@ export class Agent {
   /** Leases blocks for what the allocator asks for; one request in flight per request key. */
   async #lease(now: number): Promise<void> {
     const needs = this.allocator.needs(now);
-    await Promise.all(
-      needs.map((need) => {
+    // Leases already in flight are not in `needs`: wait for them too, so that concurrent
+    // allocations on a node without blocks all wait for the one lease instead of failing.
+    const inFlight = [...this.#leasing.values()];
+    await Promise.all([
+      ...inFlight,
+      ...needs.map((need) => {
         const running = this.#leasing.get(need.requestKey);
         if (running !== undefined) return running;
         this.allocator.markRequested(need.requestKey);
@@ -525,7 +529,7 @@ export class Agent {
         this.#leasing.set(need.requestKey, p);
         return p;
       }),
-    );
+    ]);
   }
 
   /**
