@@ -1,0 +1,327 @@
+// Scale: one `ipamd --role server` (a group of one, durable SQLite) filled through its Cluster
+// API with 5,000 nodes (250 TORs × 20), 4 leased blocks per node (20,000 leases) and 30 direct-mode
+// addresses per node (150,000): the server's resident memory, the size of its Raft snapshot, and
+// restart-to-ready time. Then one `--role agent` on that cluster (its own TOR) holding AGENT_PODS dual-stack pod
+// allocations: its resident memory and restart-to-ready time. Writes bench-results/ipamd-scale.json.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BenchRow, printTable, summarize, writeBenchResults } from "@ipam/bench-kit";
+import {
+  type ClusterClient,
+  createClusterClient,
+  createIpamClient,
+  Family,
+  FamilySelection,
+  type IpamClient,
+  ReadyState,
+} from "@ipam/grpc-server";
+import { openStore } from "@ipam/store";
+import {
+  freePort,
+  type IpamdProcess,
+  killAll,
+  spawnIpamd,
+  tempDir,
+  waitFor,
+} from "../test/helpers/processes.js";
+
+const ZONES = 5;
+const PODS_PER_ZONE = 5;
+const TORS_PER_POD = 10;
+const NODES_PER_TOR = 20;
+const BLOCKS_PER_NODE = 4; // 2 IPv4 /26 + 2 IPv6 /120
+const DIRECT_PER_NODE = 30;
+const DIRECT_BATCH = 50;
+const AGENT_PODS = Number(process.env.BENCH_AGENT_PODS ?? 5000);
+const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3);
+const SNAPSHOT_ENTRIES = 2000;
+
+const AGENT_TOR = "tor-agent";
+const torId = (t: number) => `tor-${t}`;
+const nodeId = (t: number, n: number) => `node-${t}-${n}`;
+
+/** An IPv4 address `offset` addresses above 10.0.0.0. */
+function v4(offset: number): string {
+  const a = 10 * 2 ** 24 + offset;
+  return [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join(".");
+}
+
+/**
+ * 250 TORs, each with an IPv4 /20 and an IPv6 /64 in blocks and a direct-mode IPv4 /22, and one
+ * more TOR for the benchmark agent.
+ */
+function scaleTopology(): object {
+  let t = 0;
+  const zones = [];
+  for (let z = 0; z < ZONES; z++) {
+    const pods = [];
+    for (let p = 0; p < PODS_PER_ZONE; p++) {
+      const tors = [];
+      for (let k = 0; k < TORS_PER_POD; k++, t++) {
+        tors.push({
+          id: torId(t),
+          subnets: [
+            {
+              id: `${torId(t)}-v4`,
+              cidr: `${v4(64 * 2 ** 16 + t * 4096)}/20`,
+              purpose: "default",
+              blockPrefix: 26,
+            },
+            {
+              id: `${torId(t)}-v6`,
+              cidr: `fd99:0:0:${t.toString(16)}::/64`,
+              purpose: "default",
+              blockPrefix: 120,
+            },
+            {
+              id: `${torId(t)}-mgmt`,
+              cidr: `${v4(128 * 2 ** 16 + t * 1024)}/22`,
+              purpose: "management",
+              blockPrefix: 32,
+            },
+          ],
+        });
+      }
+      if (z === 0 && p === 0) {
+        // The benchmark agent's rack: room for AGENT_PODS dual-stack pods.
+        tors.push({
+          id: AGENT_TOR,
+          subnets: [
+            {
+              id: "agent-v4",
+              cidr: `${v4(192 * 2 ** 16)}/16`,
+              purpose: "default",
+              blockPrefix: 26,
+            },
+            { id: "agent-v6", cidr: "fd99:0:0:1000::/64", purpose: "default", blockPrefix: 120 },
+          ],
+        });
+      }
+      pods.push({ id: `pod-${z}-${p}`, tors });
+    }
+    zones.push({ id: `zone-${z}`, pods });
+  }
+  return { version: 1, zones };
+}
+
+/** Resident set size of a process, MiB (Linux /proc). */
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+/** Runs `op(i)` for i in [0, count) with `concurrency` calls in flight; returns ops/s. */
+async function fill(
+  count: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) await op(i);
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function serverReady(client: ClusterClient, applied: bigint): Promise<void> {
+  await waitFor(
+    "the server to lead and apply its log",
+    async () => {
+      const st = await client.getStatus({}, { deadlineMs: 500 }).catch(() => undefined);
+      return st !== undefined && st.leaderId !== "" && st.appliedIndex >= applied
+        ? true
+        : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 10 },
+  );
+}
+
+async function agentReady(client: IpamClient): Promise<void> {
+  await waitFor(
+    "the agent to be ready",
+    async () => {
+      const s = await client.status({}, { deadlineMs: 500 }).catch(() => undefined);
+      return s?.state === ReadyState.READY ? true : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 10 },
+  );
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir("ipamd-scale-bench");
+  const rows: BenchRow[] = [];
+  const context = (name: string, unit: string, value: number, samples = 1) => {
+    const row = summarize(name, unit, [value], { count: samples });
+    rows.push(row);
+    console.error(`${name}: ${row.value} ${unit}`);
+  };
+  try {
+    const topology = join(dir, "topology.json");
+    writeFileSync(topology, JSON.stringify(scaleTopology()));
+    const address = `127.0.0.1:${await freePort()}`;
+    const serverArgs = [
+      ...["--role", "server", "--node-id", "s1", "--data-dir", join(dir, "s1")],
+      ...["--grpc-addr", address, "--metrics-addr", "off", "--log-level", "warn"],
+      ...["--raft-snapshot-entries", String(SNAPSHOT_ENTRIES), "--bootstrap"],
+      ...["--topology", topology],
+    ];
+    let server: IpamdProcess = spawnIpamd("s1", serverArgs);
+    const cluster = createClusterClient({ addresses: [address] });
+    await serverReady(cluster, 1n);
+    await waitFor("the topology", async () => {
+      const t = await cluster.getTopology({});
+      return t.topologyJson.includes(torId(249)) ? true : undefined;
+    });
+    const tors = ZONES * PODS_PER_ZONE * TORS_PER_POD;
+    const nodes = tors * NODES_PER_TOR;
+    const node = (i: number) => nodeId(Math.floor(i / NODES_PER_TOR), i % NODES_PER_TOR);
+    context("scale: server RSS after the topology, 0 nodes", "MiB", rssMiB(server.pid));
+
+    const registered = await fill(nodes, 64, (i) =>
+      cluster.registerNode({ nodeId: node(i), torId: torId(Math.floor(i / NODES_PER_TOR)) }),
+    );
+    context("scale: fill, RegisterNode (64 concurrent)", "writes/s", registered, nodes);
+    const leases = nodes * BLOCKS_PER_NODE;
+    const leased = await fill(leases, 64, (i) =>
+      cluster.leaseBlock({
+        nodeId: node(i % nodes),
+        purpose: "default",
+        family: Math.floor(i / nodes) % 2 === 0 ? Family.IPV4 : Family.IPV6,
+        requestId: `scale-${i}`,
+      }),
+    );
+    context("scale: fill, LeaseBlock (64 concurrent)", "writes/s", leased, leases);
+    const direct = nodes * DIRECT_PER_NODE;
+    const calls = direct / DIRECT_BATCH;
+    const allocated = await fill(calls, 16, async (c) => {
+      const r = await cluster.allocateDirect({
+        items: Array.from({ length: DIRECT_BATCH }, (_, k) => {
+          const i = c * DIRECT_BATCH + k;
+          const owner = node(Math.floor(i / DIRECT_PER_NODE));
+          return {
+            network: "scale",
+            containerId: `c${i}`,
+            ifname: "eth0",
+            nodeId: owner,
+            purpose: "management",
+            family: Family.IPV4,
+          };
+        }),
+      });
+      for (const x of r.results) {
+        if (x.result.case === "error") throw new Error(`AllocateDirect: ${x.result.value.message}`);
+      }
+    });
+    context(
+      `scale: fill, AllocateDirect (${DIRECT_BATCH} per call, 16 concurrent)`,
+      "addresses/s",
+      allocated * DIRECT_BATCH,
+      direct,
+    );
+    const full = await cluster.getStatus({});
+    context(
+      `scale: server RSS, ${nodes} nodes, ${leases} leases, ${direct} direct addresses`,
+      "MiB",
+      rssMiB(server.pid),
+    );
+
+    // Restart-to-ready: SIGTERM, start again with the same flags (a server with Raft state
+    // ignores --bootstrap), time from spawn to leading with every entry applied.
+    const restarts: number[] = [];
+    for (let r = 0; r < RESTARTS; r++) {
+      server.kill("SIGTERM");
+      await server.exited();
+      const t0 = performance.now();
+      server = spawnIpamd("s1", serverArgs);
+      await serverReady(cluster, full.appliedIndex);
+      restarts.push(performance.now() - t0);
+    }
+    const restartRow = summarize(
+      "scale: server restart to ready (spawn → leader, log applied)",
+      "ms",
+      restarts,
+    );
+    rows.push(restartRow);
+    console.error(`${restartRow.name}: ${restartRow.value} ms`);
+    context("scale: server RSS after a restart", "MiB", rssMiB(server.pid));
+
+    // The agent: one node of tor-0 with AGENT_PODS dual-stack pods.
+    const agentDir = join(dir, "agent");
+    const socket = join(agentDir, "ipamd.sock");
+    const agentArgs = [
+      ...["--role", "agent", "--servers", address, "--node-id", "scale-agent"],
+      ...["--tor", AGENT_TOR, "--data-dir", agentDir, "--unix-socket", socket],
+      ...["--metrics-addr", "off", "--log-level", "warn"],
+    ];
+    let agent = spawnIpamd("agent", agentArgs);
+    const ipam = createIpamClient({ addresses: [`unix:${socket}`] });
+    await agentReady(ipam);
+    context("scale: agent RSS, no pods", "MiB", rssMiB(agent.pid));
+    const pods = await fill(AGENT_PODS, 16, (i) =>
+      ipam.allocate({
+        network: "pods",
+        containerId: `pod${i}`,
+        ifname: "eth0",
+        purpose: "default",
+        families: FamilySelection.DUAL_STACK,
+      }),
+    );
+    context("scale: agent fill, Allocate dual-stack (16 concurrent)", "pods/s", pods, AGENT_PODS);
+    context(`scale: agent RSS, ${AGENT_PODS} dual-stack pods`, "MiB", rssMiB(agent.pid));
+    const agentRestarts: number[] = [];
+    for (let r = 0; r < RESTARTS; r++) {
+      agent.kill("SIGTERM");
+      await agent.exited();
+      const t0 = performance.now();
+      agent = spawnIpamd("agent", agentArgs);
+      await agentReady(ipam);
+      agentRestarts.push(performance.now() - t0);
+    }
+    const list = await ipam.listAllocations({ network: "pods" });
+    if (list.allocations.length < Math.min(AGENT_PODS, 500)) {
+      throw new Error(`the agent lost allocations across restarts (${list.allocations.length})`);
+    }
+    const agentRow = summarize(
+      `scale: agent restart to ready (${AGENT_PODS} pods)`,
+      "ms",
+      agentRestarts,
+    );
+    rows.push(agentRow);
+    console.error(`${agentRow.name}: ${agentRow.value} ms`);
+    ipam.close();
+
+    server.kill("SIGTERM");
+    await server.exited();
+    cluster.close();
+    // The snapshot the server last wrote (every SNAPSHOT_ENTRIES applied entries).
+    const store = openStore({ path: join(dir, "s1", "ipamd.db") });
+    try {
+      const snapshot = store.raftLog().loadSnapshot();
+      if (snapshot === undefined) throw new Error("the server wrote no snapshot");
+      context(
+        `scale: Raft snapshot size (at index ${snapshot.meta.index} of ${full.appliedIndex})`,
+        "MB",
+        snapshot.data.length / 1e6,
+      );
+    } finally {
+      store.close();
+    }
+  } finally {
+    await killAll();
+  }
+  const path = writeBenchResults(new URL("..", import.meta.url), "ipamd-scale", rows);
+  printTable(rows);
+  console.log(`written to ${path}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
