@@ -38,8 +38,6 @@ export interface ClusterDataOptions {
   readonly now?: () => number;
   /** Most items one AllocateDirect / ReleaseDirect call may carry; default 10 000. */
   readonly maxBatch?: number;
-  /** LeaseBlock `request_id`s remembered for idempotent retries; default 10 000. */
-  readonly requestIdMemory?: number;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -212,9 +210,6 @@ export function clusterDataHandlers(
 ): Partial<ClusterHandlers> {
   const now = options.now ?? Date.now;
   const maxBatch = options.maxBatch ?? 10_000;
-  const memory = options.requestIdMemory ?? 10_000;
-  /** LeaseBlock request_id → the lease it produced (insertion order = age). */
-  const leasedByRequest = new Map<string, Promise<BlockLease>>();
   let applying = Promise.resolve();
 
   const checkBatch = (field: string, n: number): void => {
@@ -407,35 +402,22 @@ export function clusterDataHandlers(
         subnet === undefined
           ? requireFamily("family", req.family)
           : optionalFamily("family", req.family);
-      const run = async (): Promise<BlockLease> => {
-        const r = await cluster.execute({
-          type: "lease-block",
-          at: now(),
-          node,
-          ...(subnet === undefined ? {} : { subnet }),
-          ...(purpose === undefined ? {} : { purpose }),
-          ...(family === undefined ? {} : { family }),
-        });
-        return r.value;
-      };
-      let lease: Promise<BlockLease>;
-      if (req.requestId === "") lease = run();
-      else {
-        const key = `${node}\u0000${req.requestId}`;
-        const earlier = leasedByRequest.get(key);
-        if (earlier !== undefined) lease = earlier;
-        else {
-          lease = run();
-          leasedByRequest.set(key, lease);
-          // A failed attempt is forgotten so that a retry really retries.
-          lease.catch(() => leasedByRequest.delete(key));
-          while (leasedByRequest.size > memory) {
-            const oldest = leasedByRequest.keys().next().value as string;
-            leasedByRequest.delete(oldest);
-          }
-        }
+      if (req.requestId.length > 128) {
+        throw new IpamdError("INVALID_ARGUMENT", "request_id: at most 128 characters");
       }
-      return { block: wireBlock(await lease) };
+      // The request id travels in the command: the state machine answers a retry (after a lost
+      // answer or a leader change) with the block the first attempt leased, on every replica.
+      const r = await cluster.execute({
+        type: "lease-block",
+        at: now(),
+        node,
+        ...(subnet === undefined ? {} : { subnet }),
+        ...(purpose === undefined ? {} : { purpose }),
+        ...(family === undefined ? {} : { family }),
+        ...(req.requestId === "" ? {} : { requestId: req.requestId }),
+      });
+      const lease = r.value;
+      return { block: wireBlock(lease) };
     },
 
     releaseBlock: async (req) => {

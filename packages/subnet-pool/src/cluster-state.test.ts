@@ -204,6 +204,41 @@ describe("ClusterState: block leases", () => {
     ).toBe(true);
   });
 
+  it("lease-block with a requestId is idempotent per node, across snapshot and restore", () => {
+    const state = fresh();
+    const ask = (at: number, node: string, requestId: string) =>
+      state.apply({ type: "lease-block", at, node, purpose: "default", family: 4, requestId });
+    const first = value(ask(1, "node-a1", "r-1"));
+    // A retry (lost answer, new leader) gets the same block, with its first lease time.
+    expect(value(ask(2, "node-a1", "r-1"))).toEqual(first);
+    expect(state.nodeLeases("node-a1")).toHaveLength(1);
+    // Another id, or the same id from another node, leases another block.
+    const second = value(ask(3, "node-a1", "r-2"));
+    const other = value(ask(4, "node-a2", "r-1"));
+    expect(new Set([first.cidr, second.cidr, other.cidr]).size).toBe(3);
+    // The ids survive a snapshot: a replica restored from it answers the retry the same way.
+    const restored = ClusterState.restore(state.snapshot());
+    expect(
+      value(
+        restored.apply({
+          type: "lease-block",
+          at: 5,
+          node: "node-a1",
+          purpose: "default",
+          family: 4,
+          requestId: "r-1",
+        }),
+      ),
+    ).toEqual(first);
+    expect(restored.snapshot()).toEqual(state.snapshot());
+    // Once the block is released, the id leases anew.
+    value(state.apply({ type: "release-block", at: 6, node: "node-a1", cidr: first.cidr }));
+    expect(value(ask(7, "node-a1", "r-1")).leasedAt).toBe(7);
+    const bad = ask(8, "node-a1", "x".repeat(129));
+    expect(errorCode(bad)).toBe("INVALID_ARGUMENT");
+    expect(bad.ok ? "" : bad.error.message).toContain("lease-block.requestId");
+  });
+
   it("release-block refuses another node's block and an unknown one", () => {
     const state = fresh();
     const a = value(

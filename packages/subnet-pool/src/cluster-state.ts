@@ -42,6 +42,7 @@ import {
 import {
   byString,
   fail,
+  optionalRequestId,
   optionalStrategy,
   requireFamily,
   requireKey,
@@ -83,6 +84,8 @@ import {
 interface BlockOwner {
   readonly node: string;
   readonly leasedAt: number;
+  /** The lease-block command's `requestId`, when it carried one (idempotent retries). */
+  readonly requestId?: string;
 }
 
 interface DirectPool {
@@ -139,7 +142,7 @@ type SnapshotSubnet = [
   string,
   boolean,
   [string, string, number][],
-  [string, string, number][],
+  ([string, string, number] | [string, string, number, string])[],
   number,
   [number, number][],
 ];
@@ -866,6 +869,12 @@ export class ClusterState {
 
   #leaseBlock(c: LeaseBlockCommand): BlockLease {
     const node = this.#requireNode(c.node, "lease-block.node");
+    const requestId = optionalRequestId(c.requestId);
+    if (requestId !== undefined) {
+      // A retry (after a lost answer or a leader change) gets the block the first try leased.
+      const earlier = this.#leaseByRequest(node.id, requestId);
+      if (earlier !== undefined) return earlier;
+    }
     let candidates: SubnetState[];
     if (c.subnet !== undefined) {
       const st = this.#requireSubnet(c.subnet, "lease-block.subnet");
@@ -901,7 +910,11 @@ export class ClusterState {
     for (const st of candidates) {
       const index = this.#pickBlock(st, node.id);
       if (index < 0n) continue;
-      this.#leaseIndex(st, index, { node: node.id, leasedAt: c.at });
+      this.#leaseIndex(st, index, {
+        node: node.id,
+        leasedAt: c.at,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
       return this.#lease(st, node.id, index, c.at);
     }
     return fail(
@@ -1158,6 +1171,19 @@ export class ClusterState {
     return [...this.#topology.nodes.values()].sort((a, b) => byString(a.id, b.id));
   }
 
+  /** The block a lease-block command with `requestId` leased to `nodeId`, if still held. */
+  #leaseByRequest(nodeId: string, requestId: string): BlockLease | undefined {
+    const perNode = this.#nodeBlocks.get(nodeId);
+    for (const subnetId of [...(perNode?.keys() ?? [])].sort(byString)) {
+      const st = this.#subnets.get(subnetId) as SubnetState;
+      for (const index of perNode?.get(subnetId) ?? []) {
+        const owner = st.index?.owner(index) as BlockOwner;
+        if (owner.requestId === requestId) return this.#lease(st, nodeId, index, owner.leasedAt);
+      }
+    }
+    return undefined;
+  }
+
   /** The blocks leased to a node (empty for an unknown node), sorted by subnet id then block. */
   nodeLeases(nodeId: string): BlockLease[] {
     const perNode = this.#nodeBlocks.get(nodeId);
@@ -1290,9 +1316,13 @@ export class ClusterState {
     for (const st of [...this.#subnets.values()].sort((a, b) =>
       byString(a.subnet.id, b.subnet.id),
     )) {
-      const blocks: [string, string, number][] = [];
+      const blocks: ([string, string, number] | [string, string, number, string])[] = [];
       st.index?.forEach((i, o) => {
-        blocks.push([i.toString(), o.node, o.leasedAt]);
+        blocks.push(
+          o.requestId === undefined
+            ? [i.toString(), o.node, o.leasedAt]
+            : [i.toString(), o.node, o.leasedAt, o.requestId],
+        );
       });
       const cooling: [number, number][] = [];
       const pool = st.pool;
@@ -1418,9 +1448,13 @@ export class ClusterState {
         }
         st.pool.block.cursor = cursor;
       }
-      for (const [index, node, leasedAt] of blocks) {
+      for (const [index, node, leasedAt, requestId] of blocks) {
         if (!this.#topology.nodes.has(node)) throw new Error(`block owner ${node} is not a node`);
-        this.#leaseIndex(st, BigInt(index), { node, leasedAt });
+        this.#leaseIndex(st, BigInt(index), {
+          node,
+          leasedAt,
+          ...(requestId === undefined ? {} : { requestId }),
+        });
       }
     }
     for (const group of doc.direct) {

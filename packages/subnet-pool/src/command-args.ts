@@ -47,6 +47,14 @@ export function optionalStrategy(value: unknown, path: string): SubnetStrategy {
   return value;
 }
 
+/** A lease-block `requestId`: absent, or a non-empty string of at most 128 characters. */
+export function optionalRequestId(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "" || value.length > 128)
+    fail("INVALID_ARGUMENT", "lease-block.requestId: must be a string of 1 to 128 characters");
+  return value;
+}
+
 /** Maps any error thrown while applying a command to a {@link CommandError}. */
 export function toCommandError(error: unknown): CommandError {
   if (error instanceof PoolError) {

@@ -119,6 +119,11 @@ export interface LeaseBlockCommand {
   readonly family?: Family;
   /** Default `"spill"`. */
   readonly strategy?: SubnetStrategy;
+  /**
+   * Idempotency key chosen by the caller (at most 128 characters): while the node still holds
+   * the block a lease-block with this id leased, a repeat returns that block instead of a new one.
+   */
+  readonly requestId?: string;
 }
 
 export interface ReleaseBlockCommand {
