@@ -186,6 +186,8 @@ describe("ipamd --role server: a Raft group of server processes", () => {
   it("elects a new leader after the leader is SIGKILLed; writes succeed; the killed server restarts and rejoins", async () => {
     const before = await waitForGroup(servers, ["s1", "s2", "s3"]);
     const old = leaderOf(before);
+    // The block leased with request_id "lease-1" by the previous test, granted by this leader.
+    const [lease1] = await blocksOn(old, "node-a");
     old.proc.kill("SIGKILL");
     await old.proc.exited();
     const rest = servers.filter((s) => s !== old);
@@ -205,6 +207,16 @@ describe("ipamd --role server: a Raft group of server processes", () => {
       ),
     );
     expect(lease.block?.cidr).toMatch(/^10\.99\./);
+    // A retry of the lease the old leader granted (same request_id, as after a lost answer) gets
+    // that block from the new leader, not a second one: the id lives in the replicated state.
+    const retried = await any.leaseBlock({
+      nodeId: "node-a",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "lease-1",
+    });
+    expect(lease1?.cidr).toMatch(/^10\.99\./);
+    expect(retried.block?.cidr).toBe(lease1?.cidr);
 
     restart(old);
     const back = await waitForGroup(servers, ["s1", "s2", "s3"]);
