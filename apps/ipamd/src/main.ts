@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, watch } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   createClusterClient,
@@ -8,9 +8,9 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
-import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
+import { createIpamMetrics } from "@ipam/metrics";
 import { openStore, type Store } from "@ipam/store";
-import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
+import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
@@ -20,16 +20,17 @@ import { singleServerStatusHandlers } from "./cluster-membership.js";
 import { LocalCluster } from "./cluster-node.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
+import {
+  exportNodePool,
+  loadTopology,
+  onStopSignals,
+  startMetricsEndpoint,
+  VERSION,
+  watchTopologyFile,
+} from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
 import { runAgent } from "./role-agent.js";
 import { runServer } from "./role-server.js";
-
-const VERSION = "0.0.0";
-
-function loadTopology(path: string | undefined): Topology {
-  if (path === undefined) return exampleTopology();
-  return parseTopology(readFileSync(path, "utf8"), "auto");
-}
 
 /** Runs the daemon until a signal; resolves with the exit code. */
 export async function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
@@ -106,17 +107,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       leasedBlocks: u.leasedBlocks,
     })),
   );
-  metrics.setNodePoolSource(() =>
-    agent.allocator.usage(Date.now()).map((u) => ({
-      subnet: u.subnet,
-      purpose: u.purpose,
-      family: u.family,
-      heldBlocks: u.blocks,
-      heldAddresses: u.capacity,
-      allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling,
-    })),
-  );
+  exportNodePool(metrics, agent);
   metrics.setRaftSource(() => {
     const st = cluster.raft.status();
     return {
@@ -131,21 +122,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     leaderReachable: cluster.available(),
     quorumAvailable: cluster.available(),
   }));
-  let metricsServer: MetricsServer | undefined;
-  if (config.metricsAddr !== undefined) {
-    metricsServer = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.metricsAddr.host,
-      port: config.metricsAddr.port,
-      readiness: () =>
-        agent.ready ? { ready: true } : { ready: false, reason: "node allocator not rebuilt yet" },
-      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
-    });
-    log.info(
-      { metrics: `http://${config.metricsAddr.host}:${metricsServer.port}/metrics` },
-      `metrics on http://${config.metricsAddr.host}:${metricsServer.port}/metrics`,
-    );
-  }
+  const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
   const onCall = (method: string, code: string, seconds: number) =>
     metrics.observeGrpcRequest(method, code as never, seconds);
   const servers: GrpcServer[] = [];
@@ -202,44 +179,19 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       }
     });
   };
-  let watchTimer: NodeJS.Timeout | undefined;
-  const watcher =
-    config.topology === undefined
-      ? undefined
-      : watch(config.topology, () => {
-          clearTimeout(watchTimer);
-          watchTimer = setTimeout(() => reload("file changed"), 200);
-        });
-  process.on("SIGHUP", () => reload("SIGHUP"));
+  const stopWatching = watchTopologyFile(config.topology, reload);
 
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal: exiting at once");
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ signal }, "shutting down");
-      void (async () => {
-        agent.stop();
-        watcher?.close();
-        clearTimeout(watchTimer);
-        await Promise.all(servers.map((s) => s.shutdown(5000)));
-        await reloading;
-        await cluster.stop();
-        await metricsServer?.close();
-        store.close();
-        log.info("stopped");
-        resolve(0);
-      })().catch((err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        resolve(1);
-      });
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-  });
+  return await onStopSignals(log, async () => {
+    agent.stop();
+    stopWatching();
+    await Promise.all(servers.map((s) => s.shutdown(5000)));
+    await reloading;
+    await cluster.stop();
+    await metricsServer?.close();
+    store.close();
+    log.info("stopped");
+    return 0;
+  }).done;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

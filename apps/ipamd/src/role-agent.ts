@@ -6,16 +6,18 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
-import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
+import { createIpamMetrics } from "@ipam/metrics";
 import { openStore, type Store } from "@ipam/store";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import type { IpamdConfig } from "./config.js";
+import { exportNodePool, onStopSignals, startMetricsEndpoint, VERSION } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
 import { RemoteCluster } from "./remote-cluster.js";
 
-const VERSION = "0.0.0";
+/** The stop reason when the agent could not start (exit code 1). */
+const START_FAILURE = "start failure";
 
 /** Node labels that name the node's TOR when `--tor` is not given, first match wins. */
 export const TOR_LABELS = ["ipam.io/tor", "tor"] as const;
@@ -99,35 +101,12 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
 
   const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   agent.metrics = metrics;
-  metrics.setNodePoolSource(() =>
-    agent.allocator.usage(Date.now()).map((u) => ({
-      subnet: u.subnet,
-      purpose: u.purpose,
-      family: u.family,
-      heldBlocks: u.blocks,
-      heldAddresses: u.capacity,
-      allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling,
-    })),
-  );
+  exportNodePool(metrics, agent);
   metrics.setAgentSource(() => ({
     leaderReachable: cluster.available(),
     quorumAvailable: cluster.available(),
   }));
-  let metricsServer: MetricsServer | undefined;
-  if (config.metricsAddr !== undefined) {
-    metricsServer = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.metricsAddr.host,
-      port: config.metricsAddr.port,
-      readiness: () => agent.readiness(),
-      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
-    });
-    log.info(
-      { metrics: `http://${config.metricsAddr.host}:${metricsServer.port}/metrics` },
-      `metrics on http://${config.metricsAddr.host}:${metricsServer.port}/metrics`,
-    );
-  }
+  const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
   const onCall = (method: string, code: string, seconds: number) =>
     metrics.observeGrpcRequest(method, code as never, seconds);
   const servers: GrpcServer[] = [
@@ -138,15 +117,25 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     }),
   ];
 
-  let stopping = false;
   let wake: (() => void) | undefined;
+  const control = onStopSignals(log, async (reason) => {
+    wake?.();
+    agent.stop();
+    await Promise.all(servers.map((s) => s.shutdown(5000)));
+    cluster.close();
+    await starting.catch(() => undefined);
+    await metricsServer?.close();
+    store.close();
+    log.info("stopped");
+    return reason === START_FAILURE ? 1 : 0;
+  });
   const starting = (async () => {
-    for (let attempt = 0; !stopping; attempt++) {
+    for (let attempt = 0; !control.stopping; attempt++) {
       try {
         await agent.start();
         return;
       } catch (err) {
-        if (stopping) return;
+        if (control.stopping) return;
         const code = (err as { code?: unknown }).code;
         if (code !== "UNAVAILABLE" && code !== "TIMEOUT" && code !== "NOT_LEADER") throw err;
         log.warn({ err, attempt }, "waiting for a cluster server to answer");
@@ -159,7 +148,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   })();
   const started = starting.then(
     () => {
-      if (stopping) return;
+      if (control.stopping) return;
       agent.startMaintenance(1000);
       cluster.startProbe();
       log.info(
@@ -172,35 +161,10 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     },
   );
 
-  return await new Promise<number>((resolve) => {
-    const stop = (signal: string, code: number) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal: exiting at once");
-        process.exit(1);
-      }
-      stopping = true;
-      wake?.();
-      log.info({ signal }, "shutting down");
-      void (async () => {
-        agent.stop();
-        await Promise.all(servers.map((s) => s.shutdown(5000)));
-        cluster.close();
-        await starting.catch(() => undefined);
-        await metricsServer?.close();
-        store.close();
-        log.info("stopped");
-        resolve(code);
-      })().catch((err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        resolve(1);
-      });
-    };
-    started.catch((err: unknown) => {
-      if (stopping) return;
-      log.fatal({ err }, `agent start failed: ${(err as Error).message}`);
-      stop("start failure", 1);
-    });
-    process.on("SIGTERM", () => stop("SIGTERM", 0));
-    process.on("SIGINT", () => stop("SIGINT", 0));
+  started.catch((err: unknown) => {
+    if (control.stopping) return;
+    log.fatal({ err }, `agent start failed: ${(err as Error).message}`);
+    control.stop(START_FAILURE);
   });
+  return await control.done;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, watch } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   type ClientTlsOptions,
@@ -7,23 +7,23 @@ import {
   startGrpcServer,
   type TlsOptions,
 } from "@ipam/grpc-server";
-import { createIpamMetrics, type MetricsServer, startMetricsServer } from "@ipam/metrics";
+import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
 import { openStore, type Store } from "@ipam/store";
-import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
+import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import type { IpamdConfig } from "./config.js";
+import {
+  loadTopology,
+  onStopSignals,
+  startMetricsEndpoint,
+  VERSION,
+  watchTopologyFile,
+} from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
 import { RaftCluster } from "./raft-cluster.js";
-
-const VERSION = "0.0.0";
-
-function loadTopology(path: string | undefined): Topology {
-  if (path === undefined) return exampleTopology();
-  return parseTopology(readFileSync(path, "utf8"), "auto");
-}
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", ""]);
 
@@ -197,18 +197,15 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
       leader: st.leader,
     };
   });
-  if (config.metricsAddr !== undefined) {
-    metricsServer = await startMetricsServer({
-      registry: metrics.registry,
-      host: config.metricsAddr.host,
-      port: config.metricsAddr.port,
-      readiness: () =>
-        cluster.leader() !== undefined
-          ? { ready: true }
-          : { ready: false, reason: "no Raft leader known" },
-      logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
-    });
-  }
+  metricsServer = await startMetricsEndpoint(
+    config,
+    metrics,
+    () =>
+      cluster.leader() !== undefined
+        ? { ready: true }
+        : { ready: false, reason: "no Raft leader known" },
+    log,
+  );
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
@@ -264,47 +261,22 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     () => applyTopology("start"),
     cluster.isLeader() ? 0 : 3 * config.electionMs,
   );
-  let watchTimer: NodeJS.Timeout | undefined;
-  const watcher =
-    config.topology === undefined
-      ? undefined
-      : watch(config.topology, () => {
-          clearTimeout(watchTimer);
-          watchTimer = setTimeout(() => applyTopology("file changed"), 200);
-        });
-  process.on("SIGHUP", () => applyTopology("SIGHUP"));
+  const stopWatching = watchTopologyFile(config.topology, applyTopology);
 
-  return await new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) {
-        log.warn({ signal }, "second signal: exiting at once");
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ signal }, "shutting down");
-      void (async () => {
-        clearTimeout(leaderWait);
-        stoppingHealth = true;
-        unsubscribe();
-        watcher?.close();
-        clearTimeout(watchTimer);
-        await applying;
-        // Raft first (a leader hands over while its listener still receives the new leader's
-        // messages), then the listener.
-        await cluster.stop({ transferLeadership: true });
-        await tcp.shutdown(5000);
-        forwarder.close();
-        await metricsServer?.close();
-        store.close();
-        log.info("stopped");
-        resolve(0);
-      })().catch((err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        resolve(1);
-      });
-    };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
-  });
+  return await onStopSignals(log, async () => {
+    clearTimeout(leaderWait);
+    stoppingHealth = true;
+    unsubscribe();
+    stopWatching();
+    await applying;
+    // Raft first (a leader hands over while its listener still receives the new leader's
+    // messages), then the listener.
+    await cluster.stop({ transferLeadership: true });
+    await tcp.shutdown(5000);
+    forwarder.close();
+    await metricsServer?.close();
+    store.close();
+    log.info("stopped");
+    return 0;
+  }).done;
 }

@@ -1,0 +1,125 @@
+import { readFileSync, watch } from "node:fs";
+import {
+  type IpamMetrics,
+  type MetricsServer,
+  type Readiness,
+  startMetricsServer,
+} from "@ipam/metrics";
+import { exampleTopology, parseTopology, type Topology } from "@ipam/topology";
+import type { Logger } from "pino";
+import type { Agent } from "./agent.js";
+import type { IpamdConfig } from "./config.js";
+
+// What the three roles (all, server, agent) share: the topology file, the metrics endpoint,
+// the node-pool gauges of an agent and the stop signals.
+
+export const VERSION = "0.0.0";
+
+/** The topology of `--topology FILE` (JSON or YAML), or the built-in example without one. */
+export function loadTopology(path: string | undefined): Topology {
+  if (path === undefined) return exampleTopology();
+  return parseTopology(readFileSync(path, "utf8"), "auto");
+}
+
+/**
+ * Calls `onChange(why)` on SIGHUP and when the topology file changes (debounced 200 ms). Nothing
+ * is watched without `--topology`. Returns the function that stops watching.
+ */
+export function watchTopologyFile(
+  path: string | undefined,
+  onChange: (why: string) => void,
+): () => void {
+  if (path === undefined) return () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(path, () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onChange("file changed"), 200);
+  });
+  const onHup = () => onChange("SIGHUP");
+  process.on("SIGHUP", onHup);
+  return () => {
+    watcher.close();
+    clearTimeout(timer);
+    process.off("SIGHUP", onHup);
+  };
+}
+
+/** Starts `/metrics`, `/healthz` and `/readyz` on `--metrics-addr` (undefined when it is off). */
+export async function startMetricsEndpoint(
+  config: Pick<IpamdConfig, "metricsAddr">,
+  metrics: IpamMetrics,
+  readiness: () => Readiness,
+  log: Logger,
+): Promise<MetricsServer | undefined> {
+  if (config.metricsAddr === undefined) return undefined;
+  const server = await startMetricsServer({
+    registry: metrics.registry,
+    host: config.metricsAddr.host,
+    port: config.metricsAddr.port,
+    readiness,
+    logger: { warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
+  });
+  const url = `http://${config.metricsAddr.host}:${server.port}/metrics`;
+  log.info({ metrics: url }, `metrics on ${url}`);
+  return server;
+}
+
+/** Reads an agent's held blocks into the node-pool gauges at each scrape. */
+export function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
+  metrics.setNodePoolSource(() =>
+    agent.allocator.usage(Date.now()).map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      heldBlocks: u.blocks,
+      heldAddresses: u.capacity,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+    })),
+  );
+}
+
+/** The daemon's stop: SIGTERM/SIGINT (or {@link StopControl.stop}) runs `shutdown` once. */
+export interface StopControl {
+  /** Resolves with the exit code `shutdown` returned (1 when it threw). */
+  readonly done: Promise<number>;
+  /** Starts the shutdown as a signal would; `reason` is logged and passed to `shutdown`. */
+  stop(reason: string): void;
+  /** True once a stop has begun. */
+  readonly stopping: boolean;
+}
+
+/**
+ * On the first SIGTERM/SIGINT runs `shutdown(reason)`; a second signal exits at once with 1.
+ */
+export function onStopSignals(
+  log: Logger,
+  shutdown: (reason: string) => Promise<number>,
+): StopControl {
+  let stopping = false;
+  let resolve: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => {
+    resolve = r;
+  });
+  const stop = (reason: string) => {
+    if (stopping) {
+      log.warn({ signal: reason }, "second signal: exiting at once");
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal: reason }, "shutting down");
+    shutdown(reason).then(resolve, (err: unknown) => {
+      log.error({ err }, "shutdown failed");
+      resolve(1);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  return {
+    done,
+    stop,
+    get stopping() {
+      return stopping;
+    },
+  };
+}
