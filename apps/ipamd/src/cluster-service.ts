@@ -5,15 +5,14 @@ import {
   Family as WireFamily,
   StatsLevel as WireStatsLevel,
 } from "@ipam/grpc-server";
-import {
-  type BlockLease,
-  type ClusterCommand,
-  type ClusterState,
-  type CommandResult,
-  type DirectAllocateValue,
-  type DirectAllocation,
-  type StatsLevel,
-  statsKeyOf,
+import type {
+  BlockLease,
+  ClusterCommand,
+  ClusterState,
+  CommandResult,
+  DirectAllocateValue,
+  DirectAllocation,
+  StatsLevel,
 } from "@ipam/subnet-pool";
 import {
   type Family,
@@ -496,58 +495,26 @@ export function clusterDataHandlers(
       return cluster.read(
         (s) => {
           const topology = s.topology();
-          const rows = new Map<
-            string,
-            {
-              subnets: number;
-              capacity: number;
-              allocated: number;
-              reserved: number;
-              cooling: number;
-              free: number;
-              leased: number;
-            }
-          >();
-          for (const u of s.subnetUsage()) {
-            if (req.purpose !== "" && u.purpose !== req.purpose) continue;
-            if (family !== undefined && u.family !== family) continue;
-            const id = statsKeyOf(topology, level, u);
-            if (id === undefined || (req.id !== "" && id !== req.id)) continue;
-            const row = rows.get(id) ?? {
-              subnets: 0,
-              capacity: 0,
-              allocated: 0,
-              reserved: 0,
-              cooling: 0,
-              free: 0,
-              leased: 0,
-            };
-            row.subnets++;
-            row.capacity += u.capacity;
-            row.allocated += u.allocated;
-            row.reserved += u.reserved;
-            row.cooling += u.cooling;
-            row.free += u.free;
-            row.leased += u.leasedBlocks;
-            rows.set(id, row);
-          }
+          const rows = s.stats(level, {
+            ...(req.purpose === "" ? {} : { purpose: req.purpose }),
+            ...(family === undefined ? {} : { family }),
+            ...(req.id === "" ? {} : { id: req.id }),
+          });
           return {
-            entries: [...rows.entries()]
-              .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-              .map(([id, r]) => ({
-                level: req.level,
-                id,
-                counts: {
-                  capacity: String(r.capacity),
-                  allocated: String(r.allocated),
-                  reserved: String(r.reserved),
-                  coolingDown: String(r.cooling),
-                  free: String(r.free),
-                },
-                blocksLeased: BigInt(r.leased),
-                subnets: r.subnets,
-                nodes: nodesBeneath(topology, level, id),
-              })),
+            entries: rows.map((r) => ({
+              level: req.level,
+              id: r.id,
+              counts: {
+                capacity: String(r.capacity),
+                allocated: String(r.allocated),
+                reserved: String(r.reserved),
+                coolingDown: String(r.cooling),
+                free: String(r.free),
+              },
+              blocksLeased: BigInt(r.leasedBlocks),
+              subnets: r.subnets,
+              nodes: nodesBeneath(topology, level, r.id),
+            })),
           };
         },
         { stale: req.allowStale },

@@ -1262,9 +1262,13 @@ export class ClusterState {
   /**
    * {@link subnetUsage} summed per zone, pod, TOR, subnet or purpose, sorted by id. A zone
    * row covers every subnet in the zone; a pod row the pod's and its TORs' subnets; a TOR row
-   * only the TOR's own subnets.
+   * only the TOR's own subnets. `filter` keeps only subnets of one purpose or family, and only
+   * the row with one id.
    */
-  stats(level: StatsLevel): StatsRow[] {
+  stats(
+    level: StatsLevel,
+    filter: { readonly purpose?: string; readonly family?: Family; readonly id?: string } = {},
+  ): StatsRow[] {
     const t = this.#topology;
     const rows = new Map<
       string,
@@ -1279,8 +1283,10 @@ export class ClusterState {
       }
     >();
     for (const u of this.subnetUsage()) {
+      if (filter.purpose !== undefined && u.purpose !== filter.purpose) continue;
+      if (filter.family !== undefined && u.family !== filter.family) continue;
       const id = statsKeyOf(t, level, u);
-      if (id === undefined) continue;
+      if (id === undefined || (filter.id !== undefined && id !== filter.id)) continue;
       const row = rows.get(id) ?? {
         subnets: 0,
         capacity: 0,
