@@ -5,6 +5,7 @@ import {
   type Readiness,
   startMetricsServer,
 } from "@ipam/metrics";
+import type { RaftNodeStatus } from "@ipam/raft";
 import { exampleTopology, parseTopology, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import type { Agent } from "./agent.js";
@@ -77,6 +78,20 @@ export function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
       coolingDownAddresses: u.cooling,
     })),
   );
+}
+
+/** Reads this server's Raft status into the Raft gauges at each scrape. */
+export function exportRaft(metrics: IpamMetrics, status: () => RaftNodeStatus): void {
+  metrics.setRaftSource(() => {
+    const st = status();
+    return {
+      term: st.term,
+      role: st.role,
+      commit: st.commit,
+      applied: st.applied,
+      leader: st.leader,
+    };
+  });
 }
 
 /** The daemon's stop: SIGTERM/SIGINT (or {@link StopControl.stop}) runs `shutdown` once. */

@@ -22,6 +22,7 @@ import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import {
   exportNodePool,
+  exportRaft,
   loadTopology,
   onStopSignals,
   startMetricsEndpoint,
@@ -108,16 +109,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     })),
   );
   exportNodePool(metrics, agent);
-  metrics.setRaftSource(() => {
-    const st = cluster.raft.status();
-    return {
-      term: st.term,
-      role: st.role,
-      commit: st.commit,
-      applied: st.applied,
-      leader: st.leader,
-    };
-  });
+  exportRaft(metrics, () => cluster.raft.status());
   metrics.setAgentSource(() => ({
     leaderReachable: cluster.available(),
     quorumAvailable: cluster.available(),

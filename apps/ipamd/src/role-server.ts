@@ -16,6 +16,7 @@ import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  exportRaft,
   loadTopology,
   onStopSignals,
   startMetricsEndpoint,
@@ -187,16 +188,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   };
   const unsubscribe = cluster.raft.onStatusChange(updateHealth);
   updateHealth();
-  metrics.setRaftSource(() => {
-    const st = cluster.status();
-    return {
-      term: st.term,
-      role: st.role,
-      commit: st.commit,
-      applied: st.applied,
-      leader: st.leader,
-    };
-  });
+  exportRaft(metrics, () => cluster.status());
   metricsServer = await startMetricsEndpoint(
     config,
     metrics,
