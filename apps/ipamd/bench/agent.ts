@@ -6,9 +6,10 @@
 // topology is the example with tor-a1-1's IPv6 management subnet widened to a /104 and no
 // cool-down on its IPv6 default subnet (both daemons use it).
 // Writes bench-results/ipamd-agent.json.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
 import {
   createClusterClient,
   createIpamClient,
@@ -25,55 +26,10 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/processes.js";
-
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: string;
-  ratio?: number;
-}
+import { type Driven, drive as driveFor, type RunRows, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-async function drive(
-  concurrency: number,
-  op: (worker: number, i: number) => Promise<void>,
-  stopOnUnavailable = false,
-): Promise<{ rate: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  let stopped = false;
-  const start = performance.now();
-  const end = start + RUN_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      for (let i = 0; performance.now() < end && !stopped; i++) {
-        const t = performance.now();
-        try {
-          await op(w, i);
-        } catch (err) {
-          // Degraded rows end when the held blocks run out (UNAVAILABLE "try again").
-          if (!stopOnUnavailable || (err as { code?: string }).code !== "UNAVAILABLE") throw err;
-          stopped = true;
-          break;
-        }
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rate: latencies.length / seconds, latencies };
-}
 
 /** The example topology with tor-a1-1's direct-mode IPv6 management subnet widened to a /104. */
 function benchTopology(dir: string): string {
@@ -151,28 +107,21 @@ async function main(): Promise<void> {
   await ready(agent, (r) => r === "");
   await ready(all, (r) => r === "");
 
-  const rows: Row[] = [];
-  const record = (name: string, r: { rate: number; latencies: number[] }, base?: Row) => {
-    const row: Row = {
-      name,
-      unit: "pairs/s",
-      value: Math.round(r.rate),
-      p50: quantile(r.latencies, 0.5),
-      p99: quantile(r.latencies, 0.99),
-      samples: r.latencies.length,
-      ...(base === undefined
-        ? {}
-        : { baseline: base.name, ratio: base.value / Math.round(r.rate) }),
-    };
-    rows.push(row);
-    return row;
+  const rows: BenchRow[] = [];
+  const record = (name: string, r: Driven, baseline?: RunRows) => {
+    const run = runRows(name, "pairs/s", r, baseline === undefined ? {} : { baseline });
+    rows.push(run.rate, run.latency);
+    return run;
   };
+  // Degraded rows end when the held blocks run out (UNAVAILABLE "try again").
+  const drive = (n: number, op: (w: number, i: number) => Promise<void>, untilDry = false) =>
+    driveFor(n, RUN_MS, op, (err) => untilDry && (err as { code?: string }).code === "UNAVAILABLE");
   const pair = (c: IpamClient, tag: string, purpose: string) => async (w: number, i: number) => {
     const key = { network: "bench", containerId: `${tag}-${w}-${i}`, ifname: "eth0" };
     await c.allocate({ ...key, purpose, families: FamilySelection.IPV6 });
     await c.release(key);
   };
-  const baselines = new Map<number, Row>();
+  const baselines = new Map<number, RunRows>();
   for (const n of [1, 64]) {
     baselines.set(
       n,
@@ -211,18 +160,9 @@ async function main(): Promise<void> {
   l1.close();
   await killAll();
 
-  mkdirSync(join(ROOT, "bench-results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench-results/ipamd-agent.json"), `${JSON.stringify(rows, null, 2)}\n`);
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      value: `${r.value} ${r.unit}`,
-      p50: r.p50.toFixed(1),
-      p99: r.p99.toFixed(1),
-      samples: r.samples,
-      "baseline/this": r.ratio?.toFixed(2) ?? "",
-    })),
-  );
+  const path = writeBenchResults(ROOT, "ipamd-agent", rows);
+  printTable(rows);
+  console.log(`written to ${path}`);
 }
 
 main().catch(async (err: unknown) => {

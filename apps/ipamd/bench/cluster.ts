@@ -3,9 +3,10 @@
 // direct-mode subnet, sent to the leader and to a follower that forwards; LeaseBlock), and the
 // time from SIGKILL of the leader to the first successful write. Writes
 // bench-results/ipamd-cluster.json.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BenchRow, printTable, summarize, writeBenchResults } from "@ipam/bench-kit";
 import { type ClusterClient, createClusterClient, Family } from "@ipam/grpc-server";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import {
@@ -16,18 +17,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/processes.js";
-
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  /** The RPC-ceiling row (same run) this one is compared with, and ceiling / this. */
-  baseline?: string;
-  ratio?: number;
-}
+import { type Driven, drive as driveFor, type RunRows, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
@@ -36,31 +26,6 @@ const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
 const CONCURRENCY = 64;
 const BATCH = 16;
 const TOR = "tor-a1-1";
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-async function drive(
-  op: (worker: number, i: number) => Promise<void>,
-): Promise<{ rate: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  const end = start + RUN_MS;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
-      for (let i = 0; performance.now() < end; i++) {
-        const t = performance.now();
-        await op(w, i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rate: latencies.length / seconds, latencies };
-}
 
 interface Server {
   id: string;
@@ -125,23 +90,18 @@ async function main(): Promise<void> {
     await leaderOf().client.registerNode({ nodeId: `bench-${w}`, torId: TOR });
   }
 
-  const rows: Row[] = [];
-  let ceiling: Row | undefined;
-  const record = (name: string, r: { rate: number; latencies: number[] }, unit = "writes/s") => {
-    const row: Row = {
-      name,
-      unit,
-      value: Math.round(r.rate),
-      p50: quantile(r.latencies, 0.5),
-      p99: quantile(r.latencies, 0.99),
-      samples: r.latencies.length,
-    };
-    if (ceiling !== undefined && unit !== "addresses/s") {
-      row.baseline = ceiling.name;
-      row.ratio = ceiling.value / row.value;
-    }
-    rows.push(row);
-    return row;
+  const rows: BenchRow[] = [];
+  let ceiling: RunRows | undefined;
+  const drive = (op: (worker: number, i: number) => Promise<void>) =>
+    driveFor(CONCURRENCY, RUN_MS, op);
+  // Writes are compared with the RPC ceiling (GetStatus, no Raft) measured first in the run.
+  const record = (name: string, r: Driven, unit = "writes/s", scale = 1) => {
+    const run = runRows(name, unit, r, {
+      scale,
+      ...(ceiling === undefined || scale !== 1 ? {} : { baseline: ceiling }),
+    });
+    rows.push(run.rate, run.latency);
+    return run;
   };
   {
     // The RPC path alone (a local read, no Raft): the ceiling of this client and machine.
@@ -195,11 +155,11 @@ async function main(): Promise<void> {
         throw new Error("AllocateDirect batch: an item failed");
       }
     });
-    r.rate *= BATCH;
     record(
       `3 servers: AllocateDirect (${BATCH} items per call) via the leader, ${CONCURRENCY} concurrent`,
       r,
       "addresses/s",
+      BATCH,
     );
     c.close();
   }
@@ -240,31 +200,19 @@ async function main(): Promise<void> {
     victim.proc = spawnIpamd(`${victim.id}'`, victim.proc.args);
     leaderId = await group();
   }
-  failovers.sort((a, b) => a - b);
-  rows.push({
-    name: `3 servers: leader SIGKILL → first successful write (election ${ELECTION_MS} ms)`,
-    unit: "ms",
-    value: Math.round(quantile(failovers, 0.5)),
-    p50: quantile(failovers, 0.5),
-    p99: failovers[failovers.length - 1] ?? Number.NaN,
-    samples: failovers.length,
-  });
+  // p99 of a handful of kills is their maximum.
+  rows.push(
+    summarize(
+      `3 servers: leader SIGKILL → first successful write (election ${ELECTION_MS} ms)`,
+      "ms",
+      failovers,
+    ),
+  );
 
   for (const s of servers) s.client.close();
-  mkdirSync(join(ROOT, "bench-results"), { recursive: true });
-  writeFileSync(
-    join(ROOT, "bench-results/ipamd-cluster.json"),
-    `${JSON.stringify(rows, null, 2)}\n`,
-  );
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      value: `${r.value} ${r.unit}`,
-      "p50 ms": r.p50.toFixed(1),
-      "p99/max ms": r.p99.toFixed(1),
-      samples: r.samples,
-    })),
-  );
+  const path = writeBenchResults(ROOT, "ipamd-cluster", rows);
+  printTable(rows);
+  console.log(`written to ${path}`);
 }
 
 main()

@@ -2,31 +2,17 @@
 // beside a do-nothing gRPC service on the same kind of socket, with the same client, from this
 // process (the servers are separate processes). Writes bench-results/ipamd.json.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
 import { createIpamClient, FamilySelection, type IpamClient } from "@ipam/grpc-server";
-
-interface Row {
-  name: string;
-  unit: string;
-  value: number;
-  p50: number;
-  p99: number;
-  samples: number;
-  baseline?: number;
-  ratio?: number;
-}
+import { drive, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
 const children: ChildProcess[] = [];
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
 
 async function waitFor(
   client: IpamClient,
@@ -42,28 +28,6 @@ async function waitFor(
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-}
-
-/** Runs `op` in `concurrency` loops for RUN_MS; returns ops/s and per-op latencies (ms). */
-async function drive(
-  concurrency: number,
-  op: (worker: number, i: number) => Promise<void>,
-): Promise<{ rate: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const start = performance.now();
-  const end = start + RUN_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      for (let i = 0; performance.now() < end; i++) {
-        const t = performance.now();
-        await op(w, i);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rate: latencies.length / seconds, latencies };
 }
 
 async function main(): Promise<void> {
@@ -89,52 +53,30 @@ async function main(): Promise<void> {
   await waitFor(daemon, (c) => c.status({}));
   await waitFor(echo, (c) => c.allocate({}));
 
-  const rows: Row[] = [];
+  const rows: BenchRow[] = [];
   for (const concurrency of [1, 64]) {
-    const base = await drive(concurrency, async (w, i) => {
+    const base = await drive(concurrency, RUN_MS, async (w, i) => {
       await echo.allocate({ network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" });
       await echo.release({ network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" });
     });
-    const real = await drive(concurrency, async (w, i) => {
+    const real = await drive(concurrency, RUN_MS, async (w, i) => {
       const key = { network: "bench", containerId: `c${concurrency}-${w}-${i}`, ifname: "eth0" };
       // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4 churn
       // would exhaust the example's /21 within seconds.
       await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
       await daemon.release(key);
     });
-    rows.push({
-      name: `echo allocate+release, ${concurrency} client(s)`,
-      unit: "pairs/s",
-      value: Math.round(base.rate),
-      p50: quantile(base.latencies, 0.5),
-      p99: quantile(base.latencies, 0.99),
-      samples: base.latencies.length,
+    const echoRows = runRows(`echo allocate+release, ${concurrency} client(s)`, "pairs/s", base);
+    const ipamdRows = runRows(`ipamd allocate+release, ${concurrency} client(s)`, "pairs/s", real, {
+      baseline: echoRows,
     });
-    rows.push({
-      name: `ipamd allocate+release, ${concurrency} client(s)`,
-      unit: "pairs/s",
-      value: Math.round(real.rate),
-      p50: quantile(real.latencies, 0.5),
-      p99: quantile(real.latencies, 0.99),
-      samples: real.latencies.length,
-      baseline: Math.round(base.rate),
-      ratio: base.rate / real.rate,
-    });
+    rows.push(echoRows.rate, echoRows.latency, ipamdRows.rate, ipamdRows.latency);
   }
   daemon.close();
   echo.close();
-  mkdirSync(join(ROOT, "bench-results"), { recursive: true });
-  writeFileSync(join(ROOT, "bench-results/ipamd.json"), `${JSON.stringify(rows, null, 2)}\n`);
-  console.table(
-    rows.map((r) => ({
-      name: r.name,
-      [r.unit]: r.value,
-      "p50 ms": r.p50.toFixed(3),
-      "p99 ms": r.p99.toFixed(3),
-      samples: r.samples,
-      "of echo": r.ratio === undefined ? "" : `${(100 / r.ratio).toFixed(0)} %`,
-    })),
-  );
+  const path = writeBenchResults(ROOT, "ipamd", rows);
+  printTable(rows);
+  console.log(`written to ${path}`);
 }
 
 main()
