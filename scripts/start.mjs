@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// `pnpm start`: build every package, then run the main job. Once apps/ipamd
-// has its daemon this starts ipamd on its embedded default (a single-node
-// system on a local data folder); until then it runs the demo of what exists.
+// `pnpm start`: build every package, then run ipamd on its embedded default (a
+// single-node system on a local data folder); extra arguments go to ipamd.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
@@ -12,7 +11,9 @@ const build = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--output-logs
 });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
-const args = process.argv.slice(2);
+// `pnpm start -- --flag` hands the script a literal "--" first: drop it.
+const raw = process.argv.slice(2);
+const args = raw[0] === "--" ? raw.slice(1) : raw;
 const command = existsSync("apps/ipamd/dist/main.js")
   ? [process.execPath, ["apps/ipamd/dist/main.js", ...args]]
   : existsSync("packages/bitmap/examples/demo.ts")
