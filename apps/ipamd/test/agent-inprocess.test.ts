@@ -88,6 +88,38 @@ describe("Agent (in process, real LocalCluster)", () => {
     expect(cluster.state.directAllocations("n1")).toHaveLength(20);
   });
 
+  // A node boot or a rollout: many pods at once on a node that holds no block yet. Every
+  // request waits for the one lease in flight instead of failing with POOL_EXHAUSTED.
+  it("answers 40 simultaneous dual-stack requests on a node without blocks, all distinct", async () => {
+    const allocate = agent.handlers.allocate as NonNullable<typeof agent.handlers.allocate>;
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        allocate(
+          {
+            network: "pods",
+            containerId: `boot-${i}`,
+            ifname: "eth0",
+            purpose: "default",
+            families: FamilySelection.DUAL_STACK,
+          } as never,
+          ctx,
+        ),
+      ),
+    );
+    const addresses = answers.flatMap((a) => a.addresses?.map((x) => x.address) ?? []);
+    expect(addresses).toHaveLength(80);
+    expect(new Set(addresses).size).toBe(80);
+    // One block per family served the burst: no lease storm.
+    const leases = sent.filter((c) => c.type === "lease-block");
+    expect(
+      leases.filter((c) => c.type === "lease-block" && c.family === 4).length,
+    ).toBeLessThanOrEqual(2);
+    expect(
+      leases.filter((c) => c.type === "lease-block" && c.family === 6).length,
+    ).toBeLessThanOrEqual(2);
+    expect(store.listByNode("n1")).toHaveLength(40);
+  });
+
   it("adopts a block the cluster leased to the node whose answer never arrived", async () => {
     const lost = await cluster.execute({
       type: "lease-block",
