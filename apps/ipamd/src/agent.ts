@@ -1,10 +1,12 @@
 import {
+  type AllocateRequest,
   FamilySelection,
   type IpamHandlers,
   ReadyState,
+  type ReleaseRequest,
   Family as WireFamily,
 } from "@ipam/grpc-server";
-import type { IpamMetrics } from "@ipam/metrics";
+import { type IpamMetrics, resultOf } from "@ipam/metrics";
 import type { Store, AllocationRecord as StoredRecord } from "@ipam/store";
 import {
   type AllocateDirectCommand,
@@ -676,79 +678,132 @@ export class Agent {
     return [...free.values()].some((n) => n === 0);
   }
 
+  /** One GC pass: a run, and its reclaimed records per purpose (each was a candidate). */
+  #countGc(reclaimed: readonly AllocationRecord[]): void {
+    const metrics = this.metrics;
+    if (metrics === undefined) return;
+    metrics.gcRuns.inc({ result: "ok" });
+    const perPurpose = new Map<string, number>();
+    for (const r of reclaimed) perPurpose.set(r.purpose, (perPurpose.get(r.purpose) ?? 0) + 1);
+    for (const [purpose, n] of perPurpose) {
+      metrics.gcCandidates.inc({ purpose }, n);
+      metrics.gcReclaimed.inc({ purpose }, n);
+    }
+  }
+
   #get(key: AllocationKey): AllocationRecord | undefined {
     return this.allocator.get(key) ?? this.#direct.get(keyString(key));
   }
 
+  async #allocate(
+    req: AllocateRequest,
+  ): Promise<{ purpose: string; addresses: readonly AllocatedAddress[] }> {
+    if (!this.#ready) {
+      throw new IpamdError("UNAVAILABLE", "starting: the node allocator is not rebuilt yet");
+    }
+    const key = {
+      network: requireText("network", req.network),
+      containerId: requireText("container_id", req.containerId),
+      ifname: req.ifname === "" ? "eth0" : req.ifname,
+    };
+    const families = familiesOf(req.families);
+    const purpose = req.purpose === "" ? "default" : req.purpose;
+    const existingDirect = this.#direct.get(keyString(key));
+    const modes = (families ?? [4]).map((f) => allocationMode(this.#subnets, purpose, f));
+    let addresses: readonly AllocatedAddress[];
+    if (
+      existingDirect !== undefined ||
+      (modes.every((m) => m === "direct") && this.allocator.get(key) === undefined)
+    ) {
+      if (existingDirect !== undefined && existingDirect.purpose !== purpose) {
+        throw new IpamdError(
+          "CONFLICT",
+          `key ${key.containerId}/${key.ifname} holds ${existingDirect.purpose} addresses, not ${purpose}`,
+        );
+      }
+      addresses = (
+        existingDirect ??
+        (await this.#allocateDirect(key, purpose, families ?? [4], {
+          podNamespace: req.podNamespace,
+          podName: req.podName,
+        }))
+      ).addresses;
+    } else {
+      if (modes.includes("direct") && modes.includes("block")) {
+        throw new IpamdError(
+          "INVALID_ARGUMENT",
+          `families: purpose ${purpose} is direct-mode in one family and block-mode in the other; ask for each family separately`,
+        );
+      }
+      addresses = await this.#allocateFromBlocks(key, purpose, families, req);
+    }
+    return { purpose, addresses };
+  }
+
+  async #release(req: ReleaseRequest): Promise<AllocationRecord | undefined> {
+    const key = {
+      network: requireText("network", req.network),
+      containerId: requireText("container_id", req.containerId),
+      ifname: req.ifname === "" ? "eth0" : req.ifname,
+    };
+    const direct = this.#direct.get(keyString(key));
+    if (direct !== undefined) {
+      await this.#releaseDirect([direct]);
+      return direct;
+    }
+    await this.#store.deleteAllocation(key);
+    const record = this.allocator.release(key, this.#now());
+    return record;
+  }
+
+  /**
+   * Counts one allocation per requested family (`ok` with the subnet, or the error code) and
+   * one release per released address (or one for a key that held nothing).
+   */
   readonly handlers: Partial<IpamHandlers> = {
     allocate: async (req) => {
       const started = performance.now();
-      if (!this.#ready) {
-        throw new IpamdError("UNAVAILABLE", "starting: the node allocator is not rebuilt yet");
-      }
-      const key = {
-        network: requireText("network", req.network),
-        containerId: requireText("container_id", req.containerId),
-        ifname: req.ifname === "" ? "eth0" : req.ifname,
-      };
-      const families = familiesOf(req.families);
-      const purpose = req.purpose === "" ? "default" : req.purpose;
-      const existingDirect = this.#direct.get(keyString(key));
-      const modes = (families ?? [4]).map((f) => allocationMode(this.#subnets, purpose, f));
-      let addresses: readonly AllocatedAddress[];
-      if (
-        existingDirect !== undefined ||
-        (modes.every((m) => m === "direct") && this.allocator.get(key) === undefined)
-      ) {
-        if (existingDirect !== undefined && existingDirect.purpose !== purpose) {
-          throw new IpamdError(
-            "CONFLICT",
-            `key ${key.containerId}/${key.ifname} holds ${existingDirect.purpose} addresses, not ${purpose}`,
+      try {
+        const { purpose, addresses } = await this.#allocate(req);
+        const seconds = (performance.now() - started) / 1000;
+        for (const a of addresses) {
+          this.metrics?.observeAllocation(
+            "ok",
+            { purpose, family: a.family, subnet: a.subnet },
+            seconds,
           );
         }
-        addresses = (
-          existingDirect ??
-          (await this.#allocateDirect(key, purpose, families ?? [4], {
-            podNamespace: req.podNamespace,
-            podName: req.podName,
-          }))
-        ).addresses;
-      } else {
-        if (modes.includes("direct") && modes.includes("block")) {
-          throw new IpamdError(
-            "INVALID_ARGUMENT",
-            `families: purpose ${purpose} is direct-mode in one family and block-mode in the other; ask for each family separately`,
-          );
+        return { addresses: addresses.map((a) => wireAddress(a, purpose)) };
+      } catch (err) {
+        const seconds = (performance.now() - started) / 1000;
+        const purpose = req.purpose === "" ? "default" : req.purpose;
+        for (const family of familiesOf(req.families) ?? [4]) {
+          this.metrics?.observeAllocation(resultOf(err), { purpose, family }, seconds);
         }
-        addresses = await this.#allocateFromBlocks(key, purpose, families, req);
+        throw err;
       }
-      const seconds = (performance.now() - started) / 1000;
-      for (const a of addresses) {
-        this.metrics?.observeAllocation(
-          "ok",
-          { purpose, family: a.family, subnet: a.subnet },
-          seconds,
-        );
-      }
-      return { addresses: addresses.map((a) => wireAddress(a, purpose)) };
     },
     release: async (req) => {
-      const key = {
-        network: requireText("network", req.network),
-        containerId: requireText("container_id", req.containerId),
-        ifname: req.ifname === "" ? "eth0" : req.ifname,
-      };
-      const direct = this.#direct.get(keyString(key));
-      if (direct !== undefined) {
-        await this.#releaseDirect([direct]);
-        return { released: true, addresses: direct.addresses.map((a) => a.address) };
+      const started = performance.now();
+      try {
+        const record = await this.#release(req);
+        const seconds = (performance.now() - started) / 1000;
+        if (record === undefined) this.metrics?.observeRelease("ok", {}, seconds);
+        for (const a of record?.addresses ?? []) {
+          this.metrics?.observeRelease(
+            "ok",
+            { purpose: record?.purpose ?? "", family: a.family, subnet: a.subnet },
+            seconds,
+          );
+        }
+        return {
+          released: record !== undefined,
+          addresses: record?.addresses.map((a) => a.address) ?? [],
+        };
+      } catch (err) {
+        this.metrics?.observeRelease(resultOf(err), {}, (performance.now() - started) / 1000);
+        throw err;
       }
-      await this.#store.deleteAllocation(key);
-      const record = this.allocator.release(key, this.#now());
-      return {
-        released: record !== undefined,
-        addresses: record?.addresses.map((a) => a.address) ?? [],
-      };
     },
     check: (req) => {
       const key = {
@@ -776,9 +831,16 @@ export class Agent {
       const staleDirect = [...this.#direct.values()].filter(
         (r) => r.key.network === network && !valid.has(`${r.key.containerId}\u0000${r.key.ifname}`),
       );
-      await this.#releaseDirect(staleDirect);
-      const released = this.allocator.gc(network, req.validAttachments, this.#now());
-      await Promise.all(released.map((r) => this.#store.deleteAllocation(r.key)));
+      let released: AllocationRecord[] = [];
+      try {
+        await this.#releaseDirect(staleDirect);
+        released = this.allocator.gc(network, req.validAttachments, this.#now());
+        await Promise.all(released.map((r) => this.#store.deleteAllocation(r.key)));
+      } catch (err) {
+        this.metrics?.gcRuns.inc({ result: resultOf(err) });
+        throw err;
+      }
+      this.#countGc([...staleDirect, ...released]);
       this.#log.info(
         { network, released: released.length + staleDirect.length },
         "garbage collected",

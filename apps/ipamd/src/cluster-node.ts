@@ -1,4 +1,10 @@
-import { createRaftNode, type Message, type RaftNode, type Transport } from "@ipam/raft";
+import {
+  createRaftNode,
+  type Message,
+  type RaftNode,
+  type RaftNodeHooks,
+  type Transport,
+} from "@ipam/raft";
 import { createSqliteStorage } from "@ipam/raft/sqlite";
 import type { Store } from "@ipam/store";
 import {
@@ -84,6 +90,8 @@ export interface LocalClusterOptions {
   readonly store: Store;
   readonly electionMs: number;
   readonly logger: Logger;
+  /** Raft observation hooks (metrics). */
+  readonly hooks?: RaftNodeHooks;
 }
 
 /**
@@ -106,6 +114,7 @@ export class LocalCluster implements ClusterApi, ClusterStateReader {
       storage: this.#storage,
       transport: loneTransport(),
       bootstrap: { voters: [options.nodeId], learners: [] },
+      ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
       tickMs,
       electionTicks: Math.max(2, Math.round(options.electionMs / tickMs)),
       logger: {

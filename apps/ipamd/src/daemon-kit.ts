@@ -1,20 +1,60 @@
-import { readFileSync, watch } from "node:fs";
+import { mkdirSync, readFileSync, watch } from "node:fs";
+import { join } from "node:path";
 import {
+  createIpamMetrics,
   type IpamMetrics,
   type MetricsServer,
   type Readiness,
   startMetricsServer,
 } from "@ipam/metrics";
-import type { RaftNodeStatus } from "@ipam/raft";
+import type { RaftNodeHooks, RaftNodeStatus } from "@ipam/raft";
+import { openStore, type Store } from "@ipam/store";
 import { exampleTopology, parseTopology, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
 import type { Agent } from "./agent.js";
 import type { IpamdConfig } from "./config.js";
 
-// What the three roles (all, server, agent) share: the topology file, the metrics endpoint,
-// the node-pool gauges of an agent and the stop signals.
+// What the three roles (all, server, agent) share: the store and the metric set, the topology
+// file, the metrics endpoint, the node-pool and Raft gauges, and the stop signals.
 
 export const VERSION = "0.0.0";
+
+/**
+ * The start every role shares: the metric set on a fresh registry, then the data folder and
+ * the store (`<data-dir>/ipamd.db`, or in memory with `--enable-store=false`), whose group
+ * commits feed the store metrics. The first log line says where the data is.
+ */
+export function openDaemonStore(
+  config: Pick<IpamdConfig, "dataDir" | "dataDirSource" | "role" | "nodeId" | "enableStore">,
+  log: Logger,
+): { store: Store; metrics: IpamMetrics } {
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  mkdirSync(config.dataDir, { recursive: true });
+  log.info(
+    {
+      dataDir: config.dataDir,
+      source: config.dataDirSource,
+      role: config.role,
+      nodeId: config.nodeId,
+    },
+    `data in ${config.dataDir}`,
+  );
+  if (!config.enableStore)
+    log.warn("--enable-store=false: nothing survives a restart (tests only)");
+  const store = openStore({
+    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
+    onCommit: (c) => {
+      metrics.observeStoreTransaction(
+        "group_commit",
+        c.ok ? "ok" : "UNAVAILABLE",
+        c.durationMs / 1000,
+      );
+      metrics.observeStoreBatch(c.writes);
+    },
+  });
+  return { store, metrics };
+}
 
 /** The topology of `--topology FILE` (JSON or YAML), or the built-in example without one. */
 export function loadTopology(path: string | undefined): Topology {
@@ -78,6 +118,15 @@ export function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
       coolingDownAddresses: u.cooling,
     })),
   );
+}
+
+/** Raft driver hooks that feed the apply, proposal and snapshot metrics. */
+export function raftMetricHooks(metrics: IpamMetrics): RaftNodeHooks {
+  return {
+    onApply: (entries, seconds) => metrics.observeRaftApply(seconds, entries),
+    onProposal: (result, seconds) => metrics.observeProposal(result, seconds),
+    onSnapshot: (_index, bytes, seconds) => metrics.observeSnapshot("create", seconds, bytes),
+  };
 }
 
 /** Reads this server's Raft status into the Raft gauges at each scrape. */

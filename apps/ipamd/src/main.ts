@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import {
   createClusterClient,
   createClusterService,
@@ -8,11 +6,8 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
-import { createIpamMetrics } from "@ipam/metrics";
-import { openStore, type Store } from "@ipam/store";
 import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import pino, { type Logger } from "pino";
-import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
 import { runClusterCommand } from "./cluster-commands.js";
@@ -25,6 +20,8 @@ import {
   exportRaft,
   loadTopology,
   onStopSignals,
+  openDaemonStore,
+  raftMetricHooks,
   startMetricsEndpoint,
   VERSION,
   watchTopologyFile,
@@ -43,26 +40,13 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
       `--role: ${config.role} is not implemented yet (use all)`,
     );
   }
-  mkdirSync(config.dataDir, { recursive: true });
-  log.info(
-    {
-      dataDir: config.dataDir,
-      source: config.dataDirSource,
-      role: config.role,
-      nodeId: config.nodeId,
-    },
-    `data in ${config.dataDir}`,
-  );
-  if (!config.enableStore)
-    log.warn("--enable-store=false: nothing survives a restart (tests only)");
-  const store: Store = openStore({
-    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
-  });
+  const { store, metrics } = openDaemonStore(config, log);
   const cluster = new LocalCluster({
     nodeId: config.nodeId,
     store,
     electionMs: config.electionMs,
     logger: log,
+    hooks: raftMetricHooks(metrics),
   });
   await cluster.start();
   const topology = loadTopology(config.topology);
@@ -93,7 +77,6 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
   await agent.start();
   agent.startMaintenance(1000);
 
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   agent.metrics = metrics;
   metrics.setPoolSource(() =>
     cluster.state.subnetUsage().map((u) => ({

@@ -1,18 +1,19 @@
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import {
   type ClientTlsOptions,
   createIpamService,
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
-import { createIpamMetrics } from "@ipam/metrics";
-import { openStore, type Store } from "@ipam/store";
 import type { Logger } from "pino";
-import { Registry } from "prom-client";
 import { Agent } from "./agent.js";
 import type { IpamdConfig } from "./config.js";
-import { exportNodePool, onStopSignals, startMetricsEndpoint, VERSION } from "./daemon-kit.js";
+import {
+  exportNodePool,
+  onStopSignals,
+  openDaemonStore,
+  startMetricsEndpoint,
+} from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
 import { RemoteCluster } from "./remote-cluster.js";
 
@@ -63,17 +64,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
       "--servers: required with --role agent (cluster servers, host:port,...)",
     );
   }
-  mkdirSync(config.dataDir, { recursive: true });
-  log.info(
-    { dataDir: config.dataDir, source: config.dataDirSource, role: "agent", nodeId: config.nodeId },
-    `data in ${config.dataDir}`,
-  );
-  if (!config.enableStore) {
-    log.warn("--enable-store=false: nothing survives a restart (tests only)");
-  }
-  const store: Store = openStore({
-    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
-  });
+  const { store, metrics } = openDaemonStore(config, log);
   const tls = tlsOf(config);
   const cluster = new RemoteCluster({
     servers: config.servers,
@@ -99,7 +90,6 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     ...(tor === undefined ? {} : { register: { tor, labels: config.nodeLabels } }),
   });
 
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   agent.metrics = metrics;
   exportNodePool(metrics, agent);
   metrics.setAgentSource(() => ({

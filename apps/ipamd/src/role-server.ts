@@ -1,5 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import {
   type ClientTlsOptions,
   createClusterService,
@@ -7,11 +5,9 @@ import {
   startGrpcServer,
   type TlsOptions,
 } from "@ipam/grpc-server";
-import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
-import { openStore, type Store } from "@ipam/store";
+import type { MetricsServer } from "@ipam/metrics";
 import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
-import { Registry } from "prom-client";
 import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import type { IpamdConfig } from "./config.js";
@@ -19,8 +15,9 @@ import {
   exportRaft,
   loadTopology,
   onStopSignals,
+  openDaemonStore,
+  raftMetricHooks,
   startMetricsEndpoint,
-  VERSION,
   watchTopologyFile,
 } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
@@ -66,18 +63,8 @@ async function tlsOf(
  * leadership over before it stops.
  */
 export async function runServer(config: IpamdConfig, log: Logger): Promise<number> {
-  mkdirSync(config.dataDir, { recursive: true });
-  log.info(
-    { dataDir: config.dataDir, source: config.dataDirSource, role: config.role },
-    `data in ${config.dataDir}`,
-  );
-  if (!config.enableStore)
-    log.warn("--enable-store=false: nothing survives a restart (tests only)");
-  const store: Store = openStore({
-    path: config.enableStore ? join(config.dataDir, "ipamd.db") : ":memory:",
-  });
+  const { store, metrics } = openDaemonStore(config, log);
   const tls = await tlsOf(config);
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
   const cluster = new RaftCluster({
     nodeId: config.nodeId,
     store,
@@ -87,11 +74,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     bootstrap: config.bootstrap,
     join: config.join,
     snapshotEntries: config.raftSnapshotEntries,
-    hooks: {
-      onApply: (entries, seconds) => metrics.observeRaftApply(seconds, entries),
-      onProposal: (result, seconds) => metrics.observeProposal(result, seconds),
-      onSnapshot: (_index, bytes, seconds) => metrics.observeSnapshot("create", seconds, bytes),
-    },
+    hooks: raftMetricHooks(metrics),
     ...(tls.client === undefined ? {} : { tls: tls.client }),
   });
   // A signal during the start (joining may wait for the other servers) stops it cleanly.
