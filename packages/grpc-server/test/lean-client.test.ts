@@ -98,7 +98,8 @@ describe("createLeanIpamClient against the grpc-js server", () => {
         return new Promise(() => undefined);
       },
     });
-    const lean = createLeanIpamClient({ socketPath: socket, deadlineMs: 150 });
+    // Long enough for the request to reach the handler on a loaded machine.
+    const lean = createLeanIpamClient({ socketPath: socket, deadlineMs: 1000 });
     cleanups.push(() => lean.close());
     await expect(lean.status({})).rejects.toMatchObject({ code: "TIMEOUT" });
     expect(typeof sawTimeout).toBe("number");
