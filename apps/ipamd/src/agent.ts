@@ -695,6 +695,10 @@ export class Agent {
     return this.allocator.get(key) ?? this.#direct.get(keyString(key));
   }
 
+  /**
+   * Allocate: the key's existing addresses, else direct-mode addresses through the cluster, else
+   * addresses from the held blocks (leasing more when they run dry); durable before it returns.
+   */
   async #allocate(
     req: AllocateRequest,
   ): Promise<{ purpose: string; addresses: readonly AllocatedAddress[] }> {
@@ -740,6 +744,7 @@ export class Agent {
     return { purpose, addresses };
   }
 
+  /** Release: the record the key held (undefined when it held nothing), durably removed. */
   async #release(req: ReleaseRequest): Promise<AllocationRecord | undefined> {
     const key = {
       network: requireText("network", req.network),
@@ -752,8 +757,7 @@ export class Agent {
       return direct;
     }
     await this.#store.deleteAllocation(key);
-    const record = this.allocator.release(key, this.#now());
-    return record;
+    return this.allocator.release(key, this.#now());
   }
 
   /**
