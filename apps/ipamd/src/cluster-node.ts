@@ -75,13 +75,92 @@ const KNOWN_CODES: ReadonlySet<string> = new Set([
   "SHUTTING_DOWN",
 ]);
 
-const RAFT_READ_CODES: ReadonlySet<string> = new Set(["NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"]);
-
 /** The daemon's error code for a state-machine or Raft error code. */
 export function toIpamdCode(code: string): IpamdErrorCode {
   if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
   if (code === "NO_SUBNET" || code === "DRAINING") return "POOL_EXHAUSTED";
   return "INTERNAL";
+}
+
+/**
+ * Translates a driver error (`RaftError`) into an IpamdError: NOT_LEADER keeps the leader hint
+ * (`leaderId`, `leaderAddress`) for the gRPC trailers; OVERLOADED and PROPOSAL_DROPPED become
+ * UNAVAILABLE (retry later or elsewhere).
+ */
+export function toClusterError(cause: unknown, what: string): IpamdError {
+  if (cause instanceof IpamdError) return cause;
+  const raw = (cause as { code?: unknown }).code;
+  const code = typeof raw === "string" ? raw : "UNAVAILABLE";
+  const details = (cause as { details?: Record<string, unknown> }).details;
+  const message = `${what}: ${(cause as Error).message}`;
+  if (code === "NOT_LEADER") {
+    return new IpamdError("NOT_LEADER", message, {
+      cause,
+      details: {
+        leaderId: typeof details?.leaderId === "string" ? details.leaderId : "",
+        leaderAddress: typeof details?.leaderAddress === "string" ? details.leaderAddress : "",
+      },
+    });
+  }
+  // Outcome unknown or overloaded: retry later / elsewhere.
+  if (code === "OVERLOADED" || code === "PROPOSAL_DROPPED") {
+    return new IpamdError("UNAVAILABLE", message, { cause, details: { raftCode: code } });
+  }
+  return new IpamdError(toIpamdCode(code), message, {
+    cause,
+    ...(details === undefined ? {} : { details }),
+  });
+}
+
+/**
+ * Proposes `command` through `raft` and waits until it is applied here: resolves with its value,
+ * rejects with the command's own error code, or with the translated driver error.
+ */
+export async function proposeCommand<C extends ClusterCommand>(
+  raft: RaftNode<CommandResult>,
+  command: C,
+): Promise<ResultOf<C> & { ok: true }> {
+  let result: CommandResult;
+  try {
+    result = await raft.propose(encodeCommand(command));
+  } catch (cause) {
+    throw toClusterError(cause, "cluster");
+  }
+  if (!result.ok) {
+    throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
+      details: { command: command.type },
+    });
+  }
+  return result as ResultOf<C> & { ok: true };
+}
+
+/**
+ * Runs `query` against `state` at a linearizable point (or at once with `stale`). The driver's
+ * refusals are translated; an error of the query itself keeps its code.
+ */
+export async function readState<T>(
+  raft: RaftNode<CommandResult>,
+  state: ClusterState,
+  query: (state: ClusterState) => T,
+  stale: boolean,
+): Promise<T> {
+  let threw = false;
+  try {
+    return await raft.read(
+      () => {
+        try {
+          return query(state);
+        } catch (err) {
+          threw = true;
+          throw err;
+        }
+      },
+      { stale },
+    );
+  } catch (cause) {
+    if (threw) throw cause;
+    throw toClusterError(cause, "cluster read");
+  }
 }
 
 export interface LocalClusterOptions {
@@ -152,24 +231,8 @@ export class LocalCluster implements ClusterApi, ClusterStateReader {
     return this.raft.status().role === "leader";
   }
 
-  async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
-    let result: CommandResult;
-    try {
-      result = await this.raft.propose(encodeCommand(command));
-    } catch (cause) {
-      const code = (cause as { code?: unknown }).code;
-      throw new IpamdError(
-        typeof code === "string" ? toIpamdCode(code) : "UNAVAILABLE",
-        `cluster: ${(cause as Error).message}`,
-        { cause },
-      );
-    }
-    if (!result.ok) {
-      throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
-        details: { command: command.type },
-      });
-    }
-    return result as ResultOf<C> & { ok: true };
+  execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
+    return proposeCommand(this.raft, command);
   }
 
   nodeLeases(node: string): Promise<BlockLease[]> {
@@ -184,20 +247,11 @@ export class LocalCluster implements ClusterApi, ClusterStateReader {
     return this.read((state) => state.directAllocations(node));
   }
 
-  async read<T>(
+  read<T>(
     query: (state: ClusterState) => T,
     options: { readonly stale?: boolean } = {},
   ): Promise<T> {
-    try {
-      return await this.raft.read(() => query(this.state), { stale: options.stale === true });
-    } catch (cause) {
-      const code = (cause as { code?: unknown }).code;
-      // Only the driver's refusals are translated; errors of the query itself keep their code.
-      if (typeof code !== "string" || !RAFT_READ_CODES.has(code)) throw cause;
-      throw new IpamdError(toIpamdCode(code), `cluster read: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
+    return readState(this.raft, this.state, query, options.stale === true);
   }
 
   appliedIndex(): number {

@@ -9,6 +9,7 @@ import {
 } from "@ipam/metrics";
 import type { RaftNodeHooks, RaftNodeStatus } from "@ipam/raft";
 import { openStore, type Store } from "@ipam/store";
+import type { ClusterState } from "@ipam/subnet-pool";
 import { exampleTopology, parseTopology, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
@@ -103,6 +104,23 @@ export async function startMetricsEndpoint(
   const url = `http://${config.metricsAddr.host}:${server.port}/metrics`;
   log.info({ metrics: url }, `metrics on ${url}`);
   return server;
+}
+
+/** Reads the cluster state's subnet usage into the pool gauges at each scrape. */
+export function exportClusterPool(metrics: IpamMetrics, state: ClusterState): void {
+  metrics.setPoolSource(() =>
+    state.subnetUsage().map((u) => ({
+      subnet: u.subnet,
+      purpose: u.purpose,
+      family: u.family,
+      capacityAddresses: u.capacity,
+      reservedAddresses: u.reserved,
+      allocatedAddresses: u.allocated,
+      coolingDownAddresses: u.cooling,
+      capacityBlocks: u.totalBlocks,
+      leasedBlocks: u.leasedBlocks,
+    })),
+  );
 }
 
 /** Reads an agent's held blocks into the node-pool gauges at each scrape. */

@@ -16,6 +16,7 @@ import { LocalCluster } from "./cluster-node.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import {
+  exportClusterPool,
   exportNodePool,
   exportRaft,
   loadTopology,
@@ -78,19 +79,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
   agent.startMaintenance(1000);
 
   agent.metrics = metrics;
-  metrics.setPoolSource(() =>
-    cluster.state.subnetUsage().map((u) => ({
-      subnet: u.subnet,
-      purpose: u.purpose,
-      family: u.family,
-      capacityAddresses: u.capacity,
-      reservedAddresses: u.reserved,
-      allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling,
-      capacityBlocks: u.totalBlocks,
-      leasedBlocks: u.leasedBlocks,
-    })),
-  );
+  exportClusterPool(metrics, cluster.state);
   exportNodePool(metrics, agent);
   exportRaft(metrics, () => cluster.raft.status());
   metrics.setAgentSource(() => ({

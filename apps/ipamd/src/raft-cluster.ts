@@ -25,11 +25,15 @@ import {
   ClusterState,
   type CommandResult,
   decodeCommand,
-  encodeCommand,
   type ResultOf,
 } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
-import { type ClusterApi, type ClusterStateReader, toIpamdCode } from "./cluster-node.js";
+import {
+  type ClusterApi,
+  type ClusterStateReader,
+  proposeCommand,
+  readState,
+} from "./cluster-node.js";
 import { IpamdError } from "./ipamd-error.js";
 
 /** File in the data dir naming the cluster this server belongs to (and its bootstrap membership). */
@@ -71,36 +75,6 @@ export interface RaftClusterOptions {
 export type StartMode = "bootstrap" | "join" | "resume";
 
 const TICK_MS = 50;
-
-/**
- * Translates a driver error (`RaftError`) into an IpamdError: NOT_LEADER keeps the leader hint
- * (`leaderId`, `leaderAddress`) for the gRPC trailers; OVERLOADED and PROPOSAL_DROPPED become
- * UNAVAILABLE (retry later or elsewhere).
- */
-export function toClusterError(cause: unknown, what: string): IpamdError {
-  if (cause instanceof IpamdError) return cause;
-  const raw = (cause as { code?: unknown }).code;
-  const code = typeof raw === "string" ? raw : "UNAVAILABLE";
-  const details = (cause as { details?: Record<string, unknown> }).details;
-  const message = `${what}: ${(cause as Error).message}`;
-  if (code === "NOT_LEADER") {
-    return new IpamdError("NOT_LEADER", message, {
-      cause,
-      details: {
-        leaderId: typeof details?.leaderId === "string" ? details.leaderId : "",
-        leaderAddress: typeof details?.leaderAddress === "string" ? details.leaderAddress : "",
-      },
-    });
-  }
-  // Outcome unknown or overloaded: retry later / elsewhere.
-  if (code === "OVERLOADED" || code === "PROPOSAL_DROPPED") {
-    return new IpamdError("UNAVAILABLE", message, { cause, details: { raftCode: code } });
-  }
-  return new IpamdError(toIpamdCode(code), message, {
-    cause,
-    ...(details === undefined ? {} : { details }),
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -541,47 +515,19 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     return this.leader() !== undefined;
   }
 
-  async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
-    let result: CommandResult;
-    try {
-      result = await this.raft.propose(encodeCommand(command));
-    } catch (cause) {
-      throw toClusterError(cause, "cluster");
-    }
-    if (!result.ok) {
-      throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
-        details: { command: command.type },
-      });
-    }
-    return result as ResultOf<C> & { ok: true };
+  execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
+    return proposeCommand(this.raft, command);
   }
 
   nodeLeases(node: string): Promise<BlockLease[]> {
     return this.read((state) => state.nodeLeases(node));
   }
 
-  async read<T>(
+  read<T>(
     query: (state: ClusterState) => T,
     options: { readonly stale?: boolean } = {},
   ): Promise<T> {
-    const raft = this.raft;
-    let threw = false;
-    try {
-      return await raft.read(
-        () => {
-          try {
-            return query(this.state);
-          } catch (err) {
-            threw = true;
-            throw err;
-          }
-        },
-        { stale: options.stale === true },
-      );
-    } catch (cause) {
-      if (threw) throw cause;
-      throw toClusterError(cause, "cluster read");
-    }
+    return readState(this.raft, this.state, query, options.stale === true);
   }
 
   appliedIndex(): number {

@@ -12,6 +12,7 @@ import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
 import { clusterDataHandlers } from "./cluster-service.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  exportClusterPool,
   exportRaft,
   loadTopology,
   onStopSignals,
@@ -102,19 +103,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     throw err;
   }
 
-  metrics.setPoolSource(() =>
-    cluster.state.subnetUsage().map((u) => ({
-      subnet: u.subnet,
-      purpose: u.purpose,
-      family: u.family,
-      capacityAddresses: u.capacity,
-      reservedAddresses: u.reserved,
-      allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling,
-      capacityBlocks: u.totalBlocks,
-      leasedBlocks: u.leasedBlocks,
-    })),
-  );
+  exportClusterPool(metrics, cluster.state);
   const forwarder = forwardWrites(
     { ...clusterDataHandlers(cluster), ...membershipHandlers(cluster) },
     cluster,
