@@ -23,6 +23,7 @@ import {
 // same subnets. Everything is SIGKILLed by PID at the end.
 
 const clients: Array<{ close(): void }> = [];
+
 afterAll(async () => {
   for (const c of clients) c.close();
   await killAll();
@@ -33,6 +34,25 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
   const procs: IpamdProcess[] = [];
   const addresses: string[] = [];
   const agents: Array<{ id: string; ipam: IpamClient; proc: IpamdProcess }> = [];
+
+  /** Containers c<from>..c<to - 1> on both agents at once; each agent's first addresses. */
+  async function allocateOnBoth(from: number, to: number): Promise<[string[], string[]]> {
+    const held = await Promise.all(
+      agents.map(async (a) => {
+        const mine: string[] = [];
+        for (let i = from; i < to; i++) {
+          const r = await a.ipam.allocate({
+            network: "pods",
+            containerId: `c${i}`,
+            ifname: "eth0",
+          });
+          mine.push(r.addresses[0]?.address ?? "");
+        }
+        return mine;
+      }),
+    );
+    return held as [string[], string[]];
+  }
 
   it("both agents allocate 200 addresses each; no address is held by both", async () => {
     for (let i = 1; i <= 3; i++) addresses.push(`127.0.0.1:${await freePort()}`);
@@ -112,21 +132,7 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
     }
 
     // 200 allocations on each agent, the two agents running at the same time.
-    const held = await Promise.all(
-      agents.map(async (a) => {
-        const mine: string[] = [];
-        for (let i = 0; i < 200; i++) {
-          const r = await a.ipam.allocate({
-            network: "pods",
-            containerId: `c${i}`,
-            ifname: "eth0",
-          });
-          mine.push(r.addresses[0]?.address ?? "");
-        }
-        return mine;
-      }),
-    );
-    const [x, y] = held as [string[], string[]];
+    const [x, y] = await allocateOnBoth(0, 200);
     expect(new Set(x).size).toBe(200);
     expect(new Set(y).size).toBe(200);
     const shared = x.filter((a) => new Set(y).has(a));
@@ -159,21 +165,7 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
     }
     // 300 more per agent: more than the spare blocks they hold, so new leases must commit
     // through the new leader.
-    const held = await Promise.all(
-      agents.map(async (a) => {
-        const mine: string[] = [];
-        for (let i = 200; i < 500; i++) {
-          const r = await a.ipam.allocate({
-            network: "pods",
-            containerId: `c${i}`,
-            ifname: "eth0",
-          });
-          mine.push(r.addresses[0]?.address ?? "");
-        }
-        return mine;
-      }),
-    );
-    const [x, y] = held as [string[], string[]];
+    const [x, y] = await allocateOnBoth(200, 500);
     expect(new Set([...x, ...y]).size).toBe(600);
     for (const a of agents) {
       const after = (await l1.getNodeLeases({ nodeId: a.id })).blocks.length;
