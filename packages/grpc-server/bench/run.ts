@@ -181,8 +181,8 @@ function timeProcess(args: readonly string[]): Promise<number> {
 }
 
 async function processStart(dir: string): Promise<void> {
-  if (!existsSync(join(packageRoot, "dist", "lean.js"))) {
-    throw new Error("dist/lean.js is missing: run `pnpm --filter @ipam/grpc-server build` first");
+  if (!existsSync(join(packageRoot, "dist", "lean.cjs"))) {
+    throw new Error("dist/lean.cjs is missing: run `pnpm --filter @ipam/grpc-server build` first");
   }
   const socket = join(dir, "start.sock");
   const server = await startGrpcServer({
@@ -192,11 +192,13 @@ async function processStart(dir: string): Promise<void> {
   const fixtures = join(packageRoot, "bench", "fixtures");
   const commands: Record<string, readonly string[]> = {
     "process start: node -e 0": ["-e", "0"],
+    // What the lean client is built on, and what it avoids (node:http2 loads tls, crypto, ...).
+    "process start: node -e 'require(\"node:net\")' (breakdown)": ["-e", 'require("node:net")'],
     "process start: node -e 'require(\"node:http2\")' (breakdown)": ["-e", 'require("node:http2")'],
-    "process start: import the lean entry, no call (breakdown)": [
-      join(fixtures, "lean-import-only.mjs"),
+    "process start: require the lean entry, no call (breakdown)": [
+      join(fixtures, "lean-import-only.cjs"),
     ],
-    "process start + one Allocate, lean client": [join(fixtures, "lean-allocate.mjs"), socket],
+    "process start + one Allocate, lean client": [join(fixtures, "lean-allocate.cjs"), socket],
     "process start + one Allocate, @grpc/grpc-js client": [
       join(fixtures, "grpcjs-allocate.mjs"),
       socket,

@@ -1,10 +1,3 @@
-import {
-  type ClientHttp2Session,
-  type ClientHttp2Stream,
-  connect as connectHttp2,
-  constants,
-  type IncomingHttpHeaders,
-} from "node:http2";
 import { connect as connectNet } from "node:net";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -13,6 +6,8 @@ import { decodeError } from "./error-mapping.js";
 import type { Ipam } from "./gen/ipam/v1/ipam_pb.js";
 import { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
 import { GrpcError } from "./grpc-error.js";
+import { H2_ERROR, H2ClientConnection, type H2StreamError } from "./h2/client-connection.js";
+import type { HeaderField } from "./h2/hpack.js";
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
 
@@ -65,11 +60,37 @@ export function grpcTimeout(ms: number): string {
   return seconds < 1e8 ? `${seconds}S` : `${Math.min(99_999_999, Math.ceil(seconds / 3600))}H`;
 }
 
-function headerValue(headers: IncomingHttpHeaders, name: string): string | Uint8Array | undefined {
-  const raw = headers[name];
-  const value = Array.isArray(raw) ? raw[0] : raw;
+type Metadata = ReadonlyMap<string, string>;
+
+/** Header fields as a map, the first value of a repeated name winning. */
+function metadataOf(fields: readonly HeaderField[]): Metadata {
+  const map = new Map<string, string>();
+  for (const [name, value] of fields) if (!map.has(name)) map.set(name, value);
+  return map;
+}
+
+function headerValue(headers: Metadata, name: string): string | Uint8Array | undefined {
+  const value = headers.get(name);
   if (value === undefined) return undefined;
   return name.endsWith("-bin") ? Buffer.from(value, "base64") : value;
+}
+
+/** The gRPC status for a stream the transport lost (the mapping gRPC clients use for RST_STREAM). */
+function streamFailure(label: string, error: H2StreamError): GrpcError {
+  const options = { cause: error.cause, grpcStatus: 14 };
+  if (error.refused || error.h2Code === undefined) {
+    return new GrpcError("UNAVAILABLE", `${label}: ${error.message}`, options);
+  }
+  if (error.h2Code === H2_ERROR.CANCEL) {
+    return new GrpcError("CANCELLED", `${label}: ${error.message}`, { ...options, grpcStatus: 1 });
+  }
+  if (error.h2Code === H2_ERROR.ENHANCE_YOUR_CALM) {
+    return new GrpcError("RESOURCE_EXHAUSTED", `${label}: ${error.message}`, {
+      ...options,
+      grpcStatus: 8,
+    });
+  }
+  return new GrpcError("INTERNAL", `${label}: ${error.message}`, { ...options, grpcStatus: 13 });
 }
 
 /** Parse the single length-prefixed message of a unary response body. */
@@ -92,7 +113,7 @@ function unframe(body: Buffer, limit: number): Uint8Array {
 
 class LeanTransport {
   readonly #options: LeanIpamClientOptions;
-  #session: ClientHttp2Session | undefined;
+  #connection: H2ClientConnection | undefined;
   #closed = false;
 
   constructor(options: LeanIpamClientOptions) {
@@ -102,25 +123,21 @@ class LeanTransport {
     this.#options = options;
   }
 
-  #connect(): ClientHttp2Session {
-    if (this.#session !== undefined && !this.#session.closed && !this.#session.destroyed) {
-      return this.#session;
+  #connect(): H2ClientConnection {
+    if (this.#connection?.usable === true) return this.#connection;
+    const { socketPath, address } = this.#options;
+    let connection: H2ClientConnection;
+    if (socketPath !== undefined) {
+      connection = new H2ClientConnection(connectNet(socketPath), "localhost");
+    } else {
+      const url = new URL(`http://${address}`);
+      const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+      connection = new H2ClientConnection(connectNet({ host, port: Number(url.port) }), url.host);
     }
-    const socketPath = this.#options.socketPath;
-    const session =
-      socketPath === undefined
-        ? connectHttp2(`http://${this.#options.address}`)
-        : connectHttp2("http://localhost", { createConnection: () => connectNet(socketPath) });
-    // The session never keeps the process alive: a pending call's deadline timer does.
-    session.unref();
-    session.on("error", () => {
-      // Reported to the calls through their streams; a new session is made on the next call.
-    });
-    session.once("close", () => {
-      if (this.#session === session) this.#session = undefined;
-    });
-    this.#session = session;
-    return session;
+    // The connection never keeps the process alive: a pending call's deadline timer does.
+    connection.unref();
+    this.#connection = connection;
+    return connection;
   }
 
   call(method: LeanMethod, init: unknown, options: CallOptions | undefined): Promise<unknown> {
@@ -129,129 +146,110 @@ class LeanTransport {
     const limit = this.#options.maxResponseBytes ?? 4 * 1024 * 1024;
     const body = frame(method.encode(init as never).finish());
     const label = method.path.slice(1);
+    const signal = options?.signal;
+    if (signal?.aborted === true) {
+      return Promise.reject(new GrpcError("CANCELLED", `${label}: aborted by the caller`));
+    }
+    const requestHeaders: HeaderField[] = [
+      [":method", "POST"],
+      [":path", method.path],
+      ["content-type", "application/grpc+proto"],
+      ["te", "trailers"],
+      ["grpc-timeout", grpcTimeout(deadlineMs)],
+      ["user-agent", "ipam-lean-client/1"],
+    ];
+    for (const [key, value] of Object.entries(options?.metadata ?? {})) {
+      requestHeaders.push([key.toLowerCase(), value]);
+    }
     return new Promise((resolve, reject) => {
-      let stream: ClientHttp2Stream;
       let settled = false;
       const chunks: Buffer[] = [];
       let received = 0;
-      let headers: IncomingHttpHeaders = {};
-      let trailers: IncomingHttpHeaders | undefined;
+      let headers: Metadata | undefined;
+      let trailers: Metadata | undefined;
       const settle = (error: GrpcError | undefined, value?: unknown): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        options?.signal?.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", onAbort);
         if (error !== undefined) {
-          if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+          stream.cancel();
           reject(error);
         } else resolve(value);
       };
+      const onAbort = (): void =>
+        settle(new GrpcError("CANCELLED", `${label}: aborted by the caller`));
       const timer = setTimeout(
         () => settle(new GrpcError("TIMEOUT", `${label}: deadline of ${deadlineMs} ms exceeded`)),
         deadlineMs,
       );
-      const onAbort = (): void =>
-        settle(new GrpcError("CANCELLED", `${label}: aborted by the caller`));
-      if (options?.signal?.aborted === true) {
-        clearTimeout(timer);
-        reject(new GrpcError("CANCELLED", `${label}: aborted by the caller`));
-        return;
-      }
-      options?.signal?.addEventListener("abort", onAbort, { once: true });
-      const requestHeaders: Record<string, string> = {
-        ":method": "POST",
-        ":path": method.path,
-        "content-type": "application/grpc+proto",
-        te: "trailers",
-        "grpc-timeout": grpcTimeout(deadlineMs),
-        "user-agent": "ipam-lean-client/1",
-      };
-      for (const [key, value] of Object.entries(options?.metadata ?? {})) {
-        requestHeaders[key.toLowerCase()] = value;
-      }
-      try {
-        stream = this.#connect().request(requestHeaders);
-      } catch (error) {
-        clearTimeout(timer);
-        reject(new GrpcError("UNAVAILABLE", `${label}: cannot open a stream`, { cause: error }));
-        return;
-      }
-      stream.on("response", (responseHeaders) => {
-        headers = responseHeaders;
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const stream = this.#connect().request(requestHeaders, body, {
+        onHeaders: (fields) => {
+          if (headers === undefined) headers = metadataOf(fields);
+          else trailers = metadataOf(fields);
+        },
+        onData: (chunk) => {
+          received += chunk.byteLength;
+          if (received > limit + HEADER_BYTES) {
+            settle(
+              new GrpcError("RESOURCE_EXHAUSTED", `${label}: response exceeds ${limit} bytes`),
+            );
+            return;
+          }
+          chunks.push(chunk);
+        },
+        onError: (error) => settle(streamFailure(label, error)),
+        onEnd: () => {
+          const status = headers?.get(":status");
+          // Trailers-only responses carry grpc-status in the headers block.
+          const final = trailers ?? (headers?.has("grpc-status") === true ? headers : undefined);
+          if (final === undefined) {
+            const ok = status === undefined || status === "200";
+            settle(
+              new GrpcError(
+                ok ? "UNAVAILABLE" : "PROTOCOL_ERROR",
+                `${label}: stream closed without a gRPC status (HTTP ${status ?? "none"})`,
+                { grpcStatus: ok ? 14 : 13 },
+              ),
+            );
+            return;
+          }
+          const code = Number(headerValue(final, "grpc-status"));
+          const message = decodeGrpcMessage(String(headerValue(final, "grpc-message") ?? ""));
+          if (code !== 0 || !Number.isInteger(code)) {
+            settle(
+              decodeError(Number.isInteger(code) ? code : 2, message, (name) =>
+                headerValue(final, name),
+              ),
+            );
+            return;
+          }
+          try {
+            settle(undefined, method.decode(unframe(Buffer.concat(chunks), limit)));
+          } catch (error) {
+            settle(
+              error instanceof GrpcError
+                ? error
+                : new GrpcError("PROTOCOL_ERROR", `${label}: undecodable response`, {
+                    cause: error,
+                  }),
+            );
+          }
+        },
       });
-      stream.on("trailers", (responseTrailers) => {
-        trailers = responseTrailers;
-      });
-      stream.on("data", (chunk: Buffer) => {
-        received += chunk.byteLength;
-        if (received > limit + HEADER_BYTES) {
-          settle(new GrpcError("RESOURCE_EXHAUSTED", `${label}: response exceeds ${limit} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      stream.on("error", (error: Error) => {
-        settle(
-          new GrpcError("UNAVAILABLE", `${label}: ${error.message}`, {
-            cause: error,
-            grpcStatus: 14,
-          }),
-        );
-      });
-      stream.on("close", () => {
-        if (settled) return;
-        const httpStatus =
-          headers[":status"] === undefined ? undefined : Number(headers[":status"]);
-        // Trailers-only responses carry grpc-status in the headers block.
-        const final = trailers ?? (headers["grpc-status"] === undefined ? undefined : headers);
-        if (final === undefined) {
-          const code =
-            httpStatus === undefined || httpStatus === 200 ? "UNAVAILABLE" : "PROTOCOL_ERROR";
-          settle(
-            new GrpcError(
-              code,
-              `${label}: stream closed without a gRPC status (HTTP ${httpStatus ?? "none"})`,
-              {
-                grpcStatus: code === "UNAVAILABLE" ? 14 : 13,
-              },
-            ),
-          );
-          return;
-        }
-        const status = Number(headerValue(final, "grpc-status"));
-        const message = decodeGrpcMessage(String(headerValue(final, "grpc-message") ?? ""));
-        if (status !== 0 || !Number.isInteger(status)) {
-          settle(
-            decodeError(Number.isInteger(status) ? status : 2, message, (name) =>
-              headerValue(final, name),
-            ),
-          );
-          return;
-        }
-        try {
-          const payload = unframe(Buffer.concat(chunks), limit);
-          settle(undefined, method.decode(payload));
-        } catch (error) {
-          settle(
-            error instanceof GrpcError
-              ? error
-              : new GrpcError("PROTOCOL_ERROR", `${label}: undecodable response`, { cause: error }),
-          );
-        }
-      });
-      stream.end(body);
     });
   }
 
   close(): void {
     this.#closed = true;
-    this.#session?.close();
-    this.#session = undefined;
+    this.#connection?.close();
+    this.#connection = undefined;
   }
 }
 
 /**
- * A node API client that speaks the gRPC wire protocol itself over `node:http2` (length-prefixed
+ * A node API client that speaks the gRPC wire protocol itself over a minimal HTTP/2 client on `node:net` (length-prefixed
  * protobuf frames encoded by the generated wire codecs of `gen/lean`, `te: trailers`, `grpc-timeout`, status from trailers or a trailers-only
  * response) so that a short-lived process such as the CNI plugin never loads @grpc/grpc-js.
  * One attempt per call, no retries; errors are {@link GrpcError}s with the server's ipamd code,

@@ -1,5 +1,6 @@
 // The lean entry `@ipam/grpc-server/lean`: the node API (`ipam.v1.Ipam`) messages and a unary
-// client over node:http2. It must never import @grpc/grpc-js nor the Cluster/Raft code.
+// client over a minimal HTTP/2 client on node:net (not node:http2,
+// which costs a third of a Node start). It must never import @grpc/grpc-js nor the Cluster/Raft code.
 
 export type { CallOptions, ServiceClient } from "./client-types.js";
 export { ERROR_TRAILERS } from "./error-mapping.js";
