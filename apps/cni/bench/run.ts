@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   const rows: BenchRow[] = [];
   try {
     const nodeSamples: number[] = [];
-    const http2Samples: number[] = [];
+    const netSamples: number[] = [];
     const versionSamples: number[] = [];
     const add: number[] = [];
     const del: number[] = [];
@@ -119,8 +119,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       // Interleaved so that machine noise hits every series alike.
       nodeSamples.push(await runOnce(process.execPath, ["-e", "0"], {}, ""));
-      // Breakdown: what node:http2 alone costs, and the plugin loaded but making no call.
-      http2Samples.push(await runOnce(process.execPath, ["-e", 'require("node:http2")'], {}, ""));
+      // Breakdown: what node:net (the lean client's transport) alone costs, and the plugin
+      // loaded but making no call.
+      netSamples.push(await runOnce(process.execPath, ["-e", 'require("node:net")'], {}, ""));
       versionSamples.push(
         await runOnce(
           process.execPath,
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     }
     const nodeRow = row("node -e 0", nodeSamples);
     rows.push(nodeRow);
-    rows.push(row("node -e 'require(\"node:http2\")' (breakdown)", http2Samples, nodeRow));
+    rows.push(row("node -e 'require(\"node:net\")' (breakdown)", netSamples, nodeRow));
     rows.push(row("ipamd-cni VERSION, no call (breakdown)", versionSamples, nodeRow));
     rows.push(row("ipamd-cni ADD", add, nodeRow));
     rows.push(row("ipamd-cni DEL", del, nodeRow));

@@ -111,6 +111,8 @@ export interface EncodedError {
   readonly untyped: boolean;
 }
 
+const encoder = new TextEncoder();
+
 function jsonSafeDetails(details: unknown): Record<string, unknown> {
   if (typeof details !== "object" || details === null) return {};
   try {
@@ -152,7 +154,7 @@ export function encodeError(error: unknown): EncodedError {
     [ERROR_TRAILERS.code, error.code],
   ];
   if (Object.keys(details).length > 0) {
-    trailers.push([ERROR_TRAILERS.details, Buffer.from(JSON.stringify(details), "utf8")]);
+    trailers.push([ERROR_TRAILERS.details, encoder.encode(JSON.stringify(details))]);
   }
   if (typeof details.leaderId === "string" && details.leaderId !== "") {
     trailers.push([ERROR_TRAILERS.leaderId, asciiHeaderValue(details.leaderId)]);
@@ -170,8 +172,7 @@ export function encodeError(error: unknown): EncodedError {
   };
 }
 
-// Buffer rather than TextEncoder/TextDecoder: the first use of the WHATWG encoding API costs
-// ~7 ms of a process start here, which the lean client (one call per process) cannot afford.
+const decoder = new TextDecoder();
 
 /**
  * Build the client-side error for a failed call from its status, message and a trailer
@@ -192,11 +193,7 @@ export function decodeError(
   const rawDetails = trailer(ERROR_TRAILERS.details);
   if (rawDetails instanceof Uint8Array) {
     try {
-      const parsed: unknown = JSON.parse(
-        Buffer.from(rawDetails.buffer, rawDetails.byteOffset, rawDetails.byteLength).toString(
-          "utf8",
-        ),
-      );
+      const parsed: unknown = JSON.parse(decoder.decode(rawDetails));
       if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
         details = parsed as Record<string, unknown>;
       }
