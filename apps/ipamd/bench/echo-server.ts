@@ -1,11 +1,28 @@
 // A do-nothing ipam.v1.Ipam service on a unix socket: the ceiling the daemon is compared with.
+// It answers canned responses of the same shape and size as ipamd's answers to the benchmark's
+// IPv6 Allocate and Release, so that the comparison isolates what ipamd adds (the allocation,
+// the durable write, the metrics) from the transport of the same bytes.
 import { createIpamService, startGrpcServer } from "@ipam/grpc-server";
 
 const path = process.argv[2];
 if (path === undefined) throw new Error("usage: echo-server.ts SOCKET");
+const allocated = {
+  addresses: [
+    {
+      address: "fd99::2",
+      prefixLength: 64,
+      gateway: "fd99::1",
+      family: 2,
+      subnetId: "tor-a1-1-default-v6",
+      blockCidr: "fd99::/120",
+      purpose: "default",
+    },
+  ],
+};
+const released = { released: true, addresses: ["fd99::2"] };
 const server = await startGrpcServer({
   unixSocket: { path },
-  services: [createIpamService({ allocate: () => ({}), release: () => ({}) })],
+  services: [createIpamService({ allocate: () => allocated, release: () => released })],
   reflection: false,
 });
 process.stdout.write("ready\n");

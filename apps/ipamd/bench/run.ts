@@ -1,23 +1,35 @@
 // Allocate+Release through the unix socket against a real ipamd (role all, durable store),
-// beside a do-nothing gRPC service on the same kind of socket, with the same client, from this
-// process (the servers are separate processes). Writes bench-results/ipamd.json.
+// beside a do-nothing gRPC service on the same kind of socket (canned answers of the same size),
+// with the same client, from this process (the servers are separate processes). Twice: with
+// the grpc-js client and with the lean client (the CNI plugin's). Writes bench-results/ipamd.json.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
-import { createIpamClient, FamilySelection, type IpamClient } from "@ipam/grpc-server";
+import { createIpamClient, FamilySelection } from "@ipam/grpc-server";
+import { createLeanIpamClient } from "@ipam/grpc-server/lean";
 import { drive, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
 const children: ChildProcess[] = [];
 
-async function waitFor(
-  client: IpamClient,
-  call: (c: IpamClient) => Promise<unknown>,
-): Promise<void> {
+/** What the benchmark needs of a node API client; both clients have it. */
+interface Client {
+  allocate(request: {
+    network: string;
+    containerId: string;
+    ifname: string;
+    families?: FamilySelection;
+  }): Promise<unknown>;
+  release(request: { network: string; containerId: string; ifname: string }): Promise<unknown>;
+  status(request: Record<string, never>): Promise<unknown>;
+  close(): void;
+}
+
+async function waitFor(client: Client, call: (c: Client) => Promise<unknown>): Promise<void> {
   const until = Date.now() + 20_000;
   for (;;) {
     try {
@@ -48,32 +60,40 @@ async function main(): Promise<void> {
       stdio: ["ignore", "ignore", "inherit"],
     }),
   );
-  const daemon = createIpamClient({ addresses: [`unix:${daemonSocket}`] });
-  const echo = createIpamClient({ addresses: [`unix:${echoSocket}`] });
-  await waitFor(daemon, (c) => c.status({}));
-  await waitFor(echo, (c) => c.allocate({}));
-
+  const clients: Record<string, (socket: string) => Client> = {
+    "grpc-js client": (socket) => createIpamClient({ addresses: [`unix:${socket}`] }),
+    "lean client": (socket) => createLeanIpamClient({ socketPath: socket }),
+  };
   const rows: BenchRow[] = [];
-  for (const concurrency of [1, 64]) {
-    const base = await drive(concurrency, RUN_MS, async (w, i) => {
-      await echo.allocate({ network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" });
-      await echo.release({ network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" });
-    });
-    const real = await drive(concurrency, RUN_MS, async (w, i) => {
-      const key = { network: "bench", containerId: `c${concurrency}-${w}-${i}`, ifname: "eth0" };
-      // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4 churn
-      // would exhaust the example's /21 within seconds.
-      await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
-      await daemon.release(key);
-    });
-    const echoRows = runRows(`echo allocate+release, ${concurrency} client(s)`, "pairs/s", base);
-    const ipamdRows = runRows(`ipamd allocate+release, ${concurrency} client(s)`, "pairs/s", real, {
-      baseline: echoRows,
-    });
-    rows.push(echoRows.rate, echoRows.latency, ipamdRows.rate, ipamdRows.latency);
+  for (const [clientName, connect] of Object.entries(clients)) {
+    const daemon = connect(daemonSocket);
+    const echo = connect(echoSocket);
+    await waitFor(daemon, (c) => c.status({}));
+    await waitFor(echo, (c) => c.allocate({ network: "bench", containerId: "w", ifname: "eth0" }));
+    for (const concurrency of [1, 64]) {
+      const base = await drive(concurrency, RUN_MS, async (w, i) => {
+        const key = { network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" };
+        await echo.allocate({ ...key, families: FamilySelection.IPV6 });
+        await echo.release(key);
+      });
+      const real = await drive(concurrency, RUN_MS, async (w, i) => {
+        const id = `${clientName[0]}${concurrency}-${w}-${i}`;
+        const key = { network: "bench", containerId: id, ifname: "eth0" };
+        // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4 churn
+        // would exhaust the example's /21 within seconds.
+        await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
+        await daemon.release(key);
+      });
+      const label = `${concurrency} client(s), ${clientName}`;
+      const echoRows = runRows(`echo allocate+release, ${label}`, "pairs/s", base);
+      const ipamdRows = runRows(`ipamd allocate+release, ${label}`, "pairs/s", real, {
+        baseline: echoRows,
+      });
+      rows.push(echoRows.rate, echoRows.latency, ipamdRows.rate, ipamdRows.latency);
+    }
+    daemon.close();
+    echo.close();
   }
-  daemon.close();
-  echo.close();
   const path = writeBenchResults(ROOT, "ipamd", rows);
   printTable(rows);
   console.log(`written to ${path}`);
