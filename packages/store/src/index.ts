@@ -20,6 +20,7 @@ export type {
 export { RaftLogStore, SNAPSHOT_CHUNK_BYTES } from "./raft-log-store.js";
 export type {
   AttachmentKey,
+  CoolingAddress,
   IntegrityReport,
   OpenCheck,
   StoreOptions,

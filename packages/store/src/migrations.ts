@@ -108,6 +108,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: "released addresses cooling down, so that a restart keeps the cool-down",
+    sql: `
+      CREATE TABLE cooling (
+        address TEXT    PRIMARY KEY, -- canonical text
+        until   INTEGER NOT NULL     -- ms since the epoch
+      ) WITHOUT ROWID;
+      CREATE INDEX cooling_until ON cooling (until);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

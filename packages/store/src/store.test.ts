@@ -176,6 +176,64 @@ describe("Store: allocation records", () => {
   });
 });
 
+describe("Store: cooling addresses", () => {
+  it("writes the cooling entries with the delete, keeps them across a reopen, prunes them", async () => {
+    const path = join(tempDir(), "ipamd.db");
+    let store = openStore({ path });
+    const key = { network: "k8s", containerId: "c1", ifname: "eth0" };
+    await store.saveAllocation({
+      ...key,
+      addresses: ["10.0.0.7", "fd00::7"],
+      node: "n1",
+      purpose: "default",
+      createdAt: 1,
+    });
+    const cooling = [
+      { address: "10.0.0.7", until: 31_000 },
+      { address: "FD00:0:0::7", until: 32_000 },
+    ];
+    expect((await store.deleteAllocation(key, cooling))?.addresses).toEqual([
+      "10.0.0.7",
+      "fd00::7",
+    ]);
+    // Deleting a key that holds nothing writes no cooling entry.
+    await store.deleteAllocation({ ...key, containerId: "none" }, [
+      { address: "10.0.0.9", until: 99_000 },
+    ]);
+    store.close();
+    store = openStore({ path });
+    expect(store.listCooling(1_000)).toEqual([
+      { address: "10.0.0.7", until: 31_000 },
+      { address: "fd00::7", until: 32_000 },
+    ]);
+    expect(store.listCooling(31_000)).toEqual([{ address: "fd00::7", until: 32_000 }]);
+    expect(store.pruneCooling(31_000)).toBe(1);
+    expect(store.listCooling(0)).toEqual([{ address: "fd00::7", until: 32_000 }]);
+    store.close();
+  });
+
+  it("rejects a bad cooling entry with the field named, and deletes nothing", async () => {
+    const store = openStore({ path: ":memory:" });
+    const key = { network: "k8s", containerId: "c1", ifname: "eth0" };
+    await store.saveAllocation({
+      ...key,
+      addresses: ["10.0.0.7"],
+      node: "n1",
+      purpose: "default",
+      createdAt: 1,
+    });
+    await expect(
+      store.deleteAllocation(key, [{ address: "10.0.0.300", until: 5 }]),
+    ).rejects.toThrow(/cooling\[0\]\.address/);
+    await expect(store.deleteAllocation(key, [{ address: "10.0.0.7", until: -1 }])).rejects.toThrow(
+      /cooling\[0\]\.until/,
+    );
+    expect(store.getAllocation(key)?.addresses).toEqual(["10.0.0.7"]);
+    expect(() => store.listCooling(Number.NaN)).toThrow(/now/);
+    store.close();
+  });
+});
+
 describe("Store: group commit", () => {
   it("commits writes issued in the same turn in one transaction", async () => {
     const commits: CommitInfo[] = [];
@@ -301,7 +359,7 @@ describe("Store: opening", () => {
   it("creates a WAL file with synchronous=FULL at the newest schema", () => {
     const path = join(tempDir(), "ipamd.db");
     const store = openStore({ path });
-    expect(store.schemaVersion).toBe(2);
+    expect(store.schemaVersion).toBe(3);
     expect(store.integrityCheck()).toEqual({ ok: true, problems: [] });
     store.close();
     const raw = new Database(path, { readonly: true });

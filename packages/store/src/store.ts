@@ -287,13 +287,42 @@ export class Store {
 
   /**
    * Deletes the record with `key`, durably (group commit). Idempotent: resolves with the
-   * deleted record, or undefined when there was none.
+   * deleted record, or undefined when there was none. `cooling` (the released addresses and
+   * when each may be handed out again) is written in the same transaction when a record was
+   * deleted, so that a node restarting right after a release keeps the cool-down.
    */
-  async deleteAllocation(key: AllocationKey): Promise<AllocationRecord | undefined> {
+  async deleteAllocation(
+    key: AllocationKey,
+    cooling: readonly CoolingAddress[] = [],
+  ): Promise<AllocationRecord | undefined> {
     this.#assertOpen();
     validateKey(key);
     const k = { network: key.network, containerId: key.containerId, ifname: key.ifname };
-    return this.#gc.submit(() => this.#allocations.delete(k));
+    const entries = normaliseCooling(cooling);
+    return this.#gc.submit(() => {
+      const deleted = this.#allocations.delete(k);
+      if (deleted !== undefined) {
+        for (const c of entries) this.#s.putCooling.run(c.address, c.until);
+      }
+      return deleted;
+    });
+  }
+
+  /** Addresses still cooling down at `now` (ms), oldest release first. Caller owns the array. */
+  listCooling(now: number): CoolingAddress[] {
+    finiteTime("now", now);
+    return this.#read("listCooling", () =>
+      (this.#s.listCooling.all(now) as { address: string; until: number }[]).map((r) => ({
+        address: r.address,
+        until: r.until,
+      })),
+    );
+  }
+
+  /** Forgets cooling entries whose time is at or before `now`; returns how many. Durable. */
+  pruneCooling(now: number): number {
+    finiteTime("now", now);
+    return this.#write("pruneCooling", () => this.#s.pruneCooling.run(now).changes);
   }
 
   /**
@@ -458,5 +487,44 @@ function prepare(db: Database.Database) {
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
     deleteMeta: db.prepare("DELETE FROM meta WHERE key = ?"),
+    putCooling: db.prepare(
+      `INSERT INTO cooling (address, until) VALUES (?, ?)
+       ON CONFLICT (address) DO UPDATE SET until = excluded.until`,
+    ),
+    listCooling: db.prepare(
+      "SELECT address, until FROM cooling WHERE until > ? ORDER BY until, address",
+    ),
+    pruneCooling: db.prepare("DELETE FROM cooling WHERE until <= ?"),
   };
+}
+
+/** A released address and the time (ms since the epoch) before which it must not be reused. */
+export interface CoolingAddress {
+  readonly address: string;
+  readonly until: number;
+}
+
+function finiteTime(field: string, value: unknown): void {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected ms since the epoch`, { field });
+  }
+}
+
+/** Canonical addresses and checked times, before anything is queued. */
+function normaliseCooling(cooling: readonly CoolingAddress[]): CoolingAddress[] {
+  if (!Array.isArray(cooling)) {
+    throw new StoreError("INVALID_ARGUMENT", "cooling: expected an array", { field: "cooling" });
+  }
+  return cooling.map((c, i) => {
+    const address = typeof c?.address === "string" ? canonicalAddress(c.address) : undefined;
+    if (address === undefined) {
+      throw new StoreError(
+        "INVALID_ARGUMENT",
+        `cooling[${i}].address: ${String(c?.address)} is not an IP address`,
+        { field: `cooling[${i}].address` },
+      );
+    }
+    finiteTime(`cooling[${i}].until`, c.until);
+    return { address, until: c.until };
+  });
 }

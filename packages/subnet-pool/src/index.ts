@@ -45,6 +45,7 @@ export type {
   AllocateRequest,
   AllocateResult,
   AllocationRecord,
+  CoolingAddress,
   LeaseRequest,
   NodeAllocatorOptions,
   NodeSubnetUsage,

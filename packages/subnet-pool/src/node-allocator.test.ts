@@ -273,6 +273,55 @@ describe("NodeAllocator.rebuild", () => {
   });
 });
 
+describe("NodeAllocator cool-down across a restart", () => {
+  it("keeps a released address cooling after rebuild until its time, then hands it out", () => {
+    // One /28 block of the storage subnet (16 addresses, 30 s cool-down), filled.
+    const s = subnet("tor-a1-1-storage-v4");
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(s, "10.99.8.16/28"));
+    const ids = Array.from({ length: 16 }, (_, i) => `c${i}`);
+    const held = ids.map(
+      (id) => a.allocate({ key: key(id), purpose: "storage", now: 0 }).addresses[0]?.address,
+    );
+    expect(held.filter((x) => x !== undefined).length).toBeGreaterThan(0);
+    // Release one at t = 1 s: it may come back at t = 31 s. Persist what coolingFor says.
+    const released = a.get(key("c3"));
+    if (released === undefined) throw new Error("c3 holds nothing");
+    const cooling = a.coolingFor(released, 1000);
+    expect(cooling).toEqual([{ address: released.addresses[0]?.address, until: 31_000 }]);
+    a.release(key("c3"), 1000);
+    // Restart: records and leases from the store, and the persisted cooling entries.
+    const b = new NodeAllocator({ node: "node-a1" });
+    const report = b.rebuild(a.records(), a.blocks(), cooling);
+    expect(report.cooling).toBe(1);
+    expect(code(() => b.allocate({ key: key("new"), purpose: "storage", now: 30_999 }))).toBe(
+      "POOL_EXHAUSTED",
+    );
+    expect(
+      b.allocate({ key: key("new"), purpose: "storage", now: 31_000 }).addresses[0]?.address,
+    ).toBe(released.addresses[0]?.address);
+    // Without the entries (the old behaviour) the address was free at once.
+    const c = new NodeAllocator({ node: "node-a1" });
+    c.rebuild(a.records(), a.blocks());
+    expect(
+      c.allocate({ key: key("new"), purpose: "storage", now: 2000 }).addresses[0]?.address,
+    ).toBe(released.addresses[0]?.address);
+  });
+
+  it("ignores cooling entries on held addresses or outside the blocks", () => {
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(V4, "10.99.0.0/26"));
+    const x = a.allocate({ key: key("c1"), now: 0 }).addresses[0]?.address ?? "";
+    const b = new NodeAllocator({ node: "node-a1" });
+    const report = b.rebuild(a.records(), a.blocks(), [
+      { address: x, until: 10 ** 9 },
+      { address: "10.99.5.5", until: 10 ** 9 },
+    ]);
+    expect(report.cooling).toBe(0);
+    expect(b.get(key("c1"))?.addresses[0]?.address).toBe(x);
+  });
+});
+
 describe("NodeAllocator.updateSubnet", () => {
   it("applies new reservations to held blocks, refusing to reserve an allocated address", () => {
     const s = subnet("tor-a1-1-default-v4", { cooldownSeconds: 0 });

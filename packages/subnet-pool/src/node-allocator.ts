@@ -72,9 +72,20 @@ export interface NodeSubnetUsage {
   readonly free: number;
 }
 
+/**
+ * A released address that may not be handed out again before `until` (ms since the epoch):
+ * what ipamd persists on release so that a restart keeps the cool-down.
+ */
+export interface CoolingAddress {
+  readonly address: string;
+  readonly until: number;
+}
+
 /** Outcome of {@link NodeAllocator.rebuild}. */
 export interface RebuildReport {
   readonly restored: number;
+  /** Cooling addresses put back into cool-down (the others had expired or were not held). */
+  readonly cooling: number;
   /** Records that could not be restored (address outside every leased block, or taken twice). */
   readonly orphaned: readonly AllocationRecord[];
 }
@@ -498,6 +509,19 @@ export class NodeAllocator {
   }
 
   /**
+   * When each address of `record` may be handed out again if it is released at `now`: one entry
+   * per address whose subnet has a cool-down (none for a subnet this node does not hold).
+   */
+  coolingFor(record: AllocationRecord, now: number): CoolingAddress[] {
+    const out: CoolingAddress[] = [];
+    for (const a of record.addresses) {
+      const cooldown = this.#subnets.get(a.subnet)?.cooldownMs ?? 0;
+      if (cooldown > 0) out.push({ address: a.address, until: now + cooldown });
+    }
+    return out;
+  }
+
+  /**
    * Frees cooled-down addresses whose time has come (all of `only`'s when given, whatever the
    * time). Entries are processed in release order.
    */
@@ -703,12 +727,19 @@ export class NodeAllocator {
   /**
    * Replaces all state with `leases` and the allocation `records` ipamd persisted (what it does
    * at restart). Every restored key holds exactly its recorded addresses; each block's next-fit
-   * cursor resumes after its most recently created record. Cool-down and in-flight marks start
-   * empty. Records whose addresses are not inside a given lease (or collide) are skipped and
-   * reported in `orphaned`, with nothing of them claimed.
+   * cursor resumes after its most recently created record. Records whose addresses are not
+   * inside a given lease (or collide) are skipped and reported in `orphaned`, with nothing of
+   * them claimed. `cooling` (what {@link coolingFor} gave at release time and ipamd persisted)
+   * puts released addresses back into cool-down until their time; an entry outside the held
+   * blocks or on an address a record holds is ignored, and one whose time has passed is freed
+   * at the next allocation. In-flight marks start empty.
    * @throws PoolError as {@link addBlock} for a bad lease (state is then empty).
    */
-  rebuild(records: Iterable<AllocationRecord>, leases: Iterable<BlockLease>): RebuildReport {
+  rebuild(
+    records: Iterable<AllocationRecord>,
+    leases: Iterable<BlockLease>,
+    cooling: Iterable<CoolingAddress> = [],
+  ): RebuildReport {
     this.#entries.clear();
     this.#groups.clear();
     this.#subnets.clear();
@@ -755,8 +786,25 @@ export class NodeAllocator {
       this.#entries.set(keyString(record.key), { record, blocks, offsets });
       restored++;
     }
+    let cooled = 0;
+    // The FIFO must stay ordered by time: #expire frees from its head.
+    for (const c of [...cooling].sort((a, b) => a.until - b.until)) {
+      const found = this.#locate(c.address);
+      if (found === undefined || found[0].block.isAllocatedOffset(found[1])) continue;
+      try {
+        found[0].block.claimOffset(found[1]);
+      } catch {
+        continue; // reserved meanwhile: it stays out of use anyway
+      }
+      found[0].live++;
+      found[0].emptySince = undefined;
+      this.#coolBlocks.push(found[0]);
+      this.#coolOffsets.push(found[1]);
+      this.#coolUntil.push(c.until);
+      cooled++;
+    }
     for (const b of this.#blocks.values()) if (b.live === 0) b.emptySince = b.lease.leasedAt;
-    return { restored, orphaned };
+    return { restored, orphaned, cooling: cooled };
   }
 
   /** The held block containing `address` and its offset, or undefined. */
