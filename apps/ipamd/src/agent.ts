@@ -247,7 +247,10 @@ export class Agent {
       }
       this.#direct.set(keyString(record.key), record);
     }
-    const report = this.allocator.rebuild(blockRecords, leases);
+    // Released addresses still cooling down stay out of use across the restart.
+    const startedAt = this.#now();
+    this.#store.pruneCooling(startedAt);
+    const report = this.allocator.rebuild(blockRecords, leases, this.#store.listCooling(startedAt));
     if (report.orphaned.length > 0) {
       this.#log.warn(
         { orphaned: report.orphaned.map((r) => r.key) },
@@ -756,8 +759,14 @@ export class Agent {
       await this.#releaseDirect([direct]);
       return direct;
     }
-    await this.#store.deleteAllocation(key);
-    return this.allocator.release(key, this.#now());
+    const now = this.#now();
+    const held = this.allocator.get(key);
+    // The cool-down goes to the store with the delete, so a restart keeps it.
+    await this.#store.deleteAllocation(
+      key,
+      held === undefined ? [] : this.allocator.coolingFor(held, now),
+    );
+    return this.allocator.release(key, now);
   }
 
   /**
@@ -838,8 +847,13 @@ export class Agent {
       let released: AllocationRecord[] = [];
       try {
         await this.#releaseDirect(staleDirect);
-        released = this.allocator.gc(network, req.validAttachments, this.#now());
-        await Promise.all(released.map((r) => this.#store.deleteAllocation(r.key)));
+        const now = this.#now();
+        released = this.allocator.gc(network, req.validAttachments, now);
+        await Promise.all(
+          released.map((r) =>
+            this.#store.deleteAllocation(r.key, this.allocator.coolingFor(r, now)),
+          ),
+        );
       } catch (err) {
         this.metrics?.gcRuns.inc({ result: resultOf(err) });
         throw err;
