@@ -2,10 +2,40 @@
 import { type BenchRow, summarize, withBaseline } from "@ipam/bench-kit";
 
 export interface Driven {
-  /** Completed operations per second over the run. */
+  /** Completed operations per second over the run (the median round's, for rounds). */
   readonly rate: number;
   /** Per-operation latencies, ms. */
   readonly latencies: number[];
+  /** The rate of each round, when the run was made of rounds ({@link alternate}). */
+  readonly rates?: readonly number[];
+}
+
+/**
+ * Runs `a` and `b` in turns, `rounds` times each (a b a b ...), and returns both as one run
+ * each: the median round's rate, every round's rate and every latency. Alternating short
+ * rounds lets a noisy shared machine slow both sides alike, where two long runs one after the
+ * other could each meet a different load.
+ */
+export async function alternate(
+  rounds: number,
+  a: () => Promise<Driven>,
+  b: () => Promise<Driven>,
+): Promise<[Driven, Driven]> {
+  const runs: [Driven[], Driven[]] = [[], []];
+  for (let round = 0; round < rounds; round++) {
+    runs[0].push(await a());
+    runs[1].push(await b());
+  }
+  const combine = (list: Driven[]): Driven => {
+    const rates = list.map((r) => r.rate);
+    const sorted = [...rates].sort((x, y) => x - y);
+    return {
+      rate: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0,
+      latencies: list.flatMap((r) => r.latencies),
+      rates,
+    };
+  };
+  return [combine(runs[0]), combine(runs[1])];
 }
 
 /**
@@ -57,10 +87,15 @@ export function runRows(
   r: Driven,
   options: { baseline?: RunRows; scale?: number } = {},
 ): RunRows {
-  let rate = summarize(name, unit, [r.rate * (options.scale ?? 1)], {
-    count: r.latencies.length,
-    better: "higher",
-  });
+  let rate = summarize(
+    name,
+    unit,
+    (r.rates ?? [r.rate]).map((x) => x * (options.scale ?? 1)),
+    {
+      count: r.latencies.length,
+      better: "higher",
+    },
+  );
   let latency = summarize(`${name}, latency`, "ms", r.latencies);
   if (options.baseline !== undefined) {
     rate = withBaseline(rate, options.baseline.rate, "higher");

@@ -10,10 +10,11 @@ import { fileURLToPath } from "node:url";
 import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
 import { createIpamClient, FamilySelection } from "@ipam/grpc-server";
 import { createLeanIpamClient } from "@ipam/grpc-server/lean";
-import { drive, runRows } from "./drive.js";
+import { alternate, drive, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
+const RUN_MS = Number(process.env.BENCH_MS ?? 1500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const children: ChildProcess[] = [];
 
 /** What the benchmark needs of a node API client; both clients have it. */
@@ -71,19 +72,25 @@ async function main(): Promise<void> {
     await waitFor(daemon, (c) => c.status({}));
     await waitFor(echo, (c) => c.allocate({ network: "bench", containerId: "w", ifname: "eth0" }));
     for (const concurrency of [1, 64]) {
-      const base = await drive(concurrency, RUN_MS, async (w, i) => {
-        const key = { network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" };
-        await echo.allocate({ ...key, families: FamilySelection.IPV6 });
-        await echo.release(key);
-      });
-      const real = await drive(concurrency, RUN_MS, async (w, i) => {
-        const id = `${clientName[0]}${concurrency}-${w}-${i}`;
-        const key = { network: "bench", containerId: id, ifname: "eth0" };
-        // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4 churn
-        // would exhaust the example's /21 within seconds.
-        await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
-        await daemon.release(key);
-      });
+      // Echo and ipamd in turns (ROUNDS × RUN_MS each), rates compared by their medians.
+      const [base, real] = await alternate(
+        ROUNDS,
+        () =>
+          drive(concurrency, RUN_MS, async (w, i) => {
+            const key = { network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" };
+            await echo.allocate({ ...key, families: FamilySelection.IPV6 });
+            await echo.release(key);
+          }),
+        () =>
+          drive(concurrency, RUN_MS, async (w, i) => {
+            const id = `${clientName[0]}${concurrency}-${w}-${i}`;
+            const key = { network: "bench", containerId: id, ifname: "eth0" };
+            // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4
+            // churn would exhaust the example's /21 within seconds.
+            await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
+            await daemon.release(key);
+          }),
+      );
       const label = `${concurrency} client(s), ${clientName}`;
       const echoRows = runRows(`echo allocate+release, ${label}`, "pairs/s", base);
       const ipamdRows = runRows(`ipamd allocate+release, ${label}`, "pairs/s", real, {
