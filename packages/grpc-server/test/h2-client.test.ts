@@ -7,7 +7,12 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
-import { connect, createServer as createNetServer, type Socket } from "node:net";
+import {
+  connect,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { H2_ERROR, H2ClientConnection, type H2StreamError } from "../src/h2/client-connection.js";
 import { encodeHeaders, type HeaderField, HpackDecoder, HpackError } from "../src/h2/hpack.js";
@@ -27,17 +32,24 @@ async function listen(
   // Destroyed at cleanup: a server session that sent GOAWAY may outlive its client's socket.
   const sessions = new Set<ServerHttp2Session>();
   server.on("session", (session) => sessions.add(session));
+  return { server, port: await listenOnLoopback(server, sessions) };
+}
+
+/** Listens on 127.0.0.1 (any port); at cleanup destroys `connections` and closes. The port. */
+async function listenOnLoopback(
+  server: NetServer,
+  connections: ReadonlySet<{ destroy(): void }>,
+): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   cleanups.push(
     () =>
       new Promise<void>((resolve) => {
-        for (const session of sessions) session.destroy();
+        for (const connection of connections) connection.destroy();
         server.close(() => resolve());
       }),
   );
   const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
-  return { server, port };
+  return typeof address === "object" && address !== null ? address.port : 0;
 }
 
 /** A TCP server that runs `onFirstData` once the client has sent something; its port. */
@@ -48,16 +60,7 @@ async function rawServer(onFirstData: (socket: Socket) => void): Promise<number>
     socket.on("error", () => undefined);
     socket.once("data", () => onFirstData(socket));
   });
-  await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        raw.close(() => resolve());
-      }),
-  );
-  const address = raw.address();
-  return typeof address === "object" && address !== null ? address.port : 0;
+  return listenOnLoopback(raw, sockets);
 }
 
 function client(port: number): H2ClientConnection {
@@ -152,10 +155,7 @@ describe("HpackDecoder against nghttp2's encoder", () => {
         }
       });
     });
-    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
-    cleanups.push(() => new Promise<void>((resolve) => raw.close(() => resolve())));
-    const address = raw.address();
-    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const port = await listenOnLoopback(raw, new Set());
     const { connect: connectHttp2 } = await import("node:http2");
     const session = connectHttp2(`http://127.0.0.1:${port}`);
     cleanups.push(() => {
