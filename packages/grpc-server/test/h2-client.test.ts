@@ -338,6 +338,22 @@ describe("H2ClientConnection against node:http2", () => {
     expect(outcome.error?.message).toMatch(/ECONNREFUSED/);
   });
 
+  it("closes the connection when a header block grows without end (CONTINUATION flood)", async () => {
+    const port = await rawServer((socket) => {
+      socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      // HEADERS without END_HEADERS, then 16 KiB CONTINUATIONs that never end the block.
+      const fragment = Buffer.alloc(16_384, 0x40);
+      const frameOf = (type: number) =>
+        Buffer.concat([Buffer.from([0, 0x40, 0, type, 0, 0, 0, 0, 1]), fragment]);
+      socket.write(frameOf(1));
+      for (let i = 0; i < 40 && !socket.destroyed; i++) socket.write(frameOf(9));
+    });
+    const connection = client(port);
+    const outcome = await exchange(connection, "/", Buffer.from("x"));
+    expect(outcome.error).toMatchObject({ h2Code: H2_ERROR.ENHANCE_YOUR_CALM });
+    expect(connection.usable).toBe(false);
+  });
+
   it("closes the connection with COMPRESSION_ERROR on an undecodable header block", async () => {
     // A raw server that sends a HEADERS frame holding an invalid index.
     const port = await rawServer((socket) => {

@@ -59,6 +59,11 @@ const DEFAULT_WINDOW = 65_535;
 const MAX_WINDOW = 2 ** 31 - 1;
 /** The largest frame we accept: we never raise SETTINGS_MAX_FRAME_SIZE above the default. */
 const MAX_RECEIVE_FRAME = 16_384;
+/**
+ * The largest header block (HEADERS + CONTINUATIONs, compressed) accepted: far above any gRPC
+ * response's, and a bound on what an endless CONTINUATION chain can make us buffer.
+ */
+const MAX_HEADER_BLOCK = 256 * 1024;
 
 /** Why a stream failed. `refused` is true when the server never processed the request. */
 export interface H2StreamError {
@@ -100,6 +105,7 @@ interface PendingBlock {
   readonly streamId: number;
   readonly endStream: boolean;
   readonly chunks: Buffer[];
+  bytes: number;
 }
 
 function frame(type: FrameType, flags: number, streamId: number, payload?: Uint8Array): Buffer {
@@ -427,6 +433,7 @@ export class H2ClientConnection {
       streamId,
       endStream: (flags & Flag.EndStream) !== 0,
       chunks: [fragment],
+      bytes: fragment.byteLength,
     };
     if (flags & Flag.EndHeaders) this.#completeBlock();
   }
@@ -438,6 +445,14 @@ export class H2ClientConnection {
       return;
     }
     pending.chunks.push(payload);
+    pending.bytes += payload.byteLength;
+    if (pending.bytes > MAX_HEADER_BLOCK) {
+      this.#connectionError(
+        H2_ERROR.ENHANCE_YOUR_CALM,
+        `header block above ${MAX_HEADER_BLOCK} bytes`,
+      );
+      return;
+    }
     if (flags & Flag.EndHeaders) this.#completeBlock();
   }
 
