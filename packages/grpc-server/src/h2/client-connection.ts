@@ -157,8 +157,13 @@ export class H2ClientConnection {
     this.#authority = authority;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
+    // Refused only if the connection was never made: after that the server may have acted.
+    let connected = !socket.connecting;
+    socket.once("connect", () => {
+      connected = true;
+    });
     socket.on("error", (error: Error) =>
-      this.#fail({ message: error.message, refused: true, cause: error }),
+      this.#fail({ message: error.message, refused: !connected, cause: error }),
     );
     socket.on("close", () => this.#fail({ message: "connection closed", refused: false }));
     const settings = Buffer.allocUnsafe(12);
