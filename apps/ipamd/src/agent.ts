@@ -284,6 +284,7 @@ export class Agent {
     this.#log.info(
       {
         restored: report.restored,
+        cooling: report.cooling,
         direct: this.#direct.size,
         blocks: leases.length,
         fromStore: !this.#reconciled,
