@@ -1,5 +1,5 @@
 // The load loop and the rows of ipamd's throughput benchmarks (run, cluster, agent).
-import { type BenchRow, summarize, withBaseline } from "@ipam/bench-kit";
+import { type BenchRow, quantile, summarize, withBaseline } from "@ipam/bench-kit";
 
 export interface Driven {
   /** Completed operations per second over the run (the median round's, for rounds). */
@@ -28,9 +28,11 @@ export async function alternate(
   }
   const combine = (list: Driven[]): Driven => {
     const rates = list.map((r) => r.rate);
-    const sorted = [...rates].sort((x, y) => x - y);
     return {
-      rate: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0,
+      rate: quantile(
+        [...rates].sort((x, y) => x - y),
+        0.5,
+      ),
       latencies: list.flatMap((r) => r.latencies),
       rates,
     };

@@ -8,6 +8,7 @@ import { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
 import { GrpcError } from "./grpc-error.js";
 import { H2_ERROR, H2ClientConnection, type H2StreamError } from "./h2/client-connection.js";
 import type { HeaderField } from "./h2/hpack.js";
+import { GRPC_STATUS, type GrpcStatusName } from "./status-codes.js";
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
 
@@ -77,20 +78,18 @@ function headerValue(headers: Metadata, name: string): string | Uint8Array | und
 
 /** The gRPC status for a stream the transport lost (the mapping gRPC clients use for RST_STREAM). */
 function streamFailure(label: string, error: H2StreamError): GrpcError {
-  const options = { cause: error.cause, grpcStatus: 14 };
-  if (error.refused || error.h2Code === undefined) {
-    return new GrpcError("UNAVAILABLE", `${label}: ${error.message}`, options);
-  }
-  if (error.h2Code === H2_ERROR.CANCEL) {
-    return new GrpcError("CANCELLED", `${label}: ${error.message}`, { ...options, grpcStatus: 1 });
-  }
-  if (error.h2Code === H2_ERROR.ENHANCE_YOUR_CALM) {
-    return new GrpcError("RESOURCE_EXHAUSTED", `${label}: ${error.message}`, {
-      ...options,
-      grpcStatus: 8,
-    });
-  }
-  return new GrpcError("INTERNAL", `${label}: ${error.message}`, { ...options, grpcStatus: 13 });
+  const status: GrpcStatusName =
+    error.refused || error.h2Code === undefined
+      ? "UNAVAILABLE"
+      : error.h2Code === H2_ERROR.CANCEL
+        ? "CANCELLED"
+        : error.h2Code === H2_ERROR.ENHANCE_YOUR_CALM
+          ? "RESOURCE_EXHAUSTED"
+          : "INTERNAL";
+  return new GrpcError(status, `${label}: ${error.message}`, {
+    cause: error.cause,
+    grpcStatus: GRPC_STATUS[status],
+  });
 }
 
 /** Parse the single length-prefixed message of a unary response body. */
@@ -210,7 +209,7 @@ class LeanTransport {
               new GrpcError(
                 ok ? "UNAVAILABLE" : "PROTOCOL_ERROR",
                 `${label}: stream closed without a gRPC status (HTTP ${status ?? "none"})`,
-                { grpcStatus: ok ? 14 : 13 },
+                { grpcStatus: ok ? GRPC_STATUS.UNAVAILABLE : GRPC_STATUS.INTERNAL },
               ),
             );
             return;

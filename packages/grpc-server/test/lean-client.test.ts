@@ -134,6 +134,30 @@ describe("createLeanIpamClient against the grpc-js server", () => {
   });
 });
 
+describe("createLeanIpamClient transport failures", () => {
+  it("maps a stream reset to the gRPC code gRPC clients use for it", async () => {
+    const server = createHttp2Server();
+    server.on("stream", (stream: ServerHttp2Stream, headers) => {
+      stream.on("error", () => undefined);
+      // 0xb ENHANCE_YOUR_CALM for Status, 0x2 INTERNAL_ERROR for anything else.
+      stream.close(headers[":path"] === "/ipam.v1.Ipam/Status" ? 0xb : 0x2);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    const lean = createLeanIpamClient({ address: `127.0.0.1:${port}` });
+    cleanups.push(() => lean.close());
+    await expect(lean.status({})).rejects.toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+      grpcStatus: 8,
+    });
+    await expect(
+      lean.release({ network: "n", containerId: "c", ifname: "eth0" }),
+    ).rejects.toMatchObject({ code: "INTERNAL", grpcStatus: 13 });
+  });
+});
+
 describe("wire helpers", () => {
   it("encodes grpc-timeout with at most 8 digits", () => {
     expect(grpcTimeout(150)).toBe("150m");

@@ -112,11 +112,12 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 3,
     description: "released addresses cooling down, so that a restart keeps the cool-down",
     sql: `
+      -- Keyed by address (at most one row per address the node has), no index on until:
+      -- it is read and pruned only at start-up, and every Release writes a row.
       CREATE TABLE cooling (
         address TEXT    PRIMARY KEY, -- canonical text
         until   INTEGER NOT NULL     -- ms since the epoch
       ) WITHOUT ROWID;
-      CREATE INDEX cooling_until ON cooling (until);
     `,
   },
 ];

@@ -759,19 +759,11 @@ export class NodeAllocator {
       const offsets: number[] = [];
       let ok = !this.#entries.has(keyString(record.key));
       for (const a of ok ? record.addresses : []) {
-        const found = this.#locate(a.address);
-        if (found === undefined || found[0].block.isAllocatedOffset(found[1])) {
+        const found = this.#claim(a.address);
+        if (found === undefined) {
           ok = false;
           break;
         }
-        try {
-          found[0].block.claimOffset(found[1]);
-        } catch {
-          ok = false; // a reserved address: the record cannot be honoured
-          break;
-        }
-        found[0].live++;
-        found[0].emptySince = undefined;
         blocks.push(found[0]);
         offsets.push(found[1]);
       }
@@ -789,15 +781,8 @@ export class NodeAllocator {
     let cooled = 0;
     // The FIFO must stay ordered by time: #expire frees from its head.
     for (const c of [...cooling].sort((a, b) => a.until - b.until)) {
-      const found = this.#locate(c.address);
-      if (found === undefined || found[0].block.isAllocatedOffset(found[1])) continue;
-      try {
-        found[0].block.claimOffset(found[1]);
-      } catch {
-        continue; // reserved meanwhile: it stays out of use anyway
-      }
-      found[0].live++;
-      found[0].emptySince = undefined;
+      const found = this.#claim(c.address);
+      if (found === undefined) continue;
       this.#coolBlocks.push(found[0]);
       this.#coolOffsets.push(found[1]);
       this.#coolUntil.push(c.until);
@@ -805,6 +790,23 @@ export class NodeAllocator {
     }
     for (const b of this.#blocks.values()) if (b.live === 0) b.emptySince = b.lease.leasedAt;
     return { restored, orphaned, cooling: cooled };
+  }
+
+  /**
+   * Marks `address` used in its held block (rebuild): the block and offset, or undefined when
+   * no held block contains it, it is already used, or it is reserved.
+   */
+  #claim(address: string): [HeldBlock, number] | undefined {
+    const found = this.#locate(address);
+    if (found === undefined || found[0].block.isAllocatedOffset(found[1])) return undefined;
+    try {
+      found[0].block.claimOffset(found[1]);
+    } catch {
+      return undefined; // reserved
+    }
+    found[0].live++;
+    found[0].emptySince = undefined;
+    return found;
   }
 
   /** The held block containing `address` and its offset, or undefined. */

@@ -11,7 +11,7 @@ const CODE_LENGTHS =
   "78djde6f56565666577666567655677777fbedskmkkmmmnmnnnnnonoomnonnnnlmnmnnomlkmmnnlnmmolmnnll" +
   "mlnmnnkmmmnmmnqqkjmnmpqqqrrqopjlqrrqrollqqsrrrkoklmllnmmppooqnqrqqrrrrrsrrrrrqu";
 
-export const EOS = 256;
+const EOS = 256;
 const MAX_LENGTH = 30;
 
 interface CanonicalTable {
@@ -23,8 +23,8 @@ interface CanonicalTable {
   readonly count: Int32Array;
 }
 
-/** Build the canonical decoding table from code lengths (exported for the tests). */
-export function canonicalTable(lengths: readonly number[]): CanonicalTable {
+/** Build the canonical decoding table from code lengths. */
+function canonicalTable(lengths: readonly number[]): CanonicalTable {
   const count = new Int32Array(MAX_LENGTH + 1);
   for (const length of lengths) count[length] = (count[length] ?? 0) + 1;
   const firstCode = new Int32Array(MAX_LENGTH + 1);
