@@ -124,8 +124,8 @@ const STATES: Readonly<Record<number, BackendState>> = {
 
 /**
  * The default {@link IpamBackend}: ipamd's `ipam.v1.Ipam` service over its unix socket through
- * the lean client of @ipam/grpc-server (its own HTTP/2 on node:net, no @grpc/grpc-js). One attempt per call
- * with the configured deadline; failures become CniErrors via {@link fromGrpcError}. No
+ * the lean client of @ipam/grpc-server (its own HTTP/2 on libuv's pipe handle, no @grpc/grpc-js,
+ * no node:net). One attempt per call with the configured deadline; failures become CniErrors via {@link fromGrpcError}. No
  * connection is made before the first call.
  */
 export function createGrpcBackend(options: GrpcBackendOptions): IpamBackend {

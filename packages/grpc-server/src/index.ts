@@ -195,6 +195,7 @@ export {
 } from "./gen/ipam/v1/ipam_pb.js";
 export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
+export type { UnixTransport } from "./h2/unix-stream.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient } from "./lean-client.js";
 export type {

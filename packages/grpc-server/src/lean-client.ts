@@ -1,4 +1,3 @@
-import { connect as connectNet } from "node:net";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallOptions, ServiceClient } from "./client-types.js";
@@ -8,6 +7,7 @@ import { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
 import { GrpcError } from "./grpc-error.js";
 import { H2_ERROR, H2ClientConnection, type H2StreamError } from "./h2/client-connection.js";
 import type { HeaderField } from "./h2/hpack.js";
+import { connectUnixStream, netModule, type UnixTransport } from "./h2/unix-stream.js";
 import { GRPC_STATUS, type GrpcStatusName } from "./status-codes.js";
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
@@ -25,6 +25,12 @@ export interface LeanIpamClientOptions {
   readonly deadlineMs?: number;
   /** Largest response message accepted, bytes; default 4 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * How `socketPath` is reached: `"auto"` (default) uses libuv's pipe handle directly when this
+   * Node offers it in the expected shape, which saves loading node:net and node:stream (~7 ms
+   * of a process start), else node:net; `"net"` always uses node:net.
+   */
+  readonly unixTransport?: UnixTransport;
 }
 
 /** One row of the generated method table: path and wire codecs. */
@@ -127,11 +133,15 @@ class LeanTransport {
     const { socketPath, address } = this.#options;
     let connection: H2ClientConnection;
     if (socketPath !== undefined) {
-      connection = new H2ClientConnection(connectNet(socketPath), "localhost");
+      connection = new H2ClientConnection(
+        connectUnixStream(socketPath, this.#options.unixTransport),
+        "localhost",
+      );
     } else {
       const url = new URL(`http://${address}`);
       const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-      connection = new H2ClientConnection(connectNet({ host, port: Number(url.port) }), url.host);
+      const socket = netModule().connect({ host, port: Number(url.port), noDelay: true });
+      connection = new H2ClientConnection(socket, url.host);
     }
     // The connection never keeps the process alive: a pending call's deadline timer does.
     connection.unref();
@@ -248,7 +258,8 @@ class LeanTransport {
 }
 
 /**
- * A node API client that speaks the gRPC wire protocol itself over a minimal HTTP/2 client on `node:net` (length-prefixed
+ * A node API client that speaks the gRPC wire protocol itself over a minimal HTTP/2 client on a
+ * unix socket or TCP (length-prefixed
  * protobuf frames encoded by the generated wire codecs of `gen/lean`, `te: trailers`, `grpc-timeout`, status from trailers or a trailers-only
  * response) so that a short-lived process such as the CNI plugin never loads @grpc/grpc-js.
  * One attempt per call, no retries; errors are {@link GrpcError}s with the server's ipamd code,

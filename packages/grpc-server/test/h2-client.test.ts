@@ -1,6 +1,7 @@
 // The lean client's HTTP/2 connection and HPACK decoder against a real HTTP/2 implementation:
 // node:http2 (nghttp2) as the server, which Huffman-encodes and indexes what it sends.
 
+import { mkdtempSync, rmSync } from "node:fs";
 import {
   createServer as createHttp2Server,
   type Http2Server,
@@ -11,36 +12,72 @@ import {
   connect,
   createServer as createNetServer,
   type Server as NetServer,
+  Socket as NetSocket,
   type Socket,
 } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { H2_ERROR, H2ClientConnection, type H2StreamError } from "../src/h2/client-connection.js";
 import { encodeHeaders, type HeaderField, HpackDecoder, HpackError } from "../src/h2/hpack.js";
 import { HUFFMAN_CODE_LENGTHS, huffmanCode, huffmanDecode } from "../src/h2/huffman.js";
+import { type ByteStream, connectUnixStream, usesLibuvPipe } from "../src/h2/unix-stream.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/** TCP on loopback, and a unix socket reached through libuv's pipe handle or through node:net. */
+type Transport = "tcp" | "unix (libuv pipe)" | "unix (node:net)";
+const TRANSPORTS: Transport[] = ["tcp", "unix (libuv pipe)", "unix (node:net)"];
+
+/** Where a test server listens: a loopback port or a socket path. */
+interface Endpoint {
+  readonly transport: Transport;
+  readonly port: number;
+  readonly path: string;
+}
+
+let socketDir: string | undefined;
+let sockets = 0;
+
+/** A fresh socket path in this file's own temporary folder. */
+function socketPath(): string {
+  if (socketDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "h2-client-"));
+    socketDir = dir;
+    cleanups.push(() => {
+      rmSync(dir, { recursive: true, force: true });
+      socketDir = undefined;
+    });
+  }
+  return join(socketDir, `s${sockets++}.sock`);
+}
+
 async function listen(
+  transport: Transport,
   onStream: (stream: ServerHttp2Stream, headers: Record<string, unknown>) => void,
   settings: { maxConcurrentStreams?: number } = {},
-): Promise<{ server: Http2Server; port: number }> {
+): Promise<{ server: Http2Server; endpoint: Endpoint }> {
   const server = createHttp2Server({ settings });
   server.on("stream", onStream);
   // Destroyed at cleanup: a server session that sent GOAWAY may outlive its client's socket.
   const sessions = new Set<ServerHttp2Session>();
   server.on("session", (session) => sessions.add(session));
-  return { server, port: await listenOnLoopback(server, sessions) };
+  return { server, endpoint: await listenOn(transport, server, sessions) };
 }
 
-/** Listens on 127.0.0.1 (any port); at cleanup destroys `connections` and closes. The port. */
-async function listenOnLoopback(
+/** Listens on 127.0.0.1 (any port) or a fresh socket path; at cleanup destroys `connections`. */
+async function listenOn(
+  transport: Transport,
   server: NetServer,
   connections: ReadonlySet<{ destroy(): void }>,
-): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+): Promise<Endpoint> {
+  const path = transport === "tcp" ? "" : socketPath();
+  await new Promise<void>((resolve) =>
+    transport === "tcp" ? server.listen(0, "127.0.0.1", resolve) : server.listen(path, resolve),
+  );
   cleanups.push(
     () =>
       new Promise<void>((resolve) => {
@@ -49,22 +86,34 @@ async function listenOnLoopback(
       }),
   );
   const address = server.address();
-  return typeof address === "object" && address !== null ? address.port : 0;
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return { transport, port, path };
 }
 
-/** A TCP server that runs `onFirstData` once the client has sent something; its port. */
-async function rawServer(onFirstData: (socket: Socket) => void): Promise<number> {
+/** A raw server that runs `onFirstData` once the client has sent something. */
+async function rawServer(
+  transport: Transport,
+  onFirstData: (socket: Socket) => void,
+): Promise<Endpoint> {
   const sockets = new Set<Socket>();
   const raw = createNetServer((socket: Socket) => {
     sockets.add(socket);
     socket.on("error", () => undefined);
     socket.once("data", () => onFirstData(socket));
   });
-  return listenOnLoopback(raw, sockets);
+  return listenOn(transport, raw, sockets);
 }
 
-function client(port: number): H2ClientConnection {
-  const connection = new H2ClientConnection(connect({ host: "127.0.0.1", port }), "localhost");
+function connectTo(endpoint: Endpoint): ByteStream {
+  if (endpoint.transport === "tcp") return connect({ host: "127.0.0.1", port: endpoint.port });
+  return connectUnixStream(
+    endpoint.path,
+    endpoint.transport === "unix (node:net)" ? "net" : "auto",
+  );
+}
+
+function client(endpoint: Endpoint): H2ClientConnection {
+  const connection = new H2ClientConnection(connectTo(endpoint), "localhost");
   cleanups.push(() => connection.close());
   return connection;
 }
@@ -155,7 +204,7 @@ describe("HpackDecoder against nghttp2's encoder", () => {
         }
       });
     });
-    const port = await listenOnLoopback(raw, new Set());
+    const { port } = await listenOn("tcp", raw, new Set());
     const { connect: connectHttp2 } = await import("node:http2");
     const session = connectHttp2(`http://127.0.0.1:${port}`);
     cleanups.push(() => {
@@ -200,9 +249,19 @@ describe("HpackDecoder against nghttp2's encoder", () => {
   });
 });
 
-describe("H2ClientConnection against node:http2", () => {
+describe.each(TRANSPORTS)("H2ClientConnection over %s against node:http2", (transport) => {
+  if (transport === "unix (libuv pipe)") {
+    it("really uses the libuv pipe handle on this Node (no silent fallback to node:net)", () => {
+      expect(usesLibuvPipe()).toBe(true);
+      const socket = connectTo({ transport, port: 0, path: socketPath() });
+      socket.on("error", () => undefined);
+      socket.destroy();
+      expect(socket).not.toBeInstanceOf(NetSocket);
+    });
+  }
+
   it("sends a request body far larger than the initial windows and reads a large response", async () => {
-    const { port } = await listen((stream) => {
+    const { endpoint } = await listen(transport, (stream) => {
       void readAll(stream).then((body) => {
         stream.respond({ ":status": 200, "x-got": String(body.length) });
         // Echo it back twice: many DATA frames, more than the default 64 KiB window.
@@ -210,14 +269,14 @@ describe("H2ClientConnection against node:http2", () => {
       });
     });
     const body = Buffer.alloc(300_000, 7);
-    const outcome = await exchange(client(port), "/echo", body);
+    const outcome = await exchange(client(endpoint), "/echo", body);
     expect(outcome.error).toBeUndefined();
     expect(new Map(outcome.headers[0]).get("x-got")).toBe("300000");
     expect(outcome.body.equals(Buffer.concat([body, body]))).toBe(true);
   });
 
   it("delivers response headers and trailers as two blocks", async () => {
-    const { port } = await listen((stream) => {
+    const { endpoint } = await listen(transport, (stream) => {
       stream.respond(
         { ":status": 200, "content-type": "application/grpc" },
         {
@@ -229,7 +288,7 @@ describe("H2ClientConnection against node:http2", () => {
       );
       stream.end(Buffer.from("payload"));
     });
-    const outcome = await exchange(client(port), "/x", Buffer.alloc(0));
+    const outcome = await exchange(client(endpoint), "/x", Buffer.alloc(0));
     expect(outcome.headers).toHaveLength(2);
     expect(new Map(outcome.headers[0]).get(":status")).toBe("200");
     expect(new Map(outcome.headers[1]).get("grpc-status")).toBe("0");
@@ -239,7 +298,8 @@ describe("H2ClientConnection against node:http2", () => {
   it("queues requests beyond the server's concurrent stream limit and runs them all", async () => {
     let open = 0;
     let most = 0;
-    const { port } = await listen(
+    const { endpoint } = await listen(
+      transport,
       (stream, headers) => {
         open++;
         most = Math.max(most, open);
@@ -251,7 +311,7 @@ describe("H2ClientConnection against node:http2", () => {
       },
       { maxConcurrentStreams: 2 },
     );
-    const connection = client(port);
+    const connection = client(endpoint);
     // Let the server's SETTINGS (the limit) arrive first.
     await exchange(connection, "/warm", Buffer.alloc(0));
     const outcomes = await Promise.all(
@@ -264,7 +324,7 @@ describe("H2ClientConnection against node:http2", () => {
   });
 
   it("reports a stream the server resets, and keeps the connection for the next request", async () => {
-    const { port } = await listen((stream, headers) => {
+    const { endpoint } = await listen(transport, (stream, headers) => {
       stream.on("error", () => undefined);
       if (headers[":path"] === "/reset") stream.close(H2_ERROR.ENHANCE_YOUR_CALM);
       else {
@@ -272,7 +332,7 @@ describe("H2ClientConnection against node:http2", () => {
         stream.end("fine");
       }
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     const reset = await exchange(connection, "/reset", Buffer.from("x"));
     expect(reset.error).toMatchObject({ h2Code: H2_ERROR.ENHANCE_YOUR_CALM, refused: false });
     expect(connection.usable).toBe(true);
@@ -281,14 +341,14 @@ describe("H2ClientConnection against node:http2", () => {
   });
 
   it("finishes the streams the server kept after GOAWAY and refuses new ones", async () => {
-    const { port } = await listen((stream) => {
+    const { endpoint } = await listen(transport, (stream) => {
       stream.session?.goaway(H2_ERROR.NO_ERROR);
       setTimeout(() => {
         stream.respond({ ":status": 200 });
         stream.end("answered");
       }, 50);
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     const kept = await exchange(connection, "/kept", Buffer.from("x"));
     expect(kept.body.toString()).toBe("answered");
     expect(connection.usable).toBe(false);
@@ -298,11 +358,11 @@ describe("H2ClientConnection against node:http2", () => {
 
   it("fails as refused the streams above GOAWAY's last stream id", async () => {
     // A raw server: SETTINGS, then GOAWAY with last stream id 0 (nothing was processed).
-    const port = await rawServer((socket) => {
+    const endpoint = await rawServer(transport, (socket) => {
       socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
       socket.write(Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     const outcome = await exchange(connection, "/", Buffer.from("x"));
     expect(outcome.error).toMatchObject({ refused: true, h2Code: H2_ERROR.NO_ERROR });
     expect(connection.usable).toBe(false);
@@ -310,14 +370,14 @@ describe("H2ClientConnection against node:http2", () => {
 
   it("answers the server's PING", async () => {
     let session: ServerHttp2Session | undefined;
-    const { server, port } = await listen((stream) => {
+    const { server, endpoint } = await listen(transport, (stream) => {
       stream.respond({ ":status": 200 });
       stream.end();
     });
     server.on("session", (s) => {
       session = s;
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     await exchange(connection, "/", Buffer.alloc(0));
     const rtt = await new Promise<number>((resolve, reject) => {
       session?.ping((error, duration) => (error === null ? resolve(duration) : reject(error)));
@@ -326,20 +386,23 @@ describe("H2ClientConnection against node:http2", () => {
   });
 
   it("fails its streams as refused when nothing listens", async () => {
-    const { port } = await listen(() => undefined);
-    // A port that was just free: connect to a closed listener.
-    const probe = createNetServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const address = probe.address();
-    const closedPort = typeof address === "object" && address !== null ? address.port : port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const outcome = await exchange(client(closedPort), "/", Buffer.from("x"));
+    let nowhere: Endpoint;
+    if (transport === "tcp") {
+      // A port that was just free: connect to a closed listener.
+      const probe = createNetServer();
+      const { port } = await listenOn(transport, probe, new Set());
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      nowhere = { transport, port, path: "" };
+    } else {
+      nowhere = { transport, port: 0, path: socketPath() };
+    }
+    const outcome = await exchange(client(nowhere), "/", Buffer.from("x"));
     expect(outcome.error).toMatchObject({ refused: true });
-    expect(outcome.error?.message).toMatch(/ECONNREFUSED/);
+    expect(outcome.error?.message).toMatch(transport === "tcp" ? /ECONNREFUSED/ : /ENOENT/);
   });
 
   it("closes the connection when a header block grows without end (CONTINUATION flood)", async () => {
-    const port = await rawServer((socket) => {
+    const endpoint = await rawServer(transport, (socket) => {
       socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
       // HEADERS without END_HEADERS, then 16 KiB CONTINUATIONs that never end the block.
       const fragment = Buffer.alloc(16_384, 0x40);
@@ -348,7 +411,7 @@ describe("H2ClientConnection against node:http2", () => {
       socket.write(frameOf(1));
       for (let i = 0; i < 40 && !socket.destroyed; i++) socket.write(frameOf(9));
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     const outcome = await exchange(connection, "/", Buffer.from("x"));
     expect(outcome.error).toMatchObject({ h2Code: H2_ERROR.ENHANCE_YOUR_CALM });
     expect(connection.usable).toBe(false);
@@ -356,11 +419,11 @@ describe("H2ClientConnection against node:http2", () => {
 
   it("closes the connection with COMPRESSION_ERROR on an undecodable header block", async () => {
     // A raw server that sends a HEADERS frame holding an invalid index.
-    const port = await rawServer((socket) => {
+    const endpoint = await rawServer(transport, (socket) => {
       socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
       socket.write(Buffer.from([0, 0, 1, 1, 5, 0, 0, 0, 1, 0x80 | 100]));
     });
-    const connection = client(port);
+    const connection = client(endpoint);
     const outcome = await exchange(connection, "/", Buffer.from("x"));
     expect(outcome.error).toMatchObject({ h2Code: H2_ERROR.COMPRESSION_ERROR });
     expect(connection.usable).toBe(false);

@@ -1,12 +1,12 @@
-// A minimal HTTP/2 client connection (RFC 9113) over one `node:net` socket, for the lean gRPC
+// A minimal HTTP/2 client connection (RFC 9113) over one socket (a `ByteStream`), for the lean gRPC
 // client. `node:http2` costs ~17 ms of process start here (it loads tls, crypto and more), which
 // is a third of `node -e 0`; the CNI plugin pays it on every pod. This speaks just what a gRPC
 // unary call needs: the preface and SETTINGS, HEADERS/CONTINUATION with HPACK, DATA with flow
 // control in both directions, RST_STREAM, PING, GOAWAY, and the peer's stream limit. No server
 // push (disabled in our SETTINGS), no priorities, no TLS (unix sockets and loopback only).
 
-import type { Socket } from "node:net";
 import { encodeHeaders, type HeaderField, HpackDecoder, HpackError } from "./hpack.js";
+import type { ByteStream } from "./unix-stream.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const FRAME_HEADER = 9;
@@ -130,7 +130,7 @@ function uint32(value: number): Buffer {
  * `usable === false` and the caller makes a new one.
  */
 export class H2ClientConnection {
-  readonly #socket: Socket;
+  readonly #socket: ByteStream;
   readonly #authority: string;
   readonly #decoder = new HpackDecoder();
   readonly #streams = new Map<number, StreamState>();
@@ -151,10 +151,9 @@ export class H2ClientConnection {
   #goingAway = false;
 
   /** @param socket a connecting or connected socket; this connection owns it from now on. */
-  constructor(socket: Socket, authority: string) {
+  constructor(socket: ByteStream, authority: string) {
     this.#socket = socket;
     this.#authority = authority;
-    socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     // Refused only if the connection was never made: after that the server may have acted.
     let connected = !socket.connecting;

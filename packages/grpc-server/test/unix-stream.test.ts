@@ -1,0 +1,169 @@
+// The lean client's unix socket on libuv's pipe handle: bytes in order under back-pressure, end
+// of stream, and, in a real short-lived process, a call that loads neither node:net nor
+// node:stream, exits by itself, and falls back to node:net without a deprecation warning when
+// the process asks to hear about pending deprecations.
+
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectUnixStream, usesLibuvPipe } from "../src/h2/unix-stream.js";
+import { createIpamServer } from "../src/index.js";
+import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
+import { tempFolder } from "./support/temp.js";
+
+const packageRoot = join(import.meta.dirname, "..");
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function socketPath(): string {
+  const dir = tempFolder("ipg-us-");
+  cleanups.push(dir.cleanup);
+  return join(dir.path, "s.sock");
+}
+
+/** A unix socket server; `onSocket` gets each accepted connection. */
+async function serve(path: string, onSocket: (socket: Socket) => void): Promise<void> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+}
+
+describe("connectUnixStream on the libuv pipe handle", () => {
+  it("is what this Node uses", () => {
+    expect(usesLibuvPipe()).toBe(true);
+  });
+
+  it("delivers 16 MiB written while the peer is not reading, in order", async () => {
+    const path = socketPath();
+    const total = 256 * 64 * 1024;
+    const received = new Promise<Buffer>((resolve) =>
+      serve(path, (socket) => {
+        // Read nothing for a while: the kernel buffer fills and writes go asynchronous.
+        socket.pause();
+        setTimeout(() => socket.resume(), 200);
+        const chunks: Buffer[] = [];
+        let length = 0;
+        socket.on("data", (chunk: Buffer) => {
+          chunks.push(chunk);
+          length += chunk.length;
+          // Everything arrived: hang up, which the client sees as the end of its stream.
+          if (length >= total) {
+            resolve(Buffer.concat(chunks));
+            socket.end();
+          }
+        });
+      }),
+    );
+    const sent = createHash("sha256");
+    const stream = connectUnixStream(path);
+    const errors: Error[] = [];
+    stream.on("error", (error) => errors.push(error));
+    const closed = new Promise<void>((resolve) => stream.on("close", resolve));
+    // Written before the connection completes as well as after.
+    for (let i = 0; i < 256; i++) {
+      const chunk = Buffer.alloc(64 * 1024, i);
+      chunk.writeUInt32BE(i, 0);
+      sent.update(chunk);
+      stream.write(chunk);
+      if (i === 8) await new Promise<void>((resolve) => stream.once("connect", resolve));
+    }
+    const body = await received;
+    await closed;
+    expect(errors).toEqual([]);
+    expect(body.length).toBe(total);
+    expect(createHash("sha256").update(body).digest("hex")).toBe(sent.digest("hex"));
+  });
+
+  it("reports the peer's end of stream as close, without an error", async () => {
+    const path = socketPath();
+    await serve(path, (socket) => socket.end("bye"));
+    const stream = connectUnixStream(path);
+    const errors: Error[] = [];
+    const data: Buffer[] = [];
+    stream.on("error", (error) => errors.push(error));
+    stream.on("data", (chunk) => data.push(chunk));
+    await new Promise<void>((resolve) => stream.on("close", resolve));
+    expect(Buffer.concat(data).toString()).toBe("bye");
+    expect(errors).toEqual([]);
+  });
+
+  it("fails with node:net's error shape when the socket is missing", async () => {
+    const path = socketPath();
+    const stream = connectUnixStream(path);
+    const error = await new Promise<NodeJS.ErrnoException>((resolve) =>
+      stream.on("error", resolve),
+    );
+    expect(error.message).toBe(`connect ENOENT ${path}`);
+    expect(error).toMatchObject({ code: "ENOENT", syscall: "connect" });
+  });
+});
+
+const run = promisify(execFile);
+
+describe("one Allocate from a short-lived process (dist/lean.cjs)", () => {
+  const lean = join(packageRoot, "dist", "lean.cjs");
+
+  /** Runs one Allocate in a fresh `node` with `flags`; what it loaded and wrote. */
+  async function allocateInChild(flags: string[]): Promise<{
+    modules: string[];
+    address: string;
+    stderr: string;
+  }> {
+    if (!existsSync(lean)) throw new Error(`${lean} is missing: run pnpm build first`);
+    const dir = tempFolder("ipg-us-");
+    cleanups.push(dir.cleanup);
+    const socket = join(dir.path, "ipamd.sock");
+    const server = await createIpamServer({
+      unixSocket: { path: socket },
+      handlers: createInMemoryIpam().handlers,
+    });
+    cleanups.push(() => server.shutdown(100));
+    // No close() and no exit(): the process must end by itself once the call is answered.
+    const program = `
+      const { createLeanIpamClient } = require(${JSON.stringify(lean)});
+      createLeanIpamClient({ socketPath: ${JSON.stringify(socket)} })
+        .allocate({ network: "pods", containerId: "c1", ifname: "eth0" })
+        .then((r) => console.log(JSON.stringify({
+          address: r.addresses[0].address,
+          modules: process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")),
+        })));
+    `;
+    const { stdout, stderr } = await run(process.execPath, [...flags, "-e", program], {
+      env: { PATH: process.env.PATH },
+      timeout: 10_000,
+    });
+    const parsed = JSON.parse(stdout) as { address: string; modules: string[] };
+    return { ...parsed, stderr };
+  }
+
+  it("loads neither node:net nor node:stream, and exits on its own", async () => {
+    const { modules, address, stderr } = await allocateInChild([]);
+    expect(address).toBe("10.99.0.2");
+    expect(modules).not.toContain("NativeModule net");
+    expect(modules).not.toContain("NativeModule stream");
+    expect(stderr).toBe("");
+  });
+
+  it("uses node:net, and prints no deprecation warning, under --pending-deprecation", async () => {
+    const { modules, address, stderr } = await allocateInChild(["--pending-deprecation"]);
+    expect(address).toBe("10.99.0.2");
+    expect(modules).toContain("NativeModule net");
+    expect(stderr).not.toMatch(/DEP0111|DeprecationWarning/);
+  });
+});
