@@ -1,6 +1,6 @@
-#!/usr/bin/env node
-// The `ipamd-cni` executable: read stdin, run one CNI verb, exit with its code. Kept tiny: the
-// container runtime starts this process for every pod interface.
+// The plugin process (dist/plugin.cjs, started by the `ipamd-cni` launcher): read stdin, run one
+// CNI verb, exit with its code. Kept tiny: the container runtime starts this process for every
+// pod interface.
 import { fstatSync, readSync, writeSync } from "node:fs";
 import { createGrpcBackend } from "./backend-grpc.js";
 import { runPlugin } from "./plugin.js";

@@ -11,6 +11,7 @@ import { runPlugin } from "../src/plugin.js";
 import { createTestIpamHandlers } from "./test-ipam-handlers.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
+const PLUGIN = fileURLToPath(new URL("../dist/plugin.cjs", import.meta.url));
 let dir: string;
 let socketPath: string;
 let server: GrpcServer;
@@ -116,7 +117,8 @@ describe("runPlugin with the lean gRPC client against a real Ipam server", () =>
   });
 
   it("the executable answers ADD and imports only node built-ins", async () => {
-    const source = readFileSync(MAIN, "utf8");
+    // The launcher and the plugin bundle it runs.
+    const source = [MAIN, PLUGIN].map((file) => readFileSync(file, "utf8")).join("\n");
     const specifiers = [
       // Keywords only, not the same words inside strings (HPACK's static table has "from").
       ...source.matchAll(

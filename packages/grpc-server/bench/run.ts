@@ -199,6 +199,10 @@ async function processStart(dir: string): Promise<void> {
       join(fixtures, "lean-import-only.cjs"),
     ],
     "process start + one Allocate, lean client": [join(fixtures, "lean-allocate.cjs"), socket],
+    "process start + one Allocate, lean client, natural exit (breakdown)": [
+      join(fixtures, "lean-allocate-natural-exit.cjs"),
+      socket,
+    ],
     "process start + one Allocate, @grpc/grpc-js client": [
       join(fixtures, "grpcjs-allocate.mjs"),
       socket,

@@ -36,9 +36,9 @@ export type {
 // take them from the main entry when needed.
 export { Family, FamilySelection, ReadyState } from "./gen/ipam/v1/ipam_pb.js";
 export { IPAM_METHODS } from "./gen/lean/ipam_codec.js";
-export type { UnixTransport } from "./h2/unix-stream.js";
 export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
+export type { UnixTransport } from "./h2/unix-stream.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient, decodeGrpcMessage, grpcTimeout } from "./lean-client.js";
 export type { GrpcStatusName } from "./status-codes.js";
