@@ -209,7 +209,7 @@ async function processStart(dir: string): Promise<void> {
     ],
   };
   const times: Record<string, number[]> = {};
-  const rounds = 30;
+  const rounds = Number(process.env.START_ROUNDS ?? 60);
   // Interleaved rounds so that load changes on a shared machine hit every command alike.
   for (let round = -3; round < rounds; round++) {
     for (const [name, args] of Object.entries(commands)) {

@@ -172,8 +172,6 @@ export function encodeError(error: unknown): EncodedError {
   };
 }
 
-const decoder = new TextDecoder();
-
 /**
  * Build the client-side error for a failed call from its status, message and a trailer
  * lookup. The `code` is the server's `ipam-error-code` when present, else derived from the
@@ -193,7 +191,9 @@ export function decodeError(
   const rawDetails = trailer(ERROR_TRAILERS.details);
   if (rawDetails instanceof Uint8Array) {
     try {
-      const parsed: unknown = JSON.parse(decoder.decode(rawDetails));
+      // Buffer, not a module-level TextDecoder: building one costs every short process ~0.1 ms.
+      const text = Buffer.from(rawDetails.buffer, rawDetails.byteOffset, rawDetails.byteLength);
+      const parsed: unknown = JSON.parse(text.toString("utf8"));
       if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
         details = parsed as Record<string, unknown>;
       }

@@ -117,7 +117,9 @@ export class HpackDecoder {
       const raw = block.subarray(pos, pos + length);
       pos += length;
       try {
-        return (huffman ? huffmanDecode(raw) : Buffer.from(raw)).toString("latin1");
+        return huffman
+          ? huffmanDecode(raw)
+          : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
       } catch (error) {
         if (error instanceof HuffmanError) throw new HpackError(error.message);
         throw error;
@@ -183,38 +185,41 @@ function entrySize([name, value]: HeaderField): number {
   return Buffer.byteLength(name, "latin1") + Buffer.byteLength(value, "latin1") + ENTRY_OVERHEAD;
 }
 
-function pushInteger(out: number[], value: number, prefixBits: number, pattern: number): void {
+/** Writes an HPACK integer with a `prefixBits`-bit prefix at `at`; returns the next offset. */
+function writeInteger(out: Buffer, at: number, value: number, prefixBits: number): number {
   const max = (1 << prefixBits) - 1;
   if (value < max) {
-    out.push(pattern | value);
-    return;
+    out[at] = value;
+    return at + 1;
   }
-  out.push(pattern | max);
+  out[at++] = max;
   let rest = value - max;
   while (rest >= 0x80) {
-    out.push((rest % 0x80) | 0x80);
+    out[at++] = (rest % 0x80) | 0x80;
     rest = Math.floor(rest / 0x80);
   }
-  out.push(rest);
-}
-
-function pushString(out: number[], text: string): void {
-  const octets = Buffer.from(text, "latin1");
-  pushInteger(out, octets.length, 7, 0);
-  for (const octet of octets) out.push(octet);
+  out[at] = rest;
+  return at + 1;
 }
 
 /**
  * Encode header fields as literals without indexing with a literal name (RFC 7541 §6.2.2),
  * no Huffman: valid for any decoder state and costs a few bytes more than the best encoding,
- * which does not matter for the handful of short headers of a gRPC request.
+ * which does not matter for the handful of short headers of a gRPC request. Header text is
+ * latin1 (one octet per char), as HTTP/2 field values are octets.
  */
 export function encodeHeaders(fields: readonly HeaderField[]): Buffer {
-  const out: number[] = [];
+  // Each string: up to 5 octets of length prefix (lengths stay far below 2^28), then its octets.
+  let size = 0;
+  for (const [name, value] of fields) size += 11 + name.length + value.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
   for (const [name, value] of fields) {
-    out.push(0);
-    pushString(out, name);
-    pushString(out, value);
+    out[at++] = 0;
+    at = writeInteger(out, at, name.length, 7);
+    at += out.write(name, at, "latin1");
+    at = writeInteger(out, at, value.length, 7);
+    at += out.write(value, at, "latin1");
   }
-  return Buffer.from(out);
+  return out.subarray(0, at);
 }

@@ -12,79 +12,96 @@ const CODE_LENGTHS =
   "mlnmnnkmmmnmmnqqkjmnmpqqqrrqopjlqrrqrollqqsrrrkoklmllnmmppooqnqrqqrrrrrsrrrrrqu";
 
 const EOS = 256;
+const MIN_LENGTH = 5;
 const MAX_LENGTH = 30;
+
+/** A base-36 digit of CODE_LENGTHS as a number (cheaper than parseInt at every process start). */
+function digit(index: number): number {
+  const c = CODE_LENGTHS.charCodeAt(index);
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+/** `array[index]`, for indexes known to be in range. */
+function at(array: Int32Array, index: number): number {
+  return array[index] as number;
+}
 
 interface CanonicalTable {
   /** Symbols ordered by (code length, symbol). */
   readonly symbols: Uint16Array;
-  /** For each length: the first code of that length, and where its symbols start. */
-  readonly firstCode: Int32Array;
-  readonly firstIndex: Int32Array;
-  readonly count: Int32Array;
+  /** For each length: one past the last code of that length (a code below it has that length). */
+  readonly limit: Int32Array;
+  /** For each length: first code minus the position of its first symbol in `symbols`. */
+  readonly offset: Int32Array;
 }
 
-/** Build the canonical decoding table from code lengths. */
-function canonicalTable(lengths: readonly number[]): CanonicalTable {
+/** Build the canonical decoding table from the code lengths (once, on first use). */
+function canonicalTable(): CanonicalTable {
   const count = new Int32Array(MAX_LENGTH + 1);
-  for (const length of lengths) count[length] = (count[length] ?? 0) + 1;
-  const firstCode = new Int32Array(MAX_LENGTH + 1);
-  const firstIndex = new Int32Array(MAX_LENGTH + 1);
+  for (let symbol = 0; symbol <= EOS; symbol++) {
+    const length = digit(symbol);
+    count[length] = at(count, length) + 1;
+  }
+  const limit = new Int32Array(MAX_LENGTH + 1);
+  const offset = new Int32Array(MAX_LENGTH + 1);
+  const next = new Int32Array(MAX_LENGTH + 1);
   let code = 0;
   let index = 0;
   for (let length = 1; length <= MAX_LENGTH; length++) {
-    code = (code + (count[length - 1] ?? 0)) << 1;
-    firstCode[length] = code;
-    firstIndex[length] = index;
-    index += count[length] ?? 0;
+    code = (code + at(count, length - 1)) << 1;
+    limit[length] = code + at(count, length);
+    offset[length] = code - index;
+    next[length] = index;
+    index += at(count, length);
   }
-  const symbols = new Uint16Array(lengths.length);
-  const next = Int32Array.from(firstIndex);
-  for (let symbol = 0; symbol < lengths.length; symbol++) {
-    const length = lengths[symbol] ?? 0;
-    symbols[next[length] ?? 0] = symbol;
-    next[length] = (next[length] ?? 0) + 1;
+  const symbols = new Uint16Array(EOS + 1);
+  for (let symbol = 0; symbol <= EOS; symbol++) {
+    const length = digit(symbol);
+    symbols[at(next, length)] = symbol;
+    next[length] = at(next, length) + 1;
   }
-  return { symbols, firstCode, firstIndex, count };
+  return { symbols, limit, offset };
 }
 
-/** The code length of every symbol, 0..256. */
-export const HUFFMAN_CODE_LENGTHS: readonly number[] = Array.from(CODE_LENGTHS, (digit) =>
-  Number.parseInt(digit, 36),
-);
+/** The code length of every symbol, 0..256 (tests and diagnostics). */
+export function huffmanCodeLengths(): number[] {
+  return Array.from({ length: EOS + 1 }, (_, symbol) => digit(symbol));
+}
 
 let table: CanonicalTable | undefined;
 
 /** The code of a symbol (tests and diagnostics; decoding does not need it). */
 export function huffmanCode(symbol: number): { code: number; length: number } {
-  table ??= canonicalTable(HUFFMAN_CODE_LENGTHS);
-  const length = HUFFMAN_CODE_LENGTHS[symbol] ?? 0;
-  const position = table.symbols.indexOf(symbol) - (table.firstIndex[length] ?? 0);
-  return { code: (table.firstCode[length] ?? 0) + position, length };
+  table ??= canonicalTable();
+  const length = digit(symbol);
+  const code = table.symbols.indexOf(symbol) + (table.offset[length] ?? 0);
+  return { code, length };
 }
 
 /** Raised for a string that is not a valid Huffman encoding (a COMPRESSION_ERROR). */
 export class HuffmanError extends Error {}
 
 /**
- * Decode a Huffman-encoded HPACK string into octets. Rejects an encoded EOS, padding longer
- * than 7 bits and padding that is not the EOS prefix (all ones), as RFC 7541 §5.2 requires.
+ * Decode a Huffman-encoded HPACK string into a latin1 string (one char per octet). Rejects an
+ * encoded EOS, padding longer than 7 bits and padding that is not the EOS prefix (all ones), as
+ * RFC 7541 §5.2 requires.
  */
-export function huffmanDecode(input: Uint8Array): Buffer {
-  table ??= canonicalTable(HUFFMAN_CODE_LENGTHS);
-  const { symbols, firstCode, firstIndex, count } = table;
+export function huffmanDecode(input: Uint8Array): string {
+  table ??= canonicalTable();
+  const { symbols, limit, offset } = table;
   // Every symbol is at least 5 bits, so the output is at most 8/5 of the input.
   const out = Buffer.allocUnsafe(Math.ceil((input.length * 8) / 5));
   let written = 0;
   let code = 0;
   let length = 0;
   for (let i = 0; i < input.length; i++) {
-    const octet = input[i] ?? 0;
+    const octet = input[i] as number;
     for (let bit = 7; bit >= 0; bit--) {
       code = (code << 1) | ((octet >> bit) & 1);
-      length++;
-      const offset = code - (firstCode[length] ?? 0);
-      if (offset >= 0 && offset < (count[length] ?? 0)) {
-        const symbol = symbols[(firstIndex[length] ?? 0) + offset] ?? EOS;
+      // No code is shorter than 5 bits; canonical order makes one comparison per length enough.
+      if (++length < MIN_LENGTH) continue;
+      if (code < (limit[length] as number)) {
+        const symbol = symbols[code - (offset[length] as number)] as number;
         if (symbol === EOS) throw new HuffmanError("Huffman string contains EOS");
         out[written++] = symbol;
         code = 0;
@@ -96,5 +113,5 @@ export function huffmanDecode(input: Uint8Array): Buffer {
   }
   if (length > 7) throw new HuffmanError("Huffman padding longer than 7 bits");
   if (code !== (1 << length) - 1) throw new HuffmanError("Huffman padding is not EOS");
-  return out.subarray(0, written);
+  return out.toString("latin1", 0, written);
 }
