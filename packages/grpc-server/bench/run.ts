@@ -1,11 +1,10 @@
 // Benchmarks of @ipam/grpc-server. Run with `pnpm --filter @ipam/grpc-server bench` after
 // `pnpm --filter @ipam/grpc-server build` (the process-start runs use dist/).
 // Writes bench-results/grpc-server.json (rows per BENCHMARKS.md) and prints a table.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type BenchRow,
   printTable,
@@ -14,64 +13,15 @@ import {
   writeBenchResults,
 } from "@ipam/bench-kit";
 import {
-  type AllocateResponseSchema,
   createIpamClient,
   createIpamService,
   createLeanIpamClient,
-  Family,
-  type IpamHandlers,
   startGrpcServer,
 } from "../src/index.js";
+import { echo, memoryAllocator } from "./handlers.js";
 
 const packageRoot = join(import.meta.dirname, "..");
 const rows: BenchRow[] = [];
-
-/** An in-memory allocator: idempotent per key, addresses from a counter over 10.0.0.0/8. */
-function memoryAllocator(): Partial<IpamHandlers> {
-  const byKey = new Map<string, MessageInitShape<typeof AllocateResponseSchema>>();
-  let next = 1;
-  return {
-    allocate: (request) => {
-      const key = `${request.network}\u0000${request.containerId}\u0000${request.ifname}`;
-      const existing = byKey.get(key);
-      if (existing !== undefined) return existing;
-      const n = next++;
-      const response = {
-        addresses: [
-          {
-            address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
-            prefixLength: 8,
-            gateway: "10.0.0.1",
-            family: Family.IPV4,
-            subnetId: "bench",
-            blockCidr: "10.0.0.0/26",
-            purpose: "default",
-          },
-        ],
-      };
-      byKey.set(key, response);
-      return response;
-    },
-  };
-}
-
-/** The do-nothing baseline: same method, same response size, no work. */
-function echo(): Partial<IpamHandlers> {
-  const fixed = {
-    addresses: [
-      {
-        address: "10.0.0.2",
-        prefixLength: 8,
-        gateway: "10.0.0.1",
-        family: Family.IPV4,
-        subnetId: "bench",
-        blockCidr: "10.0.0.0/26",
-        purpose: "default",
-      },
-    ],
-  };
-  return { allocate: () => fixed };
-}
 
 type Allocate = (containerId: string) => Promise<unknown>;
 
@@ -180,15 +130,46 @@ function timeProcess(args: readonly string[]): Promise<number> {
   });
 }
 
+/** Starts bench/serve-allocator.ts on `socket`; resolves once it says "ready". */
+function startServerProcess(socket: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(packageRoot, "bench", "serve-allocator.ts"), socket],
+    { stdio: ["ignore", "pipe", "inherit"], cwd: packageRoot },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("the allocator server did not start within 30 s"));
+    }, 30_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (!chunk.toString().includes("ready")) return;
+      clearTimeout(timer);
+      resolve(child);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the allocator server exited with ${code}`));
+    });
+  });
+}
+
+/** SIGTERM to `child` (by its PID), then wait for it to exit. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  process.kill(child.pid, "SIGTERM");
+  await exited;
+}
+
 async function processStart(dir: string): Promise<void> {
   if (!existsSync(join(packageRoot, "dist", "lean.cjs"))) {
     throw new Error("dist/lean.cjs is missing: run `pnpm --filter @ipam/grpc-server build` first");
   }
   const socket = join(dir, "start.sock");
-  const server = await startGrpcServer({
-    unixSocket: { path: socket },
-    services: [createIpamService(memoryAllocator())],
-  });
+  // The server runs in its own process, as ipamd does for the plugin: inside this one, its
+  // answers would wait on the harness's own work for every child it starts and reaps.
+  const server = await startServerProcess(socket);
   const fixtures = join(packageRoot, "bench", "fixtures");
   const commands: Record<string, readonly string[]> = {
     "process start: node -e 0": ["-e", "0"],
@@ -220,7 +201,7 @@ async function processStart(dir: string): Promise<void> {
       times[name] = list;
     }
   }
-  await server.shutdown(1000);
+  await stopProcess(server);
   const [baselineName, ...others] = Object.keys(commands);
   const baseline = summarize(baselineName ?? "", "ms", times[baselineName ?? ""] ?? []);
   rows.push(baseline);
