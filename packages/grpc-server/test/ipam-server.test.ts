@@ -237,6 +237,26 @@ describe("deadlines, hooks and drain", () => {
     expect(reason).toMatchObject({ code: expect.stringMatching(/^(TIMEOUT|CANCELLED)$/) });
   });
 
+  it("hands an already aborted signal to a handler that first looks after the deadline", async () => {
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    const { socket } = await ipamServer({
+      ...createInMemoryIpam().handlers,
+      status: async (_request, context) => {
+        // Busy past the deadline before ever reading `signal`.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        seen = { aborted: context.signal.aborted, reason: context.signal.reason };
+        throw context.signal.reason;
+      },
+    });
+    await expect(client(socket, 200).status({})).rejects.toMatchObject({ code: "TIMEOUT" });
+    await waitFor(() => seen !== undefined);
+    // The client's cancel at its deadline and the server's own deadline race: either reason.
+    expect(seen).toMatchObject({
+      aborted: true,
+      reason: { code: expect.stringMatching(/^(TIMEOUT|CANCELLED)$/) },
+    });
+  });
+
   it("reports every call to onCall with method, status name and duration", async () => {
     const calls: Array<[string, string, number]> = [];
     const { socket } = await ipamServer(createInMemoryIpam({ ipv4Capacity: 1 }).handlers, {
