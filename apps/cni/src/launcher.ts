@@ -44,7 +44,15 @@ function debugLine(state: CacheState, written: boolean, error: string | undefine
 }
 
 function launch(): void {
-  const source = readFileSync(PLUGIN, "utf8");
+  let source: string;
+  try {
+    source = readFileSync(PLUGIN, "utf8");
+  } catch (error) {
+    // A broken install: still answer in the CNI error shape (100: our own "internal").
+    const msg = `ipamd-cni is not installed completely: ${(error as Error).message}`;
+    writeSync(1, `${JSON.stringify({ cniVersion: "1.1.0", code: 100, msg, details: "" })}\n`);
+    process.exit(100);
+  }
   const useCache = process.env.IPAMD_CNI_CODE_CACHE !== "off";
   let cachedData: Buffer | undefined;
   if (useCache) {

@@ -133,6 +133,17 @@ describe("the ipamd-cni executable's code cache", () => {
     expect(next.cacheLine).toMatchObject({ state: "used" });
   });
 
+  it("answers a CNI error on stdout when the plugin bundle is missing beside it", async () => {
+    const folder = install();
+    rmSync(join(folder, "plugin.cjs"));
+    const add = await run(folder, "ADD", "m1");
+    expect(add.code).toBe(100);
+    expect(JSON.parse(add.stdout)).toMatchObject({
+      code: 100,
+      msg: expect.stringMatching(/plugin\.cjs/),
+    });
+  });
+
   it("writes nothing for a failed ADD, nor with IPAMD_CNI_CODE_CACHE=off", async () => {
     const folder = install();
     const failed = await run(folder, "ADD", "e1", { CNI_IFNAME: "" });
