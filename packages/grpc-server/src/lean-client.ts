@@ -125,6 +125,13 @@ class LeanTransport {
     if ((options.socketPath === undefined) === (options.address === undefined)) {
       throw new GrpcError("INVALID_ARGUMENT", "give exactly one of socketPath and address");
     }
+    const transport = options.unixTransport;
+    if (transport !== undefined && transport !== "auto" && transport !== "net") {
+      throw new GrpcError(
+        "INVALID_ARGUMENT",
+        `unixTransport: must be "auto" or "net", got ${JSON.stringify(transport)}`,
+      );
+    }
     this.#options = options;
   }
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectUnixStream, usesLibuvPipe } from "../src/h2/unix-stream.js";
-import { createIpamServer } from "../src/index.js";
+import { createIpamServer, createLeanIpamClient, type UnixTransport } from "../src/index.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
 import { tempFolder } from "./support/temp.js";
 
@@ -111,6 +111,29 @@ describe("connectUnixStream on the libuv pipe handle", () => {
     );
     expect(error.message).toBe(`connect ENOENT ${path}`);
     expect(error).toMatchObject({ code: "ENOENT", syscall: "connect" });
+  });
+});
+
+describe("createLeanIpamClient's unixTransport option", () => {
+  it("refuses a value it does not know, naming the option", () => {
+    expect(() =>
+      createLeanIpamClient({ socketPath: "/x.sock", unixTransport: "pipe" as UnixTransport }),
+    ).toThrow(/unixTransport: must be "auto" or "net", got "pipe"/);
+  });
+
+  it("answers the same through node:net when asked", async () => {
+    const dir = tempFolder("ipg-us-");
+    cleanups.push(dir.cleanup);
+    const socket = join(dir.path, "ipamd.sock");
+    const server = await createIpamServer({
+      unixSocket: { path: socket },
+      handlers: createInMemoryIpam().handlers,
+    });
+    cleanups.push(() => server.shutdown(100));
+    const client = createLeanIpamClient({ socketPath: socket, unixTransport: "net" });
+    cleanups.push(() => client.close());
+    const answer = await client.allocate({ network: "pods", containerId: "n1", ifname: "eth0" });
+    expect(answer.addresses[0]?.address).toBe("10.99.0.2");
   });
 });
 
