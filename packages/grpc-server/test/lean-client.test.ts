@@ -1,5 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { createServer as createHttp2Server, type ServerHttp2Stream } from "node:http2";
+import {
+  createServer as createHttp2Server,
+  type Http2Server,
+  type ServerHttp2Stream,
+} from "node:http2";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -7,6 +11,7 @@ import {
   createLeanIpamClient,
   FamilySelection,
   type GrpcServer,
+  type LeanIpamClient,
 } from "../src/index.js";
 import { decodeGrpcMessage, grpcTimeout } from "../src/lean-client.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
@@ -27,6 +32,17 @@ async function serve(
   const server = await createIpamServer({ unixSocket: { path: socket }, handlers });
   cleanups.push(() => server.shutdown(100));
   return { socket, server };
+}
+
+/** Starts `server` on a loopback port (closed at cleanup); a lean client to it. */
+async function leanClientOn(server: Http2Server): Promise<LeanIpamClient> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const lean = createLeanIpamClient({ address: `127.0.0.1:${port}` });
+  cleanups.push(() => lean.close());
+  return lean;
 }
 
 describe("createLeanIpamClient against the grpc-js server", () => {
@@ -120,12 +136,7 @@ describe("createLeanIpamClient against the grpc-js server", () => {
         { endStream: true },
       );
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const address = server.address();
-    const port = typeof address === "object" && address !== null ? address.port : 0;
-    const lean = createLeanIpamClient({ address: `127.0.0.1:${port}` });
-    cleanups.push(() => lean.close());
+    const lean = await leanClientOn(server);
     await expect(lean.status({})).rejects.toMatchObject({
       code: "NOT_FOUND",
       grpcStatus: 5,
@@ -142,12 +153,7 @@ describe("createLeanIpamClient transport failures", () => {
       // 0xb ENHANCE_YOUR_CALM for Status, 0x2 INTERNAL_ERROR for anything else.
       stream.close(headers[":path"] === "/ipam.v1.Ipam/Status" ? 0xb : 0x2);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const address = server.address();
-    const port = typeof address === "object" && address !== null ? address.port : 0;
-    const lean = createLeanIpamClient({ address: `127.0.0.1:${port}` });
-    cleanups.push(() => lean.close());
+    const lean = await leanClientOn(server);
     await expect(lean.status({})).rejects.toMatchObject({
       code: "RESOURCE_EXHAUSTED",
       grpcStatus: 8,

@@ -114,6 +114,17 @@ describe("connectUnixStream on the libuv pipe handle", () => {
   });
 });
 
+/** The in-memory node API on a fresh unix socket, stopped at cleanup; the socket's path. */
+async function serveInMemoryIpam(): Promise<string> {
+  const socket = socketPath();
+  const server = await createIpamServer({
+    unixSocket: { path: socket },
+    handlers: createInMemoryIpam().handlers,
+  });
+  cleanups.push(() => server.shutdown(100));
+  return socket;
+}
+
 describe("createLeanIpamClient's unixTransport option", () => {
   it("refuses a value it does not know, naming the option", () => {
     expect(() =>
@@ -122,14 +133,7 @@ describe("createLeanIpamClient's unixTransport option", () => {
   });
 
   it("answers the same through node:net when asked", async () => {
-    const dir = tempFolder("ipg-us-");
-    cleanups.push(dir.cleanup);
-    const socket = join(dir.path, "ipamd.sock");
-    const server = await createIpamServer({
-      unixSocket: { path: socket },
-      handlers: createInMemoryIpam().handlers,
-    });
-    cleanups.push(() => server.shutdown(100));
+    const socket = await serveInMemoryIpam();
     const client = createLeanIpamClient({ socketPath: socket, unixTransport: "net" });
     cleanups.push(() => client.close());
     const answer = await client.allocate({ network: "pods", containerId: "n1", ifname: "eth0" });
@@ -149,14 +153,7 @@ describe("one Allocate from a short-lived process (dist/lean.cjs)", () => {
     stderr: string;
   }> {
     if (!existsSync(lean)) throw new Error(`${lean} is missing: run pnpm build first`);
-    const dir = tempFolder("ipg-us-");
-    cleanups.push(dir.cleanup);
-    const socket = join(dir.path, "ipamd.sock");
-    const server = await createIpamServer({
-      unixSocket: { path: socket },
-      handlers: createInMemoryIpam().handlers,
-    });
-    cleanups.push(() => server.shutdown(100));
+    const socket = await serveInMemoryIpam();
     // No close() and no exit(): the process must end by itself once the call is answered.
     const program = `
       const { createLeanIpamClient } = require(${JSON.stringify(lean)});

@@ -72,8 +72,8 @@ function loadBindings(): Bindings | null {
   const binding = (process as { binding?: (name: string) => unknown }).binding;
   if (typeof binding !== "function" || pendingDeprecationRequested()) return null;
   try {
-    const pipe = binding("pipe_wrap") as Record<string, unknown>;
-    const stream = binding("stream_wrap") as Record<string, unknown>;
+    const pipe = binding.call(process, "pipe_wrap") as Record<string, unknown>;
+    const stream = binding.call(process, "stream_wrap") as Record<string, unknown>;
     const Pipe = pipe.Pipe as Bindings["Pipe"] | undefined;
     const socketType = (pipe.constants as { SOCKET?: unknown } | undefined)?.SOCKET;
     const proto = Pipe?.prototype as Partial<Record<keyof PipeHandle, unknown>> | undefined;
