@@ -10,7 +10,7 @@ import { join } from "node:path";
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-for (const group of ["packages", "apps"]) {
+for (const group of ["packages", "apps", "tests"]) {
   if (!existsSync(group)) continue;
   for (const name of readdirSync(group).sort()) {
     const dir = join(group, name);
@@ -37,7 +37,9 @@ for (const group of ["packages", "apps"]) {
 }
 const status = Number(process.argv[2] ?? 0);
 if (status !== 0 && failed === 0) {
-  console.error(`the test command exited ${status} with every test passing: lint or typecheck failed`);
+  console.error(
+    `the test command exited ${status} with every test passing: lint or typecheck failed`,
+  );
   failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
