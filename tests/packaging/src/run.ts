@@ -80,24 +80,3 @@ export async function runOk(
   }
   return result;
 }
-
-/**
- * Maps `items` through `task` with at most `limit` tasks running at once (CI has two cores);
- * the results keep the order of `items`. Rejects with the first task's error.
- */
-export async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}

@@ -25,7 +25,7 @@ export interface TypeConsumerFile {
 
 /** A compiler error, as tsc printed it. */
 export interface TypeDiagnostic {
-  /** The file as tsc named it, relative to the project folder. */
+  /** The file as tsc named it, relative to the project folder; `""` for an error of no file. */
   readonly file: string;
   readonly text: string;
 }
@@ -108,10 +108,11 @@ export async function typeCheck(projectDir: string, setup: TypeSetup): Promise<T
   const diagnostics: TypeDiagnostic[] = [];
   let current: { file: string; lines: string[] } | undefined;
   for (const line of result.stdout.split("\n")) {
-    const match = /^(.+?)\(\d+,\d+\): error TS\d+:/.exec(line);
-    if (match?.[1]) {
+    // `file(line,col): error TS…` or, for an error of no file (a missing lib), `error TS…`.
+    const match = /^(?:(.+?)\(\d+,\d+\): )?error TS\d+:/.exec(line);
+    if (match) {
       if (current) diagnostics.push({ file: current.file, text: current.lines.join("\n") });
-      current = { file: match[1], lines: [line] };
+      current = { file: match[1] ?? "", lines: [line] };
     } else if (current && line.startsWith(" ")) {
       current.lines.push(line);
     }

@@ -10,7 +10,7 @@ import { installConsumerProject } from "../src/consumer-project.js";
 import { type Entrypoint, listBins, listEntrypoints } from "../src/entrypoints.js";
 import { type LintReport, runAttw, runPublint } from "../src/lint-tarball.js";
 import { readLockfilePins } from "../src/lockfile-pins.js";
-import { type PackedPackage, packPackages } from "../src/pack.js";
+import { packPackages } from "../src/pack.js";
 import { type ProbeResults, probeEntrypoints } from "../src/probes.js";
 import { run, runOk } from "../src/run.js";
 import {
@@ -46,7 +46,6 @@ const binSmoke: Record<
 
 interface Prepared {
   readonly consumerDir: string;
-  readonly packed: ReadonlyMap<string, PackedPackage>;
   readonly entries: ReadonlyMap<string, readonly Entrypoint[]>;
   readonly probes: ProbeResults;
   readonly typeFiles: readonly TypeConsumerFile[];
@@ -107,7 +106,6 @@ beforeAll(async () => {
   for (const p of packedList) publintReports.push(await runPublint(p.tarball));
   prepared = {
     consumerDir,
-    packed: new Map(packedList.map((p) => [p.name, p])),
     entries,
     probes,
     typeFiles,
