@@ -24,6 +24,7 @@ export type {
   RaftNodeOptions,
   RaftNodeState,
   RaftNodeStatus,
+  RawNodePassThroughOptions,
   ReadOptions,
 } from "./node/raft-node-options.js";
 export { createRealClock } from "./node/real-clock.js";

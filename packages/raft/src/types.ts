@@ -368,6 +368,10 @@ export interface Storage {
    * `data` would exceed it, but always returns at least one entry when `lo < hi`.
    * Throws `RaftError` `COMPACTED` when `lo < firstIndex()` and `UNAVAILABLE` when
    * `hi > lastIndex() + 1`.
+   *
+   * Ownership: the returned array is new on every call and belongs to the caller (it may keep,
+   * reorder or extend it). The `Entry` objects and their `data` bytes stay shared with Storage:
+   * neither side may mutate them (entries are immutable once appended).
    */
   entries(lo: number, hi: number, maxBytes?: number): Entry[];
   /**
@@ -401,6 +405,14 @@ export interface Storage {
    * otherwise.
    */
   compact(index: number): void;
+  /**
+   * Optional. Make durable whatever the implementation holds back for speed (SqliteStorage's
+   * `commitDurability: "lazy"` keeps the commit index in memory). The driver calls it once in
+   * `RaftNode.stop()`, after the last write and before the caller closes the underlying store;
+   * a throw is logged and does not prevent the stop. Implementations whose every write is
+   * durable when it returns omit it. Idempotent.
+   */
+  flush?(): void;
 }
 
 /**

@@ -4,10 +4,9 @@ import type {
   ConfState,
   NodeId,
   PeerProgress,
-  RandomSource,
+  RawNodeOptions,
   Role,
   StateMachine,
-  Storage,
   Transport,
 } from "../types.js";
 
@@ -41,41 +40,40 @@ export interface RaftNodeHooks {
   onFatal?(error: Error): void;
 }
 
-/** Options of {@link createRaftNode}. Tick counts are in ticks of `tickMs`. */
-export interface RaftNodeOptions<Result = unknown> {
-  /** This member's id (stable across restarts). */
-  readonly id: NodeId;
-  /** Durable Raft state; owned by the caller (the node never closes it). */
-  readonly storage: Storage;
+/**
+ * The core options the driver passes through to `RawNode` unchanged (same meaning, same
+ * defaults; tick counts are in ticks of `tickMs`). `random` becomes optional (default
+ * `Math.random`); `applied` is the driver's to compute and is not an option.
+ */
+export type RawNodePassThroughOptions = Pick<
+  RawNodeOptions,
+  | "id"
+  | "storage"
+  | "bootstrap"
+  | "electionTicks"
+  | "heartbeatTicks"
+  | "preVote"
+  | "checkQuorum"
+  | "maxInflightAppends"
+  | "maxAppendBytes"
+  | "snapshotChunkBytes"
+> &
+  Partial<Pick<RawNodeOptions, "random">>;
+
+/**
+ * Options of {@link createRaftNode}: the {@link RawNodePassThroughOptions} (documented on
+ * `RawNodeOptions`) plus the driver's own. `storage` is owned by the caller (the node never
+ * closes it; it calls `storage.flush()` in `stop()` when present).
+ */
+export interface RaftNodeOptions<Result = unknown> extends RawNodePassThroughOptions {
   /** The replicated application; called only from the node's event loop, in log order. */
   readonly stateMachine: StateMachine<Result>;
   /** Peer transport; the node closes it in `stop()`. */
   readonly transport: Transport;
-  /**
-   * Initial membership of a NEW cluster: pass the same value on every start of an initial
-   * member; omit it on a node that joins an existing cluster (added with `addLearner`).
-   */
-  readonly bootstrap?: ConfState;
   /** Time and timers (default: `performance.now` and global timers). */
   readonly clock?: Clock;
-  /** Randomness for election timeouts (default `Math.random`; inject a seeded one in tests). */
-  readonly random?: RandomSource;
   /** Milliseconds per tick (default 100). */
   readonly tickMs?: number;
-  /** Election timeout base in ticks (default 10; each election waits [n, 2n) ticks). */
-  readonly electionTicks?: number;
-  /** Heartbeat interval in ticks (default 1). */
-  readonly heartbeatTicks?: number;
-  /** PreVote (default true). */
-  readonly preVote?: boolean;
-  /** CheckQuorum (default true). */
-  readonly checkQuorum?: boolean;
-  /** Max unacknowledged appends per follower (default 64). */
-  readonly maxInflightAppends?: number;
-  /** Max entry bytes per append message (default 1 MiB). */
-  readonly maxAppendBytes?: number;
-  /** Snapshot chunk size for InstallSnapshot (default 1 MiB). */
-  readonly snapshotChunkBytes?: number;
   /**
    * A leader sends its append messages BEFORE writing the same entries to its own log, so that
    * followers persist in parallel with it (dissertation §10.2.1; etcd does the same). Safe

@@ -882,8 +882,9 @@ export class RaftNode<Result = unknown> {
   }
 
   /**
-   * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, call `storage.flush()`
-   * when the storage has one (SqliteStorage writes its lazily held commit index), close the
+   * Stop: cancel timers, reject everything pending with `SHUTTING_DOWN`, call
+   * {@link Storage.flush} when the storage has one (SqliteStorage writes its lazily held commit
+   * index), close the
    * transport. Storage stays open (it is the caller's to close). Idempotent. With
    * `{ transferLeadership: true }` a leader first hands leadership to the most up-to-date voter
    * (waiting at most two election timeouts; a failed transfer does not prevent the stop), so
@@ -900,10 +901,9 @@ export class RaftNode<Result = unknown> {
       if (this.lifecycle !== "running") return;
     }
     this.shutdown("stopped", new RaftError("SHUTTING_DOWN", "the raft node is stopping"));
-    const flush = (this.storage as { flush?: () => void }).flush;
-    if (typeof flush === "function") {
+    if (this.storage.flush !== undefined) {
       try {
-        flush.call(this.storage);
+        this.storage.flush();
       } catch (err) {
         this.log.warn({ id: this.id, err }, "storage flush on stop failed");
       }
