@@ -24,9 +24,10 @@ import {
 } from "@ipam/subnet-pool";
 import { isDirectMode, type Labels, type Subnet } from "@ipam/topology";
 import type { Logger } from "pino";
-import { type ClusterApi, toIpamdCode } from "./cluster-node.js";
+import { allocationMode } from "./agent/allocation-mode.js";
+import type { ClusterApi } from "./cluster/cluster-api.js";
+import { toIpamdCode } from "./cluster/cluster-errors.js";
 import { IpamdError } from "./ipamd-error.js";
-import { allocationMode } from "./node-subnets.js";
 
 /** Store meta key holding the node's path subnets (JSON Subnet[]), for a start without the cluster. */
 const SUBNETS_META = "agent.node-subnets";

@@ -10,10 +10,10 @@ import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import pino, { type Logger } from "pino";
 import { Agent } from "./agent.js";
 import { runClientCommand } from "./client-commands.js";
+import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
+import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
+import { LocalCluster } from "./cluster/local-cluster.js";
 import { runClusterCommand } from "./cluster-commands.js";
-import { singleServerStatusHandlers } from "./cluster-membership.js";
-import { LocalCluster } from "./cluster-node.js";
-import { clusterDataHandlers } from "./cluster-service.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import {
   exportClusterPool,

@@ -7,6 +7,7 @@ import {
 } from "@ipam/grpc-server";
 import type { Logger } from "pino";
 import { Agent } from "./agent.js";
+import { RemoteCluster } from "./cluster/remote-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
   exportNodePool,
@@ -15,7 +16,6 @@ import {
   startMetricsEndpoint,
 } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
-import { RemoteCluster } from "./remote-cluster.js";
 
 /** The stop reason when the agent could not start (exit code 1). */
 const START_FAILURE = "start failure";

@@ -8,8 +8,9 @@ import {
 import type { MetricsServer } from "@ipam/metrics";
 import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
-import { forwardWrites, membershipHandlers } from "./cluster-membership.js";
-import { clusterDataHandlers } from "./cluster-service.js";
+import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
+import { forwardWrites, membershipHandlers } from "./cluster/cluster-membership.js";
+import { RaftCluster } from "./cluster/raft-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
   exportClusterPool,
@@ -22,7 +23,6 @@ import {
   watchTopologyFile,
 } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
-import { RaftCluster } from "./raft-cluster.js";
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", ""]);
 

@@ -11,8 +11,8 @@ import { openStore, type Store } from "@ipam/store";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalCluster } from "../src/cluster-node.js";
-import { clusterDataHandlers } from "../src/cluster-service.js";
+import { clusterDataHandlers } from "../src/cluster/cluster-data-handlers.js";
+import { LocalCluster } from "../src/cluster/local-cluster.js";
 
 // The Cluster data handlers over a real gRPC socket on loopback, backed by a real single-voter
 // Raft group on an SQLite store.

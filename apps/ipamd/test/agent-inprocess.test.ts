@@ -5,8 +5,8 @@ import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Agent } from "../src/agent.js";
-import type { ClusterApi } from "../src/cluster-node.js";
-import { LocalCluster } from "../src/cluster-node.js";
+import type { ClusterApi } from "../src/cluster/cluster-api.js";
+import { LocalCluster } from "../src/cluster/local-cluster.js";
 import { waitFor } from "./helpers/processes.js";
 
 // The Agent in-process over a real single-voter Raft group and SQLite store, with the

@@ -7,8 +7,8 @@ import {
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import { RemoteCluster } from "../src/cluster/remote-cluster.js";
 import { IpamdError } from "../src/ipamd-error.js";
-import { RemoteCluster } from "../src/remote-cluster.js";
 import { freePort } from "./helpers/processes.js";
 
 // RemoteCluster against real gRPC servers on loopback that play a leader, a follower that

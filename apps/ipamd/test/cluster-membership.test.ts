@@ -11,14 +11,14 @@ import { openStore, type Store } from "@ipam/store";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import { clusterDataHandlers } from "../src/cluster/cluster-data-handlers.js";
 import {
   FORWARDED_HEADER,
   forwardWrites,
   membershipHandlers,
   NO_FORWARD_HEADER,
-} from "../src/cluster-membership.js";
-import { clusterDataHandlers } from "../src/cluster-service.js";
-import { RaftCluster } from "../src/raft-cluster.js";
+} from "../src/cluster/cluster-membership.js";
+import { RaftCluster } from "../src/cluster/raft-cluster.js";
 import { waitFor } from "./helpers/processes.js";
 
 // Three RaftCluster servers in this process, each with its own in-memory store, its own gRPC

@@ -8,33 +8,21 @@ import {
   GrpcRaftTransport,
   type ServiceBinding,
 } from "@ipam/grpc-server";
-import {
-  type ConfState,
-  createRaftNode,
-  type Message,
-  type RaftNode,
-  type RaftNodeHooks,
-  type RaftNodeStatus,
-  type Transport,
+import type {
+  ConfState,
+  Message,
+  RaftNode,
+  RaftNodeHooks,
+  RaftNodeStatus,
+  Transport,
 } from "@ipam/raft";
 import { createSqliteStorage } from "@ipam/raft/sqlite";
 import type { Store } from "@ipam/store";
-import {
-  type BlockLease,
-  type ClusterCommand,
-  ClusterState,
-  type CommandResult,
-  decodeCommand,
-  type ResultOf,
-} from "@ipam/subnet-pool";
+import type { CommandResult } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
-import {
-  type ClusterApi,
-  type ClusterStateReader,
-  proposeCommand,
-  readState,
-} from "./cluster-node.js";
-import { IpamdError } from "./ipamd-error.js";
+import { IpamdError } from "../ipamd-error.js";
+import { RaftClusterLog } from "./raft-cluster-log.js";
+import { ReplicatedCluster } from "./replicated-cluster.js";
 
 /** File in the data dir naming the cluster this server belongs to (and its bootstrap membership). */
 export const IDENTITY_FILE = "raft-cluster.json";
@@ -79,17 +67,17 @@ const TICK_MS = 50;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * A server of a multi-server L1: a RaftNode over the store's Raft log and a
- * {@link GrpcRaftTransport} to the other servers, with ClusterState as the state machine. Peer
- * addresses come from the Raft membership (`addVoter`/`addLearner` record them).
+ * A server of a multi-server L1: a {@link RaftClusterLog} over the store's Raft log and a
+ * {@link GrpcRaftTransport} to the other servers. Peer addresses come from the Raft membership
+ * (`addVoter`/`addLearner` record them).
  *
  * Life cycle: `prepare()` (learns the cluster id: stored, new, or from a `--join` server),
  * serve `raftService()` on the TCP listener, then `start(advertise)` (bootstrap, join or
  * resume), and `stop()`.
  */
-export class RaftCluster implements ClusterApi, ClusterStateReader {
-  readonly state = new ClusterState();
+export class RaftCluster extends ReplicatedCluster {
   readonly nodeId: string;
+  readonly #replica: RaftClusterLog;
   readonly #options: RaftClusterOptions;
   readonly #storage: ReturnType<typeof createSqliteStorage>;
   readonly #log: Logger;
@@ -105,6 +93,9 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
   #stopped = false;
 
   constructor(options: RaftClusterOptions) {
+    const log = new RaftClusterLog();
+    super(log);
+    this.#replica = log;
     this.#options = options;
     this.nodeId = options.nodeId;
     this.#storage = createSqliteStorage(options.store.raftLog());
@@ -141,8 +132,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
 
   /** The Raft driver; UNAVAILABLE before `start`. */
   get raft(): RaftNode<CommandResult> {
-    if (this.#raft === undefined) throw new IpamdError("UNAVAILABLE", "raft: not started yet");
-    return this.#raft;
+    return this.#replica.raft;
   }
 
   /** Whether Raft runs (false before `start` and after `stop`). */
@@ -341,7 +331,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
       close: () => transport.close(),
     };
     const log = this.#options.logger.child({ component: "raft" });
-    this.#raft = createRaftNode<CommandResult>({
+    this.#raft = this.#replica.start({
       id: this.nodeId,
       storage: this.#storage,
       transport: wrapped,
@@ -354,12 +344,7 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
             snapshotTrailingEntries: Math.min(1000, Math.floor(this.#options.snapshotEntries / 2)),
           }),
       electionTicks: Math.max(2, Math.round(this.#options.electionMs / TICK_MS)),
-      logger: {
-        debug: (o, m) => log.debug(o, m),
-        info: (o, m) => log.info(o, m),
-        warn: (o, m) => log.warn(o, m),
-        error: (o, m) => log.error(o, m),
-      },
+      logger: this.#options.logger,
       hooks: {
         ...this.#options.hooks,
         onFatal: (error) => {
@@ -370,11 +355,6 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
           log.info({ leader, term }, `leader is ${leader ?? "unknown"} (term ${term})`);
           this.#options.hooks?.onLeaderChange?.(leader, term);
         },
-      },
-      stateMachine: {
-        apply: (data: Uint8Array) => this.state.apply(decodeCommand(data)),
-        snapshot: () => this.state.snapshot(),
-        restore: (data: Uint8Array) => this.state.restore(data),
       },
     });
     this.#syncPeers();
@@ -510,28 +490,9 @@ export class RaftCluster implements ClusterApi, ClusterStateReader {
     return { id: st.leader, address: address ?? "" };
   }
 
-  /** Writes can commit when a leader is known. */
-  available(): boolean {
+  /** Writes can commit when a leader is known (a follower forwards them there). */
+  override available(): boolean {
     return this.leader() !== undefined;
-  }
-
-  execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
-    return proposeCommand(this.raft, command);
-  }
-
-  nodeLeases(node: string): Promise<BlockLease[]> {
-    return this.read((state) => state.nodeLeases(node));
-  }
-
-  read<T>(
-    query: (state: ClusterState) => T,
-    options: { readonly stale?: boolean } = {},
-  ): Promise<T> {
-    return readState(this.raft, this.state, query, options.stale === true);
-  }
-
-  appliedIndex(): number {
-    return this.#raft?.status().applied ?? 0;
   }
 
   /**

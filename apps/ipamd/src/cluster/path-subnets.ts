@@ -1,4 +1,4 @@
-import { type Family, isDirectMode, type Subnet, type Topology } from "@ipam/topology";
+import type { Subnet, Topology } from "@ipam/topology";
 
 /**
  * Every subnet on a node's path (its TOR's, its pod's and its zone's), sorted by id; empty for
@@ -16,24 +16,4 @@ export function pathSubnets(topology: Topology, nodeId: string): Subnet[] {
   return [...topology.subnets.values()]
     .filter(onPath)
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-/**
- * How a node gets addresses of `purpose` and `family` from `subnets` (its path subnets):
- * `"block"` when any of them is block-mode (blocks are leased and allocated locally),
- * `"direct"` when all of them are direct-mode (each address is allocated in L1), `"none"` when
- * there is no such subnet.
- */
-export function allocationMode(
-  subnets: readonly Subnet[],
-  purpose: string,
-  family: Family,
-): "block" | "direct" | "none" {
-  let direct = false;
-  for (const s of subnets) {
-    if (s.purpose !== purpose || s.family !== family) continue;
-    if (!isDirectMode(s)) return "block";
-    direct = true;
-  }
-  return direct ? "direct" : "none";
 }

@@ -25,8 +25,9 @@ import {
   type TopologyDiff,
   toCanonicalConfig,
 } from "@ipam/topology";
-import { type ClusterApi, type ClusterStateReader, toIpamdCode } from "./cluster-node.js";
-import { IpamdError } from "./ipamd-error.js";
+import { IpamdError } from "../ipamd-error.js";
+import type { ClusterApi, ClusterStateReader } from "./cluster-api.js";
+import { refusal, toIpamdCode } from "./cluster-errors.js";
 
 /** What the data handlers need: writes through the replicated log, reads of the replica. */
 export type ClusterDataSource = Pick<ClusterApi, "execute"> & ClusterStateReader;
@@ -188,12 +189,10 @@ function byLease(a: BlockLease, b: BlockLease): number {
   return Cidr.compare(Cidr.parse(a.cidr), Cidr.parse(b.cidr));
 }
 
-/** Throws the failed result of a command as an IpamdError (as LocalCluster.execute does). */
+/** The value of a command's result; a refusal throws as an IpamdError keeping its details. */
 function unwrap<T>(result: CommandResult, what: string): T {
   if (result.ok) return result.value as T;
-  throw new IpamdError(toIpamdCode(result.error.code), result.error.message, {
-    details: { ...result.error.details, command: what },
-  });
+  throw refusal(result, { ...result.error.details, command: what });
 }
 
 /**

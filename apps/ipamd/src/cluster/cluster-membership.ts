@@ -10,8 +10,8 @@ import {
 } from "@ipam/grpc-server";
 import type { ConfState, RaftNodeStatus } from "@ipam/raft";
 import type { Logger } from "pino";
-import { toClusterError } from "./cluster-node.js";
-import { IpamdError } from "./ipamd-error.js";
+import { IpamdError } from "../ipamd-error.js";
+import { toClusterError } from "./cluster-errors.js";
 import type { RaftCluster } from "./raft-cluster.js";
 
 /** Request metadata marking a call a follower forwarded to the leader (never forwarded twice). */

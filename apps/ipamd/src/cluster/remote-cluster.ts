@@ -19,9 +19,10 @@ import type {
 } from "@ipam/subnet-pool";
 import { type Family, parseTopology, type Subnet, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
-import { type ClusterApi, toIpamdCode } from "./cluster-node.js";
-import { IpamdError } from "./ipamd-error.js";
-import { pathSubnets } from "./node-subnets.js";
+import { IpamdError } from "../ipamd-error.js";
+import type { ClusterApi } from "./cluster-api.js";
+import { toIpamdCode } from "./cluster-errors.js";
+import { pathSubnets } from "./path-subnets.js";
 
 export interface RemoteClusterOptions {
   /** Cluster API addresses (`host:port`) of the servers, tried in turn. At least one. */

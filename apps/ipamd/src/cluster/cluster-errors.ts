@@ -1,0 +1,61 @@
+import type { CommandResult } from "@ipam/subnet-pool";
+import { IpamdError, type IpamdErrorCode } from "../ipamd-error.js";
+
+const KNOWN_CODES: ReadonlySet<string> = new Set([
+  "INVALID_ARGUMENT",
+  "NOT_FOUND",
+  "CONFLICT",
+  "POOL_EXHAUSTED",
+  "NOT_LEADER",
+  "TIMEOUT",
+  "UNAVAILABLE",
+  "SHUTTING_DOWN",
+]);
+
+/** The daemon's error code for a state-machine or Raft error code. */
+export function toIpamdCode(code: string): IpamdErrorCode {
+  if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
+  if (code === "NO_SUBNET" || code === "DRAINING") return "POOL_EXHAUSTED";
+  return "INTERNAL";
+}
+
+/**
+ * The IpamdError for a command the state machine refused (`result.ok` false), with `details`
+ * as given.
+ */
+export function refusal(
+  result: CommandResult & { ok: false },
+  details: Readonly<Record<string, unknown>>,
+): IpamdError {
+  return new IpamdError(toIpamdCode(result.error.code), result.error.message, { details });
+}
+
+/**
+ * Translates a driver error (`RaftError`) into an IpamdError: NOT_LEADER keeps the leader hint
+ * (`leaderId`, `leaderAddress`) for the gRPC trailers; OVERLOADED and PROPOSAL_DROPPED become
+ * UNAVAILABLE (retry later or elsewhere). An IpamdError is returned as is.
+ */
+export function toClusterError(cause: unknown, what: string): IpamdError {
+  if (cause instanceof IpamdError) return cause;
+  const raw = (cause as { code?: unknown }).code;
+  const code = typeof raw === "string" ? raw : "UNAVAILABLE";
+  const details = (cause as { details?: Record<string, unknown> }).details;
+  const message = `${what}: ${(cause as Error).message}`;
+  if (code === "NOT_LEADER") {
+    return new IpamdError("NOT_LEADER", message, {
+      cause,
+      details: {
+        leaderId: typeof details?.leaderId === "string" ? details.leaderId : "",
+        leaderAddress: typeof details?.leaderAddress === "string" ? details.leaderAddress : "",
+      },
+    });
+  }
+  // Outcome unknown or overloaded: retry later / elsewhere.
+  if (code === "OVERLOADED" || code === "PROPOSAL_DROPPED") {
+    return new IpamdError("UNAVAILABLE", message, { cause, details: { raftCode: code } });
+  }
+  return new IpamdError(toIpamdCode(code), message, {
+    cause,
+    ...(details === undefined ? {} : { details }),
+  });
+}
