@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, watch } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
   createIpamMetrics,
@@ -10,14 +10,13 @@ import {
 import type { RaftNodeHooks, RaftNodeStatus } from "@ipam/raft";
 import { openStore, type Store } from "@ipam/store";
 import type { ClusterState } from "@ipam/subnet-pool";
-import { exampleTopology, parseTopology, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
-import type { Agent } from "./agent.js";
+import type { Agent } from "./agent/agent.js";
 import type { IpamdConfig } from "./config.js";
 
-// What the three roles (all, server, agent) share: the store and the metric set, the topology
-// file, the metrics endpoint, the node-pool and Raft gauges, and the stop signals.
+// What the three roles (all, server, agent) share: the store and the metric set, the metrics
+// endpoint, the node-pool and Raft gauges, and the stop signals.
 
 export const VERSION = "0.0.0";
 
@@ -55,35 +54,6 @@ export function openDaemonStore(
     },
   });
   return { store, metrics };
-}
-
-/** The topology of `--topology FILE` (JSON or YAML), or the built-in example without one. */
-export function loadTopology(path: string | undefined): Topology {
-  if (path === undefined) return exampleTopology();
-  return parseTopology(readFileSync(path, "utf8"), "auto");
-}
-
-/**
- * Calls `onChange(why)` on SIGHUP and when the topology file changes (debounced 200 ms). Nothing
- * is watched without `--topology`. Returns the function that stops watching.
- */
-export function watchTopologyFile(
-  path: string | undefined,
-  onChange: (why: string) => void,
-): () => void {
-  if (path === undefined) return () => {};
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(path, () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => onChange("file changed"), 200);
-  });
-  const onHup = () => onChange("SIGHUP");
-  process.on("SIGHUP", onHup);
-  return () => {
-    watcher.close();
-    clearTimeout(timer);
-    process.off("SIGHUP", onHup);
-  };
 }
 
 /** Starts `/metrics`, `/healthz` and `/readyz` on `--metrics-addr` (undefined when it is off). */

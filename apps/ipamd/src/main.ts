@@ -6,9 +6,10 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
-import { type Topology, toCanonicalConfig } from "@ipam/topology";
+import { toCanonicalConfig } from "@ipam/topology";
 import pino, { type Logger } from "pino";
-import { Agent } from "./agent.js";
+import { Agent } from "./agent/agent.js";
+import { ipamHandlers } from "./agent/ipam-handlers.js";
 import { runClientCommand } from "./client-commands.js";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
@@ -19,17 +20,16 @@ import {
   exportClusterPool,
   exportNodePool,
   exportRaft,
-  loadTopology,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
   startMetricsEndpoint,
   VERSION,
-  watchTopologyFile,
 } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
 import { runAgent } from "./role-agent.js";
 import { runServer } from "./role-server.js";
+import { loadTopology, watchTopology } from "./topology-file.js";
 
 /** Runs the daemon until a signal; resolves with the exit code. */
 export async function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
@@ -74,11 +74,12 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     cluster,
     logger: log,
     preallocateThreshold: config.preallocateThreshold,
+    metrics,
   });
   await agent.start();
   agent.startMaintenance(1000);
 
-  agent.metrics = metrics;
+  const handlers = ipamHandlers(agent, metrics);
   exportClusterPool(metrics, cluster.state);
   exportNodePool(metrics, agent);
   exportRaft(metrics, () => cluster.raft.status());
@@ -93,7 +94,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
   servers.push(
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },
-      services: [createIpamService(agent.handlers)],
+      services: [createIpamService(handlers)],
       onCall,
     }),
   );
@@ -105,7 +106,7 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
         ...clusterDataHandlers(cluster),
         ...singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`),
       }),
-      createIpamService(agent.handlers),
+      createIpamService(handlers),
     ],
     onCall,
   });
@@ -116,40 +117,11 @@ export async function runDaemon(config: IpamdConfig, log: Logger): Promise<numbe
     `ready: Ipam API on unix:${config.unixSocket}; try: ipamd allocate --unix-socket ${config.unixSocket} --network default --container demo`,
   );
 
-  let reloading = Promise.resolve();
-  const reload = (why: string) => {
-    const path = config.topology;
-    if (path === undefined) return;
-    reloading = reloading.then(async () => {
-      let next: Topology;
-      try {
-        next = loadTopology(path);
-      } catch (err) {
-        log.error({ err, file: path, why }, `topology ${path} rejected, keeping the running one`);
-        return;
-      }
-      try {
-        const r = await cluster.execute({
-          type: "apply-topology",
-          at: Date.now(),
-          config: toCanonicalConfig(next),
-        });
-        log.info({ file: path, why, result: r.value }, "topology applied");
-      } catch (err) {
-        log.error(
-          { err, file: path, why },
-          `topology ${path} refused by the cluster, keeping the running one`,
-        );
-      }
-    });
-  };
-  const stopWatching = watchTopologyFile(config.topology, reload);
+  const topologyReload = watchTopology({ path: config.topology, cluster, log });
 
   return await onStopSignals(log, async () => {
     agent.stop();
-    stopWatching();
-    await Promise.all(servers.map((s) => s.shutdown(5000)));
-    await reloading;
+    await Promise.all([topologyReload.stop(), ...servers.map((s) => s.shutdown(5000))]);
     await cluster.stop();
     await metricsServer?.close();
     store.close();

@@ -6,7 +6,9 @@ import {
   startGrpcServer,
 } from "@ipam/grpc-server";
 import type { Logger } from "pino";
-import { Agent } from "./agent.js";
+import { Agent } from "./agent/agent.js";
+import { ipamHandlers } from "./agent/ipam-handlers.js";
+import { isOutage } from "./cluster/cluster-errors.js";
 import { RemoteCluster } from "./cluster/remote-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
@@ -87,10 +89,10 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     logger: log,
     preallocateThreshold: config.preallocateThreshold,
     startFromStore: true,
+    metrics,
     ...(tor === undefined ? {} : { register: { tor, labels: config.nodeLabels } }),
   });
 
-  agent.metrics = metrics;
   exportNodePool(metrics, agent);
   metrics.setAgentSource(() => ({
     leaderReachable: cluster.available(),
@@ -102,7 +104,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   const servers: GrpcServer[] = [
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },
-      services: [createIpamService(agent.handlers)],
+      services: [createIpamService(ipamHandlers(agent, metrics))],
       onCall,
     }),
   ];
@@ -126,8 +128,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
         return;
       } catch (err) {
         if (control.stopping) return;
-        const code = (err as { code?: unknown }).code;
-        if (code !== "UNAVAILABLE" && code !== "TIMEOUT" && code !== "NOT_LEADER") throw err;
+        if (!isOutage(err)) throw err;
         log.warn({ err, attempt }, "waiting for a cluster server to answer");
         await new Promise<void>((resolve) => {
           wake = resolve;

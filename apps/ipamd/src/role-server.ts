@@ -6,7 +6,6 @@ import {
   type TlsOptions,
 } from "@ipam/grpc-server";
 import type { MetricsServer } from "@ipam/metrics";
-import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { forwardWrites, membershipHandlers } from "./cluster/cluster-membership.js";
@@ -15,14 +14,13 @@ import type { IpamdConfig } from "./config.js";
 import {
   exportClusterPool,
   exportRaft,
-  loadTopology,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
   startMetricsEndpoint,
-  watchTopologyFile,
 } from "./daemon-kit.js";
 import { IpamdError } from "./ipamd-error.js";
+import { watchTopology } from "./topology-file.js";
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", ""]);
 
@@ -181,58 +179,33 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     `ready: server ${config.nodeId} of cluster ${cluster.clusterId} on ${advertise}`,
   );
 
-  // Topology: only the leader proposes the file; followers leave it to the leader.
-  let applying = Promise.resolve();
-  const applyTopology = (why: string) => {
-    applying = applying.then(async () => {
-      const path = config.topology;
-      const empty = cluster.state.topology().subnets.size === 0;
-      if (path === undefined && !(empty && cluster.mode === "bootstrap")) return;
-      if (!cluster.isLeader()) {
-        log.info(
-          { why, leader: cluster.leader()?.id ?? null, file: path },
-          "not the leader: the topology file is left to the leader (send SIGHUP there or use ApplyTopology)",
-        );
-        return;
-      }
-      let next: Topology;
-      try {
-        next = loadTopology(path);
-      } catch (err) {
-        log.error({ err, file: path, why }, `topology ${path} rejected, keeping the running one`);
-        return;
-      }
-      try {
-        await cluster.execute({
-          type: "apply-topology",
-          at: Date.now(),
-          config: toCanonicalConfig(next),
-        });
-        log.info(
-          { file: path ?? "built-in example", why, raftIndex: cluster.appliedIndex() },
-          "topology applied",
-        );
-      } catch (err) {
-        log.error(
-          { err, file: path, why },
-          "topology refused by the cluster, keeping the running one",
-        );
-      }
-    });
-  };
+  // Topology: only the leader proposes the file; followers leave it to the leader. A
+  // bootstrapping server without --topology applies the built-in example to an empty state.
+  const topologyReload = watchTopology({
+    path: config.topology,
+    cluster,
+    log,
+    applyExample: () => cluster.state.topology().subnets.size === 0 && cluster.mode === "bootstrap",
+    mayPropose: (why) => {
+      if (cluster.isLeader()) return true;
+      log.info(
+        { why, leader: cluster.leader()?.id ?? null, file: config.topology },
+        "not the leader: the topology file is left to the leader (send SIGHUP there or use ApplyTopology)",
+      );
+      return false;
+    },
+  });
   // A resumed server may need an election first: give it a few election timeouts.
   const leaderWait = setTimeout(
-    () => applyTopology("start"),
+    () => topologyReload.reload("start"),
     cluster.isLeader() ? 0 : 3 * config.electionMs,
   );
-  const stopWatching = watchTopologyFile(config.topology, applyTopology);
 
   return await onStopSignals(log, async () => {
     clearTimeout(leaderWait);
     stoppingHealth = true;
     unsubscribe();
-    stopWatching();
-    await applying;
+    await topologyReload.stop();
     // Raft first (a leader hands over while its listener still receives the new leader's
     // messages), then the listener.
     await cluster.stop({ transferLeadership: true });

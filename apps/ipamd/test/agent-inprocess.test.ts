@@ -1,10 +1,11 @@
-import { FamilySelection } from "@ipam/grpc-server";
+import { FamilySelection, type IpamHandlers } from "@ipam/grpc-server";
 import { openStore, type Store } from "@ipam/store";
 import type { ClusterCommand } from "@ipam/subnet-pool";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Agent } from "../src/agent.js";
+import { Agent } from "../src/agent/agent.js";
+import { ipamHandlers } from "../src/agent/ipam-handlers.js";
 import type { ClusterApi } from "../src/cluster/cluster-api.js";
 import { LocalCluster } from "../src/cluster/local-cluster.js";
 import { waitFor } from "./helpers/processes.js";
@@ -63,7 +64,7 @@ describe("Agent (in process, real LocalCluster)", () => {
   });
 
   it("sends direct-mode requests that arrive together as one batch command", async () => {
-    const allocate = agent.handlers.allocate as NonNullable<typeof agent.handlers.allocate>;
+    const allocate = ipamHandlers(agent).allocate as NonNullable<IpamHandlers["allocate"]>;
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         allocate(
@@ -91,7 +92,7 @@ describe("Agent (in process, real LocalCluster)", () => {
   // A node boot or a rollout: many pods at once on a node that holds no block yet. Every
   // request waits for the one lease in flight instead of failing with POOL_EXHAUSTED.
   it("answers 40 simultaneous dual-stack requests on a node without blocks, all distinct", async () => {
-    const allocate = agent.handlers.allocate as NonNullable<typeof agent.handlers.allocate>;
+    const allocate = ipamHandlers(agent).allocate as NonNullable<IpamHandlers["allocate"]>;
     const answers = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         allocate(

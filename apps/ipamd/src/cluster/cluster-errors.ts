@@ -59,3 +59,9 @@ export function toClusterError(cause: unknown, what: string): IpamdError {
     ...(details === undefined ? {} : { details }),
   });
 }
+
+/** True for the codes that say the cluster could not be reached (retry later), not a refusal. */
+export function isOutage(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "NOT_LEADER";
+}

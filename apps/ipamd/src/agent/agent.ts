@@ -1,0 +1,375 @@
+import type { IpamMetrics } from "@ipam/metrics";
+import {
+  type AllocatedAddress,
+  type AllocationKey,
+  type AllocationRecord,
+  isPoolError,
+  NodeAllocator,
+  type NodeSubnetUsage,
+} from "@ipam/subnet-pool";
+import type { Family } from "@ipam/topology";
+import type { Logger } from "pino";
+import type { ClusterApi } from "../cluster/cluster-api.js";
+import { IpamdError } from "../ipamd-error.js";
+import type { AllocationRequest, Attachment, PodRef } from "./allocation-request.js";
+import { BlockLeases } from "./block-leases.js";
+import { DirectAllocations } from "./direct-allocations.js";
+import { type Registration, registerNode, startNode } from "./node-start.js";
+import { NodeSubnets } from "./node-subnets.js";
+import {
+  type AllocationView,
+  allocationViews,
+  type BlockFilter,
+  type NodeBlockView,
+  type NodeStatus,
+  nodeBlocks,
+  nodeStatus,
+  poolStats,
+  type UsageFilter,
+} from "./node-views.js";
+import { type AgentStore, toStoredRecord } from "./stored-records.js";
+
+/** How often the node's path subnets and leases are re-read from the cluster, ms. */
+const SUBNET_REFRESH_MS = 30_000;
+
+export interface AgentOptions {
+  readonly nodeId: string;
+  readonly store: AgentStore;
+  readonly cluster: ClusterApi;
+  readonly logger: Logger;
+  readonly preallocateThreshold: number;
+  /** Clock, ms since the epoch (injected for tests). */
+  readonly now?: () => number;
+  /**
+   * Register the node under this TOR (with these labels) when the cluster is reached; undefined
+   * = the node is expected in the topology already.
+   */
+  readonly register?: Registration;
+  /**
+   * When the cluster cannot be reached at start, start from the blocks and subnets the store
+   * remembers (and reconcile once it answers) instead of failing. Agents set it; role all,
+   * whose cluster is in-process, does not need it.
+   */
+  readonly startFromStore?: boolean;
+  /** Most direct-mode allocations sent in one batch command; default 256. */
+  readonly directBatchMax?: number;
+  /** Pre-allocation metrics (blocks leased and returned); none in most tests. */
+  readonly metrics?: IpamMetrics;
+}
+
+/** What an allocation answers: the purpose served and one address per family. */
+export interface AllocationResult {
+  readonly purpose: string;
+  readonly addresses: readonly AllocatedAddress[];
+}
+
+/** What a CHECK answers: whether the key holds every address asked about. */
+export interface CheckResult {
+  readonly ok: boolean;
+  /** Why not, when not ok. */
+  readonly reason: string;
+  /** The key's record, when it holds one. */
+  readonly record?: AllocationRecord;
+}
+
+/**
+ * The node-local allocator (L2): answers from the blocks this node holds, leases more through
+ * the cluster when a subnet runs dry, and makes every allocation durable in the store before
+ * answering. Plain TypeScript: the gRPC edge is `ipamHandlers(agent)`.
+ *
+ * Purposes whose subnets on the node's path are all direct-mode (block size one address) are
+ * allocated per address in L1 ({@link DirectAllocations}). Those need the cluster; block-mode
+ * purposes keep working from the held blocks while the cluster is unreachable (Status says so).
+ */
+export class Agent {
+  readonly allocator: NodeAllocator;
+  readonly #store: AgentStore;
+  readonly #cluster: ClusterApi;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #options: AgentOptions;
+  readonly #subnets: NodeSubnets;
+  readonly #direct: DirectAllocations;
+  readonly #blocks: BlockLeases;
+  #ready = false;
+  /** False after a start from the store, until the cluster has been re-read. */
+  #reconciled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #maintaining = false;
+
+  constructor(options: AgentOptions) {
+    this.allocator = new NodeAllocator({
+      node: options.nodeId,
+      preallocate: { thresholdRatio: options.preallocateThreshold },
+    });
+    this.#store = options.store;
+    this.#cluster = options.cluster;
+    this.#options = options;
+    this.#log = options.logger.child({ component: "agent" });
+    this.#now = options.now ?? Date.now;
+    this.#subnets = new NodeSubnets(options.store, this.#now);
+    this.#direct = new DirectAllocations({
+      nodeId: options.nodeId,
+      store: options.store,
+      cluster: options.cluster,
+      now: this.#now,
+      log: this.#log,
+      ...(options.directBatchMax === undefined ? {} : { batchMax: options.directBatchMax }),
+    });
+    this.#blocks = new BlockLeases({
+      nodeId: options.nodeId,
+      allocator: this.allocator,
+      store: options.store,
+      cluster: options.cluster,
+      subnets: this.#subnets,
+      log: this.#log,
+      metrics: options.metrics,
+    });
+  }
+
+  get nodeId(): string {
+    return this.allocator.node;
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** True while ready but the cluster is unreachable or not re-read since a start from the store. */
+  get degraded(): boolean {
+    return this.#ready && (!this.#reconciled || !this.#cluster.available());
+  }
+
+  /** What `/readyz` reports: ready once rebuilt; the reason says when the cluster is out of reach. */
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.#ready) return { ready: false, reason: "node allocator not rebuilt yet" };
+    if (this.degraded) {
+      return { ready: true, reason: "cluster unreachable, allocating from held blocks" };
+    }
+    return { ready: true };
+  }
+
+  /**
+   * Rebuilds the allocator from the store's records and the cluster's leases (registering the
+   * node first when `register` is set); see {@link startNode}. Allocate answers UNAVAILABLE
+   * until it resolves.
+   */
+  async start(): Promise<void> {
+    const { reconciled } = await startNode({
+      nodeId: this.nodeId,
+      store: this.#store,
+      cluster: this.#cluster,
+      allocator: this.allocator,
+      subnets: this.#subnets,
+      direct: this.#direct,
+      log: this.#log,
+      now: this.#now,
+      register: this.#options.register,
+      startFromStore: this.#options.startFromStore === true,
+    });
+    this.#reconciled = reconciled;
+    this.#ready = true;
+  }
+
+  /**
+   * Every `intervalMs`: reconcile after a start from the store (register, adopt the cluster's
+   * leases), re-read subnets and leases every 30 s, lease blocks for subnets below the
+   * pre-allocation threshold and return idle blocks. Skipped while the cluster is unreachable;
+   * one pass at a time. Stopped by {@link stop}.
+   */
+  startMaintenance(intervalMs: number): void {
+    this.#timer = setInterval(() => {
+      if (this.#maintaining) return;
+      this.#maintaining = true;
+      this.#maintain()
+        .catch((err: unknown) => this.#log.warn({ err }, "block maintenance failed"))
+        .finally(() => {
+          this.#maintaining = false;
+        });
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Cancels the maintenance timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async #maintain(): Promise<void> {
+    if (!this.#cluster.available()) return;
+    if (!this.#reconciled) {
+      await registerNode(this.#cluster, this.nodeId, this.#options.register, this.#now());
+      await this.#blocks.adopt();
+      this.#reconciled = true;
+      this.#log.info("reconciled with the cluster");
+    }
+    const now = this.#now();
+    if (this.#subnets.due(now, SUBNET_REFRESH_MS)) await this.#blocks.adopt();
+    await this.#blocks.lease(now);
+    await this.#blocks.returnIdle(now);
+  }
+
+  /** The record `key` holds (block or direct mode), or undefined. */
+  get(key: AllocationKey): AllocationRecord | undefined {
+    return this.allocator.get(key) ?? this.#direct.get(key);
+  }
+
+  /**
+   * Allocate: the key's existing addresses, else direct-mode addresses through the cluster, else
+   * addresses from the held blocks (leasing more when they run dry); durable before it resolves.
+   * Rejects UNAVAILABLE before {@link start}, CONFLICT when the key holds another purpose's
+   * direct addresses, INVALID_ARGUMENT for a purpose that is direct-mode in one requested family
+   * and block-mode in the other.
+   */
+  async allocate(request: AllocationRequest): Promise<AllocationResult> {
+    if (!this.#ready) {
+      throw new IpamdError("UNAVAILABLE", "starting: the node allocator is not rebuilt yet");
+    }
+    const { key, purpose, families, pod } = request;
+    const existingDirect = this.#direct.get(key);
+    const modes = (families ?? [4]).map((f) => this.#subnets.modeOf(purpose, f));
+    if (
+      existingDirect !== undefined ||
+      (modes.every((m) => m === "direct") && this.allocator.get(key) === undefined)
+    ) {
+      if (existingDirect !== undefined && existingDirect.purpose !== purpose) {
+        throw new IpamdError(
+          "CONFLICT",
+          `key ${key.containerId}/${key.ifname} holds ${existingDirect.purpose} addresses, not ${purpose}`,
+        );
+      }
+      const record =
+        existingDirect ?? (await this.#direct.allocate(key, purpose, families ?? [4], pod));
+      return { purpose, addresses: record.addresses };
+    }
+    if (modes.includes("direct") && modes.includes("block")) {
+      throw new IpamdError(
+        "INVALID_ARGUMENT",
+        `families: purpose ${purpose} is direct-mode in one family and block-mode in the other; ask for each family separately`,
+      );
+    }
+    return { purpose, addresses: await this.#allocateFromBlocks(key, purpose, families, pod) };
+  }
+
+  /** The block-mode path: local allocation from held blocks, leasing more when they run dry. */
+  async #allocateFromBlocks(
+    key: AllocationKey,
+    purpose: string,
+    families: readonly Family[] | undefined,
+    pod: PodRef | undefined,
+  ): Promise<readonly AllocatedAddress[]> {
+    let result: ReturnType<NodeAllocator["allocate"]> | undefined;
+    for (let attempt = 0; result === undefined; attempt++) {
+      const now = this.#now();
+      try {
+        result = this.allocator.allocate({
+          key,
+          purpose,
+          now,
+          ...(families === undefined ? {} : { families }),
+        });
+      } catch (err) {
+        if (!isPoolError(err) || err.code !== "POOL_EXHAUSTED" || attempt >= 3) throw err;
+        if (!this.#cluster.available()) {
+          throw new IpamdError(
+            "UNAVAILABLE",
+            `${err.message}, and the cluster is unreachable to lease another; try again`,
+            { cause: err, details: err.details ?? {} },
+          );
+        }
+        await this.#blocks.lease(now);
+      }
+    }
+    if (!result.existing) {
+      try {
+        await this.#store.saveAllocation(toStoredRecord(result.record, this.nodeId, pod));
+      } catch (err) {
+        this.allocator.release(key, this.#now());
+        throw err;
+      }
+      if (this.#cluster.available()) {
+        void this.#blocks
+          .lease(this.#now())
+          .catch((err: unknown) => this.#log.warn({ err }, "background block lease failed"));
+      }
+    }
+    return result.addresses;
+  }
+
+  /** Release: the record the key held (undefined when it held nothing), durably removed. */
+  async release(key: AllocationKey): Promise<AllocationRecord | undefined> {
+    const direct = this.#direct.get(key);
+    if (direct !== undefined) {
+      await this.#direct.release([direct]);
+      return direct;
+    }
+    const now = this.#now();
+    const held = this.allocator.get(key);
+    // The cool-down goes to the store with the delete, so a restart keeps it.
+    await this.#store.deleteAllocation(
+      key,
+      held === undefined ? [] : this.allocator.coolingFor(held, now),
+    );
+    return this.allocator.release(key, now);
+  }
+
+  /** CHECK: whether `key` holds each of `addresses`. */
+  check(key: AllocationKey, addresses: readonly string[]): CheckResult {
+    const record = this.get(key);
+    if (record === undefined) return { ok: false, reason: "no allocation for this key" };
+    const held = new Set(record.addresses.map((a) => a.address));
+    const missing = addresses.filter((a) => !held.has(a));
+    return {
+      ok: missing.length === 0,
+      reason: missing.length === 0 ? "" : `not allocated to this key: ${missing.join(", ")}`,
+      record,
+    };
+  }
+
+  /**
+   * Releases every record of `network` whose interface is not in `alive` (direct-mode ones
+   * through the cluster first), durably; resolves with the released records.
+   */
+  async gc(network: string, alive: readonly Attachment[]): Promise<AllocationRecord[]> {
+    const staleDirect = this.#direct.stale(network, alive);
+    await this.#direct.release(staleDirect);
+    const now = this.#now();
+    const released = this.allocator.gc(network, alive, now);
+    await Promise.all(
+      released.map((r) => this.#store.deleteAllocation(r.key, this.allocator.coolingFor(r, now))),
+    );
+    const all = [...staleDirect, ...released];
+    this.#log.info({ network, released: all.length }, "garbage collected");
+    return all;
+  }
+
+  /** The blocks this node holds, matching `filter`. */
+  nodeBlocks(filter: BlockFilter = {}): NodeBlockView[] {
+    return nodeBlocks(this.allocator, this.#now(), filter);
+  }
+
+  /** The node's usage per held subnet, matching `filter`. */
+  poolStats(filter: UsageFilter = {}): NodeSubnetUsage[] {
+    return poolStats(this.allocator, this.#now(), filter);
+  }
+
+  /** The stored allocations of this node (or of `network`, any node), matching `purpose`. */
+  allocations(filter: { readonly network?: string; readonly purpose?: string }): AllocationView[] {
+    const rows =
+      filter.network === undefined
+        ? this.#store.listByNode(this.nodeId)
+        : this.#store.listByNetwork(filter.network);
+    return allocationViews(rows, filter.purpose, (key) => this.get(key));
+  }
+
+  /** What Status answers (see {@link nodeStatus}). */
+  status(): NodeStatus {
+    return nodeStatus({
+      ready: this.#ready,
+      degraded: this.degraded,
+      clusterAvailable: this.#cluster.available(),
+      usage: () => this.allocator.usage(this.#now()),
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import type { Store, AllocationRecord as StoredRecord } from "@ipam/store";
+import type {
+  AllocatedAddress,
+  AllocationRecord,
+  BlockLease,
+  DirectAllocation,
+} from "@ipam/subnet-pool";
+import type { Family, Subnet } from "@ipam/topology";
+import type { PodRef } from "./allocation-request.js";
+
+// The node's records in its store: what is written before an answer, and how a restart turns
+// the stored text back into allocation records.
+
+/** The store operations the agent uses (the SQLite `Store`; `:memory:` in tests). */
+export type AgentStore = Pick<
+  Store,
+  | "saveAllocation"
+  | "deleteAllocation"
+  | "listByNode"
+  | "listByNetwork"
+  | "listCooling"
+  | "pruneCooling"
+  | "putLeasedBlock"
+  | "replaceLeasedBlocks"
+  | "deleteLeasedBlock"
+  | "listLeasedBlocks"
+  | "getMeta"
+  | "setMeta"
+>;
+
+/** `a.b.c.d/32` or `x::y/128`: the block a direct-mode address stands in. */
+export function hostPrefixOf(address: string): string {
+  return `${address}/${address.includes(":") ? 128 : 32}`;
+}
+
+/** A direct allocation of L1 as the address the node answers with. */
+export function directAddress(d: DirectAllocation): AllocatedAddress {
+  return {
+    address: d.address,
+    family: d.family,
+    prefixLength: d.prefixLength,
+    gateway: d.gateway,
+    subnet: d.subnet,
+    block: hostPrefixOf(d.address),
+  };
+}
+
+/** The store record of `record`, made by `node` for `pod`. */
+export function toStoredRecord(
+  record: AllocationRecord,
+  node: string,
+  pod: PodRef | undefined,
+): StoredRecord {
+  return {
+    ...record.key,
+    addresses: record.addresses.map((a) => a.address),
+    subnets: record.addresses.map((a) => a.subnet),
+    node,
+    purpose: record.purpose,
+    createdAt: record.createdAt,
+    ...(pod?.namespace === undefined || pod.namespace === ""
+      ? {}
+      : { podNamespace: pod.namespace }),
+    ...(pod?.name === undefined || pod.name === "" ? {} : { podName: pod.name }),
+  };
+}
+
+/** The subnet id of each stored address (index-aligned; "" when the record names none). */
+export function storedSubnetIds(r: StoredRecord): string[] {
+  return r.addresses.map((_, i) => r.subnets?.[i] ?? r.subnet ?? "");
+}
+
+function keyOf(r: StoredRecord): AllocationRecord["key"] {
+  return { network: r.network, containerId: r.containerId, ifname: r.ifname };
+}
+
+/**
+ * A block-mode record from the store: prefix length, gateway and block are re-derived from the
+ * lease of the address's subnet (the first lease when none matches; the allocator's rebuild
+ * drops addresses outside the held blocks).
+ */
+export function blockRecordFromStore(
+  r: StoredRecord,
+  leases: readonly BlockLease[],
+): AllocationRecord {
+  const addresses: AllocatedAddress[] = r.addresses.map((address, i) => {
+    const subnetId = r.subnets?.[i] ?? r.subnet;
+    const lease = leases.find((l) => l.subnet.id === subnetId) ?? leases[0];
+    const family: Family = address.includes(":") ? 6 : 4;
+    const prefixLength = Number(lease?.subnet.cidr.split("/")[1] ?? (family === 4 ? 32 : 128));
+    return {
+      address,
+      family,
+      prefixLength,
+      gateway: lease?.subnet.gateway ?? null,
+      subnet: subnetId ?? "",
+      block: lease?.cidr ?? "",
+    };
+  });
+  return { key: keyOf(r), purpose: r.purpose, addresses, createdAt: r.createdAt };
+}
+
+/**
+ * A direct-mode record from the store, its addresses described by their subnets. Every
+ * address's subnet must be in `subnets` (the caller checked).
+ */
+export function directRecordFromStore(
+  r: StoredRecord,
+  subnets: ReadonlyMap<string, Subnet>,
+): AllocationRecord {
+  const ids = storedSubnetIds(r);
+  const addresses: AllocatedAddress[] = r.addresses.map((address, i) => {
+    const subnet = subnets.get(ids[i] ?? "") as Subnet;
+    return {
+      address,
+      family: subnet.family,
+      prefixLength: Number(subnet.cidr.split("/")[1]),
+      gateway: subnet.gateway === "none" ? null : subnet.gateway,
+      subnet: subnet.id,
+      block: hostPrefixOf(address),
+    };
+  });
+  return { key: keyOf(r), purpose: r.purpose, addresses, createdAt: r.createdAt };
+}
