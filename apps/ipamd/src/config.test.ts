@@ -51,6 +51,21 @@ describe("loadConfig", () => {
     );
   });
 
+  it("writes pretty logs to a terminal and JSON elsewhere unless --log-format says", () => {
+    expect(loadConfig({ ...base, argv: [], stderrIsTty: true }).logFormat).toBe("pretty");
+    expect(loadConfig({ ...base, argv: [], stderrIsTty: false }).logFormat).toBe("json");
+    expect(
+      loadConfig({ ...base, argv: ["--log-format", "json"], stderrIsTty: true }).logFormat,
+    ).toBe("json");
+    expect(
+      loadConfig({ ...base, argv: [], env: { IPAMD_LOG_FORMAT: "pretty" }, stderrIsTty: false })
+        .logFormat,
+    ).toBe("pretty");
+    expect(() => loadConfig({ ...base, argv: ["--log-format", "xml"] })).toThrow(
+      '--log-format: "xml" is not json or pretty',
+    );
+  });
+
   it("documents every option in --help", () => {
     const text = helpText();
     for (const name of Object.keys(OPTIONS)) expect(text).toContain(`--${name}`);

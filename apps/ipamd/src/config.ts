@@ -7,6 +7,8 @@ import { IpamdError } from "./ipamd-error.js";
 
 export type Role = "all" | "server" | "agent";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+/** How log lines are written to stderr: one JSON object per line, or a line for the eye. */
+export type LogFormat = "json" | "pretty";
 
 /** Fully resolved daemon settings. */
 export interface IpamdConfig {
@@ -28,6 +30,7 @@ export interface IpamdConfig {
   readonly servers: readonly string[];
   readonly enableStore: boolean;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly tlsCa: string | undefined;
@@ -106,6 +109,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: "string",
     help: "trace|debug|info|warn|error|fatal|silent",
     default: "info",
+  },
+  "log-format": {
+    type: "string",
+    help: "json (one object per line, for machines) | pretty (for reading by eye)",
+    default: "pretty when stderr is a terminal, else json",
   },
   "tls-cert": {
     type: "string",
@@ -236,6 +244,8 @@ export interface LoadConfigInput {
   readonly env: NodeJS.ProcessEnv;
   readonly isRoot?: boolean;
   readonly hostname?: string;
+  /** Whether stderr is a terminal (picks the default --log-format); default: process.stderr.isTTY. */
+  readonly stderrIsTty?: boolean;
 }
 
 /**
@@ -318,6 +328,11 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) {
     bad("log-level", `"${logLevel}" is not trace, debug, info, warn, error, fatal or silent`);
   }
+  const logFormat =
+    str("log-format") ?? ((input.stderrIsTty ?? process.stderr.isTTY === true) ? "pretty" : "json");
+  if (logFormat !== "json" && logFormat !== "pretty") {
+    bad("log-format", `"${logFormat}" is not json or pretty`);
+  }
   const join_ = list(str("join"));
   for (const a of join_) parseHostPort("join", a);
   const servers = list(str("servers"));
@@ -348,6 +363,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     servers,
     enableStore: bool("enable-store", true),
     logLevel: logLevel as LogLevel,
+    logFormat,
     tlsCert,
     tlsKey,
     tlsCa: str("tls-ca"),

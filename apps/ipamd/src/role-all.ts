@@ -1,0 +1,137 @@
+import { basename, resolve } from "node:path";
+import {
+  createClusterService,
+  createIpamService,
+  type GrpcServer,
+  startGrpcServer,
+} from "@ipam/grpc-server";
+import { toCanonicalConfig } from "@ipam/topology";
+import type { Logger } from "pino";
+import { Agent } from "./agent/agent.js";
+import { ipamHandlers } from "./agent/ipam-handlers.js";
+import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
+import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
+import { LocalCluster } from "./cluster/local-cluster.js";
+import type { IpamdConfig } from "./config.js";
+import {
+  exportClusterPool,
+  exportNodePool,
+  exportRaft,
+  onStopSignals,
+  openDaemonStore,
+  raftMetricHooks,
+  startMetricsEndpoint,
+} from "./daemon-kit.js";
+import { IpamdError } from "./ipamd-error.js";
+import { loadTopology, watchTopology } from "./topology-file.js";
+
+/** `s` as one POSIX shell word: unchanged when it needs no quoting, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * How to run this executable again, as a shell command that works from any folder: `ipamd`
+ * when it was started through an `ipamd` link on the PATH, else `node /absolute/path/main.js`.
+ */
+function selfCommand(): string {
+  const script = process.argv[1] ?? "";
+  if (basename(script) === "ipamd") return "ipamd";
+  return `node ${shellWord(resolve(script))}`;
+}
+
+/**
+ * `ipamd` (role all, the default): L1 and L2 in one process. A single-voter Raft group on the
+ * local store (LocalCluster), the topology file proposed and registered, the Agent, the Ipam API
+ * on the unix socket, the Cluster and Ipam APIs on TCP, metrics; until SIGTERM/SIGINT.
+ * Resolves with the exit code.
+ */
+export async function runAll(config: IpamdConfig, log: Logger): Promise<number> {
+  const { store, metrics } = openDaemonStore(config, log);
+  const cluster = new LocalCluster({
+    nodeId: config.nodeId,
+    store,
+    electionMs: config.electionMs,
+    logger: log,
+    hooks: raftMetricHooks(metrics),
+  });
+  await cluster.start();
+  const topology = loadTopology(config.topology);
+  const now = Date.now();
+  await cluster.execute({ type: "apply-topology", at: now, config: toCanonicalConfig(topology) });
+  const tor = config.tor ?? [...topology.tors.keys()][0];
+  if (tor === undefined)
+    throw new IpamdError("INVALID_ARGUMENT", "--topology: has no TOR to attach this node to");
+  if (!topology.tors.has(tor))
+    throw new IpamdError("INVALID_ARGUMENT", `--tor: ${tor} is not a TOR of the topology`);
+  const registered = cluster.state.node(config.nodeId);
+  if (registered === undefined || registered.node.tor !== tor) {
+    await cluster.execute({
+      type: "register-node",
+      at: now,
+      node: config.nodeId,
+      tor,
+      ...(Object.keys(config.nodeLabels).length === 0 ? {} : { labels: config.nodeLabels }),
+    });
+  }
+  const agent = new Agent({
+    nodeId: config.nodeId,
+    store,
+    cluster,
+    logger: log,
+    preallocateThreshold: config.preallocateThreshold,
+    metrics,
+  });
+  await agent.start();
+  agent.startMaintenance(1000);
+
+  const handlers = ipamHandlers(agent, metrics);
+  exportClusterPool(metrics, cluster.state);
+  exportNodePool(metrics, agent);
+  exportRaft(metrics, () => cluster.raft.status());
+  metrics.setAgentSource(() => ({
+    leaderReachable: cluster.available(),
+    quorumAvailable: cluster.available(),
+  }));
+  const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
+  const onCall = (method: string, code: string, seconds: number) =>
+    metrics.observeGrpcRequest(method, code as never, seconds);
+  const servers: GrpcServer[] = [];
+  servers.push(
+    await startGrpcServer({
+      unixSocket: { path: config.unixSocket },
+      services: [createIpamService(handlers)],
+      onCall,
+    }),
+  );
+  let tcpPort = config.grpcAddr.port;
+  const tcp = await startGrpcServer({
+    tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
+    services: [
+      createClusterService({
+        ...clusterDataHandlers(cluster),
+        ...singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`),
+      }),
+      createIpamService(handlers),
+    ],
+    onCall,
+  });
+  servers.push(tcp);
+  tcpPort = tcp.tcpPort ?? tcpPort;
+  log.info(
+    { unixSocket: config.unixSocket, grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`, tor },
+    `ready: Ipam API on unix:${config.unixSocket}; try: ${selfCommand()} allocate --unix-socket ${shellWord(config.unixSocket)} --network default --container demo`,
+  );
+
+  const topologyReload = watchTopology({ path: config.topology, cluster, log });
+
+  return await onStopSignals(log, async () => {
+    agent.stop();
+    await Promise.all([topologyReload.stop(), ...servers.map((s) => s.shutdown(5000))]);
+    await cluster.stop();
+    await metricsServer?.close();
+    store.close();
+    log.info("stopped");
+    return 0;
+  }).done;
+}
