@@ -6,9 +6,9 @@ import {
   Family as WireFamily,
 } from "@ipam/grpc-server";
 import { type IpamMetrics, resultOf } from "@ipam/metrics";
-import type { AllocatedAddress, AllocationKey, AllocationRecord } from "@ipam/subnet-pool";
+import type { AllocatedAddress, AllocationRecord } from "@ipam/subnet-pool";
 import type { Family } from "@ipam/topology";
-import { IpamdError } from "../ipamd-error.js";
+import { ifnameOf, keyOf, requireText } from "../request-fields.js";
 import type { Agent } from "./agent.js";
 import type { AllocationRequest, Attachment } from "./allocation-request.js";
 import type { NodeStatus } from "./node-views.js";
@@ -17,35 +17,9 @@ import type { NodeStatus } from "./node-views.js";
 // request field), calls the agent with plain values, maps the answer to the wire, and counts
 // the request in the metrics.
 
-function requireText(field: string, value: string): string {
-  if (value === "") throw new IpamdError("INVALID_ARGUMENT", `${field}: must not be empty`);
-  return value;
-}
-
-/** The interface name a request means: empty is `eth0`. */
-function ifnameOf(text: string): string {
-  return text === "" ? "eth0" : text;
-}
-
 /** The purpose a request means: empty is `default`. */
 function purposeOf(text: string): string {
   return text === "" ? "default" : text;
-}
-
-/**
- * The allocation key of a request: `network` and `container_id` are required
- * (INVALID_ARGUMENT naming the field), an empty `ifname` is `eth0`.
- */
-export function keyOf(req: {
-  readonly network: string;
-  readonly containerId: string;
-  readonly ifname: string;
-}): AllocationKey {
-  return {
-    network: requireText("network", req.network),
-    containerId: requireText("container_id", req.containerId),
-    ifname: ifnameOf(req.ifname),
-  };
 }
 
 /** The families a selection asks for; undefined for FAMILY_SELECTION_UNSPECIFIED (IPv4). */

@@ -65,3 +65,9 @@ export function isOutage(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === "UNAVAILABLE" || code === "TIMEOUT" || code === "NOT_LEADER";
 }
+
+/** The value of a command's result; a refusal throws as an IpamdError keeping its details. */
+export function unwrap<T>(result: CommandResult, what: string): T {
+  if (result.ok) return result.value as T;
+  throw refusal(result, { ...result.error.details, command: what });
+}

@@ -11,6 +11,7 @@ import {
 import type { ConfState, RaftNodeStatus } from "@ipam/raft";
 import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
+import { requireText } from "../request-fields.js";
 import { toClusterError } from "./cluster-errors.js";
 import type { RaftCluster } from "./raft-cluster.js";
 
@@ -39,11 +40,6 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "removeMember",
   "transferLeadership",
 ]);
-
-function requireText(field: string, value: string): string {
-  if (value === "") throw new IpamdError("INVALID_ARGUMENT", `${field}: must not be empty`);
-  return value;
-}
 
 /** The members of a configuration as the wire reports them (voters first, ids sorted). */
 export function wireMembers(conf: ConfState): Member[] {

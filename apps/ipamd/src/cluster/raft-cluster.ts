@@ -1,42 +1,21 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import {
-  type ClientTlsOptions,
-  type ClusterClient,
-  createClusterClient,
-  GrpcRaftTransport,
-  type ServiceBinding,
-} from "@ipam/grpc-server";
-import type {
-  ConfState,
-  Message,
-  RaftNode,
-  RaftNodeHooks,
-  RaftNodeStatus,
-  Transport,
-} from "@ipam/raft";
+import { type ClientTlsOptions, GrpcRaftTransport, type ServiceBinding } from "@ipam/grpc-server";
+import type { Message, RaftNode, RaftNodeHooks, RaftNodeStatus, Transport } from "@ipam/raft";
 import { createSqliteStorage } from "@ipam/raft/sqlite";
 import type { Store } from "@ipam/store";
 import type { CommandResult } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
+import {
+  IDENTITY_FILE,
+  type Identity,
+  identityPath,
+  readIdentity,
+  writeIdentity,
+} from "./cluster-identity.js";
 import { RaftClusterLog } from "./raft-cluster-log.js";
+import { RaftJoin } from "./raft-join.js";
 import { ReplicatedCluster } from "./replicated-cluster.js";
-
-/** File in the data dir naming the cluster this server belongs to (and its bootstrap membership). */
-export const IDENTITY_FILE = "raft-cluster.json";
-
-/** What a server remembers about its group besides the Raft log. */
-interface Identity {
-  readonly clusterId: string;
-  readonly nodeId: string;
-  /**
-   * The membership this server bootstrapped the group with. The driver does not log the
-   * bootstrap configuration, so it must be passed again on every start of that server.
-   */
-  readonly bootstrap?: ConfState;
-}
 
 export interface RaftClusterOptions {
   readonly nodeId: string;
@@ -81,6 +60,7 @@ export class RaftCluster extends ReplicatedCluster {
   readonly #options: RaftClusterOptions;
   readonly #storage: ReturnType<typeof createSqliteStorage>;
   readonly #log: Logger;
+  readonly #joiner: RaftJoin;
   #identity: Identity | undefined;
   #mode: StartMode | undefined;
   #transport: GrpcRaftTransport | undefined;
@@ -100,6 +80,15 @@ export class RaftCluster extends ReplicatedCluster {
     this.nodeId = options.nodeId;
     this.#storage = createSqliteStorage(options.store.raftLog());
     this.#log = options.logger.child({ component: "cluster" });
+    this.#joiner = new RaftJoin({
+      nodeId: options.nodeId,
+      servers: options.join,
+      electionMs: options.electionMs,
+      log: this.#log,
+      stopped: () => this.#stopped,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.joinTimeoutMs === undefined ? {} : { timeoutMs: options.joinTimeoutMs }),
+    });
   }
 
   /** True when the store already holds Raft state (term, log or snapshot). */
@@ -140,40 +129,9 @@ export class RaftCluster extends ReplicatedCluster {
     return this.#raft !== undefined && !this.#stopped;
   }
 
-  #identityPath(): string | undefined {
-    return this.#options.dataDir === undefined
-      ? undefined
-      : join(this.#options.dataDir, IDENTITY_FILE);
-  }
-
-  #readIdentity(): Identity | undefined {
-    const path = this.#identityPath();
-    if (path === undefined || !existsSync(path)) return undefined;
-    let parsed: Identity;
-    try {
-      parsed = JSON.parse(readFileSync(path, "utf8")) as Identity;
-    } catch (cause) {
-      throw new IpamdError("INTERNAL", `--data-dir: ${path} is not valid JSON`, { cause });
-    }
-    if (typeof parsed.clusterId !== "string" || parsed.clusterId === "") {
-      throw new IpamdError("INTERNAL", `--data-dir: ${path} has no clusterId`);
-    }
-    if (parsed.nodeId !== this.nodeId) {
-      throw new IpamdError(
-        "INVALID_ARGUMENT",
-        `--node-id: ${this.nodeId} differs from ${parsed.nodeId}, the id this data dir belongs to (${path})`,
-      );
-    }
-    return parsed;
-  }
-
   #writeIdentity(identity: Identity): void {
     this.#identity = identity;
-    const path = this.#identityPath();
-    if (path === undefined) return;
-    const tmp = `${path}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, path);
+    writeIdentity(identityPath(this.#options.dataDir), identity);
   }
 
   /**
@@ -183,7 +141,7 @@ export class RaftCluster extends ReplicatedCluster {
    * @throws IpamdError INVALID_ARGUMENT when a new server has neither --bootstrap nor --join.
    */
   async prepare(): Promise<void> {
-    const identity = this.#readIdentity();
+    const identity = readIdentity(identityPath(this.#options.dataDir), this.nodeId);
     const hasState = this.hasRaftState();
     if (identity !== undefined && (hasState || identity.bootstrap !== undefined)) {
       if (this.#options.bootstrap || this.#options.join.length > 0) {
@@ -203,7 +161,8 @@ export class RaftCluster extends ReplicatedCluster {
       this.#identity = { clusterId: randomUUID(), nodeId: this.nodeId };
       this.#mode = "bootstrap";
     } else if (this.#options.join.length > 0) {
-      const clusterId = await this.#askClusterId();
+      const { clusterId, leaderId, leaderAddress } = await this.#joiner.askClusterId();
+      this.#hints.set(leaderId, leaderAddress);
       if (identity !== undefined && identity.clusterId !== clusterId) {
         throw new IpamdError(
           "CONFLICT",
@@ -226,52 +185,6 @@ export class RaftCluster extends ReplicatedCluster {
       ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       onError: (error) => this.#log.debug({ err: error }, "raft transport"),
     });
-  }
-
-  #joinClient(): ClusterClient {
-    return createClusterClient({
-      addresses: this.#options.join,
-      deadlineMs: 5000,
-      maxAttempts: 4,
-      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
-    });
-  }
-
-  /** Asks the join servers (any of them) for the cluster id and the leader. */
-  async #askClusterId(): Promise<string> {
-    const client = this.#joinClient();
-    const until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000);
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
-        try {
-          const st = await client.getStatus({});
-          if (st.clusterId !== "" && st.leaderId !== "" && st.leaderAddress !== "") {
-            this.#hints.set(st.leaderId, st.leaderAddress);
-            return st.clusterId;
-          }
-          this.#log.info({ join: this.#options.join }, "join: no leader yet, waiting");
-        } catch (err) {
-          if (Date.now() > until) {
-            throw new IpamdError(
-              "UNAVAILABLE",
-              `--join: no answer from ${this.#options.join.join(",")}: ${(err as Error).message}`,
-              { cause: err },
-            );
-          }
-          this.#log.info({ err, join: this.#options.join }, "join: servers not reachable yet");
-        }
-        if (Date.now() > until) {
-          throw new IpamdError(
-            "UNAVAILABLE",
-            `--join: ${this.#options.join.join(",")} know no leader`,
-          );
-        }
-        await sleep(Math.min(1000, 100 * 2 ** attempt));
-      }
-    } finally {
-      client.close();
-    }
   }
 
   /** The receiving side of the Raft transport: serve it on the TCP listener (after `prepare`). */
@@ -400,37 +313,12 @@ export class RaftCluster extends ReplicatedCluster {
 
   /** AddLearner(self) through the join servers, wait until caught up, then ask for promotion. */
   async #join(): Promise<void> {
-    const client = this.#joinClient();
-    const until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000);
-    try {
-      let target = 0;
-      for (let attempt = 0; ; attempt++) {
-        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
-        try {
-          const r = await client.addLearner({ id: this.nodeId, address: this.#advertise });
-          target = Number(r.raftIndex);
-          break;
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          const retry = ["CONFLICT", "UNAVAILABLE", "NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"];
-          if (!retry.includes(code ?? "") || Date.now() > until) {
-            throw new IpamdError(
-              code === "INVALID_ARGUMENT" ? "INVALID_ARGUMENT" : "UNAVAILABLE",
-              `--join: AddLearner(${this.nodeId}, ${this.#advertise}) failed: ${(err as Error).message}`,
-              { cause: err },
-            );
-          }
-          this.#log.info({ err }, "join: AddLearner refused for now, retrying");
-          await sleep(Math.min(1000, 100 * 2 ** attempt));
-        }
-      }
-      this.#log.info({ raftIndex: target }, "join: added as learner, catching up");
-      await this.#waitFor("the learner to catch up", Math.max(1000, until - Date.now()), () =>
-        this.raft.status().applied >= target ? true : undefined,
-      );
-    } finally {
-      client.close();
-    }
+    const until = this.#joiner.deadline();
+    const target = await this.#joiner.addLearner(this.#advertise, until);
+    this.#log.info({ raftIndex: target }, "join: added as learner, catching up");
+    await this.#waitFor("the learner to catch up", Math.max(1000, until - Date.now()), () =>
+      this.raft.status().applied >= target ? true : undefined,
+    );
     await this.#promote(until);
     // From now on the membership names every peer; the join server's hint is not needed.
     this.#hints.clear();
@@ -439,35 +327,12 @@ export class RaftCluster extends ReplicatedCluster {
   }
 
   /** Asks the leader (through the join servers) to promote this learner. */
-  async #promote(until = Date.now() + (this.#options.joinTimeoutMs ?? 120_000)): Promise<void> {
-    const client = this.#joinClient();
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while joining");
-        if (this.raft.status().members.voters.includes(this.nodeId)) return;
-        try {
-          await client.addVoter(
-            { id: this.nodeId, address: this.#advertise },
-            { deadlineMs: 4 * this.#options.electionMs + 5000 },
-          );
-          return;
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          const retry = ["CONFLICT", "UNAVAILABLE", "NOT_LEADER", "TIMEOUT", "SHUTTING_DOWN"];
-          if (!retry.includes(code ?? "") || Date.now() > until) {
-            throw new IpamdError(
-              "UNAVAILABLE",
-              `--join: promotion of ${this.nodeId} failed: ${(err as Error).message}`,
-              { cause: err },
-            );
-          }
-          this.#log.info({ err }, "join: promotion refused for now, retrying");
-          await sleep(Math.min(1000, 100 * 2 ** attempt));
-        }
-      }
-    } finally {
-      client.close();
-    }
+  #promote(until?: number): Promise<void> {
+    return this.#joiner.promote(
+      this.#advertise,
+      () => this.raft.status().members.voters.includes(this.nodeId),
+      until,
+    );
   }
 
   status(): RaftNodeStatus {

@@ -1,0 +1,243 @@
+import { Cidr } from "@ipam/bitmap";
+import type { ClusterHandlers, DirectAllocateItem } from "@ipam/grpc-server";
+import type {
+  BlockLease,
+  ClusterCommand,
+  DirectAllocateValue,
+  DirectAllocation,
+} from "@ipam/subnet-pool";
+import { IpamdError } from "../ipamd-error.js";
+import { keyOf, requireText } from "../request-fields.js";
+import type { ClusterDataSource } from "./cluster-data-handlers.js";
+import { toIpamdCode, unwrap } from "./cluster-errors.js";
+import {
+  LEVELS,
+  optionalFamily,
+  requireFamily,
+  wireBlock,
+  wireDirectAddress,
+} from "./cluster-wire.js";
+import { nodesBeneath } from "./topology-changes.js";
+
+const DEFAULT_PAGE = 1000;
+
+function byLease(a: BlockLease, b: BlockLease): number {
+  if (a.subnet.id !== b.subnet.id) return a.subnet.id < b.subnet.id ? -1 : 1;
+  return Cidr.compare(Cidr.parse(a.cidr), Cidr.parse(b.cidr));
+}
+
+/**
+ * The Cluster API's allocation RPCs: Lease/ReleaseBlock, Allocate/ReleaseDirect (one `batch`
+ * command per call, at most `maxBatch` items), GetStats, ListBlocks (paged) and GetNodeLeases.
+ * See {@link clusterDataHandlers}.
+ */
+export function clusterAllocationHandlers(
+  cluster: ClusterDataSource,
+  now: () => number,
+  maxBatch: number,
+): Partial<ClusterHandlers> {
+  const checkBatch = (field: string, n: number): void => {
+    if (n > maxBatch) {
+      throw new IpamdError("INVALID_ARGUMENT", `${field}: at most ${maxBatch} per call, got ${n}`);
+    }
+  };
+
+  const directItem = (item: DirectAllocateItem, i: number, at: number): ClusterCommand => {
+    const f = `items[${i}]`;
+    const command = {
+      type: "allocate-direct" as const,
+      at,
+      node: requireText(`${f}.node_id`, item.nodeId),
+      purpose: requireText(`${f}.purpose`, item.purpose),
+      family: requireFamily(`${f}.family`, item.family),
+      key: keyOf(item, `${f}.`),
+    };
+    return item.requestedAddress === "" ? command : { ...command, address: item.requestedAddress };
+  };
+
+  return {
+    leaseBlock: async (req) => {
+      const node = requireText("node_id", req.nodeId);
+      const subnet = req.subnetId === "" ? undefined : req.subnetId;
+      const purpose =
+        subnet === undefined ? requireText("purpose", req.purpose) : req.purpose || undefined;
+      const family =
+        subnet === undefined
+          ? requireFamily("family", req.family)
+          : optionalFamily("family", req.family);
+      if (req.requestId.length > 128) {
+        throw new IpamdError("INVALID_ARGUMENT", "request_id: at most 128 characters");
+      }
+      // The request id travels in the command: the state machine answers a retry (after a lost
+      // answer or a leader change) with the block the first attempt leased, on every replica.
+      const r = await cluster.execute({
+        type: "lease-block",
+        at: now(),
+        node,
+        ...(subnet === undefined ? {} : { subnet }),
+        ...(purpose === undefined ? {} : { purpose }),
+        ...(family === undefined ? {} : { family }),
+        ...(req.requestId === "" ? {} : { requestId: req.requestId }),
+      });
+      const lease = r.value;
+      return { block: wireBlock(lease) };
+    },
+
+    releaseBlock: async (req) => {
+      const node = requireText("node_id", req.nodeId);
+      const cidr = requireText("cidr", req.cidr);
+      if (Cidr.tryParse(cidr) === undefined) {
+        throw new IpamdError("INVALID_ARGUMENT", `cidr: ${cidr} is not a valid CIDR`);
+      }
+      try {
+        await cluster.execute({ type: "release-block", at: now(), node, cidr });
+        return { released: true };
+      } catch (err) {
+        if (err instanceof IpamdError && err.code === "NOT_FOUND") return { released: false };
+        throw err;
+      }
+    },
+
+    allocateDirect: async (req) => {
+      checkBatch("items", req.items.length);
+      if (req.items.length === 0) return { results: [] };
+      const at = now();
+      const commands = req.items.map((item, i) => directItem(item, i, at));
+      const r = await cluster.execute({ type: "batch", at, commands });
+      return {
+        results: r.value.map((one) =>
+          one.ok
+            ? {
+                result: {
+                  case: "address" as const,
+                  value: wireDirectAddress(one.value as DirectAllocateValue),
+                },
+              }
+            : {
+                result: {
+                  case: "error" as const,
+                  value: { code: toIpamdCode(one.error.code), message: one.error.message },
+                },
+              },
+        ),
+      };
+    },
+
+    releaseDirect: async (req) => {
+      checkBatch("keys", req.keys.length);
+      if (req.keys.length === 0) return { results: [] };
+      const at = now();
+      const keys = req.keys.map((k, i) => keyOf(k, `keys[${i}].`));
+      const r = await cluster.execute({
+        type: "batch",
+        at,
+        commands: keys.map((key) => ({ type: "release-direct" as const, at, key })),
+      });
+      return {
+        results: r.value.map((one, i) => ({
+          key: keys[i],
+          addresses: unwrap<readonly DirectAllocation[]>(one, "release-direct").map(
+            (d) => d.address,
+          ),
+        })),
+      };
+    },
+
+    getStats: async (req) => {
+      const level = LEVELS.get(req.level);
+      if (level === undefined) {
+        throw new IpamdError(
+          "INVALID_ARGUMENT",
+          "level: must be one of STATS_LEVEL_ZONE, _POD, _TOR, _SUBNET, _PURPOSE",
+        );
+      }
+      const family = optionalFamily("family", req.family);
+      return cluster.read(
+        (s) => {
+          const topology = s.topology();
+          const rows = s.stats(level, {
+            ...(req.purpose === "" ? {} : { purpose: req.purpose }),
+            ...(family === undefined ? {} : { family }),
+            ...(req.id === "" ? {} : { id: req.id }),
+          });
+          return {
+            entries: rows.map((r) => ({
+              level: req.level,
+              id: r.id,
+              counts: {
+                capacity: String(r.capacity),
+                allocated: String(r.allocated),
+                reserved: String(r.reserved),
+                coolingDown: String(r.cooling),
+                free: String(r.free),
+              },
+              blocksLeased: BigInt(r.leasedBlocks),
+              subnets: r.subnets,
+              nodes: nodesBeneath(topology, level, r.id),
+            })),
+          };
+        },
+        { stale: req.allowStale },
+      );
+    },
+
+    listBlocks: async (req) => {
+      const size = req.pageSize === 0 ? DEFAULT_PAGE : Math.min(req.pageSize, 10 * DEFAULT_PAGE);
+      let after: { subnet: string; cidr: Cidr } | undefined;
+      if (req.pageToken !== "") {
+        const [subnet, cidrText] = req.pageToken.split("|");
+        const cidr = cidrText === undefined ? undefined : Cidr.tryParse(cidrText);
+        if (subnet === undefined || cidr === undefined) {
+          throw new IpamdError("INVALID_ARGUMENT", "page_token: not a token this server issued");
+        }
+        after = { subnet, cidr };
+      }
+      return cluster.read(
+        (s) => {
+          const nodes = req.nodeId === "" ? s.nodes().map((n) => n.id) : [req.nodeId];
+          const all: BlockLease[] = [];
+          for (const n of nodes) {
+            for (const l of s.nodeLeases(n)) {
+              if (req.subnetId === "" || l.subnet.id === req.subnetId) all.push(l);
+            }
+          }
+          all.sort(byLease);
+          const start =
+            after === undefined
+              ? 0
+              : all.findIndex(
+                  (l) =>
+                    l.subnet.id > after.subnet ||
+                    (l.subnet.id === after.subnet &&
+                      Cidr.compare(Cidr.parse(l.cidr), after.cidr) > 0),
+                );
+          const from = start < 0 ? all.length : start;
+          const page = all.slice(from, from + size);
+          const last = page[page.length - 1];
+          return {
+            blocks: page.map(wireBlock),
+            nextPageToken:
+              from + size < all.length && last !== undefined
+                ? `${last.subnet.id}|${last.cidr}`
+                : "",
+          };
+        },
+        { stale: req.allowStale },
+      );
+    },
+
+    getNodeLeases: async (req) => {
+      const node = requireText("node_id", req.nodeId);
+      return cluster.read((s) => ({
+        nodeId: node,
+        blocks: s.nodeLeases(node).map(wireBlock),
+        direct: s.directAllocations(node).map((d) => ({
+          key: d.key,
+          address: wireDirectAddress(d),
+          nodeId: d.node,
+        })),
+        raftIndex: BigInt(cluster.appliedIndex()),
+      }));
+    },
+  };
+}
