@@ -1,28 +1,18 @@
-import { randomUUID } from "node:crypto";
 import {
   type CallOptions,
   type ClientTlsOptions,
   type ClusterClient,
   createClusterClient,
-  type AllocatedAddress as WireAddress,
   type Block as WireBlock,
-  Family as WireFamily,
 } from "@ipam/grpc-server";
-import type {
-  AllocateDirectCommand,
-  BlockLease,
-  ClusterCommand,
-  CommandResult,
-  DirectAllocateValue,
-  DirectAllocation,
-  ResultOf,
-} from "@ipam/subnet-pool";
-import { type Family, parseTopology, type Subnet, type Topology } from "@ipam/topology";
+import type { BlockLease, ClusterCommand, DirectAllocation, ResultOf } from "@ipam/subnet-pool";
+import { parseTopology, type Subnet, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import type { ClusterApi } from "./cluster-api.js";
 import { toIpamdCode } from "./cluster-errors.js";
 import { pathSubnets } from "./path-subnets.js";
+import { directOf, runRemoteCommand } from "./remote-commands.js";
 
 export interface RemoteClusterOptions {
   /** Cluster API addresses (`host:port`) of the servers, tried in turn. At least one. */
@@ -51,16 +41,6 @@ const RETRIABLE: ReadonlySet<string> = new Set([
   "SHUTTING_DOWN",
   "CANCELLED",
 ]);
-
-function familyOf(wire: WireFamily, address: string): Family {
-  if (wire === WireFamily.IPV4) return 4;
-  if (wire === WireFamily.IPV6) return 6;
-  return address.includes(":") ? 6 : 4;
-}
-
-function wireFamily(family: Family | undefined): WireFamily {
-  return family === 4 ? WireFamily.IPV4 : family === 6 ? WireFamily.IPV6 : WireFamily.UNSPECIFIED;
-}
 
 function codeOf(err: unknown): string {
   const code = (err as { code?: unknown }).code;
@@ -311,134 +291,11 @@ export class RemoteCluster implements ClusterApi {
   }
 
   async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
-    const value = await this.#run(command);
+    const value = await runRemoteCommand(
+      { call: (what, fn) => this.#call(what, fn), lease: (block) => this.#lease(block) },
+      command,
+    );
     return { ok: true, value } as unknown as ResultOf<C> & { ok: true };
-  }
-
-  async #run(command: ClusterCommand): Promise<unknown> {
-    switch (command.type) {
-      case "register-node": {
-        await this.#call("RegisterNode", (c, o) =>
-          c.registerNode(
-            { nodeId: command.node, torId: command.tor, labels: { ...(command.labels ?? {}) } },
-            o,
-          ),
-        );
-        return {
-          id: command.node,
-          name: command.name ?? command.node,
-          tor: command.tor,
-          labels: command.labels ?? {},
-        };
-      }
-      case "lease-block": {
-        const requestId = randomUUID();
-        const r = await this.#call("LeaseBlock", (c, o) =>
-          c.leaseBlock(
-            {
-              nodeId: command.node,
-              purpose: command.purpose ?? "",
-              family: wireFamily(command.family),
-              subnetId: command.subnet ?? "",
-              requestId,
-            },
-            o,
-          ),
-        );
-        if (r.block === undefined) throw new IpamdError("INTERNAL", "LeaseBlock: no block");
-        return this.#lease(r.block);
-      }
-      case "release-block": {
-        await this.#call("ReleaseBlock", (c, o) =>
-          c.releaseBlock({ nodeId: command.node, cidr: command.cidr }, o),
-        );
-        return { node: command.node, cidr: command.cidr };
-      }
-      case "allocate-direct": {
-        const [one] = await this.#allocateDirect([command]);
-        if (one === undefined || !one.ok) {
-          throw new IpamdError(
-            toIpamdCode(one?.ok === false ? one.error.code : "INTERNAL"),
-            one?.ok === false ? one.error.message : "AllocateDirect: no result",
-          );
-        }
-        return one.value;
-      }
-      case "release-direct": {
-        const [one] = await this.#releaseDirect([command.key]);
-        return one ?? [];
-      }
-      case "batch": {
-        const cmds = command.commands;
-        if (cmds.every((c) => c.type === "allocate-direct")) {
-          return this.#allocateDirect(cmds as AllocateDirectCommand[]);
-        }
-        if (cmds.every((c) => c.type === "release-direct")) {
-          const released = await this.#releaseDirect(
-            cmds.map((c) => (c as { key: DirectAllocation["key"] }).key),
-          );
-          return released.map((value) => ({ ok: true, value }));
-        }
-        throw new IpamdError(
-          "INVALID_ARGUMENT",
-          "batch.commands: an agent batches only allocate-direct or only release-direct",
-        );
-      }
-      default:
-        throw new IpamdError(
-          "INVALID_ARGUMENT",
-          `command ${command.type}: not available to agents (use the Cluster API)`,
-        );
-    }
-  }
-
-  async #allocateDirect(commands: readonly AllocateDirectCommand[]): Promise<CommandResult[]> {
-    const r = await this.#call("AllocateDirect", (c, o) =>
-      c.allocateDirect(
-        {
-          items: commands.map((cmd) => ({
-            network: cmd.key.network,
-            containerId: cmd.key.containerId,
-            ifname: cmd.key.ifname,
-            nodeId: cmd.node,
-            purpose: cmd.purpose,
-            family: wireFamily(cmd.family),
-            requestedAddress: cmd.address ?? "",
-          })),
-        },
-        o,
-      ),
-    );
-    return commands.map((cmd, i): CommandResult => {
-      const res = r.results[i]?.result;
-      if (res?.case === "address") {
-        const value: DirectAllocateValue = {
-          ...directOf(res.value, cmd.key, cmd.node),
-          allocatedAt: cmd.at,
-          existing: false,
-        };
-        return { ok: true, value };
-      }
-      return {
-        ok: false,
-        error: {
-          code: (res?.case === "error" ? res.value.code : "INTERNAL") as never,
-          message: res?.case === "error" ? res.value.message : "AllocateDirect: missing result",
-          details: {},
-        },
-      };
-    });
-  }
-
-  async #releaseDirect(keys: readonly DirectAllocation["key"][]): Promise<DirectAllocation[][]> {
-    const r = await this.#call("ReleaseDirect", (c, o) =>
-      c.releaseDirect({ keys: keys.map((k) => ({ ...k })) }, o),
-    );
-    return keys.map((key, i) =>
-      (r.results[i]?.addresses ?? []).map((address) =>
-        directOf({ address } as WireAddress, key, ""),
-      ),
-    );
   }
 
   /** Stops the probe and closes every connection. */
@@ -449,27 +306,4 @@ export class RemoteCluster implements ClusterApi {
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
   }
-}
-
-/**
- * A DirectAllocation from its wire address. Remote releases only tell the address: the other
- * fields are then empty.
- */
-function directOf(
-  a: WireAddress | undefined,
-  key: DirectAllocation["key"],
-  node: string,
-): DirectAllocation {
-  const address = a?.address ?? "";
-  return {
-    key,
-    family: familyOf(a?.family ?? WireFamily.UNSPECIFIED, address),
-    node,
-    purpose: a?.purpose ?? "",
-    subnet: a?.subnetId ?? "",
-    address,
-    prefixLength: a?.prefixLength ?? 0,
-    gateway: a === undefined || a.gateway === "" ? null : a.gateway,
-    allocatedAt: 0,
-  };
 }
