@@ -93,8 +93,31 @@ export function exportClusterPool(metrics: IpamMetrics, state: ClusterState): vo
   );
 }
 
+/**
+ * An agent's gauges, read at each scrape: its held blocks (node pool) and whether its cluster
+ * can be reached (`available()` stands for both leader reachability and quorum).
+ */
+export function exportAgent(
+  metrics: IpamMetrics,
+  agent: Agent,
+  cluster: { available(): boolean },
+): void {
+  exportNodePool(metrics, agent);
+  metrics.setAgentSource(() => ({
+    leaderReachable: cluster.available(),
+    quorumAvailable: cluster.available(),
+  }));
+}
+
+/** The `onCall` hook of the gRPC servers: every call counted and timed in `metrics`. */
+export function grpcCallObserver(
+  metrics: IpamMetrics,
+): (method: string, code: string, seconds: number) => void {
+  return (method, code, seconds) => metrics.observeGrpcRequest(method, code as never, seconds);
+}
+
 /** Reads an agent's held blocks into the node-pool gauges at each scrape. */
-export function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
+function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
   metrics.setNodePoolSource(() =>
     agent.allocator.usage(Date.now()).map((u) => ({
       subnet: u.subnet,

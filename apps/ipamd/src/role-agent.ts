@@ -12,7 +12,8 @@ import { isOutage } from "./cluster/cluster-errors.js";
 import { RemoteCluster } from "./cluster/remote-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
-  exportNodePool,
+  exportAgent,
+  grpcCallObserver,
   onStopSignals,
   openDaemonStore,
   startMetricsEndpoint,
@@ -93,14 +94,9 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     ...(tor === undefined ? {} : { register: { tor, labels: config.nodeLabels } }),
   });
 
-  exportNodePool(metrics, agent);
-  metrics.setAgentSource(() => ({
-    leaderReachable: cluster.available(),
-    quorumAvailable: cluster.available(),
-  }));
+  exportAgent(metrics, agent, cluster);
   const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
-  const onCall = (method: string, code: string, seconds: number) =>
-    metrics.observeGrpcRequest(method, code as never, seconds);
+  const onCall = grpcCallObserver(metrics);
   const servers: GrpcServer[] = [
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },

@@ -14,9 +14,10 @@ import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
 import { LocalCluster } from "./cluster/local-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  exportAgent,
   exportClusterPool,
-  exportNodePool,
   exportRaft,
+  grpcCallObserver,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
@@ -87,15 +88,10 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
 
   const handlers = ipamHandlers(agent, metrics);
   exportClusterPool(metrics, cluster.state);
-  exportNodePool(metrics, agent);
+  exportAgent(metrics, agent, cluster);
   exportRaft(metrics, () => cluster.raft.status());
-  metrics.setAgentSource(() => ({
-    leaderReachable: cluster.available(),
-    quorumAvailable: cluster.available(),
-  }));
   const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
-  const onCall = (method: string, code: string, seconds: number) =>
-    metrics.observeGrpcRequest(method, code as never, seconds);
+  const onCall = grpcCallObserver(metrics);
   const servers: GrpcServer[] = [];
   servers.push(
     await startGrpcServer({

@@ -14,6 +14,7 @@ import type { IpamdConfig } from "./config.js";
 import {
   exportClusterPool,
   exportRaft,
+  grpcCallObserver,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
@@ -107,8 +108,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     cluster,
     { logger: log, ...(tls.client === undefined ? {} : { tls: tls.client }) },
   );
-  const onCall = (method: string, code: string, seconds: number) =>
-    metrics.observeGrpcRequest(method, code as never, seconds);
+  const onCall = grpcCallObserver(metrics);
   const tcp = await startGrpcServer({
     tcp: {
       host: config.grpcAddr.host,

@@ -7,12 +7,13 @@ import {
 } from "@ipam/subnet-pool";
 import type { Family } from "@ipam/topology";
 import type { Logger } from "pino";
+import { directAddress } from "../allocated-address.js";
 import type { ClusterApi } from "../cluster/cluster-api.js";
 import { isOutage, toIpamdCode } from "../cluster/cluster-errors.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { Attachment, PodRef } from "./allocation-request.js";
 import { DirectBatcher } from "./direct-batcher.js";
-import { type AgentStore, directAddress, toStoredRecord } from "./stored-records.js";
+import { type AgentStore, toStoredRecord } from "./stored-records.js";
 
 /** Options of {@link DirectAllocations}. */
 export interface DirectAllocationsOptions {

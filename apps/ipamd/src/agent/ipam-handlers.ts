@@ -6,8 +6,9 @@ import {
   Family as WireFamily,
 } from "@ipam/grpc-server";
 import { type IpamMetrics, resultOf } from "@ipam/metrics";
-import type { AllocatedAddress, AllocationRecord } from "@ipam/subnet-pool";
+import type { AllocationRecord } from "@ipam/subnet-pool";
 import type { Family } from "@ipam/topology";
+import { wireAddress, wireFamily } from "../allocated-address.js";
 import { ifnameOf, keyOf, requireText } from "../request-fields.js";
 import type { Agent } from "./agent.js";
 import type { AllocationRequest, Attachment } from "./allocation-request.js";
@@ -48,22 +49,6 @@ export function toAllocationRequest(req: AllocateRequest): AllocationRequest {
     ...((req.requestedAddresses ?? []).length === 0
       ? {}
       : { requestedAddresses: [...req.requestedAddresses] }),
-  };
-}
-
-function wireFamily(family: Family): WireFamily {
-  return family === 4 ? WireFamily.IPV4 : WireFamily.IPV6;
-}
-
-function wireAddress(a: AllocatedAddress, purpose: string) {
-  return {
-    address: a.address,
-    prefixLength: a.prefixLength,
-    gateway: a.gateway ?? "",
-    family: wireFamily(a.family),
-    subnetId: a.subnet,
-    blockCidr: a.block,
-    purpose,
   };
 }
 

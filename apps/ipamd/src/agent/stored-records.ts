@@ -1,11 +1,7 @@
 import type { Store, AllocationRecord as StoredRecord } from "@ipam/store";
-import type {
-  AllocatedAddress,
-  AllocationRecord,
-  BlockLease,
-  DirectAllocation,
-} from "@ipam/subnet-pool";
+import type { AllocatedAddress, AllocationRecord, BlockLease } from "@ipam/subnet-pool";
 import type { Family, Subnet } from "@ipam/topology";
+import { hostPrefixOf } from "../allocated-address.js";
 import type { PodRef } from "./allocation-request.js";
 
 // The node's records in its store: what is written before an answer, and how a restart turns
@@ -27,23 +23,6 @@ export type AgentStore = Pick<
   | "getMeta"
   | "setMeta"
 >;
-
-/** `a.b.c.d/32` or `x::y/128`: the block a direct-mode address stands in. */
-export function hostPrefixOf(address: string): string {
-  return `${address}/${address.includes(":") ? 128 : 32}`;
-}
-
-/** A direct allocation of L1 as the address the node answers with. */
-export function directAddress(d: DirectAllocation): AllocatedAddress {
-  return {
-    address: d.address,
-    family: d.family,
-    prefixLength: d.prefixLength,
-    gateway: d.gateway,
-    subnet: d.subnet,
-    block: hostPrefixOf(d.address),
-  };
-}
 
 /** The store record of `record`, made by `node` for `pod`. */
 export function toStoredRecord(

@@ -1,25 +1,25 @@
 import { Family as WireFamily, StatsLevel as WireStatsLevel } from "@ipam/grpc-server";
 import type { BlockLease, DirectAllocation, StatsLevel } from "@ipam/subnet-pool";
 import type { Family, Subnet } from "@ipam/topology";
+import { directAddress, wireAddress, wireFamily } from "../allocated-address.js";
 import { IpamdError } from "../ipamd-error.js";
 
 // The Cluster API's wire values: families and stats levels in, blocks, subnets and direct
 // addresses out.
 
+/** 4 or 6 from a wire family; INVALID_ARGUMENT naming `field` for anything else. */
 export function requireFamily(field: string, value: WireFamily): Family {
   if (value === WireFamily.IPV4) return 4;
   if (value === WireFamily.IPV6) return 6;
   throw new IpamdError("INVALID_ARGUMENT", `${field}: must be FAMILY_IPV4 or FAMILY_IPV6`);
 }
 
+/** Like {@link requireFamily}, but FAMILY_UNSPECIFIED is undefined (any family). */
 export function optionalFamily(field: string, value: WireFamily): Family | undefined {
   return value === WireFamily.UNSPECIFIED ? undefined : requireFamily(field, value);
 }
 
-export function wireFamily(family: Family): WireFamily {
-  return family === 4 ? WireFamily.IPV4 : WireFamily.IPV6;
-}
-
+/** The state machine's stats level of each wire level. */
 export const LEVELS: ReadonlyMap<WireStatsLevel, StatsLevel> = new Map([
   [WireStatsLevel.ZONE, "zone"],
   [WireStatsLevel.POD, "pod"],
@@ -28,6 +28,7 @@ export const LEVELS: ReadonlyMap<WireStatsLevel, StatsLevel> = new Map([
   [WireStatsLevel.PURPOSE, "purpose"],
 ]);
 
+/** A lease as the wire Block. */
 export function wireBlock(lease: BlockLease) {
   return {
     cidr: lease.cidr,
@@ -41,17 +42,10 @@ export function wireBlock(lease: BlockLease) {
 
 /** A direct allocation as the wire AllocatedAddress (`block_cidr` is the host prefix). */
 export function wireDirectAddress(d: DirectAllocation) {
-  return {
-    address: d.address,
-    prefixLength: d.prefixLength,
-    gateway: d.gateway ?? "",
-    family: wireFamily(d.family),
-    subnetId: d.subnet,
-    blockCidr: `${d.address}/${d.family === 4 ? 32 : 128}`,
-    purpose: d.purpose,
-  };
+  return wireAddress(directAddress(d), d.purpose);
 }
 
+/** A subnet (and whether it drains) as the wire Subnet. */
 export function wireSubnet(s: Subnet, draining: boolean) {
   return {
     id: s.id,
