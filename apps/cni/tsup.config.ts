@@ -17,7 +17,8 @@ export default defineConfig([
     // (plugin.cjs), each one self-contained file (the lean client bundled into the plugin): every
     // module resolved and loaded at start is paid for on each pod interface.
     // CommonJS: Node loads a CommonJS entry a few ms faster than an ES module (no ESM loader).
-    entry: { main: "src/launcher.ts", plugin: "src/main.ts" },
+    // install-cni.cjs: the installer the agent's init container runs (node built-ins only too).
+    entry: { main: "src/launcher.ts", plugin: "src/main.ts", "install-cni": "src/installer-main.ts" },
     format: ["cjs"],
     outExtension: () => ({ js: ".cjs" }),
     target: "node20",

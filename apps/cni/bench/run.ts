@@ -1,5 +1,7 @@
 // Process-start benchmark: `node -e 0`, ipamd-cni ADD and DEL against a running ipamd (role all,
-// durable store, its own process), and the reference host-local plugin ADD and DEL, in one run.
+// durable store, its own process), the same plugin built as a single executable (no Node on the
+// host: dist/ipamd-cni-<platform>-<arch>), and the reference host-local plugin ADD and DEL, in one
+// run.
 // CNI_BENCH_SERVER=stand-in uses the in-memory test server in this process instead of ipamd.
 // Writes bench-results/cni.json.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -20,6 +22,9 @@ import { createTestIpamHandlers } from "../test/test-ipam-handlers.js";
 const RUNS = Number(process.env.CNI_BENCH_RUNS ?? 100);
 const MAIN = fileURLToPath(new URL("../dist/main.cjs", import.meta.url));
 const CODE_CACHE = fileURLToPath(new URL("../dist/plugin.cjs.v8-cache", import.meta.url));
+const SEA = fileURLToPath(
+  new URL(`../dist/ipamd-cni-${process.platform}-${process.arch}`, import.meta.url),
+);
 const HOST_LOCAL = "/usr/lib/cni/host-local";
 const IPAMD = fileURLToPath(new URL("../../ipamd/dist/main.js", import.meta.url));
 
@@ -82,7 +87,9 @@ function row(name: string, samples: number[], baseline?: BenchRow): BenchRow {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run pnpm --filter @ipam/cni build`);
+  for (const file of [MAIN, SEA]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run pnpm --filter @ipam/cni build`);
+  }
   const dir = mkdtempSync(join(tmpdir(), "ipamd-cni-bench-"));
   const socketPath = join(dir, "ipamd.sock");
   const standIn = process.env.CNI_BENCH_SERVER === "stand-in";
@@ -103,6 +110,8 @@ async function main(): Promise<void> {
     const add: number[] = [];
     const del: number[] = [];
     const addNoCache: number[] = [];
+    const seaAdd: number[] = [];
+    const seaDel: number[] = [];
     const hlAdd: number[] = [];
     const hlDel: number[] = [];
     const ours = JSON.stringify({
@@ -153,6 +162,10 @@ async function main(): Promise<void> {
         await runOnce(process.execPath, [MAIN], { ...cold, CNI_COMMAND: "ADD" }, ours),
       );
       await runOnce(process.execPath, [MAIN], { ...cold, CNI_COMMAND: "DEL" }, ours);
+      // The single executable, as installed on a host without Node.
+      const single = { ...env, CNI_CONTAINERID: `sea${i}` };
+      seaAdd.push(await runOnce(SEA, [], { ...single, CNI_COMMAND: "ADD" }, ours));
+      seaDel.push(await runOnce(SEA, [], { ...single, CNI_COMMAND: "DEL" }, ours));
       if (hasHostLocal) {
         hlAdd.push(await runOnce(HOST_LOCAL, [], { ...env, CNI_COMMAND: "ADD" }, theirs));
         hlDel.push(await runOnce(HOST_LOCAL, [], { ...env, CNI_COMMAND: "DEL" }, theirs));
@@ -165,18 +178,25 @@ async function main(): Promise<void> {
     rows.push(row("ipamd-cni ADD", add, nodeRow));
     rows.push(row("ipamd-cni ADD, code cache off (breakdown)", addNoCache, nodeRow));
     rows.push(row("ipamd-cni DEL", del, nodeRow));
+    rows.push(row("ipamd-cni single executable ADD", seaAdd, nodeRow));
+    rows.push(row("ipamd-cni single executable DEL", seaDel, nodeRow));
     const addDel = add.map((a, i) => a + (del[i] ?? 0));
+    const seaAddDel = seaAdd.map((a, i) => a + (seaDel[i] ?? 0));
     if (hasHostLocal) {
       const hl = row(
         "host-local ADD+DEL",
         hlAdd.map((a, i) => a + (hlDel[i] ?? 0)),
       );
-      rows.push(row("host-local ADD", hlAdd));
+      const hlAddRow = row("host-local ADD", hlAdd);
+      rows.push(hlAddRow);
       rows.push(hl);
       rows.push(row("ipamd-cni ADD+DEL", addDel, hl));
+      rows.push(row("ipamd-cni single executable ADD vs host-local", seaAdd, hlAddRow));
+      rows.push(row("ipamd-cni single executable ADD+DEL", seaAddDel, hl));
     } else {
       console.error(`${HOST_LOCAL} not found: host-local rows skipped`);
       rows.push(row("ipamd-cni ADD+DEL", addDel));
+      rows.push(row("ipamd-cni single executable ADD+DEL", seaAddDel));
     }
   } finally {
     await server?.shutdown(1000);

@@ -1,15 +1,14 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IpamdDaemon, startIpamd } from "./ipamd-daemon.js";
 
 // End to end as root: the reference bridge plugin delegating IPAM to ipamd-cni, in network
 // namespaces this test creates, against a real ipamd (role all, durable store, its own data
-// folder and a test topology with gateways). IPAMD_CNI_E2E_SERVER replaces the daemon with another
-// command that takes the socket path as its last argument (e.g. the in-memory stand-in:
-// `node --import tsx test/serve-test-ipam.ts`).
+// folder and a test topology with gateways; see ipamd-daemon.ts for IPAMD_CNI_E2E_SERVER).
 const BRIDGE = "/usr/lib/cni/bridge";
 const isRoot = process.getuid?.() === 0;
 const ready = isRoot && existsSync(BRIDGE);
@@ -22,7 +21,6 @@ if (!ready) {
 
 const APP = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(APP, "dist/main.cjs");
-const IPAMD = join(APP, "../ipamd/dist/main.js");
 // One rack: the bridge takes each subnet's gateway, so ipamd must never hand it out.
 const TOPOLOGY = `version: 1
 zones:
@@ -41,7 +39,7 @@ const NS_B = `ipamd-e2e-${suffix}-b`;
 const BRIDGE_NAME = "ipamd-e2e0";
 let dir: string;
 let socketPath: string;
-let server: ChildProcess | undefined;
+let server: IpamdDaemon | undefined;
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
@@ -89,40 +87,18 @@ const direct = (extra: object = {}) => ({
 describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "ipamd-cni-e2e-"));
-    socketPath = join(dir, "ipamd.sock");
     writeFileSync(join(dir, "ipamd-cni"), `#!/bin/sh\nexec ${process.execPath} ${MAIN} "$@"\n`, {
       mode: 0o755,
     });
-    const custom = process.env.IPAMD_CNI_E2E_SERVER;
-    if (custom) {
-      server = spawn("sh", ["-c", `${custom} "$0"`, socketPath], { stdio: "inherit" });
-    } else {
-      if (!existsSync(IPAMD)) throw new Error(`${IPAMD} missing: build @ipam/ipamd first`);
-      const topology = join(dir, "topology.yaml");
-      writeFileSync(topology, TOPOLOGY);
-      server = spawn(
-        process.execPath,
-        [
-          IPAMD,
-          ...["--data-dir", join(dir, "data"), "--unix-socket", socketPath],
-          ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"],
-          ...["--node-id", "cni-e2e", "--tor", "e2e-tor", "--topology", topology],
-        ],
-        { stdio: ["ignore", "inherit", "inherit"] },
-      );
-    }
-    const deadline = Date.now() + 30_000;
+    socketPath = join(dir, "ipamd.sock");
     // Ready when the plugin's STATUS says ipamd can allocate (exit 0).
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`ipamd exited with ${server.exitCode}`);
-      if (
-        existsSync(socketPath) &&
-        cni(join(dir, "ipamd-cni"), "STATUS", "", "", direct()).code === 0
-      )
-        break;
-      if (Date.now() > deadline) throw new Error("ipamd did not become ready in 30 s");
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startIpamd({
+      dir,
+      topology: TOPOLOGY,
+      tor: "e2e-tor",
+      nodeId: "cni-e2e",
+      isReady: () => cni(join(dir, "ipamd-cni"), "STATUS", "", "", direct()).code === 0,
+    });
     sh("ip", ["netns", "add", NS_A]);
     sh("ip", ["netns", "add", NS_B]);
   }, 60_000);
@@ -136,14 +112,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     try {
       sh("ip", ["link", "del", BRIDGE_NAME]);
     } catch {}
-    const proc = server;
-    if (proc?.pid !== undefined && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once("exit", r));
-      process.kill(proc.pid, "SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
