@@ -13,7 +13,8 @@ export const CLUSTER_USAGE = [
   "       ipamd cluster members [--server HOST:PORT,...]",
   "       ipamd cluster leave   --node-id ID [--server HOST:PORT,...]",
   "       ipamd cluster transfer-leadership [--to ID] [--server HOST:PORT,...]",
-  "  --server defaults to $IPAMD_SERVERS or 127.0.0.1:7400; TLS: --tls-ca, --tls-cert, --tls-key",
+  "  --server defaults to $IPAMD_SERVERS or 127.0.0.1:7400; TLS: --tls-ca, --tls-cert, --tls-key,",
+  "  --tls-server-name (the name expected in the server's certificate)",
   "",
 ].join("\n");
 
@@ -53,6 +54,7 @@ export async function runClusterCommand(
         "tls-ca": { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
+        "tls-server-name": { type: "string" },
       },
     }).values;
   } catch (err) {
@@ -78,11 +80,13 @@ export async function runClusterCommand(
     const ca = read(values["tls-ca"]);
     const cert = read(values["tls-cert"]);
     const key = read(values["tls-key"]);
+    const serverName = values["tls-server-name"];
     if (ca !== undefined || cert !== undefined) {
       tls = {
         ...(ca === undefined ? {} : { ca }),
         ...(cert === undefined ? {} : { cert }),
         ...(key === undefined ? {} : { key }),
+        ...(serverName === undefined ? {} : { serverName }),
       };
     }
   } catch (err) {

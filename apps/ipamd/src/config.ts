@@ -34,6 +34,8 @@ export interface IpamdConfig {
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly tlsCa: string | undefined;
+  /** The name a client expects in the servers' certificates instead of the dialled host. */
+  readonly tlsServerName: string | undefined;
   readonly insecure: boolean;
   readonly electionMs: number;
   readonly preallocateThreshold: number;
@@ -122,6 +124,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   },
   "tls-key": { type: "string", help: "TLS private key (PEM)", default: "none" },
   "tls-ca": { type: "string", help: "CA bundle to verify peers (PEM)", default: "none" },
+  "tls-server-name": {
+    type: "string",
+    help: "name expected in the servers' certificates when dialling them (agents, servers)",
+    default: "the dialled host",
+  },
   insecure: {
     type: "boolean",
     help: "allow a non-loopback TCP listener without TLS",
@@ -367,6 +374,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     tlsCert,
     tlsKey,
     tlsCa: str("tls-ca"),
+    tlsServerName: str("tls-server-name"),
     insecure: bool("insecure", false),
     electionMs: num("election-ms", 1000, 100, 60_000),
     preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),

@@ -49,6 +49,7 @@ function tlsOf(config: IpamdConfig): ClientTlsOptions | undefined {
     ...(config.tlsCa === undefined ? {} : { ca: read("--tls-ca", config.tlsCa) }),
     ...(config.tlsCert === undefined ? {} : { cert: read("--tls-cert", config.tlsCert) }),
     ...(config.tlsKey === undefined ? {} : { key: read("--tls-key", config.tlsKey) }),
+    ...(config.tlsServerName === undefined ? {} : { serverName: config.tlsServerName }),
   };
 }
 

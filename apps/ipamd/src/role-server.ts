@@ -52,6 +52,7 @@ async function tlsOf(
     cert: server.cert,
     key: server.key,
     ...(server.ca === undefined ? {} : { ca: server.ca }),
+    ...(config.tlsServerName === undefined ? {} : { serverName: config.tlsServerName }),
   };
   return { server, client };
 }
