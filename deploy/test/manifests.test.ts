@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTopology } from "@ipam/topology";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   DEPLOY,
   type K8sObject,
@@ -85,8 +85,17 @@ interface Rule {
   nonResourceURLs?: string[];
 }
 
+// Rendered on first use, in the test that needs it: without kubectl every test fails with the
+// message saying so (none is skipped).
 const rendered = new Map<Overlay, K8sObject[]>();
-const objectsOf = (overlay: Overlay) => rendered.get(overlay) ?? [];
+const objectsOf = (overlay: Overlay): K8sObject[] => {
+  let objects = rendered.get(overlay);
+  if (objects === undefined) {
+    objects = renderOverlay(overlay);
+    rendered.set(overlay, objects);
+  }
+  return objects;
+};
 const find = <T extends K8sObject>(overlay: Overlay, kind: string, name?: string): T => {
   const found = objectsOf(overlay).find(
     (o) => o.kind === kind && (name === undefined || o.metadata.name === name),
@@ -108,10 +117,6 @@ const allContainers = (w: Workload) => [
   ...w.spec.template.spec.containers.map((c) => ({ c, init: false })),
 ];
 const workloads = (overlay: Overlay) => [server(overlay), agent(overlay)];
-
-beforeAll(() => {
-  for (const overlay of OVERLAYS) rendered.set(overlay, renderOverlay(overlay));
-});
 
 describe.each(OVERLAYS)("overlay %s", (overlay) => {
   it("renders, and every object validates against its Kubernetes schema", async () => {

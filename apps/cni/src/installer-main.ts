@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // `ipamd-cni-install` (dist/install-cni.cjs): puts the ipamd-cni executable and a CNI network list
 // on a host, atomically. The agent DaemonSet's init container runs it with the host's root
 // mounted at /host; a person can run it on a host as root. Flags, else IPAMD_CNI_* variables,
