@@ -118,7 +118,7 @@ describe("the image's files (Containerfile, image/assemble.sh)", () => {
         dev,
       ).toBe(false);
     }
-  });
+  }, 60_000);
 
   it("ipamd starts from the image's files, opens its SQLite store and answers", async () => {
     expect(runImage(bin("ipamd"), ["--version"]).stdout).toMatch(/^ipamd \d+\.\d+\.\d+/);
