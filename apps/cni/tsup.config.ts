@@ -18,7 +18,11 @@ export default defineConfig([
     // module resolved and loaded at start is paid for on each pod interface.
     // CommonJS: Node loads a CommonJS entry a few ms faster than an ES module (no ESM loader).
     // install-cni.cjs: the installer the agent's init container runs (node built-ins only too).
-    entry: { main: "src/launcher.ts", plugin: "src/main.ts", "install-cni": "src/installer-main.ts" },
+    entry: {
+      main: "src/launcher.ts",
+      plugin: "src/main.ts",
+      "install-cni": "src/installer-main.ts",
+    },
     format: ["cjs"],
     outExtension: () => ({ js: ".cjs" }),
     target: "node20",
