@@ -5,7 +5,7 @@
 // (ordinal 0 included: no second cluster). Then an agent reaches the servers by IP address with
 // --tls-server-name, as the DaemonSet does through the ClusterIP Service.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,7 +127,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
     await stop(servers[1] as Running);
     const again = startServer(1);
     await waitFor("the resume line", () =>
-      again.output.some((l) => l.includes("holds Raft state: resuming as ipamd-server-1"))
+      again.output.some((l) => l.includes("was used before: resuming as ipamd-server-1"))
         ? true
         : undefined,
     );
@@ -137,7 +137,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
   }, 120_000);
 
   it.each([2, 0])(
-    "ordinal %i, its data dir lost while still a member, refuses to start until it is removed, then joins again",
+    "ordinal %i, its data dir lost while still a voter, refuses to start until it is removed, then joins again",
     async (ordinal) => {
       const { clusterId } = cluster(["status"], addresses[1] ?? "") as { clusterId: string };
       await stop(servers[ordinal] as Running, "SIGKILL");
@@ -146,7 +146,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
       const refused = startServer(ordinal);
       expect(await refused.exited).toBe(1);
       const said = refused.output.join("\n");
-      expect(said).toContain(`${podName(ordinal)} is still a member of the cluster`);
+      expect(said).toContain(`${podName(ordinal)} is still a voter of the cluster`);
       expect(said).toContain(`ipamd cluster leave --node-id ${podName(ordinal)}`);
       expect(said).not.toContain("bootstrapping");
 
@@ -156,9 +156,27 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
       );
       expect(JSON.stringify(left)).not.toContain(`"id":"${podName(ordinal)}"`);
 
+      if (ordinal === 2) {
+        // As a joiner stopped before it received any Raft state leaves its data dir: only the
+        // cluster's identity. Started again, it must finish joining.
+        mkdirSync(join(dir, podName(ordinal)));
+        writeFileSync(
+          join(dir, podName(ordinal), "raft-cluster.json"),
+          JSON.stringify({ clusterId, nodeId: podName(ordinal) }),
+        );
+      }
       const rejoined = startServer(ordinal);
       await waitForVoters([podName(0), podName(1), podName(2)], healthy);
-      expect(rejoined.output.join("\n")).toContain(`joining as ${podName(ordinal)}`);
+      expect(rejoined.output.join("\n")).toContain(
+        ordinal === 2
+          ? `was used before: resuming as ${podName(ordinal)} (or finishing its join)`
+          : `fresh data dir, cluster found at ${addresses.filter((_, i) => i !== ordinal).join(",")}: joining as ${podName(ordinal)}`,
+      );
+      await waitFor("the joiner's own log line", () =>
+        rejoined.output.some((l) => l.includes("joined the Raft group as a voter"))
+          ? true
+          : undefined,
+      );
       const status = cluster(["status"], addresses[ordinal] ?? "") as { clusterId: string };
       expect(status.clusterId).toBe(clusterId);
     },
