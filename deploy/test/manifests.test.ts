@@ -431,7 +431,7 @@ it("the manual certificates (certs/make-certs.sh) carry the names the mtls-manua
 it("every overlay and the base type-check against the models: no unknown or misplaced field", () => {
   const all = [...OVERLAYS.flatMap((o) => objectsOf(o)), ...render(join(DEPLOY, "base"))];
   expect(typeProblems(all)).toEqual([]);
-}, 120_000);
+});
 
 function expectProbesOnMetricsPort(c: Container): void {
   const metrics = c.ports?.find((p) => p.name === "metrics")?.containerPort;

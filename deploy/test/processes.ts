@@ -40,7 +40,7 @@ export async function stop(running: Running, signal: NodeJS.Signals = "SIGTERM")
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 60_000,
+  timeoutMs = 240_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

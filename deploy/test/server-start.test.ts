@@ -59,7 +59,7 @@ function cluster(args: string[], server: string, extra: string[] = []): unknown 
   const run = spawnSync(
     process.execPath,
     [IPAMD, "cluster", ...args, "--server", server, ...tlsFlags("server"), ...extra],
-    { encoding: "utf8", timeout: 30_000 },
+    { encoding: "utf8", timeout: 120_000 },
   );
   return run.status === 0 ? JSON.parse(run.stdout) : undefined;
 }
@@ -71,20 +71,16 @@ interface Members {
 
 /** Waits until `server` reports `ids` as the voters and knows a leader. */
 function waitForVoters(ids: string[], server = addresses[0] ?? ""): Promise<Members> {
-  return waitFor(
-    `voters ${ids.join(", ")}`,
-    () => {
-      const m = cluster(["members"], server) as Members | undefined;
-      const voters = m?.members
-        .filter((x) => x.role === "voter")
-        .map((x) => x.id)
-        .sort();
-      return m !== undefined && m.leader !== "" && voters?.join() === [...ids].sort().join()
-        ? m
-        : undefined;
-    },
-    90_000,
-  ).catch((error: unknown) => {
+  return waitFor(`voters ${ids.join(", ")}`, () => {
+    const m = cluster(["members"], server) as Members | undefined;
+    const voters = m?.members
+      .filter((x) => x.role === "voter")
+      .map((x) => x.id)
+      .sort();
+    return m !== undefined && m.leader !== "" && voters?.join() === [...ids].sort().join()
+      ? m
+      : undefined;
+  }).catch((error: unknown) => {
     const logs = servers.map((s, i) => `--- ${podName(i)}\n${s?.output.join("\n")}`).join("\n");
     throw new Error(`${(error as Error).message}\n${logs}`);
   });
@@ -120,7 +116,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
         `joining as ipamd-server-${ordinal} (${addresses[ordinal]})`,
       );
     }
-  }, 120_000);
+  }, 600_000);
 
   it("a restarted server resumes from its data dir", async () => {
     const before = cluster(["status"], addresses[0] ?? "") as { clusterId: string };
@@ -134,7 +130,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
     await waitForVoters([podName(0), podName(1), podName(2)], addresses[1]);
     const after = cluster(["status"], addresses[1] ?? "") as { clusterId: string };
     expect(after.clusterId).toBe(before.clusterId);
-  }, 120_000);
+  }, 600_000);
 
   it.each([2, 0])(
     "ordinal %i, its data dir lost while still a voter, refuses to start until it is removed, then joins again",
@@ -180,7 +176,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
       const status = cluster(["status"], addresses[ordinal] ?? "") as { clusterId: string };
       expect(status.clusterId).toBe(clusterId);
     },
-    180_000,
+    600_000,
   );
 
   it("an agent reaches the servers by IP with --tls-server-name, and is refused without it", async () => {
@@ -209,7 +205,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
           "--unix-socket",
           named.socket,
         ]),
-        { encoding: "utf8", timeout: 30_000 },
+        { encoding: "utf8", timeout: 120_000 },
       );
       return run.status === 0 ? run.stdout : undefined;
     });
@@ -223,5 +219,5 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
         ? true
         : undefined,
     );
-  }, 120_000);
+  }, 600_000);
 });

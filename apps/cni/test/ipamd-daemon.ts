@@ -26,7 +26,7 @@ export interface IpamdDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts the daemon and resolves once `isReady` says so (30 s deadline). */
+/** Starts the daemon and resolves once `isReady` says so (120 s deadline: busy machines). */
 export async function startIpamd(options: IpamdDaemonOptions): Promise<IpamdDaemon> {
   const socketPath = join(options.dir, "ipamd.sock");
   let server: ChildProcess;
@@ -56,13 +56,13 @@ export async function startIpamd(options: IpamdDaemonOptions): Promise<IpamdDaem
     await exited;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (server.exitCode !== null) throw new Error(`ipamd exited with ${server.exitCode}`);
     if (existsSync(socketPath) && options.isReady()) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error("ipamd did not become ready in 30 s");
+      throw new Error("ipamd did not become ready in 120 s");
     }
     await new Promise((r) => setTimeout(r, 100));
   }
