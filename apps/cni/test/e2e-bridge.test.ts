@@ -101,7 +101,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     });
     sh("ip", ["netns", "add", NS_A]);
     sh("ip", ["netns", "add", NS_B]);
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const ns of [NS_A, NS_B]) {
