@@ -10,34 +10,29 @@ import { join } from "node:path";
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-// Workspace packages: packages/*, apps/*, tests/* and deploy (pnpm-workspace.yaml).
-const dirs = ["packages", "apps", "tests"].flatMap((group) =>
-  existsSync(group)
-    ? readdirSync(group)
-        .sort()
-        .map((name) => join(group, name))
-    : [],
-);
-dirs.push("deploy");
-for (const dir of dirs) {
-  const pkg = join(dir, "package.json");
-  if (!existsSync(pkg)) continue;
-  const hasTests = JSON.parse(readFileSync(pkg, "utf8")).scripts?.test;
-  if (!hasTests) continue;
-  const report = join(dir, "test-results", "vitest.json");
-  if (!existsSync(report)) {
-    console.error(`${dir}: no test report (build, typecheck or test run failed)`);
-    failed += 1;
-    continue;
-  }
-  const r = JSON.parse(readFileSync(report, "utf8"));
-  passed += r.numPassedTests ?? 0;
-  failed += r.numFailedTests ?? 0;
-  skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  if (r.numTotalTestSuites > 0 && r.success === false && (r.numFailedTests ?? 0) === 0) {
-    // A suite that failed to load (syntax error, missing import) has no failed test.
-    console.error(`${dir}: a test file failed to load`);
-    failed += 1;
+for (const group of ["packages", "apps", "tests"]) {
+  if (!existsSync(group)) continue;
+  for (const name of readdirSync(group).sort()) {
+    const dir = join(group, name);
+    const pkg = join(dir, "package.json");
+    if (!existsSync(pkg)) continue;
+    const hasTests = JSON.parse(readFileSync(pkg, "utf8")).scripts?.test;
+    if (!hasTests) continue;
+    const report = join(dir, "test-results", "vitest.json");
+    if (!existsSync(report)) {
+      console.error(`${dir}: no test report (build, typecheck or test run failed)`);
+      failed += 1;
+      continue;
+    }
+    const r = JSON.parse(readFileSync(report, "utf8"));
+    passed += r.numPassedTests ?? 0;
+    failed += r.numFailedTests ?? 0;
+    skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    if (r.numTotalTestSuites > 0 && r.success === false && (r.numFailedTests ?? 0) === 0) {
+      // A suite that failed to load (syntax error, missing import) has no failed test.
+      console.error(`${dir}: a test file failed to load`);
+      failed += 1;
+    }
   }
 }
 const status = Number(process.argv[2] ?? 0);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Lays out the files of the ipamd image under ROOTFS, from a built checkout (pnpm install &&
 # pnpm build at the repository root). The Containerfile runs it and copies ROOTFS over the base
-# image; deploy/test/image.test.ts runs it too and starts every entrypoint from the result.
+# image; tests/deploy/test/image.test.ts runs it too and starts every entrypoint from the result.
 #
 #   ROOTFS/opt/ipamd/                      the daemon with its production dependencies (pnpm deploy)
 #   ROOTFS/opt/ipamd-cni/install-cni.cjs   the installer the agent's init container runs

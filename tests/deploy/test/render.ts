@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { parseAllDocuments } from "yaml";
 
-export const DEPLOY = fileURLToPath(new URL("..", import.meta.url));
+/** The repository's deploy/ folder (this file is tests/deploy/test/render.ts). */
+export const DEPLOY = fileURLToPath(new URL("../../../deploy/", import.meta.url));
 /** Every overlay a user applies. */
 export const OVERLAYS = ["insecure-lab", "mtls", "mtls-manual"] as const;
 export type Overlay = (typeof OVERLAYS)[number];
@@ -96,7 +97,8 @@ export function typeProblems(objects: readonly K8sObject[]): string[] {
     lines.push(`import type { I${object.kind} as T${i} } from "${module}";`);
     lines.push(`export const o${i}: T${i} = ${JSON.stringify(object)};`);
   });
-  const file = join(DEPLOY, "test", "__rendered__.ts");
+  // In memory only, beside this file, so that the models resolve from this package.
+  const file = fileURLToPath(new URL("./__rendered__.ts", import.meta.url));
   const options: ts.CompilerOptions = {
     strict: true,
     noEmit: true,

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, type Running, start, stop, waitFor } from "./processes.js";
+import { DEPLOY } from "./render.js";
 
-const DEPLOY = fileURLToPath(new URL("..", import.meta.url));
 const START = join(DEPLOY, "image/ipamd-server-start");
 const MAKE_CERTS = join(DEPLOY, "certs/make-certs.sh");
 const IPAMD = join(DEPLOY, "../apps/ipamd/dist/main.js");
