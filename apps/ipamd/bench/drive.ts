@@ -26,18 +26,20 @@ export async function alternate(
     runs[0].push(await a());
     runs[1].push(await b());
   }
-  const combine = (list: Driven[]): Driven => {
-    const rates = list.map((r) => r.rate);
-    return {
-      rate: quantile(
-        [...rates].sort((x, y) => x - y),
-        0.5,
-      ),
-      latencies: list.flatMap((r) => r.latencies),
-      rates,
-    };
+  return [combineRounds(runs[0]), combineRounds(runs[1])];
+}
+
+/** Rounds of one side as one run: the median round's rate, every round's rate, every latency. */
+export function combineRounds(list: readonly Driven[]): Driven {
+  const rates = list.map((r) => r.rate);
+  return {
+    rate: quantile(
+      [...rates].sort((x, y) => x - y),
+      0.5,
+    ),
+    latencies: list.flatMap((r) => r.latencies),
+    rates,
   };
-  return [combine(runs[0]), combine(runs[1])];
 }
 
 /**

@@ -1,109 +1,276 @@
-// Allocate+Release through the unix socket against a real ipamd (role all, durable store),
-// beside a do-nothing gRPC service on the same kind of socket (canned answers of the same size),
-// with the same client, from this process (the servers are separate processes). Twice: with
-// the grpc-js client and with the lean client (the CNI plugin's). Writes bench-results/ipamd.json.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// The node API benchmark: Allocate+Release pairs over the unix socket against a real ipamd
+// (role all, durable store) and two do-nothing services answering the same bytes:
+//   - raw echo (bench/raw-echo-server.ts): bare @grpc/grpc-js, none of the project's code,
+//     answering ipamd's own encoded answers: the independent ceiling every ratio is taken to;
+//   - layer echo (bench/echo-server.ts): the project's server layer (@ipam/grpc-server) with
+//     canned answers, to show what that layer costs.
+// The load comes from client processes (bench/load-client.ts; several for 64 clients, so that
+// the load generator is not the limit), and each row reports the clients' and the server's
+// CPU and the machine load. Targets run in turns (raw, layer, ipamd) for BENCH_ROUNDS rounds.
+// With BENCH_PROFILE_DIR, the daemon runs under `--cpu-prof` and the profile is summarised.
+// Writes bench-results/ipamd.json.
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
-import { createIpamClient, FamilySelection } from "@ipam/grpc-server";
-import { createLeanIpamClient } from "@ipam/grpc-server/lean";
-import { alternate, drive, runRows } from "./drive.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { type BenchRow, printTable, round, writeBenchResults } from "@ipam/bench-kit";
+import { AllocateResponseSchema, FamilySelection, ReleaseResponseSchema } from "@ipam/grpc-server";
+import { createLeanIpamClient, type LeanIpamClient } from "@ipam/grpc-server/lean";
+import { combineRounds, type Driven, runRows } from "./drive.js";
+import type { LoadRequest, LoadResult } from "./load-client.js";
+import {
+  type CpuProfile,
+  formatSummary,
+  summarizeProfile,
+  type Window,
+} from "./profile-summary.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Client processes sharing the 64 clients (1 client runs in one process). */
+const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 2);
+const CLIENT_KINDS = (process.env.BENCH_CLIENTS ?? "lean").split(",");
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const TARGETS = ["raw echo", "layer echo", "ipamd"] as const;
+type Target = (typeof TARGETS)[number];
 const children: ChildProcess[] = [];
+/** When ipamd ran under the 64-client load: the daemon profile is summarised over these. */
+const profileWindows: Window[] = [];
 
-/** What the benchmark needs of a node API client; both clients have it. */
-interface Client {
-  allocate(request: {
-    network: string;
-    containerId: string;
-    ifname: string;
-    families?: FamilySelection;
-  }): Promise<unknown>;
-  release(request: { network: string; containerId: string; ifname: string }): Promise<unknown>;
-  status(request: Record<string, never>): Promise<unknown>;
-  close(): void;
+/** A row with the machine's state while it ran (BENCHMARKS.md, issue 22). */
+type NodeApiRow = BenchRow & {
+  /** `os.loadavg()` when the row's last round ended. */
+  readonly loadavg: readonly number[];
+  /** CPU of every client process together, cores (median round). */
+  readonly clientCpuCores?: number;
+  /** CPU of the server process (all its threads), cores (median round). */
+  readonly serverCpuCores?: number;
+};
+
+/** CPU time of process `pid` (all threads), ms, from /proc. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the line (11 and 12 after the command), in ticks.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
-async function waitFor(client: Client, call: (c: Client) => Promise<unknown>): Promise<void> {
-  const until = Date.now() + 20_000;
+async function retry<T>(what: string, call: () => Promise<T>): Promise<T> {
+  const until = Date.now() + 30_000;
   for (;;) {
     try {
-      await call(client);
-      return;
+      return await call();
     } catch (err) {
-      if (Date.now() > until) throw err;
+      if (Date.now() > until) throw new Error(`${what}: ${String(err)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 }
 
+/** A forked load client, one request at a time. */
+class LoadProcess {
+  readonly #child: ChildProcess;
+  readonly ready: Promise<void>;
+  #pending: ((r: LoadResult) => void) | undefined;
+
+  constructor(kind: string, sockets: Record<Target, string>) {
+    this.#child = fork(join(ROOT, "bench/load-client.ts"), [kind, JSON.stringify(sockets)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    children.push(this.#child);
+    this.ready = new Promise((resolveReady, reject) => {
+      this.#child.once("exit", (code) => reject(new Error(`load client exited with ${code}`)));
+      this.#child.on("message", (m: "ready" | LoadResult) => {
+        if (m === "ready") resolveReady();
+        else this.#pending?.(m);
+      });
+    });
+  }
+
+  run(request: LoadRequest): Promise<LoadResult> {
+    return new Promise((resolveRun) => {
+      this.#pending = resolveRun;
+      this.#child.send(request);
+    });
+  }
+
+  close(): void {
+    this.#child.disconnect();
+  }
+}
+
+interface Round extends Driven {
+  readonly clientCpuCores: number;
+  readonly serverCpuCores: number;
+}
+
+/** One round against `target`: every process drives its share of the clients at once. */
+async function runRound(
+  procs: readonly LoadProcess[],
+  target: Target,
+  serverPid: number,
+  concurrency: number,
+  tag: string,
+): Promise<Round> {
+  const per = concurrency / procs.length;
+  const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const serverBefore = processCpuMs(serverPid);
+  const started = performance.now();
+  const results = await Promise.all(
+    procs.map((p, i) => p.run({ target, concurrency: per, runMs: RUN_MS, tag: `${tag}p${i}` })),
+  );
+  const wallMs = performance.now() - started;
+  const serverMs = processCpuMs(serverPid) - serverBefore;
+  if (target === "ipamd" && concurrency === 64) {
+    profileWindows.push([fromUs, Number(process.hrtime.bigint() / 1000n)]);
+  }
+  return {
+    rate: results.reduce((sum, r) => sum + r.pairs / (r.elapsedMs / 1000), 0),
+    latencies: results.flatMap((r) => r.latencies),
+    clientCpuCores: results.reduce((sum, r) => sum + r.cpuMs, 0) / wallMs,
+    serverCpuCores: serverMs / wallMs,
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
+}
+
+/** ipamd's real encoded answers to one IPv6 Allocate and its Release, for the raw echo. */
+async function ipamdAnswers(
+  client: LeanIpamClient,
+): Promise<{ allocate: string; release: string }> {
+  const key = { network: "bench", containerId: "probe", ifname: "eth0" };
+  const allocated = await client.allocate({ ...key, families: FamilySelection.IPV6 });
+  const released = await client.release(key);
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+  return {
+    allocate: b64(toBinary(AllocateResponseSchema, create(AllocateResponseSchema, allocated))),
+    release: b64(toBinary(ReleaseResponseSchema, create(ReleaseResponseSchema, released))),
+  };
+}
+
+function waitForLine(child: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolveLine, reject) => {
+    let out = "";
+    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      if (out.includes(`${line}\n`)) resolveLine();
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before "${line}"`)));
+  });
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "ipamd-bench-"));
-  const daemonSocket = join(dir, "ipamd.sock");
-  const echoSocket = join(dir, "echo.sock");
-  children.push(
-    spawn(
-      process.execPath,
-      [join(ROOT, "dist/main.js"), "--data-dir", dir, "--unix-socket", daemonSocket]
-        .concat(["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"])
-        .concat(["--node-id", "bench-node"]),
-      { stdio: ["ignore", "ignore", "inherit"] },
-    ),
-  );
-  children.push(
-    spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/echo-server.ts"), echoSocket], {
-      stdio: ["ignore", "ignore", "inherit"],
-    }),
-  );
-  const clients: Record<string, (socket: string) => Client> = {
-    "grpc-js client": (socket) => createIpamClient({ addresses: [`unix:${socket}`] }),
-    "lean client": (socket) => createLeanIpamClient({ socketPath: socket }),
+  const sockets: Record<Target, string> = {
+    ipamd: join(dir, "ipamd.sock"),
+    "raw echo": join(dir, "raw-echo.sock"),
+    "layer echo": join(dir, "layer-echo.sock"),
   };
-  const rows: BenchRow[] = [];
-  for (const [clientName, connect] of Object.entries(clients)) {
-    const daemon = connect(daemonSocket);
-    const echo = connect(echoSocket);
-    await waitFor(daemon, (c) => c.status({}));
-    await waitFor(echo, (c) => c.allocate({ network: "bench", containerId: "w", ifname: "eth0" }));
+  const profileDir = PROFILE_DIR === undefined ? undefined : resolve(PROFILE_DIR);
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const daemon = spawn(
+    process.execPath,
+    [
+      ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
+      ...[join(ROOT, "dist/main.js"), "--data-dir", dir, "--unix-socket", sockets.ipamd],
+      ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"],
+      ...["--node-id", "bench-node"],
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  children.push(daemon);
+  const probe = createLeanIpamClient({ socketPath: sockets.ipamd });
+  await retry("ipamd status", () => probe.status({}));
+  const answers = await retry("ipamd allocate", () => ipamdAnswers(probe));
+  probe.close();
+  const raw = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench/raw-echo-server.ts"), sockets["raw echo"]].concat([
+      answers.allocate,
+      answers.release,
+    ]),
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const layer = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "bench/echo-server.ts"), sockets["layer echo"]],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  children.push(raw, layer);
+  await Promise.all([waitForLine(raw, "ready"), waitForLine(layer, "ready")]);
+  const pids: Record<Target, number> = {
+    ipamd: daemon.pid!,
+    "raw echo": raw.pid!,
+    "layer echo": layer.pid!,
+  };
+
+  const rows: NodeApiRow[] = [];
+  for (const kind of CLIENT_KINDS) {
+    const procs = Array.from({ length: CLIENT_PROCS }, () => new LoadProcess(kind, sockets));
+    await Promise.all(procs.map((p) => p.ready));
     for (const concurrency of [1, 64]) {
-      // Echo and ipamd in turns (ROUNDS × RUN_MS each), rates compared by their medians.
-      const [base, real] = await alternate(
-        ROUNDS,
-        () =>
-          drive(concurrency, RUN_MS, async (w, i) => {
-            const key = { network: "bench", containerId: `e${w}-${i}`, ifname: "eth0" };
-            await echo.allocate({ ...key, families: FamilySelection.IPV6 });
-            await echo.release(key);
-          }),
-        () =>
-          drive(concurrency, RUN_MS, async (w, i) => {
-            const id = `${clientName[0]}${concurrency}-${w}-${i}`;
-            const key = { network: "bench", containerId: id, ifname: "eth0" };
-            // IPv6 (a /64 in /120 blocks): released addresses cool down, so sustained IPv4
-            // churn would exhaust the example's /21 within seconds.
-            await daemon.allocate({ ...key, families: FamilySelection.IPV6 });
-            await daemon.release(key);
-          }),
-      );
-      const label = `${concurrency} client(s), ${clientName}`;
-      const echoRows = runRows(`echo allocate+release, ${label}`, "pairs/s", base);
-      const ipamdRows = runRows(`ipamd allocate+release, ${label}`, "pairs/s", real, {
-        baseline: echoRows,
-      });
-      rows.push(echoRows.rate, echoRows.latency, ipamdRows.rate, ipamdRows.latency);
+      const using = concurrency === 1 ? procs.slice(0, 1) : procs;
+      if (concurrency % using.length !== 0) throw new Error("64 must divide among the processes");
+      const rounds = new Map<Target, Round[]>(TARGETS.map((t) => [t, []]));
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const target of TARGETS) {
+          const tag = `${kind[0]}${concurrency}r${r}${target[0]}`;
+          rounds.get(target)!.push(await runRound(using, target, pids[target], concurrency, tag));
+        }
+      }
+      const procsLabel = `${using.length} client process${using.length === 1 ? "" : "es"}`;
+      const label = `${concurrency} client(s), ${kind} client, ${procsLabel}`;
+      let ceiling: ReturnType<typeof runRows> | undefined;
+      for (const target of TARGETS) {
+        const list = rounds.get(target)!;
+        const run = runRows(
+          `${target} allocate+release, ${label}`,
+          "pairs/s",
+          combineRounds(list),
+          ceiling === undefined ? {} : { baseline: ceiling },
+        );
+        ceiling ??= run;
+        const machine = {
+          loadavg: loadavg().map((x) => round(x)),
+          clientCpuCores: round(median(list.map((x) => x.clientCpuCores))),
+          serverCpuCores: round(median(list.map((x) => x.serverCpuCores))),
+        };
+        rows.push({ ...run.rate, ...machine }, { ...run.latency, loadavg: machine.loadavg });
+      }
     }
-    daemon.close();
-    echo.close();
+    for (const p of procs) p.close();
   }
   const path = writeBenchResults(ROOT, "ipamd", rows);
   printTable(rows);
+  console.log(
+    "\nrow (rate rows)                                   client CPU  server CPU  loadavg",
+  );
+  for (const r of rows) {
+    if (r.clientCpuCores === undefined) continue;
+    console.log(
+      `${r.name.padEnd(48).slice(0, 48)}  ${r.clientCpuCores.toFixed(2).padStart(10)}  ${(r.serverCpuCores ?? 0).toFixed(2).padStart(10)}  ${r.loadavg.join(" ")}`,
+    );
+  }
   console.log(`written to ${path}`);
+
+  if (profileDir !== undefined) {
+    daemon.kill("SIGTERM");
+    await new Promise((r) => daemon.once("exit", r));
+    for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
+      const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile;
+      const title = `${file}, ipamd rounds at 64 clients`;
+      for (const line of formatSummary(title, summarizeProfile(profile, profileWindows))) {
+        console.log(line);
+      }
+    }
+  }
 }
 
 main()
