@@ -2,7 +2,7 @@
 // (GC, SQLite and the store, grpc-js, node:http2, protobuf, the allocator, ...), as shares of
 // the busy time (idle excluded). Native frames (better-sqlite3's statements, fsync inside
 // COMMIT) have no script URL and count for the category of their JavaScript caller.
-// Usage: tsx bench/profile-summary.ts FILE.cpuprofile...
+// Usage: tsx bench/profile-summary.ts [--windows windows.json] FILE.cpuprofile...
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -89,13 +89,15 @@ export function summarizeProfile(profile: CpuProfile, windows?: readonly Window[
 
   const totals = new Map<string, number>();
   let commitUs = 0;
-  // timeDeltas[i] is the time since the previous sample: it belongs to sample i - 1.
+  // timeDeltas[i] is the time since the previous sample, counted for sample i: a thread blocked
+  // in a system call (fsync) takes its sample only when the call returns, still inside the
+  // caller, so the blocked time belongs to that late sample's stack.
   let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
-    at += profile.timeDeltas[i] ?? 0;
+    const us = profile.timeDeltas[i] ?? 0;
+    at += us;
     if (windows !== undefined && !windows.some(([a, b]) => at >= a && at < b)) continue;
     const id = profile.samples[i]!;
-    const us = profile.timeDeltas[i + 1] ?? 0;
     const c = category.get(id) ?? "other";
     totals.set(c, (totals.get(c) ?? 0) + us);
     if (inCommit.has(id)) commitUs += us;
@@ -125,8 +127,13 @@ export function formatSummary(title: string, s: ProfileSummary): string[] {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  for (const file of process.argv.slice(2)) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf("--windows");
+  const windows =
+    at === -1 ? undefined : (JSON.parse(readFileSync(args[at + 1]!, "utf8")) as Window[]);
+  if (at !== -1) args.splice(at, 2);
+  for (const file of args) {
     const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
-    for (const line of formatSummary(file, summarizeProfile(profile))) console.log(line);
+    for (const line of formatSummary(file, summarizeProfile(profile, windows))) console.log(line);
   }
 }

@@ -10,7 +10,7 @@
 // With BENCH_PROFILE_DIR, the daemon runs under `--cpu-prof` and the profile is summarised.
 // Writes bench-results/ipamd.json.
 import { type ChildProcess, fork, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -263,6 +263,8 @@ async function main(): Promise<void> {
   if (profileDir !== undefined) {
     daemon.kill("SIGTERM");
     await new Promise((r) => daemon.once("exit", r));
+    // Kept beside the profiles: `tsx bench/profile-summary.ts --windows FILE` re-summarises.
+    writeFileSync(join(profileDir, "windows.json"), JSON.stringify(profileWindows));
     for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
       const profile = JSON.parse(readFileSync(join(profileDir, file), "utf8")) as CpuProfile;
       const title = `${file}, ipamd rounds at 64 clients`;
