@@ -1,6 +1,6 @@
-import type Database from "better-sqlite3";
-import { toStoreError } from "./map-sqlite-error.js";
-import type { StoreError } from "./store-error.js";
+import { type BatchOutcome, storeErrorFromData } from "./commit-batch.js";
+import { StoreError } from "./store-error.js";
+import type { WriteOp, WriteResult } from "./write-op.js";
 
 /** What one flushed batch did; passed to the `onCommit` observer (e.g. a latency histogram). */
 export interface CommitInfo {
@@ -12,14 +12,27 @@ export interface CommitInfo {
   readonly ok: boolean;
 }
 
-interface Pending {
-  readonly op: () => unknown;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
+/**
+ * Where batches run: on this thread's connection (`LocalRunner`) or on the commit thread
+ * (`ThreadRunner`). The group committer hands it one batch at a time.
+ */
+export interface BatchRunner {
+  /**
+   * Runs `ops` as one durable transaction (`runBatch`) and calls `done` exactly once with the
+   * outcome, once it is durable: synchronously (local) or from a later event-loop task (thread).
+   */
+  run(ops: readonly WriteOp[], done: (outcome: BatchOutcome) => void): void;
+  /** Blocks until every batch handed to `run` has called its `done` (used by `close()`). */
+  settleSync(): void;
+  /** After `settleSync`: releases what the runner holds (the commit thread's connection). */
+  close(): void;
 }
 
-/** Item-level codes: such an error rejects only its own write, the batch carries on. */
-const ITEM_CODES: ReadonlySet<string> = new Set(["CONFLICT", "INVALID_ARGUMENT", "NOT_FOUND"]);
+interface Pending {
+  readonly op: WriteOp;
+  readonly resolve: (value: WriteResult) => void;
+  readonly reject: (err: unknown) => void;
+}
 
 export interface GroupCommitOptions {
   /** Wait this long (ms) after the first queued write before flushing; 0 = next event-loop turn. */
@@ -30,113 +43,103 @@ export interface GroupCommitOptions {
 }
 
 /**
- * Group commit over one better-sqlite3 connection.
+ * Group commit: the queue in front of a `BatchRunner`.
  *
- * `submit(op)` queues a synchronous write. Queued writes are flushed together — all writes
- * queued in the same event-loop turn, or within `windowMs` of the first — in ONE immediate
- * transaction, one fsync with `synchronous=FULL`. A write that throws an item-level error
- * (`CONFLICT`, `INVALID_ARGUMENT`, `NOT_FOUND`) rejects only its own caller; ops MUST be
- * item-atomic: write nothing when they throw such an error (a savepoint per write would
- * guarantee it generically but costs two statements per write on the hot path). Any other failure (disk full, I/O error,
- * lock timeout, failed COMMIT) rolls the whole transaction back and rejects every caller in
- * the batch with the same typed error. A promise resolves only after the COMMIT that made its
- * write durable has returned. Writes are applied in submission order.
+ * `submit(op)` queues a write. Queued writes are flushed together — all writes queued in the
+ * same event-loop turn, or within `windowMs` of the first — as ONE transaction, one fsync with
+ * `synchronous=FULL`. At most one batch is in flight: writes submitted while a batch commits
+ * (on the commit thread, the event loop keeps running) wait for it and then go together as
+ * the next batch, so the batch size follows the commit latency. A write that fails with an
+ * item-level error (`CONFLICT`, `INVALID_ARGUMENT`, `NOT_FOUND`) rejects only its own caller;
+ * any other failure rejects every caller of the batch with the same typed error and nothing
+ * of the batch is written. A promise resolves only after the COMMIT that made its write
+ * durable has returned. Writes are applied in submission order.
  */
 export class GroupCommitter {
-  readonly #db: Database.Database;
+  readonly #runner: BatchRunner;
   readonly #options: GroupCommitOptions;
   #queue: Pending[] = [];
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  readonly #begin: Database.Statement;
-  readonly #commit: Database.Statement;
-  readonly #rollback: Database.Statement;
+  #inFlight = false;
 
-  constructor(db: Database.Database, options: GroupCommitOptions) {
-    this.#db = db;
+  constructor(runner: BatchRunner, options: GroupCommitOptions) {
+    this.#runner = runner;
     this.#options = options;
-    this.#begin = db.prepare("BEGIN IMMEDIATE");
-    this.#commit = db.prepare("COMMIT");
-    this.#rollback = db.prepare("ROLLBACK");
   }
 
   /** Queues `op`; resolves with its result once durable, rejects with a `StoreError`. */
-  submit<T>(op: () => T): Promise<T> {
+  submit<T extends WriteResult>(op: WriteOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ op, resolve: resolve as (v: WriteResult) => void, reject });
       this.#schedule();
     });
   }
 
-  /** Arms one flush: after the window, or on the next turn when `now`. */
-  #schedule(now = false): void {
-    if (this.#scheduled !== undefined) return;
+  /** Arms one flush, after the window, unless one is armed or a batch is in flight. */
+  #schedule(): void {
+    if (this.#scheduled !== undefined || this.#inFlight) return;
     const run = () => {
       this.#scheduled = undefined;
       this.#flushOne();
-      // What is still queued was queued before this flush: it has had its window.
-      if (this.#queue.length > 0) this.#schedule(true);
     };
     this.#scheduled =
-      this.#options.windowMs > 0 && !now
-        ? setTimeout(run, this.#options.windowMs)
-        : setImmediate(run);
+      this.#options.windowMs > 0 ? setTimeout(run, this.#options.windowMs) : setImmediate(run);
   }
 
-  /** Flushes everything queued now, synchronously (used by `close()`). */
+  /** Commits everything queued and in flight, blocking until it is durable (`close()`). */
   flushAll(): void {
-    if (this.#scheduled !== undefined) {
-      clearTimeout(this.#scheduled as NodeJS.Timeout);
-      clearImmediate(this.#scheduled as NodeJS.Immediate);
-      this.#scheduled = undefined;
+    for (;;) {
+      this.#runner.settleSync();
+      if (this.#scheduled !== undefined) {
+        clearTimeout(this.#scheduled as NodeJS.Timeout);
+        clearImmediate(this.#scheduled as NodeJS.Immediate);
+        this.#scheduled = undefined;
+      }
+      if (this.#queue.length === 0) return;
+      this.#flushOne();
     }
-    while (this.#queue.length > 0) this.#flushOne();
   }
 
   #flushOne(): void {
+    if (this.#queue.length === 0) return;
     const batch =
       this.#queue.length <= this.#options.maxBatch
         ? this.#queue
         : this.#queue.slice(0, this.#options.maxBatch);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#options.maxBatch);
-    const results: unknown[] = new Array(batch.length);
-    const failed: boolean[] = new Array(batch.length).fill(false);
-    const started = performance.now();
-    let batchError: StoreError | undefined;
-    try {
-      this.#begin.run();
-      for (let i = 0; i < batch.length; i++) {
-        try {
-          results[i] = batch[i]!.op();
-        } catch (err) {
-          const e = toStoreError(err, "write");
-          if (!ITEM_CODES.has(e.code) || !this.#db.inTransaction) throw e;
-          results[i] = e;
-          failed[i] = true;
+    this.#inFlight = true;
+    this.#runner.run(
+      batch.map((p) => p.op),
+      (outcome) => {
+        this.#inFlight = false;
+        this.#settle(batch, outcome);
+        // What is queued now was queued while this batch committed: it has had its window.
+        if (this.#queue.length > 0 && this.#scheduled === undefined) {
+          this.#scheduled = setImmediate(() => {
+            this.#scheduled = undefined;
+            this.#flushOne();
+          });
         }
-      }
-      this.#commit.run();
-    } catch (err) {
-      batchError = toStoreError(err, `commit of ${batch.length} writes`);
-      if (this.#db.inTransaction) {
-        try {
-          this.#rollback.run();
-        } catch {
-          // The transaction is already gone (SQLite rolls back on some errors by itself).
-        }
-      }
-    }
-    const elapsed = performance.now() - started;
+      },
+    );
+  }
+
+  #settle(batch: readonly Pending[], outcome: BatchOutcome): void {
+    const batchError = outcome.error === undefined ? undefined : storeErrorFromData(outcome.error);
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
+      const item = outcome.items[i];
       if (batchError !== undefined) p.reject(batchError);
-      else if (failed[i]) p.reject(results[i]);
-      else p.resolve(results[i]);
+      else if (item === undefined) {
+        p.reject(new StoreError("INTERNAL", `commit: no outcome for write ${i} of the batch`));
+      } else if (item.ok) p.resolve(item.value);
+      else p.reject(storeErrorFromData(item.error));
     }
     // After the callers are settled, so an observer that throws cannot lose an acknowledgement.
     this.#options.onCommit?.({
       writes: batch.length,
-      durationMs: elapsed,
-      ok: batchError === undefined,
+      durationMs: outcome.durationMs,
+      ok: outcome.error === undefined,
     });
   }
 }

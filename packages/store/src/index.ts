@@ -20,7 +20,7 @@ export type {
 export { RaftLogStore, SNAPSHOT_CHUNK_BYTES } from "./raft-log-store.js";
 export type {
   AttachmentKey,
-  CoolingAddress,
+  CommitThread,
   IntegrityReport,
   OpenCheck,
   StoreOptions,
@@ -28,3 +28,4 @@ export type {
 export { openStore, Store } from "./store.js";
 export type { StoreErrorCode } from "./store-error.js";
 export { isStoreError, StoreError } from "./store-error.js";
+export type { CoolingAddress } from "./write-op.js";

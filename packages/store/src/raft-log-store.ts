@@ -90,15 +90,24 @@ function checkBytes(name: string, value: unknown): Uint8Array {
  */
 export class RaftLogStore {
   readonly groupId: string;
-  readonly #db: Database.Database;
   readonly #assertOpen: () => void;
+  readonly #transaction: <T>(what: string, fn: () => T) => T;
   readonly #stmts: ReturnType<typeof prepare>;
 
-  /** @internal Use `Store.raftLog()`. */
-  constructor(db: Database.Database, groupId: string, assertOpen: () => void) {
-    this.#db = db;
+  /**
+   * @internal Use `Store.raftLog()`. `transaction(what, fn)` runs `fn` in one immediate,
+   * durable transaction on `db` (the store's, which also takes the store's write lock).
+   */
+  constructor(
+    db: Database.Database,
+    groupId: string,
+    assertOpen: () => void,
+    transaction: <T>(what: string, fn: () => T) => T = (_what, fn) =>
+      db.transaction(fn).immediate(),
+  ) {
     this.groupId = groupId;
     this.#assertOpen = assertOpen;
+    this.#transaction = transaction;
     this.#stmts = prepare(db);
   }
 
@@ -118,7 +127,7 @@ export class RaftLogStore {
   #run<T>(what: string, fn: () => T): T {
     this.#assertOpen();
     try {
-      return this.#db.transaction(fn).immediate();
+      return this.#transaction(`raft log ${this.groupId}: ${what}`, fn);
     } catch (err) {
       throw toStoreError(err, `raft log ${this.groupId}: ${what}`);
     }

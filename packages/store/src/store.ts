@@ -8,12 +8,23 @@ import {
   validateKey,
 } from "./allocation-record.js";
 import { AllocationTable } from "./allocation-table.js";
-import { type CommitInfo, GroupCommitter } from "./group-commit.js";
+import { ThreadRunner } from "./commit-thread.js";
+import { type BatchRunner, type CommitInfo, GroupCommitter } from "./group-commit.js";
 import { type LeasedBlock, normaliseBlock, normaliseCidr } from "./leased-block.js";
+import { LocalRunner } from "./local-runner.js";
 import { toStoreError } from "./map-sqlite-error.js";
 import { migrate } from "./migrations.js";
 import { RaftLogStore } from "./raft-log-store.js";
 import { StoreError } from "./store-error.js";
+import { WriteLock } from "./write-lock.js";
+import type { CoolingAddress } from "./write-op.js";
+
+/**
+ * Where group commit batches run: `"worker"`, the process's commit thread (a worker thread
+ * with its own connection to the file: the SQL, COMMIT and fsync leave the event loop), or
+ * `"main"`, the calling thread's connection (the event loop blocks for each commit).
+ */
+export type CommitThread = "worker" | "main";
 
 /** How much checking `openStore` does before it accepts a file. */
 export type OpenCheck = "quick" | "full" | "none";
@@ -44,6 +55,12 @@ export interface StoreOptions {
   readonly maxSizeBytes?: number;
   /** Called after every group commit batch (for a store transaction latency histogram). */
   readonly onCommit?: (info: CommitInfo) => void;
+  /**
+   * Where group commit batches run (default `"worker"` for a file, `"main"` for `":memory:"`,
+   * which another connection cannot share; `"worker"` with `":memory:"` is refused). A
+   * read-only store writes nothing and starts no thread.
+   */
+  readonly commitThread?: CommitThread;
 }
 
 /** Result of `integrityCheck()`: ok, or the problems SQLite reported. */
@@ -111,6 +128,22 @@ export function openStore(options: StoreOptions): Store {
     );
   }
   const readonly = options.readonly === true;
+  const memory = options.path === ":memory:";
+  const commitThread = options.commitThread ?? (memory ? "main" : "worker");
+  if (commitThread !== "worker" && commitThread !== "main") {
+    throw new StoreError(
+      "INVALID_ARGUMENT",
+      `commitThread: ${String(commitThread)} is not worker or main`,
+      { field: "commitThread" },
+    );
+  }
+  if (commitThread === "worker" && memory) {
+    throw new StoreError(
+      "INVALID_ARGUMENT",
+      'commitThread: "worker" needs a file; an in-memory database cannot be opened by the commit thread (use "main")',
+      { field: "commitThread" },
+    );
+  }
   const context = `open ${options.path}`;
   let db: Database.Database;
   try {
@@ -126,9 +159,11 @@ export function openStore(options: StoreOptions): Store {
     if (!readonly) db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("foreign_keys = ON");
+    let maxPageCount: number | undefined;
     if (maxSizeBytes !== undefined) {
       const pageSize = db.pragma("page_size", { simple: true }) as number;
-      db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxSizeBytes / pageSize))}`);
+      maxPageCount = Math.max(1, Math.floor(maxSizeBytes / pageSize));
+      db.pragma(`max_page_count = ${maxPageCount}`);
     }
     if (check !== "none") {
       const problems = runCheck(db, check === "quick" ? "quick_check" : "integrity_check");
@@ -139,7 +174,21 @@ export function openStore(options: StoreOptions): Store {
       }
     }
     const version = migrate(db, { readonly });
+    // The commit thread opens the file once a batch needs it (a store that never saves an
+    // allocation, such as a Raft server's, starts no thread).
+    const thread =
+      commitThread === "worker" && !readonly
+        ? new ThreadRunner({
+            path: options.path,
+            busyTimeoutMs,
+            ...(maxPageCount === undefined ? {} : { maxPageCount }),
+          })
+        : undefined;
+    const lock = thread?.lock ?? WriteLock.create();
     return new Store(db, options.path, readonly, version, {
+      runner: thread ?? new LocalRunner(db, lock, busyTimeoutMs),
+      lock,
+      lockTimeoutMs: busyTimeoutMs,
       windowMs,
       maxBatch,
       ...(options.onCommit === undefined ? {} : { onCommit: options.onCommit }),
@@ -165,9 +214,14 @@ function runCheck(db: Database.Database, pragma: "quick_check" | "integrity_chec
  * The ipamd store: node allocation records (group-committed), this node's leased blocks,
  * a small key/value meta table and Raft storage, in one SQLite file.
  *
- * Reads are synchronous and see every acknowledged write. Allocation writes are
- * asynchronous and resolve only once durable (see `GroupCommitter`); the other writes
- * (blocks, meta, Raft) are synchronous transactions, durable when they return.
+ * - Reads are synchronous, on this thread's connection, and see every acknowledged write.
+ * - Allocation writes (`saveAllocation`, `deleteAllocation`, `retainOnly`) are asynchronous
+ *   and resolve only once durable (see `GroupCommitter`); with `commitThread: "worker"` their
+ *   transaction and fsync run on the commit thread and the event loop keeps running.
+ * - The other writes (blocks, meta, cooling prune, Raft) are synchronous transactions on this
+ *   thread, durable when they return; one that meets a commit thread's transaction in progress
+ *   waits for its COMMIT (the store's `WriteLock`).
+ *
  * One `Store` per file per process; it is not safe to open the same file twice for writing.
  */
 export class Store {
@@ -175,9 +229,14 @@ export class Store {
   readonly readonly: boolean;
   /** Schema version of the open file (always the newest this build knows). */
   readonly schemaVersion: number;
+  /** Where group commit batches run (`"main"` for `:memory:` and read-only stores). */
+  readonly commitThread: CommitThread;
   readonly #db: Database.Database;
   readonly #allocations: AllocationTable;
+  readonly #runner: BatchRunner;
   readonly #gc: GroupCommitter;
+  readonly #lock: WriteLock;
+  readonly #lockTimeoutMs: number;
   readonly #raft = new Map<string, RaftLogStore>();
   readonly #s: ReturnType<typeof prepare>;
   #closed = false;
@@ -188,14 +247,25 @@ export class Store {
     path: string,
     readonly: boolean,
     schemaVersion: number,
-    gc: { windowMs: number; maxBatch: number; onCommit?: (info: CommitInfo) => void },
+    commit: {
+      runner: BatchRunner;
+      lock: WriteLock;
+      lockTimeoutMs: number;
+      windowMs: number;
+      maxBatch: number;
+      onCommit?: (info: CommitInfo) => void;
+    },
   ) {
     this.#db = db;
     this.path = path;
     this.readonly = readonly;
     this.schemaVersion = schemaVersion;
+    this.commitThread = commit.runner instanceof LocalRunner ? "main" : "worker";
     this.#allocations = new AllocationTable(db);
-    this.#gc = new GroupCommitter(db, gc);
+    this.#runner = commit.runner;
+    this.#gc = new GroupCommitter(commit.runner, commit);
+    this.#lock = commit.lock;
+    this.#lockTimeoutMs = commit.lockTimeoutMs;
     this.#s = prepare(db);
   }
 
@@ -220,11 +290,15 @@ export class Store {
   #write<T>(what: string, fn: () => T): T {
     this.#assertOpen();
     try {
-      return this.#db.transaction(fn).immediate();
+      return this.#transaction(what, fn);
     } catch (err) {
       throw toStoreError(err, what);
     }
   }
+
+  /** One immediate transaction on this thread's connection, holding the store's write lock. */
+  readonly #transaction = <T>(what: string, fn: () => T): T =>
+    this.#lock.hold(this.#lockTimeoutMs, what, () => this.#db.transaction(fn).immediate());
 
   // ---- allocation records (L2) ----
 
@@ -238,7 +312,7 @@ export class Store {
   async saveAllocation(record: AllocationRecord): Promise<SaveResult> {
     this.#assertOpen();
     const normal = normaliseRecord(record);
-    return this.#gc.submit(() => this.#allocations.insert(normal));
+    return this.#gc.submit<SaveResult>({ kind: "save", record: normal });
   }
 
   /** The record with `key`, or undefined. */
@@ -299,12 +373,10 @@ export class Store {
     validateKey(key);
     const k = { network: key.network, containerId: key.containerId, ifname: key.ifname };
     const entries = normaliseCooling(cooling);
-    return this.#gc.submit(() => {
-      const deleted = this.#allocations.delete(k);
-      if (deleted !== undefined) {
-        for (const c of entries) this.#s.putCooling.run(c.address, c.until);
-      }
-      return deleted;
+    return this.#gc.submit<AllocationRecord | undefined>({
+      kind: "delete",
+      key: k,
+      cooling: entries,
     });
   }
 
@@ -339,23 +411,14 @@ export class Store {
         field: "network",
       });
     }
-    const keep = new Set<string>();
+    const keep: string[] = [];
     let i = 0;
     for (const k of validKeys) {
       validateKey({ network, containerId: k?.containerId, ifname: k?.ifname }, `validKeys[${i}]`);
-      keep.add(`${k.containerId}\u0000${k.ifname}`);
+      keep.push(`${k.containerId}\u0000${k.ifname}`);
       i++;
     }
-    return this.#gc.submit(() => {
-      const removed: AllocationRecord[] = [];
-      for (const r of this.#allocations.listByNetwork(network)) {
-        if (!keep.has(`${r.containerId}\u0000${r.ifname}`)) {
-          this.#allocations.delete(r);
-          removed.push(r);
-        }
-      }
-      return removed;
-    });
+    return this.#gc.submit<AllocationRecord[]>({ kind: "retain", network, keep });
   }
 
   // ---- leased blocks ----
@@ -436,7 +499,7 @@ export class Store {
     }
     let log = this.#raft.get(groupId);
     if (log === undefined) {
-      log = new RaftLogStore(this.#db, groupId, this.#assertOpen);
+      log = new RaftLogStore(this.#db, groupId, this.#assertOpen, this.#transaction);
       this.#raft.set(groupId, log);
     }
     return log;
@@ -457,13 +520,15 @@ export class Store {
   }
 
   /**
-   * Commits every queued write (their promises settle), then closes the file. Idempotent.
-   * Later calls fail with `CLOSED`.
+   * Commits every queued write and waits for the batch in flight on the commit thread (their
+   * promises settle), closes the commit thread's connection, then the file. Blocks meanwhile.
+   * Idempotent. Later calls fail with `CLOSED`.
    */
   close(): void {
     if (this.#closed) return;
     try {
       this.#gc.flushAll();
+      this.#runner.close();
     } finally {
       this.#closed = true;
       this.#db.close();
@@ -487,21 +552,11 @@ function prepare(db: Database.Database) {
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
     deleteMeta: db.prepare("DELETE FROM meta WHERE key = ?"),
-    putCooling: db.prepare(
-      `INSERT INTO cooling (address, until) VALUES (?, ?)
-       ON CONFLICT (address) DO UPDATE SET until = excluded.until`,
-    ),
     listCooling: db.prepare(
       "SELECT address, until FROM cooling WHERE until > ? ORDER BY until, address",
     ),
     pruneCooling: db.prepare("DELETE FROM cooling WHERE until <= ?"),
   };
-}
-
-/** A released address and the time (ms since the epoch) before which it must not be reused. */
-export interface CoolingAddress {
-  readonly address: string;
-  readonly until: number;
 }
 
 function finiteTime(field: string, value: unknown): void {
