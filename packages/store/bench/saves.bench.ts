@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type BenchRow, summarize, withBaseline } from "@ipam/bench-kit";
 import { type AllocationRecord, openStore } from "../src/index.js";
 
@@ -25,15 +26,30 @@ function record(i: number): AllocationRecord {
 interface RunResult {
   savesPerSecond: number;
   latenciesMs: number[];
+  /** Event-loop delay while saving (perf_hooks, 1 ms resolution): p99 and max, ms. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 /**
- * `writers` concurrent loops each awaiting `saveAllocation` until `total` saves are done,
- * on a fresh file. `perSave` forces one transaction per save (maxBatchSize 1): the baseline.
+ * How a run commits: `per-save` forces one transaction per save (maxBatchSize 1, the
+ * baseline of group commit); `worker` and `main` are group commit on the commit thread and
+ * on the event loop's thread.
  */
-async function runOnce(writers: number, total: number, perSave: boolean): Promise<RunResult> {
+type Mode = "per-save" | "worker" | "main";
+
+/**
+ * `writers` concurrent loops each awaiting `saveAllocation` until `total` saves are done,
+ * on a fresh file, while the event loop's delay is sampled.
+ */
+async function runOnce(writers: number, total: number, mode: Mode): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "ipam-store-bench-"));
-  const store = openStore({ path: join(dir, "bench.db"), ...(perSave ? { maxBatchSize: 1 } : {}) });
+  const store = openStore({
+    path: join(dir, "bench.db"),
+    commitThread: mode === "main" ? "main" : "worker",
+    ...(mode === "per-save" ? { maxBatchSize: 1 } : {}),
+  });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
   try {
     let next = 0;
     const latencies: number[] = [];
@@ -45,11 +61,21 @@ async function runOnce(writers: number, total: number, perSave: boolean): Promis
         latencies.push(performance.now() - t0);
       }
     };
+    // The first save starts the commit thread: not part of the timed run.
+    await store.saveAllocation(record(total));
+    delay.enable();
     const started = performance.now();
     await Promise.all(Array.from({ length: writers }, loop));
     const seconds = (performance.now() - started) / 1000;
-    if (store.countAllocations() !== total) throw new Error("bench: saves went missing");
-    return { savesPerSecond: total / seconds, latenciesMs: latencies };
+    delay.disable();
+    if (store.countAllocations() !== total + 1) throw new Error("bench: saves went missing");
+    return {
+      savesPerSecond: total / seconds,
+      latenciesMs: latencies,
+      // The histogram counts the timer's own 1 ms period in every sample.
+      loopDelayP99Ms: Math.max(0, delay.percentile(99) / 1e6 - 1),
+      loopDelayMaxMs: Math.max(0, delay.max / 1e6 - 1),
+    };
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -69,31 +95,65 @@ function rows(
   ];
 }
 
+interface Runs {
+  rates: number[];
+  lat: number[];
+  loopP99: number[];
+  loopMax: number[];
+}
+
 /**
- * Durable saves at 1 and 64 writers: group commit against one transaction per save. The
- * two run alternately, run by run, so load drifting on a shared machine hits both alike.
+ * Durable saves at 1 and 64 writers: group commit on the commit thread and on the main thread
+ * against one transaction per save, and the event loop's delay with each. The three run in
+ * turns, run by run, so load drifting on a shared machine hits them alike.
  */
 export async function benchSaves(): Promise<BenchRow[]> {
   const out: BenchRow[] = [];
   for (const writers of [1, 64]) {
     const label = `store/saveAllocation durable, ${writers} writer${writers === 1 ? "" : "s"}`;
-    const groupTotal = writers === 1 ? 1000 : 12_800;
-    const baseTotal = writers === 1 ? 1000 : 2000;
-    await runOnce(writers, 500, true); // warm-up
-    await runOnce(writers, 500, false);
-    const g = { rates: [] as number[], lat: [] as number[] };
-    const b = { rates: [] as number[], lat: [] as number[] };
+    const totals: Record<Mode, number> = {
+      "per-save": writers === 1 ? 1000 : 2000,
+      worker: writers === 1 ? 1000 : 12_800,
+      main: writers === 1 ? 1000 : 12_800,
+    };
+    const modes: Mode[] = ["per-save", "worker", "main"];
+    const runs = new Map<Mode, Runs>(
+      modes.map((m) => [m, { rates: [], lat: [], loopP99: [], loopMax: [] }]),
+    );
+    for (const m of modes) await runOnce(writers, 500, m); // warm-up
     for (let r = 0; r < 5; r++) {
-      const base = await runOnce(writers, baseTotal, true);
-      b.rates.push(base.savesPerSecond);
-      b.lat.push(...base.latenciesMs);
-      const group = await runOnce(writers, groupTotal, false);
-      g.rates.push(group.savesPerSecond);
-      g.lat.push(...group.latenciesMs);
+      for (const m of modes) {
+        const run = await runOnce(writers, totals[m], m);
+        const into = runs.get(m)!;
+        into.rates.push(run.savesPerSecond);
+        into.lat.push(...run.latenciesMs);
+        into.loopP99.push(run.loopDelayP99Ms);
+        into.loopMax.push(run.loopDelayMaxMs);
+      }
     }
-    const [bt, bl] = rows(`${label}, one transaction per save`, "saves/s", b.rates, b.lat);
-    const [gt, gl] = rows(`${label}, group commit`, "saves/s", g.rates, g.lat);
-    out.push(withBaseline(gt, bt, "higher"), withBaseline(gl, bl), bt, bl);
+    const names: Record<Mode, string> = {
+      "per-save": `${label}, one transaction per save`,
+      worker: `${label}, group commit`,
+      main: `${label}, group commit on the main thread`,
+    };
+    const per = runs.get("per-save")!;
+    const [bt, bl] = rows(names["per-save"], "saves/s", per.rates, per.lat);
+    const loop = (m: Mode) =>
+      summarize(`${names[m]}, event-loop delay p99`, "ms", runs.get(m)!.loopP99);
+    const loopMax = (m: Mode) =>
+      summarize(`${names[m]}, event-loop delay max`, "ms", runs.get(m)!.loopMax);
+    const mainLoop = loop("main");
+    const mainLoopMax = loopMax("main");
+    for (const m of ["worker", "main"] as const) {
+      const r = runs.get(m)!;
+      const [t, l] = rows(names[m], "saves/s", r.rates, r.lat);
+      out.push(withBaseline(t, bt, "higher"), withBaseline(l, bl));
+      out.push(
+        m === "worker" ? withBaseline(loop(m), mainLoop) : mainLoop,
+        m === "worker" ? withBaseline(loopMax(m), mainLoopMax) : mainLoopMax,
+      );
+    }
+    out.push(bt, bl);
   }
   return out;
 }
