@@ -53,15 +53,26 @@ export type ItemOutcome =
   | { readonly ok: true; readonly value: WriteResult }
   | { readonly ok: false; readonly error: StoreErrorData };
 
+/** What one transaction did; passed to the `onCommit` observer (e.g. a latency histogram). */
+export interface CommitInfo {
+  /** Writes in the transaction (including those rejected on their own, e.g. `CONFLICT`). */
+  readonly writes: number;
+  /** Time spent in the transaction including the fsync, milliseconds. */
+  readonly durationMs: number;
+  /** false when the whole transaction failed (every caller was rejected). */
+  readonly ok: boolean;
+}
+
 /**
  * The outcome of one batch: either `error` (the whole transaction was rolled back, every
- * write failed with it) or one item outcome per write, in order, all durable.
+ * write failed with it) or one item outcome per write, in order, all durable. `commit`
+ * describes the transaction; when the commit thread ran several batches in one transaction,
+ * only the last of them carries it.
  */
 export interface BatchOutcome {
   readonly items: readonly ItemOutcome[];
   readonly error?: StoreErrorData;
-  /** Time from BEGIN to the end of COMMIT (its fsync included) or ROLLBACK, ms. */
-  readonly durationMs: number;
+  readonly commit?: CommitInfo;
 }
 
 /** Item-level codes: such an error rejects only its own write, the batch carries on. */
@@ -127,8 +138,11 @@ export function runBatch(
     return {
       items: [],
       error: storeErrorToData(toStoreError(err, `commit of ${ops.length} writes`)),
-      durationMs: performance.now() - started,
+      commit: { writes: ops.length, durationMs: performance.now() - started, ok: false },
     };
   }
-  return { items, durationMs: performance.now() - started };
+  return {
+    items,
+    commit: { writes: ops.length, durationMs: performance.now() - started, ok: true },
+  };
 }

@@ -23,16 +23,21 @@ export interface OpenMessage {
   readonly shared: Int32Array;
   readonly path: string;
   readonly busyTimeoutMs: number;
+  /** Most writes in one transaction when batches are merged (the store's `maxBatchSize`). */
+  readonly maxBatch: number;
   /** `PRAGMA max_page_count` (the store's `maxSizeBytes`), per connection in SQLite. */
   readonly maxPageCount?: number;
 }
 
-/** To a connection's port: commit `ops` as one batch, or close. Served in order. */
+/**
+ * To a connection's port: commit `ops`, or close. Served in order; batches waiting when a
+ * transaction begins are merged into it (up to `maxBatch` writes), each still answered alone.
+ */
 export type ConnectionRequest =
   | { readonly type: "batch"; readonly ops: readonly WriteOp[] }
   | { readonly type: "close" };
 
-/** From a connection's port, one per request, in order. */
+/** From a connection's port, one per request, in order (`outcome.commit` on the last batch of a transaction). */
 export type ConnectionReply =
   | { readonly type: "batch"; readonly outcome: BatchOutcome }
   | { readonly type: "closed"; readonly error?: StoreErrorData };

@@ -87,6 +87,7 @@ const SYNC_WAIT_MS = 120_000;
 export class ThreadRunner implements BatchRunner {
   readonly #path: string;
   readonly #busyTimeoutMs: number;
+  readonly #maxBatch: number;
   readonly #maxPageCount: number | undefined;
   readonly #shared: Int32Array;
   #port: MessagePort | undefined;
@@ -94,9 +95,15 @@ export class ThreadRunner implements BatchRunner {
   /** One entry per request sent and not yet answered, in order. */
   readonly #waiting: ((reply: ConnectionReply) => void)[] = [];
 
-  constructor(options: { path: string; busyTimeoutMs: number; maxPageCount?: number }) {
+  constructor(options: {
+    path: string;
+    busyTimeoutMs: number;
+    maxBatch: number;
+    maxPageCount?: number;
+  }) {
     this.#path = options.path;
     this.#busyTimeoutMs = options.busyTimeoutMs;
+    this.#maxBatch = options.maxBatch;
     this.#maxPageCount = options.maxPageCount;
     this.#shared = new Int32Array(new SharedArrayBuffer(SHARED_CELLS * 4));
   }
@@ -143,7 +150,7 @@ export class ThreadRunner implements BatchRunner {
     this.#done(waiting.length);
     this.#disconnect();
     for (const w of waiting) {
-      w({ type: "batch", outcome: { items: [], error: storeErrorToData(error), durationMs: 0 } });
+      w({ type: "batch", outcome: { items: [], error: storeErrorToData(error) } });
     }
   }
 
@@ -174,6 +181,7 @@ export class ThreadRunner implements BatchRunner {
       shared: this.#shared,
       path: this.#path,
       busyTimeoutMs: this.#busyTimeoutMs,
+      maxBatch: this.#maxBatch,
       ...(this.#maxPageCount === undefined ? {} : { maxPageCount: this.#maxPageCount }),
     };
     thread.worker.postMessage(open, [port2]);

@@ -3,7 +3,7 @@
 // fsync — so that the main thread's event loop keeps serving while the disk syncs.
 // Started by `commit-thread.ts`; never imported. Every handler catches what it can throw: an
 // error goes back to the store as a typed outcome, never as an uncaught exception here.
-import { parentPort } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import {
   type BatchOutcome,
@@ -22,7 +22,7 @@ import {
 import { toStoreError } from "./map-sqlite-error.js";
 import { StoreError } from "./store-error.js";
 import { WriteLock } from "./write-lock.js";
-import { WriteTarget } from "./write-op.js";
+import { type WriteOp, WriteTarget } from "./write-op.js";
 
 if (parentPort === null) throw new Error("commit-worker runs as a worker thread of @ipam/store");
 
@@ -65,29 +65,29 @@ function serve(message: OpenMessage): void {
   const { port, shared } = message;
   live.add(shared);
   const lock = { lock: new WriteLock(shared), timeoutMs: message.busyTimeoutMs };
-  let run: (ops: ConnectionRequest & { type: "batch" }) => BatchOutcome;
+  let commit: (ops: readonly WriteOp[]) => BatchOutcome;
   let db: Database.Database | undefined;
   try {
     const conn = open(message);
     db = conn;
     const tx = prepareTransaction(conn);
     const target = new WriteTarget(conn);
-    run = (req) => runBatch(conn, tx, target, req.ops, lock);
+    commit = (ops) => runBatch(conn, tx, target, ops, lock);
   } catch (err) {
     // Every batch fails with the reason, so that no write is acknowledged.
     const error = storeErrorToData(toStoreError(err, `open ${message.path} on the commit thread`));
-    run = () => ({ items: [], error, durationMs: 0 });
+    commit = (ops) => ({
+      items: [],
+      error,
+      commit: { writes: ops.length, durationMs: 0, ok: false },
+    });
   }
   const reply = (r: ConnectionReply) => {
     port.postMessage(r);
     Atomics.add(shared, REPLIES, 1);
     Atomics.notify(shared, REPLIES);
   };
-  port.on("message", (req: ConnectionRequest) => {
-    if (req.type === "batch") {
-      reply({ type: "batch", outcome: run(req) });
-      return;
-    }
+  const close = () => {
     let error: StoreErrorData | undefined;
     try {
       db?.close();
@@ -97,5 +97,54 @@ function serve(message: OpenMessage): void {
     live.delete(shared);
     reply(error === undefined ? { type: "closed" } : { type: "closed", error });
     port.close();
+  };
+
+  /** Requests received and not yet served, in order. */
+  const pending: ConnectionRequest[] = [];
+  port.on("message", (first: ConnectionRequest) => {
+    pending.push(first);
+    while (pending.length > 0) {
+      // Everything that arrived meanwhile (during the last transaction) joins the next one.
+      for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+        pending.push(m.message as ConnectionRequest);
+      }
+      if (pending[0]!.type === "close") {
+        close();
+        return;
+      }
+      const batches = takeBatches(pending, message.maxBatch);
+      const outcome = commit(batches.flat());
+      let offset = 0;
+      batches.forEach((ops, i) => {
+        const last = i === batches.length - 1;
+        reply({
+          type: "batch",
+          outcome: {
+            items: outcome.items.slice(offset, offset + ops.length),
+            ...(outcome.error === undefined ? {} : { error: outcome.error }),
+            ...(last && outcome.commit !== undefined ? { commit: outcome.commit } : {}),
+          },
+        });
+        offset += ops.length;
+      });
+    }
   });
+}
+
+/**
+ * Removes from the head of `pending` the batches of the next transaction: consecutive batch
+ * requests while their writes add up to at most `maxBatch` (always at least one).
+ */
+function takeBatches(pending: ConnectionRequest[], maxBatch: number): (readonly WriteOp[])[] {
+  const out: (readonly WriteOp[])[] = [];
+  let writes = 0;
+  while (pending.length > 0) {
+    const head = pending[0]!;
+    if (head.type !== "batch") break;
+    if (out.length > 0 && writes + head.ops.length > maxBatch) break;
+    out.push(head.ops);
+    writes += head.ops.length;
+    pending.shift();
+  }
+  return out;
 }

@@ -1,25 +1,19 @@
-import { type BatchOutcome, storeErrorFromData } from "./commit-batch.js";
+import { type BatchOutcome, type CommitInfo, storeErrorFromData } from "./commit-batch.js";
 import { StoreError } from "./store-error.js";
 import type { WriteOp, WriteResult } from "./write-op.js";
 
-/** What one flushed batch did; passed to the `onCommit` observer (e.g. a latency histogram). */
-export interface CommitInfo {
-  /** Writes in the batch (including those rejected on their own, e.g. `CONFLICT`). */
-  readonly writes: number;
-  /** Time spent in the transaction including the fsync, milliseconds. */
-  readonly durationMs: number;
-  /** false when the whole batch failed (every caller was rejected). */
-  readonly ok: boolean;
-}
+export type { CommitInfo } from "./commit-batch.js";
 
 /**
  * Where batches run: on this thread's connection (`LocalRunner`) or on the commit thread
- * (`ThreadRunner`). The group committer hands it one batch at a time.
+ * (`ThreadRunner`). A batch may be handed over while earlier ones are still in flight.
  */
 export interface BatchRunner {
   /**
-   * Runs `ops` as one durable transaction (`runBatch`) and calls `done` exactly once with the
-   * outcome, once it is durable: synchronously (local) or from a later event-loop task (thread).
+   * Commits `ops` (`runBatch`: alone, or merged with the batches handed over just before or
+   * after it into one transaction) and calls `done` exactly once with the batch's outcome, once
+   * it is durable: synchronously (local) or from a later event-loop task (thread). Batches are
+   * committed, and their `done` called, in the order of the `run` calls.
    */
   run(ops: readonly WriteOp[], done: (outcome: BatchOutcome) => void): void;
   /** Blocks until every batch handed to `run` has called its `done` (used by `close()`). */
@@ -45,22 +39,23 @@ export interface GroupCommitOptions {
 /**
  * Group commit: the queue in front of a `BatchRunner`.
  *
- * `submit(op)` queues a write. Queued writes are flushed together — all writes queued in the
- * same event-loop turn, or within `windowMs` of the first — as ONE transaction, one fsync with
- * `synchronous=FULL`. At most one batch is in flight: writes submitted while a batch commits
- * (on the commit thread, the event loop keeps running) wait for it and then go together as
- * the next batch, so the batch size follows the commit latency. A write that fails with an
- * item-level error (`CONFLICT`, `INVALID_ARGUMENT`, `NOT_FOUND`) rejects only its own caller;
- * any other failure rejects every caller of the batch with the same typed error and nothing
- * of the batch is written. A promise resolves only after the COMMIT that made its write
- * durable has returned. Writes are applied in submission order.
+ * `submit(op)` queues a write. Queued writes are handed to the runner together — all writes
+ * queued in the same event-loop turn, or within `windowMs` of the first — as one batch of at
+ * most `maxBatch` writes (a longer queue goes on in the next turns). The runner commits a
+ * batch as ONE transaction, one fsync with `synchronous=FULL`: on the calling thread before
+ * `run` returns, or on the commit thread, which merges every batch waiting when it begins a
+ * transaction (up to `maxBatch` writes), so that writes arriving while it commits go together
+ * into the next one. A write that fails with an item-level error (`CONFLICT`,
+ * `INVALID_ARGUMENT`, `NOT_FOUND`) rejects only its own caller; any other failure rejects every
+ * caller of the transaction with the same typed error and nothing of it is written. A promise
+ * resolves only after the COMMIT that made its write durable has returned. Writes are applied
+ * in submission order.
  */
 export class GroupCommitter {
   readonly #runner: BatchRunner;
   readonly #options: GroupCommitOptions;
   #queue: Pending[] = [];
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  #inFlight = false;
 
   constructor(runner: BatchRunner, options: GroupCommitOptions) {
     this.#runner = runner;
@@ -71,33 +66,34 @@ export class GroupCommitter {
   submit<T extends WriteResult>(op: WriteOp): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ op, resolve: resolve as (v: WriteResult) => void, reject });
-      this.#schedule();
+      this.#schedule(false);
     });
   }
 
-  /** Arms one flush, after the window, unless one is armed or a batch is in flight. */
-  #schedule(): void {
-    if (this.#scheduled !== undefined || this.#inFlight) return;
+  /** Arms one flush (after the window, or on the next turn when `now`) unless one is armed. */
+  #schedule(now: boolean): void {
+    if (this.#scheduled !== undefined) return;
     const run = () => {
       this.#scheduled = undefined;
       this.#flushOne();
+      // What is still queued was queued before this flush: it has had its window.
+      if (this.#queue.length > 0) this.#schedule(true);
     };
     this.#scheduled =
-      this.#options.windowMs > 0 ? setTimeout(run, this.#options.windowMs) : setImmediate(run);
+      this.#options.windowMs > 0 && !now
+        ? setTimeout(run, this.#options.windowMs)
+        : setImmediate(run);
   }
 
   /** Commits everything queued and in flight, blocking until it is durable (`close()`). */
   flushAll(): void {
-    for (;;) {
-      this.#runner.settleSync();
-      if (this.#scheduled !== undefined) {
-        clearTimeout(this.#scheduled as NodeJS.Timeout);
-        clearImmediate(this.#scheduled as NodeJS.Immediate);
-        this.#scheduled = undefined;
-      }
-      if (this.#queue.length === 0) return;
-      this.#flushOne();
+    if (this.#scheduled !== undefined) {
+      clearTimeout(this.#scheduled as NodeJS.Timeout);
+      clearImmediate(this.#scheduled as NodeJS.Immediate);
+      this.#scheduled = undefined;
     }
+    while (this.#queue.length > 0) this.#flushOne();
+    this.#runner.settleSync();
   }
 
   #flushOne(): void {
@@ -107,20 +103,9 @@ export class GroupCommitter {
         ? this.#queue
         : this.#queue.slice(0, this.#options.maxBatch);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#options.maxBatch);
-    this.#inFlight = true;
     this.#runner.run(
       batch.map((p) => p.op),
-      (outcome) => {
-        this.#inFlight = false;
-        this.#settle(batch, outcome);
-        // What is queued now was queued while this batch committed: it has had its window.
-        if (this.#queue.length > 0 && this.#scheduled === undefined) {
-          this.#scheduled = setImmediate(() => {
-            this.#scheduled = undefined;
-            this.#flushOne();
-          });
-        }
-      },
+      (outcome) => this.#settle(batch, outcome),
     );
   }
 
@@ -136,10 +121,6 @@ export class GroupCommitter {
       else p.reject(storeErrorFromData(item.error));
     }
     // After the callers are settled, so an observer that throws cannot lose an acknowledgement.
-    this.#options.onCommit?.({
-      writes: batch.length,
-      durationMs: outcome.durationMs,
-      ok: outcome.error === undefined,
-    });
+    if (outcome.commit !== undefined) this.#options.onCommit?.(outcome.commit);
   }
 }

@@ -5,7 +5,7 @@ export type {
   SaveResult,
 } from "./allocation-record.js";
 export { canonicalAddress } from "./allocation-record.js";
-export type { CommitInfo } from "./group-commit.js";
+export type { CommitInfo } from "./commit-batch.js";
 export type { LeasedBlock } from "./leased-block.js";
 export { storeCodeForSqlite, toStoreError } from "./map-sqlite-error.js";
 export type { Migration } from "./migrations.js";

@@ -181,6 +181,7 @@ export function openStore(options: StoreOptions): Store {
         ? new ThreadRunner({
             path: options.path,
             busyTimeoutMs,
+            maxBatch,
             ...(maxPageCount === undefined ? {} : { maxPageCount }),
           })
         : undefined;
