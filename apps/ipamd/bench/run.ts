@@ -18,6 +18,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { type BenchRow, printTable, round, writeBenchResults } from "@ipam/bench-kit";
 import { AllocateResponseSchema, FamilySelection, ReleaseResponseSchema } from "@ipam/grpc-server";
 import { createLeanIpamClient, type LeanIpamClient } from "@ipam/grpc-server/lean";
+import { freePort } from "../test/helpers/processes.js";
 import { combineRounds, type Driven, runRows } from "./drive.js";
 import type { LoadRequest, LoadResult } from "./load-client.js";
 import {
@@ -39,6 +40,8 @@ type Target = (typeof TARGETS)[number];
 const children: ChildProcess[] = [];
 /** When ipamd ran under the 64-client load: the daemon profile is summarised over these. */
 const profileWindows: Window[] = [];
+/** The daemon's metrics endpoint (its group commit counters). */
+let metricsUrl = "";
 
 /** A row with the machine's state while it ran (BENCHMARKS.md, issue 22). */
 type NodeApiRow = BenchRow & {
@@ -48,7 +51,37 @@ type NodeApiRow = BenchRow & {
   readonly clientCpuCores?: number;
   /** CPU of the server process (all its threads), cores (median round). */
   readonly serverCpuCores?: number;
+  /** ipamd's group commits over the rounds, from its own metrics. */
+  readonly groupCommit?: GroupCommitStats;
 };
+
+/** Group commit transactions of the daemon (its `ipamd_store_*` metrics). */
+interface GroupCommitStats {
+  readonly transactions: number;
+  readonly writesPerTransaction: number;
+  /** Mean time in the transaction, its fsync included, ms. */
+  readonly meanMs: number;
+}
+
+/** The counters behind {@link GroupCommitStats}, read from `/metrics`. */
+interface StoreCounters {
+  readonly count: number;
+  readonly seconds: number;
+  readonly writes: number;
+}
+
+async function storeCounters(metricsUrl: string): Promise<StoreCounters> {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    return line === undefined ? 0 : Number(line.slice(name.length + 1));
+  };
+  return {
+    count: value('ipamd_store_transaction_duration_seconds_count{op="group_commit"}'),
+    seconds: value('ipamd_store_transaction_duration_seconds_sum{op="group_commit"}'),
+    writes: value("ipamd_store_batch_operations_sum"),
+  };
+}
 
 /** CPU time of process `pid` (all threads), ms, from /proc. */
 function processCpuMs(pid: number): number {
@@ -106,6 +139,8 @@ class LoadProcess {
 interface Round extends Driven {
   readonly clientCpuCores: number;
   readonly serverCpuCores: number;
+  /** The daemon's store counters before and after the round (ipamd rounds only). */
+  readonly store?: readonly [StoreCounters, StoreCounters];
 }
 
 /** One round against `target`: every process drives its share of the clients at once. */
@@ -118,6 +153,7 @@ async function runRound(
 ): Promise<Round> {
   const per = concurrency / procs.length;
   const fromUs = Number(process.hrtime.bigint() / 1000n);
+  const storeBefore = target === "ipamd" ? await storeCounters(metricsUrl) : undefined;
   const serverBefore = processCpuMs(serverPid);
   const started = performance.now();
   const results = await Promise.all(
@@ -125,6 +161,7 @@ async function runRound(
   );
   const wallMs = performance.now() - started;
   const serverMs = processCpuMs(serverPid) - serverBefore;
+  const storeAfter = storeBefore === undefined ? undefined : await storeCounters(metricsUrl);
   if (target === "ipamd" && concurrency === 64) {
     profileWindows.push([fromUs, Number(process.hrtime.bigint() / 1000n)]);
   }
@@ -133,6 +170,28 @@ async function runRound(
     latencies: results.flatMap((r) => r.latencies),
     clientCpuCores: results.reduce((sum, r) => sum + r.cpuMs, 0) / wallMs,
     serverCpuCores: serverMs / wallMs,
+    ...(storeBefore === undefined || storeAfter === undefined
+      ? {}
+      : { store: [storeBefore, storeAfter] as const }),
+  };
+}
+
+/** Group commits over every round that measured them. */
+function groupCommitStats(rounds: readonly Round[]): GroupCommitStats | undefined {
+  let count = 0;
+  let seconds = 0;
+  let writes = 0;
+  for (const r of rounds) {
+    if (r.store === undefined) continue;
+    count += r.store[1].count - r.store[0].count;
+    seconds += r.store[1].seconds - r.store[0].seconds;
+    writes += r.store[1].writes - r.store[0].writes;
+  }
+  if (count === 0) return undefined;
+  return {
+    transactions: count,
+    writesPerTransaction: round(writes / count),
+    meanMs: round((seconds * 1000) / count),
   };
 }
 
@@ -174,13 +233,15 @@ async function main(): Promise<void> {
     "layer echo": join(dir, "layer-echo.sock"),
   };
   const profileDir = PROFILE_DIR === undefined ? undefined : resolve(PROFILE_DIR);
+  const metricsAddr = `127.0.0.1:${await freePort()}`;
+  metricsUrl = `http://${metricsAddr}/metrics`;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const daemon = spawn(
     process.execPath,
     [
       ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
       ...[join(ROOT, "dist/main.js"), "--data-dir", dir, "--unix-socket", sockets.ipamd],
-      ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", "off", "--log-level", "warn"],
+      ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", metricsAddr, "--log-level", "warn"],
       ...["--node-id", "bench-node"],
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
@@ -237,10 +298,12 @@ async function main(): Promise<void> {
           ceiling === undefined ? {} : { baseline: ceiling },
         );
         ceiling ??= run;
+        const stats = groupCommitStats(list);
         const machine = {
           loadavg: loadavg().map((x) => round(x)),
           clientCpuCores: round(median(list.map((x) => x.clientCpuCores))),
           serverCpuCores: round(median(list.map((x) => x.serverCpuCores))),
+          ...(stats === undefined ? {} : { groupCommit: stats }),
         };
         rows.push({ ...run.rate, ...machine }, { ...run.latency, loadavg: machine.loadavg });
       }
@@ -257,6 +320,12 @@ async function main(): Promise<void> {
     console.log(
       `${r.name.padEnd(48).slice(0, 48)}  ${r.clientCpuCores.toFixed(2).padStart(10)}  ${(r.serverCpuCores ?? 0).toFixed(2).padStart(10)}  ${r.loadavg.join(" ")}`,
     );
+    if (r.groupCommit !== undefined) {
+      const g = r.groupCommit;
+      console.log(
+        `  group commit: ${g.transactions} transactions, ${g.writesPerTransaction} writes each, ${g.meanMs} ms each`,
+      );
+    }
   }
   console.log(`written to ${path}`);
 
