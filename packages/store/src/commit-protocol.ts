@@ -1,6 +1,5 @@
 import type { MessagePort } from "node:worker_threads";
-import type { BatchOutcome, StoreErrorData } from "./commit-batch.js";
-import type { WriteOp } from "./write-op.js";
+import type { BatchOutcome, ItemOutcome, StoreErrorData } from "./commit-batch.js";
 
 // The messages between a store (main thread) and the commit thread, and the shared memory
 // of one store's connection there. Every reply is posted on the store's port first and then
@@ -34,10 +33,15 @@ export interface OpenMessage {
  * transaction begins are merged into it (up to `maxBatch` writes), each still answered alone.
  */
 export type ConnectionRequest =
-  | { readonly type: "batch"; readonly ops: readonly WriteOp[] }
+  | { readonly type: "batch" /** `encodeOps` of the batch. */; readonly ops: readonly unknown[] }
   | { readonly type: "close" };
+
+/** A batch's outcome on the way back: a save that created its record is `true` (`compactOutcomes`). */
+export type WireOutcome = Omit<BatchOutcome, "items"> & {
+  readonly items: readonly (ItemOutcome | true)[];
+};
 
 /** From a connection's port, one per request, in order (`outcome.commit` on the last batch of a transaction). */
 export type ConnectionReply =
-  | { readonly type: "batch"; readonly outcome: BatchOutcome }
+  | { readonly type: "batch"; readonly outcome: WireOutcome }
   | { readonly type: "closed"; readonly error?: StoreErrorData };

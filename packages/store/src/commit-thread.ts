@@ -20,6 +20,7 @@ import type { BatchRunner } from "./group-commit.js";
 import { StoreError } from "./store-error.js";
 import { WriteLock } from "./write-lock.js";
 import type { WriteOp } from "./write-op.js";
+import { encodeOps, expandOutcomes } from "./write-op-wire.js";
 
 /** The process's commit thread and the runners connected to it. */
 interface CommitThread {
@@ -114,8 +115,9 @@ export class ThreadRunner implements BatchRunner {
   }
 
   run(ops: readonly WriteOp[], done: (outcome: BatchOutcome) => void): void {
-    this.#send({ type: "batch", ops }, (reply) => {
-      if (reply.type === "batch") done(reply.outcome);
+    this.#send({ type: "batch", ops: encodeOps(ops) }, (reply) => {
+      if (reply.type !== "batch") return;
+      done({ ...reply.outcome, items: expandOutcomes(ops, reply.outcome.items) });
     });
   }
 
@@ -210,7 +212,10 @@ export class ThreadRunner implements BatchRunner {
   /** Blocks until the next reply arrives and handles it. */
   #receiveSync(): void {
     const port = this.#port;
-    if (port === undefined) return;
+    if (port === undefined) {
+      this.lost("the connection to the commit thread is gone");
+      return;
+    }
     const deadline = performance.now() + SYNC_WAIT_MS;
     for (;;) {
       const seen = Atomics.load(this.#shared, REPLIES);

@@ -23,6 +23,7 @@ import { toStoreError } from "./map-sqlite-error.js";
 import { StoreError } from "./store-error.js";
 import { WriteLock } from "./write-lock.js";
 import { type WriteOp, WriteTarget } from "./write-op.js";
+import { compactOutcomes, decodeOps } from "./write-op-wire.js";
 
 if (parentPort === null) throw new Error("commit-worker runs as a worker thread of @ipam/store");
 
@@ -120,7 +121,7 @@ function serve(message: OpenMessage): void {
         reply({
           type: "batch",
           outcome: {
-            items: outcome.items.slice(offset, offset + ops.length),
+            items: compactOutcomes(ops, outcome.items.slice(offset, offset + ops.length)),
             ...(outcome.error === undefined ? {} : { error: outcome.error }),
             ...(last && outcome.commit !== undefined ? { commit: outcome.commit } : {}),
           },
@@ -135,15 +136,16 @@ function serve(message: OpenMessage): void {
  * Removes from the head of `pending` the batches of the next transaction: consecutive batch
  * requests while their writes add up to at most `maxBatch` (always at least one).
  */
-function takeBatches(pending: ConnectionRequest[], maxBatch: number): (readonly WriteOp[])[] {
-  const out: (readonly WriteOp[])[] = [];
+function takeBatches(pending: ConnectionRequest[], maxBatch: number): WriteOp[][] {
+  const out: WriteOp[][] = [];
   let writes = 0;
   while (pending.length > 0) {
     const head = pending[0]!;
     if (head.type !== "batch") break;
-    if (out.length > 0 && writes + head.ops.length > maxBatch) break;
-    out.push(head.ops);
-    writes += head.ops.length;
+    const ops = decodeOps(head.ops);
+    if (out.length > 0 && writes + ops.length > maxBatch) break;
+    out.push(ops);
+    writes += ops.length;
     pending.shift();
   }
   return out;
