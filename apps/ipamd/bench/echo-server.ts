@@ -1,7 +1,8 @@
-// A do-nothing ipam.v1.Ipam service on a unix socket: the ceiling the daemon is compared with.
-// It answers canned responses of the same shape and size as ipamd's answers to the benchmark's
-// IPv6 Allocate and Release, so that the comparison isolates what ipamd adds (the allocation,
-// the durable write, the metrics) from the transport of the same bytes.
+// The "layer echo" of the node API benchmark: a do-nothing ipam.v1.Ipam service on a unix
+// socket, built on the project's own server layer (@ipam/grpc-server). It answers canned
+// responses of the same shape and size as ipamd's answers to the benchmark's IPv6 Allocate and
+// Release. It is not the ceiling (the layer's cost would sit on both sides of the ratio):
+// bench/raw-echo-server.ts is; beside it, this one shows what the layer costs.
 import { createIpamService, startGrpcServer } from "@ipam/grpc-server";
 
 const path = process.argv[2];
