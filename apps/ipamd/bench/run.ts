@@ -8,6 +8,8 @@
 // the load generator is not the limit), and each row reports the clients' and the server's
 // CPU and the machine load. Targets run in turns (raw, layer, ipamd) for BENCH_ROUNDS rounds.
 // With BENCH_PROFILE_DIR, the daemon runs under `--cpu-prof` and the profile is summarised.
+// With BENCH_COMPARE_DAEMON=<another build's dist/main.js>, that daemon runs in the same rounds
+// as "ipamd (compare)" (a before/after comparison within one run).
 // Writes bench-results/ipamd.json.
 import { type ChildProcess, fork, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -35,13 +37,25 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CLIENT_PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 2);
 const CLIENT_KINDS = (process.env.BENCH_CLIENTS ?? "lean").split(",");
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
-const TARGETS = ["raw echo", "layer echo", "ipamd"] as const;
-type Target = (typeof TARGETS)[number];
+/**
+ * Another build of the daemon (its `dist/main.js`) driven in the same rounds as one more
+ * target, "ipamd (compare)": a before/after comparison in one run.
+ */
+const COMPARE_DAEMON = process.env.BENCH_COMPARE_DAEMON;
+
+/** A server the load clients drive: the first one is the ceiling every ratio is taken to. */
+interface Target {
+  readonly name: string;
+  readonly socket: string;
+  readonly pid: number;
+  /** A daemon's metrics endpoint (its group commit counters). */
+  readonly metricsUrl?: string;
+  /** Whether the daemon profile is summarised over this target's 64-client rounds. */
+  readonly profiled?: boolean;
+}
 const children: ChildProcess[] = [];
 /** When ipamd ran under the 64-client load: the daemon profile is summarised over these. */
 const profileWindows: Window[] = [];
-/** The daemon's metrics endpoint (its group commit counters). */
-let metricsUrl = "";
 
 /** A row with the machine's state while it ran (BENCHMARKS.md, issue 22). */
 type NodeApiRow = BenchRow & {
@@ -109,7 +123,7 @@ class LoadProcess {
   readonly ready: Promise<void>;
   #pending: ((r: LoadResult) => void) | undefined;
 
-  constructor(kind: string, sockets: Record<Target, string>) {
+  constructor(kind: string, sockets: Record<string, string>) {
     this.#child = fork(join(ROOT, "bench/load-client.ts"), [kind, JSON.stringify(sockets)], {
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -147,22 +161,24 @@ interface Round extends Driven {
 async function runRound(
   procs: readonly LoadProcess[],
   target: Target,
-  serverPid: number,
   concurrency: number,
   tag: string,
 ): Promise<Round> {
   const per = concurrency / procs.length;
   const fromUs = Number(process.hrtime.bigint() / 1000n);
-  const storeBefore = target === "ipamd" ? await storeCounters(metricsUrl) : undefined;
-  const serverBefore = processCpuMs(serverPid);
+  const metricsUrl = target.metricsUrl;
+  const storeBefore = metricsUrl === undefined ? undefined : await storeCounters(metricsUrl);
+  const serverBefore = processCpuMs(target.pid);
   const started = performance.now();
   const results = await Promise.all(
-    procs.map((p, i) => p.run({ target, concurrency: per, runMs: RUN_MS, tag: `${tag}p${i}` })),
+    procs.map((p, i) =>
+      p.run({ target: target.name, concurrency: per, runMs: RUN_MS, tag: `${tag}p${i}` }),
+    ),
   );
   const wallMs = performance.now() - started;
-  const serverMs = processCpuMs(serverPid) - serverBefore;
-  const storeAfter = storeBefore === undefined ? undefined : await storeCounters(metricsUrl);
-  if (target === "ipamd" && concurrency === 64) {
+  const serverMs = processCpuMs(target.pid) - serverBefore;
+  const storeAfter = metricsUrl === undefined ? undefined : await storeCounters(metricsUrl);
+  if (target.profiled === true && concurrency === 64) {
     profileWindows.push([fromUs, Number(process.hrtime.bigint() / 1000n)]);
   }
   return {
@@ -225,35 +241,49 @@ function waitForLine(child: ChildProcess, line: string): Promise<void> {
   });
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "ipamd-bench-"));
-  const sockets: Record<Target, string> = {
-    ipamd: join(dir, "ipamd.sock"),
-    "raw echo": join(dir, "raw-echo.sock"),
-    "layer echo": join(dir, "layer-echo.sock"),
-  };
-  const profileDir = PROFILE_DIR === undefined ? undefined : resolve(PROFILE_DIR);
+/** Starts `ipamd` (role all) from `mainJs` on `socket`, answering once its node API does. */
+async function startDaemon(
+  mainJs: string,
+  dataDir: string,
+  socket: string,
+  profileDir?: string,
+): Promise<{ child: ChildProcess; metricsUrl: string }> {
+  mkdirSync(dataDir, { recursive: true });
   const metricsAddr = `127.0.0.1:${await freePort()}`;
-  metricsUrl = `http://${metricsAddr}/metrics`;
-  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-  const daemon = spawn(
+  const child = spawn(
     process.execPath,
     [
       ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
-      ...[join(ROOT, "dist/main.js"), "--data-dir", dir, "--unix-socket", sockets.ipamd],
+      ...[mainJs, "--data-dir", dataDir, "--unix-socket", socket],
       ...["--grpc-addr", "127.0.0.1:0", "--metrics-addr", metricsAddr, "--log-level", "warn"],
       ...["--node-id", "bench-node"],
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
-  children.push(daemon);
-  const probe = createLeanIpamClient({ socketPath: sockets.ipamd });
-  await retry("ipamd status", () => probe.status({}));
+  children.push(child);
+  const probe = createLeanIpamClient({ socketPath: socket });
+  await retry(`${mainJs} status`, () => probe.status({}));
+  probe.close();
+  return { child, metricsUrl: `http://${metricsAddr}/metrics` };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "ipamd-bench-"));
+  const profileDir = PROFILE_DIR === undefined ? undefined : resolve(PROFILE_DIR);
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const socket = (name: string) => join(dir, `${name.replace(/\W+/g, "-")}.sock`);
+  const daemon = await startDaemon(
+    join(ROOT, "dist/main.js"),
+    join(dir, "ipamd"),
+    socket("ipamd"),
+    profileDir,
+  );
+  const probe = createLeanIpamClient({ socketPath: socket("ipamd") });
   const answers = await retry("ipamd allocate", () => ipamdAnswers(probe));
   probe.close();
   const raw = spawn(
     process.execPath,
-    ["--import", "tsx", join(ROOT, "bench/raw-echo-server.ts"), sockets["raw echo"]].concat([
+    ["--import", "tsx", join(ROOT, "bench/raw-echo-server.ts"), socket("raw echo")].concat([
       answers.allocate,
       answers.release,
     ]),
@@ -261,16 +291,36 @@ async function main(): Promise<void> {
   );
   const layer = spawn(
     process.execPath,
-    ["--import", "tsx", join(ROOT, "bench/echo-server.ts"), sockets["layer echo"]],
+    ["--import", "tsx", join(ROOT, "bench/echo-server.ts"), socket("layer echo")],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.push(raw, layer);
   await Promise.all([waitForLine(raw, "ready"), waitForLine(layer, "ready")]);
-  const pids: Record<Target, number> = {
-    ipamd: daemon.pid!,
-    "raw echo": raw.pid!,
-    "layer echo": layer.pid!,
-  };
+  const targets: Target[] = [
+    { name: "raw echo", socket: socket("raw echo"), pid: raw.pid! },
+    { name: "layer echo", socket: socket("layer echo"), pid: layer.pid! },
+    {
+      name: "ipamd",
+      socket: socket("ipamd"),
+      pid: daemon.child.pid!,
+      metricsUrl: daemon.metricsUrl,
+      profiled: true,
+    },
+  ];
+  if (COMPARE_DAEMON !== undefined) {
+    const other = await startDaemon(
+      resolve(COMPARE_DAEMON),
+      join(dir, "compare"),
+      socket("ipamd compare"),
+    );
+    targets.push({
+      name: "ipamd (compare)",
+      socket: socket("ipamd compare"),
+      pid: other.child.pid!,
+      metricsUrl: other.metricsUrl,
+    });
+  }
+  const sockets = Object.fromEntries(targets.map((t) => [t.name, t.socket]));
 
   const rows: NodeApiRow[] = [];
   for (const kind of CLIENT_KINDS) {
@@ -279,20 +329,20 @@ async function main(): Promise<void> {
     for (const concurrency of [1, 64]) {
       const using = concurrency === 1 ? procs.slice(0, 1) : procs;
       if (concurrency % using.length !== 0) throw new Error("64 must divide among the processes");
-      const rounds = new Map<Target, Round[]>(TARGETS.map((t) => [t, []]));
+      const rounds = new Map<Target, Round[]>(targets.map((t) => [t, []]));
       for (let r = 0; r < ROUNDS; r++) {
-        for (const target of TARGETS) {
-          const tag = `${kind[0]}${concurrency}r${r}${target[0]}`;
-          rounds.get(target)!.push(await runRound(using, target, pids[target], concurrency, tag));
+        for (const [i, target] of targets.entries()) {
+          const tag = `${kind[0]}${concurrency}r${r}t${i}`;
+          rounds.get(target)!.push(await runRound(using, target, concurrency, tag));
         }
       }
       const procsLabel = `${using.length} client process${using.length === 1 ? "" : "es"}`;
       const label = `${concurrency} client(s), ${kind} client, ${procsLabel}`;
       let ceiling: ReturnType<typeof runRows> | undefined;
-      for (const target of TARGETS) {
+      for (const target of targets) {
         const list = rounds.get(target)!;
         const run = runRows(
-          `${target} allocate+release, ${label}`,
+          `${target.name} allocate+release, ${label}`,
           "pairs/s",
           combineRounds(list),
           ceiling === undefined ? {} : { baseline: ceiling },
@@ -330,8 +380,8 @@ async function main(): Promise<void> {
   console.log(`written to ${path}`);
 
   if (profileDir !== undefined) {
-    daemon.kill("SIGTERM");
-    await new Promise((r) => daemon.once("exit", r));
+    daemon.child.kill("SIGTERM");
+    await new Promise((r) => daemon.child.once("exit", r));
     // Kept beside the profiles: `tsx bench/profile-summary.ts --windows FILE` re-summarises.
     writeFileSync(join(profileDir, "windows.json"), JSON.stringify(profileWindows));
     for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
