@@ -1,0 +1,314 @@
+import { Cidr } from "@ipam/bitmap";
+import type { AddressInterval } from "@ipam/topology";
+import { BlockIndex } from "./block-index.js";
+import type { BlockLease } from "./block-lease.js";
+import type { Candidates } from "./candidates.js";
+import {
+  byString,
+  fail,
+  optionalRequestId,
+  optionalStrategy,
+  requireFamily,
+  requireString,
+} from "./command-args.js";
+import type { LeaseBlockCommand, ReleaseBlockCommand } from "./commands.js";
+import type { Registry } from "./registry.js";
+import type { Reservations } from "./reservations.js";
+import type { SubnetState, SubnetTable } from "./subnet-table.js";
+import type { UndoJournal } from "./undo-journal.js";
+
+/** Who holds a leased block. */
+export interface BlockOwner {
+  readonly node: string;
+  readonly leasedAt: number;
+  /** The lease-block command's `requestId`, when it carried one (idempotent retries). */
+  readonly requestId?: string;
+}
+
+/**
+ * The blocks of block-mode subnets leased to nodes (DESIGN §3): per subnet a sparse
+ * {@link BlockIndex} of leased block indexes with their owners, and per node its block
+ * indexes per subnet (sorted, for adjacency). Every mutation is recorded in the journal.
+ *
+ * Block choice: in each candidate subnet, the lowest free block adjacent to one of the node's
+ * blocks there (so routes aggregate), else the lowest free block; blocks entirely inside
+ * reserved ranges are skipped.
+ */
+export class BlockLeases {
+  readonly #journal: UndoJournal;
+  readonly #registry: Registry;
+  readonly #subnets: SubnetTable;
+  readonly #reservations: Reservations;
+  readonly #candidates: Candidates;
+  /** subnet id → its leased blocks (block-mode subnets only). */
+  readonly #bySubnet = new Map<string, BlockIndex<BlockOwner>>();
+  /** node → subnet id → sorted leased block indexes. */
+  readonly #byNode = new Map<string, Map<string, bigint[]>>();
+
+  constructor(
+    journal: UndoJournal,
+    registry: Registry,
+    subnets: SubnetTable,
+    reservations: Reservations,
+    candidates: Candidates,
+  ) {
+    this.#journal = journal;
+    this.#registry = registry;
+    this.#subnets = subnets;
+    this.#reservations = reservations;
+    this.#candidates = candidates;
+  }
+
+  // --- subnets -------------------------------------------------------------------------
+
+  /**
+   * Starts tracking a fresh subnet state with no leased block, replacing what was tracked
+   * under its id (nothing is tracked for a direct-mode subnet).
+   */
+  addSubnet(st: SubnetState): void {
+    if (st.direct) this.#journal.delete(this.#bySubnet, st.subnet.id);
+    else this.#journal.set(this.#bySubnet, st.subnet.id, new BlockIndex(st.geometry.blockCount));
+  }
+
+  /** Releases every block of a subnet and stops tracking it; returns how many were leased. */
+  removeSubnet(st: SubnetState): number {
+    const blocks = this.#bySubnet.get(st.subnet.id);
+    if (blocks === undefined) return 0;
+    const indexes: bigint[] = [];
+    blocks.forEach((i) => {
+      indexes.push(i);
+    });
+    for (const i of indexes) this.#release(st, i);
+    this.#journal.delete(this.#bySubnet, st.subnet.id);
+    return indexes.length;
+  }
+
+  /** Number of blocks leased in a subnet (0 for a direct-mode or unknown one). */
+  leasedCount(subnetId: string): number {
+    return this.#bySubnet.get(subnetId)?.size ?? 0;
+  }
+
+  // --- commands ------------------------------------------------------------------------
+
+  /** The lease-block command (see {@link LeaseBlockCommand}). */
+  leaseBlock(c: LeaseBlockCommand): BlockLease {
+    const node = this.#registry.requireNode(c.node, "lease-block.node");
+    const requestId = optionalRequestId(c.requestId);
+    if (requestId !== undefined) {
+      // A retry (after a lost answer or a leader change) gets the block the first try leased.
+      const earlier = this.#leaseByRequest(node.id, requestId);
+      if (earlier !== undefined) return earlier;
+    }
+    let candidates: SubnetState[];
+    if (c.subnet !== undefined) {
+      const st = this.#subnets.require(c.subnet, "lease-block.subnet");
+      if (st.direct)
+        fail(
+          "INVALID_ARGUMENT",
+          `lease-block.subnet: ${st.subnet.id} is direct-mode (use allocate-direct)`,
+        );
+      if (!this.#candidates.reachable(node.id, st))
+        fail(
+          "INVALID_ARGUMENT",
+          `lease-block.subnet: ${st.subnet.id} is not reachable from node ${node.id}`,
+        );
+      if (st.draining)
+        fail("DRAINING", `subnet ${st.subnet.id} is draining`, { subnet: st.subnet.id });
+      candidates = [st];
+    } else {
+      const purpose = requireString(c.purpose, "lease-block.purpose");
+      const family = requireFamily(c.family, "lease-block.family");
+      candidates = this.#candidates.open(
+        node.id,
+        purpose,
+        family,
+        optionalStrategy(c.strategy, "lease-block.strategy"),
+        false,
+      );
+    }
+    for (const st of candidates) {
+      const index = this.#pick(st, node.id);
+      if (index < 0n) continue;
+      this.load(st, index, {
+        node: node.id,
+        leasedAt: c.at,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+      return this.#view(st, node.id, index, c.at);
+    }
+    return fail(
+      "POOL_EXHAUSTED",
+      `no free block for node ${node.id} in ${candidates.map((s) => s.subnet.id).join(", ")}`,
+      {
+        node: node.id,
+        subnets: candidates.map((s) => s.subnet.id),
+      },
+    );
+  }
+
+  /** The release-block command: `CONFLICT` for another node's block, `NOT_FOUND` for a free one. */
+  releaseBlock(c: ReleaseBlockCommand): { node: string; cidr: string } {
+    const node = requireString(c.node, "release-block.node");
+    const cidr = Cidr.tryParse(requireString(c.cidr, "release-block.cidr"));
+    if (cidr === undefined)
+      fail("INVALID_ARGUMENT", `release-block.cidr: ${c.cidr} is not a valid CIDR`);
+    // Subnets never overlap, so at most one subnet holds the block and the search order does
+    // not matter: the node's own subnets first (the usual case), then all of them.
+    const own = [...(this.#byNode.get(node)?.keys() ?? [])].map(
+      (id) => this.#subnets.get(id) as SubnetState,
+    );
+    for (const st of [...own, ...this.#subnets.unordered()]) {
+      if (st.direct || !st.geometry.cidr.contains(cidr) || cidr.prefix !== st.subnet.blockPrefix)
+        continue;
+      const index = st.geometry.cidr.indexOfSubBlock(cidr);
+      const owner = this.#bySubnet.get(st.subnet.id)?.owner(index);
+      if (owner === undefined) break;
+      if (owner.node !== node) {
+        fail("CONFLICT", `release-block: ${cidr} is leased to ${owner.node}, not ${node}`, {
+          cidr: cidr.toString(),
+          owner: owner.node,
+        });
+      }
+      this.#release(st, index);
+      return { node, cidr: cidr.toString() };
+    }
+    return fail("NOT_FOUND", `release-block: ${cidr} is not a block leased to ${node}`, {
+      cidr: cidr.toString(),
+      node,
+    });
+  }
+
+  /** Releases every block a node holds; returns their CIDRs, sorted. */
+  freeNode(node: string): string[] {
+    const held = [...this.#blocksOf(node)];
+    for (const [st, index] of held) this.#release(st, index);
+    return held.map(([st, index]) => cidrOf(st, index)).sort();
+  }
+
+  // --- queries -------------------------------------------------------------------------
+
+  /** The blocks leased to a node (empty for an unknown node), sorted by subnet id then block. */
+  nodeLeases(node: string): BlockLease[] {
+    const out: BlockLease[] = [];
+    for (const [st, index, owner] of this.#blocksOf(node))
+      out.push(this.#view(st, node, index, owner.leasedAt));
+    return out;
+  }
+
+  /** Number of blocks a node holds. */
+  countOf(node: string): number {
+    let blocks = 0;
+    for (const list of this.#byNode.get(node)?.values() ?? []) blocks += list.length;
+    return blocks;
+  }
+
+  /** Calls `fn` for every leased block of a subnet, in ascending index order. */
+  forEachIn(subnetId: string, fn: (index: bigint, owner: BlockOwner) => void): void {
+    this.#bySubnet.get(subnetId)?.forEach(fn);
+  }
+
+  /** Leases block `index` of `st` to `owner` (recorded); also how a snapshot is restored. */
+  load(st: SubnetState, index: bigint, owner: BlockOwner): void {
+    const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    blocks.lease(index, owner);
+    this.#journal.record(() => blocks.release(index));
+    let perNode = this.#byNode.get(owner.node);
+    if (perNode === undefined) {
+      perNode = new Map();
+      this.#journal.set(this.#byNode, owner.node, perNode);
+    }
+    let list = perNode.get(st.subnet.id);
+    if (list === undefined) {
+      list = [];
+      this.#journal.set(perNode, st.subnet.id, list);
+    }
+    let at = list.length;
+    while (at > 0 && (list[at - 1] as bigint) > index) at--;
+    this.#journal.insertAt(list, at, index);
+  }
+
+  // --- internals -----------------------------------------------------------------------
+
+  #release(st: SubnetState, index: bigint): void {
+    const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    const owner = blocks.release(index);
+    if (owner === undefined) return;
+    this.#journal.record(() => blocks.lease(index, owner));
+    const perNode = this.#byNode.get(owner.node);
+    const list = perNode?.get(st.subnet.id);
+    if (perNode === undefined || list === undefined) return;
+    this.#journal.removeAt(list, list.indexOf(index));
+    if (list.length === 0) this.#journal.delete(perNode, st.subnet.id);
+    if (perNode.size === 0) this.#journal.delete(this.#byNode, owner.node);
+  }
+
+  /** The blocks of a node with their subnets and owners, by subnet id then block index. */
+  *#blocksOf(node: string): Generator<[SubnetState, bigint, BlockOwner]> {
+    const perNode = this.#byNode.get(node);
+    if (perNode === undefined) return;
+    for (const subnetId of [...perNode.keys()].sort(byString)) {
+      const st = this.#subnets.get(subnetId) as SubnetState;
+      const blocks = this.#bySubnet.get(subnetId) as BlockIndex<BlockOwner>;
+      for (const index of perNode.get(subnetId) as bigint[])
+        yield [st, index, blocks.owner(index) as BlockOwner];
+    }
+  }
+
+  /** The block a lease-block command with `requestId` leased to `node`, if still held. */
+  #leaseByRequest(node: string, requestId: string): BlockLease | undefined {
+    for (const [st, index, owner] of this.#blocksOf(node))
+      if (owner.requestId === requestId) return this.#view(st, node, index, owner.leasedAt);
+    return undefined;
+  }
+
+  #view(st: SubnetState, node: string, index: bigint, leasedAt: number): BlockLease {
+    return { node, cidr: cidrOf(st, index), leasedAt, subnet: this.#reservations.leaseSubnet(st) };
+  }
+
+  /** The block to lease to `node` in `st`, or -1n when none is free. */
+  #pick(st: SubnetState, node: string): bigint {
+    const index = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    const mine = this.#byNode.get(node)?.get(st.subnet.id) ?? [];
+    let best = -1n;
+    for (const b of mine) {
+      for (const c of [b - 1n, b + 1n]) {
+        if (c < 0n || c >= index.count || index.has(c) || this.#coveredNext(st, c) >= 0n) continue;
+        if (best < 0n || c < best) best = c;
+      }
+    }
+    if (best >= 0n) return best;
+    let from = 0n;
+    for (;;) {
+      const c = index.firstFree(from);
+      if (c < 0n) return -1n;
+      const next = this.#coveredNext(st, c);
+      if (next < 0n) return c;
+      from = next;
+    }
+  }
+
+  /** When block `i` lies entirely inside a reserved interval: the first block index after it; else -1n. */
+  #coveredNext(st: SubnetState, i: bigint): bigint {
+    const size = 1n << BigInt(st.geometry.cidr.bits - st.subnet.blockPrefix);
+    const start = st.geometry.cidr.start + i * size;
+    const end = start + size - 1n;
+    const list = this.#reservations.intervals(st);
+    let lo = 0;
+    let hi = list.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((list[mid] as AddressInterval).start <= start) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0 || (list[found] as AddressInterval).end < end) return -1n;
+    return ((list[found] as AddressInterval).end + 1n - st.geometry.cidr.start) / size;
+  }
+}
+
+/** The CIDR text of block `index` of a subnet. */
+function cidrOf(st: SubnetState, index: bigint): string {
+  return st.geometry.cidr.subBlock(st.subnet.blockPrefix, index).toString();
+}

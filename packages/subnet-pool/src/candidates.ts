@@ -1,0 +1,90 @@
+import type { Ip } from "@ipam/bitmap";
+import { Cidr } from "@ipam/bitmap";
+import { type Family, type Subnet, type SubnetStrategy, subnetsForNode } from "@ipam/topology";
+import { fail } from "./command-args.js";
+import type { Registry } from "./registry.js";
+import type { SubnetState, SubnetTable } from "./subnet-table.js";
+
+/**
+ * Which subnets may serve a node's request, and in which order: the policy shared by block
+ * leases and direct allocations. The order is `subnetsForNode`'s (TOR → Pod → Zone per
+ * strategy, then priority, then id), the same on every replica.
+ */
+export class Candidates {
+  readonly #registry: Registry;
+  readonly #subnets: SubnetTable;
+
+  constructor(registry: Registry, subnets: SubnetTable) {
+    this.#registry = registry;
+    this.#subnets = subnets;
+  }
+
+  /**
+   * The node's subnets of a purpose, family and mode that are open (not draining), in
+   * allocation order; never empty.
+   * @throws PoolError `NO_SUBNET` (none of that purpose and family, or none of that mode),
+   * `DRAINING` (every one is draining).
+   */
+  open(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy,
+    direct: boolean,
+  ): SubnetState[] {
+    const all = subnetsForNode(this.#registry.topology, node, { purpose, family, strategy });
+    if (all.length === 0) {
+      fail(
+        "NO_SUBNET",
+        `node ${node} has no IPv${family} ${purpose} subnet (strategy ${strategy})`,
+        {
+          node,
+          purpose,
+          family,
+        },
+      );
+    }
+    const states = all
+      .map((s) => this.#subnets.get(s.id) as SubnetState)
+      .filter((st) => st.direct === direct);
+    if (states.length === 0) {
+      fail(
+        "NO_SUBNET",
+        `node ${node} has no ${direct ? "direct-mode" : "block-mode"} IPv${family} ${purpose} subnet (its are ${direct ? "block" : "direct"}-mode: use ${direct ? "lease-block" : "allocate-direct"})`,
+        { node, purpose, family, mode: direct ? "block" : "direct" },
+      );
+    }
+    const open = states.filter((st) => !st.draining);
+    if (open.length === 0) {
+      fail("DRAINING", `every IPv${family} ${purpose} subnet of node ${node} is draining`, {
+        node,
+        purpose,
+        family,
+        subnets: states.map((st) => st.subnet.id),
+      });
+    }
+    return open;
+  }
+
+  /** True when the node may draw from `st` (it is one of its subnets under `spill`). */
+  reachable(node: string, st: SubnetState): boolean {
+    return subnetsForNode(this.#registry.topology, node, {
+      purpose: st.subnet.purpose,
+      family: st.subnet.family,
+      strategy: "spill",
+    }).some((s) => s.id === st.subnet.id);
+  }
+
+  /** The first of the node's subnets of a purpose and family that contains `ip`, if any. */
+  home(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy,
+    ip: Ip,
+  ): Subnet | undefined {
+    return subnetsForNode(this.#registry.topology, node, { purpose, family, strategy }).find((s) =>
+      Cidr.parse(s.cidr).contains(ip),
+    );
+  }
+}

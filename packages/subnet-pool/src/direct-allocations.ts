@@ -1,0 +1,324 @@
+import { formatIp, MAX_BITMAP_CAPACITY, tryParseIp } from "@ipam/bitmap";
+import type { Family, SubnetStrategy } from "@ipam/topology";
+import type { AllocationKey } from "./allocation-key.js";
+import type { Candidates } from "./candidates.js";
+import {
+  fail,
+  optionalStrategy,
+  requireFamily,
+  requireKey,
+  requireString,
+} from "./command-args.js";
+import type {
+  AllocateDirectCommand,
+  DirectAllocateValue,
+  DirectAllocation,
+  ReleaseDirectCommand,
+} from "./commands.js";
+import { DirectIndex } from "./direct-index.js";
+import { compareDirectEntries, type DirectEntry, DirectPool } from "./direct-pool.js";
+import type { Registry } from "./registry.js";
+import type { Reservations } from "./reservations.js";
+import { ipBlockFor } from "./subnet-geometry.js";
+import type { SubnetState, SubnetTable } from "./subnet-table.js";
+import type { UndoJournal } from "./undo-journal.js";
+
+/**
+ * Direct (per-address) allocations of direct-mode subnets, held in L1 (DESIGN §3): a
+ * {@link DirectPool} per subnet, every allocation by key and family, and per node the
+ * allocations it holds. Allocations are idempotent per `(key, family)`; a released address
+ * cools down for its subnet's `cooldownSeconds` (measured in command time, `at`) before
+ * reuse. Every mutation is recorded in the journal.
+ */
+export class DirectAllocations {
+  readonly #journal: UndoJournal;
+  readonly #registry: Registry;
+  readonly #subnets: SubnetTable;
+  readonly #reservations: Reservations;
+  readonly #candidates: Candidates;
+  /** subnet id → its pool (direct-mode subnets only). */
+  readonly #pools = new Map<string, DirectPool>();
+  readonly #byKey = new DirectIndex<DirectEntry>();
+  /** node → the allocations it holds, in allocation order. */
+  readonly #byNode = new Map<string, DirectEntry[]>();
+
+  constructor(
+    journal: UndoJournal,
+    registry: Registry,
+    subnets: SubnetTable,
+    reservations: Reservations,
+    candidates: Candidates,
+  ) {
+    this.#journal = journal;
+    this.#registry = registry;
+    this.#subnets = subnets;
+    this.#reservations = reservations;
+    this.#candidates = candidates;
+  }
+
+  // --- subnets -------------------------------------------------------------------------
+
+  /**
+   * Starts tracking a fresh subnet state with no allocation, replacing what was tracked under
+   * its id (nothing is tracked for a block-mode subnet); its bitmap holds the state's
+   * reservations.
+   * @throws PoolError `INVALID_ARGUMENT` for a direct-mode subnet above 2^24 addresses.
+   */
+  addSubnet(st: SubnetState): void {
+    if (!st.direct) {
+      this.#journal.delete(this.#pools, st.subnet.id);
+      return;
+    }
+    if (st.geometry.cidr.size() > BigInt(MAX_BITMAP_CAPACITY)) {
+      fail(
+        "INVALID_ARGUMENT",
+        `subnets.${st.subnet.id}.blockPrefix: direct mode (/${st.subnet.blockPrefix}) needs a subnet of at most 2^24 addresses; ${st.subnet.cidr} is larger (use block mode)`,
+        { subnet: st.subnet.id },
+      );
+    }
+    const pool = new DirectPool(
+      this.#journal,
+      st.subnet.id,
+      ipBlockFor(st.subnet, st.geometry.cidr),
+    );
+    this.#journal.set(this.#pools, st.subnet.id, pool);
+    if (st.reservations.size > 0) this.rebuild(st);
+  }
+
+  /** Frees every allocation of a subnet at once (no cool-down) and stops tracking it; returns how many. */
+  removeSubnet(st: SubnetState): number {
+    const pool = this.#pools.get(st.subnet.id);
+    if (pool === undefined) return 0;
+    const entries = pool.entries().sort(compareDirectEntries);
+    for (const entry of entries) this.#remove(entry, undefined);
+    this.#journal.delete(this.#pools, st.subnet.id);
+    return entries.length;
+  }
+
+  /**
+   * Rebuilds a subnet's bitmap after its reservations or gateway changed (no-op for a
+   * block-mode subnet). @throws PoolError `CONFLICT` when an allocated address would become
+   * reserved.
+   */
+  rebuild(st: SubnetState): void {
+    this.#pools
+      .get(st.subnet.id)
+      ?.rebuild(ipBlockFor(st.subnet, st.geometry.cidr, this.#reservations.runtimeRanges(st)));
+  }
+
+  /** The pool of a direct-mode subnet. */
+  pool(subnetId: string): DirectPool | undefined {
+    return this.#pools.get(subnetId);
+  }
+
+  // --- commands ------------------------------------------------------------------------
+
+  /** The allocate-direct command (see {@link AllocateDirectCommand}). */
+  allocateDirect(c: AllocateDirectCommand): DirectAllocateValue {
+    const node = this.#registry.requireNode(c.node, "allocate-direct.node").id;
+    const purpose = requireString(c.purpose, "allocate-direct.purpose");
+    const family = requireFamily(c.family, "allocate-direct.family");
+    const key = requireKey(c.key, "allocate-direct.key");
+    const found = this.#byKey.get(key.network, key.containerId, key.ifname, family);
+    if (found !== undefined) {
+      const held = this.#addressOf(found);
+      if (
+        found.node !== node ||
+        found.purpose !== purpose ||
+        (c.address !== undefined && c.address !== held)
+      ) {
+        fail(
+          "CONFLICT",
+          `allocate-direct.key: already holds ${held} (${found.purpose}) on ${found.node}`,
+          { address: held, node: found.node, purpose: found.purpose },
+        );
+      }
+      return { ...this.#view(found), existing: true };
+    }
+    const strategy = optionalStrategy(c.strategy, "allocate-direct.strategy");
+    const [st, offset] =
+      c.address === undefined
+        ? this.#claimNext(node, purpose, family, strategy, c.at)
+        : this.#claimAddress(node, purpose, family, strategy, c.address, c.at);
+    const entry: DirectEntry = {
+      network: key.network,
+      containerId: key.containerId,
+      ifname: key.ifname,
+      family,
+      node,
+      purpose,
+      subnet: st.subnet.id,
+      offset,
+      allocatedAt: c.at,
+    };
+    this.load(entry);
+    return { ...this.#view(entry), existing: false };
+  }
+
+  /** The release-direct command: the key's allocations (of `family`, or both) cool down. */
+  releaseDirect(c: ReleaseDirectCommand): DirectAllocation[] {
+    const key = requireKey(c.key, "release-direct.key");
+    const families: Family[] =
+      c.family === undefined ? [4, 6] : [requireFamily(c.family, "release-direct.family")];
+    const out: DirectAllocation[] = [];
+    for (const family of families) {
+      const entry = this.#byKey.get(key.network, key.containerId, key.ifname, family);
+      if (entry === undefined) continue;
+      out.push(this.#view(entry));
+      this.#remove(entry, c.at);
+    }
+    return out;
+  }
+
+  /** Releases every allocation a node holds (they cool down); returns the addresses, sorted by key. */
+  freeNode(node: string, at: number): string[] {
+    const addresses: string[] = [];
+    for (const entry of [...(this.#byNode.get(node) ?? [])].sort(compareDirectEntries)) {
+      this.#remove(entry, at);
+      addresses.push(this.#addressOf(entry));
+    }
+    return addresses;
+  }
+
+  // --- queries -------------------------------------------------------------------------
+
+  /** Direct allocations (of one node, or all), sorted by key then family. */
+  list(node?: string): DirectAllocation[] {
+    const entries = node === undefined ? this.#byKey.values() : [...(this.#byNode.get(node) ?? [])];
+    return entries.sort(compareDirectEntries).map((e) => this.#view(e));
+  }
+
+  /** The direct allocation of a key and family, or undefined. */
+  get(key: AllocationKey, family: Family): DirectAllocation | undefined {
+    const e = this.#byKey.get(key.network, key.containerId, key.ifname, family);
+    return e === undefined ? undefined : this.#view(e);
+  }
+
+  /** Number of direct allocations a node holds. */
+  countOf(node: string): number {
+    return this.#byNode.get(node)?.length ?? 0;
+  }
+
+  /**
+   * Adds an allocation whose address is already claimed in its pool (recorded); also how a
+   * snapshot is restored.
+   */
+  load(entry: DirectEntry): void {
+    (this.#pools.get(entry.subnet) as DirectPool).hold(entry);
+    this.#byKey.add(entry);
+    if (this.#journal.recording) this.#journal.record(() => this.#byKey.remove(entry));
+    let list = this.#byNode.get(entry.node);
+    if (list === undefined) {
+      list = [];
+      this.#journal.set(this.#byNode, entry.node, list);
+    }
+    this.#journal.insertAt(list, list.length, entry);
+  }
+
+  // --- internals -----------------------------------------------------------------------
+
+  /** The next free address of the node's first open subnet that has one. */
+  #claimNext(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy,
+    at: number,
+  ): [SubnetState, number] {
+    for (const st of this.#candidates.open(node, purpose, family, strategy, true)) {
+      const pool = this.#pools.get(st.subnet.id) as DirectPool;
+      pool.expire(at);
+      const offset = pool.claimNext();
+      if (offset >= 0) return [st, offset];
+    }
+    return fail("POOL_EXHAUSTED", `no free IPv${family} ${purpose} address for node ${node}`, {
+      node,
+      purpose,
+      family,
+    });
+  }
+
+  /** The requested address, when it is free in one of the node's open direct subnets. */
+  #claimAddress(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy,
+    address: unknown,
+    at: number,
+  ): [SubnetState, number] {
+    const ip = tryParseIp(requireString(address, "allocate-direct.address"));
+    if (ip === undefined || ip.family !== family) {
+      fail(
+        "INVALID_ARGUMENT",
+        `allocate-direct.address: ${String(address)} is not an IPv${family} address`,
+      );
+    }
+    const home = this.#candidates.home(node, purpose, family, strategy, ip);
+    if (home === undefined) {
+      fail(
+        "INVALID_ARGUMENT",
+        `allocate-direct.address: ${String(address)} is in no IPv${family} ${purpose} subnet of node ${node}`,
+      );
+    }
+    const st = this.#subnets.get(home.id) as SubnetState;
+    if (!st.direct)
+      fail("INVALID_ARGUMENT", `allocate-direct.address: subnet ${home.id} is block-mode`);
+    if (st.draining) fail("DRAINING", `subnet ${home.id} is draining`, { subnet: home.id });
+    const pool = this.#pools.get(st.subnet.id) as DirectPool;
+    pool.expire(at);
+    const offset = Number(st.geometry.cidr.offsetOf(ip));
+    const state = pool.stateOf(offset);
+    if (state !== "free") {
+      fail(
+        "CONFLICT",
+        `allocate-direct.address: ${formatIp(ip)} is ${state === "cooling" ? "cooling down" : state}`,
+        { address: formatIp(ip) },
+      );
+    }
+    pool.claim(offset);
+    return [st, offset];
+  }
+
+  /** Drops an allocation; its address cools down from `at`, or is freed at once when `at` is undefined. */
+  #remove(entry: DirectEntry, at: number | undefined): void {
+    const st = this.#subnets.get(entry.subnet) as SubnetState;
+    const pool = this.#pools.get(entry.subnet) as DirectPool;
+    const cooldown = st.subnet.cooldownSeconds;
+    pool.release(entry.offset, at !== undefined && cooldown > 0 ? at + cooldown * 1000 : undefined);
+    const index = this.#byKey;
+    index.remove(entry);
+    this.#journal.record(() => index.add(entry));
+    const list = this.#byNode.get(entry.node);
+    if (list !== undefined) {
+      this.#journal.removeAt(list, list.indexOf(entry));
+      if (list.length === 0) this.#journal.delete(this.#byNode, entry.node);
+    }
+  }
+
+  #addressOf(e: DirectEntry): string {
+    const cidr = (this.#subnets.get(e.subnet) as SubnetState).geometry.cidr;
+    return cidr.family === 4
+      ? formatV4(Number(cidr.start) + e.offset)
+      : formatIp(cidr.addressAt(e.offset));
+  }
+
+  #view(e: DirectEntry): DirectAllocation {
+    const st = this.#subnets.get(e.subnet) as SubnetState;
+    return {
+      key: { network: e.network, containerId: e.containerId, ifname: e.ifname },
+      family: e.family,
+      node: e.node,
+      purpose: e.purpose,
+      subnet: e.subnet,
+      address: this.#addressOf(e),
+      prefixLength: st.geometry.cidr.prefix,
+      gateway: st.subnet.gateway === "none" ? null : st.subnet.gateway,
+      allocatedAt: e.allocatedAt,
+    };
+  }
+}
+
+function formatV4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}

@@ -1,0 +1,216 @@
+import { createTopology, type TopologyConfig, toCanonicalConfig } from "@ipam/topology";
+import { attachSubnet, type ClusterParts, createClusterParts } from "./cluster-parts.js";
+import { byString } from "./command-args.js";
+import { compareDirectEntries } from "./direct-pool.js";
+import { PoolError } from "./pool-error.js";
+
+/**
+ * The snapshot format of the cluster state: `IPCS` magic, a version byte, then UTF-8 JSON in
+ * which every collection is sorted, so replicas that applied the same commands write
+ * byte-identical snapshots. The format is versioned: a build reads only the version it
+ * writes, and test/fixtures/ holds snapshots of every version so far that must keep
+ * restoring.
+ */
+
+const SNAPSHOT_MAGIC = [0x49, 0x50, 0x43, 0x53]; // "IPCS"
+/** Version of the snapshot format this build writes (and the only one it reads). */
+export const SNAPSHOT_VERSION = 1;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+interface SnapshotDoc {
+  readonly format: "ipam-cluster-state";
+  readonly version: number;
+  /** The canonical topology config (`toCanonicalConfig`). */
+  readonly topology: TopologyConfig;
+  /** Per subnet, sorted by id. */
+  readonly subnets: readonly SnapshotSubnet[];
+  /** Direct allocations per direct-mode subnet that has any (sorted by subnet id), column-wise. */
+  readonly direct: readonly SnapshotDirect[];
+}
+
+/**
+ * `[id, draining, reservations, blocks, cursor, cooling]`: reservations `[range, reason, at]`
+ * sorted by range; leased blocks `[index (decimal), node, leasedAt, requestId?]` by index; the
+ * direct pool's cursor (0 in block mode); its cool-down queue `[offset, until]` in order.
+ */
+type SnapshotSubnet = [
+  string,
+  boolean,
+  [string, string, number][],
+  ([string, string, number] | [string, string, number, string])[],
+  number,
+  [number, number][],
+];
+
+/**
+ * The direct allocations of one subnet, sorted by key: `strings` is a table of the networks,
+ * ifnames, nodes and purposes; `rows` holds six numbers per allocation (offset in the subnet,
+ * network, ifname, node and purpose indexes into `strings`, allocatedAt); `containers` the
+ * container ids.
+ */
+interface SnapshotDirect {
+  readonly subnet: string;
+  readonly strings: readonly string[];
+  readonly containers: readonly string[];
+  readonly rows: readonly number[];
+}
+
+/** The whole state as snapshot bytes (a fresh array, the caller's). */
+export function encodeSnapshot(parts: ClusterParts): Uint8Array {
+  const sorted = parts.subnets.sorted();
+  const subnets: SnapshotSubnet[] = sorted.map((st) => {
+    const id = st.subnet.id;
+    const blocks: SnapshotSubnet[3] = [];
+    parts.leases.forEachIn(id, (i, o) => {
+      blocks.push(
+        o.requestId === undefined
+          ? [i.toString(), o.node, o.leasedAt]
+          : [i.toString(), o.node, o.leasedAt, o.requestId],
+      );
+    });
+    const pool = parts.direct.pool(id);
+    return [
+      id,
+      st.draining,
+      parts.reservations.list(st).map((r) => [r.range, r.reason, r.at]),
+      blocks,
+      pool?.block.cursor ?? 0,
+      pool?.coolingQueue() ?? [],
+    ];
+  });
+  const direct: SnapshotDirect[] = [];
+  for (const st of sorted) {
+    const pool = parts.direct.pool(st.subnet.id);
+    if (pool === undefined || pool.allocated === 0) continue;
+    const table = new Map<string, number>();
+    const intern = (text: string): number => {
+      let i = table.get(text);
+      if (i === undefined) {
+        i = table.size;
+        table.set(text, i);
+      }
+      return i;
+    };
+    const containers: string[] = [];
+    const rows: number[] = [];
+    for (const e of pool.entries().sort(compareDirectEntries)) {
+      containers.push(e.containerId);
+      rows.push(
+        e.offset,
+        intern(e.network),
+        intern(e.ifname),
+        intern(e.node),
+        intern(e.purpose),
+        e.allocatedAt,
+      );
+    }
+    direct.push({ subnet: st.subnet.id, strings: [...table.keys()], containers, rows });
+  }
+  const doc: SnapshotDoc = {
+    format: "ipam-cluster-state",
+    version: SNAPSHOT_VERSION,
+    topology: toCanonicalConfig(parts.registry.topology),
+    subnets,
+    direct,
+  };
+  const body = encoder.encode(JSON.stringify(doc));
+  const out = new Uint8Array(body.length + 5);
+  out.set(SNAPSHOT_MAGIC, 0);
+  out[4] = SNAPSHOT_VERSION;
+  out.set(body, 5);
+  return out;
+}
+
+/**
+ * A fresh state from {@link encodeSnapshot} bytes.
+ * @throws PoolError `UNSUPPORTED_VERSION` (another snapshot version), `INVALID_ENCODING`
+ * (not a snapshot, or an inconsistent one; `cause` holds the underlying error).
+ */
+export function decodeSnapshot(bytes: Uint8Array): ClusterParts {
+  if (bytes.length < 5 || SNAPSHOT_MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new PoolError("INVALID_ENCODING", "not a cluster-state snapshot (bad magic)");
+  }
+  if (bytes[4] !== SNAPSHOT_VERSION) {
+    throw new PoolError(
+      "UNSUPPORTED_VERSION",
+      `snapshot version ${bytes[4]} is not supported (this build reads ${SNAPSHOT_VERSION})`,
+      { details: { version: bytes[4] } },
+    );
+  }
+  const parts = createClusterParts();
+  try {
+    const doc = JSON.parse(decoder.decode(bytes.subarray(5))) as SnapshotDoc;
+    if (doc.format !== "ipam-cluster-state" || doc.version !== SNAPSHOT_VERSION)
+      throw new Error("bad header");
+    load(parts, doc);
+  } catch (cause) {
+    if (cause instanceof PoolError) throw cause;
+    throw new PoolError(
+      "INVALID_ENCODING",
+      `invalid snapshot: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  return parts;
+}
+
+/** Fills empty parts from a parsed snapshot (nothing is recorded: no command is running). */
+function load(parts: ClusterParts, doc: SnapshotDoc): void {
+  const { registry, subnets, reservations, leases, direct } = parts;
+  registry.replace(createTopology(doc.topology));
+  for (const s of [...registry.topology.subnets.values()].sort((a, b) => byString(a.id, b.id)))
+    attachSubnet(parts, s);
+  for (const [id, draining, reserved, blocks, cursor, cooling] of doc.subnets) {
+    const st = subnets.get(id);
+    if (st === undefined) throw new Error(`subnet ${id} is not in the topology`);
+    st.draining = draining;
+    for (const [range, reason, at] of reserved)
+      reservations.load(st, { subnet: id, range, reason, at });
+    const pool = direct.pool(id);
+    if (pool !== undefined) {
+      if (reserved.length > 0) direct.rebuild(st);
+      for (const [offset, until] of cooling) pool.loadCooling(offset, until);
+      pool.restoreCursor(cursor);
+    }
+    for (const [index, node, leasedAt, requestId] of blocks) {
+      if (!registry.has(node)) throw new Error(`block owner ${node} is not a node`);
+      leases.load(st, BigInt(index), {
+        node,
+        leasedAt,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+    }
+  }
+  for (const group of doc.direct) {
+    const st = subnets.get(group.subnet);
+    const pool = direct.pool(group.subnet);
+    if (st === undefined || pool === undefined)
+      throw new Error(`direct allocations in unknown subnet ${group.subnet}`);
+    const { strings, containers, rows } = group;
+    const family = st.subnet.family;
+    for (let i = 0, r = 0; i < containers.length; i++, r += 6) {
+      const offset = rows[r] as number;
+      const str = (j: number): string => {
+        const text = strings[rows[r + j] as number];
+        if (text === undefined)
+          throw new Error(`direct row ${i} of ${group.subnet}: bad string index`);
+        return text;
+      };
+      const node = str(3);
+      if (!registry.has(node)) throw new Error(`direct owner ${node} is not a node`);
+      pool.claim(offset);
+      direct.load({
+        network: str(1),
+        containerId: containers[i] as string,
+        ifname: str(2),
+        family,
+        node,
+        purpose: str(4),
+        subnet: group.subnet,
+        offset,
+        allocatedAt: rows[r + 5] as number,
+      });
+    }
+  }
+}
