@@ -129,7 +129,7 @@ export class BlockLeases {
     for (const st of candidates) {
       const index = this.#pick(st, node.id);
       if (index < 0n) continue;
-      this.load(st, index, {
+      this.lease(st, index, {
         node: node.id,
         leasedAt: c.at,
         ...(requestId === undefined ? {} : { requestId }),
@@ -207,8 +207,8 @@ export class BlockLeases {
     this.#bySubnet.get(subnetId)?.forEach(fn);
   }
 
-  /** Leases block `index` of `st` to `owner` (recorded); also how a snapshot is restored. */
-  load(st: SubnetState, index: bigint, owner: BlockOwner): void {
+  /** Leases free block `index` of `st` to `owner` (recorded); also how a snapshot is restored. */
+  lease(st: SubnetState, index: bigint, owner: BlockOwner): void {
     const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
     blocks.lease(index, owner);
     this.#journal.record(() => blocks.release(index));

@@ -12,7 +12,7 @@ import { UndoJournal } from "./undo-journal.js";
  * The modules that together hold the cluster state, wired to one undo journal. A
  * {@link ClusterState} holds one set and replaces it as a whole when it restores a snapshot.
  *
- * Dependencies point one way: journal ← registry, subnets ← reservations ← candidates ←
+ * Dependencies point one way: journal ← registry, subnets ← reservations, candidates ←
  * leases, direct. Commands that cut across them (topology changes, node removal) live in
  * topology-changes.ts; the snapshot format in snapshot-codec.ts; usage sums in usage.ts.
  */

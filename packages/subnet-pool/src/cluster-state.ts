@@ -19,8 +19,6 @@ import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
 import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
 import { stats, subnetUsage, subnetViews } from "./usage.js";
 
-export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
-
 /**
  * The cluster state machine (L1, DESIGN §3 and §6) that Raft replicates: topology, subnets,
  * node registry, block leases, direct allocations and reservations.

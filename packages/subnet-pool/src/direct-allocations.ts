@@ -151,7 +151,7 @@ export class DirectAllocations {
       offset,
       allocatedAt: c.at,
     };
-    this.load(entry);
+    this.add(entry);
     return { ...this.#view(entry), existing: false };
   }
 
@@ -203,7 +203,7 @@ export class DirectAllocations {
    * Adds an allocation whose address is already claimed in its pool (recorded); also how a
    * snapshot is restored.
    */
-  load(entry: DirectEntry): void {
+  add(entry: DirectEntry): void {
     (this.#pools.get(entry.subnet) as DirectPool).hold(entry);
     this.#byKey.add(entry);
     if (this.#journal.recording) this.#journal.record(() => this.#byKey.remove(entry));

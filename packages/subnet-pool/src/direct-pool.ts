@@ -52,9 +52,14 @@ export class DirectPool {
     this.#block = block;
   }
 
-  /** The bitmap (read only: mutate through the pool). */
+  /** The bitmap, for its counts (read only: mutate through the pool). */
   get block(): IpBlock {
     return this.#block;
+  }
+
+  /** Where the next-fit search for a free address starts. */
+  get cursor(): number {
+    return this.#block.cursor;
   }
 
   /** Number of allocated addresses. */
@@ -202,7 +207,7 @@ export class DirectPool {
   }
 
   /** Appends a cooling address while a snapshot is restored (before any allocation). */
-  loadCooling(offset: number, until: number): void {
+  restoreCooling(offset: number, until: number): void {
     if (this.#block.stateOfOffset(offset) === "free") this.#block.claimOffset(offset);
     this.#coolOffsets.push(offset);
     this.#coolUntil.push(until);

@@ -4,7 +4,7 @@ export type { AllocationKey } from "./allocation-key.js";
 export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
 export type { AllocatedAddress, BlockLease } from "./block-lease.js";
-export { ClusterState, SNAPSHOT_VERSION } from "./cluster-state.js";
+export { ClusterState } from "./cluster-state.js";
 export type {
   NodeView,
   StatsLevel,
@@ -55,6 +55,7 @@ export type {
 export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
+export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
 export type {
   AllocateIpOptions,
   NodeStats,

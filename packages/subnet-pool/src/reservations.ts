@@ -55,7 +55,7 @@ export class Reservations {
   }
 
   /** Puts a reservation back while a snapshot is restored (trusted, not recorded). */
-  load(st: SubnetState, reservation: Reservation): void {
+  restore(st: SubnetState, reservation: Reservation): void {
     st.reservations.set(reservation.range, reservation);
   }
 

@@ -75,7 +75,7 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
       st.draining,
       parts.reservations.list(st).map((r) => [r.range, r.reason, r.at]),
       blocks,
-      pool?.block.cursor ?? 0,
+      pool?.cursor ?? 0,
       pool?.coolingQueue() ?? [],
     ];
   });
@@ -166,16 +166,16 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
     if (st === undefined) throw new Error(`subnet ${id} is not in the topology`);
     st.draining = draining;
     for (const [range, reason, at] of reserved)
-      reservations.load(st, { subnet: id, range, reason, at });
+      reservations.restore(st, { subnet: id, range, reason, at });
     const pool = direct.pool(id);
     if (pool !== undefined) {
       if (reserved.length > 0) direct.rebuild(st);
-      for (const [offset, until] of cooling) pool.loadCooling(offset, until);
+      for (const [offset, until] of cooling) pool.restoreCooling(offset, until);
       pool.restoreCursor(cursor);
     }
     for (const [index, node, leasedAt, requestId] of blocks) {
       if (!registry.has(node)) throw new Error(`block owner ${node} is not a node`);
-      leases.load(st, BigInt(index), {
+      leases.lease(st, BigInt(index), {
         node,
         leasedAt,
         ...(requestId === undefined ? {} : { requestId }),
@@ -200,7 +200,7 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
       const node = str(3);
       if (!registry.has(node)) throw new Error(`direct owner ${node} is not a node`);
       pool.claim(offset);
-      direct.load({
+      direct.add({
         network: str(1),
         containerId: containers[i] as string,
         ifname: str(2),
