@@ -51,8 +51,7 @@ export function createClusterParts(): ClusterParts {
  * Gives a topology subnet a fresh run-time state in every module, carrying over the draining
  * flag and reservations of `from` when given. A state of that id is replaced, with whatever
  * it tracked: the caller checks that it held nothing.
- * @throws PoolError `INVALID_ARGUMENT` for a direct-mode subnet above 2^24 addresses;
- * `CONFLICT` cannot happen (a fresh subnet holds nothing).
+ * @throws PoolError `INVALID_ARGUMENT` for a direct-mode subnet above 2^24 addresses.
  */
 export function attachSubnet(parts: ClusterParts, subnet: Subnet, from?: SubnetState): SubnetState {
   const st = parts.subnets.create(subnet, from);
