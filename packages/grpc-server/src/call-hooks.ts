@@ -1,3 +1,4 @@
+import type { RefusalReason } from "./http2-guard.js";
 import type { GrpcStatusName } from "./status-codes.js";
 
 /**
@@ -15,6 +16,12 @@ export interface ServerHooks {
    * message): these are bugs or outages and deserve a log line.
    */
   readonly onInternalError?: (method: string, error: unknown) => void;
+  /**
+   * Called once per stream or connection the server refused or cut short before or around its
+   * handler (see `RefusalReason`), with the method path when there was one (`ipam.v1.Ipam/Allocate`,
+   * or whatever path the peer sent; `""` for connections).
+   */
+  readonly onRefused?: (reason: RefusalReason, method: string) => void;
 }
 
 /** Run a hook, swallowing what it throws (see {@link ServerHooks}). */

@@ -14,6 +14,8 @@ export {
   ipamCodeForGrpcStatus,
   isCodedError,
 } from "./error-mapping.js";
+export type { FieldRule, MessageLimits, MessageRules } from "./field-rules.js";
+export { checkMessage } from "./field-rules.js";
 export type {
   RaftBatch,
   SnapshotAck,
@@ -196,6 +198,7 @@ export {
 export type { GrpcErrorCode, GrpcErrorOptions } from "./grpc-error.js";
 export { GrpcError } from "./grpc-error.js";
 export type { UnixTransport } from "./h2/unix-stream.js";
+export type { RefusalReason } from "./http2-guard.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient } from "./lean-client.js";
 export type {
@@ -204,6 +207,16 @@ export type {
   RaftTransportStats,
 } from "./raft-transport.js";
 export { GrpcRaftTransport, raftMessageCodec } from "./raft-transport.js";
+export type { ServiceLimits } from "./request-limits.js";
+export {
+  CLUSTER_REQUEST_LIMITS,
+  IPAM_REQUEST_LIMITS,
+  MAX_ADDRESSES_PER_CALL,
+  MAX_DIRECT_BATCH,
+  MAX_NODE_LABELS,
+  MAX_TOPOLOGY_BYTES,
+  MAX_VALID_ATTACHMENTS,
+} from "./request-limits.js";
 export type {
   GrpcServer,
   GrpcServerOptions,
@@ -212,11 +225,20 @@ export type {
   TlsOptions,
 } from "./server.js";
 export { createIpamServer, readTlsFiles, startGrpcServer } from "./server.js";
+export type { ServerLimits } from "./server-limits.js";
+export { DEFAULT_SERVER_LIMITS } from "./server-limits.js";
 export { grpcServiceDefinition, methodLabel, methodPath } from "./service-definition.js";
 export type { ClusterHandlers, IpamHandlers } from "./services.js";
 export { createClusterService, createIpamService } from "./services.js";
 export type { GrpcStatusName } from "./status-codes.js";
 export { GRPC_STATUS, grpcStatusName } from "./status-codes.js";
 export { isLoopbackHost } from "./tcp-address.js";
-export type { CallContext, ServiceBinding, UnaryHandler, UnaryHandlers } from "./unary-service.js";
+export type {
+  CallContext,
+  ServiceBinding,
+  ServicePolicy,
+  UnaryHandler,
+  UnaryHandlers,
+  UnaryServiceOptions,
+} from "./unary-service.js";
 export { createUnaryService } from "./unary-service.js";

@@ -2,8 +2,10 @@ import { readFile, unlink } from "node:fs/promises";
 import { type ChannelOptions, Server, ServerCredentials } from "@grpc/grpc-js";
 import type { ServerHooks } from "./call-hooks.js";
 import { GrpcError } from "./grpc-error.js";
+import { guardGrpcServer, type MethodKinds } from "./http2-guard.js";
 import { fileDescriptorSet } from "./reflection-descriptors.js";
-import { grpcServiceDefinition } from "./service-definition.js";
+import { grpcServerOptions, resolveServerLimits, type ServerLimits } from "./server-limits.js";
+import { grpcServiceDefinition, methodPath } from "./service-definition.js";
 import { createIpamService, type IpamHandlers } from "./services.js";
 import { hostPort, isLoopbackHost } from "./tcp-address.js";
 import type { ServiceBinding } from "./unary-service.js";
@@ -70,7 +72,12 @@ export interface GrpcServerOptions extends ServerHooks {
   readonly maxSendMessageLength?: number;
   /** Serve `grpc.reflection.v1` and `v1alpha`; default true. */
   readonly reflection?: boolean;
-  /** Extra @grpc/grpc-js channel options (keepalive, ...). */
+  /**
+   * Bounds on connections, streams, headers and time that hold on every listener; each one not
+   * given keeps its value from `DEFAULT_SERVER_LIMITS` (see docs/grpc.md).
+   */
+  readonly limits?: Partial<ServerLimits>;
+  /** Extra @grpc/grpc-js channel options; they override those `limits` sets. */
   readonly channelOptions?: ChannelOptions;
 }
 
@@ -96,6 +103,25 @@ export interface GrpcServer {
 
 const DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024;
 const DEFAULT_MAX_SEND = 16 * 1024 * 1024;
+
+/** Streaming methods of the services every server adds (health, reflection). */
+const BUILT_IN_STREAMING: ReadonlyArray<readonly [string, "server_streaming" | "bidi_streaming"]> =
+  [
+    ["/grpc.health.v1.Health/Watch", "server_streaming"],
+    ["/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", "bidi_streaming"],
+    ["/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", "bidi_streaming"],
+  ];
+
+function methodKinds(services: readonly ServiceBinding[]): MethodKinds {
+  const kinds = new Map<
+    string,
+    "unary" | "server_streaming" | "client_streaming" | "bidi_streaming"
+  >(BUILT_IN_STREAMING);
+  for (const binding of services) {
+    for (const method of binding.service.methods) kinds.set(methodPath(method), method.methodKind);
+  }
+  return kinds;
+}
 
 function bind(server: Server, address: string, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -140,17 +166,25 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     throw new GrpcError("INVALID_ARGUMENT", "startGrpcServer: give unixSocket, tcp or both");
   }
   const tcpCreds = options.tcp === undefined ? undefined : tcpCredentials(options.tcp);
+  const limits = resolveServerLimits(options.limits);
   const server = new Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? DEFAULT_MAX_RECEIVE,
     "grpc.max_send_message_length": options.maxSendMessageLength ?? DEFAULT_MAX_SEND,
+    ...grpcServerOptions(limits),
     ...options.channelOptions,
+  });
+  guardGrpcServer(server, {
+    limits,
+    methodKinds: methodKinds(options.services),
+    ...(options.onRefused === undefined ? {} : { onRefused: options.onRefused }),
   });
   const hooks: ServerHooks = {
     ...(options.onCall === undefined ? {} : { onCall: options.onCall }),
     ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
   };
+  const policy = { defaultDeadlineMs: limits.defaultDeadlineMs };
   for (const binding of options.services) {
-    server.addService(grpcServiceDefinition(binding.service), binding.implement(hooks));
+    server.addService(grpcServiceDefinition(binding.service), binding.implement(hooks, policy));
   }
 
   // Loaded here, not at import: health and reflection parse their .proto files when loaded.

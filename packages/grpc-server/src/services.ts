@@ -1,6 +1,7 @@
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
 import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
+import { CLUSTER_REQUEST_LIMITS, IPAM_REQUEST_LIMITS } from "./request-limits.js";
 import { createUnaryService, type ServiceBinding, type UnaryHandlers } from "./unary-service.js";
 
 type MethodsOf<S> = S extends GenService<infer M extends GenServiceMethods> ? M : never;
@@ -15,12 +16,18 @@ export type IpamHandlers = UnaryHandlers<MethodsOf<typeof Ipam>>;
 /** The cluster API (`ipam.v1.Cluster`), same conventions as {@link IpamHandlers}. */
 export type ClusterHandlers = UnaryHandlers<MethodsOf<typeof Cluster>>;
 
-/** Serve `ipam.v1.Ipam` with these handlers; missing ones answer UNIMPLEMENTED. */
+/**
+ * Serve `ipam.v1.Ipam` with these handlers; missing ones answer UNIMPLEMENTED. Every request is
+ * checked against {@link IPAM_REQUEST_LIMITS} before its handler runs.
+ */
 export function createIpamService(handlers: Partial<IpamHandlers>): ServiceBinding {
-  return createUnaryService(Ipam, handlers);
+  return createUnaryService(Ipam, handlers, { limits: IPAM_REQUEST_LIMITS });
 }
 
-/** Serve `ipam.v1.Cluster` with these handlers; missing ones answer UNIMPLEMENTED. */
+/**
+ * Serve `ipam.v1.Cluster` with these handlers; missing ones answer UNIMPLEMENTED. Every request
+ * is checked against {@link CLUSTER_REQUEST_LIMITS} before its handler runs.
+ */
 export function createClusterService(handlers: Partial<ClusterHandlers>): ServiceBinding {
-  return createUnaryService(Cluster, handlers);
+  return createUnaryService(Cluster, handlers, { limits: CLUSTER_REQUEST_LIMITS });
 }

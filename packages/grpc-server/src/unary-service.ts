@@ -17,6 +17,7 @@ import {
 } from "@grpc/grpc-js";
 import { type ServerHooks, safeHook } from "./call-hooks.js";
 import { encodeError } from "./error-mapping.js";
+import { checkMessage, type MessageLimits } from "./field-rules.js";
 import { ErrorInfoSchema, StatusSchema } from "./gen/google/rpc/status_pb.js";
 import { GrpcError } from "./grpc-error.js";
 import { methodLabel } from "./service-definition.js";
@@ -29,8 +30,11 @@ export interface CallContext {
    * reason is a GrpcError (`CANCELLED` or `TIMEOUT`). Pass it to anything slow.
    */
   readonly signal: AbortSignal;
-  /** The call's deadline in ms since the epoch (`Date.now()` scale), or undefined for none. */
-  readonly deadline: number | undefined;
+  /**
+   * The call's deadline in ms since the epoch (`Date.now()` scale): the client's, or the server's
+   * default (`ServicePolicy.defaultDeadlineMs`) when the client set none.
+   */
+  readonly deadline: number;
   /** Request metadata (headers). */
   readonly metadata: Metadata;
   /** The peer address as gRPC reports it (`unix:...`, `ipv4:1.2.3.4:5678`). */
@@ -56,13 +60,31 @@ export type UnaryHandlers<M extends GenServiceMethods> = {
     : never;
 };
 
+/** What a server imposes on every call of the services it serves. */
+export interface ServicePolicy {
+  /**
+   * Deadline of a call whose client sent no `grpc-timeout`, ms. When it passes, the handler's
+   * signal aborts (`TIMEOUT`) and the call is answered DEADLINE_EXCEEDED at once.
+   */
+  readonly defaultDeadlineMs: number;
+}
+
 /**
  * A service ready to be added to a server: its descriptor and a factory that builds the
- * @grpc/grpc-js implementation with the server's hooks.
+ * @grpc/grpc-js implementation with the server's hooks and policy.
  */
 export interface ServiceBinding {
   readonly service: DescService;
-  readonly implement: (hooks: ServerHooks) => UntypedServiceImplementation;
+  readonly implement: (hooks: ServerHooks, policy: ServicePolicy) => UntypedServiceImplementation;
+}
+
+/** Options of {@link createUnaryService}. */
+export interface UnaryServiceOptions {
+  /**
+   * Request limits by method local name, checked before the handler: a request out of them fails
+   * INVALID_ARGUMENT naming the field and the limit, and the handler never sees it.
+   */
+  readonly limits?: Readonly<Record<string, MessageLimits>>;
 }
 
 const ERROR_DOMAIN = "ipam.v1";
@@ -100,7 +122,9 @@ function unaryMethod(
   service: DescService,
   localName: string,
   handler: UnaryHandler<DescMessage, DescMessage> | undefined,
+  limits: MessageLimits | undefined,
   hooks: ServerHooks,
+  policy: ServicePolicy,
 ): handleUnaryCall<unknown, unknown> {
   const method = service.methods.find((m) => m.localName === localName);
   if (method === undefined) throw new GrpcError("INTERNAL", `no method ${localName}`);
@@ -124,19 +148,32 @@ function unaryMethod(
     };
     call.once("cancelled", onCancelled);
     const rawDeadline = call.getDeadline();
-    const deadline =
+    const clientDeadline =
       rawDeadline instanceof Date
         ? rawDeadline.getTime()
         : Number.isFinite(rawDeadline)
           ? rawDeadline
           : undefined;
-    if (deadline !== undefined) {
-      // The error (and its stack trace) is built only when the deadline really passes.
-      timer = setTimeout(
-        () => abort(new GrpcError("TIMEOUT", `${label}: deadline exceeded`)),
-        Math.max(0, deadline - Date.now()),
-      );
-    }
+    const deadline = clientDeadline ?? Date.now() + policy.defaultDeadlineMs;
+    // The error (and its stack trace) is built only when the deadline really passes. At the
+    // client's deadline grpc-js answers DEADLINE_EXCEEDED itself; at the server's default one,
+    // this does.
+    timer = setTimeout(
+      () => {
+        const reason = new GrpcError(
+          "TIMEOUT",
+          clientDeadline === undefined
+            ? `${label}: no answer within the server's default deadline of ${policy.defaultDeadlineMs} ms (the call set none)`
+            : `${label}: deadline exceeded`,
+        );
+        abort(reason);
+        if (clientDeadline === undefined) {
+          const failure = trailersFor(reason, label, hooks);
+          finish(failure.code ?? GRPC_STATUS.DEADLINE_EXCEEDED, failure);
+        }
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     const finish = (code: number, error: ServerErrorResponse | null, value?: unknown): void => {
       if (finished) return;
       finished = true;
@@ -175,7 +212,11 @@ function unaryMethod(
       method: label,
     };
     Promise.resolve()
-      .then(() => handler(call.request as MessageShape<DescMessage>, context))
+      .then(() => {
+        const request = call.request as MessageShape<DescMessage>;
+        if (limits !== undefined) checkMessage(limits, request);
+        return handler(request, context);
+      })
       // A malformed result fails the call as INTERNAL instead of escaping as a rejection.
       .then((result) => create(output, result as never))
       .then(
@@ -190,11 +231,13 @@ function unaryMethod(
 
 /**
  * Bind handlers to a generated service whose methods are all unary. Methods without a handler
- * answer UNIMPLEMENTED. Handler errors are mapped by their `code` (see `encodeError`).
+ * answer UNIMPLEMENTED. Requests are checked against `options.limits` first. Handler errors are
+ * mapped by their `code` (see `encodeError`).
  */
 export function createUnaryService<M extends GenServiceMethods>(
   service: GenService<M>,
   handlers: Partial<UnaryHandlers<M>>,
+  options: UnaryServiceOptions = {},
 ): ServiceBinding {
   for (const method of service.methods) {
     if (method.methodKind !== "unary") {
@@ -207,14 +250,16 @@ export function createUnaryService<M extends GenServiceMethods>(
   const table = handlers as Readonly<Record<string, UnaryHandler<DescMessage, DescMessage>>>;
   return {
     service,
-    implement: (hooks) => {
+    implement: (hooks, policy) => {
       const implementation: UntypedServiceImplementation = {};
       for (const method of service.methods) {
         implementation[method.localName] = unaryMethod(
           service,
           method.localName,
           table[method.localName],
+          options.limits?.[method.localName],
           hooks,
+          policy,
         );
       }
       return implementation;

@@ -1,0 +1,212 @@
+import {
+  constants,
+  type Http2SecureServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { Server, ServerCredentials } from "@grpc/grpc-js";
+import { safeHook } from "./call-hooks.js";
+import { GrpcError } from "./grpc-error.js";
+import type { ServerLimits } from "./server-limits.js";
+import { GRPC_STATUS } from "./status-codes.js";
+
+/**
+ * Why the guard refused or cut something short (the `reason` label of the daemon's
+ * `ipamd_grpc_refused_total`):
+ * - `compressed_request`: the request declared a `grpc-encoding` other than `identity`;
+ * - `too_many_streams`: the server already had `maxOpenStreams` streams open;
+ * - `too_many_connections`: the listener already held `maxConnections` connections;
+ * - `no_preface`: a connection sent no HTTP/2 SETTINGS within `handshakeTimeoutMs`;
+ * - `incomplete_request`: a request did not arrive complete within `requestTimeoutMs`;
+ * - `idle_stream`: a stream carried nothing either way for `streamIdleMs`.
+ */
+export type RefusalReason =
+  | "compressed_request"
+  | "too_many_streams"
+  | "too_many_connections"
+  | "no_preface"
+  | "incomplete_request"
+  | "idle_stream";
+
+/** The kind of a method, by HTTP/2 path; a path not listed is treated as unary. */
+export type MethodKinds = ReadonlyMap<
+  string,
+  "unary" | "server_streaming" | "client_streaming" | "bidi_streaming"
+>;
+
+/** Options of {@link guardGrpcServer}. */
+export interface Http2GuardOptions {
+  readonly limits: ServerLimits;
+  readonly methodKinds: MethodKinds;
+  /** Called once per refusal; must not throw (a throw is ignored). */
+  readonly onRefused?: (reason: RefusalReason, method: string) => void;
+}
+
+/** The part of @grpc/grpc-js's `Server` the guard hooks into (not in its public types). */
+interface GrpcServerInternals {
+  createHttp2Server?: (credentials: ServerCredentials) => Http2Server | Http2SecureServer;
+}
+
+const REFUSED_ENCODING = "identity-only";
+
+/**
+ * Make every HTTP/2 server that `server` creates (one per bound address) hold to `limits`
+ * before @grpc/grpc-js sees a request:
+ *
+ * - **Compressed requests are refused** (UNIMPLEMENTED, `grpc-accept-encoding: identity`):
+ *   ipamd never asks for them, and @grpc/grpc-js 1.14.3 decompresses without an error handler,
+ *   so one message whose body is not gzip would end the process. The header is also rewritten
+ *   before grpc-js reads it, so a compressed message could not reach its decompressor anyway.
+ * - Connections per listener, open streams per server, header block size, the HTTP/2 preface,
+ *   complete requests and idle streams are bounded as {@link ServerLimits} says; a refused or
+ *   expired stream is answered with a gRPC status when nothing was sent yet, then reset, which
+ *   frees it in grpc-js and in the handler (its signal aborts).
+ *
+ * Must be called before the server binds. The hook is @grpc/grpc-js's private
+ * `createHttp2Server` (1.14): it is checked here, so a grpc-js without it fails the start with
+ * `INTERNAL` rather than serving unguarded.
+ *
+ * @throws GrpcError `INTERNAL` when `server` does not have the expected shape.
+ */
+export function guardGrpcServer(server: Server, options: Http2GuardOptions): void {
+  const internals = server as unknown as GrpcServerInternals;
+  const create = internals.createHttp2Server;
+  if (typeof create !== "function") {
+    throw new GrpcError(
+      "INTERNAL",
+      "@grpc/grpc-js has no Server.createHttp2Server: the HTTP/2 guard cannot be installed (this package pins @grpc/grpc-js 1.14)",
+    );
+  }
+  const state = { open: 0 };
+  internals.createHttp2Server = function guardedCreate(credentials) {
+    const http2Server = create.call(this, credentials);
+    guardHttp2Server(http2Server, options, state);
+    return http2Server;
+  };
+}
+
+function guardHttp2Server(
+  http2Server: Http2Server | Http2SecureServer,
+  options: Http2GuardOptions,
+  state: { open: number },
+): void {
+  const { limits, methodKinds } = options;
+  const refused = (reason: RefusalReason, method: string): void =>
+    safeHook(options.onRefused, reason, method);
+
+  http2Server.maxConnections = limits.maxConnections;
+  http2Server.on("drop", () => refused("too_many_connections", ""));
+  http2Server.updateSettings({ maxHeaderListSize: limits.maxHeaderListBytes });
+
+  http2Server.on("session", (session: ServerHttp2Session) => {
+    const timer = setTimeout(() => {
+      refused("no_preface", "");
+      session.destroy();
+    }, limits.handshakeTimeoutMs);
+    timer.unref();
+    const clear = (): void => clearTimeout(timer);
+    session.once("remoteSettings", clear);
+    session.once("close", clear);
+  });
+
+  // Before grpc-js's own listener (it was added when the server was created): make sure no
+  // compressed message can reach grpc-js's decompressor, whatever happens next.
+  const declaredEncoding = new WeakMap<ServerHttp2Stream, string>();
+  http2Server.prependListener(
+    "stream",
+    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      const encoding = headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") {
+        declaredEncoding.set(stream, String(encoding));
+        headers["grpc-encoding"] = REFUSED_ENCODING;
+      }
+    },
+  );
+
+  // After grpc-js's listener: it has answered what it refuses by itself (unknown path, wrong
+  // content type) and set up the call; nothing has been read yet.
+  http2Server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
+    const path = String(headers[":path"] ?? "");
+    const method = path.startsWith("/") ? path.slice(1) : path;
+    const encoding = declaredEncoding.get(stream);
+    if (encoding !== undefined) {
+      refused("compressed_request", method);
+      answerAndReset(
+        stream,
+        GRPC_STATUS.UNIMPLEMENTED,
+        `grpc-encoding ${encoding.slice(0, 40)}: this server accepts uncompressed messages only`,
+        { "grpc-accept-encoding": "identity" },
+      );
+      return;
+    }
+    if (state.open >= limits.maxOpenStreams) {
+      refused("too_many_streams", method);
+      answerAndReset(
+        stream,
+        GRPC_STATUS.RESOURCE_EXHAUSTED,
+        `the server has ${limits.maxOpenStreams} streams open (limits.maxOpenStreams); try again later`,
+      );
+      return;
+    }
+    state.open++;
+    const kind = methodKinds.get(path) ?? "unary";
+    let requestTimer: NodeJS.Timeout | undefined;
+    if (kind === "unary" || kind === "server_streaming") {
+      requestTimer = setTimeout(() => {
+        requestTimer = undefined;
+        if (stream.destroyed || stream.closed || stream.state.remoteClose === 1) return;
+        refused("incomplete_request", method);
+        answerAndReset(
+          stream,
+          GRPC_STATUS.DEADLINE_EXCEEDED,
+          `request not complete within ${limits.requestTimeoutMs} ms (limits.requestTimeoutMs)`,
+        );
+      }, limits.requestTimeoutMs);
+      requestTimer.unref();
+    }
+    stream.setTimeout(limits.streamIdleMs, () => {
+      refused("idle_stream", method);
+      answerAndReset(
+        stream,
+        GRPC_STATUS.DEADLINE_EXCEEDED,
+        `no data either way for ${limits.streamIdleMs} ms (limits.streamIdleMs)`,
+      );
+    });
+    stream.once("close", () => {
+      state.open--;
+      if (requestTimer !== undefined) clearTimeout(requestTimer);
+    });
+  });
+}
+
+/**
+ * Answer a stream with a trailers-only gRPC status when nothing was sent on it yet, then reset it
+ * (RST_STREAM): grpc-js sees the stream close and cancels its call, so nothing stays held.
+ * A stream already answering gets the reset only.
+ */
+function answerAndReset(
+  stream: ServerHttp2Stream,
+  status: number,
+  message: string,
+  extra: Readonly<Record<string, string>> = {},
+): void {
+  if (stream.destroyed || stream.closed) return;
+  if (!stream.headersSent) {
+    stream.respond(
+      {
+        [constants.HTTP2_HEADER_STATUS]: 200,
+        [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto",
+        "grpc-status": String(status),
+        "grpc-message": encodeURI(message),
+        ...extra,
+      },
+      { endStream: true },
+    );
+    stream.close(constants.NGHTTP2_NO_ERROR);
+  } else {
+    stream.close(constants.NGHTTP2_CANCEL);
+  }
+}
