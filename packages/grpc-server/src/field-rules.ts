@@ -13,6 +13,8 @@ export interface FieldRule<T> {
    * rules (lists, maps, messages) throw themselves with the nested field's path.
    */
   readonly problem: (value: T, path: string) => string | undefined;
+  /** For a message field (or a list of messages): the limits of its own fields. */
+  readonly children?: MessageLimits;
 }
 
 /** Every field of message `D` with its rule: a table that misses a field does not compile. */
@@ -121,6 +123,7 @@ export function anyValue<T>(limit: string): FieldRule<T> {
 export function list<T>(maxItems: number, item: FieldRule<T>): FieldRule<readonly T[]> {
   return {
     limit: `at most ${maxItems} items, each ${item.limit}`,
+    ...(item.children === undefined ? {} : { children: item.children }),
     problem: (values, path) => {
       if (values.length > maxItems) return `${values.length} items`;
       for (let i = 0; i < values.length; i++) {
@@ -161,7 +164,8 @@ export function nested<D extends DescMessage>(
   limits: MessageLimits<D>,
 ): FieldRule<MessageShape<D> | undefined> {
   return {
-    limit: `a ${limits.schema.name} (limits below)`,
+    limit: `${limits.schema.name} (fields below)`,
+    children: limits as unknown as MessageLimits,
     problem: (value, path) => {
       if (value !== undefined) checkMessage(limits, value, `${path}.`);
       return undefined;
