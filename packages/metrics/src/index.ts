@@ -12,6 +12,8 @@ export {
   type ReleaseLabels,
   type SnapshotOp,
   type SubnetLabels,
+  UNCAUGHT_ERROR_KINDS,
+  type UncaughtErrorKind,
 } from "./ipam-metrics.js";
 export {
   type Family,

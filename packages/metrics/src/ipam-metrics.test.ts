@@ -102,6 +102,21 @@ describe("createIpamMetrics", () => {
     expect(sampleValue(s, "ipamd_grpc_request_duration_seconds_count", release)).toBe(2);
   });
 
+  it("counts gRPC refusals and uncaught errors with bounded labels", async () => {
+    const registry = new Registry();
+    const metrics = createIpamMetrics(registry);
+    metrics.countGrpcRefusal("incomplete_request");
+    metrics.countGrpcRefusal("incomplete_request");
+    metrics.countGrpcRefusal("/ipam.v1.Ipam/Allocate?x=1"); // never a peer's path as a label
+    metrics.countUncaughtError("zlib");
+    metrics.countUncaughtError("nonsense" as never);
+    const s = await scrape(registry);
+    expect(sampleValue(s, "ipamd_grpc_refused_total", { reason: "incomplete_request" })).toBe(2);
+    expect(sampleValue(s, "ipamd_grpc_refused_total", { reason: "other" })).toBe(1);
+    expect(sampleValue(s, "ipamd_uncaught_errors_total", { kind: "zlib" })).toBe(1);
+    expect(sampleValue(s, "ipamd_uncaught_errors_total", { kind: "bug" })).toBe(1);
+  });
+
   it("times operations with its injected clock through time()", async () => {
     let t = 100;
     const registry = new Registry();

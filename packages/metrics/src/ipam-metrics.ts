@@ -70,10 +70,22 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_store_batch_operations",
   "ipamd_grpc_requests_total",
   "ipamd_grpc_request_duration_seconds",
+  "ipamd_grpc_refused_total",
   "ipamd_agent_leader_reachable",
   "ipamd_agent_quorum_available",
+  "ipamd_uncaught_errors_total",
   "ipamd_metrics_source_errors_total",
 ] as const;
+
+/**
+ * The `kind` of an error that escaped every handler and reached the process (see
+ * `countUncaughtError`): the first four are confined to one request or connection, `bug` is
+ * anything else (the daemon exits on it).
+ */
+export const UNCAUGHT_ERROR_KINDS = ["zlib", "http2", "socket", "tls", "bug"] as const;
+
+/** A value of {@link UNCAUGHT_ERROR_KINDS}. */
+export type UncaughtErrorKind = (typeof UNCAUGHT_ERROR_KINDS)[number];
 
 /** A metric name of the ipamd set. */
 export type IpamMetricName = (typeof IPAM_METRIC_NAMES)[number];
@@ -83,9 +95,10 @@ export interface IpamMetricsOptions {
   /** Exported as `ipamd_build_info{version,revision,nodejs_version} 1`. */
   readonly buildInfo?: { readonly version: string; readonly revision?: string };
   /**
-   * Also register prom-client's default process and Node.js metrics on the registry. Off by
-   * default: three of them (`nodejs_active_handles_total`, ...) are gauges with a `_total`
-   * suffix, which `promtool check metrics` reports as a problem.
+   * Also register prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`:
+   * CPU, memory, heap, file descriptors, event-loop lag, GC) on the registry. Off by default:
+   * three of them (`nodejs_active_handles_total`, ...) are gauges with a `_total` suffix, which
+   * `promtool check metrics` reports as a problem. The daemon turns it on.
    */
   readonly collectDefaultMetrics?: boolean;
   /** Replaces bucket sets of `DEFAULT_BUCKETS`; each array must be strictly increasing. */
@@ -180,6 +193,8 @@ export interface IpamMetrics {
   readonly storeBatchOperations: Histogram;
   readonly grpcRequests: Counter<"method" | "code">;
   readonly grpcRequestDuration: Histogram<"method">;
+  readonly grpcRefused: Counter<"reason">;
+  readonly uncaughtErrors: Counter<"kind">;
   readonly sourceErrors: Counter<"source">;
 
   /**
@@ -217,6 +232,14 @@ export interface IpamMetrics {
    * anything else to `unknown`); `code` is the status as a number or its name.
    */
   observeGrpcRequest(method: string, code: number | GrpcCodeName, seconds: number): void;
+  /**
+   * One stream or connection a gRPC server refused or cut short (`compressed_request`,
+   * `incomplete_request`, ...: @ipam/grpc-server's `RefusalReason`). A reason that is not
+   * lower_snake (at most 32 characters) is counted as `other`: never pass the peer's path.
+   */
+  countGrpcRefusal(reason: string): void;
+  /** One error that escaped every handler and reached the process's last-resort handler. */
+  countUncaughtError(kind: UncaughtErrorKind): void;
   /** Times `fn` into `histogram` with a `result` label; see `timeAsync`. Uses this set's clock. */
   time<T, L extends string>(
     histogram: Histogram<L>,
@@ -496,6 +519,12 @@ export function createIpamMetrics(
     "grpc",
   );
 
+  const grpcRefused = counter(
+    "ipamd_grpc_refused_total",
+    "Streams and connections the gRPC servers refused or cut short before a handler answered, by reason.",
+    ["reason"],
+  );
+
   const agentDriver = () => agent;
   const agentLeaderReachable = sourceGauge(
     "ipamd_agent_leader_reachable",
@@ -508,6 +537,12 @@ export function createIpamMetrics(
     "1 when the cluster reported a quorum of voters to this node agent, else 0.",
     [],
     agentDriver,
+  );
+
+  const uncaughtErrors = counter(
+    "ipamd_uncaught_errors_total",
+    "Errors that escaped every handler and reached the process, by kind; kind bug ends the process.",
+    ["kind"],
   );
 
   // Registered last, it joins the reads in flight so an async failure counts in the same scrape.
@@ -620,6 +655,8 @@ export function createIpamMetrics(
     storeBatchOperations,
     grpcRequests,
     grpcRequestDuration,
+    grpcRefused,
+    uncaughtErrors,
     sourceErrors,
 
     observeAllocation(result, labels, seconds) {
@@ -688,6 +725,14 @@ export function createIpamMetrics(
       grpcRequests.inc({ method: m, code: grpcCodeLabel(code) });
       grpcRequestDuration.observe({ method: m }, seconds);
     },
+    countGrpcRefusal(reason) {
+      grpcRefused.inc({ reason: REASON_PATTERN.test(reason) ? reason : "other" });
+    },
+    countUncaughtError(kind) {
+      uncaughtErrors.inc({
+        kind: (UNCAUGHT_ERROR_KINDS as readonly string[]).includes(kind) ? kind : "bug",
+      });
+    },
     time(histogram, labels, fn, counter) {
       return timeAsync(histogram, labels, fn, counter === undefined ? { now } : { now, counter });
     },
@@ -697,6 +742,8 @@ export function createIpamMetrics(
     setAgentSource: (source) => agent.setSource(source),
   };
 }
+
+const REASON_PATTERN = /^[a-z][a-z_]{0,31}$/;
 
 function subnetGaugeLabels(row: {
   readonly subnet: string;

@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest, type OutgoingHttpHeaders } from "node:http";
+import { connect as netConnect } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -227,5 +228,78 @@ describe("startMetricsServer", () => {
     await first;
     await expect(call(server, "GET", "/healthz")).rejects.toThrow(/ECONNREFUSED/);
     agent.destroy();
+  });
+});
+
+describe("startMetricsServer against hostile peers", () => {
+  /** A raw TCP connection; resolves with everything the server sent once it closes. */
+  function rawExchange(port: number, send: string): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = netConnect(port, "127.0.0.1");
+      let received = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (d: string) => {
+        received += d;
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => resolve(received));
+      socket.write(send);
+    });
+  }
+
+  it("closes a request whose headers never finish after requestTimeoutMs (408)", async () => {
+    const registry = new Registry();
+    const server = await startMetricsServer({
+      registry,
+      host: "127.0.0.1",
+      port: 0,
+      readiness: () => ({ ready: true }),
+      requestTimeoutMs: 300,
+    });
+    open.push(server);
+    const reply = await rawExchange(server.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: a");
+    expect(reply).toMatch(/^HTTP\/1\.1 408/);
+    expect((await call(server, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("answers 431 to a header block over 8 KiB and keeps serving", async () => {
+    const { server } = await start();
+    const reply = await rawExchange(
+      server.port,
+      `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`,
+    );
+    expect(reply).toMatch(/^HTTP\/1\.1 431/);
+    expect((await call(server, "GET", "/healthz")).status).toBe(200);
+  });
+
+  it("holds at most maxConnections connections", async () => {
+    const registry = new Registry();
+    const server = await startMetricsServer({
+      registry,
+      host: "127.0.0.1",
+      port: 0,
+      readiness: () => ({ ready: true }),
+      maxConnections: 1,
+    });
+    open.push(server);
+    const first = netConnect(server.port, "127.0.0.1");
+    first.on("error", () => {});
+    await new Promise<void>((resolve) => first.once("connect", () => resolve()));
+    // The second connection is accepted by the kernel and closed at once by the server.
+    const second = await rawExchange(server.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(second).toBe("");
+    first.destroy();
+  });
+
+  it("refuses a non-positive requestTimeoutMs or maxConnections, naming it", async () => {
+    const readiness = () => ({ ready: true });
+    const registry = new Registry();
+    for (const field of ["requestTimeoutMs", "maxConnections"] as const) {
+      await expect(
+        startMetricsServer({ registry, port: 0, readiness, [field]: 0 }),
+      ).rejects.toSatisfy(
+        (e: unknown) => isMetricsError(e, "INVALID_ARGUMENT") && e.message.startsWith(`${field}:`),
+      );
+    }
   });
 });

@@ -38,6 +38,13 @@ export interface MetricsServerOptions {
   readonly readiness: () => Readiness | Promise<Readiness>;
   /** Default 5000 ms. */
   readonly readinessTimeoutMs?: number;
+  /**
+   * A request (headers and body) must arrive complete within this many ms, else the connection
+   * is answered 408 and closed; default 10 000. Bounds slow-header and slow-body clients.
+   */
+  readonly requestTimeoutMs?: number;
+  /** Connections held at once; further ones are closed as they are accepted. Default 64. */
+  readonly maxConnections?: number;
   /** Receives a line for every failed scrape or readiness check. */
   readonly logger?: MetricsLogger;
 }
@@ -56,6 +63,10 @@ export interface MetricsServer {
 }
 
 const TEXT = "text/plain; charset=utf-8";
+/** Request header block limit, bytes (a scrape sends a few hundred). */
+const MAX_HEADER_BYTES = 8 * 1024;
+/** Request header lines kept (Node drops the rest). */
+const MAX_HEADER_LINES = 64;
 const JSON_TYPE = "application/json; charset=utf-8";
 const TIMED_OUT = Symbol("timed out");
 
@@ -71,6 +82,11 @@ const TIMED_OUT = Symbol("timed out");
  *
  * Query strings are ignored. Responses are never cached (`Cache-Control: no-store`).
  *
+ * Every peer is bounded: at most `maxConnections` connections, headers of at most 8 KiB and 64
+ * lines (431 beyond), a request complete within `requestTimeoutMs` (408 beyond), idle keep-alive
+ * connections closed after 5 s, at most 100 requests per connection. A request body is never
+ * read.
+ *
  * Resolves once listening. Rejects with `MetricsError("INVALID_ARGUMENT")` for a bad port or
  * timeout, and `MetricsError("UNAVAILABLE")` (cause: the system error) when it cannot listen.
  */
@@ -78,6 +94,19 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const { port, registry, readiness, logger } = options;
   const host = options.host ?? "0.0.0.0";
   const readinessTimeoutMs = options.readinessTimeoutMs ?? 5000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const maxConnections = options.maxConnections ?? 64;
+  for (const [field, value] of [
+    ["requestTimeoutMs", requestTimeoutMs],
+    ["maxConnections", maxConnections],
+  ] as const) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new MetricsError("INVALID_ARGUMENT", `${field}: ${value} is not a positive integer`, {
+        field,
+        value,
+      });
+    }
+  }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new MetricsError("INVALID_ARGUMENT", `port: ${port} is not a TCP port (0-65535)`, {
       field: "port",
@@ -129,17 +158,30 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     return send(req, res, 200, registry.contentType, body);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger?.error(describeError(error), "metrics server request failed");
-      if (!res.headersSent) {
-        res.removeHeader("Content-Encoding");
-        send(req, res, 500, TEXT, "internal error\n");
-      } else {
-        res.destroy();
-      }
-    });
-  });
+  const server = createServer(
+    {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      keepAliveTimeout: 5000,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // How often Node checks the two timeouts above (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
+    },
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        logger?.error(describeError(error), "metrics server request failed");
+        if (!res.headersSent) {
+          res.removeHeader("Content-Encoding");
+          send(req, res, 500, TEXT, "internal error\n");
+        } else {
+          res.destroy();
+        }
+      });
+    },
+  );
+  server.maxConnections = maxConnections;
+  server.maxHeadersCount = MAX_HEADER_LINES;
+  server.maxRequestsPerSocket = 100;
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {

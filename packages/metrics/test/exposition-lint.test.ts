@@ -68,6 +68,8 @@ const ALLOWED_LABELS = new Set([
   "event",
   "op",
   "source",
+  "reason",
+  "kind",
   "le",
   "version",
   "revision",

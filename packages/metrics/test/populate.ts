@@ -26,6 +26,8 @@ export async function populateEverything(metrics: IpamMetrics): Promise<void> {
   metrics.observeStoreBatch(17);
   metrics.observeGrpcRequest("/ipam.v1.Ipam/Allocate", 0, 0.003);
   metrics.observeGrpcRequest("/ipam.v1.Cluster/LeaseBlock", 9, 0.01);
+  metrics.countGrpcRefusal("incomplete_request");
+  metrics.countUncaughtError("zlib");
   await metrics.time(metrics.raftProposalDuration, {}, async () => "ok", metrics.raftProposals);
   metrics.setPoolSource(() => [
     {
