@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Agent } from "./agent/agent.js";
 import type { IpamdConfig } from "./config.js";
+import { countUncaughtErrorsIn } from "./last-resort.js";
 
 // What the three roles (all, server, agent) share: the store and the metric set, the metrics
 // endpoint, the node-pool and Raft gauges, and the stop signals.
@@ -21,7 +22,8 @@ import type { IpamdConfig } from "./config.js";
 export const VERSION = "0.0.0";
 
 /**
- * The start every role shares: the metric set on a fresh registry, then the data folder and
+ * The start every role shares: the metric set on a fresh registry (with the default process and
+ * Node.js metrics, and the last-resort handler's count), then the data folder and
  * the store (`<data-dir>/ipamd.db`, or in memory with `--enable-store=false`), whose group
  * commits feed the store metrics. The first log line says where the data is.
  */
@@ -29,7 +31,11 @@ export function openDaemonStore(
   config: Pick<IpamdConfig, "dataDir" | "dataDirSource" | "role" | "nodeId" | "enableStore">,
   log: Logger,
 ): { store: Store; metrics: IpamMetrics } {
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  const metrics = createIpamMetrics(new Registry(), {
+    buildInfo: { version: VERSION },
+    collectDefaultMetrics: true,
+  });
+  countUncaughtErrorsIn(metrics);
   mkdirSync(config.dataDir, { recursive: true });
   log.info(
     {

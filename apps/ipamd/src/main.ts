@@ -4,6 +4,7 @@ import { runClientCommand } from "./client-commands.js";
 import { runClusterCommand } from "./cluster-commands.js";
 import { helpText, type IpamdConfig, loadConfig } from "./config.js";
 import { VERSION } from "./daemon-kit.js";
+import { installLastResort } from "./last-resort.js";
 import { prettyDestination } from "./log-pretty.js";
 import { runAgent } from "./role-agent.js";
 import { runAll } from "./role-all.js";
@@ -43,6 +44,7 @@ async function main(argv: readonly string[]): Promise<number> {
       ? prettyDestination(2, process.stderr.isTTY === true)
       : pino.destination({ dest: 2, sync: true }),
   );
+  installLastResort({ log });
   try {
     return await runDaemon(config, log);
   } catch (err) {

@@ -18,6 +18,7 @@ import {
   openDaemonStore,
   startMetricsEndpoint,
 } from "./daemon-kit.js";
+import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
 
 /** The stop reason when the agent could not start (exit code 1). */
@@ -98,11 +99,13 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   exportAgent(metrics, agent, cluster);
   const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
   const onCall = grpcCallObserver(metrics);
+  const onRefused = grpcRefusalObserver(metrics, log);
   const servers: GrpcServer[] = [
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },
       services: [createIpamService(ipamHandlers(agent, metrics))],
       onCall,
+      onRefused,
     }),
   ];
 

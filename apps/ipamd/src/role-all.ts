@@ -23,6 +23,7 @@ import {
   raftMetricHooks,
   startMetricsEndpoint,
 } from "./daemon-kit.js";
+import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
 
@@ -92,12 +93,14 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
   exportRaft(metrics, () => cluster.raft.status());
   const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
   const onCall = grpcCallObserver(metrics);
+  const onRefused = grpcRefusalObserver(metrics, log);
   const servers: GrpcServer[] = [];
   servers.push(
     await startGrpcServer({
       unixSocket: { path: config.unixSocket },
       services: [createIpamService(handlers)],
       onCall,
+      onRefused,
     }),
   );
   let tcpPort = config.grpcAddr.port;
@@ -111,6 +114,7 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
       createIpamService(handlers),
     ],
     onCall,
+    onRefused,
   });
   servers.push(tcp);
   tcpPort = tcp.tcpPort ?? tcpPort;

@@ -20,6 +20,7 @@ import {
   raftMetricHooks,
   startMetricsEndpoint,
 } from "./daemon-kit.js";
+import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
 import { watchTopology } from "./topology-file.js";
 
@@ -110,6 +111,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     { logger: log, ...(tls.client === undefined ? {} : { tls: tls.client }) },
   );
   const onCall = grpcCallObserver(metrics);
+  const onRefused = grpcRefusalObserver(metrics, log);
   const tcp = await startGrpcServer({
     tcp: {
       host: config.grpcAddr.host,
@@ -121,6 +123,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     // Raft appends and snapshot chunks can be large.
     maxReceiveMessageLength: 64 * 1024 * 1024,
     onCall,
+    onRefused,
     onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
   });
   let metricsServer: MetricsServer | undefined;
