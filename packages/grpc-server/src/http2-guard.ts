@@ -16,7 +16,8 @@ import { GRPC_STATUS } from "./status-codes.js";
  * Why the guard refused or cut something short (the `reason` label of the daemon's
  * `ipamd_grpc_refused_total`):
  * - `compressed_request`: the request declared a `grpc-encoding` other than `identity`;
- * - `too_many_streams`: the server already had `maxOpenStreams` streams open;
+ * - `too_many_streams`: the server already had `maxOpenStreams` streams open (or
+ *   `maxStreamingCalls` streams of streaming methods, for one of those);
  * - `too_many_connections`: the listener already held `maxConnections` connections;
  * - `no_preface`: a connection sent no HTTP/2 SETTINGS within `handshakeTimeoutMs`;
  * - `incomplete_request`: a request did not arrive complete within `requestTimeoutMs`;
@@ -79,7 +80,7 @@ export function guardGrpcServer(server: Server, options: Http2GuardOptions): voi
       "@grpc/grpc-js has no Server.createHttp2Server: the HTTP/2 guard cannot be installed (this package pins @grpc/grpc-js 1.14)",
     );
   }
-  const state = { open: 0 };
+  const state = { open: 0, streaming: 0 };
   internals.createHttp2Server = function guardedCreate(credentials) {
     const http2Server = create.call(this, credentials);
     guardHttp2Server(http2Server, options, state);
@@ -90,7 +91,7 @@ export function guardGrpcServer(server: Server, options: Http2GuardOptions): voi
 function guardHttp2Server(
   http2Server: Http2Server | Http2SecureServer,
   options: Http2GuardOptions,
-  state: { open: number },
+  state: { open: number; streaming: number },
 ): void {
   const { limits, methodKinds } = options;
   const refused = (reason: RefusalReason, method: string): void =>
@@ -151,8 +152,19 @@ function guardHttp2Server(
       );
       return;
     }
-    state.open++;
     const kind = methodKinds.get(path) ?? "unary";
+    const streaming = kind !== "unary";
+    if (streaming && state.streaming >= limits.maxStreamingCalls) {
+      refused("too_many_streams", method);
+      answerAndReset(
+        stream,
+        GRPC_STATUS.RESOURCE_EXHAUSTED,
+        `the server has ${limits.maxStreamingCalls} streaming calls open (limits.maxStreamingCalls); try again later`,
+      );
+      return;
+    }
+    state.open++;
+    if (streaming) state.streaming++;
     let requestTimer: NodeJS.Timeout | undefined;
     if (kind === "unary" || kind === "server_streaming") {
       requestTimer = setTimeout(() => {
@@ -177,6 +189,7 @@ function guardHttp2Server(
     });
     stream.once("close", () => {
       state.open--;
+      if (streaming) state.streaming--;
       if (requestTimer !== undefined) clearTimeout(requestTimer);
     });
   });

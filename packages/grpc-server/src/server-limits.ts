@@ -14,6 +14,12 @@ export interface ServerLimits {
    * answered RESOURCE_EXHAUSTED at once.
    */
   readonly maxOpenStreams: number;
+  /**
+   * Of those, streams of streaming methods (Raft links, health Watch, reflection), which may stay
+   * open for long: beyond it they are answered RESOURCE_EXHAUSTED, so that long-lived streams
+   * can never take the room unary calls (every CNI call) need.
+   */
+  readonly maxStreamingCalls: number;
   /** Connections one listener holds at once; further ones are closed as they are accepted. */
   readonly maxConnections: number;
   /**
@@ -47,6 +53,7 @@ export interface ServerLimits {
 export const DEFAULT_SERVER_LIMITS: ServerLimits = Object.freeze({
   maxConcurrentStreams: 128,
   maxOpenStreams: 8192,
+  maxStreamingCalls: 1024,
   maxConnections: 16_384,
   maxHeaderListBytes: 16 * 1024,
   maxSessionMemoryMb: 64,

@@ -177,6 +177,21 @@ describe("requests that never complete", () => {
 });
 
 describe("streams and connections", () => {
+  it("keeps long-lived streams to maxStreamingCalls, so unary calls always find room", async () => {
+    const { socket, refusals } = await serve({ maxStreamingCalls: 2, maxOpenStreams: 3 });
+    const s = session({ socket });
+    const watch = () =>
+      rawCall(s, grpcHeaders("/grpc.health.v1.Health/Watch"), grpcFrame(new Uint8Array(0)));
+    const held = [watch(), watch()];
+    const third = await watch().done;
+    expect(third.status).toBe(GRPC_STATUS.RESOURCE_EXHAUSTED);
+    expect(third.message).toContain("limits.maxStreamingCalls");
+    const unary = rawCall(s, grpcHeaders("/ipam.v1.Ipam/Status"), grpcFrame(statusRequest));
+    expect((await unary.done).status).toBe(GRPC_STATUS.OK);
+    expect(refusals.map(([r]) => r)).toContain("too_many_streams");
+    for (const c of held) c.stream.close(constants.NGHTTP2_CANCEL);
+  });
+
   it("resets a stream that carries nothing for streamIdleMs (a quiet health Watch)", async () => {
     const { socket, refusals } = await serve({ streamIdleMs: 400 });
     // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message.
