@@ -62,10 +62,15 @@ const grpcListeners: FuzzListener[] = [];
 const httpListeners: HttpListener[] = [];
 
 async function ready(d: { name: string; proc: IpamdProcess; metricsPort: number }) {
-  await waitFor(`${d.name} /readyz`, async () => {
-    const r = await fetch(`http://127.0.0.1:${d.metricsPort}/readyz`);
-    return r.status === 200 ? true : undefined;
-  }).catch((err: unknown) => {
+  await waitFor(
+    `${d.name} /readyz`,
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${d.metricsPort}/readyz`);
+      return r.status === 200 ? true : undefined;
+    },
+    // Three daemons start at once on a shared machine.
+    { timeoutMs: 120_000 },
+  ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${logsOf([d.proc])}`);
   });
 }
@@ -251,7 +256,7 @@ beforeAll(async () => {
     startServer(root, "fuzz-srv"),
     startServer(root, "fuzz-tls", certs),
   ]);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const close of closers) close();
