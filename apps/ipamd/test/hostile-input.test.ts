@@ -42,7 +42,7 @@ let tcpPort: number;
 let metricsPort: number;
 const seeded = new Map<string, AllocateResponse>();
 
-const ipam = () => createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 10_000 });
+const ipam = () => createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 30_000 });
 
 async function scrape(): Promise<string> {
   return (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -50,6 +50,7 @@ interface GrpcServerInternals {
   createHttp2Server?: (credentials: ServerCredentials) => Http2Server | Http2SecureServer;
 }
 
+/** What a refused `grpc-encoding` is rewritten to: an encoding grpc-js would refuse itself. */
 const REFUSED_ENCODING = "identity-only";
 
 /**
@@ -58,8 +59,9 @@ const REFUSED_ENCODING = "identity-only";
  *
  * - **Compressed requests are refused** (UNIMPLEMENTED, `grpc-accept-encoding: identity`):
  *   ipamd never asks for them, and @grpc/grpc-js 1.14.3 decompresses without an error handler,
- *   so one message whose body is not gzip would end the process. The header is also rewritten
- *   before grpc-js reads it, so a compressed message could not reach its decompressor anyway.
+ *   so one message whose body is not gzip would end the process. Such a stream, like one over
+ *   the stream caps, is answered here and never handed to grpc-js; its header is rewritten all
+ *   the same, so no compressed message could reach the decompressor even by mistake.
  * - Connections per listener, open streams per server, header block size, the HTTP/2 preface,
  *   complete requests and idle streams are bounded as {@link ServerLimits} says; a refused or
  *   expired stream is answered with a gRPC status when nothing was sent yet, then reset, which
@@ -112,40 +114,29 @@ function guardHttp2Server(
     session.once("close", clear);
   });
 
-  // Before grpc-js's own listener (it was added when the server was created): make sure no
-  // compressed message can reach grpc-js's decompressor, whatever happens next.
-  const declaredEncoding = new WeakMap<ServerHttp2Stream, string>();
-  http2Server.prependListener(
-    "stream",
-    (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-      const encoding = headers["grpc-encoding"];
-      if (encoding !== undefined && encoding !== "identity") {
-        declaredEncoding.set(stream, String(encoding));
-        headers["grpc-encoding"] = REFUSED_ENCODING;
-      }
-    },
-  );
-
-  // After grpc-js's listener: it has answered what it refuses by itself (unknown path, wrong
-  // content type) and set up the call; nothing has been read yet.
-  http2Server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    if (stream.destroyed || stream.closed || stream.headersSent) return;
+  // The guard owns the `stream` event: grpc-js's listener (added when it created the server) is
+  // taken off and called from here, so a stream refused up front never reaches grpc-js at all.
+  const grpcListeners = http2Server.listeners("stream") as Array<(...args: unknown[]) => void>;
+  http2Server.removeAllListeners("stream");
+  http2Server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest) => {
     const path = String(headers[":path"] ?? "");
     const method = path.startsWith("/") ? path.slice(1) : path;
-    const encoding = declaredEncoding.get(stream);
-    if (encoding !== undefined) {
+    const encoding = headers["grpc-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      // Never let a compressed message near grpc-js's decompressor, even by mistake.
+      headers["grpc-encoding"] = REFUSED_ENCODING;
       refused("compressed_request", method);
-      answerAndReset(
+      refuseUnseen(
         stream,
         GRPC_STATUS.UNIMPLEMENTED,
-        `grpc-encoding ${encoding.slice(0, 40)}: this server accepts uncompressed messages only`,
+        `grpc-encoding ${String(encoding).slice(0, 40)}: this server accepts uncompressed messages only`,
         { "grpc-accept-encoding": "identity" },
       );
       return;
     }
     if (state.open >= limits.maxOpenStreams) {
       refused("too_many_streams", method);
-      answerAndReset(
+      refuseUnseen(
         stream,
         GRPC_STATUS.RESOURCE_EXHAUSTED,
         `the server has ${limits.maxOpenStreams} streams open (limits.maxOpenStreams); try again later`,
@@ -156,13 +147,17 @@ function guardHttp2Server(
     const streaming = kind !== "unary";
     if (streaming && state.streaming >= limits.maxStreamingCalls) {
       refused("too_many_streams", method);
-      answerAndReset(
+      refuseUnseen(
         stream,
         GRPC_STATUS.RESOURCE_EXHAUSTED,
         `the server has ${limits.maxStreamingCalls} streaming calls open (limits.maxStreamingCalls); try again later`,
       );
       return;
     }
+    for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...rest);
+    // grpc-js has answered what it refuses by itself (unknown path, wrong content type) or set
+    // up the call; from here the stream is bounded in time.
+    if (stream.destroyed || stream.closed) return;
     state.open++;
     if (streaming) state.streaming++;
     let requestTimer: NodeJS.Timeout | undefined;
@@ -195,10 +190,47 @@ function guardHttp2Server(
   });
 }
 
+/** How long a refused stream may stay half-open (the client still sending) before its reset. */
+const REFUSED_STREAM_LINGER_MS = 1000;
+
 /**
- * Answer a stream with a trailers-only gRPC status when nothing was sent on it yet, then reset it
- * (RST_STREAM): grpc-js sees the stream close and cancels its call, so nothing stays held.
- * A stream already answering gets the reset only.
+ * Answer a stream grpc-js never saw with a trailers-only gRPC status, read and drop what the
+ * client still sends, and reset it if the client has not finished within a second. (Resetting
+ * at once can overtake the answer: under load a client then sees a bare RST_STREAM.)
+ */
+function refuseUnseen(
+  stream: ServerHttp2Stream,
+  status: number,
+  message: string,
+  extra: Readonly<Record<string, string>> = {},
+): void {
+  stream.on("error", () => {
+    // The peer may reset or vanish; nothing is held for this stream either way.
+  });
+  if (stream.destroyed || stream.closed) return;
+  stream.respond(
+    {
+      [constants.HTTP2_HEADER_STATUS]: 200,
+      [constants.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto",
+      "grpc-status": String(status),
+      "grpc-message": encodeURI(message),
+      ...extra,
+    },
+    { endStream: true },
+  );
+  stream.resume();
+  const linger = setTimeout(() => {
+    if (!stream.destroyed && !stream.closed) stream.close(constants.NGHTTP2_NO_ERROR);
+  }, REFUSED_STREAM_LINGER_MS);
+  linger.unref();
+  stream.once("close", () => clearTimeout(linger));
+}
+
+/**
+ * Answer a stream grpc-js is serving with a trailers-only gRPC status when nothing was sent on it
+ * yet, then reset it (RST_STREAM) at once: grpc-js sees the stream close and cancels its call,
+ * so nothing stays held (and grpc-js cannot answer a second time). A stream already answering
+ * gets the reset only.
  */
 function answerAndReset(
   stream: ServerHttp2Stream,

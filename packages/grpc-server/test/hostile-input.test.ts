@@ -295,7 +295,8 @@ describe("field limits at the edge", () => {
       },
     };
     const { socket } = await serve({}, {}, handlers);
-    const client = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 5000 });
+    // Megabyte requests on a busy machine: a generous deadline.
+    const client = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 30_000 });
     cleanups.push(() => client.close());
     const cases: Array<[Record<string, unknown>, string, string]> = [
       [{ containerId: "c".repeat(1 << 20) }, "container_id", "at most 255 characters"],

@@ -408,11 +408,14 @@ async function call(
       throw error;
     }
     const { stream, done } = played;
-    // A server-streaming call that was accepted (a health Watch) stays open by design: hang up.
-    const hangUp =
-      options.endless === true
-        ? setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), 1500)
-        : undefined;
+    // A server-streaming call that was accepted (a health Watch) stays open by design: hang up
+    // a moment after its answer started.
+    let hangUp: NodeJS.Timeout | undefined;
+    if (options.endless === true) {
+      stream.once("response", () => {
+        hangUp = setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), 1000);
+      });
+    }
     let outcome: RawOutcome;
     try {
       if (options.mayHold === true) {
