@@ -110,7 +110,7 @@ describe("ipamd --role all under hostile input", () => {
     const client = ipam();
     const cluster = createClusterClient({
       addresses: [`127.0.0.1:${tcpPort}`],
-      deadlineMs: 10_000,
+      deadlineMs: 30_000,
     });
     try {
       const key = { network: "big", containerId: "c1", ifname: "eth0" };
