@@ -5,6 +5,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import {
   type BenchRow,
   printTable,
@@ -13,9 +15,15 @@ import {
   writeBenchResults,
 } from "@ipam/bench-kit";
 import {
+  AllocateRequestSchema,
+  AllocateResponseSchema,
+  checkMessage,
   createIpamClient,
   createIpamService,
   createLeanIpamClient,
+  grpcServiceDefinition,
+  IPAM_REQUEST_LIMITS,
+  Ipam,
   startGrpcServer,
 } from "../src/index.js";
 import { echo, memoryAllocator } from "./handlers.js";
@@ -209,9 +217,105 @@ async function processStart(dir: string): Promise<void> {
     rows.push(withBaseline(summarize(name, "ms", times[name] ?? []), baseline));
 }
 
+/**
+ * What hostile-input defences cost. Round trips: our server (guard, limits, field checks, the
+ * unary wrapper) against a plain @grpc/grpc-js server with the same answer, same client, same
+ * socket kind. And the field check of an Allocate request against decoding it (work every
+ * request costs anyway).
+ */
+async function defenceCost(dir: string): Promise<void> {
+  const answer = create(AllocateResponseSchema, {
+    addresses: [{ address: "10.0.0.2", prefixLength: 8, gateway: "10.0.0.1", purpose: "default" }],
+  });
+  const plain = new Server();
+  plain.addService(grpcServiceDefinition(Ipam), {
+    allocate: (_call: unknown, callback: (e: null, v: unknown) => void) => callback(null, answer),
+  });
+  const plainSocket = join(dir, "plain.sock");
+  await new Promise<void>((resolve, reject) =>
+    plain.bindAsync(`unix:${plainSocket}`, ServerCredentials.createInsecure(), (e) =>
+      e === null ? resolve() : reject(e),
+    ),
+  );
+  const guarded = await startGrpcServer({
+    unixSocket: { path: join(dir, "guarded.sock") },
+    services: [createIpamService({ allocate: () => answer })],
+  });
+  for (const concurrency of [1, 64]) {
+    const calls = concurrency === 1 ? 3000 : 80;
+    const run = async (socket: string, tag: string) => {
+      const c = createIpamClient({ addresses: [`unix:${socket}`] });
+      const r = await measure(
+        (id) => c.allocate({ network: "bench", containerId: id, ifname: "eth0" }),
+        concurrency,
+        calls,
+        tag,
+      );
+      c.close();
+      return r;
+    };
+    const base = await run(plainSocket, `plain-${concurrency}`);
+    const ours = await run(guarded.unixSocketPath ?? "", `guarded-${concurrency}`);
+    const label = `unix socket, ${concurrency} concurrent, grpc-js client`;
+    const baseRow = summarize(
+      `echo round trip, plain @grpc/grpc-js server, no defences (${label})`,
+      "µs/call",
+      base.latencies,
+    );
+    rows.push(
+      baseRow,
+      withBaseline(
+        summarize(
+          `echo round trip, startGrpcServer with guard, limits and field checks (${label})`,
+          "µs/call",
+          ours.latencies,
+        ),
+        baseRow,
+      ),
+    );
+  }
+  plain.forceShutdown();
+  await guarded.shutdown(1000);
+
+  const request = create(AllocateRequestSchema, {
+    network: "k8s-pod-network",
+    containerId: "3f1e9a4c2b7d8e6f0a1b2c3d4e5f60718293a4b5c6d7e8f901a2b3c4d5e6f708",
+    ifname: "eth0",
+    podNamespace: "kube-system",
+    podName: "coredns-5d78c9869d-abcde",
+  });
+  const bytes = toBinary(AllocateRequestSchema, request);
+  const time = (f: () => void): number[] => {
+    const out: number[] = [];
+    for (let round = 0; round < 200; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 1000; i++) f();
+      out.push(((performance.now() - t0) * 1e6) / 1000);
+    }
+    return out;
+  };
+  const decode = summarize(
+    "decode an Allocate request (fromBinary)",
+    "ns/op",
+    time(() => fromBinary(AllocateRequestSchema, bytes)),
+  );
+  rows.push(
+    decode,
+    withBaseline(
+      summarize(
+        "check an Allocate request against IPAM_REQUEST_LIMITS",
+        "ns/op",
+        time(() => checkMessage(IPAM_REQUEST_LIMITS.allocate, request)),
+      ),
+      decode,
+    ),
+  );
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "ipg-bench-"));
   try {
+    await defenceCost(dir);
     await roundTrips(dir);
     await processStart(dir);
   } finally {
