@@ -93,7 +93,7 @@ async function roundTrips(dir: string): Promise<void> {
           client.allocate,
           concurrency,
           calls,
-          `${clientName}-${concurrency}`,
+          `${clientName.replace(/\W+/g, "-")}-${concurrency}`,
         );
         client.close();
       }
@@ -242,7 +242,7 @@ async function defenceCost(dir: string): Promise<void> {
     services: [createIpamService({ allocate: () => answer })],
   });
   for (const concurrency of [1, 64]) {
-    const calls = concurrency === 1 ? 3000 : 80;
+    const calls = concurrency === 1 ? 600 : 16;
     const run = async (socket: string, tag: string) => {
       const c = createIpamClient({ addresses: [`unix:${socket}`] });
       const r = await measure(
@@ -254,8 +254,15 @@ async function defenceCost(dir: string): Promise<void> {
       c.close();
       return r;
     };
-    const base = await run(plainSocket, `plain-${concurrency}`);
-    const ours = await run(guarded.unixSocketPath ?? "", `guarded-${concurrency}`);
+    // Alternating rounds, so that load on a shared machine hits both sides alike.
+    const base = { latencies: [] as number[] };
+    const ours = { latencies: [] as number[] };
+    for (let round = 0; round < 5; round++) {
+      base.latencies.push(...(await run(plainSocket, `plain-${concurrency}-${round}`)).latencies);
+      ours.latencies.push(
+        ...(await run(guarded.unixSocketPath ?? "", `guarded-${concurrency}-${round}`)).latencies,
+      );
+    }
     const label = `unix socket, ${concurrency} concurrent, grpc-js client`;
     const baseRow = summarize(
       `echo round trip, plain @grpc/grpc-js server, no defences (${label})`,
