@@ -5,7 +5,6 @@ import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  AllocateRequestSchema,
   createIpamClient,
   createIpamService,
   DEFAULT_SERVER_LIMITS,
@@ -299,14 +298,14 @@ describe("field limits at the edge", () => {
     const client = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 30_000 });
     cleanups.push(() => client.close());
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ containerId: "c".repeat(1 << 20) }, "container_id", "at most 255 characters"],
-      [{ network: "n".repeat(3 << 20) }, "network", "at most 255 characters"],
-      [{ ifname: "i".repeat(65_536) }, "ifname", "at most 15 bytes"],
+      [{ containerId: "c".repeat(1 << 16) }, "container_id", "at most 255 characters"],
+      [{ network: "n".repeat(256) }, "network", "at most 255 characters"],
+      [{ ifname: "i".repeat(16) }, "ifname", "at most 15 bytes"],
       [{ ifname: "eth/0" }, "ifname", "no '/'"],
       [{ podName: "Web_0" }, "pod_name", "RFC 1123"],
       [{ podNamespace: "a".repeat(64) }, "pod_namespace", "at most 63"],
       [
-        { requestedAddresses: Array.from({ length: 200_000 }, () => "10.99.0.9") },
+        { requestedAddresses: Array.from({ length: 17 }, () => "10.99.0.9") },
         "requested_addresses",
         "at most 16 items",
       ],
@@ -324,14 +323,7 @@ describe("field limits at the edge", () => {
     const ok = await client.allocate({ network: "n", containerId: "c1", ifname: "eth0" });
     expect(ok.addresses.length).toBeGreaterThan(0);
     expect(calls).toBe(1);
-    // The encoded request is what went over the wire: a sanity check of the biggest one.
-    expect(
-      toBinary(
-        AllocateRequestSchema,
-        create(AllocateRequestSchema, { containerId: "c".repeat(1 << 20) }),
-      ).byteLength,
-    ).toBeGreaterThan(1 << 20);
-  });
+  }, 60_000);
 });
 
 describe("limits", () => {
