@@ -10,38 +10,50 @@ export interface Measurement {
 }
 
 /**
- * Times `run(n)`, which must perform `n` operations in its own loop (so the
- * loop is optimised with the operation inlined, and no harness call sits
- * between operations). Each batch takes about `batchMs`; batches repeat until
- * `budgetMs` has passed (at least `minBatches`). Reports per-op nanoseconds.
+ * Times several `run(n)` in turns. Each `run(n)` must perform `n` operations
+ * in its own loop (so the loop is optimised with the operation inlined, and no
+ * harness call sits between operations); a batch takes about `batchMs`. Reports
+ * per-op nanoseconds. After each run's batch size is calibrated on its own,
+ * one timed batch of each goes in order, round after round, until `budgetMs`
+ * (for all of them together, default 400 ms each) has passed and each has
+ * `minBatches`. On a shared machine the load changes from second to second;
+ * in turns, an operation and its baseline see the same load, so their ratio
+ * holds even when the absolute times do not. Returns one measurement per run,
+ * in the order given.
  */
-export function measure(
-  run: (n: number) => void,
+export function measureInterleaved(
+  runs: readonly ((n: number) => void)[],
   options: { budgetMs?: number; batchMs?: number; minBatches?: number } = {},
-): Measurement {
-  const budgetMs = options.budgetMs ?? 400;
+): Measurement[] {
+  const budgetMs = options.budgetMs ?? 400 * runs.length;
   const batchMs = options.batchMs ?? 2;
   const minBatches = options.minBatches ?? 5;
-  // Warm up and calibrate the batch size.
+  const perBatch = runs.map((run) => calibrate(run, batchMs));
+  const samples: number[][] = runs.map(() => []);
+  const start = process.hrtime.bigint();
+  const budgetNs = BigInt(budgetMs * 1e6);
+  while (samples[0]!.length < minBatches || process.hrtime.bigint() - start < budgetNs) {
+    for (let i = 0; i < runs.length; i++) {
+      const t0 = process.hrtime.bigint();
+      runs[i]!(perBatch[i]!);
+      samples[i]!.push(Number(process.hrtime.bigint() - t0) / perBatch[i]!);
+    }
+    if (samples[0]!.length >= 10_000) break;
+  }
+  return samples.map((perOp, i) => ({ perOp, ops: perOp.length * perBatch[i]! }));
+}
+
+/** Warms `run` up and returns the number of operations that take about `batchMs`. */
+function calibrate(run: (n: number) => void, batchMs: number): number {
   let perBatch = 1;
   for (;;) {
     const t0 = process.hrtime.bigint();
     run(perBatch);
     const ns = Number(process.hrtime.bigint() - t0);
-    if (ns >= batchMs * 1e6 || perBatch >= 1 << 24) break;
+    if (ns >= batchMs * 1e6 || perBatch >= 1 << 24) return perBatch;
     perBatch =
       ns <= 0 ? perBatch * 8 : Math.max(perBatch * 2, Math.ceil((perBatch * batchMs * 1e6) / ns));
   }
-  const samples: number[] = [];
-  const start = process.hrtime.bigint();
-  const budgetNs = BigInt(budgetMs * 1e6);
-  while (samples.length < minBatches || process.hrtime.bigint() - start < budgetNs) {
-    const t0 = process.hrtime.bigint();
-    run(perBatch);
-    samples.push(Number(process.hrtime.bigint() - t0) / perBatch);
-    if (samples.length >= 10_000) break;
-  }
-  return { perOp: samples, ops: samples.length * perBatch };
 }
 
 /** A row of per-op times over the batches of `m`; `samples` counts operations, not batches. */
