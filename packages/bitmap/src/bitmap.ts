@@ -403,7 +403,9 @@ export class Bitmap {
     const raw = words[w]!;
     const first = raw | ~(-1 << (from & 31)); // the bits below `from` count as set
     if (first !== -1) return (w << 5) | lowestZero(first);
-    if (raw === -1) this.#markFilled(w);
+    if (raw === -1 && (words[this.#summary + (w >>> 5)]! & (1 << (w & 31))) === 0) {
+      this.#markFull(1, w); // an allocation filled it: mark it now
+    }
     for (;;) {
       // Climb: the lowest clear unit right of level-0 word `w`, one level up or higher.
       if (w + 1 >= counts[0]!) return -1;
@@ -426,14 +428,9 @@ export class Bitmap {
       }
       const word = words[unit]!;
       if (word !== -1) return (unit << 5) | lowestZero(word);
-      this.#markFilled(unit);
+      this.#markFull(1, unit); // an allocation filled it: mark it, climb on from it
       w = unit;
     }
-  }
-
-  /** Marks full level-0 word `w` in the summary when an allocation left it unmarked. */
-  #markFilled(w: number): void {
-    if ((this.#words[this.#summary + (w >>> 5)]! & (1 << (w & 31))) === 0) this.#markFull(1, w);
   }
 
   /**
