@@ -15,6 +15,11 @@ export interface BenchRow {
   readonly p99: number;
   /** How many operations (or runs) the row summarises. */
   readonly samples: number;
+  /**
+   * The machine's load averages over 1, 5 and 15 minutes (`os.loadavg()`) when the row was
+   * summarised: absolute figures from a busy machine are inflated, ratios much less so.
+   */
+  readonly loadavg?: readonly [number, number, number];
   /** The `name` of the row this one is compared with. */
   readonly baseline?: string;
   readonly ratio?: number;

@@ -1,16 +1,18 @@
+import { loadavg } from "node:os";
 import { describe, expect, it } from "vitest";
 import { summarize } from "./summarize.js";
 
 describe("summarize", () => {
   it("reports the median as value and p50, the 99th percentile as p99, rounded", () => {
     const samples = Array.from({ length: 100 }, (_, i) => 100 - i + 0.123); // unsorted
-    expect(summarize("op", "ns/op", samples)).toEqual({
+    expect(summarize("op", "ns/op", samples, { loadavg: [1.5, 2, 3] })).toEqual({
       name: "op",
       unit: "ns/op",
       value: 50.1,
       p50: 50.1,
       p99: 99.1,
       samples: 100,
+      loadavg: [1.5, 2, 3],
     });
   });
 
@@ -39,6 +41,19 @@ describe("summarize", () => {
       p50: 12.3,
       p99: 12.3,
       samples: 1,
+    });
+  });
+
+  it("records the machine's load averages when the row is summarised", () => {
+    const before = loadavg();
+    const row = summarize("op", "ns/op", [1, 2, 3]);
+    const after = loadavg();
+    expect(row.loadavg).toHaveLength(3);
+    row.loadavg?.forEach((load, i) => {
+      const low = Math.min(before[i]!, after[i]!);
+      const high = Math.max(before[i]!, after[i]!);
+      expect(load).toBeGreaterThanOrEqual(Math.floor(low * 100) / 100);
+      expect(load).toBeLessThanOrEqual(Math.ceil(high * 100) / 100);
     });
   });
 

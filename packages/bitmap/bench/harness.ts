@@ -10,38 +10,71 @@ export interface Measurement {
 }
 
 /**
- * Times `run(n)`, which must perform `n` operations in its own loop (so the
- * loop is optimised with the operation inlined, and no harness call sits
- * between operations). Each batch takes about `batchMs`; batches repeat until
- * `budgetMs` has passed (at least `minBatches`). Reports per-op nanoseconds.
+ * Times several `run(n)` in turns. Each `run(n)` must perform `n` operations
+ * in its own loop (so the loop is optimised with the operation inlined, and no
+ * harness call sits between operations); a batch takes about `batchMs` of CPU
+ * time. Reports per-op nanoseconds of the process's CPU time
+ * (`process.cpuUsage()`, user + system), not wall time: on a shared machine a
+ * batch that waited for a core while other processes ran is not counted as
+ * slow (under a load average of 40 on 2 cores the wall-clock median of the
+ * same loop was 5x its CPU-time median; on an idle machine the two agree).
+ *
+ * After each run's batch size is calibrated on its own, one timed batch of
+ * each goes in order, round after round, until `budgetMs` of CPU time (for all
+ * of them together, default 400 ms each) has been spent and each has
+ * `minBatches`. In turns, an operation and its baselines see the same machine
+ * (caches, frequency, neighbours), so their ratio holds even when absolute
+ * times do not. Returns one measurement per run, in the order given.
  */
-export function measure(
-  run: (n: number) => void,
+export function measureInterleaved(
+  runs: readonly ((n: number) => void)[],
   options: { budgetMs?: number; batchMs?: number; minBatches?: number } = {},
-): Measurement {
-  const budgetMs = options.budgetMs ?? 400;
-  const batchMs = options.batchMs ?? 2;
+): Measurement[] {
+  const budgetNs = (options.budgetMs ?? 400 * runs.length) * 1e6;
+  const batchNs = (options.batchMs ?? 2) * 1e6;
   const minBatches = options.minBatches ?? 5;
-  // Warm up and calibrate the batch size.
+  const perBatch = runs.map((run) => calibrate(run, batchNs));
+  const samples: number[][] = runs.map(() => []);
+  const start = cpuNs();
+  while (samples[0]!.length < minBatches || cpuNs() - start < budgetNs) {
+    for (let i = 0; i < runs.length; i++) {
+      const t0 = cpuNs();
+      runs[i]!(perBatch[i]!);
+      samples[i]!.push((cpuNs() - t0) / perBatch[i]!);
+    }
+    if (samples[0]!.length >= 10_000) break;
+  }
+  return samples.map((perOp, i) => ({ perOp, ops: perOp.length * perBatch[i]! }));
+}
+
+/**
+ * Warms `run` up and returns the number of operations that take about `batchNs`
+ * of CPU time: doubles (or scales) `n` until two batches in a row reach
+ * `batchNs`, so one slow first call (compilation, a GC) does not leave batches
+ * of one operation, which would time the clock instead of the operation.
+ */
+function calibrate(run: (n: number) => void, batchNs: number): number {
   let perBatch = 1;
+  let longEnough = 0;
   for (;;) {
-    const t0 = process.hrtime.bigint();
+    const t0 = cpuNs();
     run(perBatch);
-    const ns = Number(process.hrtime.bigint() - t0);
-    if (ns >= batchMs * 1e6 || perBatch >= 1 << 24) break;
+    const ns = cpuNs() - t0;
+    if (ns >= batchNs) {
+      if (++longEnough === 2 || perBatch >= 1 << 24) return perBatch;
+      continue;
+    }
+    longEnough = 0;
+    if (perBatch >= 1 << 24) return perBatch;
     perBatch =
-      ns <= 0 ? perBatch * 8 : Math.max(perBatch * 2, Math.ceil((perBatch * batchMs * 1e6) / ns));
+      ns <= 0 ? perBatch * 8 : Math.max(perBatch * 2, Math.ceil((perBatch * batchNs) / ns));
   }
-  const samples: number[] = [];
-  const start = process.hrtime.bigint();
-  const budgetNs = BigInt(budgetMs * 1e6);
-  while (samples.length < minBatches || process.hrtime.bigint() - start < budgetNs) {
-    const t0 = process.hrtime.bigint();
-    run(perBatch);
-    samples.push(Number(process.hrtime.bigint() - t0) / perBatch);
-    if (samples.length >= 10_000) break;
-  }
-  return { perOp: samples, ops: samples.length * perBatch };
+}
+
+/** CPU time used by this process so far (user + system, all threads), in nanoseconds. */
+function cpuNs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) * 1000;
 }
 
 /** A row of per-op times over the batches of `m`; `samples` counts operations, not batches. */

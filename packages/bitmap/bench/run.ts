@@ -2,6 +2,7 @@
 // bitmap and IpBlock against a naive linear scan run in the same process on
 // the same bit contents, plus a heap check of the IPv4 hot path. Writes
 // bench-results/bitmap.json (rows as BENCHMARKS.md describes) and prints a table.
+import { loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -14,7 +15,7 @@ import {
   writeBenchResults,
 } from "@ipam/bench-kit";
 import { Bitmap, Cidr, IpBlock } from "../src/index.js";
-import { measure, row, xorshift32 } from "./harness.js";
+import { measureInterleaved, row, xorshift32 } from "./harness.js";
 import { NaiveBitmap, naiveAllocateNextFree, WordScanBitmap } from "./naive.js";
 
 type Pattern = "packed" | "scattered";
@@ -60,6 +61,19 @@ function label(fill: number): string {
 
 const rows: BenchRow[] = [];
 
+/** The rows of runs measured in turns (see measureInterleaved), in the order given. */
+function interleaved(
+  unit: string,
+  entries: readonly (readonly [name: string, run: (n: number) => void])[],
+  options: { budgetMs?: number; minBatches?: number } = {},
+): BenchRow[] {
+  const measured = measureInterleaved(
+    entries.map(([, run]) => run),
+    options,
+  );
+  return entries.map(([name], i) => row(name, unit, measured[i]!));
+}
+
 function benchBitmaps(): void {
   for (const size of SIZES) {
     for (const fill of FILLS) {
@@ -75,68 +89,33 @@ function benchBitmaps(): void {
           }
         }
         const suffix = `${size.label} ${label(fill)} ${pattern}`;
-        const fast = row(
-          `bitmap/allocate+release ${suffix}`,
-          "ns/op",
-          measure((n) => {
-            for (let i = 0; i < n; i++) ours.clear(ours.allocateFirstFree());
-          }),
-        );
-        const slow = row(
-          `naive-scan/allocate+release ${suffix}`,
-          "ns/op",
-          measure(
+        // First-fit against its baselines, in turns: the naive scan always; at
+        // 99 % from a /16 up also the plain word scan (skips full words with
+        // Math.clz32: the strongest linear baseline) and IpBlock's next-fit.
+        const entries: [string, (n: number) => void][] = [
+          [
+            `bitmap/allocate+release ${suffix}`,
+            (n) => {
+              for (let i = 0; i < n; i++) ours.clear(ours.allocateFirstFree());
+            },
+          ],
+          [
+            `naive-scan/allocate+release ${suffix}`,
             (n) => {
               for (let i = 0; i < n; i++) naive.clear(naive.allocateFirstFree());
             },
-            { budgetMs: 250 },
-          ),
-        );
-        rows.push(withBaseline(fast, slow), slow);
-        if (fill === 0.99 && size.bits >= 1 << 16) {
+          ],
+        ];
+        const wide = fill === 0.99 && size.bits >= 1 << 16;
+        if (wide) {
           const words = new WordScanBitmap(size.bits);
           words.words.set(naive.words);
-          const wordScan = row(
+          entries.push([
             `word-scan/allocate+release ${suffix}`,
-            "ns/op",
-            measure((n) => {
+            (n) => {
               for (let i = 0; i < n; i++) words.clear(words.allocateFirstFree());
-            }),
-          );
-          rows.push(
-            wordScan,
-            withBaseline({ ...fast, name: `${fast.name} vs word-scan` }, wordScan),
-          );
-        }
-        // Next-fit from random cursors: defeats the first-fit hint and walks the
-        // hierarchy up and down (the worst case of the summary levels).
-        if (fill === 0.99 && size.bits >= 1 << 16) {
-          const random = xorshift32(12345);
-          const cursors = new Uint32Array(4096);
-          for (let i = 0; i < cursors.length; i++) cursors[i] = random() % size.bits;
-          let k = 0;
-          const tree = row(
-            `bitmap/allocateNextFree(random cursor)+release ${suffix}`,
-            "ns/op",
-            measure((n) => {
-              for (let i = 0; i < n; i++) {
-                ours.clear(ours.allocateNextFree(cursors[k++ & 4095]!));
-              }
-            }),
-          );
-          const scan = row(
-            `naive-scan/allocateNextFree(random cursor)+release ${suffix}`,
-            "ns/op",
-            measure(
-              (n) => {
-                for (let i = 0; i < n; i++) {
-                  naive.clear(naiveAllocateNextFree(naive, cursors[k++ & 4095]!));
-                }
-              },
-              { budgetMs: 250 },
-            ),
-          );
-          rows.push(withBaseline(tree, scan), scan);
+            },
+          ]);
         }
         // Next-fit through IpBlock's allocation-free offset path, for the IPv4 targets.
         if (fill === 0.99 && size.bits === 1 << 16) {
@@ -144,14 +123,54 @@ function benchBitmaps(): void {
             subnet: Cidr.parse("10.0.0.0/8"),
           });
           for (let i = 0; i < size.bits; i++) if (bits[i] === 1) block.claimOffset(i);
-          const nextFit = row(
+          entries.push([
             `ipblock-v4/allocateOffset+releaseOffset (next-fit) ${suffix}`,
-            "ns/op",
-            measure((n) => {
+            (n) => {
               for (let i = 0; i < n; i++) block.releaseOffset(block.allocateOffset());
-            }),
+            },
+          ]);
+        }
+        const [fast, slow, ...others] = interleaved("ns/op", entries, {
+          budgetMs: 300 * entries.length,
+        });
+        rows.push(withBaseline(fast!, slow!), slow!);
+        for (const other of others) {
+          if (other.name.startsWith("word-scan/")) {
+            rows.push(other, withBaseline({ ...fast!, name: `${fast!.name} vs word-scan` }, other));
+          } else {
+            rows.push(withBaseline(other, slow!));
+          }
+        }
+        // Next-fit from random cursors: defeats the first-fit hint and walks the
+        // hierarchy up and down (the worst case of the summary levels).
+        if (wide) {
+          const random = xorshift32(12345);
+          const cursors = new Uint32Array(4096);
+          for (let i = 0; i < cursors.length; i++) cursors[i] = random() % size.bits;
+          let k = 0;
+          const [tree, scan] = interleaved(
+            "ns/op",
+            [
+              [
+                `bitmap/allocateNextFree(random cursor)+release ${suffix}`,
+                (n) => {
+                  for (let i = 0; i < n; i++) {
+                    ours.clear(ours.allocateNextFree(cursors[k++ & 4095]!));
+                  }
+                },
+              ],
+              [
+                `naive-scan/allocateNextFree(random cursor)+release ${suffix}`,
+                (n) => {
+                  for (let i = 0; i < n; i++) {
+                    naive.clear(naiveAllocateNextFree(naive, cursors[k++ & 4095]!));
+                  }
+                },
+              ],
+            ],
+            { budgetMs: 650 },
           );
-          rows.push(withBaseline(nextFit, slow));
+          rows.push(withBaseline(tree!, scan!), scan!);
         }
       }
     }
@@ -176,29 +195,30 @@ function benchIPv6(): void {
       }
     }
     const suffix = `/104 ${label(fill)} ${pattern}`;
-    const fast = row(
-      `ipblock-v6/allocate+release ${suffix}`,
-      "ns/op",
-      measure((n) => {
-        for (let i = 0; i < n; i++) block.release(block.allocate());
-      }),
-    );
     const base = cidr.start;
-    const slow = row(
-      `naive-scan-v6/allocate+release ${suffix}`,
+    const [fast, slow] = interleaved(
       "ns/op",
-      measure(
-        (n) => {
-          for (let i = 0; i < n; i++) {
-            const bit = naive.allocateFirstFree();
-            const ip = { family: 6, value: base + BigInt(bit) };
-            naive.clear(Number(ip.value - base));
-          }
-        },
-        { budgetMs: 250, minBatches: 3 },
-      ),
+      [
+        [
+          `ipblock-v6/allocate+release ${suffix}`,
+          (n) => {
+            for (let i = 0; i < n; i++) block.release(block.allocate());
+          },
+        ],
+        [
+          `naive-scan-v6/allocate+release ${suffix}`,
+          (n) => {
+            for (let i = 0; i < n; i++) {
+              const bit = naive.allocateFirstFree();
+              const ip = { family: 6, value: base + BigInt(bit) };
+              naive.clear(Number(ip.value - base));
+            }
+          },
+        ],
+      ],
+      { budgetMs: 650, minBatches: 3 },
     );
-    rows.push(withBaseline(fast, slow), slow);
+    rows.push(withBaseline(fast!, slow!), slow!);
   }
 }
 
@@ -265,7 +285,10 @@ async function main(): Promise<void> {
   writeBenchResults(new URL("..", import.meta.url), "bitmap", rows);
   printTable(rows);
   console.log(
-    `\n${rows.length} rows in ${round((Date.now() - started) / 1000)} s, Node ${process.version}; ` +
+    `\n${rows.length} rows in ${round((Date.now() - started) / 1000)} s, Node ${process.version}, ` +
+      `load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")} (1/5/15 min; each row records its own); ` +
       "written to bench-results/bitmap.json",
   );
 }

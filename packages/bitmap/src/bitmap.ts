@@ -3,7 +3,11 @@ import { BitmapError } from "./bitmap-error.js";
 /** The largest capacity a {@link Bitmap} accepts: 2^24 bits (a /8 of IPv4, a /104 of IPv6). */
 export const MAX_BITMAP_CAPACITY = 1 << 24;
 
-/** A full word: all 32 bits set, as the int32 the `Int32Array` hands back. */
+/**
+ * A full word: all 32 bits set, as the int32 the `Int32Array` hands back. The
+ * hot paths write the literal -1 instead: V8 (Node 20) reloads a module-level
+ * constant from the module context on every use.
+ */
 const FULL = -1;
 const MAGIC = 0x4d424950; // "PIBM" little-endian: ipam bitmap
 const FORMAT_VERSION = 1;
@@ -14,13 +18,18 @@ const HEADER_BYTES = 20;
 /**
  * A fixed-capacity set of bits over 32-bit typed-array words, with a summary hierarchy
  * that makes finding a clear bit cost O(log32 capacity) word operations
- * instead of a scan of every word.
+ * (amortized) instead of a scan of every word.
  *
  * Layout: level 0 holds the bits themselves; bit `j` of word `i` at level
- * `k + 1` is set exactly when word `i * 32 + j` of level `k` is full (all 32
- * bits set). The top level is a single word. Padding bits past the end of a
- * level (and past `capacity` in level 0) are kept set, so a search can never
- * land outside the bitmap and needs no bounds checks. All levels live in one
+ * `k + 1` stands for word `i * 32 + j` of level `k`. A set summary bit always
+ * means that word is full (all 32 bits set), so a search may skip it. A clear
+ * summary bit means the word has a clear bit, with one exception: a level-0
+ * word that an allocation filled is marked only when a search next reaches it
+ * (allocate+release churn then touches no summary word). Summary words above
+ * level 1 are exact. There is at least one summary level and the top level is
+ * a single word. Padding bits past the end of a level (and past `capacity` in
+ * level 0) are kept set, so a search can never land outside the bitmap and
+ * needs no bounds checks. All levels live in one
  * `Int32Array`: the signed view keeps every word, the all-ones word included
  * (-1), a small integer in V8, where a `Uint32Array` would hand words >= 2^31
  * back as doubles on the hot path. The serialized form is unsigned
@@ -41,10 +50,12 @@ export class Bitmap {
   #count = 0;
   /**
    * Low-water mark: every level-0 word below `#low` is full. First-fit looks
-   * at this word before descending the hierarchy, so repeated first-fit
-   * allocation (and allocate+release churn) costs one word test.
+   * at this word first, so repeated first-fit allocation (and allocate+release
+   * churn) costs one word test; when it is full, the search climbs from it.
    */
   #low = 0;
+  /** Word offset of level 1 (the number of level-0 words). */
+  readonly #summary: number;
 
   /**
    * An empty bitmap of `capacity` bits.
@@ -68,13 +79,16 @@ export class Bitmap {
       starts.push(total);
       sizes.push(words);
       total += words;
-      if (words === 1) break;
+      // Stop at a single word, but keep at least one summary level so that
+      // the hot paths never ask whether there is one.
+      if (words === 1 && starts.length > 1) break;
       units = words;
     }
     this.#words = new Int32Array(total);
     this.#levelStart = Int32Array.from(starts);
     this.#levelWords = Int32Array.from(sizes);
     this.#top = starts.length - 1;
+    this.#summary = sizes[0]!;
     // Set padding bits of every level: bits past the level's last real unit.
     units = capacity;
     for (let level = 0; level <= this.#top; level++) {
@@ -109,8 +123,14 @@ export class Bitmap {
    */
   set(bit: number): boolean {
     this.#check(bit);
-    if ((this.#words[bit >>> 5]! & (1 << (bit & 31))) !== 0) return false;
-    this.#setClearBit(bit);
+    const words = this.#words;
+    const w = bit >>> 5;
+    const old = words[w]!;
+    const word = old | (1 << (bit & 31));
+    if (word === old) return false;
+    words[w] = word;
+    this.#count++;
+    if (word === -1) this.#markFull(1, w);
     return true;
   }
 
@@ -119,9 +139,19 @@ export class Bitmap {
    * @throws BitmapError `INVALID_ARGUMENT` for an index out of range.
    */
   clear(bit: number): boolean {
-    this.#check(bit);
-    if ((this.#words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false;
-    this.#clearSetBit(bit);
+    if (bit >>> 0 !== bit || bit >= this.capacity) this.#badBit(bit);
+    const words = this.#words;
+    const w = bit >>> 5;
+    const old = words[w]!;
+    const mask = 1 << (bit & 31);
+    if ((old & mask) === 0) return false;
+    words[w] = old ^ mask;
+    this.#count--;
+    if (w < this.#low) this.#low = w;
+    // The word was full: its summary bit may be set (see #search); clear it.
+    if (old === -1 && (words[this.#summary + (w >>> 5)]! & (1 << (w & 31))) !== 0) {
+      this.#markNotFull(1, w);
+    }
     return true;
   }
 
@@ -149,27 +179,14 @@ export class Bitmap {
 
   /**
    * The lowest clear bit, without setting it; -1 when every bit is set.
-   * O(levels): descends the summary hierarchy from the top word.
+   * One word read when the low-water word has a clear bit; otherwise a search
+   * from there, O(levels) amortized (see {@link Bitmap.#search}).
    */
   findFirstFree(): number {
-    const words = this.#words;
-    const low = words[this.#low]!;
-    if (low !== FULL) return (this.#low << 5) | lowestZero(low);
-    const starts = this.#levelStart;
-    let level = this.#top;
-    let word = words[starts[level]!]!;
-    if (word === FULL) {
-      this.#low = this.#levelWords[0]! - 1;
-      return -1;
-    }
-    let index = lowestZero(word);
-    while (level > 0) {
-      level--;
-      word = words[starts[level]! + index]!;
-      index = (index << 5) | lowestZero(word);
-    }
-    this.#low = index >>> 5;
-    return index;
+    const low = this.#low;
+    const word = this.#words[low]!;
+    if (word !== -1) return (low << 5) | (31 - Math.clz32(~word & (word + 1)));
+    return this.#firstFreeAfterLow(low);
   }
 
   /**
@@ -180,30 +197,7 @@ export class Bitmap {
   findNextFree(from: number): number {
     if (from >>> 0 !== from || from > this.capacity) this.#badCursor(from);
     if (from === this.capacity) return -1;
-    const words = this.#words;
-    const starts = this.#levelStart;
-    const counts = this.#levelWords;
-    const top = this.#top;
-    let level = 0;
-    let unit = from; // a bit index within `level`
-    let index: number;
-    for (;;) {
-      const w = unit >>> 5;
-      // Treat the bits below `unit` in its word as set.
-      const word = words[starts[level]! + w]! | ((1 << (unit & 31)) - 1);
-      if (word !== -1) {
-        index = (w << 5) | lowestZero(word);
-        break;
-      }
-      if (level === top || w + 1 >= counts[level]!) return -1;
-      unit = w + 1;
-      level++;
-    }
-    while (level > 0) {
-      level--;
-      index = (index << 5) | lowestZero(words[starts[level]! + index]!);
-    }
-    return index;
+    return this.#search(from);
   }
 
   /**
@@ -211,9 +205,18 @@ export class Bitmap {
    * Allocation-free.
    */
   allocateFirstFree(): number {
-    const bit = this.findFirstFree();
-    if (bit >= 0) this.#setClearBit(bit);
-    return bit;
+    const words = this.#words;
+    const w = this.#low;
+    const word = words[w]!;
+    if (word === -1) {
+      const bit = this.#firstFreeAfterLow(w);
+      if (bit >= 0) this.#take(bit);
+      return bit;
+    }
+    const lowest = ~word & (word + 1); // the lowest clear bit, alone
+    words[w] = word | lowest;
+    this.#count++;
+    return (w << 5) | (31 - Math.clz32(lowest));
   }
 
   /**
@@ -227,7 +230,7 @@ export class Bitmap {
   allocateNextFree(cursor: number): number {
     let bit = this.findNextFree(cursor);
     if (bit < 0 && cursor > 0) bit = this.findFirstFree();
-    if (bit >= 0) this.#setClearBit(bit);
+    if (bit >= 0) this.#take(bit);
     return bit;
   }
 
@@ -339,25 +342,16 @@ export class Bitmap {
 
   // --- internals -----------------------------------------------------------
 
-  /** Sets a bit known to be clear and in range; maintains the summary levels. */
-  #setClearBit(bit: number): void {
-    const words = this.#words;
+  /**
+   * Sets a bit known to be clear and in range, for an allocation. Leaves the
+   * summary alone when the word fills up: the next search that reaches the
+   * word marks it (see {@link Bitmap.#search}), and a release that comes
+   * first has nothing to undo.
+   */
+  #take(bit: number): void {
+    const w = bit >>> 5;
+    this.#words[w] = this.#words[w]! | (1 << (bit & 31));
     this.#count++;
-    const w = bit >>> 5;
-    const word = words[w]! | (1 << (bit & 31));
-    words[w] = word;
-    if (word === FULL && this.#top > 0) this.#markFull(1, w);
-  }
-
-  /** Clears a bit known to be set and in range; maintains the summary levels. */
-  #clearSetBit(bit: number): void {
-    const words = this.#words;
-    this.#count--;
-    const w = bit >>> 5;
-    const word = words[w]!;
-    words[w] = word & ~(1 << (bit & 31));
-    if (w < this.#low) this.#low = w;
-    if (word === FULL && this.#top > 0) this.#markNotFull(1, w);
   }
 
   /** ORs `mask` into level-0 word `w`; keeps count and summary levels right. */
@@ -367,7 +361,7 @@ export class Bitmap {
     if (word === old) return;
     this.#words[w] = word;
     this.#count += popcount(word ^ old);
-    if (word === FULL && this.#top > 0) this.#markFull(1, w);
+    if (word === -1) this.#markFull(1, w);
   }
 
   /** Clears the bits of `mask` in level-0 word `w`; keeps count and summary levels right. */
@@ -378,17 +372,81 @@ export class Bitmap {
     this.#words[w] = word;
     this.#count -= popcount(word ^ old);
     if (w < this.#low) this.#low = w;
-    if (old === FULL && this.#top > 0) this.#markNotFull(1, w);
+    if (old === -1) this.#markNotFull(1, w);
   }
 
-  /** Sets summary bit `unit` at `level` (>= 1), propagating upwards. */
+  /**
+   * First-fit when the hint word `low` is full: the lowest clear bit after it
+   * (every word up to `low` is full), found by climbing from `low`; moves the hint.
+   */
+  #firstFreeAfterLow(low: number): number {
+    const bit = this.#search(low << 5);
+    this.#low = bit < 0 ? this.#levelWords[0]! - 1 : bit >>> 5;
+    return bit;
+  }
+
+  /**
+   * The lowest clear bit at or after `from` (< capacity), or -1. Looks at
+   * `from`'s word first; then climbs only as high as needed (at each level it
+   * looks right of the current position within one word, and goes up one
+   * level when that word has nothing) and descends one word per level to the
+   * bit. A level-0 word it reaches full with its summary bit clear (filled by
+   * an allocation, see {@link Bitmap.#take}) is marked and searched past; each
+   * such word costs one extra climb, once, so a search is O(levels) word
+   * reads amortized over the allocations.
+   */
+  #search(from: number): number {
+    const words = this.#words;
+    const starts = this.#levelStart;
+    const counts = this.#levelWords;
+    let w = from >>> 5;
+    const raw = words[w]!;
+    const first = raw | ~(-1 << (from & 31)); // the bits below `from` count as set
+    if (first !== -1) return (w << 5) | lowestZero(first);
+    if (raw === -1 && (words[this.#summary + (w >>> 5)]! & (1 << (w & 31))) === 0) {
+      this.#markFull(1, w); // an allocation filled it: mark it now
+    }
+    for (;;) {
+      // Climb: the lowest clear unit right of level-0 word `w`, one level up or higher.
+      if (w + 1 >= counts[0]!) return -1;
+      let level = 1;
+      let unit = w + 1;
+      for (;;) {
+        const at = unit >>> 5;
+        const word = words[starts[level]! + at]! | ~(-1 << (unit & 31));
+        if (word !== -1) {
+          unit = (at << 5) | lowestZero(word);
+          break;
+        }
+        if (at + 1 >= counts[level]!) return -1;
+        unit = at + 1;
+        level++;
+      }
+      // Descend to a level-0 word; summary words above level 1 are exact.
+      for (; level > 1; level--) {
+        unit = (unit << 5) | lowestZero(words[starts[level - 1]! + unit]!);
+      }
+      const word = words[unit]!;
+      if (word !== -1) return (unit << 5) | lowestZero(word);
+      this.#markFull(1, unit); // an allocation filled it: mark it, climb on from it
+      w = unit;
+    }
+  }
+
+  /**
+   * Sets summary bit `unit` at `level` (>= 1): unit `unit` of the level below
+   * is full. Propagates upwards while a summary word becomes full.
+   */
   #markFull(level: number, unit: number): void {
     const words = this.#words;
     for (; ; level++) {
       const at = this.#levelStart[level]! + (unit >>> 5);
-      const word = words[at]! | (1 << (unit & 31));
+      const old = words[at]!;
+      const word = old | (1 << (unit & 31));
+      // Already set: the levels above were brought up to date when it was.
+      if (word === old) return;
       words[at] = word;
-      if (word !== FULL || level === this.#top) return;
+      if (word !== -1 || level === this.#top) return;
       unit >>>= 5;
     }
   }
@@ -400,19 +458,23 @@ export class Bitmap {
       const at = this.#levelStart[level]! + (unit >>> 5);
       const word = words[at]!;
       words[at] = word & ~(1 << (unit & 31));
-      if (word !== FULL || level === this.#top) return;
+      if (word !== -1 || level === this.#top) return;
       unit >>>= 5;
     }
   }
 
   #check(bit: number): void {
-    if (bit >>> 0 !== bit || bit >= this.capacity) {
-      throw new BitmapError(
-        "INVALID_ARGUMENT",
-        `bit ${bit} is out of range (0-${this.capacity - 1})`,
-        { details: { bit, capacity: this.capacity } },
-      );
-    }
+    if (bit >>> 0 !== bit || bit >= this.capacity) this.#badBit(bit);
+  }
+
+  #badBit(bit: number): never {
+    throw new BitmapError(
+      "INVALID_ARGUMENT",
+      `bit ${bit} is out of range (0-${this.capacity - 1})`,
+      {
+        details: { bit, capacity: this.capacity },
+      },
+    );
   }
 
   #checkRange(from: number, to: number): void {
