@@ -60,7 +60,7 @@ const profileWindows: Window[] = [];
 /** A row with the machine's state while it ran (BENCHMARKS.md, issue 22). */
 type NodeApiRow = BenchRow & {
   /** `os.loadavg()` when the row's last round ended. */
-  readonly loadavg: readonly number[];
+  readonly loadavg: readonly [number, number, number];
   /** CPU of every client process together, cores (median round). */
   readonly clientCpuCores?: number;
   /** CPU of the server process (all its threads), cores (median round). */
@@ -350,7 +350,7 @@ async function main(): Promise<void> {
         ceiling ??= run;
         const stats = groupCommitStats(list);
         const machine = {
-          loadavg: loadavg().map((x) => round(x)),
+          loadavg: loadavg().map((x) => round(x)) as [number, number, number],
           clientCpuCores: round(median(list.map((x) => x.clientCpuCores))),
           serverCpuCores: round(median(list.map((x) => x.serverCpuCores))),
           ...(stats === undefined ? {} : { groupCommit: stats }),

@@ -2,19 +2,13 @@
 // Rates (saves/s, entries/s): value and p50 are the median run, p99 the 1st-percentile
 // (slowest) run, ratio = this / baseline. Latencies (ms): value and p50 the median, p99 the
 // 99th percentile over every operation, ratio = baseline / this. Ratio > 1: faster.
-import { loadavg } from "node:os";
-import { type BenchRow, printTable, writeBenchResults } from "@ipam/bench-kit";
+import { printTable, writeBenchResults } from "@ipam/bench-kit";
 import { benchRaftAppend } from "./raft-append.bench.js";
 import { benchSaves } from "./saves.bench.js";
 
-/** The rows with the machine's load average when their benchmark ended (`os.loadavg()`). */
-function withLoad(rows: readonly BenchRow[]): (BenchRow & { loadavg: number[] })[] {
-  const load = loadavg().map((x) => Math.round(x * 100) / 100);
-  return rows.map((r) => ({ ...r, loadavg: load }));
-}
-
 async function main(): Promise<void> {
-  const rows = [...withLoad(await benchSaves()), ...withLoad(benchRaftAppend())];
+  // Each row carries the load average of when it was summarised (bench-kit `summarize`).
+  const rows = [...(await benchSaves()), ...benchRaftAppend()];
   const out = writeBenchResults(new URL("..", import.meta.url), "store", rows);
   printTable(rows);
   console.log(`wrote ${out}`);
