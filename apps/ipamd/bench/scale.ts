@@ -3,9 +3,17 @@
 // addresses per node (150,000): the server's resident memory, the size of its Raft snapshot, and
 // restart-to-ready time. Then one `--role agent` on that cluster (its own TOR) holding AGENT_PODS dual-stack pod
 // allocations: its resident memory and restart-to-ready time. Writes bench-results/ipamd-scale.json.
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import { type BenchRow, printTable, summarize, writeBenchResults } from "@ipam/bench-kit";
+import {
+  type BenchRow,
+  printTable,
+  summarize,
+  withBaseline,
+  writeBenchResults,
+} from "@ipam/bench-kit";
 import {
   type ClusterClient,
   createClusterClient,
@@ -35,6 +43,17 @@ const DIRECT_BATCH = 50;
 const AGENT_PODS = Number(process.env.BENCH_AGENT_PODS ?? 5000);
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3);
 const SNAPSHOT_ENTRIES = 2000;
+/** Cluster write pairs after each restart (the heap modes' cost on the write path). */
+// Each burst uses another TOR's management /22 (600 of its addresses are taken by the fill and
+// released ones cool down), so at most ~400.
+const WRITE_BURST = Number(process.env.BENCH_WRITE_BURST ?? 300);
+
+/** The median of a non-empty list. */
+function median(values: readonly number[] | undefined): number {
+  const sorted = [...(values ?? [])].sort((a, b) => a - b);
+  if (sorted.length === 0) throw new Error("median of nothing");
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
 
 const AGENT_TOR = "tor-agent";
 const torId = (t: number) => `tor-${t}`;
@@ -104,6 +123,43 @@ function scaleTopology(): object {
   return { version: 1, zones };
 }
 
+/**
+ * Where a server's memory goes, MiB, from its own `/metrics` (prom-client's default process and
+ * Node.js metrics): V8 heap used (and per space), heap reserved, memory outside the heap
+ * (`external`: Buffers, SQLite is not in it), and the resident set.
+ */
+async function memoryBreakdown(metricsAddr: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://${metricsAddr}/metrics`)).text();
+  const out = new Map<string, number>();
+  const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+  for (const line of text.split("\n")) {
+    const m =
+      /^(nodejs_heap_size_used_bytes|nodejs_heap_size_total_bytes|nodejs_external_memory_bytes|process_resident_memory_bytes|nodejs_heap_space_size_used_bytes\{space="(\w+)"\}) (\S+)$/.exec(
+        line,
+      );
+    if (m === null) continue;
+    const name = m[2] === undefined ? m[1] : `heap space ${m[2]}`;
+    out.set(name ?? "", mib(Number(m[3])));
+  }
+  return out;
+}
+
+/**
+ * The restart baseline: spawn `bench/read-store.mjs` (a fresh Node process that reads the stopped
+ * server's snapshot and log with better-sqlite3 alone) and time it to its exit, ms.
+ */
+function readStoreAlone(dbPath: string): number {
+  const storeEntry = createRequire(import.meta.url).resolve("@ipam/store");
+  const script = new URL("./read-store.mjs", import.meta.url).pathname;
+  const t0 = performance.now();
+  const bytes = Number(
+    execFileSync(process.execPath, [script, storeEntry, dbPath], { encoding: "utf8" }),
+  );
+  const ms = performance.now() - t0;
+  if (!(bytes > 0)) throw new Error(`read-store.mjs read nothing from ${dbPath}`);
+  return ms;
+}
+
 /** Resident set size of a process, MiB (Linux /proc). */
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -163,9 +219,10 @@ async function main(): Promise<void> {
     const topology = join(dir, "topology.json");
     writeFileSync(topology, JSON.stringify(scaleTopology()));
     const address = `127.0.0.1:${await freePort()}`;
+    const metricsAddr = `127.0.0.1:${await freePort()}`;
     const serverArgs = [
       ...["--role", "server", "--node-id", "s1", "--data-dir", join(dir, "s1")],
-      ...["--grpc-addr", address, "--metrics-addr", "off", "--log-level", "warn"],
+      ...["--grpc-addr", address, "--metrics-addr", metricsAddr, "--log-level", "warn"],
       ...["--raft-snapshot-entries", String(SNAPSHOT_ENTRIES), "--bootstrap"],
       ...["--topology", topology],
     ];
@@ -228,26 +285,87 @@ async function main(): Promise<void> {
       "MiB",
       rssMiB(server.pid),
     );
+    for (const [part, value] of await memoryBreakdown(metricsAddr)) {
+      context(`scale: server memory, full: ${part}`, "MiB", value);
+    }
 
     // Restart-to-ready: SIGTERM, start again with the same flags (a server with Raft state
-    // ignores --bootstrap), time from spawn to leading with every entry applied.
-    const restarts: number[] = [];
-    for (let r = 0; r < RESTARTS; r++) {
+    // ignores --bootstrap), time from spawn to leading with every entry applied. Before each
+    // restart, in the same window, the baseline reads the same file alone. The restarts
+    // alternate between the heap modes (`--heap compact`, the server default, and `--heap
+    // fast`), and after each one a burst of cluster writes (AllocateDirect + ReleaseDirect of
+    // one address, 16 concurrent, on the next TOR each time) measures what the mode costs.
+    const modes = ["compact", "fast"] as const;
+    const restarts = new Map<string, number[]>(modes.map((m) => [m, []]));
+    const rss = new Map<string, number[]>(modes.map((m) => [m, []]));
+    const writes = new Map<string, number[]>(modes.map((m) => [m, []]));
+    const baselines: number[] = [];
+    let burst = 0;
+    for (let r = 0; r < RESTARTS * modes.length; r++) {
+      const mode = modes[r % modes.length] ?? "compact";
       server.kill("SIGTERM");
       await server.exited();
+      baselines.push(readStoreAlone(join(dir, "s1", "ipamd.db")));
       const t0 = performance.now();
-      server = spawnIpamd("s1", serverArgs);
+      server = spawnIpamd("s1", [...serverArgs, "--heap", mode]);
       await serverReady(cluster, full.appliedIndex);
-      restarts.push(performance.now() - t0);
+      restarts.get(mode)?.push(performance.now() - t0);
+      rss.get(mode)?.push(rssMiB(server.pid));
+      if (r === RESTARTS * modes.length - 1 || r === RESTARTS * modes.length - 2) {
+        for (const [part, value] of await memoryBreakdown(metricsAddr)) {
+          context(`scale: server memory, restarted, --heap ${mode}: ${part}`, "MiB", value);
+        }
+      }
+      const round = burst++;
+      const pairs = await fill(WRITE_BURST, 16, async (i) => {
+        const key = { network: "burst", containerId: `b${round}-${i}`, ifname: "eth0" };
+        const item = {
+          ...key,
+          nodeId: nodeId(round, 0),
+          purpose: "management",
+          family: Family.IPV4,
+        };
+        const r1 = await cluster.allocateDirect({ items: [item] });
+        const res = r1.results[0]?.result;
+        if (res?.case !== "address") throw new Error(`AllocateDirect: ${res?.case === "error" ? res.value.message : "no result"}`);
+        await cluster.releaseDirect({ keys: [key] });
+      });
+      writes.get(mode)?.push(pairs);
     }
-    const restartRow = summarize(
-      "scale: server restart to ready (spawn → leader, log applied)",
+    const baselineRow = summarize(
+      "scale: baseline, a fresh process reads the server's snapshot and log (better-sqlite3 alone)",
       "ms",
-      restarts,
+      baselines,
     );
-    rows.push(restartRow);
-    console.error(`${restartRow.name}: ${restartRow.value} ms`);
-    context("scale: server RSS after a restart", "MiB", rssMiB(server.pid));
+    rows.push(baselineRow);
+    for (const mode of modes) {
+      const restartRow = withBaseline(
+        summarize(
+          `scale: server restart to ready, --heap ${mode} (spawn → leader, log applied)`,
+          "ms",
+          restarts.get(mode) ?? [],
+        ),
+        baselineRow,
+      );
+      rows.push(restartRow);
+      console.error(
+        `${restartRow.name}: ${restartRow.value} ms (x${restartRow.ratio} of baseline)`,
+      );
+      context(`scale: server RSS after a restart, --heap ${mode}`, "MiB", median(rss.get(mode)));
+    }
+    const compactWrites = summarize(
+      "scale: cluster writes after a restart, --heap compact (AllocateDirect+ReleaseDirect, 16 concurrent)",
+      "pairs/s",
+      writes.get("compact") ?? [],
+      { better: "higher" },
+    );
+    const fastWrites = summarize(
+      "scale: cluster writes after a restart, --heap fast (same burst)",
+      "pairs/s",
+      writes.get("fast") ?? [],
+      { better: "higher" },
+    );
+    rows.push(fastWrites, withBaseline(compactWrites, fastWrites, "higher"));
 
     // The agent: one node of tor-0 with AGENT_PODS dual-stack pods.
     const agentDir = join(dir, "agent");

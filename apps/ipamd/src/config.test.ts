@@ -66,6 +66,16 @@ describe("loadConfig", () => {
     );
   });
 
+  it("uses V8's default heap unless --heap compact says, and refuses an unknown mode", () => {
+    const server = ["--role", "server", "--bootstrap"];
+    expect(loadConfig({ ...base, argv: server }).heap).toBe("fast");
+    expect(loadConfig({ ...base, argv: [...server, "--heap", "compact"] }).heap).toBe("compact");
+    expect(loadConfig({ ...base, argv: [], env: { IPAMD_HEAP: "compact" } }).heap).toBe("compact");
+    expect(() => loadConfig({ ...base, argv: ["--heap", "small"] })).toThrow(
+      '--heap: "small" is not compact or fast',
+    );
+  });
+
   it("documents every option in --help", () => {
     const text = helpText();
     for (const name of Object.keys(OPTIONS)) expect(text).toContain(`--${name}`);

@@ -9,6 +9,11 @@ export type Role = "all" | "server" | "agent";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 /** How log lines are written to stderr: one JSON object per line, or a line for the eye. */
 export type LogFormat = "json" | "pretty";
+/**
+ * How V8 manages the heap: `compact` favours memory (V8's `--optimize-for-size`: smaller heap
+ * growth, earlier collections), `fast` favours speed (V8's defaults).
+ */
+export type HeapMode = "compact" | "fast";
 
 /** Fully resolved daemon settings. */
 export interface IpamdConfig {
@@ -31,6 +36,8 @@ export interface IpamdConfig {
   readonly enableStore: boolean;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
+  /** Default `fast`; `compact` trades write throughput and restore time for memory. */
+  readonly heap: HeapMode;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   readonly tlsCa: string | undefined;
@@ -116,6 +123,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: "string",
     help: "json (one object per line, for machines) | pretty (for reading by eye)",
     default: "pretty when stderr is a terminal, else json",
+  },
+  heap: {
+    type: "string",
+    help: "fast (V8's defaults) | compact (less memory; slower writes and restore)",
+    default: "fast",
   },
   "tls-cert": {
     type: "string",
@@ -340,6 +352,8 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   if (logFormat !== "json" && logFormat !== "pretty") {
     bad("log-format", `"${logFormat}" is not json or pretty`);
   }
+  const heap = str("heap") ?? "fast";
+  if (heap !== "compact" && heap !== "fast") bad("heap", `"${heap}" is not compact or fast`);
   const join_ = list(str("join"));
   for (const a of join_) parseHostPort("join", a);
   const servers = list(str("servers"));
@@ -371,6 +385,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     enableStore: bool("enable-store", true),
     logLevel: logLevel as LogLevel,
     logFormat,
+    heap,
     tlsCert,
     tlsKey,
     tlsCa: str("tls-ca"),

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from "node:v8";
 import { createClusterClient, createIpamClient } from "@ipam/grpc-server";
 import pino, { type Logger } from "pino";
 import { runClientCommand } from "./client-commands.js";
@@ -45,6 +46,8 @@ async function main(argv: readonly string[]): Promise<number> {
       : pino.destination({ dest: 2, sync: true }),
   );
   installLastResort({ log });
+  // Before the state is built: V8 reads the flag when it sizes and grows the heap from now on.
+  if (config.heap === "compact") setFlagsFromString("--optimize-for-size");
   try {
     return await runDaemon(config, log);
   } catch (err) {
