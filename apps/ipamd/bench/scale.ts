@@ -327,7 +327,10 @@ async function main(): Promise<void> {
         };
         const r1 = await cluster.allocateDirect({ items: [item] });
         const res = r1.results[0]?.result;
-        if (res?.case !== "address") throw new Error(`AllocateDirect: ${res?.case === "error" ? res.value.message : "no result"}`);
+        if (res?.case !== "address")
+          throw new Error(
+            `AllocateDirect: ${res?.case === "error" ? res.value.message : "no result"}`,
+          );
         await cluster.releaseDirect({ keys: [key] });
       });
       writes.get(mode)?.push(pairs);
