@@ -3,6 +3,13 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import {
+  type ClusterStore,
+  ETCD_OPTIONS,
+  type EtcdConfig,
+  parseClusterStore,
+  parseEtcdConfig,
+} from "./etcd-config.js";
 import { IpamdError } from "./ipamd-error.js";
 
 export type Role = "all" | "server" | "agent";
@@ -48,6 +55,10 @@ export interface IpamdConfig {
   readonly preallocateThreshold: number;
   /** Raft snapshot (and log compaction) every this many applied entries; 0 = never. */
   readonly raftSnapshotEntries: number;
+  /** Where servers (and role all) replicate the cluster state. */
+  readonly clusterStore: ClusterStore;
+  /** The etcd settings with `--cluster-store etcd`, else undefined. */
+  readonly etcd: EtcdConfig | undefined;
 }
 
 interface OptionSpec {
@@ -157,6 +168,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     help: "lease another block below this free ratio (0..1)",
     default: "0.2",
   },
+  ...ETCD_OPTIONS,
 };
 
 /** The text printed by `ipamd --help`. */
@@ -367,6 +379,8 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   }
   const bootstrap = bool("bootstrap", role === "all" && join_.length === 0);
   if (bootstrap && join_.length > 0) bad("join", "cannot be combined with --bootstrap");
+  const clusterStore = parseClusterStore(str("cluster-store"), role);
+  const etcd = clusterStore === "etcd" ? parseEtcdConfig({ str, bool, num }) : undefined;
   return {
     role,
     nodeId,
@@ -394,5 +408,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     electionMs: num("election-ms", 1000, 100, 60_000),
     preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),
     raftSnapshotEntries: num("raft-snapshot-entries", 10_000, 0, 100_000_000),
+    clusterStore,
+    etcd,
   };
 }

@@ -8,6 +8,8 @@ export type IpamdErrorCode =
   | "TIMEOUT"
   | "UNAVAILABLE"
   | "SHUTTING_DOWN"
+  /** The call exists but this server does not serve it (e.g. Raft membership with the etcd store). */
+  | "UNIMPLEMENTED"
   | "INTERNAL";
 
 export interface IpamdErrorOptions extends ErrorOptions {

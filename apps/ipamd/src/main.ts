@@ -10,11 +10,14 @@ import { prettyDestination } from "./log-pretty.js";
 import { runAgent } from "./role-agent.js";
 import { runAll } from "./role-all.js";
 import { runServer } from "./role-server.js";
+import { runEtcdServer } from "./role-server-etcd.js";
 
 /** Runs the daemon in its role until a signal; resolves with the exit code. */
 function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
   if (config.role === "agent") return runAgent(config, log);
-  if (config.role === "server") return runServer(config, log);
+  if (config.role === "server") {
+    return config.clusterStore === "etcd" ? runEtcdServer(config, log) : runServer(config, log);
+  }
   return runAll(config, log);
 }
 

@@ -11,6 +11,8 @@ import { Agent } from "./agent/agent.js";
 import { ipamHandlers } from "./agent/ipam-handlers.js";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
+import type { EtcdCluster } from "./cluster/etcd-cluster.js";
+import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
 import { LocalCluster } from "./cluster/local-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
@@ -25,6 +27,7 @@ import {
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
+import { etcdClusterOf } from "./role-server-etcd.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
 
 /** `s` as one POSIX shell word: unchanged when it needs no quoting, else single-quoted. */
@@ -50,17 +53,31 @@ function selfCommand(): string {
  */
 export async function runAll(config: IpamdConfig, log: Logger): Promise<number> {
   const { store, metrics } = openDaemonStore(config, log);
-  const cluster = new LocalCluster({
-    nodeId: config.nodeId,
-    store,
-    electionMs: config.electionMs,
-    logger: log,
-    hooks: raftMetricHooks(metrics),
-  });
-  await cluster.start();
+  let cluster: LocalCluster | EtcdCluster;
+  let applyTopology = true;
+  if (config.clusterStore === "etcd") {
+    // L1 in etcd (shared with any other server on the same --etcd-prefix), L2 here.
+    const etcd = etcdClusterOf(config, log);
+    cluster = etcd;
+    await etcd.start(config.advertiseAddr ?? `${config.grpcAddr.host}:${config.grpcAddr.port}`);
+    // Without --topology only an empty state gets the built-in example.
+    applyTopology = config.topology !== undefined || etcd.state.topology().subnets.size === 0;
+  } else {
+    const local = new LocalCluster({
+      nodeId: config.nodeId,
+      store,
+      electionMs: config.electionMs,
+      logger: log,
+      hooks: raftMetricHooks(metrics),
+    });
+    cluster = local;
+    await local.start();
+  }
   const topology = loadTopology(config.topology);
   const now = Date.now();
-  await cluster.execute({ type: "apply-topology", at: now, config: toCanonicalConfig(topology) });
+  if (applyTopology) {
+    await cluster.execute({ type: "apply-topology", at: now, config: toCanonicalConfig(topology) });
+  }
   const tor = config.tor ?? [...topology.tors.keys()][0];
   if (tor === undefined)
     throw new IpamdError("INVALID_ARGUMENT", "--topology: has no TOR to attach this node to");
@@ -90,7 +107,10 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
   const handlers = ipamHandlers(agent, metrics);
   exportClusterPool(metrics, cluster.state);
   exportAgent(metrics, agent, cluster);
-  exportRaft(metrics, () => cluster.raft.status());
+  if (cluster instanceof LocalCluster) {
+    const raft = cluster.raft;
+    exportRaft(metrics, () => raft.status());
+  }
   const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
   const onCall = grpcCallObserver(metrics);
   const onRefused = grpcRefusalObserver(metrics, log);
@@ -109,7 +129,9 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
     services: [
       createClusterService({
         ...clusterDataHandlers(cluster),
-        ...singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`),
+        ...(cluster instanceof LocalCluster
+          ? singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`)
+          : etcdStatusHandlers(cluster)),
       }),
       createIpamService(handlers),
     ],

@@ -39,7 +39,8 @@ export function advertiseAddress(config: IpamdConfig, boundPort: number): string
   return host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
 }
 
-async function tlsOf(
+/** The TCP listener's TLS (`--tls-*`) and the same certificate for dialling other servers. */
+export async function serverTls(
   config: IpamdConfig,
 ): Promise<{ server?: TlsOptions; client?: ClientTlsOptions }> {
   if (config.tlsCert === undefined || config.tlsKey === undefined) return {};
@@ -66,7 +67,7 @@ async function tlsOf(
  */
 export async function runServer(config: IpamdConfig, log: Logger): Promise<number> {
   const { store, metrics } = openDaemonStore(config, log);
-  const tls = await tlsOf(config);
+  const tls = await serverTls(config);
   const cluster = new RaftCluster({
     nodeId: config.nodeId,
     store,

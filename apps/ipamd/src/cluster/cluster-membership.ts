@@ -100,6 +100,7 @@ export function statusHandlers(source: StatusSource): Partial<ClusterHandlers> {
         leaderAddress: leader?.address ?? "",
         members: wireMembers(st.members),
         clusterId: source.clusterId,
+        clusterStore: "raft",
       };
     },
   };

@@ -1,6 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { ClusterCommand, ClusterState, CommandResult } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
+import type { EtcdClient } from "../etcd/etcd-client.js";
+import { etcdFailure } from "../etcd/etcd-errors.js";
+import { bytes, type EtcdKeys, prefixEnd } from "../etcd/etcd-keys.js";
+import { openWatch, type WatchHandle } from "../etcd/etcd-watch.js";
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
@@ -9,14 +13,10 @@ import {
 } from "../gen/etcdserverpb/rpc_pb.js";
 import type { Event } from "../gen/mvccpb/kv_pb.js";
 import { Event_EventType } from "../gen/mvccpb/kv_pb.js";
-import type { EtcdClient } from "../etcd/etcd-client.js";
-import { etcdFailure } from "../etcd/etcd-errors.js";
-import { bytes, type EtcdKeys, prefixEnd } from "../etcd/etcd-keys.js";
-import { openWatch, type WatchHandle } from "../etcd/etcd-watch.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { ReadOptions } from "./cluster-api.js";
 import type { ClusterLog } from "./cluster-log.js";
-import { type ApplyOutcome, encodeEntry, EtcdReplica } from "./etcd-replica.js";
+import { type ApplyOutcome, EtcdReplica, encodeEntry } from "./etcd-replica.js";
 import { decodeMeta, readSnapshotData, type SnapshotMeta } from "./etcd-snapshots.js";
 
 /** Largest log entry, bytes (below etcd's default 1.5 MiB request limit). */
@@ -77,6 +77,7 @@ export class EtcdClusterLog implements ClusterLog {
   #watch: WatchHandle | undefined;
   #watching = false;
   #failure: string | undefined = "not started";
+  #lastError: unknown;
   #stopped = false;
   #loop: Promise<void> | undefined;
   #synced: Promise<void>;
@@ -103,7 +104,8 @@ export class EtcdClusterLog implements ClusterLog {
 
   /** Records a snapshot this server wrote. */
   noteSnapshot(meta: SnapshotMeta): void {
-    if (this.#snapshot === undefined || meta.revision > this.#snapshot.revision) this.#snapshot = meta;
+    if (this.#snapshot === undefined || meta.revision > this.#snapshot.revision)
+      this.#snapshot = meta;
   }
 
   /** The etcd raft term and store revision from the last response (for GetStatus). */
@@ -164,7 +166,13 @@ export class EtcdClusterLog implements ClusterLog {
   }
 
   #failed(err: unknown): void {
+    this.#lastError = err;
     this.#failure = `etcd unreachable: ${(err as Error).message}`;
+  }
+
+  /** The last etcd error while it is not available (undefined while available). */
+  get failure(): unknown {
+    return this.available() ? undefined : this.#lastError;
   }
 
   // --- following the log ---------------------------------------------------------------
@@ -279,13 +287,10 @@ export class EtcdClusterLog implements ClusterLog {
             resolve(error);
           },
         },
-      ).then(
-        (handle) => {
-          this.#watch = handle;
-          if (this.#stopped) handle.cancel();
-        },
-        reject,
-      );
+      ).then((handle) => {
+        this.#watch = handle;
+        if (this.#stopped) handle.cancel();
+      }, reject);
     });
   }
 
@@ -352,7 +357,8 @@ export class EtcdClusterLog implements ClusterLog {
   // --- the ClusterLog ------------------------------------------------------------------
 
   propose(command: ClusterCommand): Promise<CommandResult> {
-    if (this.#stopped) return Promise.reject(new IpamdError("SHUTTING_DOWN", "cluster log stopped"));
+    if (this.#stopped)
+      return Promise.reject(new IpamdError("SHUTTING_DOWN", "cluster log stopped"));
     const id = randomUUID();
     const value = encodeEntry(id, command);
     if (value.length > MAX_ENTRY_BYTES) {
@@ -403,7 +409,12 @@ export class EtcdClusterLog implements ClusterLog {
    * mean the entry is in the log; then the watch applies it and settles the proposal.
    * Rejects only for errors a retry cannot fix (the request refused, access denied).
    */
-  async #append(id: string, value: Uint8Array, settled: () => boolean, until: number): Promise<void> {
+  async #append(
+    id: string,
+    value: Uint8Array,
+    settled: () => boolean,
+    until: number,
+  ): Promise<void> {
     const { client, keys } = this.#o;
     const key = bytes(keys.logEntry(id));
     let backoff = 50;
@@ -421,7 +432,9 @@ export class EtcdClusterLog implements ClusterLog {
             ],
             success: [
               { request: { case: "requestPut", value: { key, value } } },
-              { request: { case: "requestPut", value: { key: bytes(keys.head), value: bytes(id) } } },
+              {
+                request: { case: "requestPut", value: { key: bytes(keys.head), value: bytes(id) } },
+              },
             ],
           },
           { timeoutMs: Math.max(100, Math.min(5000, until - Date.now())) },

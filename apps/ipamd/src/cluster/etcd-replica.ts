@@ -46,7 +46,8 @@ export function encodeEntry(id: string, command: ClusterCommand): Uint8Array {
  */
 export function decodeEntry(value: Uint8Array): LogEntry {
   try {
-    if (value[0] !== ENTRY_VERSION) throw new Error(`entry version ${value[0]} is not ${ENTRY_VERSION}`);
+    if (value[0] !== ENTRY_VERSION)
+      throw new Error(`entry version ${value[0]} is not ${ENTRY_VERSION}`);
     const n = value[1] ?? 0;
     const id = decoder.decode(value.subarray(2, 2 + n));
     return { id, command: decodeCommand(value.subarray(2 + n)) };

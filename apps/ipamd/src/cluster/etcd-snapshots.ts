@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from "node:crypto";
+import type { EtcdClient } from "../etcd/etcd-client.js";
+import { bytes, type EtcdKeys, prefixEnd, text } from "../etcd/etcd-keys.js";
 import {
   Compare_CompareResult,
   Compare_CompareTarget,
   type RequestOp,
 } from "../gen/etcdserverpb/rpc_pb.js";
-import type { EtcdClient } from "../etcd/etcd-client.js";
-import { bytes, type EtcdKeys, prefixEnd, text } from "../etcd/etcd-keys.js";
 import { IpamdError } from "../ipamd-error.js";
 
 /**
@@ -169,7 +169,9 @@ export async function writeSnapshot(
         targetUnion: { case: "modRevision", value: input.previousModRevision },
       },
     ],
-    success: [{ request: { case: "requestPut", value: { key: metaKey, value: encodeMeta(meta) } } }],
+    success: [
+      { request: { case: "requestPut", value: { key: metaKey, value: encodeMeta(meta) } } },
+    ],
   });
   const drop = async (which: string) => {
     const key = bytes(keys.snapshotData(which));

@@ -9,16 +9,16 @@ import {
 } from "@bufbuild/protobuf";
 import {
   type ChannelCredentials,
-  type ClientDuplexStream,
   Client,
+  type ClientDuplexStream,
   credentials,
   Metadata,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
 import { methodPath } from "@ipam/grpc-server";
+import { Auth, KV, Lease, Maintenance, type Watch } from "../gen/etcdserverpb/rpc_pb.js";
 import { IpamdError } from "../ipamd-error.js";
-import { Auth, KV, Lease, Maintenance, Watch } from "../gen/etcdserverpb/rpc_pb.js";
 import { etcdError, etcdFailure } from "./etcd-errors.js";
 
 /** TLS towards etcd (PEM contents): the CA that signed the members' certificates, and for client-certificate authentication our certificate and key. */
@@ -93,7 +93,10 @@ export class EtcdClient {
 
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) {
-      throw new IpamdError("INVALID_ARGUMENT", "--etcd-endpoints: at least one endpoint is required");
+      throw new IpamdError(
+        "INVALID_ARGUMENT",
+        "--etcd-endpoints: at least one endpoint is required",
+      );
     }
     this.#options = options;
   }
@@ -110,7 +113,8 @@ export class EtcdClient {
 
   /** Moves calls to the next member (after a failure of the current one). */
   rotate(from: string): void {
-    if (this.endpoint === from) this.#current = (this.#current + 1) % this.#options.endpoints.length;
+    if (this.endpoint === from)
+      this.#current = (this.#current + 1) % this.#options.endpoints.length;
   }
 
   #client(endpoint: string): Client {
@@ -176,7 +180,8 @@ export class EtcdClient {
         { deadline: new Date(Date.now() + timeoutMs) },
         (error: ServiceError | null, value?: MessageShape<DescMessage>) => {
           if (error === null && value !== undefined) resolve(value as Out<M>);
-          else reject(error ?? Object.assign(new Error("empty response"), { code: status.INTERNAL }));
+          else
+            reject(error ?? Object.assign(new Error("empty response"), { code: status.INTERNAL }));
         },
       );
     });
@@ -215,7 +220,11 @@ export class EtcdClient {
    * One unary call (see {@link EtcdCallOptions}); an expired auth token is renewed and the call
    * sent again once (the member refused it before any effect).
    */
-  async unary<M extends DescMethod>(method: M, init: In<M>, options: EtcdCallOptions = {}): Promise<Out<M>> {
+  async unary<M extends DescMethod>(
+    method: M,
+    init: In<M>,
+    options: EtcdCallOptions = {},
+  ): Promise<Out<M>> {
     try {
       return await this.#rawUnary(method, init, await this.#metadata(), options);
     } catch (err) {

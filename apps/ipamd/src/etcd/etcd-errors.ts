@@ -49,7 +49,8 @@ export function etcdError(err: unknown, what: string, endpoint: string): IpamdEr
     case status.OUT_OF_RANGE:
       return make("UNAVAILABLE", "compacted", message);
     case status.UNAUTHENTICATED:
-      if (/invalid auth token|token/i.test(message)) return make("UNAVAILABLE", "auth-token", message);
+      if (/invalid auth token|token/i.test(message))
+        return make("UNAVAILABLE", "auth-token", message);
       return make(
         "UNAVAILABLE",
         "denied",

@@ -91,7 +91,10 @@ export class EtcdSession {
           if (granted.error !== "") throw new Error(granted.error);
           this.#validUntil = sentAt + Number(granted.TTL) * 1000;
           this.#set(granted.ID);
-          log.info({ lease: granted.ID.toString(16), ttl: Number(granted.TTL) }, "etcd lease granted");
+          log.info(
+            { lease: granted.ID.toString(16), ttl: Number(granted.TTL) },
+            "etcd lease granted",
+          );
         } else {
           const ttl = await this.#keepAlive(this.#lease);
           if (ttl <= 0) {

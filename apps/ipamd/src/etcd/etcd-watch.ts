@@ -97,7 +97,11 @@ export async function openWatch(
   });
   call.on("end", () => {
     client.rotate(endpoint);
-    end(new IpamdError("UNAVAILABLE", `watch: etcd ${endpoint} closed the stream`, { details: { etcd: "unreachable", endpoint } }));
+    end(
+      new IpamdError("UNAVAILABLE", `watch: etcd ${endpoint} closed the stream`, {
+        details: { etcd: "unreachable", endpoint },
+      }),
+    );
   });
   call.write(
     create(WatchRequestSchema, {
@@ -115,7 +119,6 @@ export async function openWatch(
   );
   return {
     endpoint,
-    cancel: () =>
-      end(new IpamdError("SHUTTING_DOWN", "watch canceled", { details: { endpoint } })),
+    cancel: () => end(new IpamdError("SHUTTING_DOWN", "watch canceled", { details: { endpoint } })),
   };
 }

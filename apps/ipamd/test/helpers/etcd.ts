@@ -150,7 +150,9 @@ export async function startEtcdCluster(
         .map((m) => probe.status(m.endpoint, 2000).then((st) => st.leader)),
     );
     const first = ids[0];
-    return first !== undefined && first !== 0n && ids.every((id) => id === first) ? first : undefined;
+    return first !== undefined && first !== 0n && ids.every((id) => id === first)
+      ? first
+      : undefined;
   };
   const cluster: EtcdCluster = {
     members,

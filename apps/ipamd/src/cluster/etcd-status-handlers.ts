@@ -1,0 +1,57 @@
+import { type ClusterHandlers, MemberRole, RaftRole } from "@ipam/grpc-server";
+import { IpamdError } from "../ipamd-error.js";
+import type { EtcdCluster } from "./etcd-cluster.js";
+
+/** What a Raft membership RPC answers on an etcd-backed server. */
+function membershipIsEtcds(method: string): never {
+  throw new IpamdError(
+    "UNIMPLEMENTED",
+    `${method}: the cluster store is etcd: membership is etcd's (etcdctl member add/remove); ipamd servers join by starting with the same --etcd-endpoints and --etcd-prefix and leave by stopping`,
+  );
+}
+
+/**
+ * GetLeader, GetStatus and the membership RPCs of an etcd-backed server. GetLeader names the
+ * controller (the server holding the controller lease); GetStatus says `cluster_store: "etcd"`,
+ * lists the live servers as members (role unspecified: they are not Raft members), and reports
+ * etcd's raft term and revision as term and commit index, the replica's applied revision and
+ * the snapshot's revision. AddVoter, AddLearner, RemoveMember and TransferLeadership answer
+ * UNIMPLEMENTED naming etcd.
+ */
+export function etcdStatusHandlers(cluster: EtcdCluster): Partial<ClusterHandlers> {
+  return {
+    getLeader: () => {
+      const st = cluster.status();
+      return {
+        leaderId: st.controller?.id ?? "",
+        leaderAddress: st.controller?.address ?? "",
+        term: st.term,
+      };
+    },
+    getStatus: async () => {
+      const st = cluster.status();
+      const servers = await cluster.servers().catch(() => []);
+      return {
+        id: st.id,
+        role: st.isController ? RaftRole.LEADER : RaftRole.FOLLOWER,
+        term: st.term,
+        commitIndex: st.etcdRevision,
+        appliedIndex: st.appliedRevision,
+        snapshotIndex: st.snapshotRevision,
+        leaderId: st.controller?.id ?? "",
+        leaderAddress: st.controller?.address ?? "",
+        members: servers.map((s) => ({
+          id: s.id,
+          address: s.address,
+          role: MemberRole.UNSPECIFIED,
+        })),
+        clusterId: st.clusterId,
+        clusterStore: "etcd",
+      };
+    },
+    addVoter: () => membershipIsEtcds("AddVoter"),
+    addLearner: () => membershipIsEtcds("AddLearner"),
+    removeMember: () => membershipIsEtcds("RemoveMember"),
+    transferLeadership: () => membershipIsEtcds("TransferLeadership"),
+  };
+}

@@ -1,0 +1,164 @@
+import { createClusterService, startGrpcServer } from "@ipam/grpc-server";
+import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
+import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
+import { EtcdCluster, type EtcdClusterOptions } from "./cluster/etcd-cluster.js";
+import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
+import type { IpamdConfig } from "./config.js";
+import {
+  exportClusterPool,
+  grpcCallObserver,
+  onStopSignals,
+  startMetricsEndpoint,
+  VERSION,
+} from "./daemon-kit.js";
+import { EtcdKeys } from "./etcd/etcd-keys.js";
+import { createEtcdClient } from "./etcd-config.js";
+import { IpamdError } from "./ipamd-error.js";
+import { advertiseAddress, serverTls } from "./role-server.js";
+import { watchTopology } from "./topology-file.js";
+
+/** The cluster state (L1) of `--cluster-store etcd`, built from the settings (and `extra`). */
+export function etcdClusterOf(
+  config: IpamdConfig,
+  log: Logger,
+  extra: Pick<EtcdClusterOptions, "onControllerChange"> = {},
+): EtcdCluster {
+  const etcd = config.etcd;
+  if (etcd === undefined) throw new IpamdError("INTERNAL", "--cluster-store etcd without settings");
+  log.info(
+    { endpoints: etcd.endpoints, prefix: etcd.prefix, tls: etcd.tls, user: etcd.username ?? null },
+    `cluster state in etcd under ${etcd.prefix}/`,
+  );
+  return new EtcdCluster({
+    nodeId: config.nodeId,
+    client: createEtcdClient(etcd),
+    keys: new EtcdKeys(etcd.prefix),
+    logger: log,
+    snapshotEntries: etcd.snapshotEntries,
+    compaction: etcd.compaction,
+    ...extra,
+  });
+}
+
+/**
+ * `--role server --cluster-store etcd`: an L1 server whose cluster state lives in etcd under
+ * `--etcd-prefix`. Serves the Cluster API (data handlers; every server writes to etcd itself,
+ * nothing is forwarded; membership RPCs answer UNIMPLEMENTED naming etcd), gRPC health and
+ * metrics; ready while etcd answers. The controller (lease holder) applies `--topology`.
+ * No SQLite store: the server keeps nothing on disk.
+ */
+export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<number> {
+  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  const tls = await serverTls(config);
+  let onControllerChange: (isController: boolean) => void = () => {};
+  const cluster = etcdClusterOf(config, log, {
+    onControllerChange: (mine) => onControllerChange(mine),
+  });
+  const onCall = grpcCallObserver(metrics);
+  const tcp = await startGrpcServer({
+    tcp: {
+      host: config.grpcAddr.host,
+      port: config.grpcAddr.port,
+      insecure: config.insecure,
+      ...(tls.server === undefined ? {} : { tls: tls.server }),
+    },
+    services: [
+      createClusterService({ ...clusterDataHandlers(cluster), ...etcdStatusHandlers(cluster) }),
+    ],
+    onCall,
+    onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
+  });
+  // A signal while waiting for etcd stops the server cleanly.
+  let stoppedEarly: string | undefined;
+  const earlyStop = (signal: string) => {
+    stoppedEarly = signal;
+    log.info({ signal }, "signal during start: stopping");
+    void cluster.stop();
+  };
+  const onEarlyTerm = () => earlyStop("SIGTERM");
+  const onEarlyInt = () => earlyStop("SIGINT");
+  process.once("SIGTERM", onEarlyTerm);
+  process.once("SIGINT", onEarlyInt);
+  let advertise: string;
+  let fresh: boolean;
+  try {
+    advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
+    await cluster.start(advertise);
+    fresh = cluster.state.topology().subnets.size === 0 && cluster.state.nodes().length === 0;
+  } catch (err) {
+    await tcp.shutdown(1000).catch(() => undefined);
+    await cluster.stop().catch(() => undefined);
+    if (stoppedEarly !== undefined) {
+      log.info({ signal: stoppedEarly }, "stopped");
+      return 0;
+    }
+    throw err;
+  } finally {
+    process.off("SIGTERM", onEarlyTerm);
+    process.off("SIGINT", onEarlyInt);
+  }
+  exportClusterPool(metrics, cluster.state);
+  // gRPC health and /readyz: serving while etcd answers and the watch runs.
+  let stoppingHealth = false;
+  const updateHealth = () => {
+    if (!stoppingHealth)
+      tcp.setServingStatus("ipam.v1.Cluster", cluster.available() ? "SERVING" : "NOT_SERVING");
+  };
+  const health = setInterval(updateHealth, 500);
+  health.unref();
+  updateHealth();
+  const metricsServer: MetricsServer | undefined = await startMetricsEndpoint(
+    config,
+    metrics,
+    () =>
+      cluster.available()
+        ? { ready: true }
+        : { ready: false, reason: cluster.unavailableReason ?? "etcd unreachable" },
+    log,
+  );
+  log.info(
+    {
+      grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
+      advertise,
+      clusterId: cluster.clusterId,
+      prefix: cluster.prefix,
+    },
+    `ready: server ${config.nodeId} of cluster ${cluster.clusterId} (etcd ${cluster.prefix}) on ${advertise}`,
+  );
+
+  // Topology: only the controller proposes the file; the first controller of an empty state
+  // without --topology applies the built-in example.
+  const topologyReload = watchTopology({
+    path: config.topology,
+    cluster,
+    log,
+    applyExample: () => fresh && cluster.state.topology().subnets.size === 0,
+    mayPropose: (why) => {
+      if (cluster.isController()) return true;
+      log.info(
+        { why, controller: cluster.leader()?.id ?? null, file: config.topology },
+        "not the controller: the topology file is left to the controller (send SIGHUP there or use ApplyTopology)",
+      );
+      return false;
+    },
+  });
+  onControllerChange = (mine) => {
+    if (mine) topologyReload.reload("became the controller");
+  };
+  if (cluster.isController()) topologyReload.reload("start");
+
+  return await onStopSignals(log, async () => {
+    stoppingHealth = true;
+    clearInterval(health);
+    await topologyReload.stop();
+    // The listener first (running calls finish), then the lease goes (another server takes
+    // the controller key at once).
+    await tcp.shutdown(5000);
+    await cluster.stop();
+    await metricsServer?.close();
+    log.info("stopped");
+    return 0;
+  }).done;
+}
