@@ -22,7 +22,9 @@ function members(list: readonly Member[]) {
   return list.map((m) => ({
     id: m.id,
     address: m.address,
-    role: m.role === MemberRole.VOTER ? "voter" : m.role === MemberRole.LEARNER ? "learner" : "?",
+    // Unspecified: a server of an etcd-backed cluster (not a Raft member).
+    role:
+      m.role === MemberRole.VOTER ? "voter" : m.role === MemberRole.LEARNER ? "learner" : "server",
   }));
 }
 
@@ -106,6 +108,7 @@ export async function runClusterCommand(
           ? { leader: st.leaderId, members: members(st.members) }
           : {
               id: st.id,
+              store: st.clusterStore === "" ? "raft" : st.clusterStore,
               role: ROLE_NAMES[st.role] ?? "unknown",
               term: Number(st.term),
               commit: Number(st.commitIndex),

@@ -23,6 +23,8 @@ export interface EtcdConfig {
   readonly snapshotEntries: number;
   /** Request etcd compaction behind the truncated log. */
   readonly compaction: boolean;
+  /** A log entry stays at least this long after it was applied (longer than proposals retry). */
+  readonly logRetentionMs: number;
 }
 
 interface Spec {
@@ -71,6 +73,11 @@ export const ETCD_OPTIONS: Readonly<Record<string, Spec>> = {
     type: "string",
     help: "snapshot the state to etcd every N applied entries (0 = never)",
     default: "10000",
+  },
+  "etcd-log-retention": {
+    type: "string",
+    help: "seconds a command stays in the etcd log after it was applied, even once in a snapshot (min 15)",
+    default: "120",
   },
   "etcd-compaction": {
     type: "string",
@@ -189,6 +196,7 @@ export function parseEtcdConfig(src: EtcdSettingSource): EtcdConfig {
     password,
     snapshotEntries: src.num("etcd-snapshot-entries", 10_000, 0, 100_000_000),
     compaction: src.bool("etcd-compaction", true),
+    logRetentionMs: src.num("etcd-log-retention", 120, 15, 86_400) * 1000,
   };
 }
 

@@ -11,6 +11,7 @@ import { runAgent } from "./role-agent.js";
 import { runAll } from "./role-all.js";
 import { runServer } from "./role-server.js";
 import { runEtcdServer } from "./role-server-etcd.js";
+import { runStateCommand } from "./state-commands.js";
 
 /** Runs the daemon in its role until a signal; resolves with the exit code. */
 function runDaemon(config: IpamdConfig, log: Logger): Promise<number> {
@@ -32,6 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const [first] = argv;
   if (first === "cluster") return runClusterCommand(argv.slice(1), createClusterClient);
+  if (first === "state") return runStateCommand(argv.slice(1));
   if (first === "allocate" || first === "release" || first === "status") {
     return runClientCommand(first, argv.slice(1), createIpamClient);
   }

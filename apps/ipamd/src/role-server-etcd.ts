@@ -38,6 +38,7 @@ export function etcdClusterOf(
     logger: log,
     snapshotEntries: etcd.snapshotEntries,
     compaction: etcd.compaction,
+    truncateDelayMs: etcd.logRetentionMs,
     ...extra,
   });
 }

@@ -141,6 +141,8 @@ export async function writeSnapshot(
     readonly now: number;
     readonly previous: SnapshotMeta | undefined;
     readonly previousModRevision: bigint;
+    /** Also require that no command was ever written (an import into an unused prefix). */
+    readonly requireNoLog?: boolean;
   },
 ): Promise<SnapshotMeta | undefined> {
   const id = randomUUID();
@@ -168,6 +170,16 @@ export async function writeSnapshot(
         result: Compare_CompareResult.EQUAL,
         targetUnion: { case: "modRevision", value: input.previousModRevision },
       },
+      ...(input.requireNoLog === true
+        ? [
+            {
+              key: bytes(keys.head),
+              target: Compare_CompareTarget.CREATE,
+              result: Compare_CompareResult.EQUAL,
+              targetUnion: { case: "createRevision" as const, value: 0n },
+            },
+          ]
+        : []),
     ],
     success: [
       { request: { case: "requestPut", value: { key: metaKey, value: encodeMeta(meta) } } },
