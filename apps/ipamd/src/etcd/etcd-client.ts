@@ -125,9 +125,10 @@ export class EtcdClient {
         // Find a restarted member again quickly.
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 2000,
+        // Pings only while streams run (etcd refuses pings without one unless configured to
+        // allow them); the watch and keep-alive streams always run on a server.
         "grpc.keepalive_time_ms": 10_000,
         "grpc.keepalive_timeout_ms": 5_000,
-        "grpc.keepalive_permit_without_calls": 1,
       });
       this.#clients.set(endpoint, client);
     }
@@ -151,10 +152,20 @@ export class EtcdClient {
         new Metadata(),
         { retry: true },
       )
-        .then((r) => {
-          this.#token = r.token;
-          return r.token;
-        })
+        .then(
+          (r) => {
+            this.#token = r.token;
+            return r.token;
+          },
+          (err: unknown) => {
+            if (etcdFailure(err) === "unreachable") throw err;
+            throw new IpamdError(
+              "UNAVAILABLE",
+              `etcd authentication as ${auth.username} failed: ${(err as Error).message} (check --etcd-username and the password)`,
+              { cause: err, details: { etcd: "denied" } },
+            );
+          },
+        )
         .finally(() => {
           this.#authenticating = undefined;
         });

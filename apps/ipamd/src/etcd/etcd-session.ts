@@ -6,7 +6,7 @@ import {
   type LeaseKeepAliveResponse,
 } from "../gen/etcdserverpb/rpc_pb.js";
 import type { EtcdClient } from "./etcd-client.js";
-import { etcdError } from "./etcd-errors.js";
+import { etcdError, etcdFailure } from "./etcd-errors.js";
 
 /** Options of {@link EtcdSession}. */
 export interface EtcdSessionOptions {
@@ -130,8 +130,10 @@ export class EtcdSession {
         });
         call.once("error", (err) => {
           clearTimeout(timer);
-          this.#client.rotate(endpoint);
-          reject(etcdError(err, "LeaseKeepAlive", endpoint));
+          const error = etcdError(err, "LeaseKeepAlive", endpoint);
+          if (etcdFailure(error) === "auth-token") this.#client.dropToken();
+          else this.#client.rotate(endpoint);
+          reject(error);
         });
         call.write(create(LeaseKeepAliveRequestSchema, { ID: lease }));
       });

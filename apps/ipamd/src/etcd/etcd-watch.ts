@@ -9,7 +9,7 @@ import {
 import type { Event } from "../gen/mvccpb/kv_pb.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { EtcdClient } from "./etcd-client.js";
-import { etcdError } from "./etcd-errors.js";
+import { etcdError, etcdFailure } from "./etcd-errors.js";
 
 /** What a {@link openWatch} reports. Each callback runs in stream order. */
 export interface WatchHandlers {
@@ -92,8 +92,10 @@ export async function openWatch(
     if (response.events.length > 0) handlers.onEvents(response.events);
   });
   call.on("error", (err: ServiceError) => {
-    client.rotate(endpoint);
-    end(etcdError(err, "watch", endpoint));
+    const error = etcdError(err, "watch", endpoint);
+    if (etcdFailure(error) === "auth-token") client.dropToken();
+    else client.rotate(endpoint);
+    end(error);
   });
   call.on("end", () => {
     client.rotate(endpoint);

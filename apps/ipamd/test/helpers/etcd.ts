@@ -3,6 +3,7 @@
 // here is remembered and SIGKILLed by PID in `killAllEtcd()`.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EtcdClient } from "../../src/etcd/etcd-client.js";
 import { freePort, tempDir, waitFor } from "./processes.js";
@@ -67,7 +68,12 @@ function spawnMember(name: string, args: readonly string[], log: string[]): Chil
  */
 export async function startEtcdCluster(
   size: number,
-  options: { readonly extraArgs?: readonly string[]; readonly timeoutMs?: number } = {},
+  options: {
+    readonly extraArgs?: readonly string[];
+    readonly timeoutMs?: number;
+    /** Serve clients over TLS with this certificate (for 127.0.0.1) signed by `ca`. */
+    readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  } = {},
 ): Promise<EtcdCluster> {
   const root = tempDir("ipamd-etcd");
   const token = `ipamd-test-${randomBytes(6).toString("hex")}`;
@@ -79,7 +85,7 @@ export async function startEtcdCluster(
   const members: EtcdMember[] = specs.map((s) => {
     const dataDir = join(root, s.name);
     const peerUrl = `http://127.0.0.1:${s.peer}`;
-    const clientUrl = `http://127.0.0.1:${s.client}`;
+    const clientUrl = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${s.client}`;
     const args = [
       "--name",
       s.name,
@@ -108,6 +114,14 @@ export async function startEtcdCluster(
       "100",
       "--election-timeout",
       "1500",
+      ...(options.tls === undefined
+        ? []
+        : [
+            "--cert-file",
+            options.tls.cert,
+            "--key-file",
+            options.tls.key,
+          ]),
       ...(options.extraArgs ?? []),
     ];
     const log: string[] = [];
@@ -141,7 +155,10 @@ export async function startEtcdCluster(
     return member;
   });
   const endpoints = members.map((m) => m.endpoint).join(",");
-  const probe = new EtcdClient({ endpoints: members.map((m) => m.endpoint) });
+  const probe = new EtcdClient({
+    endpoints: members.map((m) => m.endpoint),
+    ...(options.tls === undefined ? {} : { tls: { ca: readFileSync(options.tls.ca) } }),
+  });
   probes.push(probe);
   const leaderId = async (): Promise<bigint | undefined> => {
     const ids = await Promise.all(
@@ -184,4 +201,18 @@ export async function killAllEtcd(): Promise<void> {
   const members = all.splice(0);
   for (const p of probes.splice(0)) p.close();
   await Promise.all(members.map((m) => m.kill("SIGKILL")));
+}
+
+/** Runs `etcdctl` (API v3) against `endpoints` with extra flags; throws with its stderr on failure. */
+export function etcdctl(endpoints: string, args: readonly string[]): string {
+  const r = spawnSync(
+    "etcdctl",
+    ["--endpoints", endpoints, "--dial-timeout", "10s", "--command-timeout", "30s", ...args],
+    {
+      env: { ...process.env, ETCDCTL_API: "3" },
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
 }

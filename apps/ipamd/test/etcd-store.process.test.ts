@@ -1,0 +1,396 @@
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ClusterClient,
+  createClusterClient,
+  createIpamClient,
+  Family,
+  type IpamClient,
+  ReadyState,
+} from "@ipam/grpc-server";
+import { afterAll, describe, expect, it } from "vitest";
+import { EtcdClient } from "../src/etcd/etcd-client.js";
+import { bytes, EtcdKeys, prefixEnd } from "../src/etcd/etcd-keys.js";
+import { makeCerts } from "./helpers/certs.js";
+import { etcdctl, killAllEtcd, startEtcdCluster } from "./helpers/etcd.js";
+import {
+  freePort,
+  type IpamdProcess,
+  killAll,
+  logsOf,
+  spawnIpamd,
+  tempDir,
+  waitFor,
+} from "./helpers/processes.js";
+
+// What only the etcd store does, on real etcd and ipamd processes: snapshots, log truncation
+// and compaction with a new server starting from the snapshot; a command appended twice applied
+// once; etcd unreachable (servers not ready, agents degraded, nothing lost); the controller
+// lease moving on; TLS and etcd auth, and a wrong password refused at start.
+
+const clients: Array<{ close(): void }> = [];
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await killAll();
+  await killAllEtcd();
+});
+
+function cluster(addresses: readonly string[]): ClusterClient {
+  const c = createClusterClient({ addresses, deadlineMs: 30_000 });
+  clients.push(c);
+  return c;
+}
+
+function server(
+  id: string,
+  address: string,
+  etcdFlags: readonly string[],
+  extra: readonly string[] = [],
+): IpamdProcess {
+  return spawnIpamd(id, [
+    "--role",
+    "server",
+    "--node-id",
+    id,
+    "--grpc-addr",
+    address,
+    "--log-format",
+    "json",
+    ...etcdFlags,
+    ...extra,
+    ...(extra.includes("--metrics-addr") ? [] : ["--metrics-addr", "off"]),
+  ]);
+}
+
+async function serving(c: ClusterClient, procs: IpamdProcess[]): Promise<void> {
+  await waitFor(
+    "the server to serve the topology",
+    async () => {
+      const t = await c.getTopology({}, { deadlineMs: 5000 });
+      const st = await c.getStatus({}, { deadlineMs: 5000 });
+      return t.topologyJson.includes("tor-a1-1") && st.leaderId !== "" ? true : undefined;
+    },
+    { timeoutMs: 120_000 },
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${logsOf(procs)}`);
+  });
+}
+
+const newPrefix = () => `/ipamd-test/${randomBytes(4).toString("hex")}`;
+
+describe("etcd store: snapshots, truncation and compaction", () => {
+  it("writes snapshots, deletes the log behind them, compacts, and a new server starts from the snapshot", async () => {
+    const etcd = await startEtcdCluster(1);
+    const prefix = newPrefix();
+    const keys = new EtcdKeys(prefix);
+    const flags = [
+      "--cluster-store",
+      "etcd",
+      "--etcd-endpoints",
+      etcd.endpoints,
+      "--etcd-prefix",
+      prefix,
+    ];
+    const small = ["--etcd-snapshot-entries", "50", "--etcd-log-retention", "15"];
+    const a1 = `127.0.0.1:${await freePort()}`;
+    const s1 = server("s1", a1, flags, small);
+    const c1 = cluster([a1]);
+    await serving(c1, [s1]);
+    await c1.registerNode({ nodeId: "n1", torId: "tor-a1-1" });
+    for (let i = 0; i < 15; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, k) =>
+          c1.registerNode({ nodeId: "n1", torId: "tor-a1-1", labels: { round: `${i}-${k}` } }),
+        ),
+      );
+    }
+    const lease = await c1.leaseBlock({
+      nodeId: "n1",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "snap",
+    });
+    const probe = new EtcdClient({ endpoints: etcd.members.map((m) => m.endpoint) });
+    clients.push(probe);
+    const logKey = bytes(keys.log);
+    const logCount = async () =>
+      (await probe.range({ key: logKey, rangeEnd: prefixEnd(logKey), countOnly: true })).count;
+    const written = await logCount();
+    expect(written).toBeGreaterThan(150n);
+    // A snapshot is written, and once the entries are older than the retention they go, and
+    // etcd's history behind them is compacted.
+    const st = await waitFor("a snapshot", async () => {
+      const s = await c1.getStatus({});
+      return s.snapshotIndex > 0n ? s : undefined;
+    });
+    expect(st.snapshotIndex).toBeLessThanOrEqual(st.appliedIndex);
+    await waitFor(
+      "the log truncated behind the snapshot",
+      async () => ((await logCount()) < written / 2n ? true : undefined),
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    const compacted = await probe.range({ key: logKey, revision: 2n }).catch((e: unknown) => e);
+    expect((compacted as { details?: { etcd?: string } }).details?.etcd).toBe("compacted");
+    // A new server on the same prefix starts from the snapshot plus what is left of the log.
+    const a2 = `127.0.0.1:${await freePort()}`;
+    const s2 = server("s2", a2, flags, small);
+    const c2 = cluster([a2]);
+    await serving(c2, [s1, s2]);
+    await waitFor("s2 to log its start from the snapshot", () =>
+      s2.log.some((l) => l.includes("restored the replica from the snapshot")) ? true : undefined,
+    );
+    const stale = await c2.listBlocks({ nodeId: "n1", allowStale: true });
+    expect(stale.blocks.map((b) => b.cidr)).toEqual([lease.block?.cidr]);
+    const retried = await c2.leaseBlock({
+      nodeId: "n1",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "snap",
+    });
+    expect(retried.block?.cidr).toBe(lease.block?.cidr);
+  }, 300_000);
+});
+
+describe("etcd store: a command appended twice", () => {
+  it("is applied once (the id window), on every server", async () => {
+    const etcd = await startEtcdCluster(1);
+    const prefix = newPrefix();
+    const keys = new EtcdKeys(prefix);
+    const flags = [
+      "--cluster-store",
+      "etcd",
+      "--etcd-endpoints",
+      etcd.endpoints,
+      "--etcd-prefix",
+      prefix,
+    ];
+    const addresses = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+    const procs = addresses.map((a, i) => server(`d${i + 1}`, a, flags));
+    const any = cluster(addresses);
+    const each = addresses.map((a) => cluster([a]));
+    await serving(any, procs);
+    await any.registerNode({ nodeId: "n2", torId: "tor-a1-1" });
+    // No request_id: applied twice, this command would lease a second block.
+    const first = await any.leaseBlock({ nodeId: "n2", purpose: "default", family: Family.IPV4 });
+    const probe = new EtcdClient({ endpoints: [etcd.members[0]?.endpoint ?? ""] });
+    clients.push(probe);
+    const logKey = bytes(keys.log);
+    const entries = await probe.range({ key: logKey, rangeEnd: prefixEnd(logKey) });
+    const latest = [...entries.kvs].sort((a, b) => Number(b.modRevision - a.modRevision))[0];
+    expect(latest).toBeDefined();
+    // What a proposer's retry after a lost answer would append once the first key was gone.
+    await probe.put({
+      key: bytes(`${keys.log}replayed`),
+      value: latest?.value ?? new Uint8Array(),
+    });
+    await any.registerNode({ nodeId: "n2-after", torId: "tor-a1-1" });
+    for (const c of each) {
+      const leases = await c.getNodeLeases({ nodeId: "n2" });
+      expect(leases.blocks.map((b) => b.cidr)).toEqual([first.block?.cidr]);
+    }
+  }, 300_000);
+});
+
+describe("etcd store: etcd unreachable, and the controller lease", () => {
+  it("servers report not ready with the reason; agents allocate from held blocks; nothing is lost", async () => {
+    const root = tempDir("ipamd-etcd-down");
+    const etcd = await startEtcdCluster(1);
+    const prefix = newPrefix();
+    const flags = [
+      "--cluster-store",
+      "etcd",
+      "--etcd-endpoints",
+      etcd.endpoints,
+      "--etcd-prefix",
+      prefix,
+    ];
+    const addresses = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+    const metrics = [await freePort(), await freePort()];
+    const procs = addresses.map((a, i) =>
+      server(`u${i + 1}`, a, flags, ["--metrics-addr", `127.0.0.1:${metrics[i]}`]),
+    );
+    const any = cluster(addresses);
+    await serving(any, procs);
+    const sock = join(root, "agent", "ipamd.sock");
+    const agentMetrics = await freePort();
+    const agent = spawnIpamd("agent", [
+      "--role",
+      "agent",
+      "--servers",
+      addresses.join(","),
+      "--node-id",
+      "agent-u",
+      "--tor",
+      "tor-a1-1",
+      "--data-dir",
+      join(root, "agent"),
+      "--unix-socket",
+      sock,
+      "--metrics-addr",
+      `127.0.0.1:${agentMetrics}`,
+      "--log-format",
+      "json",
+    ]);
+    procs.push(agent);
+    const ipam: IpamClient = createIpamClient({
+      addresses: [`unix:${sock}`],
+      deadlineMs: 30_000,
+      maxAttempts: 1,
+    });
+    clients.push(ipam);
+    await waitFor(
+      "the agent to be ready",
+      async () => {
+        const s = await ipam.status({}, { deadlineMs: 5000 });
+        return s.state === ReadyState.READY && s.reason === "" ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${logsOf(procs)}`);
+    });
+    const before: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await ipam.allocate({ network: "pods", containerId: `b${i}`, ifname: "eth0" });
+      before.push(r.addresses[0]?.address ?? "");
+    }
+    const readyz = async (port: number) => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: r.status, body: await r.text() };
+    };
+    expect((await readyz(metrics[0] as number)).status).toBe(200);
+
+    // The controller lease: SIGTERM on the controller hands it to the other server at once.
+    const controller = (await any.getLeader({})).leaderId;
+    const cIndex = controller === "u1" ? 0 : 1;
+    procs[cIndex]?.kill("SIGTERM");
+    expect(await procs[cIndex]?.exited()).toBe(0);
+    const other = cluster([addresses[1 - cIndex] as string]);
+    const next = await waitFor("the other server to take the controller lease", async () => {
+      const l = await other.getLeader({});
+      return l.leaderId !== "" && l.leaderId !== controller ? l.leaderId : undefined;
+    });
+    expect(next).toBe(cIndex === 0 ? "u2" : "u1");
+    const restarted = spawnIpamd(`${procs[cIndex]?.name}'`, procs[cIndex]?.args ?? []);
+    procs.push(restarted);
+    await serving(cluster([addresses[cIndex] as string]), procs);
+
+    // etcd goes away.
+    await etcd.members[0]?.kill("SIGKILL");
+    for (const port of metrics) {
+      const r = await waitFor("/readyz to say not ready", async () => {
+        const x = await readyz(port);
+        return x.status === 503 ? x : undefined;
+      });
+      expect(r.body).toContain("etcd");
+    }
+    const degraded = await waitFor(
+      "the agent to report the cluster unreachable",
+      async () => {
+        const s = await ipam.status({}, { deadlineMs: 5000 });
+        return s.reason.includes("cluster unreachable") ? s : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    expect(degraded.state).toBe(ReadyState.READY);
+    const during: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await ipam.allocate({ network: "pods", containerId: `d${i}`, ifname: "eth0" });
+      during.push(r.addresses[0]?.address ?? "");
+    }
+    expect(new Set([...before, ...during]).size).toBe(10);
+    const write = await any
+      .registerNode({ nodeId: "while-down", torId: "tor-a1-1" }, { deadlineMs: 3000 })
+      .catch((e: unknown) => e);
+    expect(write).toBeInstanceOf(Error);
+
+    // etcd comes back: ready again, writes commit, every allocation is still held.
+    etcd.members[0]?.restart();
+    for (const port of metrics) {
+      await waitFor(
+        "/readyz to say ready again",
+        async () => ((await readyz(port)).status === 200 ? true : undefined),
+        {
+          timeoutMs: 120_000,
+        },
+      );
+    }
+    await waitFor(
+      "a write to commit again",
+      () => any.registerNode({ nodeId: "after", torId: "tor-a1-1" }, { deadlineMs: 5000 }),
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    await waitFor(
+      "the agent to see the cluster again",
+      async () => {
+        const s = await ipam.status({}, { deadlineMs: 5000 });
+        return s.reason === "" ? true : undefined;
+      },
+      { timeoutMs: 120_000 },
+    );
+    const held = await ipam.listAllocations({ pageSize: 100 });
+    expect(held.allocations.map((a) => a.addresses[0]?.address).sort()).toEqual(
+      [...before, ...during].sort(),
+    );
+  }, 400_000);
+});
+
+describe("etcd store: TLS and etcd authentication", () => {
+  it("works over https with a user and password, and refuses to start with a wrong password", async () => {
+    const root = tempDir("ipamd-etcd-auth");
+    const certs = makeCerts(root);
+    const etcd = await startEtcdCluster(1, {
+      tls: { ca: certs.caFile, cert: certs.certFile, key: certs.keyFile },
+    });
+    const endpoint = `https://${etcd.members[0]?.endpoint}`;
+    const tlsCtl = ["--cacert", certs.caFile];
+    etcdctl(endpoint, [...tlsCtl, "user", "add", "root:root-pass"]);
+    etcdctl(endpoint, [...tlsCtl, "user", "add", "ipamd:s3cret"]);
+    etcdctl(endpoint, [...tlsCtl, "role", "add", "ipamd"]);
+    const prefix = newPrefix();
+    etcdctl(endpoint, [
+      ...tlsCtl,
+      "role",
+      "grant-permission",
+      "ipamd",
+      "--prefix=true",
+      "readwrite",
+      `${prefix}/`,
+    ]);
+    etcdctl(endpoint, [...tlsCtl, "user", "grant-role", "ipamd", "ipamd"]);
+    etcdctl(endpoint, [...tlsCtl, "auth", "enable"]);
+    const password = join(root, "etcd-password");
+    writeFileSync(password, "s3cret\n", { mode: 0o600 });
+    const flags = [
+      "--cluster-store",
+      "etcd",
+      "--etcd-endpoints",
+      endpoint,
+      "--etcd-prefix",
+      prefix,
+      "--etcd-tls-ca",
+      certs.caFile,
+      "--etcd-username",
+      "ipamd",
+    ];
+    const a1 = `127.0.0.1:${await freePort()}`;
+    const s1 = server("t1", a1, [...flags, "--etcd-password-file", password]);
+    const c1 = cluster([a1]);
+    await serving(c1, [s1]);
+    const created = await c1.registerNode({ nodeId: "n-tls", torId: "tor-a1-1" });
+    expect(created.created).toBe(true);
+
+    writeFileSync(password, "wrong\n", { mode: 0o600 });
+    const bad = server("t2", `127.0.0.1:${await freePort()}`, [
+      ...flags,
+      "--etcd-password-file",
+      password,
+    ]);
+    expect(await bad.exited()).toBe(1);
+    expect(bad.log.join("\n")).toContain("--etcd-username");
+  }, 300_000);
+});
