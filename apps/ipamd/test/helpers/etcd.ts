@@ -116,12 +116,7 @@ export async function startEtcdCluster(
       "1500",
       ...(options.tls === undefined
         ? []
-        : [
-            "--cert-file",
-            options.tls.cert,
-            "--key-file",
-            options.tls.key,
-          ]),
+        : ["--cert-file", options.tls.cert, "--key-file", options.tls.key]),
       ...(options.extraArgs ?? []),
     ];
     const log: string[] = [];
