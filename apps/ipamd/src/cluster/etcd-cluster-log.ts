@@ -1,5 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { ClusterCommand, ClusterState, CommandResult } from "@ipam/subnet-pool";
+import {
+  type ClusterCommand,
+  type ClusterState,
+  type CommandResult,
+  encodeCommand,
+} from "@ipam/subnet-pool";
 import type { Logger } from "pino";
 import type { EtcdClient } from "../etcd/etcd-client.js";
 import { etcdFailure } from "../etcd/etcd-errors.js";
@@ -16,13 +21,21 @@ import { Event_EventType } from "../gen/mvccpb/kv_pb.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { ReadOptions } from "./cluster-api.js";
 import type { ClusterLog } from "./cluster-log.js";
-import { type ApplyOutcome, EtcdReplica, encodeEntry } from "./etcd-replica.js";
+import {
+  type ApplyOutcome,
+  type EncodedCommand,
+  EtcdReplica,
+  encodedSize,
+  encodeEntries,
+} from "./etcd-replica.js";
 import { decodeMeta, readSnapshotData, type SnapshotMeta } from "./etcd-snapshots.js";
 
 /** Largest log entry, bytes (below etcd's default 1.5 MiB request limit). */
 export const MAX_ENTRY_BYTES = 1024 * 1024;
 /** Log entries per range call while catching up. */
 const PAGE = 500;
+/** Most commands one log entry carries (group commit). */
+export const MAX_BATCH = 256;
 
 /** Options of {@link EtcdClusterLog}. */
 export interface EtcdClusterLogOptions {
@@ -39,6 +52,12 @@ export interface EtcdClusterLogOptions {
   readonly onRestored?: (meta: SnapshotMeta) => void;
 }
 
+interface Queued {
+  readonly item: EncodedCommand;
+  readonly size: number;
+  readonly until: number;
+}
+
 interface Waiter {
   readonly revision: bigint;
   readonly resolve: () => void;
@@ -52,9 +71,10 @@ interface Pending {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The etcd {@link ClusterLog}: commands are keys `<prefix>/log/<id>` written once each (a
+ * The etcd {@link ClusterLog}: log entries are keys `<prefix>/log/<id>` written once each (a
  * transaction that creates the key only if it never existed, together with `<prefix>/head`), and
- * etcd's revision is the log's total order. Every server applies the entries to its
+ * etcd's revision is the log's total order. An entry carries the commands this server proposed
+ * while its previous entry was being written (group commit), each with its own id. Every server applies the entries to its
  * {@link EtcdReplica} in mod-revision order from a watch on `<prefix>/log/`; after a lost watch
  * it lists the entries it has not applied (from the latest snapshot first when the log was
  * truncated past it) and watches again from there.
@@ -73,6 +93,8 @@ export class EtcdClusterLog implements ClusterLog {
   readonly replica = new EtcdReplica();
   readonly #o: EtcdClusterLogOptions;
   readonly #pending = new Map<string, Pending>();
+  #queue: Queued[] = [];
+  #writing = false;
   #waiters: Waiter[] = [];
   #watch: WatchHandle | undefined;
   #watching = false;
@@ -295,27 +317,27 @@ export class EtcdClusterLog implements ClusterLog {
   }
 
   #applyEntry(value: Uint8Array, revision: bigint): void {
-    const outcome = this.replica.apply(value, revision);
-    if (outcome === undefined) return;
-    this.#o.onApplied?.(outcome, revision);
-    if (outcome.kind === "unreadable") {
-      this.#o.log.error(
-        { err: outcome.error, revision: revision.toString() },
-        "etcd: skipped a log entry this build cannot read (every server skips it)",
-      );
-      return;
-    }
-    const pending = this.#pending.get(outcome.id);
-    if (pending === undefined) return;
-    this.#pending.delete(outcome.id);
-    if (outcome.kind === "applied") pending.resolve(outcome.result);
-    else {
-      pending.reject(
-        new IpamdError(
-          "UNAVAILABLE",
-          "etcd: the command was appended twice and applied once earlier; its result was not kept: retry it",
-        ),
-      );
+    for (const outcome of this.replica.apply(value, revision)) {
+      this.#o.onApplied?.(outcome, revision);
+      if (outcome.kind === "unreadable") {
+        this.#o.log.error(
+          { err: outcome.error, revision: revision.toString() },
+          "etcd: skipped a log entry this build cannot read (every server skips it)",
+        );
+        continue;
+      }
+      const pending = this.#pending.get(outcome.id);
+      if (pending === undefined) continue;
+      this.#pending.delete(outcome.id);
+      if (outcome.kind === "applied") pending.resolve(outcome.result);
+      else {
+        pending.reject(
+          new IpamdError(
+            "UNAVAILABLE",
+            "etcd: the command was appended twice and applied once earlier; its result was not kept: retry it",
+          ),
+        );
+      }
     }
   }
 
@@ -359,19 +381,18 @@ export class EtcdClusterLog implements ClusterLog {
   propose(command: ClusterCommand): Promise<CommandResult> {
     if (this.#stopped)
       return Promise.reject(new IpamdError("SHUTTING_DOWN", "cluster log stopped"));
-    const id = randomUUID();
-    const value = encodeEntry(id, command);
-    if (value.length > MAX_ENTRY_BYTES) {
+    const item: EncodedCommand = { id: randomUUID(), bytes: encodeCommand(command) };
+    const size = encodedSize(item) + 3;
+    if (size > MAX_ENTRY_BYTES) {
       return Promise.reject(
         new IpamdError(
           "INVALID_ARGUMENT",
-          `${command.type}: the command is ${value.length} bytes, more than the ${MAX_ENTRY_BYTES} bytes one etcd log entry may hold`,
+          `${command.type}: the command is ${size} bytes, more than the ${MAX_ENTRY_BYTES} bytes one etcd log entry may hold`,
         ),
       );
     }
     const timeoutMs = this.#o.proposeTimeoutMs ?? 10_000;
     return new Promise<CommandResult>((resolve, reject) => {
-      let settled = false;
       const timer = setTimeout(() => {
         finish();
         reject(
@@ -382,11 +403,10 @@ export class EtcdClusterLog implements ClusterLog {
         );
       }, timeoutMs);
       const finish = () => {
-        settled = true;
         clearTimeout(timer);
-        this.#pending.delete(id);
+        this.#pending.delete(item.id);
       };
-      this.#pending.set(id, {
+      this.#pending.set(item.id, {
         resolve: (r) => {
           finish();
           resolve(r);
@@ -396,12 +416,45 @@ export class EtcdClusterLog implements ClusterLog {
           reject(e);
         },
       });
-      void this.#append(id, value, () => settled, Date.now() + timeoutMs).catch((err: unknown) => {
-        if (settled) return;
-        finish();
-        reject(err);
-      });
+      this.#queue.push({ item, size: encodedSize(item), until: Date.now() + timeoutMs });
+      this.#flush();
     });
+  }
+
+  /**
+   * Group commit: while one entry is being written, new proposals wait in the queue; the next
+   * entry takes all of them (up to {@link MAX_BATCH} commands and {@link MAX_ENTRY_BYTES}), so
+   * a busy server writes one etcd key per round trip instead of one per command.
+   */
+  #flush(): void {
+    if (this.#writing || this.#queue.length === 0 || this.#stopped) return;
+    const batch: Queued[] = [];
+    let bytes = 3;
+    while (this.#queue.length > 0 && batch.length < MAX_BATCH) {
+      const next = this.#queue[0] as Queued;
+      if (batch.length > 0 && bytes + next.size > MAX_ENTRY_BYTES) break;
+      this.#queue.shift();
+      // A proposal that already timed out is not written.
+      if (!this.#pending.has(next.item.id)) continue;
+      batch.push(next);
+      bytes += next.size;
+    }
+    if (batch.length === 0) return;
+    this.#writing = true;
+    const until = Math.max(...batch.map((b) => b.until));
+    const value = encodeEntries(batch.map((b) => b.item));
+    const settled = () => batch.every((b) => !this.#pending.has(b.item.id));
+    void this.#append(randomUUID(), value, settled, until)
+      .catch((err: unknown) => {
+        for (const b of batch) {
+          const p = this.#pending.get(b.item.id);
+          p?.reject(err instanceof IpamdError ? err : new IpamdError("INTERNAL", String(err)));
+        }
+      })
+      .finally(() => {
+        this.#writing = false;
+        this.#flush();
+      });
   }
 
   /**

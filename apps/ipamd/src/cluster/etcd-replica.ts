@@ -16,41 +16,88 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** How many applied command ids the replica remembers to drop a command appended twice. */
 export const DEDUP_WINDOW = 10_000;
 
-/** One log entry as stored in etcd: the proposer's unique id and the encoded command. */
+/** One command of a log entry: the proposer's unique id and the command. */
 export interface LogEntry {
   readonly id: string;
   readonly command: ClusterCommand;
 }
 
-/**
- * The value of a log key: a version byte, the id's length (one byte) and UTF-8 id, then the
- * command as `encodeCommand` writes it. The array is the caller's.
- * @throws IpamdError INVALID_ARGUMENT for an id longer than 255 bytes.
- */
-export function encodeEntry(id: string, command: ClusterCommand): Uint8Array {
-  const idBytes = encoder.encode(id);
-  if (idBytes.length > 255) throw new IpamdError("INVALID_ARGUMENT", "entry id: at most 255 bytes");
-  const body = encodeCommand(command);
-  const out = new Uint8Array(2 + idBytes.length + body.length);
-  out[0] = ENTRY_VERSION;
-  out[1] = idBytes.length;
-  out.set(idBytes, 2);
-  out.set(body, 2 + idBytes.length);
-  return out;
+/** One command ready to be written: its id and `encodeCommand`'s bytes. */
+export interface EncodedCommand {
+  readonly id: string;
+  readonly bytes: Uint8Array;
+}
+
+/** The bytes of one command of a log entry (its id and encoded command) beside the framing. */
+export function encodedSize(item: EncodedCommand): number {
+  return 5 + encoder.encode(item.id).length + item.bytes.length;
 }
 
 /**
- * Decodes {@link encodeEntry}'s output; the command's own envelope is checked by
+ * The value of a log key: a version byte, a 2-byte count, then per command its id (1-byte
+ * length, UTF-8) and its `encodeCommand` bytes (4-byte big-endian length). One key holds the
+ * commands one server proposed together (group commit); they apply in this order. The array is
+ * the caller's. @throws IpamdError INVALID_ARGUMENT for no command, more than 65,535, or an id
+ * longer than 255 bytes.
+ */
+export function encodeEntries(items: readonly EncodedCommand[]): Uint8Array {
+  if (items.length === 0 || items.length > 0xffff) {
+    throw new IpamdError("INVALID_ARGUMENT", "log entry: 1 to 65535 commands");
+  }
+  const ids = items.map((i) => encoder.encode(i.id));
+  if (ids.some((id) => id.length > 255)) {
+    throw new IpamdError("INVALID_ARGUMENT", "entry id: at most 255 bytes");
+  }
+  let size = 3;
+  items.forEach((item, k) => {
+    size += 5 + (ids[k] as Uint8Array).length + item.bytes.length;
+  });
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = ENTRY_VERSION;
+  view.setUint16(1, items.length);
+  let at = 3;
+  items.forEach((item, k) => {
+    const id = ids[k] as Uint8Array;
+    out[at] = id.length;
+    out.set(id, at + 1);
+    at += 1 + id.length;
+    view.setUint32(at, item.bytes.length);
+    out.set(item.bytes, at + 4);
+    at += 4 + item.bytes.length;
+  });
+  return out;
+}
+
+/** A log value holding one command (see {@link encodeEntries}). */
+export function encodeEntry(id: string, command: ClusterCommand): Uint8Array {
+  return encodeEntries([{ id, bytes: encodeCommand(command) }]);
+}
+
+/**
+ * Decodes {@link encodeEntries}'s output; each command's envelope is checked by
  * `decodeCommand`. @throws IpamdError INVALID_ARGUMENT (cause: the decoding error) when the
  * value is not an entry this build reads.
  */
-export function decodeEntry(value: Uint8Array): LogEntry {
+export function decodeEntries(value: Uint8Array): LogEntry[] {
   try {
     if (value[0] !== ENTRY_VERSION)
       throw new Error(`entry version ${value[0]} is not ${ENTRY_VERSION}`);
-    const n = value[1] ?? 0;
-    const id = decoder.decode(value.subarray(2, 2 + n));
-    return { id, command: decodeCommand(value.subarray(2 + n)) };
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    const count = view.getUint16(1);
+    const out: LogEntry[] = [];
+    let at = 3;
+    for (let k = 0; k < count; k++) {
+      const n = value[at] ?? 0;
+      const id = decoder.decode(value.subarray(at + 1, at + 1 + n));
+      at += 1 + n;
+      const length = view.getUint32(at);
+      if (at + 4 + length > value.length) throw new Error("truncated");
+      out.push({ id, command: decodeCommand(value.subarray(at + 4, at + 4 + length)) });
+      at += 4 + length;
+    }
+    if (at !== value.length) throw new Error("trailing bytes");
+    return out;
   } catch (cause) {
     throw new IpamdError("INVALID_ARGUMENT", `log entry: ${(cause as Error).message}`, { cause });
   }
@@ -95,22 +142,25 @@ export class EtcdReplica {
   }
 
   /**
-   * Applies the log entry stored at `revision` (its mod revision; greater than
-   * {@link revision}, else it is ignored as already applied and undefined is returned).
+   * Applies the commands of the log entry stored at `revision` (its mod revision; greater than
+   * {@link revision}, else it is ignored as already applied and nothing is returned), in order.
+   * An unreadable value is skipped as a whole (one `unreadable` outcome).
    */
-  apply(value: Uint8Array, revision: bigint): ApplyOutcome | undefined {
-    if (revision <= this.#revision) return undefined;
+  apply(value: Uint8Array, revision: bigint): ApplyOutcome[] {
+    if (revision <= this.#revision) return [];
     this.#revision = revision;
-    let entry: LogEntry;
+    let entries: LogEntry[];
     try {
-      entry = decodeEntry(value);
+      entries = decodeEntries(value);
     } catch (error) {
-      return { kind: "unreadable", error: error as IpamdError };
+      return [{ kind: "unreadable", error: error as IpamdError }];
     }
-    if (this.#seen.has(entry.id)) return { kind: "duplicate", id: entry.id };
-    const result = this.state.apply(entry.command);
-    this.#remember(entry.id);
-    return { kind: "applied", id: entry.id, result };
+    return entries.map((entry): ApplyOutcome => {
+      if (this.#seen.has(entry.id)) return { kind: "duplicate", id: entry.id };
+      const result = this.state.apply(entry.command);
+      this.#remember(entry.id);
+      return { kind: "applied", id: entry.id, result };
+    });
   }
 
   /** Records that every entry up to `revision` is applied (after a listing at that revision). */
