@@ -20,6 +20,7 @@ describe("--cluster-store etcd settings", () => {
       snapshotEntries: 10_000,
       compaction: true,
       logRetentionMs: 120_000,
+      startTimeoutMs: 60_000,
     });
     expect(etcd("--etcd-endpoints", "e:2379", "--cluster-name", "eu1").etcd?.prefix).toBe(
       "/ipamd/eu1",

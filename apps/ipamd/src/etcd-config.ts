@@ -25,6 +25,8 @@ export interface EtcdConfig {
   readonly compaction: boolean;
   /** A log entry stays at least this long after it was applied (longer than proposals retry). */
   readonly logRetentionMs: number;
+  /** A server that cannot reach etcd at start exits after this long (0: waits for ever). */
+  readonly startTimeoutMs: number;
 }
 
 interface Spec {
@@ -78,6 +80,11 @@ export const ETCD_OPTIONS: Readonly<Record<string, Spec>> = {
     type: "string",
     help: "seconds a command stays in the etcd log after it was applied, even once in a snapshot (min 15)",
     default: "120",
+  },
+  "etcd-start-timeout": {
+    type: "string",
+    help: "seconds a starting server waits for etcd before it exits 1 (0 = wait for ever)",
+    default: "60",
   },
   "etcd-compaction": {
     type: "string",
@@ -197,6 +204,7 @@ export function parseEtcdConfig(src: EtcdSettingSource): EtcdConfig {
     snapshotEntries: src.num("etcd-snapshot-entries", 10_000, 0, 100_000_000),
     compaction: src.bool("etcd-compaction", true),
     logRetentionMs: src.num("etcd-log-retention", 120, 15, 86_400) * 1000,
+    startTimeoutMs: src.num("etcd-start-timeout", 60, 0, 86_400) * 1000,
   };
 }
 

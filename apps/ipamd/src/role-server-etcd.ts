@@ -39,6 +39,7 @@ export function etcdClusterOf(
     snapshotEntries: etcd.snapshotEntries,
     compaction: etcd.compaction,
     truncateDelayMs: etcd.logRetentionMs,
+    startTimeoutMs: etcd.startTimeoutMs,
     ...extra,
   });
 }

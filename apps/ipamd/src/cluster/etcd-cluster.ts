@@ -8,6 +8,7 @@ import { EtcdSession } from "../etcd/etcd-session.js";
 import { Compare_CompareResult, Compare_CompareTarget } from "../gen/etcdserverpb/rpc_pb.js";
 import { IpamdError } from "../ipamd-error.js";
 import { EtcdClusterLog } from "./etcd-cluster-log.js";
+import { checkEtcdLayout } from "./etcd-layout.js";
 import type { ApplyOutcome } from "./etcd-replica.js";
 import { readMeta, type SnapshotMeta, truncateLog, writeSnapshot } from "./etcd-snapshots.js";
 import { ReplicatedCluster } from "./replicated-cluster.js";
@@ -31,6 +32,8 @@ export interface EtcdClusterOptions {
   readonly truncateDelayMs?: number;
   /** Proposal deadline (default 10 000 ms). */
   readonly proposeTimeoutMs?: number;
+  /** `start` gives up when etcd does not answer for this long (default 60 000 ms; 0: never). */
+  readonly startTimeoutMs?: number;
   /** Observes every applied entry (metrics). */
   readonly onApplied?: (outcome: ApplyOutcome) => void;
   /** Called when the controller changes as this server sees it (with whether it is this one). */
@@ -120,14 +123,22 @@ export class EtcdCluster extends ReplicatedCluster {
   }
 
   /**
-   * Follows the log, campaigns for the controller lease, and resolves once the replica has
-   * caught up with etcd. While etcd cannot be reached it waits (logging why every
-   * `syncTimeoutMs`); it rejects when etcd refuses the credentials (`details.etcd: "denied"`) or
-   * when stopped.
+   * Checks the prefix ({@link checkEtcdLayout}: etcd answers within `startTimeoutMs`, the key
+   * layout is this build's, no foreign keys), then follows the log, campaigns for the controller
+   * lease, and resolves once the replica has caught up with etcd. If etcd goes away after the
+   * check it waits (logging why every `syncTimeoutMs`); it rejects when etcd refuses the
+   * credentials (`details.etcd: "denied"`) or when stopped.
    */
   async start(advertise: string, syncTimeoutMs = 10_000): Promise<void> {
     if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped before start");
     this.#advertise = advertise;
+    await checkEtcdLayout(
+      this.#o.client,
+      this.#o.keys,
+      this.#o.startTimeoutMs ?? 60_000,
+      () => this.#stopped,
+    );
+    if (this.#stopped) throw new IpamdError("SHUTTING_DOWN", "stopped while waiting for etcd");
     this.clusterLog.start();
     this.#session.start();
     this.#election = new ControllerElection({

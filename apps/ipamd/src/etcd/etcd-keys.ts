@@ -71,6 +71,11 @@ export class EtcdKeys {
     return `${this.prefix}/snapshot/data/`;
   }
 
+  /** `<prefix>/layout`: the version of this key layout (checked by every server at start). */
+  get layout(): string {
+    return `${this.prefix}/layout`;
+  }
+
   /** `<prefix>/cluster-id`: the cluster id (a UUID written once by the first server). */
   get clusterId(): string {
     return `${this.prefix}/cluster-id`;
