@@ -4,7 +4,11 @@
 // Measured through the Cluster API: LeaseBlock and direct-mode AllocateDirect per second at 1
 // and 64 concurrent clients (rounds alternate between the stores so both meet the same load),
 // and the time from SIGKILL of the leader (the Raft leader; the etcd leader) to the first
-// accepted write, >= 10 kills each. Every row carries os.loadavg(). Writes
+// accepted write, >= 10 kills each. The independent ceiling of the etcd store runs in the same
+// rounds: raw create-only etcd transactions (a new key + the head key, the write ipamd makes per
+// log entry) from this process straight to the same etcd cluster. Every row carries
+// os.loadavg(); the etcd store's rows carry their ratio against raw etcd (`ratio`) and against
+// the Raft store (`raftRatio`). Writes
 // bench-results/cluster-store.json.
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -20,6 +24,9 @@ import {
 } from "@ipam/bench-kit";
 import { type ClusterClient, createClusterClient, Family } from "@ipam/grpc-server";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
+import { EtcdClient } from "../src/etcd/etcd-client.js";
+import { bytes } from "../src/etcd/etcd-keys.js";
+import { Compare_CompareResult, Compare_CompareTarget } from "../src/gen/etcdserverpb/rpc_pb.js";
 import { type EtcdCluster, killAllEtcd, startEtcdCluster } from "../test/helpers/etcd.js";
 import {
   freePort,
@@ -29,7 +36,7 @@ import {
   tempDir,
   waitFor,
 } from "../test/helpers/processes.js";
-import { alternate, type Driven, drive, runRows } from "./drive.js";
+import { combineRounds, type Driven, drive, runRows } from "./drive.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 3000);
@@ -53,9 +60,21 @@ interface Store {
   killLeader(): Promise<() => void>;
   /** Any-server client for the failover writes. */
   readonly any: ClusterClient;
+  /** etcd's client endpoints (etcd store only). */
+  readonly etcdEndpoints?: readonly string[];
+}
+
+/** Runs each side in turns, `rounds` times (a b c a b c ...): one combined run per side. */
+async function alternateAll(rounds: number, sides: (() => Promise<Driven>)[]): Promise<Driven[]> {
+  const runs: Driven[][] = sides.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [k, side] of sides.entries()) runs[k]?.push(await side());
+  }
+  return runs.map(combineRounds);
 }
 
 const clients: ClusterClient[] = [];
+let rawClient: EtcdClient | undefined;
 function client(addresses: readonly string[], deadlineMs = 30_000): ClusterClient {
   const c = createClusterClient({ addresses, deadlineMs });
   clients.push(c);
@@ -177,6 +196,7 @@ async function startEtcdStore(dir: string, topology: string): Promise<Store> {
       servers.map((s) => s.address),
       2000,
     ),
+    etcdEndpoints: etcd.members.map((m) => m.endpoint),
     healthy: () => etcd.healthy(),
     killLeader: async () => {
       const victim = await etcd.leader();
@@ -202,6 +222,29 @@ async function main(): Promise<void> {
     for (let w = 0; w < 64; w++)
       await store.any.registerNode({ nodeId: `bench-${w}`, torId: TOR }, { deadlineMs: 30_000 });
   }
+  // Raw etcd: the create-only transaction ipamd writes per log entry, with a value the size of
+  // one LeaseBlock entry, from this process on one connection.
+  const raw = new EtcdClient({ endpoints: etcd.etcdEndpoints ?? [] });
+  rawClient = raw;
+  const rawPrefix = `/bench-raw/${randomBytes(4).toString("hex")}`;
+  const rawValue = randomBytes(160);
+  const rawPut = async () => {
+    const key = bytes(`${rawPrefix}/log/${randomBytes(12).toString("hex")}`);
+    await raw.txn({
+      compare: [
+        {
+          key,
+          target: Compare_CompareTarget.CREATE,
+          result: Compare_CompareResult.EQUAL,
+          targetUnion: { case: "createRevision", value: 0n },
+        },
+      ],
+      success: [
+        { request: { case: "requestPut", value: { key, value: rawValue } } },
+        { request: { case: "requestPut", value: { key: bytes(`${rawPrefix}/head`), value: key } } },
+      ],
+    });
+  };
   const rows: BenchRow[] = [];
   const withLoad = (row: BenchRow): BenchRow =>
     ({ ...row, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) }) as BenchRow;
@@ -236,20 +279,32 @@ async function main(): Promise<void> {
       const raftClients = [await raftLeader()];
       const runOn = (cs: ClusterClient[]) => (): Promise<Driven> =>
         drive(concurrency, RUN_MS, (w) => run(cs[w % cs.length] as ClusterClient, w));
-      const [r, e] = await alternate(ROUNDS, runOn(raftClients), runOn(etcdClients));
+      const [r, e, x] = (await alternateAll(ROUNDS, [
+        runOn(raftClients),
+        runOn(etcdClients),
+        () => drive(concurrency, RUN_MS, rawPut),
+      ])) as [Driven, Driven, Driven];
       const label = `${concurrency} client${concurrency === 1 ? "" : "s"}`;
       const base = runRows(`cluster-store raft: ${op}, ${label}`, "writes/s", r);
+      const ceiling = runRows(
+        `cluster-store raw etcd: create-only txn (key + head) for ${op}, ${label}`,
+        "writes/s",
+        x,
+      );
       const mine = runRows(`cluster-store etcd: ${op}, ${label}`, "writes/s", e, {
-        baseline: base,
+        baseline: ceiling,
       });
+      const vsRaft = runRows(mine.rate.name, "writes/s", e, { baseline: base });
       rows.push(
         withLoad(base.rate),
         withLoad(base.latency),
-        withLoad(mine.rate),
-        withLoad(mine.latency),
+        withLoad(ceiling.rate),
+        withLoad(ceiling.latency),
+        withLoad({ ...mine.rate, raftRatio: vsRaft.rate.ratio } as BenchRow),
+        withLoad({ ...mine.latency, raftRatio: vsRaft.latency.ratio } as BenchRow),
       );
       console.log(
-        `${op}, ${label}: raft ${Math.round(r.rate)}/s, etcd ${Math.round(e.rate)}/s (load ${loadavg()[0]?.toFixed(1)})`,
+        `${op}, ${label}: raft ${Math.round(r.rate)}/s, etcd store ${Math.round(e.rate)}/s, raw etcd ${Math.round(x.rate)}/s (load ${loadavg()[0]?.toFixed(1)})`,
       );
     }
   }
@@ -309,6 +364,7 @@ main()
   })
   .finally(async () => {
     for (const c of clients) c.close();
+    rawClient?.close();
     await killAll();
     await killAllEtcd();
   });
