@@ -34,6 +34,11 @@ import { decodeMeta, readSnapshotData, type SnapshotMeta } from "./etcd-snapshot
 export const MAX_ENTRY_BYTES = 1024 * 1024;
 /** Log entries per range call while catching up. */
 const PAGE = 500;
+/**
+ * Deadline of the n-th attempt (from 0) to write a log entry: 1 s for the first three (an etcd
+ * election on loopback takes 1-2 s), then doubling up to 5 s (etcd merely slow).
+ */
+const attemptMs = (n: number) => Math.min(1000 * 2 ** Math.max(0, n - 2), 5000);
 /** Most commands one log entry carries (group commit). */
 export const MAX_BATCH = 256;
 
@@ -471,6 +476,10 @@ export class EtcdClusterLog implements ClusterLog {
     const { client, keys } = this.#o;
     const key = bytes(keys.logEntry(id));
     let backoff = 50;
+    // A write sent during an etcd leader election waits in etcd until its own request timeout
+    // (5 s + 2 elections): short first attempts move on to another member (the create-only
+    // compare makes a resend harmless); longer ones follow when etcd is merely slow.
+    let attempt = 0;
     while (!settled() && !this.#stopped) {
       try {
         const r = await client.txn(
@@ -490,7 +499,7 @@ export class EtcdClusterLog implements ClusterLog {
               },
             ],
           },
-          { timeoutMs: Math.max(100, Math.min(5000, until - Date.now())) },
+          { timeoutMs: Math.max(100, Math.min(attemptMs(attempt), until - Date.now())) },
         );
         this.#ok(r.header);
         return;
@@ -498,6 +507,7 @@ export class EtcdClusterLog implements ClusterLog {
         const kind = etcdFailure(err);
         if (kind === "refused" || kind === "denied") throw err;
         this.#failed(err);
+        attempt++;
         if (Date.now() + backoff >= until) return;
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 1000);
