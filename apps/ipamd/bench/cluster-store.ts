@@ -73,6 +73,9 @@ async function alternateAll(rounds: number, sides: (() => Promise<Driven>)[]): P
   return runs.map(combineRounds);
 }
 
+/** A row (with os.loadavg() from summarize); the etcd store's carry their ratio to Raft's. */
+type Row = BenchRow & { readonly raftRatio?: number | undefined; readonly max?: number };
+
 const clients: ClusterClient[] = [];
 let rawClient: EtcdClient | undefined;
 function client(addresses: readonly string[], deadlineMs = 30_000): ClusterClient {
@@ -245,9 +248,7 @@ async function main(): Promise<void> {
       ],
     });
   };
-  const rows: BenchRow[] = [];
-  const withLoad = (row: BenchRow): BenchRow =>
-    ({ ...row, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) }) as BenchRow;
+  const rows: Row[] = [];
   let seq = 0;
   const ops = {
     LeaseBlock: async (c: ClusterClient, w: number) => {
@@ -296,12 +297,12 @@ async function main(): Promise<void> {
       });
       const vsRaft = runRows(mine.rate.name, "writes/s", e, { baseline: base });
       rows.push(
-        withLoad(base.rate),
-        withLoad(base.latency),
-        withLoad(ceiling.rate),
-        withLoad(ceiling.latency),
-        withLoad({ ...mine.rate, raftRatio: vsRaft.rate.ratio } as BenchRow),
-        withLoad({ ...mine.latency, raftRatio: vsRaft.latency.ratio } as BenchRow),
+        base.rate,
+        base.latency,
+        ceiling.rate,
+        ceiling.latency,
+        { ...mine.rate, raftRatio: vsRaft.rate.ratio } satisfies Row,
+        { ...mine.latency, raftRatio: vsRaft.latency.ratio } satisfies Row,
       );
       console.log(
         `${op}, ${label}: raft ${Math.round(r.rate)}/s, etcd store ${Math.round(e.rate)}/s, raw etcd ${Math.round(x.rate)}/s (load ${loadavg()[0]?.toFixed(1)})`,
@@ -349,8 +350,8 @@ async function main(): Promise<void> {
   );
   const max = (xs: number[]) => Math.round(Math.max(...xs));
   rows.push(
-    withLoad({ ...raftKill, max: max(kills.raft) } as BenchRow),
-    withLoad({ ...etcdKill, max: max(kills.etcd) } as BenchRow),
+    { ...raftKill, max: max(kills.raft) } satisfies Row,
+    { ...etcdKill, max: max(kills.etcd) } satisfies Row,
   );
   const path = writeBenchResults(ROOT, "cluster-store", rows);
   printTable(rows);
