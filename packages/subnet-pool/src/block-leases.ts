@@ -1,4 +1,4 @@
-import { Cidr } from "@ipam/bitmap";
+import { Cidr, formatIp, tryParseIp } from "@ipam/bitmap";
 import type { AddressInterval } from "@ipam/topology";
 import { BlockIndex } from "./block-index.js";
 import type { BlockLease } from "./block-lease.js";
@@ -14,6 +14,7 @@ import {
 import type { LeaseBlockCommand, ReleaseBlockCommand } from "./commands.js";
 import type { Registry } from "./registry.js";
 import type { Reservations } from "./reservations.js";
+import { reservedReason } from "./reserved-reason.js";
 import type { SubnetState, SubnetTable } from "./subnet-table.js";
 import type { UndoJournal } from "./undo-journal.js";
 
@@ -94,6 +95,7 @@ export class BlockLeases {
   leaseBlock(c: LeaseBlockCommand): BlockLease {
     const node = this.#registry.requireNode(c.node, "lease-block.node");
     const requestId = optionalRequestId(c.requestId);
+    if (c.address !== undefined) return this.#leaseContaining(node.id, c, requestId);
     if (requestId !== undefined) {
       // A retry (after a lost answer or a leader change) gets the block the first try leased.
       const earlier = this.#leaseByRequest(node.id, requestId);
@@ -227,7 +229,80 @@ export class BlockLeases {
     this.#journal.insertAt(list, at, index);
   }
 
+  /** True when `node` could lease a block of `st` now (a block-mode subnet): a read. */
+  hasFreeBlock(st: SubnetState, node: string): boolean {
+    return this.#pick(st, node) >= 0n;
+  }
+
   // --- internals -----------------------------------------------------------------------
+
+  /**
+   * lease-block with `address`: the block containing that address, in the node's subnet of
+   * `purpose` that contains it. A block the node already holds is returned as it is (so a retry
+   * is idempotent with or without `requestId`); a block another node holds is that node's
+   * (`CONFLICT` naming it: a block is never split between two holders).
+   */
+  #leaseContaining(node: string, c: LeaseBlockCommand, requestId: string | undefined): BlockLease {
+    const text = requireString(c.address, "lease-block.address");
+    const ip = tryParseIp(text);
+    if (ip === undefined)
+      fail("INVALID_ARGUMENT", `lease-block.address: ${text} is not an IP address`, {
+        field: "address",
+        address: text,
+      });
+    const address = formatIp(ip);
+    if (c.family !== undefined && requireFamily(c.family, "lease-block.family") !== ip.family)
+      fail("INVALID_ARGUMENT", `lease-block.address: ${address} is not an IPv${c.family} address`, {
+        field: "address",
+        address,
+      });
+    const purpose = requireString(c.purpose, "lease-block.purpose");
+    const strategy = optionalStrategy(c.strategy, "lease-block.strategy");
+    const mine = this.#candidates.all(node, purpose, ip.family, strategy);
+    const st = mine.find((x) => x.geometry.cidr.contains(ip));
+    if (st === undefined || (c.subnet !== undefined && st.subnet.id !== c.subnet)) {
+      const elsewhere = this.#candidates.locate(ip);
+      fail(
+        "INVALID_ARGUMENT",
+        `lease-block.address: ${address} is outside every IPv${ip.family} ${purpose} subnet node ${node} may use (${mine.map((x) => x.subnet.cidr).join(", ")})${elsewhere === undefined ? "" : `; it belongs to subnet ${elsewhere.id} (purpose ${elsewhere.purpose}, ${elsewhere.scope.kind} ${elsewhere.scope.id})`}`,
+        { field: "address", address, node, purpose },
+      );
+    }
+    if (st.direct)
+      fail(
+        "INVALID_ARGUMENT",
+        `lease-block.address: subnet ${st.subnet.id} is direct-mode (use allocate-direct)`,
+        { field: "address", address, subnet: st.subnet.id, mode: "direct" },
+      );
+    const reserved = reservedReason(this.#reservations.leaseSubnet(st), ip);
+    if (reserved !== undefined)
+      fail("INVALID_ARGUMENT", `${address} is ${reserved}: it is never handed out`, {
+        field: "address",
+        address,
+        subnet: st.subnet.id,
+      });
+    const hostBits = BigInt(st.geometry.cidr.bits - st.subnet.blockPrefix);
+    const index = st.geometry.cidr.offsetOf(ip) >> hostBits;
+    const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    const owner = blocks.owner(index);
+    if (owner?.node === node) return this.#view(st, node, index, owner.leasedAt);
+    if (owner !== undefined) {
+      const block = cidrOf(st, index);
+      fail(
+        "CONFLICT",
+        `${address} is in block ${block}, leased to node ${owner.node}: only that node allocates from it`,
+        { address, block, owner: owner.node },
+      );
+    }
+    if (st.draining)
+      fail("DRAINING", `subnet ${st.subnet.id} is draining`, { subnet: st.subnet.id });
+    this.lease(st, index, {
+      node,
+      leasedAt: c.at,
+      ...(requestId === undefined ? {} : { requestId }),
+    });
+    return this.#view(st, node, index, c.at);
+  }
 
   #release(st: SubnetState, index: bigint): void {
     const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;

@@ -1,7 +1,6 @@
 import type { Ip } from "@ipam/bitmap";
-import { Cidr } from "@ipam/bitmap";
 import { type Family, type Subnet, type SubnetStrategy, subnetsForNode } from "@ipam/topology";
-import { fail } from "./command-args.js";
+import { byString, fail } from "./command-args.js";
 import type { Registry } from "./registry.js";
 import type { SubnetState, SubnetTable } from "./subnet-table.js";
 
@@ -19,21 +18,31 @@ export class Candidates {
     this.#subnets = subnets;
   }
 
+  /** Every purpose some subnet of the topology has, sorted (a fresh array). */
+  purposes(): string[] {
+    const out = new Set<string>();
+    for (const s of this.#registry.topology.subnets.values()) out.add(s.purpose);
+    return [...out].sort(byString);
+  }
+
   /**
-   * The node's subnets of a purpose, family and mode that are open (not draining), in
-   * allocation order; never empty.
-   * @throws PoolError `NO_SUBNET` (none of that purpose and family, or none of that mode),
-   * `DRAINING` (every one is draining).
+   * The node's subnets of a purpose and family, in allocation order (any mode, draining ones
+   * included).
+   * @throws PoolError `INVALID_ARGUMENT` when no subnet of the whole topology has `purpose` (a
+   * typo: `details.field` is `purpose`, `details.purposes` lists the known ones), `NO_SUBNET`
+   * when the node has none of that purpose and family.
    */
-  open(
-    node: string,
-    purpose: string,
-    family: Family,
-    strategy: SubnetStrategy,
-    direct: boolean,
-  ): SubnetState[] {
+  all(node: string, purpose: string, family: Family, strategy: SubnetStrategy): SubnetState[] {
     const all = subnetsForNode(this.#registry.topology, node, { purpose, family, strategy });
     if (all.length === 0) {
+      const purposes = this.purposes();
+      if (!purposes.includes(purpose)) {
+        fail(
+          "INVALID_ARGUMENT",
+          `unknown purpose ${purpose}: no subnet of the topology has it (purposes: ${purposes.join(", ") || "none"})`,
+          { field: "purpose", purpose, purposes },
+        );
+      }
       fail(
         "NO_SUBNET",
         `node ${node} has no IPv${family} ${purpose} subnet (strategy ${strategy})`,
@@ -44,9 +53,23 @@ export class Candidates {
         },
       );
     }
-    const states = all
-      .map((s) => this.#subnets.get(s.id) as SubnetState)
-      .filter((st) => st.direct === direct);
+    return all.map((s) => this.#subnets.get(s.id) as SubnetState);
+  }
+
+  /**
+   * The node's subnets of a purpose, family and mode that are open (not draining), in
+   * allocation order; never empty.
+   * @throws PoolError as {@link all}, `NO_SUBNET` (none of that mode), `DRAINING` (every one
+   * is draining).
+   */
+  open(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy,
+    direct: boolean,
+  ): SubnetState[] {
+    const states = this.all(node, purpose, family, strategy).filter((st) => st.direct === direct);
     if (states.length === 0) {
       fail(
         "NO_SUBNET",
@@ -75,16 +98,11 @@ export class Candidates {
     }).some((s) => s.id === st.subnet.id);
   }
 
-  /** The first of the node's subnets of a purpose and family that contains `ip`, if any. */
-  home(
-    node: string,
-    purpose: string,
-    family: Family,
-    strategy: SubnetStrategy,
-    ip: Ip,
-  ): Subnet | undefined {
-    return subnetsForNode(this.#registry.topology, node, { purpose, family, strategy }).find((s) =>
-      Cidr.parse(s.cidr).contains(ip),
-    );
+  /** The subnet of the whole topology that contains `ip` (subnets never overlap), if any. */
+  locate(ip: Ip): Subnet | undefined {
+    for (const s of this.#registry.topology.subnets.values()) {
+      if ((this.#subnets.get(s.id) as SubnetState).geometry.cidr.contains(ip)) return s;
+    }
+    return undefined;
   }
 }

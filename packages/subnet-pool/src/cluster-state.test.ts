@@ -154,11 +154,45 @@ describe("ClusterState: block leases", () => {
       strategy: "tor",
     });
     expect(errorCode(strict)).toBe("POOL_EXHAUSTED");
+    // A purpose no subnet of the topology has is a typo: INVALID_ARGUMENT naming the known ones.
+    const typo = state.apply({
+      type: "lease-block",
+      at: 1,
+      node: "node-a1",
+      purpose: "gpu",
+      family: 4,
+    });
+    expect(errorCode(typo)).toBe("INVALID_ARGUMENT");
+    expect(typo.ok ? undefined : typo.error.message).toBe(
+      "unknown purpose gpu: no subnet of the topology has it (purposes: default, management, storage)",
+    );
+    expect(typo.ok ? undefined : typo.error.details).toMatchObject({
+      field: "purpose",
+      purposes: ["default", "management", "storage"],
+    });
+    // A purpose that exists, but not on this node's path: NO_SUBNET.
+    value(
+      state.apply({
+        type: "add-subnet",
+        at: 2,
+        subnet: {
+          id: "gpu-b",
+          cidr: "10.99.160.0/24",
+          purpose: "gpu",
+          scope: { kind: "tor", id: "tor-b1-1" },
+          blockPrefix: 28,
+        },
+      }),
+    );
     expect(
       errorCode(
-        state.apply({ type: "lease-block", at: 1, node: "node-a1", purpose: "gpu", family: 4 }),
+        state.apply({ type: "lease-block", at: 3, node: "node-a1", purpose: "gpu", family: 4 }),
       ),
     ).toBe("NO_SUBNET");
+    expect(
+      value(state.apply({ type: "lease-block", at: 3, node: "node-b1", purpose: "gpu", family: 4 }))
+        .subnet.id,
+    ).toBe("gpu-b");
   });
 
   it("refuses leasing from a direct-mode subnet with NO_SUBNET naming the mode", () => {
@@ -410,8 +444,11 @@ describe("ClusterState: direct allocations", () => {
     expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.9.40" }))).toBe(
       "CONFLICT",
     );
-    expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.9.1" }))).toBe(
-      "CONFLICT",
+    // The gateway is reserved: never handed out, an argument error (not a conflict to wait out).
+    const gateway = state.apply({ ...base, key: key("b"), address: "10.99.9.1" });
+    expect(errorCode(gateway)).toBe("INVALID_ARGUMENT");
+    expect(gateway.ok ? "" : gateway.error.message).toBe(
+      "10.99.9.1 is the gateway of tor-a1-1-management-v4: it is never handed out",
     );
     expect(errorCode(state.apply({ ...base, key: key("b"), address: "10.99.25.5" }))).toBe(
       "INVALID_ARGUMENT",
@@ -687,7 +724,7 @@ describe("ClusterState: batches, errors, encoding", () => {
         { type: "lease-block", at: 1, node: "node-a1", purpose: "gpu", family: 4 },
       ],
     });
-    expect(errorCode(r)).toBe("NO_SUBNET");
+    expect(errorCode(r)).toBe("INVALID_ARGUMENT");
     expect(r.ok ? undefined : r.error.details.index).toBe(3);
     expect(state.snapshot()).toEqual(before);
     const nested = value(
@@ -810,5 +847,127 @@ describe("ClusterState: snapshot and stats", () => {
     expect(zones.map((r) => r.id)).toEqual(["zone-a", "zone-b"]);
     expect(zones[1]?.allocated).toBe(0);
     expect(state.stats("purpose").map((r) => r.id)).toEqual(["default", "management", "storage"]);
+  });
+});
+
+describe("ClusterState: static addresses and capacity", () => {
+  const message = (r: CommandResult): string =>
+    r.ok ? "ok" : `${r.error.code}: ${r.error.message}`;
+
+  it("lease-block with an address leases the block containing it, idempotently", () => {
+    const state = fresh();
+    const ask = (node: string, address: string, requestId?: string) =>
+      state.apply({
+        type: "lease-block",
+        at: 5,
+        node,
+        purpose: "default",
+        address,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+    const first = value(ask("node-a1", "10.99.3.77", "r1"));
+    expect(first.cidr).toBe("10.99.3.64/26");
+    // Again (a retry, or another address of the same block): the same block, nothing new.
+    expect(value(ask("node-a1", "10.99.3.100")).cidr).toBe("10.99.3.64/26");
+    expect(value(ask("node-a1", "10.99.3.77", "r1")).leasedAt).toBe(5);
+    expect(state.nodeLeases("node-a1")).toHaveLength(1);
+    // Another node's block stays its own.
+    expect(message(ask("node-a2", "10.99.3.70"))).toBe(
+      "CONFLICT: 10.99.3.70 is in block 10.99.3.64/26, leased to node node-a1: only that node allocates from it",
+    );
+    // Outside every default subnet of the node, with where it does belong.
+    expect(message(ask("node-a1", "10.99.25.9"))).toBe(
+      "INVALID_ARGUMENT: lease-block.address: 10.99.25.9 is outside every IPv4 default subnet node node-a1 may use (10.99.0.0/21, 10.99.48.0/20); it belongs to subnet tor-a1-2-management-v4 (purpose management, tor tor-a1-2)",
+    );
+    expect(message(ask("node-a1", "10.99.0.1"))).toBe(
+      "INVALID_ARGUMENT: 10.99.0.1 is the gateway of tor-a1-1-default-v4: it is never handed out",
+    );
+    expect(
+      message(
+        state.apply({
+          type: "lease-block",
+          at: 5,
+          node: "node-a1",
+          purpose: "management",
+          address: "10.99.9.7",
+        }),
+      ),
+    ).toBe(
+      "INVALID_ARGUMENT: lease-block.address: subnet tor-a1-1-management-v4 is direct-mode (use allocate-direct)",
+    );
+    expect(state.nodeLeases("node-a2")).toHaveLength(0);
+  });
+
+  it("names the holder key and the end of a cool-down of a direct address", () => {
+    const state = fresh();
+    const base = {
+      type: "allocate-direct",
+      node: "node-a1",
+      purpose: "management",
+      family: 4,
+    } as const;
+    value(state.apply({ ...base, at: 1, key: key("a"), address: "10.99.9.30" }));
+    expect(message(state.apply({ ...base, at: 2, key: key("b"), address: "10.99.9.30" }))).toBe(
+      "CONFLICT: 10.99.9.30 is held by k8s/a/eth0 on node node-a1",
+    );
+    expect(message(state.apply({ ...base, at: 2, key: key("a"), address: "10.99.9.31" }))).toBe(
+      "CONFLICT: allocate-direct.key: k8s/a/eth0 already holds 10.99.9.30 (management) on node-a1, not 10.99.9.31",
+    );
+    value(state.apply({ type: "release-direct", at: 10_000, key: key("a") }));
+    expect(
+      message(state.apply({ ...base, at: 20_000, key: key("b"), address: "10.99.9.30" })),
+    ).toBe("CONFLICT: 10.99.9.30 was released and is cooling down until 1970-01-01T00:00:40.000Z");
+    expect(
+      value(state.apply({ ...base, at: 40_000, key: key("b"), address: "10.99.9.30" })).address,
+    ).toBe("10.99.9.30");
+  });
+
+  it("capacity says whether one more address can come from L1, as lease and allocate would", () => {
+    const state = fresh();
+    expect(value(state.capacity("node-a1", "default", 4, 0))).toEqual({
+      mode: "block",
+      subnet: "tor-a1-1-default-v4",
+    });
+    expect(value(state.capacity("node-a1", "management", 4, 0))).toEqual({
+      mode: "direct",
+      subnet: "tor-a1-1-management-v4",
+    });
+    const typo = state.capacity("node-a1", "storge", 4, 0);
+    expect(errorCode(typo)).toBe("INVALID_ARGUMENT");
+    expect(errorCode(state.capacity("ghost", "default", 4, 0))).toBe("NOT_FOUND");
+    // Fill the management /26 (61 usable addresses), then free one: cooling until 30 s later.
+    for (let i = 0; i < 61; i++) {
+      value(
+        state.apply({
+          type: "allocate-direct",
+          at: 1,
+          node: "node-a1",
+          purpose: "management",
+          family: 4,
+          key: key(`m${i}`),
+        }),
+      );
+    }
+    expect(message(state.capacity("node-a1", "management", 4, 2))).toBe(
+      "POOL_EXHAUSTED: no free IPv4 management address for node node-a1 in tor-a1-1-management-v4",
+    );
+    value(state.apply({ type: "release-direct", at: 1_000, key: key("m0") }));
+    expect(errorCode(state.capacity("node-a1", "management", 4, 30_999))).toBe("POOL_EXHAUSTED");
+    expect(value(state.capacity("node-a1", "management", 4, 31_000)).subnet).toBe(
+      "tor-a1-1-management-v4",
+    );
+    // Block mode: every block of the TOR and pod subnets leased → exhausted; draining → DRAINING.
+    for (let i = 0; i < 32 + 64; i++)
+      value(
+        state.apply({ type: "lease-block", at: 2, node: "node-a1", purpose: "default", family: 4 }),
+      );
+    expect(errorCode(state.capacity("node-a1", "default", 4, 3))).toBe("POOL_EXHAUSTED");
+    value(state.apply({ type: "drain-subnet", at: 3, subnet: "tor-a1-1-storage-v6" }));
+    expect(errorCode(state.capacity("node-a1", "storage", 6, 3))).toBe("DRAINING");
+    // A read: asking changes nothing (not even the cool-down queue it looks into).
+    const now = state.snapshot();
+    expect(state.capacity("node-a1", "storge", 4, 0)).toEqual(typo);
+    value(state.capacity("node-a1", "management", 4, 99_000));
+    expect(state.snapshot()).toEqual(now);
   });
 });

@@ -1,6 +1,7 @@
 import type { Family, Node, Topology } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import type { BlockLease } from "./block-lease.js";
+import { type NodeCapacity, nodeCapacity } from "./capacity.js";
 import { type ClusterParts, createClusterParts } from "./cluster-parts.js";
 import type { NodeView, StatsLevel, StatsRow, SubnetUsage, SubnetView } from "./cluster-views.js";
 import { fail, toCommandError } from "./command-args.js";
@@ -218,6 +219,21 @@ export class ClusterState {
     filter: { readonly purpose?: string; readonly family?: Family; readonly id?: string } = {},
   ): StatsRow[] {
     return stats(this.#parts, level, filter);
+  }
+
+  /**
+   * Whether `node` can get one more `purpose` address of `family` from L1 at `at` (ms): a block
+   * it could lease (block mode) or a free address (direct mode). A read (nothing changes), for
+   * readiness checks: `ok: false` carries the code `lease-block`/`allocate-direct` would fail
+   * with (`NOT_FOUND` node, `INVALID_ARGUMENT` unknown purpose, `NO_SUBNET`, `DRAINING`,
+   * `POOL_EXHAUSTED`) and its message.
+   */
+  capacity(node: string, purpose: string, family: Family, at: number): CommandResult<NodeCapacity> {
+    try {
+      return { ok: true, value: nodeCapacity(this.#parts, node, purpose, family, at) };
+    } catch (error) {
+      return { ok: false, error: toCommandError(error) };
+    }
   }
 
   // --- snapshot ----------------------------------------------------------------------

@@ -109,6 +109,13 @@ export interface DrainSubnetCommand {
  * `purpose` + `family` (TOR → Pod → Zone per `strategy`, by priority then id, block-mode and
  * not draining). Inside a subnet: the lowest free block adjacent to one of the node's blocks
  * there, else the lowest free block; blocks entirely inside reserved ranges are skipped.
+ *
+ * With `address` (a static address a container asks for): the block that contains it, in the
+ * node's subnet of `purpose` (required) that contains it. A block the node already holds is
+ * returned as it is (idempotent); one another node holds is refused with `CONFLICT` naming that
+ * node (a block is never split between two holders). `INVALID_ARGUMENT` (`details.field`
+ * `address`) when the address is outside every subnet of that purpose and family the node may
+ * use, in a direct-mode subnet, or reserved (network, broadcast, gateway, reserved ranges).
  */
 export interface LeaseBlockCommand {
   readonly type: "lease-block";
@@ -124,6 +131,8 @@ export interface LeaseBlockCommand {
    * the block a lease-block with this id leased, a repeat returns that block instead of a new one.
    */
   readonly requestId?: string;
+  /** Lease the block containing this address (text form; see above). */
+  readonly address?: string;
 }
 
 export interface ReleaseBlockCommand {

@@ -19,6 +19,7 @@ import { DirectIndex } from "./direct-index.js";
 import { compareDirectEntries, type DirectEntry, DirectPool } from "./direct-pool.js";
 import type { Registry } from "./registry.js";
 import type { Reservations } from "./reservations.js";
+import { reservedReason } from "./reserved-reason.js";
 import { ipBlockFor } from "./subnet-geometry.js";
 import type { SubnetState, SubnetTable } from "./subnet-table.js";
 import type { UndoJournal } from "./undo-journal.js";
@@ -122,15 +123,21 @@ export class DirectAllocations {
     const found = this.#byKey.get(key.network, key.containerId, key.ifname, family);
     if (found !== undefined) {
       const held = this.#addressOf(found);
+      const asked = c.address === undefined ? undefined : canonical(c.address);
       if (
         found.node !== node ||
         found.purpose !== purpose ||
-        (c.address !== undefined && c.address !== held)
+        (asked !== undefined && asked !== held)
       ) {
         fail(
           "CONFLICT",
-          `allocate-direct.key: already holds ${held} (${found.purpose}) on ${found.node}`,
-          { address: held, node: found.node, purpose: found.purpose },
+          `allocate-direct.key: ${describeKey(key)} already holds ${held} (${found.purpose}) on ${found.node}${asked === undefined || asked === held ? "" : `, not ${asked}`}`,
+          {
+            address: held,
+            node: found.node,
+            purpose: found.purpose,
+            ...(asked === undefined ? {} : { requested: asked }),
+          },
         );
       }
       return { ...this.#view(found), existing: true };
@@ -252,30 +259,58 @@ export class DirectAllocations {
       fail(
         "INVALID_ARGUMENT",
         `allocate-direct.address: ${String(address)} is not an IPv${family} address`,
+        { field: "address", address },
       );
     }
-    const home = this.#candidates.home(node, purpose, family, strategy, ip);
-    if (home === undefined) {
+    const text = formatIp(ip);
+    const mine = this.#candidates.all(node, purpose, family, strategy);
+    const st = mine.find((x) => x.geometry.cidr.contains(ip));
+    if (st === undefined) {
+      const elsewhere = this.#candidates.locate(ip);
       fail(
         "INVALID_ARGUMENT",
-        `allocate-direct.address: ${String(address)} is in no IPv${family} ${purpose} subnet of node ${node}`,
+        `allocate-direct.address: ${text} is outside every IPv${family} ${purpose} subnet node ${node} may use (${mine.map((x) => x.subnet.cidr).join(", ")})${elsewhere === undefined ? "" : `; it belongs to subnet ${elsewhere.id} (purpose ${elsewhere.purpose}, ${elsewhere.scope.kind} ${elsewhere.scope.id})`}`,
+        { field: "address", address: text, node, purpose },
       );
     }
-    const st = this.#subnets.get(home.id) as SubnetState;
     if (!st.direct)
-      fail("INVALID_ARGUMENT", `allocate-direct.address: subnet ${home.id} is block-mode`);
-    if (st.draining) fail("DRAINING", `subnet ${home.id} is draining`, { subnet: home.id });
+      fail("INVALID_ARGUMENT", `allocate-direct.address: subnet ${st.subnet.id} is block-mode`, {
+        field: "address",
+        address: text,
+        subnet: st.subnet.id,
+        mode: "block",
+      });
     const pool = this.#pools.get(st.subnet.id) as DirectPool;
     pool.expire(at);
     const offset = Number(st.geometry.cidr.offsetOf(ip));
     const state = pool.stateOf(offset);
-    if (state !== "free") {
-      fail(
-        "CONFLICT",
-        `allocate-direct.address: ${formatIp(ip)} is ${state === "cooling" ? "cooling down" : state}`,
-        { address: formatIp(ip) },
-      );
+    if (state === "reserved") {
+      const reason =
+        reservedReason(this.#reservations.leaseSubnet(st), ip) ?? `reserved in ${st.subnet.id}`;
+      fail("INVALID_ARGUMENT", `${text} is ${reason}: it is never handed out`, {
+        field: "address",
+        address: text,
+        subnet: st.subnet.id,
+      });
     }
+    if (state === "allocated") {
+      const holder = pool.holder(offset) as DirectEntry;
+      fail("CONFLICT", `${text} is held by ${describeKey(holder)} on node ${holder.node}`, {
+        address: text,
+        holder: describeKey(holder),
+        node: holder.node,
+      });
+    }
+    if (state === "cooling") {
+      const until = pool.coolingUntil(offset);
+      const when = until === undefined ? "its cool-down ends" : new Date(until).toISOString();
+      fail("CONFLICT", `${text} was released and is cooling down until ${when}`, {
+        address: text,
+        ...(until === undefined ? {} : { coolingUntil: until }),
+      });
+    }
+    if (st.draining)
+      fail("DRAINING", `subnet ${st.subnet.id} is draining`, { subnet: st.subnet.id });
     pool.claim(offset);
     return [st, offset];
   }
@@ -321,4 +356,15 @@ export class DirectAllocations {
 
 function formatV4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+/** A key as operators read it: `network/containerId/ifname`. */
+function describeKey(k: { network: string; containerId: string; ifname: string }): string {
+  return `${k.network}/${k.containerId}/${k.ifname}`;
+}
+
+/** `text` in canonical form when it is an IP address, else as given. */
+function canonical(text: string): string {
+  const ip = typeof text === "string" ? tryParseIp(text) : undefined;
+  return ip === undefined ? String(text) : formatIp(ip);
 }

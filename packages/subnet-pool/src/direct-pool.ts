@@ -79,6 +79,36 @@ export class DirectPool {
     return this.#owners.has(offset) ? "allocated" : "cooling";
   }
 
+  /** The allocation holding `offset`, or undefined. */
+  holder(offset: number): DirectEntry | undefined {
+    return this.#owners.get(offset);
+  }
+
+  /**
+   * When the released address at `offset` may be handed out again (ms), or undefined when it
+   * is not cooling down. Linear in the queue: for error messages, not the hot path.
+   */
+  coolingUntil(offset: number): number | undefined {
+    let until: number | undefined;
+    for (let i = this.#coolHead; i < this.#coolOffsets.length; i++)
+      if (this.#coolOffsets[i] === offset) until = this.#coolUntil[i];
+    return until;
+  }
+
+  /**
+   * Free addresses if {@link expire} ran at `at` (a read: nothing changes): the free ones plus
+   * the cooling ones whose time has come, in queue order as `expire` frees them.
+   */
+  freeAt(at: number): number {
+    let free = this.#block.free();
+    for (let i = this.#coolHead; i < this.#coolUntil.length; i++) {
+      if ((this.#coolUntil[i] as number) > at) break;
+      const offset = this.#coolOffsets[i] as number;
+      if (this.#block.isAllocatedOffset(offset) && !this.#owners.has(offset)) free++;
+    }
+    return free;
+  }
+
   /** The allocations, in unspecified order (a fresh array). */
   entries(): DirectEntry[] {
     return [...this.#owners.values()];

@@ -4,6 +4,7 @@ export type { AllocationKey } from "./allocation-key.js";
 export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
 export type { AllocatedAddress, BlockLease } from "./block-lease.js";
+export type { NodeCapacity } from "./capacity.js";
 export { ClusterState } from "./cluster-state.js";
 export type {
   NodeView,

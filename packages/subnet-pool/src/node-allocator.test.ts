@@ -357,3 +357,87 @@ describe("NodeAllocator.updateSubnet", () => {
     );
   });
 });
+
+describe("NodeAllocator static addresses", () => {
+  function message(fn: () => unknown): string {
+    try {
+      fn();
+    } catch (error) {
+      return `${(error as { code: string }).code}: ${(error as Error).message}`;
+    }
+    return "no error";
+  }
+
+  it("claims exactly the address asked for, idempotently, and refuses another one for the key", () => {
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(V4, "10.99.0.0/26"));
+    const r = a.allocate({ key: key("s1"), now: 0, addresses: ["10.99.0.40"] });
+    expect(r.addresses[0]).toMatchObject({ address: "10.99.0.40", block: "10.99.0.0/26" });
+    // The same key asking again for the same address gets the same answer.
+    expect(a.allocate({ key: key("s1"), now: 1, addresses: ["10.99.0.40"] }).existing).toBe(true);
+    expect(message(() => a.allocate({ key: key("s1"), now: 1, addresses: ["10.99.0.41"] }))).toBe(
+      "CONFLICT: key k8s/s1/eth0 holds 10.99.0.40, not 10.99.0.41: release it first to change its address",
+    );
+    // A static claim does not move the next-fit cursor: dynamic allocation goes on from .2.
+    expect(a.allocate({ key: key("d1"), now: 1 }).addresses[0]?.address).toBe("10.99.0.2");
+  });
+
+  it("refuses held, cooling, reserved, foreign-purpose and not-held addresses, clearly", () => {
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease({ ...V4, reserved: ["10.99.0.10-10.99.0.12"] }, "10.99.0.0/26"));
+    a.addBlock(lease(subnet("tor-a1-1-storage-v4"), "10.99.8.0/28"));
+    a.allocate({ key: key("a"), now: 0, addresses: ["10.99.0.20"] });
+    expect(message(() => a.allocate({ key: key("b"), now: 0, addresses: ["10.99.0.20"] }))).toBe(
+      "CONFLICT: 10.99.0.20 is held by k8s/a/eth0",
+    );
+    a.release(key("a"), 1_000);
+    expect(
+      message(() => a.allocate({ key: key("b"), now: 2_000, addresses: ["10.99.0.20"] })),
+    ).toBe("CONFLICT: 10.99.0.20 was released and is cooling down until 1970-01-01T00:00:31.000Z");
+    expect(a.allocate({ key: key("b"), now: 31_000, addresses: ["10.99.0.20"] }).existing).toBe(
+      false,
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.0.1"] }))).toBe(
+      "INVALID_ARGUMENT: 10.99.0.1 is the gateway of tor-a1-1-default-v4: it is never handed out",
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.0.0"] }))).toBe(
+      "INVALID_ARGUMENT: 10.99.0.0 is the network address of 10.99.0.0/21: it is never handed out",
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.0.11"] }))).toBe(
+      "INVALID_ARGUMENT: 10.99.0.11 is in the reserved range 10.99.0.10-10.99.0.12 of tor-a1-1-default-v4: it is never handed out",
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.8.5"] }))).toBe(
+      "INVALID_ARGUMENT: addresses: 10.99.8.5 is a storage address (subnet tor-a1-1-storage-v4), not default",
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.0.70"] }))).toBe(
+      "NOT_FOUND: node node-a1 holds no block containing 10.99.0.70: lease the block that contains it",
+    );
+    expect(message(() => a.allocate({ key: key("c"), now: 0, addresses: ["fd99::5"] }))).toBe(
+      "INVALID_ARGUMENT: addresses[0]: fd99::5 is IPv6, a family not requested (families: IPv4)",
+    );
+    expect(
+      message(() => a.allocate({ key: key("c"), now: 0, addresses: ["10.99.0.30", "10.99.0.31"] })),
+    ).toBe(
+      "INVALID_ARGUMENT: addresses[1]: 10.99.0.31 is a second IPv4 address (already 10.99.0.30); one per family",
+    );
+    expect(a.get(key("c"))).toBeUndefined();
+  });
+
+  it("dual-stack with one static family: the other is dynamic, all or nothing", () => {
+    const a = new NodeAllocator({ node: "node-a1" });
+    a.addBlock(lease(V4, "10.99.0.0/26"));
+    // No IPv6 block yet: the static IPv4 claim is given back, nothing is held.
+    expect(
+      code(() =>
+        a.allocate({ key: key("ds"), families: [4, 6], now: 0, addresses: ["10.99.0.9"] }),
+      ),
+    ).toBe("POOL_EXHAUSTED");
+    expect(a.get(key("ds"))).toBeUndefined();
+    a.addBlock(lease(V6, "fd99::/120"));
+    const r = a.allocate({ key: key("ds"), families: [4, 6], now: 0, addresses: ["10.99.0.9"] });
+    expect(r.addresses.map((x) => x.address)).toEqual(["10.99.0.9", "fd99::2"]);
+    // IPv6 static, IPv4 dynamic.
+    const s = a.allocate({ key: key("ds6"), families: [4, 6], now: 0, addresses: ["fd99::80"] });
+    expect(s.addresses.map((x) => x.address)).toEqual(["10.99.0.2", "fd99::80"]);
+  });
+});

@@ -1,8 +1,9 @@
-import { Cidr, formatIp, type IpBlock, parseIp } from "@ipam/bitmap";
+import { Cidr, formatIp, type Ip, type IpBlock, parseIp, tryParseIp } from "@ipam/bitmap";
 import type { Family, Subnet } from "@ipam/topology";
 import { type AllocationKey, keyString } from "./allocation-key.js";
 import type { AllocatedAddress, BlockLease } from "./block-lease.js";
 import { PoolError } from "./pool-error.js";
+import { reservedReason } from "./reserved-reason.js";
 import { ipBlockFor } from "./subnet-geometry.js";
 
 /** Pre-allocation and idle-block settings (DESIGN §5 rule 4). */
@@ -29,6 +30,13 @@ export interface AllocateRequest {
   readonly families?: readonly Family[];
   /** The caller's clock, ms since the epoch (drives cool-down and idle tracking). */
   readonly now: number;
+  /**
+   * Static addresses (text, no prefix), at most one per requested family: the key gets exactly
+   * these for their families and dynamic ones for the others, all or nothing. Each must lie in
+   * a block this node holds (else `NOT_FOUND` with `details.reason` `"not-held"`: lease the
+   * block containing it and retry), in a subnet of the requested purpose, and be free.
+   */
+  readonly addresses?: readonly string[];
 }
 
 /** One allocation, as ipamd persists it (and hands back to {@link NodeAllocator.rebuild}). */
@@ -381,10 +389,16 @@ export class NodeAllocator {
   // --- allocations -------------------------------------------------------------
 
   /**
-   * Allocates one address per family for `key`, or returns what the key already holds.
+   * Allocates one address per family for `key`, or returns what the key already holds. With
+   * `addresses`, claims exactly those (static addresses) and allocates the other families.
    * @throws PoolError `POOL_EXHAUSTED` (no free address in the held blocks of that purpose and
-   * family: lease a block and retry; `details` names purpose and family), `CONFLICT` (the key
-   * holds addresses of another purpose), `INVALID_ARGUMENT` (bad families).
+   * family: lease a block and retry; `details` names purpose and family), `NOT_FOUND` (a static
+   * address in no held block, `details.reason` `"not-held"`: lease the block containing it and
+   * retry), `CONFLICT` (the key holds addresses of another purpose or other than the static
+   * ones asked for; a static address held by another key, named, or cooling down, until when),
+   * `INVALID_ARGUMENT` (bad families; a static address that is malformed, of a family not
+   * requested, a second one of a family, of another purpose's subnet, or reserved; each with
+   * `details.field` `"addresses"`).
    */
   allocate(request: AllocateRequest): AllocateResult {
     const key = keyString(request.key);
@@ -398,12 +412,14 @@ export class NodeAllocator {
           { details: { purpose: found.record.purpose } },
         );
       }
+      if (request.addresses !== undefined) sameStatic(request.key, found.record, request.addresses);
       return { record: found.record, addresses: found.record.addresses, existing: true };
     }
     const families = request.families ?? FAMILY_4;
     if (families.length === 0 || families.length > 2 || families[0] === families[1]) {
       throw new PoolError("INVALID_ARGUMENT", "families: must be [4], [6], [4, 6] or [6, 4]");
     }
+    const statics = staticByFamily(request.addresses, families);
     const now = request.now;
     if (
       this.#coolHead < this.#coolUntil.length &&
@@ -415,25 +431,38 @@ export class NodeAllocator {
     const addresses: AllocatedAddress[] = [];
     const blocks: HeldBlock[] = [];
     const offsets: number[] = [];
+    const claimed: boolean[] = [];
     for (const family of families) {
       if (family !== 4 && family !== 6) {
-        this.#rollback(blocks, offsets);
+        this.#rollback(blocks, offsets, claimed);
         throw new PoolError("INVALID_ARGUMENT", `families: ${String(family)} is not 4 or 6`);
       }
-      const list = group?.[family === 4 ? 0 : 1];
-      const offset = list === undefined ? -1 : this.#take(list);
-      if (offset < 0) {
-        this.#rollback(blocks, offsets);
-        this.#starved.set(`${purpose}/${family}`, { purpose, family });
-        throw new PoolError(
-          "POOL_EXHAUSTED",
-          `node ${this.node} has no free IPv${family} ${purpose} address in its blocks`,
-          { details: { node: this.node, purpose, family, heldBlocks: countBlocks(list) } },
-        );
+      const wanted = statics.get(family);
+      let offset: number;
+      if (wanted !== undefined) {
+        try {
+          offset = this.#claimStatic(wanted, purpose);
+        } catch (error) {
+          this.#rollback(blocks, offsets, claimed);
+          throw error;
+        }
+      } else {
+        const list = group?.[family === 4 ? 0 : 1];
+        offset = list === undefined ? -1 : this.#take(list);
+        if (offset < 0) {
+          this.#rollback(blocks, offsets, claimed);
+          this.#starved.set(`${purpose}/${family}`, { purpose, family });
+          throw new PoolError(
+            "POOL_EXHAUSTED",
+            `node ${this.node} has no free IPv${family} ${purpose} address in its blocks`,
+            { details: { node: this.node, purpose, family, heldBlocks: countBlocks(list) } },
+          );
+        }
       }
       const entry = this.#taken as HeldBlock;
       blocks.push(entry);
       offsets.push(offset);
+      claimed.push(wanted !== undefined);
       const held = entry.held;
       addresses.push({
         address:
@@ -471,15 +500,89 @@ export class NodeAllocator {
     return -1;
   }
 
-  /** Undoes a partial dual-stack allocation at once (no cool-down: it was never handed out). */
-  #rollback(blocks: HeldBlock[], offsets: number[]): void {
+  /**
+   * Undoes a partial dual-stack allocation at once (no cool-down: it was never handed out). A
+   * next-fit address puts its block's cursor back; a claimed (static) one never moved it.
+   */
+  #rollback(blocks: HeldBlock[], offsets: number[], claimed: readonly boolean[] = []): void {
     for (let i = 0; i < blocks.length; i++) {
       const entry = blocks[i] as HeldBlock;
       const offset = offsets[i] as number;
       entry.block.releaseOffset(offset);
-      entry.block.cursor = offset;
+      if (claimed[i] !== true) entry.block.cursor = offset;
       entry.live--;
     }
+  }
+
+  /**
+   * Claims the static address `ip` for a `purpose` allocation: its offset, its block left in
+   * `#taken`. Changes nothing when it throws (see {@link allocate} for the errors).
+   */
+  #claimStatic(ip: Ip, purpose: string): number {
+    const address = formatIp(ip);
+    const found = this.#locateIp(ip);
+    if (found === undefined) {
+      throw new PoolError(
+        "NOT_FOUND",
+        `node ${this.node} holds no block containing ${address}: lease the block that contains it`,
+        { details: { address, family: ip.family, purpose, reason: "not-held" } },
+      );
+    }
+    const [entry, offset] = found;
+    const subnet = entry.held.subnet;
+    if (subnet.purpose !== purpose) {
+      throw new PoolError(
+        "INVALID_ARGUMENT",
+        `addresses: ${address} is a ${subnet.purpose} address (subnet ${subnet.id}), not ${purpose}`,
+        { details: { field: "addresses", address, subnet: subnet.id, purpose: subnet.purpose } },
+      );
+    }
+    const state = entry.block.stateOfOffset(offset);
+    if (state === "reserved") {
+      const reason = reservedReason(subnet, ip) ?? `reserved in ${subnet.id}`;
+      throw new PoolError("INVALID_ARGUMENT", `${address} is ${reason}: it is never handed out`, {
+        details: { field: "addresses", address, subnet: subnet.id },
+      });
+    }
+    if (state === "allocated") {
+      const holder = this.#holderOf(entry, offset);
+      if (holder !== undefined) {
+        const who = `${holder.network}/${holder.containerId}/${holder.ifname}`;
+        throw new PoolError("CONFLICT", `${address} is held by ${who}`, {
+          details: { address, holder: who },
+        });
+      }
+      const until = this.#coolingUntil(entry, offset);
+      const when = until === undefined ? "its cool-down ends" : new Date(until).toISOString();
+      throw new PoolError("CONFLICT", `${address} was released and is cooling down until ${when}`, {
+        details: { address, ...(until === undefined ? {} : { coolingUntil: until }) },
+      });
+    }
+    entry.block.claimOffset(offset);
+    entry.live++;
+    entry.emptySince = undefined;
+    this.#taken = entry;
+    return offset;
+  }
+
+  /** The key holding `offset` of `block`, if any (a scan: for error messages only). */
+  #holderOf(block: HeldBlock, offset: number): AllocationKey | undefined {
+    for (const e of this.#entries.values()) {
+      for (let i = 0; i < e.blocks.length; i++) {
+        if (e.blocks[i] === block && e.offsets[i] === offset) return e.record.key;
+      }
+    }
+    return undefined;
+  }
+
+  /** When the released `offset` of `block` leaves its cool-down (ms), if it is cooling. */
+  #coolingUntil(block: HeldBlock, offset: number): number | undefined {
+    let until: number | undefined;
+    for (let i = this.#coolHead; i < this.#coolBlocks.length; i++) {
+      if (this.#coolBlocks[i] === block && this.#coolOffsets[i] === offset)
+        until = this.#coolUntil[i];
+    }
+    return until;
   }
 
   /**
@@ -811,7 +914,11 @@ export class NodeAllocator {
 
   /** The held block containing `address` and its offset, or undefined. */
   #locate(address: string): [HeldBlock, number] | undefined {
-    const ip = parseIp(address);
+    return this.#locateIp(parseIp(address));
+  }
+
+  /** The held block containing `ip` and its offset, or undefined. */
+  #locateIp(ip: Ip): [HeldBlock, number] | undefined {
     for (const b of this.#blocks.values()) {
       if (b.block.cidr.contains(ip)) return [b, b.block.offsetOf(ip)];
     }
@@ -833,4 +940,70 @@ function parseBlockCidr(text: string): Cidr {
     });
   }
   return cidr;
+}
+
+/**
+ * The static addresses of a request by family, canonical. @throws PoolError `INVALID_ARGUMENT`
+ * (`details.field` `"addresses"`) for one that is not an address, of a family not requested,
+ * or a second one of a family.
+ */
+function staticByFamily(
+  addresses: readonly string[] | undefined,
+  families: readonly Family[],
+): Map<Family, Ip> {
+  const out = new Map<Family, Ip>();
+  (addresses ?? []).forEach((text, i) => {
+    const field = `addresses[${i}]`;
+    const ip = typeof text === "string" ? tryParseIp(text) : undefined;
+    if (ip === undefined) {
+      throw new PoolError("INVALID_ARGUMENT", `${field}: ${String(text)} is not an IP address`, {
+        details: { field: "addresses", address: String(text) },
+      });
+    }
+    if (!families.includes(ip.family)) {
+      throw new PoolError(
+        "INVALID_ARGUMENT",
+        `${field}: ${formatIp(ip)} is IPv${ip.family}, a family not requested (families: ${families.map((f) => `IPv${f}`).join(", ")})`,
+        { details: { field: "addresses", address: formatIp(ip) } },
+      );
+    }
+    const before = out.get(ip.family);
+    if (before !== undefined && formatIp(before) !== formatIp(ip)) {
+      throw new PoolError(
+        "INVALID_ARGUMENT",
+        `${field}: ${formatIp(ip)} is a second IPv${ip.family} address (already ${formatIp(before)}); one per family`,
+        { details: { field: "addresses", address: formatIp(ip) } },
+      );
+    }
+    out.set(ip.family, ip);
+  });
+  return out;
+}
+
+/**
+ * Checks that a key's existing record holds every static address asked for again (a retried
+ * ADD). @throws PoolError `CONFLICT` naming what it holds and what was asked, or
+ * `INVALID_ARGUMENT` for a malformed address.
+ */
+function sameStatic(key: AllocationKey, record: AllocationRecord, asked: readonly string[]): void {
+  const held = new Set(record.addresses.map((a) => a.address));
+  const wanted = asked.map((text, i) => {
+    const ip = typeof text === "string" ? tryParseIp(text) : undefined;
+    if (ip === undefined) {
+      throw new PoolError(
+        "INVALID_ARGUMENT",
+        `addresses[${i}]: ${String(text)} is not an IP address`,
+        { details: { field: "addresses", address: String(text) } },
+      );
+    }
+    return formatIp(ip);
+  });
+  const missing = wanted.filter((a) => !held.has(a));
+  if (missing.length === 0) return;
+  const holds = record.addresses.map((a) => a.address).join(", ");
+  throw new PoolError(
+    "CONFLICT",
+    `key ${key.network}/${key.containerId}/${key.ifname} holds ${holds}, not ${missing.join(", ")}: release it first to change its address`,
+    { details: { held: record.addresses.map((a) => a.address), requested: wanted } },
+  );
 }

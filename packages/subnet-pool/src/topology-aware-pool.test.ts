@@ -39,7 +39,7 @@ describe("TopologyAwarePool", () => {
       block: "10.99.25.0/26",
     });
     expect(pool.state.directAllocations("node-a3")).toHaveLength(1);
-    expect(code(() => pool.allocateWithPurpose("node-a3", "gpu"))).toBe("NO_SUBNET");
+    expect(code(() => pool.allocateWithPurpose("node-a3", "gpu"))).toBe("INVALID_ARGUMENT");
     expect(code(() => pool.allocateIP("ghost"))).toBe("NOT_FOUND");
   });
 
