@@ -84,7 +84,10 @@ export function fromGrpcError(error: unknown, socketPath: string, method: string
   }
   const code = error.code;
   let mapped: CniErrorCode;
-  if (PASSED_THROUGH.has(code as CniErrorCode)) mapped = code as CniErrorCode;
+  if (code === "INVALID_ARGUMENT" && error.details?.field === "purpose") {
+    // The purpose comes from the network configuration: fix the config (CNI 7), not a retry.
+    mapped = "INVALID_CONFIG";
+  } else if (PASSED_THROUGH.has(code as CniErrorCode)) mapped = code as CniErrorCode;
   else if (code === "CANCELLED") mapped = "UNAVAILABLE";
   else if (code === "UNIMPLEMENTED" || code === "RESOURCE_EXHAUSTED") mapped = "PROTOCOL_ERROR";
   else if (code === "UNAUTHENTICATED") mapped = "PERMISSION_DENIED";
@@ -196,9 +199,13 @@ export function createGrpcBackend(options: GrpcBackendOptions): IpamBackend {
           })),
         };
       }),
-    status: (network: string) =>
+    status: (network: string, purpose: string, families: readonly IpFamily[]) =>
       call("Status", async () => {
-        const answer = await client.status({ network });
+        const answer = await client.status({
+          network,
+          purpose,
+          families: familySelection(families),
+        });
         const state = STATES[answer.state];
         if (state === undefined) {
           throw new CniError("PROTOCOL_ERROR", `ipamd Status: unknown state ${answer.state}`);

@@ -85,8 +85,15 @@ export interface IpamBackend {
     network: string,
     valid: readonly { readonly containerId: string; readonly ifname: string }[],
   ): Promise<{ readonly released: readonly AttachmentKey[] }>;
-  /** Can `network` allocate now? */
-  status(network: string): Promise<{ readonly state: BackendState; readonly reason: string }>;
+  /**
+   * Can `network` (of `purpose`, asking for `families`) allocate now? `exhausted` when ADD
+   * cannot succeed for one of the families.
+   */
+  status(
+    network: string,
+    purpose: string,
+    families: readonly IpFamily[],
+  ): Promise<{ readonly state: BackendState; readonly reason: string }>;
   /** Release connections; the backend is not used afterwards. */
   close(): void;
 }

@@ -164,7 +164,7 @@ export async function runPlugin(io: PluginIo): Promise<number> {
         return 0;
       }
       case "STATUS":
-        await status(backend, conf.name);
+        await status(backend, conf.name, conf.ipam.purpose, conf.ipam.families);
         return 0;
       default:
         return failInternal();
@@ -322,10 +322,15 @@ async function check(
 }
 
 /** STATUS: 0 ready; 50 exhausted or ipamd unreachable; 51 ipamd reports itself unavailable. */
-async function status(backend: IpamBackend, network: string): Promise<void> {
+async function status(
+  backend: IpamBackend,
+  network: string,
+  purpose: string,
+  families: readonly IpFamily[],
+): Promise<void> {
   let answer: Awaited<ReturnType<IpamBackend["status"]>>;
   try {
-    answer = await backend.status(network);
+    answer = await backend.status(network, purpose, families);
   } catch (error) {
     if (
       error instanceof CniError &&

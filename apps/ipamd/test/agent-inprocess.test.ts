@@ -43,6 +43,7 @@ describe("Agent (in process, real LocalCluster)", () => {
       available: () => cluster.available(),
       nodeSubnets: (n) => cluster.nodeSubnets(n),
       nodeDirect: (n) => cluster.nodeDirect(n),
+      checkCapacity: (n, p, f) => cluster.checkCapacity(n, p, f),
     };
     clock = 1_800_000_000_000;
     agent = new Agent({

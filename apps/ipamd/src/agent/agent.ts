@@ -10,6 +10,7 @@ import {
 import type { Family } from "@ipam/topology";
 import type { Logger } from "pino";
 import type { ClusterApi } from "../cluster/cluster-api.js";
+import { isOutage } from "../cluster/cluster-errors.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { AllocationRequest, Attachment, PodRef } from "./allocation-request.js";
 import { BlockLeases } from "./block-leases.js";
@@ -20,13 +21,15 @@ import {
   type AllocationView,
   allocationViews,
   type BlockFilter,
+  heldFree,
   type NodeBlockView,
   type NodeStatus,
   nodeBlocks,
-  nodeStatus,
   poolStats,
+  type StatusQuery,
   type UsageFilter,
 } from "./node-views.js";
+import { requireSameStatic, staticByFamily } from "./static-addresses.js";
 import { type AgentStore, toStoredRecord } from "./stored-records.js";
 
 /** How often the node's path subnets and leases are re-read from the cluster, ms. */
@@ -218,29 +221,46 @@ export class Agent {
   /**
    * Allocate: the key's existing addresses, else direct-mode addresses through the cluster, else
    * addresses from the held blocks (leasing more when they run dry); durable before it resolves.
-   * Rejects UNAVAILABLE before {@link start}, CONFLICT when the key holds another purpose's
-   * direct addresses, INVALID_ARGUMENT for a purpose that is direct-mode in one requested family
-   * and block-mode in the other.
+   * `requestedAddresses` (static addresses, one per family at most) are given exactly or
+   * refused; a key asking again for what it holds gets it again (see {@link #allocateFromBlocks}
+   * and docs/ipamd.md "Static addresses").
+   * Rejects UNAVAILABLE before {@link start}; CONFLICT when the key holds another purpose's
+   * addresses or other addresses than the static ones asked for; INVALID_ARGUMENT for a purpose
+   * that no subnet has (`details.field` `purpose`, naming the known ones), a purpose that is
+   * direct-mode in one requested family and block-mode in the other, or a bad static address;
+   * NOT_FOUND for a purpose with no subnet of a requested family on this node's path.
    */
   async allocate(request: AllocationRequest): Promise<AllocationResult> {
     if (!this.#ready) {
       throw new IpamdError("UNAVAILABLE", "starting: the node allocator is not rebuilt yet");
     }
-    const { key, purpose, families, pod } = request;
+    const { key, purpose, pod } = request;
+    const families = request.families ?? [4];
+    const statics = staticByFamily(request.requestedAddresses, families);
     const existingDirect = this.#direct.get(key);
-    const modes = (families ?? [4]).map((f) => this.#subnets.modeOf(purpose, f));
-    if (
-      existingDirect !== undefined ||
-      (modes.every((m) => m === "direct") && this.allocator.get(key) === undefined)
-    ) {
-      if (existingDirect !== undefined && existingDirect.purpose !== purpose) {
+    if (existingDirect !== undefined) {
+      if (existingDirect.purpose !== purpose) {
         throw new IpamdError(
           "CONFLICT",
           `key ${key.containerId}/${key.ifname} holds ${existingDirect.purpose} addresses, not ${purpose}`,
         );
       }
-      const record =
-        existingDirect ?? (await this.#direct.allocate(key, purpose, families ?? [4], pod));
+      requireSameStatic(existingDirect, statics);
+      return { purpose, addresses: existingDirect.addresses };
+    }
+    const existingBlock = this.allocator.get(key);
+    let modes = families.map((f) => this.#subnets.modeOf(purpose, f));
+    if (existingBlock === undefined && modes.includes("none")) {
+      // No subnet of this purpose and family is known here: ask the cluster why (a typo, a
+      // purpose not on this node's path) or learn subnets added since the last refresh.
+      for (const [i, family] of families.entries()) {
+        if (modes[i] === "none") await this.#requireCapacity(purpose, family);
+      }
+      await this.#blocks.adopt();
+      modes = families.map((f) => this.#subnets.modeOf(purpose, f));
+    }
+    if (existingBlock === undefined && modes.every((m) => m === "direct")) {
+      const record = await this.#direct.allocate(key, purpose, families, pod, statics);
       return { purpose, addresses: record.addresses };
     }
     if (modes.includes("direct") && modes.includes("block")) {
@@ -249,15 +269,40 @@ export class Agent {
         `families: purpose ${purpose} is direct-mode in one family and block-mode in the other; ask for each family separately`,
       );
     }
-    return { purpose, addresses: await this.#allocateFromBlocks(key, purpose, families, pod) };
+    return {
+      purpose,
+      addresses: await this.#allocateFromBlocks(key, purpose, request.families, pod, statics),
+    };
   }
 
-  /** The block-mode path: local allocation from held blocks, leasing more when they run dry. */
+  /**
+   * Resolves when the cluster says the node can get a `purpose` address of `family`; rejects
+   * with its refusal (INVALID_ARGUMENT unknown purpose, NOT_FOUND, POOL_EXHAUSTED) or
+   * UNAVAILABLE when it cannot be asked.
+   */
+  async #requireCapacity(purpose: string, family: Family): Promise<void> {
+    if (!this.#cluster.available()) {
+      throw new IpamdError(
+        "UNAVAILABLE",
+        `this node knows no IPv${family} ${purpose} subnet and the cluster is unreachable to ask; try again`,
+        { details: { purpose, family } },
+      );
+    }
+    await this.#cluster.checkCapacity(this.nodeId, purpose, family);
+  }
+
+  /**
+   * The block-mode path: local allocation from held blocks, leasing more when they run dry. A
+   * static address in no held block has the block containing it leased through the cluster
+   * first (refused with CONFLICT naming the node when another node holds that block: a block
+   * is never split between two holders).
+   */
   async #allocateFromBlocks(
     key: AllocationKey,
     purpose: string,
     families: readonly Family[] | undefined,
     pod: PodRef | undefined,
+    statics: ReadonlyMap<Family, string>,
   ): Promise<readonly AllocatedAddress[]> {
     let result: ReturnType<NodeAllocator["allocate"]> | undefined;
     for (let attempt = 0; result === undefined; attempt++) {
@@ -268,17 +313,24 @@ export class Agent {
           purpose,
           now,
           ...(families === undefined ? {} : { families }),
+          ...(statics.size === 0 ? {} : { addresses: [...statics.values()] }),
         });
       } catch (err) {
-        if (!isPoolError(err) || err.code !== "POOL_EXHAUSTED" || attempt >= 3) throw err;
+        if (!isPoolError(err) || attempt >= 3) throw err;
+        const notHeld = err.code === "NOT_FOUND" && err.details?.reason === "not-held";
+        if (err.code !== "POOL_EXHAUSTED" && !notHeld) throw err;
         if (!this.#cluster.available()) {
           throw new IpamdError(
             "UNAVAILABLE",
-            `${err.message}, and the cluster is unreachable to lease another; try again`,
+            `${err.message}, and the cluster is unreachable to lease ${notHeld ? "it" : "another"}; try again`,
             { cause: err, details: err.details ?? {} },
           );
         }
-        await this.#blocks.lease(now);
+        if (notHeld) {
+          await this.#blocks.leaseContaining(purpose, String(err.details?.address), now);
+        } else {
+          await this.#blocks.lease(now);
+        }
       }
     }
     if (!result.existing) {
@@ -363,13 +415,60 @@ export class Agent {
     return allocationViews(rows, filter.purpose, (key) => this.get(key));
   }
 
-  /** What Status answers (see {@link nodeStatus}). */
-  status(): NodeStatus {
-    return nodeStatus({
-      ready: this.#ready,
-      degraded: this.degraded,
-      clusterAvailable: this.#cluster.available(),
-      usage: () => this.allocator.usage(this.#now()),
-    });
+  /**
+   * What Status answers for a network of `query.purpose` and `query.families`: UNAVAILABLE while
+   * starting; EXHAUSTED when, for some requested family, ADD cannot succeed now (the reason names
+   * the purpose and family): block mode with the held blocks full and no block to lease (the
+   * cluster unreachable, or no free block for this node: a cheap read), direct mode with no free
+   * address or the cluster unreachable, or no subnet of that family on this node's path; else
+   * READY (with a reason while the cluster is unreachable). A purpose no subnet has is rejected
+   * INVALID_ARGUMENT (`details.field` `purpose`) as Allocate would.
+   */
+  async status(query: StatusQuery = { purpose: "default", families: [4] }): Promise<NodeStatus> {
+    if (!this.#ready) {
+      return {
+        state: "UNAVAILABLE",
+        reason: this.#cluster.available()
+          ? "starting"
+          : "starting: waiting for a cluster server to answer (no blocks stored yet)",
+      };
+    }
+    const { purpose } = query;
+    const usage = this.allocator.usage(this.#now());
+    for (const family of query.families) {
+      const what = `IPv${family} ${purpose}`;
+      const mode = this.#subnets.modeOf(purpose, family);
+      if (mode === "block" && heldFree(usage, purpose, family) > 0) continue;
+      const held = mode === "block" ? `the held ${what} blocks are full` : undefined;
+      if (!this.#cluster.available()) {
+        const why =
+          held ?? (mode === "direct" ? `${what} is direct-mode` : `no ${what} subnet is known`);
+        return {
+          state: "EXHAUSTED",
+          reason: `${why} and the cluster is unreachable: no ${mode === "direct" ? "address" : "block"} can be had`,
+        };
+      }
+      try {
+        await this.#cluster.checkCapacity(this.nodeId, purpose, family);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === "INVALID_ARGUMENT") throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        if (isOutage(err)) {
+          return {
+            state: "EXHAUSTED",
+            reason: `${held ?? `no free ${what} address held`} and the cluster cannot be asked for more: ${message}`,
+          };
+        }
+        return {
+          state: "EXHAUSTED",
+          reason: held === undefined ? `${what}: ${message}` : `${held} and ${message}`,
+        };
+      }
+    }
+    if (this.degraded) {
+      return { state: "READY", reason: "cluster unreachable: allocating from held blocks" };
+    }
+    return { state: "READY", reason: "" };
   }
 }

@@ -78,6 +78,32 @@ export class BlockLeases {
   }
 
   /**
+   * Leases (through the cluster) the block of `purpose` that contains the static `address` and
+   * adds it to the allocator and the store, unless held already. Rejects with the cluster's
+   * refusal: `CONFLICT` naming the node that holds that block, `INVALID_ARGUMENT` for an
+   * address outside the node's subnets of `purpose`, reserved, or in a direct-mode subnet.
+   */
+  async leaseContaining(purpose: string, address: string, now: number): Promise<void> {
+    const { allocator, cluster, nodeId, log } = this.#o;
+    const result = await cluster.execute({
+      type: "lease-block",
+      at: now,
+      node: nodeId,
+      purpose,
+      address,
+    });
+    const lease = result.value;
+    if (!allocator.addBlock(lease)) return;
+    this.#o.store.putLeasedBlock(leasedBlock(lease));
+    this.#o.subnets.learn(lease.subnet);
+    log.info(
+      { block: lease.cidr, subnet: lease.subnet.id, address },
+      "block leased for a static address",
+    );
+    this.#count("leased", lease);
+  }
+
+  /**
    * Re-reads the subnets and the leases the cluster lists for this node and takes the blocks
    * not held here (a lease whose answer was lost: a timed-out LeaseBlock retried on a new
    * leader can lease a second block); skipped for each lease while a lease is in flight (it may

@@ -80,13 +80,16 @@ export class DirectAllocations {
   /**
    * Allocates `families` of `purpose` for `key` in direct-mode subnets, all or nothing (a partial
    * success is released again), and saves the record before resolving (a failed save releases
-   * the addresses). UNAVAILABLE while the cluster is unreachable.
+   * the addresses). A family in `statics` gets exactly that address (refused by the cluster,
+   * with the holder or the reason, when it cannot be had). UNAVAILABLE while the cluster is
+   * unreachable.
    */
   async allocate(
     key: AllocationKey,
     purpose: string,
     families: readonly Family[],
     pod: PodRef | undefined,
+    statics: ReadonlyMap<Family, string> = new Map(),
   ): Promise<AllocationRecord> {
     const { cluster, log, now, nodeId, store } = this.#options;
     if (!cluster.available()) {
@@ -107,6 +110,7 @@ export class DirectAllocations {
             purpose,
             family,
             key,
+            ...(statics.has(family) ? { address: statics.get(family) as string } : {}),
           }),
         ),
       );

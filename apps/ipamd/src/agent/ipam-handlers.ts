@@ -182,8 +182,11 @@ export function ipamHandlers(agent: Agent, metrics?: IpamMetrics): Partial<IpamH
           })),
       };
     },
-    status: () => {
-      const s = agent.status();
+    status: async (req) => {
+      const s = await agent.status({
+        purpose: purposeOf(req.purpose ?? ""),
+        families: familiesOf(req.families) ?? [4],
+      });
       return { state: READY_STATES[s.state], reason: s.reason, nodeId: agent.nodeId };
     },
     listAllocations: (req) => ({

@@ -87,47 +87,19 @@ export interface NodeStatus {
   readonly reason: string;
 }
 
-/** What {@link nodeStatus} decides from. */
-export interface StatusInput {
-  /** The allocator is rebuilt. */
-  readonly ready: boolean;
-  /** Ready but the cluster is unreachable (or not re-read since a start from the store). */
-  readonly degraded: boolean;
-  readonly clusterAvailable: boolean;
-  /** The node's usage per held subnet now (asked for only when degraded). */
-  readonly usage: () => readonly NodeSubnetUsage[];
+/** The network a Status asks about: its purpose and families. */
+export interface StatusQuery {
+  readonly purpose: string;
+  readonly families: readonly Family[];
 }
 
-/** True when, for some family, the held `default` blocks have no free address left. */
-function defaultExhausted(usage: readonly NodeSubnetUsage[]): boolean {
-  const free = new Map<Family, number>();
-  for (const u of usage) {
-    if (u.purpose === "default") free.set(u.family, (free.get(u.family) ?? 0) + u.free);
-  }
-  return [...free.values()].some((n) => n === 0);
-}
-
-/**
- * UNAVAILABLE while starting; EXHAUSTED while degraded with the held `default` blocks full in
- * some family (no block can be leased); else READY, with a reason while degraded.
- */
-export function nodeStatus(input: StatusInput): NodeStatus {
-  if (!input.ready) {
-    return {
-      state: "UNAVAILABLE",
-      reason: input.clusterAvailable
-        ? "starting"
-        : "starting: waiting for a cluster server to answer (no blocks stored yet)",
-    };
-  }
-  if (input.degraded && defaultExhausted(input.usage())) {
-    return {
-      state: "EXHAUSTED",
-      reason: "cluster unreachable and the held default blocks are full: no block can be leased",
-    };
-  }
-  if (input.degraded) {
-    return { state: "READY", reason: "cluster unreachable: allocating from held blocks" };
-  }
-  return { state: "READY", reason: "" };
+/** Free addresses in the held blocks of `purpose` and `family` (from the node's usage rows). */
+export function heldFree(
+  usage: readonly NodeSubnetUsage[],
+  purpose: string,
+  family: Family,
+): number {
+  let free = 0;
+  for (const u of usage) if (u.purpose === purpose && u.family === family) free += u.free;
+  return free;
 }

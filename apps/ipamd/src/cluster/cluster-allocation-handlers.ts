@@ -59,10 +59,14 @@ export function clusterAllocationHandlers(
     leaseBlock: async (req) => {
       const node = requireText("node_id", req.nodeId);
       const subnet = req.subnetId === "" ? undefined : req.subnetId;
+      const address = req.address === "" ? undefined : req.address;
       const purpose =
-        subnet === undefined ? requireText("purpose", req.purpose) : req.purpose || undefined;
+        subnet === undefined || address !== undefined
+          ? requireText("purpose", req.purpose)
+          : req.purpose || undefined;
+      // With an address, the family is the address's (a family given must agree).
       const family =
-        subnet === undefined
+        subnet === undefined && address === undefined
           ? requireFamily("family", req.family)
           : optionalFamily("family", req.family);
       if (req.requestId.length > 128) {
@@ -78,6 +82,7 @@ export function clusterAllocationHandlers(
         ...(purpose === undefined ? {} : { purpose }),
         ...(family === undefined ? {} : { family }),
         ...(req.requestId === "" ? {} : { requestId: req.requestId }),
+        ...(address === undefined ? {} : { address }),
       });
       const lease = r.value;
       return { block: wireBlock(lease) };

@@ -5,7 +5,7 @@ import type {
   DirectAllocation,
   ResultOf,
 } from "@ipam/subnet-pool";
-import type { Subnet } from "@ipam/topology";
+import type { Family, Subnet } from "@ipam/topology";
 
 /**
  * The cluster (L1) operations an agent needs: in-process in role all ({@link LocalCluster}),
@@ -25,6 +25,15 @@ export interface ClusterApi {
   nodeSubnets(node: string): Promise<Subnet[]>;
   /** The node's direct (per-address) allocations held in L1. The array is the caller's. */
   nodeDirect(node: string): Promise<DirectAllocation[]>;
+  /**
+   * Whether `node` can get one more `purpose` address of `family` from L1 now: a block it could
+   * lease (block mode) or a free address (direct mode). A cheap read (it may be a little stale;
+   * nothing changes). Resolves when there is room; rejects with an IpamdError saying why not:
+   * `INVALID_ARGUMENT` (a purpose no subnet has: `details.field` `purpose`, `details.purposes`),
+   * `NOT_FOUND` (none of that purpose and family on the node's path), `POOL_EXHAUSTED` (no free
+   * block / address, or every subnet draining), or an outage code.
+   */
+  checkCapacity(node: string, purpose: string, family: Family): Promise<void>;
 }
 
 /** Options of {@link ClusterStateReader.read}. */

@@ -12,10 +12,16 @@ const KNOWN_CODES: ReadonlySet<string> = new Set([
   "SHUTTING_DOWN",
 ]);
 
-/** The daemon's error code for a state-machine or Raft error code. */
+/**
+ * The daemon's error code for a state-machine or Raft error code. `NO_SUBNET` (a purpose that
+ * exists, but has no subnet of that family or mode on the node's path) is `NOT_FOUND`: waiting
+ * does not help. `DRAINING` (every such subnet is draining) is `POOL_EXHAUSTED`: new subnets may
+ * come. (A purpose no subnet has at all is the state machine's `INVALID_ARGUMENT`.)
+ */
 export function toIpamdCode(code: string): IpamdErrorCode {
   if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
-  if (code === "NO_SUBNET" || code === "DRAINING") return "POOL_EXHAUSTED";
+  if (code === "NO_SUBNET") return "NOT_FOUND";
+  if (code === "DRAINING") return "POOL_EXHAUSTED";
   return "INTERNAL";
 }
 

@@ -3,15 +3,18 @@ import {
   type ClientTlsOptions,
   type ClusterClient,
   createClusterClient,
+  StatsLevel,
   type Block as WireBlock,
+  Family as WireFamily,
 } from "@ipam/grpc-server";
 import type { BlockLease, ClusterCommand, DirectAllocation, ResultOf } from "@ipam/subnet-pool";
-import { parseTopology, type Subnet, type Topology } from "@ipam/topology";
+import { type Family, parseTopology, type Subnet, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import type { ClusterApi } from "./cluster-api.js";
 import { toIpamdCode } from "./cluster-errors.js";
 import { pathSubnets } from "./path-subnets.js";
+import { capacityCandidates, capacityFromStats } from "./remote-capacity.js";
 import { directOf, runRemoteCommand } from "./remote-commands.js";
 
 export interface RemoteClusterOptions {
@@ -288,6 +291,38 @@ export class RemoteCluster implements ClusterApi {
   /** The subnets on the node's path, from a fresh topology read. */
   async nodeSubnets(node: string): Promise<Subnet[]> {
     return pathSubnets(await this.topology(true), node);
+  }
+
+  /**
+   * See {@link ClusterApi.checkCapacity}: the cached topology (re-read once for a purpose it does
+   * not know) and one stale GetStats per subnet of the purpose and family.
+   */
+  async checkCapacity(node: string, purpose: string, family: Family): Promise<void> {
+    let topology = await this.topology();
+    if (![...topology.subnets.values()].some((s) => s.purpose === purpose)) {
+      topology = await this.topology(true);
+    }
+    const candidates = capacityCandidates(topology, node, purpose, family);
+    const r = await this.#call("GetStats", (c, o) =>
+      c.getStats(
+        {
+          level: StatsLevel.SUBNET,
+          purpose,
+          family: family === 4 ? WireFamily.IPV4 : WireFamily.IPV6,
+          allowStale: true,
+        },
+        o,
+      ),
+    );
+    capacityFromStats(
+      node,
+      candidates,
+      r.entries.map((e) => ({
+        id: e.id,
+        free: e.counts?.free ?? "0",
+        blocksLeased: e.blocksLeased,
+      })),
+    );
   }
 
   async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {

@@ -77,6 +77,7 @@ export async function runRemoteCommand(
             family: wireFamily(command.family),
             subnetId: command.subnet ?? "",
             requestId,
+            address: command.address ?? "",
           },
           o,
         ),

@@ -5,7 +5,7 @@ import type {
   DirectAllocation,
   ResultOf,
 } from "@ipam/subnet-pool";
-import type { Subnet } from "@ipam/topology";
+import type { Family, Subnet } from "@ipam/topology";
 import type { ClusterApi, ClusterStateReader, ReadOptions } from "./cluster-api.js";
 import { refusal } from "./cluster-errors.js";
 import type { ClusterLog } from "./cluster-log.js";
@@ -39,7 +39,7 @@ export class ReplicatedCluster implements ClusterApi, ClusterStateReader {
    */
   async execute<C extends ClusterCommand>(command: C): Promise<ResultOf<C> & { ok: true }> {
     const result = await this.#log.propose(command);
-    if (!result.ok) throw refusal(result, { command: command.type });
+    if (!result.ok) throw refusal(result, { ...result.error.details, command: command.type });
     return result as ResultOf<C> & { ok: true };
   }
 
@@ -53,6 +53,14 @@ export class ReplicatedCluster implements ClusterApi, ClusterStateReader {
 
   nodeDirect(node: string): Promise<DirectAllocation[]> {
     return this.read((state) => state.directAllocations(node));
+  }
+
+  /** A stale read of the local replica's {@link ClusterState.capacity} (see ClusterApi). */
+  async checkCapacity(node: string, purpose: string, family: Family): Promise<void> {
+    const r = await this.read((state) => state.capacity(node, purpose, family, Date.now()), {
+      stale: true,
+    });
+    if (!r.ok) throw refusal(r, { ...r.error.details, command: "capacity" });
   }
 
   read<T>(query: (state: ClusterState) => T, options: ReadOptions = {}): Promise<T> {

@@ -538,6 +538,8 @@ export function decodeGarbageCollectResponse(input: Uint8Array | BinaryReader, l
 /** Append the encoding of ipam.v1.StatusRequest to `w` (proto3 defaults are omitted). */
 export function encodeStatusRequest(m: MessageInitShape<typeof pb.StatusRequestSchema>, w: BinaryWriter = new BinaryWriter()): BinaryWriter {
   if (m.network !== undefined && m.network !== "") w.tag(1, WireType.LengthDelimited).string(m.network);
+  if (m.purpose !== undefined && m.purpose !== "") w.tag(2, WireType.LengthDelimited).string(m.purpose);
+  if (m.families !== undefined && m.families !== 0) w.tag(3, WireType.Varint).int32(m.families);
   return w;
 }
 
@@ -548,12 +550,20 @@ export function decodeStatusRequest(input: Uint8Array | BinaryReader, length?: n
   const m = {
     $typeName: "ipam.v1.StatusRequest",
     network: "",
+    purpose: "",
+    families: 0,
   } as pb.StatusRequest;
   while (r.pos < end) {
     const [no, wireType] = r.tag();
     switch (no) {
       case 1:
         m.network = r.string();
+        break;
+      case 2:
+        m.purpose = r.string();
+        break;
+      case 3:
+        m.families = r.int32();
         break;
       default:
         r.skip(wireType, no);
