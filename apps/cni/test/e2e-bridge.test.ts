@@ -36,6 +36,7 @@ zones:
 const suffix = Math.random().toString(36).slice(2, 8);
 const NS_A = `ipamd-e2e-${suffix}-a`;
 const NS_B = `ipamd-e2e-${suffix}-b`;
+const NS_C = `ipamd-e2e-${suffix}-c`;
 const BRIDGE_NAME = "ipamd-e2e0";
 let dir: string;
 let socketPath: string;
@@ -101,10 +102,11 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     });
     sh("ip", ["netns", "add", NS_A]);
     sh("ip", ["netns", "add", NS_B]);
+    sh("ip", ["netns", "add", NS_C]);
   }, 180_000);
 
   afterAll(async () => {
-    for (const ns of [NS_A, NS_B]) {
+    for (const ns of [NS_A, NS_B, NS_C]) {
       try {
         sh("ip", ["netns", "del", ns]);
       } catch {}
@@ -191,5 +193,25 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     expect(
       cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-a", direct({ prevResult: a.out })).code,
     ).toBe(3);
+  }, 60_000);
+  it("puts a static address (args.cni.ips) on the interface through bridge, and refuses it twice", () => {
+    const conf = { ...bridgeConf(), args: { cni: { ips: ["10.99.0.77", "fd99::77"] } } };
+    const c = cni(BRIDGE, "ADD", NS_C, "ctr-static", conf);
+    expect(c.code, JSON.stringify(c.out)).toBe(0);
+    expect(c.out.ips.map((ip: { address: string }) => ip.address)).toEqual([
+      "10.99.0.77/24",
+      "fd99::77/64",
+    ]);
+    expect(sh("ip", ["netns", "exec", NS_C, "ip", "addr", "show", "eth0"])).toContain(
+      "10.99.0.77/24",
+    );
+    // Another container asking for the same address is refused (102), naming the holder.
+    const d = cni(join(dir, "ipamd-cni"), "ADD", "", "ctr-static-2", {
+      ...direct(),
+      args: { cni: { ips: ["10.99.0.77"] } },
+    });
+    expect(d.code).toBe(102);
+    expect(d.out.msg).toContain("held by ipamd-e2e/ctr-static/eth0");
+    expect(cni(BRIDGE, "DEL", NS_C, "ctr-static", conf).code).toBe(0);
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import {
   type ClusterClient,
   createClusterClient,
   createIpamClient,
+  FamilySelection,
   type IpamClient,
   RaftRole,
   ReadyState,
@@ -178,4 +179,95 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
     const newLeader = await l1.getLeader({});
     expect(newLeader.leaderId).not.toBe(leader.leaderId);
   }, 180_000);
+  it("serves static addresses through the cluster: leases the block that holds one, refuses another node's block naming it", async () => {
+    const l1 = createClusterClient({ addresses, deadlineMs: 5000 });
+    clients.push(l1);
+    const [x, y] = agents as [(typeof agents)[0], (typeof agents)[0]];
+    const leased = async (id: string) =>
+      (await l1.getNodeLeases({ nodeId: id })).blocks.map((b) => b.cidr);
+    const byY = (await leased("agent-y")).filter(
+      (c) => c.startsWith("10.99.") && c.endsWith("/26"),
+    );
+    // An address in a block agent-y holds: agent-y's to allocate from, never split.
+    const ofY = `${(byY[0] as string).split("/")[0]?.replace(/\.(\d+)$/, (_m, d) => `.${Number(d) + 10}`)}`;
+    await expect(
+      x.ipam.allocate({
+        network: "pods",
+        containerId: "static-1",
+        ifname: "eth0",
+        requestedAddresses: [ofY],
+      }),
+    ).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("leased to node agent-y"),
+    });
+    // An address in a block nobody holds: the agent leases that very block and claims it.
+    const taken = new Set([...(await leased("agent-x")), ...(await leased("agent-y"))]);
+    const free = Array.from({ length: 32 }, (_, i) => `10.99.${i >> 2}.${(i & 3) * 64}/26`)
+      .reverse()
+      .find((c) => !taken.has(c)) as string;
+    const wanted = free.replace(/\.(\d+)\/26$/, (_m, d) => `.${Number(d) + 7}`);
+    const got = await x.ipam.allocate({
+      network: "pods",
+      containerId: "static-1",
+      ifname: "eth0",
+      requestedAddresses: [wanted],
+    });
+    expect(got.addresses.map((a) => a.address)).toEqual([wanted]);
+    expect(await leased("agent-x")).toContain(free);
+    const again = await x.ipam.allocate({
+      network: "pods",
+      containerId: "static-1",
+      ifname: "eth0",
+      requestedAddresses: [wanted],
+    });
+    expect(again.addresses.map((a) => a.address)).toEqual([wanted]);
+    await expect(
+      y.ipam.allocate({
+        network: "pods",
+        containerId: "static-2",
+        ifname: "eth0",
+        requestedAddresses: [wanted],
+      }),
+    ).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("leased to node agent-x"),
+    });
+    // Direct mode (management, one address at a time in the cluster): exact, and held once.
+    const mgmt = await x.ipam.allocate({
+      network: "mgmt",
+      containerId: "static-3",
+      ifname: "eth0",
+      purpose: "management",
+      requestedAddresses: ["10.99.9.50"],
+    });
+    expect(mgmt.addresses.map((a) => a.address)).toEqual(["10.99.9.50"]);
+    await expect(
+      y.ipam.allocate({
+        network: "mgmt",
+        containerId: "static-4",
+        ifname: "eth0",
+        purpose: "management",
+        requestedAddresses: ["10.99.9.50"],
+      }),
+    ).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringContaining("held by mgmt/static-3/eth0"),
+    });
+    // A typo in the purpose is an argument error naming the known purposes, on Allocate and Status.
+    await expect(
+      x.ipam.allocate({ network: "pods", containerId: "typo", ifname: "eth0", purpose: "storge" }),
+    ).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("purposes: default, management, storage"),
+    });
+    await expect(x.ipam.status({ purpose: "storge" })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    const ready = await y.ipam.status({
+      purpose: "management",
+      families: FamilySelection.DUAL_STACK,
+    });
+    expect(ready.state).toBe(ReadyState.READY);
+  }, 120_000);
 });

@@ -111,11 +111,34 @@ export function createInMemoryIpam(options: InMemoryIpamOptions = {}): InMemoryI
     if (ifname === "") throw new GrpcError("INVALID_ARGUMENT", "ifname: required");
   };
 
+  // Like ipamd: its one purpose is `default`; any other is a typo (INVALID_ARGUMENT naming it).
+  const requirePurpose = (purpose: string): void => {
+    if (purpose === "" || purpose === "default") return;
+    throw new GrpcError(
+      "INVALID_ARGUMENT",
+      `unknown purpose ${purpose}: no subnet of the topology has it (purposes: default)`,
+      { details: { field: "purpose", purpose, purposes: ["default"] } },
+    );
+  };
+
   const allocate = (request: AllocateRequest): MessageInitShape<typeof AllocateResponseSchema> => {
     required(request, request.ifname);
+    requirePurpose(request.purpose);
     const key = keyOf(request.network, request.containerId, request.ifname);
     const existing = rows.get(key);
-    if (existing !== undefined) return { addresses: [...existing.addresses] };
+    if (existing !== undefined) {
+      // Like ipamd: a key asking for another static address than it holds is a conflict.
+      const held = existing.addresses.map((a) => a.address);
+      const missing = (request.requestedAddresses ?? []).filter((a) => !held.includes(a));
+      if (missing.length > 0) {
+        throw new GrpcError(
+          "CONFLICT",
+          `key ${request.network}/${request.containerId}/${request.ifname} holds ${held.join(", ")}, not ${missing.join(", ")}`,
+          { details: { held, requested: [...request.requestedAddresses] } },
+        );
+      }
+      return { addresses: [...existing.addresses] };
+    }
     const families =
       request.families === FamilySelection.DUAL_STACK
         ? [Family.IPV4, Family.IPV6]
@@ -184,11 +207,18 @@ export function createInMemoryIpam(options: InMemoryIpamOptions = {}): InMemoryI
       }
       return { released };
     },
-    status: () => ({
-      state: used4.size >= ipv4Capacity ? ReadyState.EXHAUSTED : ReadyState.READY,
-      reason: used4.size >= ipv4Capacity ? "10.99.0.0/24 is full" : "",
-      nodeId,
-    }),
+    status: (request) => {
+      requirePurpose(request.purpose ?? "");
+      const full =
+        request.families !== FamilySelection.IPV6 && used4.size >= ipv4Capacity
+          ? "IPv4 default: 10.99.0.0/24 is full"
+          : request.families !== FamilySelection.IPV4 &&
+              request.families !== FamilySelection.UNSPECIFIED &&
+              used6.size >= 253
+            ? "IPv6 default: fd99::/120 is full"
+            : "";
+      return { state: full === "" ? ReadyState.READY : ReadyState.EXHAUSTED, reason: full, nodeId };
+    },
     listAllocations: (request) => ({
       allocations: [...rows.values()]
         .filter((row) => request.network === "" || row.network === request.network)
