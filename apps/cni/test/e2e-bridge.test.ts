@@ -206,7 +206,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
       "10.99.0.77/24",
     );
     // Another container asking for the same address is refused (102), naming the holder.
-    const d = cni(join(dir, "ipamd-cni"), "ADD", "", "ctr-static-2", {
+    const d = cni(join(dir, "ipamd-cni"), "ADD", NS_C, "ctr-static-2", {
       ...direct(),
       args: { cni: { ips: ["10.99.0.77"] } },
     });
