@@ -445,7 +445,7 @@ export class Agent {
           held ?? (mode === "direct" ? `${what} is direct-mode` : `no ${what} subnet is known`);
         return {
           state: "EXHAUSTED",
-          reason: `${why} and the cluster is unreachable: no ${mode === "direct" ? "address" : "block"} can be had`,
+          reason: `cluster unreachable and ${why}: no ${mode === "direct" ? "address" : "block"} can be had`,
         };
       }
       try {
