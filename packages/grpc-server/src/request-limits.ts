@@ -224,7 +224,11 @@ export const IPAM_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Ipam>> = {
       nested(messageLimits(AttachmentSchema, { containerId, ifname: interfaceName })),
     ),
   }),
-  status: messageLimits(StatusRequestSchema, { network: networkName }),
+  status: messageLimits(StatusRequestSchema, {
+    network: networkName,
+    purpose: purposeName,
+    families: enumValue(FamilySelectionSchema),
+  }),
   listAllocations: messageLimits(ListAllocationsRequestSchema, {
     network: networkName,
     purpose: purposeName,
@@ -293,6 +297,7 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     family,
     subnetId,
     requestId: printable(128),
+    address: ipAddress,
   }),
   releaseBlock: messageLimits(ReleaseBlockRequestSchema, { nodeId: topologyId, cidr: cidrText }),
   allocateDirect: messageLimits(AllocateDirectRequestSchema, {
