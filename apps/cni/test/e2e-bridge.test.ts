@@ -37,7 +37,8 @@ const suffix = Math.random().toString(36).slice(2, 8);
 const NS_A = `ipamd-e2e-${suffix}-a`;
 const NS_B = `ipamd-e2e-${suffix}-b`;
 const NS_C = `ipamd-e2e-${suffix}-c`;
-const BRIDGE_NAME = "ipamd-e2e0";
+// Unique per run (IFNAMSIZ: at most 15 bytes) so that two worktrees can run this test at once.
+const BRIDGE_NAME = `ipe2e-${suffix}`;
 let dir: string;
 let socketPath: string;
 let server: IpamdDaemon | undefined;
