@@ -1,12 +1,19 @@
 // Three `ipamd --role server` processes on loopback (durable SQLite, one data dir each) and the
 // client in this process: Cluster writes per second at 64 concurrent calls (AllocateDirect of a
 // direct-mode subnet, sent to the leader and to a follower that forwards; LeaseBlock), and the
-// time from SIGKILL of the leader to the first successful write. Writes
-// bench-results/ipamd-cluster.json.
+// time from SIGKILL of the leader to the first successful write, with and without a follower
+// restart just before the kill. Writes bench-results/ipamd-cluster.json.
 import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BenchRow, printTable, summarize, writeBenchResults } from "@ipam/bench-kit";
+import {
+  type BenchRow,
+  printTable,
+  summarize,
+  withBaseline,
+  writeBenchResults,
+} from "@ipam/bench-kit";
 import { type ClusterClient, createClusterClient, Family } from "@ipam/grpc-server";
 import { exampleTopology, toCanonicalConfig } from "@ipam/topology";
 import {
@@ -22,7 +29,10 @@ import { type Driven, drive as driveFor, type RunRows, runRows } from "./drive.j
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RUN_MS = Number(process.env.BENCH_MS ?? 4000);
 const ELECTION_MS = Number(process.env.BENCH_ELECTION_MS ?? 1000);
-const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 5);
+const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 10);
+const RESTART_DOWN_MS = Number(process.env.BENCH_RESTART_DOWN_MS ?? 3000);
+/** BENCH_FAILOVER_ONLY=1: only the failover rows. */
+const FAILOVER_ONLY = process.env.BENCH_FAILOVER_ONLY === "1";
 const CONCURRENCY = 64;
 const BATCH = 16;
 const TOR = "tor-a1-1";
@@ -86,95 +96,101 @@ async function main(): Promise<void> {
   let leaderId = await group();
   const leaderOf = () => servers.find((s) => s.id === leaderId) as Server;
   const followerOf = () => servers.find((s) => s.id !== leaderId) as Server;
-  for (let w = 0; w < CONCURRENCY; w++) {
-    await leaderOf().client.registerNode({ nodeId: `bench-${w}`, torId: TOR });
-  }
-
   const rows: BenchRow[] = [];
-  let ceiling: RunRows | undefined;
-  const drive = (op: (worker: number, i: number) => Promise<void>) =>
-    driveFor(CONCURRENCY, RUN_MS, op);
-  // Writes are compared with the RPC ceiling (GetStatus, no Raft) measured first in the run.
-  const record = (name: string, r: Driven, unit = "writes/s", scale = 1) => {
-    const run = runRows(name, unit, r, {
-      scale,
-      ...(ceiling === undefined || scale !== 1 ? {} : { baseline: ceiling }),
-    });
-    rows.push(run.rate, run.latency);
-    return run;
-  };
-  {
-    // The RPC path alone (a local read, no Raft): the ceiling of this client and machine.
-    const c = createClusterClient({ addresses: [leaderOf().address] });
-    ceiling = record(
-      `3 servers: GetStatus (no Raft, RPC ceiling) on the leader, ${CONCURRENCY} concurrent`,
-      await drive(async () => {
-        await c.getStatus({});
-      }),
-      "calls/s",
-    );
-    c.close();
-  }
-  for (const [label, target] of [
-    ["leader", leaderOf()],
-    ["follower (forwarded)", followerOf()],
-  ] as const) {
-    const c = createClusterClient({ addresses: [target.address] });
-    const r = await drive(async (w, i) => {
-      const res = await c.allocateDirect({
-        items: [
-          {
+  if (!FAILOVER_ONLY) {
+    for (let w = 0; w < CONCURRENCY; w++) {
+      await leaderOf().client.registerNode({ nodeId: `bench-${w}`, torId: TOR });
+    }
+
+    let ceiling: RunRows | undefined;
+    const drive = (op: (worker: number, i: number) => Promise<void>) =>
+      driveFor(CONCURRENCY, RUN_MS, op);
+    // Writes are compared with the RPC ceiling (GetStatus, no Raft) measured first in the run.
+    const record = (name: string, r: Driven, unit = "writes/s", scale = 1) => {
+      const run = runRows(name, unit, r, {
+        scale,
+        ...(ceiling === undefined || scale !== 1 ? {} : { baseline: ceiling }),
+      });
+      rows.push(run.rate, run.latency);
+      return run;
+    };
+    {
+      // The RPC path alone (a local read, no Raft): the ceiling of this client and machine.
+      const c = createClusterClient({ addresses: [leaderOf().address] });
+      ceiling = record(
+        `3 servers: GetStatus (no Raft, RPC ceiling) on the leader, ${CONCURRENCY} concurrent`,
+        await drive(async () => {
+          await c.getStatus({});
+        }),
+        "calls/s",
+      );
+      c.close();
+    }
+    for (const [label, target] of [
+      ["leader", leaderOf()],
+      ["follower (forwarded)", followerOf()],
+    ] as const) {
+      const c = createClusterClient({ addresses: [target.address] });
+      const r = await drive(async (w, i) => {
+        const res = await c.allocateDirect({
+          items: [
+            {
+              network: "bench",
+              containerId: `${label[0]}-${w}-${i}`,
+              nodeId: `bench-${w}`,
+              purpose: "management",
+              family: Family.IPV6,
+            },
+          ],
+        });
+        if (res.results[0]?.result.case !== "address") {
+          throw new Error(`AllocateDirect failed: ${JSON.stringify(res.results[0]?.result.value)}`);
+        }
+      });
+      record(`3 servers: AllocateDirect (1 item) via the ${label}, ${CONCURRENCY} concurrent`, r);
+      c.close();
+    }
+    {
+      const c = createClusterClient({ addresses: [leaderOf().address] });
+      const r = await drive(async (w, i) => {
+        const res = await c.allocateDirect({
+          items: Array.from({ length: BATCH }, (_, k) => ({
             network: "bench",
-            containerId: `${label[0]}-${w}-${i}`,
+            containerId: `b-${w}-${i}-${k}`,
             nodeId: `bench-${w}`,
             purpose: "management",
             family: Family.IPV6,
-          },
-        ],
+          })),
+        });
+        if (!res.results.every((x) => x.result.case === "address")) {
+          throw new Error("AllocateDirect batch: an item failed");
+        }
       });
-      if (res.results[0]?.result.case !== "address") {
-        throw new Error(`AllocateDirect failed: ${JSON.stringify(res.results[0]?.result.value)}`);
-      }
-    });
-    record(`3 servers: AllocateDirect (1 item) via the ${label}, ${CONCURRENCY} concurrent`, r);
-    c.close();
-  }
-  {
-    const c = createClusterClient({ addresses: [leaderOf().address] });
-    const r = await drive(async (w, i) => {
-      const res = await c.allocateDirect({
-        items: Array.from({ length: BATCH }, (_, k) => ({
-          network: "bench",
-          containerId: `b-${w}-${i}-${k}`,
-          nodeId: `bench-${w}`,
-          purpose: "management",
-          family: Family.IPV6,
-        })),
+      record(
+        `3 servers: AllocateDirect (${BATCH} items per call) via the leader, ${CONCURRENCY} concurrent`,
+        r,
+        "addresses/s",
+        BATCH,
+      );
+      c.close();
+    }
+    {
+      const c = createClusterClient({ addresses: [leaderOf().address] });
+      const r = await drive(async (w, i) => {
+        await c.registerNode({ nodeId: `bench-${w}`, torId: TOR, labels: { i: String(i) } });
       });
-      if (!res.results.every((x) => x.result.case === "address")) {
-        throw new Error("AllocateDirect batch: an item failed");
-      }
-    });
-    record(
-      `3 servers: AllocateDirect (${BATCH} items per call) via the leader, ${CONCURRENCY} concurrent`,
-      r,
-      "addresses/s",
-      BATCH,
-    );
-    c.close();
-  }
-  {
-    const c = createClusterClient({ addresses: [leaderOf().address] });
-    const r = await drive(async (w, i) => {
-      await c.registerNode({ nodeId: `bench-${w}`, torId: TOR, labels: { i: String(i) } });
-    });
-    record(`3 servers: RegisterNode via the leader, ${CONCURRENCY} concurrent`, r);
-    c.close();
+      record(`3 servers: RegisterNode via the leader, ${CONCURRENCY} concurrent`, r);
+      c.close();
+    }
   }
 
-  // Failover: SIGKILL the leader, write in a loop through the survivors until one succeeds.
-  const failovers: number[] = [];
-  for (let n = 0; n < FAILOVERS; n++) {
+  // Failover: SIGKILL the leader, then write through the survivors until one write succeeds.
+  // Two kinds of kill take turns: "healthy" (nothing happened since the last failover) and
+  // "follower restarted" (just before the kill a follower was SIGKILLed, kept down
+  // RESTART_DOWN_MS, restarted and caught up, so the survivors' links to it had to come back:
+  // with grpc-js's default reconnect backoff they stayed down for seconds and the next election
+  // waited for them). The healthy kills are the same-run baseline of the others.
+  const failover = async (n: number, kind: string): Promise<number> => {
     const victim = leaderOf();
     const survivors = servers.filter((s) => s !== victim);
     const c = createClusterClient({
@@ -183,30 +199,71 @@ async function main(): Promise<void> {
       maxAttempts: 2,
       backoff: { initialMs: 5, maxMs: 20 },
     });
+    loads.push(loadavg()[0] ?? 0);
     victim.proc.kill("SIGKILL");
     const killedAt = performance.now();
     await victim.proc.exited();
     for (;;) {
       try {
-        await c.registerNode({ nodeId: `failover-${n}`, torId: TOR });
+        await c.registerNode({ nodeId: `failover-${kind}-${n}`, torId: TOR });
         break;
       } catch {
-        if (performance.now() - killedAt > 30_000) throw new Error("no write within 30 s");
+        if (performance.now() - killedAt > 60_000) throw new Error("no write within 60 s");
         await new Promise((r) => setTimeout(r, 5));
       }
     }
-    failovers.push(performance.now() - killedAt);
+    const ms = performance.now() - killedAt;
     c.close();
     victim.proc = spawnIpamd(`${victim.id}'`, victim.proc.args);
     leaderId = await group();
+    return ms;
+  };
+  const restartFollower = async (): Promise<void> => {
+    const follower = followerOf();
+    follower.proc.kill("SIGKILL");
+    await follower.proc.exited();
+    await new Promise((r) => setTimeout(r, RESTART_DOWN_MS));
+    follower.proc = spawnIpamd(`${follower.id}'`, follower.proc.args);
+    leaderId = await group();
+    // Caught up: it applied everything the leader had committed when it came back.
+    const commit = (await leaderOf().client.getStatus({})).commitIndex;
+    await waitFor(
+      `${follower.id} to catch up to ${commit}`,
+      async () => {
+        const st = await follower.client.getStatus({}, { deadlineMs: 2000 });
+        return st.appliedIndex >= commit && st.leaderId === leaderId ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
+  };
+  const loads: number[] = [];
+  const healthy: number[] = [];
+  const restarted: number[] = [];
+  for (let n = 0; n < FAILOVERS; n++) {
+    healthy.push(await failover(n, "healthy"));
+    await restartFollower();
+    restarted.push(await failover(n, "restarted"));
+    console.log(
+      `failover ${n + 1}/${FAILOVERS}: healthy ${Math.round(healthy[n] ?? 0)} ms, after a follower restart ${Math.round(restarted[n] ?? 0)} ms`,
+    );
   }
-  // p99 of a handful of kills is their maximum.
+  // With 10 or more kills the nearest-rank p99 is the slowest kill.
+  const healthyRow = summarize(
+    `3 servers: leader SIGKILL → first successful write (election ${ELECTION_MS} ms)`,
+    "ms",
+    healthy,
+  );
   rows.push(
-    summarize(
-      `3 servers: leader SIGKILL → first successful write (election ${ELECTION_MS} ms)`,
-      "ms",
-      failovers,
+    healthyRow,
+    withBaseline(
+      summarize(
+        `3 servers: leader SIGKILL → first successful write, a follower restarted just before (down ${RESTART_DOWN_MS} ms; election ${ELECTION_MS} ms)`,
+        "ms",
+        restarted,
+      ),
+      healthyRow,
     ),
+    summarize("machine load during the failovers (os.loadavg, 1 min)", "load", loads),
   );
 
   for (const s of servers) s.client.close();

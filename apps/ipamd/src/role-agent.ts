@@ -77,6 +77,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     logger: log,
     // Within the CNI plugin's patience: an allocation waiting on a lease fails in time.
     deadlineMs: 5000,
+    electionMs: config.electionMs,
     ...(tls === undefined ? {} : { tls }),
   });
   const tor = agentTor(config);

@@ -109,7 +109,11 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   const forwarder = forwardWrites(
     { ...clusterDataHandlers(cluster), ...membershipHandlers(cluster) },
     cluster,
-    { logger: log, ...(tls.client === undefined ? {} : { tls: tls.client }) },
+    {
+      logger: log,
+      electionMs: config.electionMs,
+      ...(tls.client === undefined ? {} : { tls: tls.client }),
+    },
   );
   const onCall = grpcCallObserver(metrics);
   const onRefused = grpcRefusalObserver(metrics, log);

@@ -17,6 +17,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import type { CallOptions, ServiceClient } from "./client-types.js";
+import { clusterChannelOptions } from "./cluster-links.js";
 import { decodeError } from "./error-mapping.js";
 import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
 import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
@@ -52,7 +53,13 @@ export interface GrpcClientOptions {
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Jitter source in [0, 1); default Math.random. Inject a seeded one for determinism. */
   readonly random?: () => number;
-  /** Extra @grpc/grpc-js channel options. */
+  /**
+   * The Raft election timeout of the servers, ms (default 1000): a cluster client's channels
+   * reconnect and keep alive at a pace fitted to it ({@link clusterChannelOptions}). Ignored by
+   * the node API client.
+   */
+  readonly electionMs?: number;
+  /** Extra @grpc/grpc-js channel options (over the cluster link defaults). */
   readonly channelOptions?: ChannelOptions;
 }
 
@@ -91,10 +98,16 @@ class UnaryCaller {
   readonly #addresses: string[];
   readonly #idempotent: IdempotencyRule;
   readonly #followLeader: boolean;
+  readonly #channelOptions: ChannelOptions;
   #current = 0;
   #closed = false;
 
-  constructor(options: GrpcClientOptions, idempotent: IdempotencyRule, followLeader: boolean) {
+  constructor(
+    options: GrpcClientOptions,
+    idempotent: IdempotencyRule,
+    followLeader: boolean,
+    channelOptions: ChannelOptions,
+  ) {
     if (options.addresses.length === 0) {
       throw new GrpcError("INVALID_ARGUMENT", "addresses: at least one server address is required");
     }
@@ -102,12 +115,14 @@ class UnaryCaller {
     this.#addresses = [...options.addresses];
     this.#idempotent = idempotent;
     this.#followLeader = followLeader;
+    this.#channelOptions = channelOptions;
   }
 
   #client(address: string): Client {
     let client = this.#clients.get(address);
     if (client === undefined) {
       client = new Client(address, channelCredentials(address, this.#options.tls), {
+        ...this.#channelOptions,
         ...(this.#options.tls?.serverName === undefined
           ? {}
           : { "grpc.ssl_target_name_override": this.#options.tls.serverName }),
@@ -224,8 +239,9 @@ function buildClient<M extends GenServiceMethods>(
   options: GrpcClientOptions,
   idempotent: IdempotencyRule,
   followLeader: boolean,
+  channelOptions: ChannelOptions = {},
 ): ServiceClient<M> {
-  const caller = new UnaryCaller(options, idempotent, followLeader);
+  const caller = new UnaryCaller(options, idempotent, followLeader, channelOptions);
   const client: Record<string, unknown> = { close: () => caller.close() };
   for (const method of (service as DescService).methods) {
     client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
@@ -256,7 +272,9 @@ const NON_IDEMPOTENT_CLUSTER_METHODS: ReadonlySet<string> = new Set([
  * leader address it retries on the leader (any method: the refused call had no effect). On
  * UNAVAILABLE it rotates to the next server, but only for idempotent calls: reads, the
  * idempotent writes, and LeaseBlock with a `requestId`; ApplyTopology and membership changes
- * are never retried.
+ * are never retried. Its channels use {@link clusterChannelOptions} fitted to
+ * `options.electionMs`, so that a restarted server is dialled again within a fraction of an
+ * election timeout.
  */
 export function createClusterClient(options: GrpcClientOptions): ClusterClient {
   return buildClient(
@@ -270,5 +288,8 @@ export function createClusterClient(options: GrpcClientOptions): ClusterClient {
       return true;
     },
     true,
+    clusterChannelOptions(
+      options.electionMs === undefined ? {} : { electionMs: options.electionMs },
+    ),
   );
 }

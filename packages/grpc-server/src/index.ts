@@ -4,6 +4,8 @@ export type { ServerHooks } from "./call-hooks.js";
 export type { ClientTlsOptions, ClusterClient, GrpcClientOptions, IpamClient } from "./client.js";
 export { createClusterClient, createIpamClient } from "./client.js";
 export type { CallOptions, ServiceClient } from "./client-types.js";
+export type { ClusterReconnect } from "./cluster-links.js";
+export { clusterChannelOptions, clusterReconnect, DEFAULT_ELECTION_MS } from "./cluster-links.js";
 export type { CodedError, EncodedError } from "./error-mapping.js";
 export {
   decodeError,

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  type ChannelOptions,
   Client,
   type ClientDuplexStream,
   type ClientWritableStream,
@@ -17,6 +18,7 @@ import {
   type Transport,
 } from "@ipam/raft";
 import { type ClientTlsOptions, channelCredentials } from "./client.js";
+import { clusterChannelOptions, clusterReconnect, DEFAULT_ELECTION_MS } from "./cluster-links.js";
 import {
   Raft,
   type RaftBatch,
@@ -90,8 +92,17 @@ export interface GrpcRaftTransportOptions {
   readonly codec?: RaftMessageCodec;
   /** TLS towards peers (they serve the Raft service on the TLS cluster port). */
   readonly tls?: ClientTlsOptions;
-  /** Reconnect backoff: first delay and cap in ms; defaults 50 and 5 000. */
+  /**
+   * The Raft election timeout, ms (default 1000). The links' reconnect backoff (stream and
+   * channel) and keepalive are fitted to it ({@link clusterReconnect},
+   * {@link clusterChannelOptions}), so that a link to a restarted peer is back well within one
+   * election timeout.
+   */
+  readonly electionMs?: number;
+  /** Stream reconnect backoff: first delay and cap in ms; default `clusterReconnect(electionMs)`. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Extra @grpc/grpc-js channel options, over `clusterChannelOptions` and the message limits. */
+  readonly channelOptions?: ChannelOptions;
   /** Jitter source in [0, 1): each delay is scaled by 0.5 + random() / 2. Required for determinism. */
   readonly random: () => number;
   /** Timer seam for reconnects; defaults to the global timers. */
@@ -274,8 +285,13 @@ export class GrpcRaftTransport implements Transport {
 
   #client(link: PeerLink): Client {
     link.client ??= new Client(link.address, channelCredentials(link.address, this.#options.tls), {
+      ...clusterChannelOptions({
+        electionMs: this.#options.electionMs ?? DEFAULT_ELECTION_MS,
+        keepaliveWithoutCalls: true,
+      }),
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.max_receive_message_length": 64 * 1024 * 1024,
+      ...this.#options.channelOptions,
     });
     return link.client;
   }
@@ -345,8 +361,9 @@ export class GrpcRaftTransport implements Transport {
   #scheduleReconnect(to: NodeId, link: PeerLink): void {
     if (link.retryTimer !== undefined) return;
     this.#stats.reconnects++;
-    const initial = this.#options.backoff?.initialMs ?? 50;
-    const max = this.#options.backoff?.maxMs ?? 5000;
+    const fitted = clusterReconnect(this.#options.electionMs ?? DEFAULT_ELECTION_MS);
+    const initial = this.#options.backoff?.initialMs ?? fitted.initialMs;
+    const max = this.#options.backoff?.maxMs ?? fitted.maxMs;
     const delay = Math.min(max, initial * 2 ** link.attempt) * (0.5 + this.#options.random() / 2);
     link.attempt = Math.min(link.attempt + 1, 30);
     const set = this.#options.setTimeout ?? ((callback, ms) => setTimeout(callback, ms));

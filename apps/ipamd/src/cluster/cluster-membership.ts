@@ -215,6 +215,8 @@ export interface ForwardOptions {
   readonly logger?: Logger;
   /** Deadline of a forwarded call when the incoming one has none; default 10 s. */
   readonly deadlineMs?: number;
+  /** The Raft election timeout, ms: the leader's channel reconnects at a pace fitted to it. */
+  readonly electionMs?: number;
 }
 
 /** Handlers that forward writes, and `close` for the cached leader client. */
@@ -260,6 +262,7 @@ export function forwardWrites(
         addresses: [address],
         maxAttempts: 3,
         deadlineMs: options.deadlineMs ?? 10_000,
+        ...(options.electionMs === undefined ? {} : { electionMs: options.electionMs }),
         ...(options.tls === undefined ? {} : { tls: options.tls }),
       }),
     };

@@ -182,6 +182,7 @@ export class RaftCluster extends ReplicatedCluster {
       clusterId: this.clusterId,
       peers: {},
       random: Math.random,
+      electionMs: this.#options.electionMs,
       ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       onError: (error) => this.#log.debug({ err: error }, "raft transport"),
     });

@@ -51,6 +51,7 @@ export class RaftJoin {
       addresses: this.#o.servers,
       deadlineMs: 5000,
       maxAttempts: 4,
+      electionMs: this.#o.electionMs,
       ...(this.#o.tls === undefined ? {} : { tls: this.#o.tls }),
     });
   }

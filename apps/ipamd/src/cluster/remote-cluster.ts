@@ -34,6 +34,8 @@ export interface RemoteClusterOptions {
   readonly probeMs?: number;
   /** Jitter source in [0, 1); default Math.random. */
   readonly random?: () => number;
+  /** The servers' Raft election timeout, ms: channels reconnect at a pace fitted to it (default 1000). */
+  readonly electionMs?: number;
 }
 
 /** Codes after which another server (or the same one, later) may answer. */
@@ -127,6 +129,7 @@ export class RemoteCluster implements ClusterApi {
       client = createClusterClient({
         addresses: [address],
         maxAttempts: 1,
+        ...(this.#options.electionMs === undefined ? {} : { electionMs: this.#options.electionMs }),
         ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       });
       this.#clients.set(address, client);
