@@ -205,6 +205,8 @@ export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient } from "./lean-client.js";
 export type {
   GrpcRaftTransportOptions,
+  NotMemberRefusal,
+  PeerRefusal,
   RaftMessageCodec,
   RaftTransportStats,
 } from "./raft-transport.js";

@@ -80,6 +80,30 @@ export interface RaftTransportStats {
   readonly reconnects: number;
 }
 
+/**
+ * A receiving server's refusal of a sender that is not a member of its configuration
+ * ({@link GrpcRaftTransportOptions.checkSender}).
+ */
+export interface NotMemberRefusal {
+  /**
+   * The log index of the refusing server's configuration (the one that does not list the
+   * sender). A sender whose own configuration is newer was added after it: the refusal is stale.
+   */
+  readonly configIndex: number;
+  /** Why, for the sender's log. */
+  readonly reason: string;
+}
+
+/** A refusal as the sender's transport reports it ({@link GrpcRaftTransportOptions.onRefused}). */
+export interface PeerRefusal extends NotMemberRefusal {
+  /** The peer that refused. */
+  readonly peer: NodeId;
+}
+
+/** Request metadata/trailer names of a {@link NotMemberRefusal} on the wire. */
+const NOT_MEMBER = "NOT_MEMBER";
+const CONFIG_INDEX_TRAILER = "ipam-config-index";
+
 /** Options of {@link GrpcRaftTransport}. */
 export interface GrpcRaftTransportOptions {
   /** This server's Raft id. */
@@ -119,6 +143,18 @@ export interface GrpcRaftTransportOptions {
   readonly maxQueuedMessages?: number;
   /** Told about transport-level failures (broken links, bad batches); never throws back. */
   readonly onError?: (error: GrpcError) => void;
+  /**
+   * Asked for every received batch: a refusal drops the batch and ends the sender's stream
+   * with gRPC FAILED_PRECONDITION, trailer `ipam-error-code: NOT_MEMBER` and the refusal's
+   * `ipam-config-index`, which the sender's transport reports through `onRefused`. Called on the
+   * hot path: answer from a cached member set. Must not throw (a throw admits the batch).
+   */
+  readonly checkSender?: (
+    from: NodeId,
+    messages: readonly Message[],
+  ) => NotMemberRefusal | undefined;
+  /** Told when a peer refused this server's messages because it is not a member there. */
+  readonly onRefused?: (refusal: PeerRefusal) => void;
 }
 
 interface SnapshotUpload {
@@ -333,7 +369,9 @@ export class GrpcRaftTransport implements Transport {
       link.ready = true;
       this.#flush(to, link);
     });
-    stream.on("data", (batch: RaftBatch) => this.#deliver(batch, "response stream"));
+    stream.on("data", (batch: RaftBatch) => {
+      this.#deliver(batch, "response stream");
+    });
     stream.on("drain", () => {
       link.waitingForDrain = false;
       this.#flush(to, link);
@@ -345,8 +383,16 @@ export class GrpcRaftTransport implements Transport {
       link.waitingForDrain = false;
       if (this.#closed || this.#links.get(to) !== link) return;
       if (error !== undefined) {
+        const refusal = notMemberRefusal(error);
+        if (refusal !== undefined) {
+          try {
+            this.#options.onRefused?.({ ...refusal, peer: to });
+          } catch (hookError) {
+            this.#report("INTERNAL", "onRefused threw", hookError);
+          }
+        }
         this.#report(
-          "UNAVAILABLE",
+          refusal === undefined ? "UNAVAILABLE" : "FAILED_PRECONDITION",
           `raft link to ${to} (${link.address}) broke: ${error.message}`,
           error,
         );
@@ -455,13 +501,22 @@ export class GrpcRaftTransport implements Transport {
     }
   }
 
-  #deliver(batch: RaftBatch, origin: string): boolean {
+  /**
+   * Hands a received batch to the handler. Returns the reason to end the stream it came on
+   * (another cluster, or a sender that is not a member), undefined when it was taken (or
+   * dropped without ending the stream).
+   */
+  #deliver(batch: RaftBatch, origin: string): StreamRefusal | undefined {
     if (batch.clusterId !== this.#options.clusterId) {
       this.#report(
         "CONFLICT",
         `raft batch from ${batch.from} (${origin}) is for cluster ${batch.clusterId}, not ${this.#options.clusterId}`,
       );
-      return false;
+      return {
+        code: status.FAILED_PRECONDITION,
+        details: `cluster id mismatch: this server belongs to ${this.#options.clusterId}`,
+        metadata: errorMetadata("CONFLICT"),
+      };
     }
     if (batch.to !== this.#options.id) {
       // A stale address book on the sender (a member moved): never feed another node's mail
@@ -471,17 +526,33 @@ export class GrpcRaftTransport implements Transport {
         "CONFLICT",
         `raft batch from ${batch.from} is addressed to ${batch.to}, but this server is ${this.#options.id}`,
       );
-      return true;
+      return undefined;
     }
     let messages: Message[];
     try {
       messages = batch.messages.map((bytes) => this.#codec.decode(bytes));
     } catch (error) {
       this.#report("INVALID_ARGUMENT", `undecodable raft batch from ${batch.from}`, error);
-      return true;
+      return undefined;
+    }
+    let refusal: NotMemberRefusal | undefined;
+    try {
+      refusal = this.#options.checkSender?.(batch.from, messages);
+    } catch (error) {
+      this.#report("INTERNAL", "checkSender threw; batch admitted", error);
+    }
+    if (refusal !== undefined) {
+      this.#stats.messagesDropped += messages.length;
+      this.#report(
+        "FAILED_PRECONDITION",
+        `raft batch from ${batch.from} refused: ${refusal.reason}`,
+      );
+      const metadata = errorMetadata(NOT_MEMBER);
+      metadata.set(CONFIG_INDEX_TRAILER, String(refusal.configIndex));
+      return { code: status.FAILED_PRECONDITION, details: refusal.reason, metadata };
     }
     this.#hand(messages);
-    return true;
+    return undefined;
   }
 
   #hand(messages: readonly Message[]): void {
@@ -501,13 +572,14 @@ export class GrpcRaftTransport implements Transport {
     }
     this.#inbound.add(call);
     call.sendMetadata(new GrpcMetadata());
+    let refused = false;
     call.on("data", (batch: RaftBatch) => {
-      if (!this.#deliver(batch, "stream")) {
-        call.emit("error", {
-          code: status.FAILED_PRECONDITION,
-          details: `cluster id mismatch: this server belongs to ${this.#options.clusterId}`,
-          metadata: errorMetadata("CONFLICT"),
-        });
+      if (refused) return;
+      const refusal = this.#deliver(batch, "stream");
+      if (refusal !== undefined) {
+        refused = true;
+        this.#inbound.delete(call);
+        call.emit("error", refusal);
       }
     });
     call.on("end", () => {
@@ -569,6 +641,23 @@ export class GrpcRaftTransport implements Transport {
         callback(null, create(SnapshotAckSchema, { bytesReceived: received, accepted: true }));
     });
   }
+}
+
+/** How a server ends a Raft stream it refuses (a gRPC status with ipamd trailers). */
+interface StreamRefusal {
+  readonly code: status;
+  readonly details: string;
+  readonly metadata: GrpcMetadata;
+}
+
+/** The NOT_MEMBER refusal a peer ended our stream with, if that is what `error` is. */
+function notMemberRefusal(error: Error): NotMemberRefusal | undefined {
+  const metadata = (error as { metadata?: GrpcMetadata }).metadata;
+  if (!(metadata instanceof GrpcMetadata)) return undefined;
+  if (metadata.get("ipam-error-code")[0] !== NOT_MEMBER) return undefined;
+  const configIndex = Number(metadata.get(CONFIG_INDEX_TRAILER)[0] ?? Number.NaN);
+  if (!Number.isSafeInteger(configIndex) || configIndex < 0) return undefined;
+  return { configIndex, reason: (error as { details?: string }).details ?? error.message };
 }
 
 function errorMetadata(code: string): GrpcMetadata {

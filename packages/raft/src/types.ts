@@ -331,7 +331,19 @@ export interface RaftStatus {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /**
+   * The highest commit index this node heard from the leader of its current term (in appends,
+   * heartbeats and ReadIndex answers); its own commit index on the leader; 0 before it heard
+   * from a leader in this term. Above `applied` for long, it means this node does not catch up
+   * (an operator signal: its log may have gone backwards).
+   */
+  readonly leaderCommit: number;
   readonly conf: ConfState;
+  /**
+   * The log index `conf` comes from: its `config` entry, else the snapshot the configuration
+   * was restored from (an upper bound of the entry's index), 0 for the bootstrap configuration.
+   */
+  readonly confIndex: number;
   /** Set while a leadership transfer to this node is in progress (leader only). */
   readonly leadTransferee: NodeId | null;
   /** Per-peer replication progress; only populated on the leader. */

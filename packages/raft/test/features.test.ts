@@ -344,3 +344,40 @@ describe("restart", () => {
     expect(err2.message).toContain("options.maxInflightAppends");
   });
 });
+
+describe("operator signals in status()", () => {
+  it("a follower whose log went backwards (an old copy of its storage) never catches up, and leaderCommit shows it", () => {
+    const c = new TestCluster(["a", "b", "c"]);
+    c.elect("a");
+    c.node("a").raw.propose(enc("x"));
+    c.deliverAll();
+    const backup = c.node("b").storage.clone();
+    for (const v of ["y", "z", "w"]) c.node("a").raw.propose(enc(v));
+    c.deliverAll();
+    const commit = c.node("a").raw.status().commit;
+    expect(c.node("b").raw.status()).toMatchObject({ commit, leaderCommit: commit });
+    // "Restore" b from the copy: the leader believes b holds everything up to its match index.
+    c.nodes.set("b", {
+      id: "b",
+      storage: backup,
+      raw: c.newRaw("b", backup, { voters: ["a", "b", "c"], learners: [] }),
+      applied: [],
+      readStates: [],
+    });
+    c.tickAll(30);
+    const st = c.node("b").raw.status();
+    expect(st.lastIndex).toBeLessThan(commit);
+    expect(st.leaderCommit).toBe(commit);
+    expect(st.commit).toBeLessThan(st.leaderCommit);
+  });
+
+  it("confIndex names the config entry the configuration comes from (0: the bootstrap one)", () => {
+    const c = new TestCluster(["a", "b", "c"]);
+    c.elect("a");
+    expect(c.node("b").raw.status().confIndex).toBe(0); // bootstrap
+    const ticket = c.node("a").raw.proposeConfChange({ type: "add-learner", node: "d" });
+    c.deliverAll();
+    expect(c.node("b").raw.status()).toMatchObject({ confIndex: ticket.index });
+    expect(c.node("a").raw.status()).toMatchObject({ confIndex: ticket.index });
+  });
+});

@@ -75,11 +75,15 @@ export class Raft {
   term = 0;
   vote: NodeId | null = null;
   leader: NodeId | null = null;
+  /** Highest commit index heard from the leader of the current term (see RaftStatus.leaderCommit). */
+  leaderCommit = 0;
   role: Role = "follower";
   readonly log: RaftLog;
 
   /** Configuration as of the latest snapshot (or bootstrap); `confStack` holds later config entries. */
   baseConf: ConfState;
+  /** The snapshot index `baseConf` came from (0: bootstrap). */
+  baseConfIndex = 0;
   confStack: { index: number; conf: ConfState }[] = [];
   conf: ConfState;
 
@@ -139,6 +143,7 @@ export class Raft {
     committed = Math.max(committed, applied);
     this.log = new RaftLog(storage, committed, applied);
     this.baseConf = snapIndex > 0 ? confState : (options.bootstrap ?? confState ?? EMPTY_CONF);
+    this.baseConfIndex = snapIndex;
     const scanFrom = Math.max(storage.firstIndex(), snapIndex + 1);
     if (scanFrom <= lastIndex) {
       for (const e of storage.entries(scanFrom, lastIndex + 1)) {
@@ -175,6 +180,16 @@ export class Raft {
     return this.confStack[this.confStack.length - 1]?.index ?? 0;
   }
 
+  /** The index the current configuration comes from (see RaftStatus.confIndex). */
+  confIndex(): number {
+    return this.confStack[this.confStack.length - 1]?.index ?? this.baseConfIndex;
+  }
+
+  /** A leader of the current term told us its commit index is at least `commit`. */
+  noteLeaderCommit(commit: number): void {
+    if (commit > this.leaderCommit) this.leaderCommit = commit;
+  }
+
   committedInTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
   }
@@ -189,6 +204,7 @@ export class Raft {
     if (term !== this.term) {
       this.term = term;
       this.vote = null;
+      this.leaderCommit = 0;
     }
     this.leader = null;
     this.electionElapsed = 0;
@@ -736,7 +752,9 @@ export class Raft {
       commit: this.log.committed,
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),
+      leaderCommit: this.role === "leader" ? this.log.committed : this.leaderCommit,
       conf: this.conf,
+      confIndex: this.confIndex(),
       leadTransferee: this.leadTransferee,
       progress,
     };

@@ -7,11 +7,13 @@ export function stepFollower(r: Raft, m: Message): void {
     case "append":
       r.electionElapsed = 0;
       r.leader = m.from;
+      r.noteLeaderCommit(m.commit);
       onAppend(r, m);
       break;
     case "heartbeat":
       r.electionElapsed = 0;
       r.leader = m.from;
+      r.noteLeaderCommit(m.commit);
       r.log.commitTo(Math.min(m.commit, r.log.lastIndex()));
       r.send({
         type: "heartbeat-response",
@@ -42,7 +44,10 @@ export function stepFollower(r: Raft, m: Message): void {
       });
       break;
     case "read-index-response":
-      if (!m.reject) r.readStates.push({ index: m.index, context: m.context });
+      if (!m.reject) {
+        r.noteLeaderCommit(m.index);
+        r.readStates.push({ index: m.index, context: m.context });
+      }
       break;
     default:
       break;
@@ -136,6 +141,7 @@ function restore(r: Raft, snapshot: { meta: SnapshotMessage["meta"]; data: Uint8
   }
   r.log.restore(snapshot);
   r.baseConf = snapshot.meta.conf;
+  r.baseConfIndex = index;
   r.confStack = [];
   r.setConf(snapshot.meta.conf);
 }

@@ -123,6 +123,12 @@ export interface RaftNodeStatus {
   /** The leader's address from the membership, when known. */
   readonly leaderAddress: string | null;
   readonly commit: number;
+  /**
+   * The highest commit index heard from the current term's leader (this node's own commit on
+   * the leader; 0 before a leader was heard from). `leaderCommit - applied` is how far this node
+   * is behind; a gap that does not close means it does not catch up.
+   */
+  readonly leaderCommit: number;
   /** Last index applied to the state machine by this node. */
   readonly applied: number;
   readonly lastIndex: number;
@@ -130,6 +136,11 @@ export interface RaftNodeStatus {
   readonly snapshotIndex: number;
   /** The latest membership known to this node (may include a change not yet committed). */
   readonly members: ConfState;
+  /**
+   * The log index `members` comes from (its config entry, or the snapshot it was restored
+   * from; 0: the bootstrap configuration). `members` is committed when this is ≤ `commit`.
+   */
+  readonly membersIndex: number;
   /** Leader only: replication progress of every member (this node included). */
   readonly progress: Readonly<Record<NodeId, PeerProgress>>;
   readonly pendingProposals: number;

@@ -863,10 +863,12 @@ export class RaftNode<Result = unknown> {
       leader: st.leader,
       leaderAddress: st.leader === null ? null : (st.conf.addresses?.[st.leader] ?? null),
       commit: st.commit,
+      leaderCommit: st.leaderCommit,
       applied: this.applied,
       lastIndex: st.lastIndex,
       snapshotIndex: this.snapshotIndex,
       members: st.conf,
+      membersIndex: st.confIndex,
       progress: st.progress,
       pendingProposals: this.pending.size,
       pendingReads:
