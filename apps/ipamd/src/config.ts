@@ -39,6 +39,11 @@ export interface IpamdConfig {
   readonly nodeLabels: Readonly<Record<string, string>>;
   readonly bootstrap: boolean;
   readonly join: readonly string[];
+  /**
+   * `--restore-from FILE`: a backup of `ipamd.db` to start a new single-server cluster from
+   * (disaster recovery; servers). Ignored, like --bootstrap, once the data dir holds a cluster.
+   */
+  readonly restoreFrom: string | undefined;
   readonly servers: readonly string[];
   readonly enableStore: boolean;
   readonly logLevel: LogLevel;
@@ -119,6 +124,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     default: "false (true in role all)",
   },
   join: { type: "string", help: "servers to join, ADDR,... (servers)", default: "none" },
+  "restore-from": {
+    type: "string",
+    help: "disaster recovery: start a NEW single-server cluster from this backup of ipamd.db (servers; empty --data-dir)",
+    default: "none",
+  },
   servers: { type: "string", help: "cluster servers, ADDR,... (agents)", default: "none" },
   "enable-store": {
     type: "string",
@@ -382,6 +392,16 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   if (bootstrap && join_.length > 0) bad("join", "cannot be combined with --bootstrap");
   const clusterStore = parseClusterStore(str("cluster-store"), role);
   const etcd = clusterStore === "etcd" ? parseEtcdConfig({ str, bool, num }) : undefined;
+  const restoreFrom = str("restore-from");
+  if (restoreFrom !== undefined) {
+    if (role !== "server") bad("restore-from", "only a --role server restores a cluster");
+    if (join_.length > 0 || bootstrap) {
+      bad("restore-from", "cannot be combined with --join or --bootstrap (it makes a new cluster)");
+    }
+    if (clusterStore === "etcd") {
+      bad("restore-from", "restores a Raft cluster; with --cluster-store etcd use `ipamd state import`");
+    }
+  }
   return {
     role,
     nodeId,
@@ -396,6 +416,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     nodeLabels: labels,
     bootstrap,
     join: join_,
+    restoreFrom,
     servers,
     enableStore: bool("enable-store", true),
     logLevel: logLevel as LogLevel,

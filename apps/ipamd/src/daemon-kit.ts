@@ -147,7 +147,11 @@ export function raftMetricHooks(metrics: IpamMetrics): RaftNodeHooks {
 }
 
 /** Reads this server's Raft status into the Raft gauges at each scrape. */
-export function exportRaft(metrics: IpamMetrics, status: () => RaftNodeStatus): void {
+export function exportRaft(
+  metrics: IpamMetrics,
+  status: () => RaftNodeStatus,
+  removed: () => boolean = () => false,
+): void {
   metrics.setRaftSource(() => {
     const st = status();
     return {
@@ -156,6 +160,7 @@ export function exportRaft(metrics: IpamMetrics, status: () => RaftNodeStatus): 
       commit: st.commit,
       applied: st.applied,
       leader: st.leader,
+      removed: removed(),
     };
   });
 }

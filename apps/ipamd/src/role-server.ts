@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { forwardWrites, membershipHandlers } from "./cluster/cluster-membership.js";
 import { RaftCluster } from "./cluster/raft-cluster.js";
+import { copyBackupIntoDataDir } from "./cluster/restore-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
   exportClusterPool,
@@ -66,6 +67,10 @@ export async function serverTls(
  * leadership over before it stops.
  */
 export async function runServer(config: IpamdConfig, log: Logger): Promise<number> {
+  const restore =
+    config.restoreFrom !== undefined && config.enableStore
+      ? copyBackupIntoDataDir(config.restoreFrom, config.dataDir, log)
+      : false;
   const { store, metrics } = openDaemonStore(config, log);
   const tls = await serverTls(config);
   const cluster = new RaftCluster({
@@ -76,6 +81,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     logger: log,
     bootstrap: config.bootstrap,
     join: config.join,
+    restore,
     snapshotEntries: config.raftSnapshotEntries,
     hooks: raftMetricHooks(metrics),
     ...(tls.client === undefined ? {} : { tls: tls.client }),
@@ -156,25 +162,33 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     process.off("SIGTERM", onEarlyTerm);
     process.off("SIGINT", onEarlyInt);
   }
-  // gRPC health: the Cluster service is SERVING while a leader is known (writes can commit).
+  // gRPC health and /readyz: SERVING while a leader is known and this server keeps up with its
+  // commit index (cluster.notReadyReason); a removed server is never ready.
   let stoppingHealth = false;
   const updateHealth = () => {
     if (stoppingHealth) return;
     tcp.setServingStatus(
       "ipam.v1.Cluster",
-      cluster.leader() === undefined ? "NOT_SERVING" : "SERVING",
+      cluster.notReadyReason() === undefined ? "SERVING" : "NOT_SERVING",
     );
   };
   const unsubscribe = cluster.raft.onStatusChange(updateHealth);
+  // The apply lag and a removal change readiness without a Raft status change.
+  const healthTimer = setInterval(updateHealth, 500);
+  healthTimer.unref();
   updateHealth();
-  exportRaft(metrics, () => cluster.status());
+  exportRaft(
+    metrics,
+    () => cluster.status(),
+    () => cluster.removed !== undefined,
+  );
   metricsServer = await startMetricsEndpoint(
     config,
     metrics,
-    () =>
-      cluster.leader() !== undefined
-        ? { ready: true }
-        : { ready: false, reason: "no Raft leader known" },
+    () => {
+      const reason = cluster.notReadyReason();
+      return reason === undefined ? { ready: true } : { ready: false, reason };
+    },
     log,
   );
   log.info(
@@ -185,7 +199,9 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
       mode: cluster.mode,
       members: cluster.status().members,
     },
-    `ready: server ${config.nodeId} of cluster ${cluster.clusterId} on ${advertise}`,
+    cluster.removed === undefined
+      ? `ready: server ${config.nodeId} of cluster ${cluster.clusterId} on ${advertise}`
+      : `serving status only: server ${config.nodeId} was removed from cluster ${cluster.clusterId}`,
   );
 
   // Topology: only the leader proposes the file; followers leave it to the leader. A
@@ -212,6 +228,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
 
   return await onStopSignals(log, async () => {
     clearTimeout(leaderWait);
+    clearInterval(healthTimer);
     stoppingHealth = true;
     unsubscribe();
     await topologyReload.stop();

@@ -59,6 +59,7 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_raft_commit_index",
   "ipamd_raft_applied_index",
   "ipamd_raft_has_leader",
+  "ipamd_raft_removed",
   "ipamd_raft_apply_duration_seconds",
   "ipamd_raft_applied_entries_total",
   "ipamd_raft_proposals_total",
@@ -455,6 +456,12 @@ export function createIpamMetrics(
     [],
     raftDriver,
   );
+  const raftRemoved = sourceGauge(
+    "ipamd_raft_removed",
+    "1 once this server learnt it was removed from the Raft membership (it no longer takes part), else 0.",
+    [],
+    raftDriver,
+  );
   const raftApplyDuration = histogram(
     "ipamd_raft_apply_duration_seconds",
     "Time to apply one batch of committed Raft entries to the cluster state machine.",
@@ -607,7 +614,9 @@ export function createIpamMetrics(
 
   const raft = createScrapeDriver<RaftStatusLike>({
     clear: () => {
-      for (const g of [raftTerm, raftCommitIndex, raftAppliedIndex, raftHasLeader]) clearGauge(g);
+      for (const g of [raftTerm, raftCommitIndex, raftAppliedIndex, raftHasLeader, raftRemoved]) {
+        clearGauge(g);
+      }
       clearGauge(raftRole);
     },
     write: (status) => {
@@ -616,6 +625,7 @@ export function createIpamMetrics(
       raftCommitIndex.set(count(status.commit));
       raftAppliedIndex.set(count(status.applied));
       raftHasLeader.set(status.leader === null ? 0 : 1);
+      raftRemoved.set(status.removed === true ? 1 : 0);
     },
     onError: onSourceError("raft"),
   });

@@ -89,6 +89,8 @@ export interface RaftStatusLike {
   readonly applied: GaugeCount;
   /** The leader of the current term as far as this node knows (itself included), or null. */
   readonly leader: string | null;
+  /** True once this server learnt it was removed from the membership (absent: false). */
+  readonly removed?: boolean;
 }
 
 /** A source of the Raft status, read on each scrape. */

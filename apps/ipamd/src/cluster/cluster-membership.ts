@@ -72,6 +72,10 @@ export interface StatusSource {
   /** The leader's id and advertise address, when known. */
   leader(): { readonly id: string; readonly address: string } | undefined;
   readonly clusterId: string;
+  /** Why this server is not ready (undefined: ready); absent: ready when a leader is known. */
+  notReadyReason?(): string | undefined;
+  /** Set once this server learnt it was removed from the membership. */
+  readonly removed?: string | undefined;
 }
 
 /** GetLeader and GetStatus: this server's view, answered locally (never forwarded). */
@@ -101,6 +105,10 @@ export function statusHandlers(source: StatusSource): Partial<ClusterHandlers> {
         members: wireMembers(st.members),
         clusterId: source.clusterId,
         clusterStore: "raft",
+        leaderCommitIndex: BigInt(st.leaderCommit),
+        notReadyReason:
+          source.notReadyReason?.() ?? (leader === undefined ? "no Raft leader known" : ""),
+        removed: source.removed !== undefined,
       };
     },
   };
