@@ -20,6 +20,7 @@ import {
   freePort,
   type IpamdProcess,
   killAll,
+  logsOf,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -32,6 +33,10 @@ const ELECTION_MS = Number(process.env.BENCH_ELECTION_MS ?? 1000);
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 10);
 const RESTART_DOWN_MS = Number(process.env.BENCH_RESTART_DOWN_MS ?? 15000);
 const RESTART_SETTLE_MS = Number(process.env.BENCH_RESTART_SETTLE_MS ?? 1000);
+/** The servers' --log-level (BENCH_LOG_LEVEL); with BENCH_DUMP_OVER_MS, slow failovers print it. */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? "warn";
+/** A failover slower than this (ms) prints the survivors' last log lines to stderr. */
+const DUMP_OVER_MS = Number(process.env.BENCH_DUMP_OVER_MS ?? Number.POSITIVE_INFINITY);
 /** BENCH_FAILOVER_ONLY=1: only the failover rows. */
 const FAILOVER_ONLY = process.env.BENCH_FAILOVER_ONLY === "1";
 const CONCURRENCY = 64;
@@ -67,7 +72,7 @@ async function main(): Promise<void> {
   const start = async (id: string, extra: string[]) => {
     const address = `127.0.0.1:${await freePort()}`;
     const args = ["--role", "server", "--node-id", id, "--data-dir", join(dir, id)]
-      .concat(["--grpc-addr", address, "--metrics-addr", "off", "--log-level", "warn"])
+      .concat(["--grpc-addr", address, "--metrics-addr", "off", "--log-level", LOG_LEVEL])
       .concat(["--election-ms", String(ELECTION_MS), ...extra]);
     const s = {
       id,
@@ -217,6 +222,10 @@ async function main(): Promise<void> {
     }
     const ms = performance.now() - killedAt;
     c.close();
+    if (ms > DUMP_OVER_MS) {
+      console.error(`slow failover (${Math.round(ms)} ms) after killing ${victim.id}:`);
+      console.error(logsOf(survivors.map((s) => s.proc), 60));
+    }
     victim.proc = spawnIpamd(`${victim.id}'`, victim.proc.args);
     leaderId = await group();
     return ms;

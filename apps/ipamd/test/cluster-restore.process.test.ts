@@ -284,3 +284,63 @@ describe("restoring a server and removed servers (docs/operations.md)", () => {
     await waitForGroup(servers, ["s1", "s2", "s3"]);
   }, 180_000);
 });
+
+describe("disaster recovery: quorum lost, a new cluster from a backup (docs/operations.md)", () => {
+  const root = tempDir("ipamd-dr");
+  const servers: Server[] = [];
+  const any = () => client(servers.map((s) => s.address));
+  const lease = (requestId: string) =>
+    any().leaseBlock(
+      { nodeId: "node-a", purpose: "default", family: Family.IPV4, requestId },
+      { deadlineMs: 5000 },
+    );
+
+  it("--restore-from starts a new single-server cluster from the backup; the others join it with empty data dirs", async () => {
+    servers.push(await newServer("s1", root, ["--bootstrap"]));
+    await waitForGroup(servers, ["s1"]);
+    const s1 = servers[0] as Server;
+    servers.push(await newServer("s2", root, ["--join", s1.address]));
+    servers.push(await newServer("s3", root, ["--join", `${s1.address}`]));
+    await waitForGroup(servers, ["s1", "s2", "s3"]);
+    const oldId = (await s1.client.getStatus({})).clusterId;
+    await any().registerNode({ nodeId: "node-a", torId: TOR });
+    const kept = await lease("in-the-backup");
+    const backupFile = join(root, "backup.db");
+    backup(s1, backupFile);
+    const lost = await lease("after-the-backup");
+    // The disaster: every server gone, their data dirs with them.
+    for (const s of servers) {
+      s.proc.kill("SIGKILL");
+      await s.proc.exited();
+      rmSync(s.dataDir, { recursive: true });
+    }
+    // Step 1: one server from the backup, as a new cluster.
+    start(s1, ["--restore-from", backupFile]);
+    await waitForGroup([s1], ["s1"]);
+    const st = await s1.client.getStatus({});
+    expect(st.clusterId).not.toBe(oldId);
+    expect(s1.proc.log.join("\n")).toContain("restored from a backup as a NEW cluster");
+    // Step 2: the others with empty data dirs, --join.
+    const [, s2, s3] = servers as [Server, Server, Server];
+    start(s2, ["--join", s1.address]);
+    start(s3, ["--join", `${s1.address},${s2.address}`]);
+    await waitForGroup(servers, ["s1", "s2", "s3"]);
+    // The state is the backup's: its lease is there, the later one is not.
+    for (const s of servers) {
+      const blocks = await waitFor(`${s.id} to hold the backup's lease`, async () => {
+        const b = (await s.client.listBlocks({ nodeId: "node-a", allowStale: true })).blocks;
+        return b.length === 1 ? b : undefined;
+      });
+      expect(blocks.map((b) => b.cidr)).toEqual([kept.block?.cidr]);
+    }
+    expect(lost.block?.cidr).not.toBe(kept.block?.cidr);
+    // A restart with the same flags resumes the restored cluster (--restore-from ignored).
+    await stop(s1);
+    start(s1, ["--restore-from", backupFile]);
+    await waitForGroup(servers, ["s1", "s2", "s3"]);
+    expect((await s1.client.getStatus({})).clusterId).toBe(st.clusterId);
+    expect(s1.proc.log.join("\n")).toContain("--restore-from ignored");
+    // And it writes.
+    expect((await lease("after-the-restore")).block?.cidr).toMatch(/^10\.99\./);
+  }, 240_000);
+});

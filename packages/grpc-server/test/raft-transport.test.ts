@@ -4,6 +4,7 @@ import {
   type GrpcError,
   GrpcRaftTransport,
   type GrpcServer,
+  type PeerRefusal,
   raftMessageCodec,
   startGrpcServer,
 } from "../src/index.js";
@@ -165,6 +166,60 @@ describe("GrpcRaftTransport", () => {
     expect(b.received).toEqual([]);
     expect(errors[0]).toMatchObject({ code: "CONFLICT" });
     expect(errors[0]?.message).toContain("other-cluster");
+  });
+
+  it("refuses a sender checkSender turns away with NOT_MEMBER and the config index; the sender hears of it", async () => {
+    const refusals: PeerRefusal[] = [];
+    const a = new GrpcRaftTransport({
+      id: "a",
+      clusterId: "c1",
+      peers: {},
+      random: () => 0.5,
+      backoff: { initialMs: 10, maxMs: 100 },
+      onRefused: (r) => refusals.push(r),
+    });
+    cleanups.push(() => a.close());
+    const received: Message[] = [];
+    const b = new GrpcRaftTransport({
+      id: "b",
+      clusterId: "c1",
+      peers: {},
+      random: () => 0.5,
+      checkSender: (from, messages) =>
+        from === "a" && messages.some((m) => m.type === "prevote")
+          ? { configIndex: 42, reason: "a is not a member of cluster c1" }
+          : undefined,
+    });
+    b.onReceive((m) => received.push(...m));
+    const server = await startGrpcServer({
+      tcp: { host: "127.0.0.1", port: 0 },
+      services: [b.service()],
+    });
+    cleanups.push(async () => {
+      await b.close();
+      await server.shutdown(100);
+    });
+    a.setPeers({ b: `127.0.0.1:${server.tcpPort}` });
+    // Admitted: the hook lets it through.
+    a.send("b", [heartbeat("a", "b", 1)]);
+    await waitFor(() => received.length === 1);
+    const prevote: Message = {
+      type: "prevote",
+      from: "a",
+      to: "b",
+      term: 4,
+      lastIndex: 9,
+      lastTerm: 3,
+      transfer: false,
+    };
+    a.send("b", [prevote]);
+    await waitFor(() => refusals.length > 0);
+    expect(refusals[0]).toEqual({
+      peer: "b",
+      configIndex: 42,
+      reason: "a is not a member of cluster c1",
+    });
+    expect(received).toHaveLength(1);
   });
 
   it("drops batches addressed to another member (stale address book)", async () => {
