@@ -224,7 +224,12 @@ async function main(): Promise<void> {
     c.close();
     if (ms > DUMP_OVER_MS) {
       console.error(`slow failover (${Math.round(ms)} ms) after killing ${victim.id}:`);
-      console.error(logsOf(survivors.map((s) => s.proc), 60));
+      console.error(
+        logsOf(
+          survivors.map((s) => s.proc),
+          60,
+        ),
+      );
     }
     victim.proc = spawnIpamd(`${victim.id}'`, victim.proc.args);
     leaderId = await group();

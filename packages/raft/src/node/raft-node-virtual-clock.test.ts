@@ -118,3 +118,57 @@ describe("RaftNode on a virtual clock (injected Clock and schedule)", () => {
     await Promise.all(nodes.map((n) => n.stop()));
   });
 });
+
+describe("RaftNode ticks in real time when its tick timer fires late", () => {
+  /** A clock whose timers fire `lateMs` after they were due (a busy or starved process). */
+  function lateClock(lateMs: number) {
+    let now = 0;
+    const timers: { at: number; fn: () => void }[] = [];
+    const clock: Clock = {
+      now: () => now,
+      setTimeout: (fn, delayMs) => {
+        const t = { at: now + delayMs + lateMs, fn };
+        timers.push(t);
+        return t;
+      },
+      clearTimeout: (h) => {
+        const i = timers.indexOf(h as { at: number; fn: () => void });
+        if (i >= 0) timers.splice(i, 1);
+      },
+    };
+    const advanceTo = (end: number) => {
+      for (;;) {
+        timers.sort((a, b) => a.at - b.at);
+        const t = timers[0];
+        if (t === undefined || t.at > end) break;
+        timers.shift();
+        now = t.at;
+        t.fn();
+      }
+      now = end;
+    };
+    return { clock, advanceTo };
+  }
+
+  it("a follower that hears nothing campaigns after its election timeout in clock time, not after as many late timer firings", () => {
+    // Election timeout 10 ticks of 50 ms = 500..1000 ms; each timer fires 100 ms late (3x slow).
+    const world = lateClock(100);
+    const network = new MemoryNetwork({ schedule: (fn) => fn() });
+    const node = createRaftNode({
+      id: "a",
+      storage: new MemoryStorage(),
+      stateMachine: new KvStateMachine(),
+      transport: network.transport("a"),
+      bootstrap: { voters: ["a", "b", "c"], learners: [] },
+      clock: world.clock,
+      schedule: (fn) => fn(),
+      tickMs: 50,
+      electionTicks: 10,
+      random: createSeededRandom(7),
+    });
+    // One timer firing per 150 ms: counted as 1 tick each, the campaign would wait 1.5..3 s.
+    world.advanceTo(1150);
+    expect(node.status().role).not.toBe("follower");
+    void node.stop();
+  });
+});

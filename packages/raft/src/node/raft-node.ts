@@ -51,6 +51,9 @@ interface PendingTransfer {
   readonly reject: (error: RaftError) => void;
 }
 
+/** Most ticks one late tick timer counts (see RaftNode's dueTicks). */
+const MAX_TICK_CATCH_UP = 4;
+
 const SILENT_LOGGER: RaftLogger = {
   debug: () => {},
   info: () => {},
@@ -120,6 +123,8 @@ export class RaftNode<Result = unknown> {
   private readonly hooks: RaftNodeHooks;
   private readonly schedule: (run: () => void) => void;
   private readonly tickMs: number;
+  /** When the last counted tick was due (see {@link dueTicks}). */
+  private lastTickAt: number;
   private readonly electionMs: number;
   private readonly maxPending: number;
   private readonly proposalTimeoutMs: number;
@@ -168,6 +173,7 @@ export class RaftNode<Result = unknown> {
     this.hooks = options.hooks ?? {};
     this.schedule = options.schedule ?? ((run) => setImmediate(run));
     this.tickMs = positive(options.tickMs, 100, "tickMs");
+    this.lastTickAt = this.clock.now();
     const electionTicks = positive(options.electionTicks, 10, "electionTicks");
     this.electionMs = electionTicks * this.tickMs;
     this.maxPending = positive(options.maxPendingProposals, 4096, "maxPendingProposals");
@@ -248,9 +254,29 @@ export class RaftNode<Result = unknown> {
     this.tickTimer = this.clock.setTimeout(() => this.onTick(), this.tickMs);
   }
 
+  /**
+   * The ticks due at `now`: one per `tickMs` elapsed since the last counted tick, so that a
+   * timer that fires late (a busy event loop, a starved process) does not stretch election and
+   * lease timeouts in real time: a restarted server still busy starting up would otherwise
+   * believe its leader alive for seconds after it died and refuse the survivors' pre-votes.
+   * At least 1, at most {@link MAX_TICK_CATCH_UP}; a longer stall (a paused process) is
+   * dropped, not replayed, so that a leader does not step down before reading its peers'
+   * queued answers.
+   */
+  private dueTicks(now: number): number {
+    const elapsed = Math.floor((now - this.lastTickAt) / this.tickMs);
+    if (elapsed > MAX_TICK_CATCH_UP) {
+      this.lastTickAt = now;
+      return MAX_TICK_CATCH_UP;
+    }
+    const due = Math.max(1, elapsed);
+    this.lastTickAt = due === elapsed ? this.lastTickAt + due * this.tickMs : now;
+    return due;
+  }
+
   private onTick(): void {
     if (this.lifecycle !== "running") return;
-    this.raw.tick();
+    for (let n = this.dueTicks(this.clock.now()); n > 0; n--) this.raw.tick();
     this.expire(this.clock.now());
     this.process();
     if (this.lifecycle === "running") this.armTick();
