@@ -51,8 +51,8 @@ interface PendingTransfer {
   readonly reject: (error: RaftError) => void;
 }
 
-/** Least of the most ticks one late tick timer counts (see RaftNode's dueTicks). */
-const MIN_TICK_CATCH_UP = 4;
+/** Most ticks one late tick timer counts (see RaftNode's dueTicks). */
+const MAX_TICK_CATCH_UP = 4;
 
 const SILENT_LOGGER: RaftLogger = {
   debug: () => {},
@@ -125,7 +125,6 @@ export class RaftNode<Result = unknown> {
   private readonly tickMs: number;
   /** When the last counted tick was due (see {@link dueTicks}). */
   private lastTickAt: number;
-  private readonly maxTickCatchUp: number;
   private readonly electionMs: number;
   private readonly maxPending: number;
   private readonly proposalTimeoutMs: number;
@@ -177,7 +176,6 @@ export class RaftNode<Result = unknown> {
     this.lastTickAt = this.clock.now();
     const electionTicks = positive(options.electionTicks, 10, "electionTicks");
     this.electionMs = electionTicks * this.tickMs;
-    this.maxTickCatchUp = Math.max(MIN_TICK_CATCH_UP, Math.floor(electionTicks / 2));
     this.maxPending = positive(options.maxPendingProposals, 4096, "maxPendingProposals");
     this.proposalTimeoutMs = positive(options.proposalTimeoutMs, 10_000, "proposalTimeoutMs");
     this.readTimeoutMs = positive(options.readTimeoutMs, 10_000, "readTimeoutMs");
@@ -261,15 +259,15 @@ export class RaftNode<Result = unknown> {
    * timer that fires late (a busy event loop, a starved process) does not stretch election and
    * lease timeouts in real time: a restarted server still busy starting up would otherwise
    * believe its leader alive for seconds after it died and refuse the survivors' pre-votes.
-   * At least 1, at most half an election timeout's ticks (and at least 4); a longer stall (a
-   * paused process) is dropped, not replayed, so that a leader does not step down before
-   * reading its peers' queued answers.
+   * At least 1, at most {@link MAX_TICK_CATCH_UP}; a longer stall (a paused process) is
+   * dropped, not replayed, so that a leader does not step down before reading its peers'
+   * queued answers.
    */
   private dueTicks(now: number): number {
     const elapsed = Math.floor((now - this.lastTickAt) / this.tickMs);
-    if (elapsed > this.maxTickCatchUp) {
+    if (elapsed > MAX_TICK_CATCH_UP) {
       this.lastTickAt = now;
-      return this.maxTickCatchUp;
+      return MAX_TICK_CATCH_UP;
     }
     const due = Math.max(1, elapsed);
     this.lastTickAt = due === elapsed ? this.lastTickAt + due * this.tickMs : now;
