@@ -399,7 +399,10 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
       bad("restore-from", "cannot be combined with --join or --bootstrap (it makes a new cluster)");
     }
     if (clusterStore === "etcd") {
-      bad("restore-from", "restores a Raft cluster; with --cluster-store etcd use `ipamd state import`");
+      bad(
+        "restore-from",
+        "restores a Raft cluster; with --cluster-store etcd use `ipamd state import`",
+      );
     }
   }
   return {
