@@ -81,6 +81,18 @@ export class BlockIndex<Owner> {
     return true;
   }
 
+  /**
+   * Replaces the owner of leased block `index`; returns the former owner, or undefined (and
+   * changes nothing) when the block is free.
+   */
+  setOwner(index: bigint, owner: Owner): Owner | undefined {
+    const at = this.#search(index);
+    if (at < 0) return undefined;
+    const old = this.#owners[at];
+    this.#owners[at] = owner;
+    return old;
+  }
+
   /** Frees block `index`; returns its former owner, or undefined when it was free. */
   release(index: bigint): Owner | undefined {
     const at = this.#search(index);

@@ -1,7 +1,7 @@
 import { Cidr, formatIp, tryParseIp } from "@ipam/bitmap";
 import type { AddressInterval } from "@ipam/topology";
 import { BlockIndex } from "./block-index.js";
-import type { BlockLease } from "./block-lease.js";
+import type { BlockLease, BlockState } from "./block-lease.js";
 import type { Candidates } from "./candidates.js";
 import {
   byString,
@@ -24,6 +24,12 @@ export interface BlockOwner {
   readonly leasedAt: number;
   /** The lease-block command's `requestId`, when it carried one (idempotent retries). */
   readonly requestId?: string;
+  /**
+   * Set once the block is revoked (forced removal of its subnet or node): the `at` of that
+   * command. A revoked block stays leased to its holder until the holder returns it or is
+   * declared dead; nobody else can lease it meanwhile.
+   */
+  readonly revokedAt?: number;
 }
 
 /**
@@ -97,10 +103,12 @@ export class BlockLeases {
     const requestId = optionalRequestId(c.requestId);
     if (c.address !== undefined) return this.#leaseContaining(node.id, c, requestId);
     if (requestId !== undefined) {
-      // A retry (after a lost answer or a leader change) gets the block the first try leased.
+      // A retry (after a lost answer or a leader change) gets the block the first try leased,
+      // in whatever state it is now (the holder must not allocate from a revoked one).
       const earlier = this.#leaseByRequest(node.id, requestId);
       if (earlier !== undefined) return earlier;
     }
+    this.#registry.requireActiveNode(node.id, "lease-block.node");
     let candidates: SubnetState[];
     if (c.subnet !== undefined) {
       const st = this.#subnets.require(c.subnet, "lease-block.subnet");
@@ -114,8 +122,13 @@ export class BlockLeases {
           "INVALID_ARGUMENT",
           `lease-block.subnet: ${st.subnet.id} is not reachable from node ${node.id}`,
         );
-      if (st.draining)
-        fail("DRAINING", `subnet ${st.subnet.id} is draining`, { subnet: st.subnet.id });
+      if (st.draining) {
+        fail(
+          "DRAINING",
+          `subnet ${st.subnet.id} is ${st.removing ? "being removed" : "draining"}`,
+          { subnet: st.subnet.id },
+        );
+      }
       candidates = [st];
     } else {
       const purpose = requireString(c.purpose, "lease-block.purpose");
@@ -136,7 +149,7 @@ export class BlockLeases {
         leasedAt: c.at,
         ...(requestId === undefined ? {} : { requestId }),
       });
-      return this.#view(st, node.id, index, c.at);
+      return this.#view(st, node.id, index, this.#owner(st, index));
     }
     return fail(
       "POOL_EXHAUSTED",
@@ -148,8 +161,11 @@ export class BlockLeases {
     );
   }
 
-  /** The release-block command: `CONFLICT` for another node's block, `NOT_FOUND` for a free one. */
-  releaseBlock(c: ReleaseBlockCommand): { node: string; cidr: string } {
+  /**
+   * The release-block command's change (lifecycle.ts completes it): `CONFLICT` for another
+   * node's block, `NOT_FOUND` for a free one. Returns the block and the subnet it was in.
+   */
+  releaseBlock(c: ReleaseBlockCommand): { node: string; cidr: string; subnet: string } {
     const node = requireString(c.node, "release-block.node");
     const cidr = Cidr.tryParse(requireString(c.cidr, "release-block.cidr"));
     if (cidr === undefined)
@@ -172,7 +188,7 @@ export class BlockLeases {
         });
       }
       this.#release(st, index);
-      return { node, cidr: cidr.toString() };
+      return { node, cidr: cidr.toString(), subnet: st.subnet.id };
     }
     return fail("NOT_FOUND", `release-block: ${cidr} is not a block leased to ${node}`, {
       cidr: cidr.toString(),
@@ -187,14 +203,48 @@ export class BlockLeases {
     return held.map(([st, index]) => cidrOf(st, index)).sort();
   }
 
+  /**
+   * Revokes every block a node holds (recorded; a block revoked earlier keeps its time);
+   * returns their CIDRs, sorted.
+   */
+  revokeNode(node: string, at: number): string[] {
+    const held = [...this.#blocksOf(node)];
+    for (const [st, index, owner] of held) this.#revoke(st, index, owner, at);
+    return held.map(([st, index]) => cidrOf(st, index)).sort();
+  }
+
+  /** Revokes every block leased in a subnet (recorded); returns how many it holds. */
+  revokeSubnet(st: SubnetState, at: number): number {
+    const held: [bigint, BlockOwner][] = [];
+    this.#bySubnet.get(st.subnet.id)?.forEach((i, o) => {
+      held.push([i, o]);
+    });
+    for (const [index, owner] of held) this.#revoke(st, index, owner, at);
+    return held.length;
+  }
+
   // --- queries -------------------------------------------------------------------------
 
   /** The blocks leased to a node (empty for an unknown node), sorted by subnet id then block. */
   nodeLeases(node: string): BlockLease[] {
     const out: BlockLease[] = [];
     for (const [st, index, owner] of this.#blocksOf(node))
-      out.push(this.#view(st, node, index, owner.leasedAt));
+      out.push(this.#view(st, node, index, owner));
     return out;
+  }
+
+  /** Every leased block of a subnet with its holder and state, in block order. */
+  subnetLeases(st: SubnetState): BlockLease[] {
+    const out: BlockLease[] = [];
+    this.#bySubnet.get(st.subnet.id)?.forEach((index, owner) => {
+      out.push(this.#view(st, owner.node, index, owner));
+    });
+    return out;
+  }
+
+  /** Ids of the subnets a node holds blocks in, sorted. */
+  subnetsOf(node: string): string[] {
+    return [...(this.#byNode.get(node)?.keys() ?? [])].sort(byString);
   }
 
   /** Number of blocks a node holds. */
@@ -209,7 +259,10 @@ export class BlockLeases {
     this.#bySubnet.get(subnetId)?.forEach(fn);
   }
 
-  /** Leases free block `index` of `st` to `owner` (recorded); also how a snapshot is restored. */
+  /**
+   * Leases free block `index` of `st` to `owner` (recorded); also how a snapshot is restored
+   * (with the owner's `revokedAt`).
+   */
   lease(st: SubnetState, index: bigint, owner: BlockOwner): void {
     const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
     blocks.lease(index, owner);
@@ -332,12 +385,33 @@ export class BlockLeases {
   /** The block a lease-block command with `requestId` leased to `node`, if still held. */
   #leaseByRequest(node: string, requestId: string): BlockLease | undefined {
     for (const [st, index, owner] of this.#blocksOf(node))
-      if (owner.requestId === requestId) return this.#view(st, node, index, owner.leasedAt);
+      if (owner.requestId === requestId) return this.#view(st, node, index, owner);
     return undefined;
   }
 
-  #view(st: SubnetState, node: string, index: bigint, leasedAt: number): BlockLease {
-    return { node, cidr: cidrOf(st, index), leasedAt, subnet: this.#reservations.leaseSubnet(st) };
+  #owner(st: SubnetState, index: bigint): BlockOwner {
+    return (this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>).owner(index) as BlockOwner;
+  }
+
+  /** Marks a leased block revoked from `at` (recorded); a revoked one is left as it is. */
+  #revoke(st: SubnetState, index: bigint, owner: BlockOwner, at: number): void {
+    if (owner.revokedAt !== undefined) return;
+    const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    blocks.setOwner(index, { ...owner, revokedAt: at });
+    this.#journal.record(() => blocks.setOwner(index, owner));
+  }
+
+  #view(st: SubnetState, node: string, index: bigint, owner: BlockOwner): BlockLease {
+    const state: BlockState =
+      owner.revokedAt !== undefined ? "revoked" : st.draining ? "draining" : "leased";
+    return {
+      node,
+      cidr: cidrOf(st, index),
+      leasedAt: owner.leasedAt,
+      subnet: this.#reservations.leaseSubnet(st),
+      state,
+      ...(owner.revokedAt === undefined ? {} : { revokedAt: owner.revokedAt }),
+    };
   }
 
   /** The block to lease to `node` in `st`, or -1n when none is free. */

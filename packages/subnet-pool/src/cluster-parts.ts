@@ -1,6 +1,7 @@
 import type { Subnet } from "@ipam/topology";
 import { BlockLeases } from "./block-leases.js";
 import { Candidates } from "./candidates.js";
+import type { SubnetOrigin } from "./commands.js";
 import { DirectAllocations } from "./direct-allocations.js";
 import { Registry } from "./registry.js";
 import { Reservations } from "./reservations.js";
@@ -49,12 +50,17 @@ export function createClusterParts(): ClusterParts {
 
 /**
  * Gives a topology subnet a fresh run-time state in every module, carrying over the draining
- * flag and reservations of `from` when given. A state of that id is replaced, with whatever
- * it tracked: the caller checks that it held nothing.
+ * flag, origin and reservations of `from` when given (else `origin`). A state of that id is
+ * replaced, with whatever it tracked: the caller checks that it held nothing.
  * @throws PoolError `INVALID_ARGUMENT` for a direct-mode subnet above 2^24 addresses.
  */
-export function attachSubnet(parts: ClusterParts, subnet: Subnet, from?: SubnetState): SubnetState {
-  const st = parts.subnets.create(subnet, from);
+export function attachSubnet(
+  parts: ClusterParts,
+  subnet: Subnet,
+  from?: SubnetState,
+  origin: SubnetOrigin = "file",
+): SubnetState {
+  const st = parts.subnets.create(subnet, from, origin);
   parts.leases.addSubnet(st);
   parts.direct.addSubnet(st);
   return st;

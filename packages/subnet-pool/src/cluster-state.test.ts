@@ -4,6 +4,7 @@ import { ClusterState } from "./cluster-state.js";
 import { decodeCommand, encodeCommand } from "./command-codec.js";
 import type { ClusterCommand, CommandResult } from "./commands.js";
 import { isPoolError } from "./pool-error.js";
+import { SNAPSHOT_VERSION } from "./snapshot-codec.js";
 
 const config = toCanonicalConfig(exampleTopology());
 const key = (containerId: string, ifname = "eth0") => ({ network: "k8s", containerId, ifname });
@@ -815,11 +816,14 @@ describe("ClusterState: snapshot and stats", () => {
     const copy = ClusterState.restore(bytes);
     expect(copy.snapshot()).toEqual(bytes);
     expect(copy.nodeLeases("node-a1")).toEqual(state.nodeLeases("node-a1"));
-    const v2 = bytes.slice();
-    v2[4] = 2;
-    expect(() => ClusterState.restore(v2)).toThrow(
-      expect.objectContaining({ code: "UNSUPPORTED_VERSION" }),
-    );
+    // A version this build does not know (a later one, or 0) is refused, naming the versions.
+    for (const version of [SNAPSHOT_VERSION + 1, 0]) {
+      const other = bytes.slice();
+      other[4] = version;
+      expect(() => ClusterState.restore(other)).toThrow(
+        expect.objectContaining({ code: "UNSUPPORTED_VERSION" }),
+      );
+    }
     expect(() => ClusterState.restore(new Uint8Array([1, 2, 3, 4, 5, 6]))).toThrow(
       expect.objectContaining({ code: "INVALID_ENCODING" }),
     );

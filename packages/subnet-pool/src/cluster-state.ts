@@ -15,6 +15,7 @@ import type {
   ResultOf,
   UnreserveCommand,
 } from "./commands.js";
+import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from "./lifecycle.js";
 import { PoolError } from "./pool-error.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
 import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
@@ -124,11 +125,11 @@ export class ClusterState {
       case "lease-block":
         return p.leases.leaseBlock(command);
       case "release-block":
-        return p.leases.releaseBlock(command);
+        return releaseBlock(p, command);
       case "allocate-direct":
         return p.direct.allocateDirect(command);
       case "release-direct":
-        return p.direct.releaseDirect(command);
+        return releaseDirect(p, command);
       case "reserve":
         return this.#reserve(command);
       case "unreserve":
@@ -175,11 +176,14 @@ export class ClusterState {
     const { registry, leases, direct } = this.#parts;
     const node = registry.topology.nodes.get(id);
     if (node === undefined) return undefined;
+    const since = registry.deregisteringSince(id);
     return {
       node,
       path: registry.pathOf(id),
       blocks: leases.countOf(id),
       directAddresses: direct.countOf(id),
+      deregistering: since !== undefined,
+      ...(since === undefined ? {} : { deregisteringSince: since }),
     };
   }
 
@@ -188,9 +192,20 @@ export class ClusterState {
     return this.#parts.registry.nodes();
   }
 
-  /** The blocks leased to a node (empty for an unknown node), sorted by subnet id then block. */
+  /**
+   * The blocks leased to a node (empty for an unknown node), sorted by subnet id then block,
+   * each with its life-cycle `state` (leased, draining, revoked).
+   */
   nodeLeases(nodeId: string): BlockLease[] {
     return this.#parts.leases.nodeLeases(nodeId);
+  }
+
+  /**
+   * What a subnet still holds: its leased blocks (holder, state) and direct allocations; what a
+   * drain or a removal waits for. Undefined for an unknown subnet.
+   */
+  subnetHoldings(subnetId: string): SubnetHoldings | undefined {
+    return subnetHoldings(this.#parts, subnetId);
   }
 
   /** Direct allocations (of one node, or all), sorted by key then family. */

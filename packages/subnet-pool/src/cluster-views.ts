@@ -1,5 +1,5 @@
 import type { Family, Node, ScopeRef, Subnet, Topology } from "@ipam/topology";
-import type { Reservation } from "./commands.js";
+import type { Reservation, SubnetOrigin } from "./commands.js";
 
 /** Usage of one subnet as L1 sees it (for metrics and `stats`). Address counts are numbers (IPv6 counts above 2^53 are approximate). */
 export interface SubnetUsage {
@@ -42,6 +42,10 @@ export interface SubnetView {
   readonly subnet: Subnet;
   readonly mode: "block" | "direct";
   readonly draining: boolean;
+  /** Removed while in use: waits for its holders to give it back, then goes. */
+  readonly removing: boolean;
+  /** Who manages it: the topology file or the API. */
+  readonly origin: SubnetOrigin;
   readonly reservations: readonly Reservation[];
 }
 
@@ -52,6 +56,10 @@ export interface NodeView {
   readonly path: string;
   readonly blocks: number;
   readonly directAddresses: number;
+  /** Deregistered while holding something: it returns what it holds, then goes. */
+  readonly deregistering: boolean;
+  /** When it was deregistered (ms), while `deregistering`. */
+  readonly deregisteringSince?: number;
 }
 
 /**

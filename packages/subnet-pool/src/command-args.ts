@@ -14,6 +14,11 @@ export function fail(
   throw new PoolError(code, message, details === undefined ? undefined : { details });
 }
 
+/** `1 block`, `2 blocks`: a count with its noun, for messages. */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 export function byString(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -55,13 +55,26 @@ export type CommandType = (typeof COMMAND_TYPES)[number];
  * Replaces the topology with a validated config. Nodes registered at run time that the config
  * does not list are carried over. Refused (`CONFLICT`) when it removes a subnet that still has
  * leases or direct allocations and is not draining, or changes the CIDR, family or block
- * prefix of a subnet in use. A removed draining subnet loses its leases and allocations, and a
- * node whose TOR is gone is deregistered (both listed in the result).
+ * prefix of a subnet in use.
+ *
+ * With `source: "file"` (what ipamd proposes for its topology file) the config manages only
+ * the subnets whose origin is `file`: subnets added through the API (`add-subnet` with origin
+ * `api`) are kept, and a config that declares a subnet clashing with one of them (same id with
+ * another definition, or an overlapping CIDR) is refused; one declaring it identically takes it
+ * over (origin `file`, listed in `adopted`). A dropped draining subnet that still holds blocks
+ * or direct addresses stays as `removing` (its blocks revoked, listed in `removing`) until its
+ * holders give them back; a TOR whose nodes still hold anything cannot be dropped. Nothing held
+ * is ever freed.
+ *
+ * Without `source` (the commands of earlier builds, replayed from their logs) the config
+ * replaces every subnet, a removed draining subnet loses its leases and allocations at once,
+ * and a node whose TOR is gone is deregistered (both listed in the result).
  */
 export interface ApplyTopologyCommand {
   readonly type: "apply-topology";
   readonly at: number;
   readonly config: TopologyConfig;
+  readonly source?: "file";
 }
 
 /** Registers (or updates the name/labels of) a node under a TOR. */
@@ -74,28 +87,64 @@ export interface RegisterNodeCommand {
   readonly labels?: Labels;
 }
 
-/** Removes a node, freeing its blocks and direct addresses (which cool down). */
+/**
+ * How `deregister-node` treats what the node holds:
+ * - `if-empty`: refused (`CONFLICT`) while the node holds a block or a direct address.
+ * - `revoke`: the forced removal of a live node: its blocks become `revoked` and its direct
+ *   addresses stay allocated; the node stays as `deregistering` (it cannot lease, allocate or
+ *   register again) until it has given everything back, then it is removed. A node holding
+ *   nothing is removed at once.
+ * - `dead`: the node is declared dead: everything it holds is freed at once (blocks, revoked
+ *   ones too, and direct addresses, which cool down) and it is removed. Safe only when the node
+ *   is really gone: its pods' addresses can be handed out again. What earlier builds did.
+ */
+export type DeregisterMode = "if-empty" | "revoke" | "dead";
+
+/**
+ * Removes a node (see {@link DeregisterMode}; without `mode`, `dead`: what a command of an
+ * earlier build did). A `removing` subnet that held nothing else is deleted with it.
+ */
 export interface DeregisterNodeCommand {
   readonly type: "deregister-node";
   readonly at: number;
   readonly node: string;
+  readonly mode?: DeregisterMode;
 }
 
-/** Attaches a subnet to a zone, pod or TOR at run time. */
+/** Who manages a subnet: the topology file (`apply-topology` with `source: "file"`) or the API. */
+export type SubnetOrigin = "file" | "api";
+
+/**
+ * Attaches a subnet to a zone, pod or TOR at run time. `origin` (default `file`: what a command
+ * of an earlier build meant) says who manages it: an `api` subnet survives topology-file
+ * reloads until it is removed through the API.
+ */
 export interface AddSubnetCommand {
   readonly type: "add-subnet";
   readonly at: number;
   readonly subnet: SubnetInput;
+  readonly origin?: SubnetOrigin;
 }
 
-/** Removes a subnet; `CONFLICT` while it has leases or direct allocations (drain it first). */
+/**
+ * Removes a subnet; `CONFLICT` while it has leases or direct allocations (drain it first).
+ * With `force`, a subnet in use is removed safely instead: it drains, its blocks are revoked,
+ * its direct addresses stay allocated, and it stays as `removing` (no new lease, its range
+ * cannot be re-added or overlapped) until the last block is returned and the last address
+ * released (or their holders are declared dead); that command deletes it.
+ */
 export interface RemoveSubnetCommand {
   readonly type: "remove-subnet";
   readonly at: number;
   readonly subnet: string;
+  readonly force?: boolean;
 }
 
-/** Stops (or with `draining: false` resumes) new leases and allocations from a subnet. */
+/**
+ * Stops (or with `draining: false` resumes) new leases and allocations from a subnet. Its
+ * leased blocks become `draining`: their holders return them once empty. A `removing` subnet
+ * cannot be resumed (`CONFLICT`).
+ */
 export interface DrainSubnetCommand {
   readonly type: "drain-subnet";
   readonly at: number;
@@ -116,6 +165,8 @@ export interface DrainSubnetCommand {
  * node (a block is never split between two holders). `INVALID_ARGUMENT` (`details.field`
  * `address`) when the address is outside every subnet of that purpose and family the node may
  * use, in a direct-mode subnet, or reserved (network, broadcast, gateway, reserved ranges).
+ *
+ * A `deregistering` node cannot lease (`CONFLICT`).
  */
 export interface LeaseBlockCommand {
   readonly type: "lease-block";
@@ -135,6 +186,10 @@ export interface LeaseBlockCommand {
   readonly address?: string;
 }
 
+/**
+ * Gives a block back: it becomes free (whatever its state). A `removing` subnet left holding
+ * nothing is deleted, and a `deregistering` node left holding nothing is removed.
+ */
 export interface ReleaseBlockCommand {
   readonly type: "release-block";
   readonly at: number;
@@ -159,7 +214,10 @@ export interface AllocateDirectCommand {
   readonly strategy?: SubnetStrategy;
 }
 
-/** Releases the key's direct addresses (of `family`, or all); an unknown key succeeds. */
+/**
+ * Releases the key's direct addresses (of `family`, or all); an unknown key succeeds. As with
+ * release-block, a `removing` subnet or `deregistering` node left holding nothing goes.
+ */
 export interface ReleaseDirectCommand {
   readonly type: "release-direct";
   readonly at: number;
@@ -244,6 +302,13 @@ export interface ApplyTopologyValue {
   /** Blocks and direct addresses freed by the change (removed draining subnets, removed nodes). */
   readonly freedBlocks: number;
   readonly freedAddresses: number;
+  /**
+   * With `source: "file"`: dropped draining subnets that still hold something and stay as
+   * `removing` until given back, sorted.
+   */
+  readonly removing?: readonly string[];
+  /** With `source: "file"`: API subnets the file declared identically and now manages, sorted. */
+  readonly adopted?: readonly string[];
 }
 
 export interface DeregisterNodeValue {
@@ -252,6 +317,12 @@ export interface DeregisterNodeValue {
   readonly blocks: readonly string[];
   /** Freed direct addresses, in release order. */
   readonly addresses: readonly string[];
+  /** With a `mode` other than `dead`: CIDRs of the blocks it still holds, now revoked, sorted. */
+  readonly revokedBlocks?: readonly string[];
+  /** With a `mode` other than `dead`: direct addresses it still holds (kept), sorted by key. */
+  readonly keptAddresses?: readonly string[];
+  /** With a `mode` other than `dead`: true when the node stays as `deregistering`. */
+  readonly deregistering?: boolean;
 }
 
 export interface DirectAllocateValue extends DirectAllocation {

@@ -117,6 +117,7 @@ export class DirectAllocations {
   /** The allocate-direct command (see {@link AllocateDirectCommand}). */
   allocateDirect(c: AllocateDirectCommand): DirectAllocateValue {
     const node = this.#registry.requireNode(c.node, "allocate-direct.node").id;
+    const active = () => this.#registry.requireActiveNode(node, "allocate-direct.node");
     const purpose = requireString(c.purpose, "allocate-direct.purpose");
     const family = requireFamily(c.family, "allocate-direct.family");
     const key = requireKey(c.key, "allocate-direct.key");
@@ -142,6 +143,7 @@ export class DirectAllocations {
       }
       return { ...this.#view(found), existing: true };
     }
+    active();
     const strategy = optionalStrategy(c.strategy, "allocate-direct.strategy");
     const [st, offset] =
       c.address === undefined
@@ -193,6 +195,16 @@ export class DirectAllocations {
   list(node?: string): DirectAllocation[] {
     const entries = node === undefined ? this.#byKey.values() : [...(this.#byNode.get(node) ?? [])];
     return entries.sort(compareDirectEntries).map((e) => this.#view(e));
+  }
+
+  /** The allocations of one subnet, sorted by key then family. */
+  inSubnet(st: SubnetState): DirectAllocation[] {
+    const pool = this.#pools.get(st.subnet.id);
+    if (pool === undefined) return [];
+    return pool
+      .entries()
+      .sort(compareDirectEntries)
+      .map((e) => this.#view(e));
   }
 
   /** The direct allocation of a key and family, or undefined. */

@@ -3,7 +3,7 @@
 export type { AllocationKey } from "./allocation-key.js";
 export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
-export type { AllocatedAddress, BlockLease } from "./block-lease.js";
+export type { AllocatedAddress, BlockLease, BlockState } from "./block-lease.js";
 export type { NodeCapacity } from "./capacity.js";
 export { ClusterState } from "./cluster-state.js";
 export type {
@@ -26,6 +26,7 @@ export type {
   CommandResult,
   CommandType,
   CommandValues,
+  DeregisterMode,
   DeregisterNodeCommand,
   DeregisterNodeValue,
   DirectAllocateValue,
@@ -39,9 +40,11 @@ export type {
   Reservation,
   ReserveCommand,
   ResultOf,
+  SubnetOrigin,
   UnreserveCommand,
 } from "./commands.js";
 export { COMMAND_TYPES } from "./commands.js";
+export type { SubnetHoldings } from "./lifecycle.js";
 export type {
   AllocateRequest,
   AllocateResult,

@@ -1,20 +1,29 @@
 import { createTopology, type TopologyConfig, toCanonicalConfig } from "@ipam/topology";
 import { attachSubnet, type ClusterParts, createClusterParts } from "./cluster-parts.js";
 import { byString } from "./command-args.js";
+import type { SubnetOrigin } from "./commands.js";
 import { compareDirectEntries } from "./direct-pool.js";
 import { PoolError } from "./pool-error.js";
 
 /**
  * The snapshot format of the cluster state: `IPCS` magic, a version byte, then UTF-8 JSON in
  * which every collection is sorted, so replicas that applied the same commands write
- * byte-identical snapshots. The format is versioned: a build reads only the version it
- * writes, and test/fixtures/ holds snapshots of every version so far that must keep
- * restoring.
+ * byte-identical snapshots. The format is versioned: a build writes its own version and reads
+ * it and every earlier one, and test/fixtures/ holds snapshots of every version so far that
+ * must keep restoring.
+ *
+ * Versions:
+ * - 1: topology, subnets (draining, reservations, leased blocks, direct cursor and cool-down),
+ *   direct allocations.
+ * - 2: adds the block life cycle: per subnet its origin (`file`/`api`), `removing` and its
+ *   revoked blocks; the `deregistering` nodes. A version 1 snapshot restores with every subnet
+ *   of origin `file` and nothing removing, revoked or deregistering.
  */
 
 const SNAPSHOT_MAGIC = [0x49, 0x50, 0x43, 0x53]; // "IPCS"
-/** Version of the snapshot format this build writes (and the only one it reads). */
-export const SNAPSHOT_VERSION = 1;
+/** Version of the snapshot format this build writes; it reads this one and every earlier one. */
+export const SNAPSHOT_VERSION = 2;
+const OLDEST_READABLE = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -27,14 +36,20 @@ interface SnapshotDoc {
   readonly subnets: readonly SnapshotSubnet[];
   /** Direct allocations per direct-mode subnet that has any (sorted by subnet id), column-wise. */
   readonly direct: readonly SnapshotDirect[];
+  /** Version 2: `deregistering` nodes `[id, since]`, sorted by id. */
+  readonly deregistering?: readonly [string, number][];
 }
 
 /**
- * `[id, draining, reservations, blocks, cursor, cooling]`: reservations `[range, reason, at]`
- * sorted by range; leased blocks `[index (decimal), node, leasedAt, requestId?]` by index; the
- * direct pool's cursor (0 in block mode); its cool-down queue `[offset, until]` in order.
+ * `[id, draining, reservations, blocks, cursor, cooling, origin, removing, revoked]`:
+ * reservations `[range, reason, at]` sorted by range; leased blocks `[index (decimal), node,
+ * leasedAt, requestId?]` by index; the direct pool's cursor (0 in block mode); its cool-down
+ * queue `[offset, until]` in order; (version 2) the origin, `removing`, and the revoked blocks
+ * `[index (decimal), revokedAt]` by index. Version 1 has the first six only.
  */
-type SnapshotSubnet = [
+type SnapshotSubnet = [...SubnetV1] | [...SubnetV1, SubnetOrigin, boolean, [string, number][]];
+
+type SubnetV1 = [
   string,
   boolean,
   [string, string, number][],
@@ -61,13 +76,15 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
   const sorted = parts.subnets.sorted();
   const subnets: SnapshotSubnet[] = sorted.map((st) => {
     const id = st.subnet.id;
-    const blocks: SnapshotSubnet[3] = [];
+    const blocks: SubnetV1[3] = [];
+    const revoked: [string, number][] = [];
     parts.leases.forEachIn(id, (i, o) => {
       blocks.push(
         o.requestId === undefined
           ? [i.toString(), o.node, o.leasedAt]
           : [i.toString(), o.node, o.leasedAt, o.requestId],
       );
+      if (o.revokedAt !== undefined) revoked.push([i.toString(), o.revokedAt]);
     });
     const pool = parts.direct.pool(id);
     return [
@@ -77,6 +94,9 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
       blocks,
       pool?.cursor ?? 0,
       pool?.coolingQueue() ?? [],
+      st.origin,
+      st.removing,
+      revoked,
     ];
   });
   const direct: SnapshotDirect[] = [];
@@ -113,6 +133,7 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
     topology: toCanonicalConfig(parts.registry.topology),
     subnets,
     direct,
+    deregistering: parts.registry.deregisteringNodes(),
   };
   const body = encoder.encode(JSON.stringify(doc));
   const out = new Uint8Array(body.length + 5);
@@ -131,17 +152,18 @@ export function decodeSnapshot(bytes: Uint8Array): ClusterParts {
   if (bytes.length < 5 || SNAPSHOT_MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new PoolError("INVALID_ENCODING", "not a cluster-state snapshot (bad magic)");
   }
-  if (bytes[4] !== SNAPSHOT_VERSION) {
+  const version = bytes[4] as number;
+  if (version < OLDEST_READABLE || version > SNAPSHOT_VERSION) {
     throw new PoolError(
       "UNSUPPORTED_VERSION",
-      `snapshot version ${bytes[4]} is not supported (this build reads ${SNAPSHOT_VERSION})`,
-      { details: { version: bytes[4] } },
+      `snapshot version ${version} is not supported (this build reads ${OLDEST_READABLE} to ${SNAPSHOT_VERSION})`,
+      { details: { version } },
     );
   }
   const parts = createClusterParts();
   try {
     const doc = JSON.parse(decoder.decode(bytes.subarray(5))) as SnapshotDoc;
-    if (doc.format !== "ipam-cluster-state" || doc.version !== SNAPSHOT_VERSION)
+    if (doc.format !== "ipam-cluster-state" || doc.version !== version)
       throw new Error("bad header");
     load(parts, doc);
   } catch (cause) {
@@ -161,10 +183,22 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
   registry.replace(createTopology(doc.topology));
   for (const s of [...registry.topology.subnets.values()].sort((a, b) => byString(a.id, b.id)))
     attachSubnet(parts, s);
-  for (const [id, draining, reserved, blocks, cursor, cooling] of doc.subnets) {
+  for (const entry of doc.subnets) {
+    const [id, draining, reserved, blocks, cursor, cooling] = entry;
     const st = subnets.get(id);
     if (st === undefined) throw new Error(`subnet ${id} is not in the topology`);
     st.draining = draining;
+    const revokedAt = new Map<string, number>();
+    if (doc.version >= 2) {
+      const [, , , , , , origin, removing, revoked] = entry as Extract<
+        SnapshotSubnet,
+        { length: 9 }
+      >;
+      if (origin !== "file" && origin !== "api") throw new Error(`subnet ${id}: bad origin`);
+      st.origin = origin;
+      st.removing = removing === true;
+      for (const [index, at] of revoked) revokedAt.set(index, at);
+    }
     for (const [range, reason, at] of reserved)
       reservations.restore(st, { subnet: id, range, reason, at });
     const pool = direct.pool(id);
@@ -175,12 +209,20 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
     }
     for (const [index, node, leasedAt, requestId] of blocks) {
       if (!registry.has(node)) throw new Error(`block owner ${node} is not a node`);
+      const revoked = revokedAt.get(index);
+      revokedAt.delete(index);
       leases.lease(st, BigInt(index), {
         node,
         leasedAt,
         ...(requestId === undefined ? {} : { requestId }),
+        ...(revoked === undefined ? {} : { revokedAt: revoked }),
       });
     }
+    if (revokedAt.size > 0) throw new Error(`subnet ${id}: a revoked block is not leased`);
+  }
+  for (const [node, since] of doc.deregistering ?? []) {
+    if (!registry.has(node)) throw new Error(`deregistering ${node} is not a node`);
+    registry.markDeregistering(node, since);
   }
   for (const group of doc.direct) {
     const st = subnets.get(group.subnet);

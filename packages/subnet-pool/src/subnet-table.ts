@@ -1,6 +1,6 @@
 import { type AddressInterval, isDirectMode, type Subnet } from "@ipam/topology";
 import { byString, fail, requireString } from "./command-args.js";
-import type { DrainSubnetCommand, Reservation } from "./commands.js";
+import type { DrainSubnetCommand, Reservation, SubnetOrigin } from "./commands.js";
 import { geometryOf, type SubnetGeometry } from "./subnet-geometry.js";
 import type { UndoJournal } from "./undo-journal.js";
 
@@ -15,8 +15,15 @@ export interface SubnetState {
   geometry: SubnetGeometry;
   /** Direct mode (one address per allocation, in L1) rather than block mode. */
   readonly direct: boolean;
-  /** No new leases or allocations while true. */
+  /** No new leases or allocations while true; its leased blocks are `draining`. */
   draining: boolean;
+  /**
+   * Removed while in use (a forced remove-subnet, or dropped from the topology file while
+   * draining): draining for good, deleted once it holds nothing (lifecycle.ts).
+   */
+  removing: boolean;
+  /** Who manages it: the topology file or the API (see apply-topology `source`). */
+  origin: SubnetOrigin;
   /** Run-time reservations by canonical range (see reservations.ts). */
   readonly reservations: Map<string, Reservation>;
   /** Caches of reservations.ts, cleared whenever the subnet or its reservations change. */
@@ -62,14 +69,17 @@ export class SubnetTable {
 
   /**
    * Puts a fresh state for `subnet` in the table (replacing any state of that id), carrying
-   * over `draining` and the reservations of `from` when given. Returns the new state.
+   * over `draining`, `removing`, the origin and the reservations of `from` when given (else
+   * `origin`, default `file`). Returns the new state.
    */
-  create(subnet: Subnet, from?: SubnetState): SubnetState {
+  create(subnet: Subnet, from?: SubnetState, origin: SubnetOrigin = "file"): SubnetState {
     const st: SubnetState = {
       subnet,
       geometry: geometryOf(subnet),
       direct: isDirectMode(subnet),
       draining: from?.draining ?? false,
+      removing: from?.removing ?? false,
+      origin: from?.origin ?? origin,
       reservations: new Map(from?.reservations ?? []),
       leaseSubnet: undefined,
       intervals: undefined,
@@ -100,14 +110,35 @@ export class SubnetTable {
     });
   }
 
-  /** The drain-subnet command: stops (or resumes) new leases and allocations from a subnet. */
+  /**
+   * The drain-subnet command: stops (or resumes) new leases and allocations from a subnet.
+   * @throws PoolError `CONFLICT` when resuming a `removing` subnet.
+   */
   drain(c: DrainSubnetCommand): { subnet: string; draining: boolean } {
     const st = this.require(c.subnet, "drain-subnet.subnet");
     if (c.draining !== undefined && typeof c.draining !== "boolean") {
       fail("INVALID_ARGUMENT", "drain-subnet.draining: must be a boolean");
     }
     const draining = c.draining ?? true;
+    if (!draining && st.removing) {
+      fail(
+        "CONFLICT",
+        `drain-subnet: subnet ${st.subnet.id} is being removed; it cannot be resumed`,
+        { subnet: st.subnet.id },
+      );
+    }
     this.#journal.assign(st, "draining", draining);
     return { subnet: st.subnet.id, draining };
+  }
+
+  /** Marks a subnet `removing` (and draining for good), recorded. */
+  markRemoving(st: SubnetState): void {
+    this.#journal.assign(st, "draining", true);
+    this.#journal.assign(st, "removing", true);
+  }
+
+  /** Sets who manages a subnet, recorded. */
+  setOrigin(st: SubnetState, origin: SubnetOrigin): void {
+    this.#journal.assign(st, "origin", origin);
   }
 }

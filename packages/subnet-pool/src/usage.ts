@@ -20,6 +20,8 @@ export function subnetViews(parts: ClusterParts): SubnetView[] {
     subnet: st.subnet,
     mode: st.direct ? ("direct" as const) : ("block" as const),
     draining: st.draining,
+    removing: st.removing,
+    origin: st.origin,
     reservations: parts.reservations.list(st),
   }));
 }

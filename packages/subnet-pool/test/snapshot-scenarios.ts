@@ -57,6 +57,7 @@ export function observe(state: ClusterState): unknown {
       rows: state.stats(level),
     })),
     statsFiltered: state.stats("tor", { purpose: "management", family: 4, id: "tor-a1-1" }),
+    holdings: state.subnets().map((v) => state.subnetHoldings(v.subnet.id) ?? null),
   });
 }
 
@@ -461,7 +462,228 @@ const richFollowUps: ClusterCommand[] = [
   { type: "lease-block", at: T0 + 107_011, node: "n-b-extra", purpose: "default", family: 4 },
 ];
 
-/** The scenarios that have fixtures in test/fixtures/ (file stem `cluster-state-v1-<name>`). */
+/** The example config without one TOR subnet. */
+function exampleWithout(subnetId: string, extra: Record<string, unknown>[] = []): TopologyConfig {
+  const config = structuredClone(toCanonicalConfig(exampleTopology())) as unknown as {
+    zones: { pods: { tors: { id: string; subnets: Record<string, unknown>[] }[] }[] }[];
+  };
+  for (const zone of config.zones)
+    for (const pod of zone.pods)
+      for (const tor of pod.tors) {
+        tor.subnets = tor.subnets.filter((x) => x.id !== subnetId);
+        if (tor.id === "tor-a1-1") tor.subnets.push(...extra);
+      }
+  return config as unknown as TopologyConfig;
+}
+
+/** The API subnet `api-adopt` as a file would declare it. */
+const adoptSubnet = {
+  id: "api-adopt",
+  cidr: "10.99.11.0/24",
+  purpose: "green",
+  gateway: "10.99.11.1",
+  reserved: [],
+  blockPrefix: 28,
+  priority: 100,
+  cooldownSeconds: 30,
+};
+
+/**
+ * The block life cycle (snapshot version 2): API subnets (one adopted by the file), a subnet
+ * removed by force with revoked blocks, a direct subnet removed by force with its addresses
+ * kept, a file subnet dropped while draining (removing, its block revoked), a deregistering
+ * node with a revoked block, and blocks already returned from removing subnets.
+ */
+function buildLifecycle(): ClusterState {
+  const s = new ClusterState();
+  run(s, {
+    type: "apply-topology",
+    at: T0,
+    config: toCanonicalConfig(exampleTopology()),
+    source: "file",
+  });
+  run(s, { type: "register-node", at: T0 + 1, node: "n-run", tor: "tor-a1-1" });
+  const api = (at: number, subnet: Record<string, unknown>) =>
+    run(s, {
+      type: "add-subnet",
+      at: T0 + at,
+      origin: "api",
+      subnet: subnet as never,
+    });
+  api(2, {
+    id: "api-a1-v4",
+    cidr: "10.99.10.0/24",
+    purpose: "blue",
+    blockPrefix: 28,
+    scope: { kind: "tor", id: "tor-a1-1" },
+  });
+  api(3, {
+    id: "api-b1-direct",
+    cidr: "10.99.138.0/27",
+    purpose: "underlay",
+    blockPrefix: 32,
+    cooldownSeconds: 60,
+    scope: { kind: "tor", id: "tor-b1-1" },
+  });
+  api(4, {
+    id: "api-adopt",
+    cidr: "10.99.11.0/24",
+    purpose: "green",
+    blockPrefix: 28,
+    scope: { kind: "tor", id: "tor-a1-1" },
+  });
+  const lease = (at: number, node: string, purpose: string, family: 4 | 6, requestId?: string) =>
+    run(s, {
+      type: "lease-block",
+      at: T0 + at,
+      node,
+      purpose,
+      family,
+      ...(requestId === undefined ? {} : { requestId }),
+    });
+  lease(10, "node-a1", "blue", 4, "a1-blue-1");
+  lease(11, "node-a1", "blue", 4);
+  lease(12, "node-a2", "blue", 4);
+  lease(13, "node-a1", "default", 4);
+  lease(14, "node-a2", "default", 4, "a2-default");
+  lease(15, "node-b1", "default", 6);
+  lease(16, "n-run", "default", 4);
+  lease(17, "node-a1", "storage", 4);
+  lease(18, "node-a1", "green", 4);
+  const direct = (at: number, node: string, containerId: string, purpose = "underlay") =>
+    run(s, {
+      type: "allocate-direct",
+      at: T0 + at,
+      node,
+      purpose,
+      family: 4,
+      key: key(containerId, "underlay", "eth1"),
+    });
+  direct(20, "node-b1", "u1");
+  direct(21, "node-b1", "u2");
+  direct(22, "node-b2", "u3");
+  direct(23, "node-a1", "m1", "management");
+  run(s, { type: "drain-subnet", at: T0 + 30, subnet: "tor-a1-1-storage-v4" });
+  // The file drops the draining storage subnet (still leased: it stays as removing) and
+  // declares the API subnet api-adopt identically (the file manages it from now on).
+  run(s, {
+    type: "apply-topology",
+    at: T0 + 31,
+    config: exampleWithout("tor-a1-1-storage-v4", [adoptSubnet]),
+    source: "file",
+  });
+  run(s, { type: "remove-subnet", at: T0 + 32, subnet: "api-a1-v4", force: true });
+  run(s, { type: "remove-subnet", at: T0 + 33, subnet: "api-b1-direct", force: true });
+  run(s, { type: "deregister-node", at: T0 + 34, node: "n-run", mode: "revoke" });
+  // node-a1 returns one of its two revoked blocks (the one leased without a request id).
+  const a1Blue = (
+    s.nodeLeases("node-a1").filter((l) => l.subnet.id === "api-a1-v4")[1] as {
+      cidr: string;
+    }
+  ).cidr;
+  run(s, { type: "release-block", at: T0 + 35, node: "node-a1", cidr: a1Blue });
+  run(s, { type: "release-direct", at: T0 + 36, key: key("u1", "underlay", "eth1") });
+  refused(
+    s,
+    { type: "lease-block", at: T0 + 37, node: "n-run", purpose: "default", family: 4 },
+    "CONFLICT",
+  );
+  return s;
+}
+
+/** Commands run after restoring the lifecycle snapshot. */
+function lifecycleFollowUps(): ClusterCommand[] {
+  const state = buildLifecycle();
+  const cidrOf = (node: string, subnet: string) =>
+    state.nodeLeases(node).find((l) => l.subnet.id === subnet)?.cidr ?? "none";
+  return [
+    { type: "lease-block", at: T0 + 100, node: "n-run", purpose: "default", family: 4 },
+    { type: "register-node", at: T0 + 101, node: "n-run", tor: "tor-a1-1" },
+    {
+      type: "allocate-direct",
+      at: T0 + 102,
+      node: "n-run",
+      purpose: "management",
+      family: 4,
+      key: key("m2"),
+    },
+    { type: "drain-subnet", at: T0 + 103, subnet: "api-a1-v4", draining: false },
+    { type: "lease-block", at: T0 + 104, node: "node-a1", subnet: "api-a1-v4" },
+    { type: "lease-block", at: T0 + 105, node: "node-a1", purpose: "blue", family: 4 },
+    // A retry of a lease whose block is now revoked answers it, revoked.
+    {
+      type: "lease-block",
+      at: T0 + 106,
+      node: "node-a1",
+      purpose: "blue",
+      family: 4,
+      requestId: "a1-blue-1",
+    },
+    { type: "remove-subnet", at: T0 + 107, subnet: "api-b1-direct" },
+    {
+      type: "apply-topology",
+      at: T0 + 108,
+      config: exampleWithout("tor-a1-1-storage-v4", [
+        adoptSubnet,
+        { id: "clash", cidr: "10.99.10.0/25", purpose: "blue", blockPrefix: 28 },
+      ]),
+      source: "file",
+    },
+    {
+      type: "apply-topology",
+      at: T0 + 109,
+      config: toCanonicalConfig(exampleTopology()),
+      source: "file",
+    },
+    { type: "deregister-node", at: T0 + 110, node: "node-a2", mode: "if-empty" },
+    // The last two blocks of the removing API subnet come back: the second return deletes it.
+    { type: "release-block", at: T0 + 111, node: "node-a2", cidr: cidrOf("node-a2", "api-a1-v4") },
+    { type: "release-block", at: T0 + 111, node: "node-a1", cidr: cidrOf("node-a1", "api-a1-v4") },
+    {
+      type: "add-subnet",
+      at: T0 + 112,
+      origin: "api",
+      subnet: {
+        id: "api-again",
+        cidr: "10.99.10.0/25",
+        purpose: "blue",
+        blockPrefix: 28,
+        scope: { kind: "tor", id: "tor-a1-1" },
+      },
+    },
+    {
+      type: "release-block",
+      at: T0 + 113,
+      node: "n-run",
+      cidr: cidrOf("n-run", "tor-a1-1-default-v4"),
+    },
+    { type: "register-node", at: T0 + 114, node: "n-run", tor: "tor-a1-1" },
+    { type: "deregister-node", at: T0 + 115, node: "node-b1", mode: "dead" },
+    { type: "release-direct", at: T0 + 116, key: key("u3", "underlay", "eth1") },
+    {
+      type: "release-block",
+      at: T0 + 117,
+      node: "node-a1",
+      cidr: cidrOf("node-a1", "tor-a1-1-storage-v4"),
+    },
+    {
+      type: "lease-block",
+      at: T0 + 118,
+      node: "node-a1",
+      purpose: "storage",
+      family: 4,
+      strategy: "tor",
+    },
+    { type: "deregister-node", at: T0 + 119, node: "node-a4", mode: "if-empty" },
+    { type: "deregister-node", at: T0 + 120, node: "node-a2", mode: "revoke" },
+    { type: "lease-block", at: T0 + 121, node: "node-a3", purpose: "default", family: 4 },
+  ];
+}
+
+/**
+ * The scenarios that have fixtures in test/fixtures/ (file stem
+ * `cluster-state-v<version>-<name>`; a scenario added later has fixtures from its version on).
+ */
 export const SNAPSHOT_SCENARIOS: readonly SnapshotScenario[] = [
   {
     name: "empty",
@@ -482,4 +704,5 @@ export const SNAPSHOT_SCENARIOS: readonly SnapshotScenario[] = [
     ],
   },
   { name: "rich", build: buildRich, followUps: richFollowUps },
+  { name: "lifecycle", build: buildLifecycle, followUps: lifecycleFollowUps() },
 ];
