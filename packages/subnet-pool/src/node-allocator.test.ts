@@ -203,6 +203,32 @@ describe("NodeAllocator blocks", () => {
     expect(a.idleBlocks(160_000)).toHaveLength(1);
   });
 
+  it("hands out nothing from a draining or revoked block and returns it once empty, the last one too", () => {
+    const a = new NodeAllocator({ node: "node-a1", preallocate: { idleGraceSeconds: 600 } });
+    const s = subnet("tor-a1-1-default-v4", { cooldownSeconds: 10 });
+    a.addBlock(lease(s, "10.99.0.0/26", 0));
+    const first = a.allocate({ key: key("c1"), now: 0 }).addresses[0]?.address;
+    expect(a.setBlockState("10.99.0.0/26", "revoked")).toBe(true);
+    expect(a.setBlockState("10.99.9.0/26", "revoked")).toBe(false);
+    // No new address, and no lease request for the closed subnet itself: any subnet instead.
+    expect(() => a.allocate({ key: key("c2"), now: 1 })).toThrow(
+      expect.objectContaining({ code: "POOL_EXHAUSTED" }),
+    );
+    expect(a.needs(1).map((n) => n.requestKey)).toEqual(["default/4"]);
+    // The existing holder keeps its address; the block goes back once nothing is held or cooling.
+    expect(a.get(key("c1"))?.addresses[0]?.address).toBe(first);
+    expect(a.idleBlocks(2)).toEqual([]);
+    a.release(key("c1"), 2);
+    expect(a.idleBlocks(10_001)).toEqual([]); // still cooling
+    expect(a.idleBlocks(12_000).map((l) => [l.cidr, l.state])).toEqual([
+      ["10.99.0.0/26", "revoked"],
+    ]);
+    // Opened again (the cluster lists it leased), it serves and is kept as the last block.
+    a.setBlockState("10.99.0.0/26", "leased");
+    expect(a.idleBlocks(12_000)).toEqual([]);
+    expect(a.allocate({ key: key("c3"), now: 12_000 }).addresses).toHaveLength(1);
+  });
+
   it("prefers TOR subnets, then lower priority, and spills when full", () => {
     const spill = subnet("pod-a1-default-v4-spill");
     const a = new NodeAllocator({ node: "node-a1" });

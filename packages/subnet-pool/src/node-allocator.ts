@@ -1,7 +1,7 @@
 import { Cidr, formatIp, type Ip, type IpBlock, parseIp, tryParseIp } from "@ipam/bitmap";
 import type { Family, Subnet } from "@ipam/topology";
 import { type AllocationKey, keyString } from "./allocation-key.js";
-import type { AllocatedAddress, BlockLease } from "./block-lease.js";
+import type { AllocatedAddress, BlockLease, BlockState } from "./block-lease.js";
 import { PoolError } from "./pool-error.js";
 import { reservedReason } from "./reserved-reason.js";
 import { ipBlockFor } from "./subnet-geometry.js";
@@ -107,6 +107,8 @@ interface HeldBlock {
   live: number;
   /** When `live` last reached 0 (ms), undefined while in use. */
   emptySince: number | undefined;
+  /** No new allocation from it: its lease is draining or revoked (see {@link BlockState}). */
+  closed: boolean;
 }
 
 interface HeldSubnet {
@@ -133,6 +135,10 @@ function compareHeld(a: HeldSubnet, b: HeldSubnet): number {
   if (a.rank !== b.rank) return a.rank - b.rank;
   if (a.subnet.priority !== b.subnet.priority) return a.subnet.priority - b.subnet.priority;
   return a.subnet.id < b.subnet.id ? -1 : a.subnet.id > b.subnet.id ? 1 : 0;
+}
+
+function isClosed(state: BlockState | undefined): boolean {
+  return state === "draining" || state === "revoked";
 }
 
 function formatV4(value: number): string {
@@ -267,6 +273,7 @@ export class NodeAllocator {
       start4: cidr.family === 4 ? Number(cidr.start) : 0,
       live: 0,
       emptySince: lease.leasedAt,
+      closed: isClosed(lease.state),
     };
     held.blocks.push(entry);
     held.blocks.sort((a, b) => Cidr.compare(a.block.cidr, b.block.cidr));
@@ -371,6 +378,21 @@ export class NodeAllocator {
     const group = this.#groups.get(subnet.purpose)?.[subnet.family === 4 ? 0 : 1];
     group?.sort(compareHeld);
     return held.blocks.length;
+  }
+
+  /**
+   * Records a held block's life-cycle state as the cluster state reports it: a `draining` or
+   * `revoked` block hands out no new address from now on (what it holds stays), and goes back
+   * through {@link idleBlocks} as soon as nothing in it is held or cooling down; `leased` opens
+   * it again. Returns false (and changes nothing) when the block is not held.
+   */
+  setBlockState(cidrText: string, state: BlockState): boolean {
+    const entry = this.#blocks.get(parseBlockCidr(cidrText).toString());
+    if (entry === undefined) return false;
+    entry.lease = { ...entry.lease, state };
+    entry.closed = isClosed(state);
+    if (entry.closed && this.#taken === entry) this.#taken = undefined;
+    return true;
   }
 
   /** The leases held, sorted by subnet id then block. A fresh array owned by the caller. */
@@ -487,6 +509,7 @@ export class NodeAllocator {
       for (let i = 0; i < n; i++) {
         const at = (held.hint + i) % n;
         const entry = held.blocks[at] as HeldBlock;
+        if (entry.closed) continue;
         const offset = entry.block.allocateOffset();
         if (offset >= 0) {
           held.hint = at;
@@ -725,11 +748,17 @@ export class NodeAllocator {
       let capacity = 0;
       let free = 0;
       let empty = 0;
+      let open = 0;
       for (const b of held.blocks) {
+        if (b.closed) continue;
+        open++;
         capacity += b.block.capacity();
         free += b.block.free();
         if (b.live === 0) empty++;
       }
+      // A subnet whose every held block is closed (draining, revoked) is not leased from
+      // again; a starved purpose asks L1 for any subnet instead (below).
+      if (open === 0) continue;
       const starved = this.#starved.has(`${held.subnet.purpose}/${held.subnet.family}`);
       if (
         (free < this.#thresholdRatio * capacity && empty < this.#maxSpareBlocks) ||
@@ -746,7 +775,8 @@ export class NodeAllocator {
     }
     for (const [requestKey, s] of this.#starved) {
       const list = this.#groups.get(s.purpose)?.[s.family === 4 ? 0 : 1];
-      if ((list === undefined || list.length === 0) && !this.#inFlight.has(requestKey)) {
+      const anyOpen = list?.some((h) => h.blocks.some((b) => !b.closed)) === true;
+      if (!anyOpen && !this.#inFlight.has(requestKey)) {
         out.push({ requestKey, purpose: s.purpose, family: s.family, reason: "exhausted" });
       }
     }
@@ -770,9 +800,10 @@ export class NodeAllocator {
   }
 
   /**
-   * Blocks that have been empty (no allocation, nothing cooling) for at least
-   * `idleGraceSeconds` before `now` and may go back to L1, never a subnet's last block.
-   * Sorted by subnet id then block; the caller proposes `release-block` then calls
+   * Blocks that may go back to L1 at `now`: every closed (draining or revoked, see
+   * {@link setBlockState}) block with no allocation and nothing cooling, a subnet's last block
+   * included; and open blocks empty for at least `idleGraceSeconds`, never a subnet's last open
+   * block. Sorted by subnet id then block; the caller proposes `release-block` then calls
    * {@link removeBlock}.
    */
   idleBlocks(now: number): BlockLease[] {
@@ -782,14 +813,21 @@ export class NodeAllocator {
       a.subnet.id < b.subnet.id ? -1 : 1,
     );
     for (const held of subnets) {
-      let keep = held.blocks.length;
+      const picked = new Set<HeldBlock>();
+      let keep = 0;
+      for (const b of held.blocks) {
+        if (!b.closed) keep++;
+        else if (b.live === 0) picked.add(b);
+      }
       for (const b of held.blocks) {
         if (keep <= 1) break;
+        if (b.closed) continue;
         if (b.live === 0 && b.emptySince !== undefined && now - b.emptySince >= this.#idleGraceMs) {
-          out.push(b.lease);
+          picked.add(b);
           keep--;
         }
       }
+      for (const b of held.blocks) if (picked.has(b)) out.push(b.lease);
     }
     return out;
   }
