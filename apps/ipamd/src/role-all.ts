@@ -76,7 +76,12 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
   const topology = loadTopology(config.topology);
   const now = Date.now();
   if (applyTopology) {
-    await cluster.execute({ type: "apply-topology", at: now, config: toCanonicalConfig(topology) });
+    await cluster.execute({
+      type: "apply-topology",
+      at: now,
+      config: toCanonicalConfig(topology),
+      source: "file",
+    });
   }
   const tor = config.tor ?? [...topology.tors.keys()][0];
   if (tor === undefined)

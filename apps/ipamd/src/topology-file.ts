@@ -82,6 +82,8 @@ export function watchTopology(options: TopologyReloadOptions): TopologyReload {
           type: "apply-topology",
           at: Date.now(),
           config: toCanonicalConfig(next),
+          // The file manages its own subnets only: subnets added through the API stay.
+          source: "file",
         });
         log.info({ file, why, raftIndex: cluster.appliedIndex() }, "topology applied");
       } catch (err) {

@@ -44,6 +44,7 @@ describe("Agent (in process, real LocalCluster)", () => {
       nodeSubnets: (n) => cluster.nodeSubnets(n),
       nodeDirect: (n) => cluster.nodeDirect(n),
       checkCapacity: (n, p, f) => cluster.checkCapacity(n, p, f),
+      reportNode: (r) => cluster.reportNode(r),
     };
     clock = 1_800_000_000_000;
     agent = new Agent({

@@ -254,18 +254,42 @@ describe.each(CLUSTER_PROVIDERS)(
         await expect(
           fx.client.leaseBlock({ nodeId: "n-x", subnetId: "extra" }),
         ).rejects.toMatchObject({ code: "POOL_EXHAUSTED" });
-        expect((await fx.client.removeSubnet({ subnetId: "extra", force: true })).removed).toBe(
-          true,
+        // Forced: the block is revoked, not freed; the subnet stays as removing, naming its holder.
+        const forced = await fx.client.removeSubnet({ subnetId: "extra", force: true });
+        expect(forced).toMatchObject({ removed: true, removing: true });
+        expect(forced.holders.map((h) => [h.nodeId, h.blocks.length, h.reported])).toEqual([
+          ["n-x", 1, false],
+        ]);
+        expect(await fx.client.removeSubnet({ subnetId: "extra" })).toMatchObject({
+          removing: true,
+        });
+        const revoked = (await fx.client.getNodeLeases({ nodeId: "n-x" })).blocks.filter(
+          (b) => b.subnetId === "extra",
         );
+        expect(revoked.map((b) => b.state)).toEqual(["revoked"]);
+        // Its range cannot be added again while it is held.
+        await expect(
+          fx.client.addSubnet({
+            subnet: { id: "again", cidr: "10.99.10.0/24", purpose: "storage", scope: "tor-a1-1" },
+          }),
+        ).rejects.toMatchObject({ code: "CONFLICT" });
+        // The holder returns the block: the subnet goes with it.
+        await fx.client.releaseBlock({ nodeId: "n-x", cidr: revoked[0]?.cidr ?? "" });
         expect((await fx.client.removeSubnet({ subnetId: "extra" })).removed).toBe(false);
-        const leases = await fx.client.getNodeLeases({ nodeId: "n-x" });
-        expect(leases.blocks.map((b) => b.subnetId)).not.toContain("extra");
 
         await expect(fx.client.deregisterNode({ nodeId: "n-y" })).rejects.toMatchObject({
           code: "CONFLICT",
           message: expect.stringContaining("force"),
         });
-        const gone = await fx.client.deregisterNode({ nodeId: "n-y", force: true });
+        // Forced: the node keeps its 4 direct addresses and stays as deregistering.
+        const forcedNode = await fx.client.deregisterNode({ nodeId: "n-y", force: true });
+        expect(forcedNode).toMatchObject({
+          releasedAddresses: 0,
+          keptAddresses: 4,
+          deregistering: true,
+        });
+        // Declared dead: freed at once.
+        const gone = await fx.client.deregisterNode({ nodeId: "n-y", dead: true });
         expect(gone.releasedAddresses).toBe(4);
         const unknown = await fx.client.deregisterNode({ nodeId: "n-y" });
         expect(unknown).toMatchObject({ releasedBlocks: 0, releasedAddresses: 0 });

@@ -48,6 +48,7 @@ export type { SubnetHoldings } from "./lifecycle.js";
 export type {
   AllocateRequest,
   AllocateResult,
+  BlockUsage,
   AllocationRecord,
   CoolingAddress,
   LeaseRequest,

@@ -6,6 +6,15 @@ import { PoolError } from "./pool-error.js";
 import { reservedReason } from "./reserved-reason.js";
 import { ipBlockFor } from "./subnet-geometry.js";
 
+/** One held block's use (see {@link NodeAllocator.blockUsage}). */
+export interface BlockUsage {
+  readonly lease: BlockLease;
+  /** Addresses held by keys. */
+  readonly held: number;
+  /** Released addresses still cooling down. */
+  readonly cooling: number;
+}
+
 /** Pre-allocation and idle-block settings (DESIGN §5 rule 4). */
 export interface PreallocateOptions {
   /** Ask for a block when free addresses of a subnet fall below this share of what the node holds in it. Default 0.2. */
@@ -830,6 +839,25 @@ export class NodeAllocator {
       for (const b of held.blocks) if (picked.has(b)) out.push(b.lease);
     }
     return out;
+  }
+
+  /**
+   * Per held block (sorted like {@link blocks}): its lease (with the state last set), the
+   * addresses held by keys and those still cooling down at `now`. What a node reports to the
+   * cluster so that a drain or a removal can say what is still held.
+   */
+  blockUsage(now: number): BlockUsage[] {
+    this.#expire(now, undefined);
+    const cooling = new Map<HeldBlock, number>();
+    for (let i = this.#coolHead; i < this.#coolBlocks.length; i++) {
+      const b = this.#coolBlocks[i] as HeldBlock;
+      cooling.set(b, (cooling.get(b) ?? 0) + 1);
+    }
+    return this.blocks().map((lease) => {
+      const b = this.#blocks.get(lease.cidr) as HeldBlock;
+      const c = cooling.get(b) ?? 0;
+      return { lease, held: b.live - c, cooling: c };
+    });
   }
 
   /** Per held subnet: blocks, capacity, allocated, cooling, free. Sorted by subnet id. */

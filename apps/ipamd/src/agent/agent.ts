@@ -11,6 +11,7 @@ import type { Family } from "@ipam/topology";
 import type { Logger } from "pino";
 import type { ClusterApi } from "../cluster/cluster-api.js";
 import { isOutage } from "../cluster/cluster-errors.js";
+import { VERSION } from "../daemon-kit.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { AllocationRequest, Attachment, PodRef } from "./allocation-request.js";
 import { BlockLeases } from "./block-leases.js";
@@ -32,8 +33,15 @@ import {
 import { requireSameStatic, staticByFamily } from "./static-addresses.js";
 import { type AgentStore, toStoredRecord } from "./stored-records.js";
 
-/** How often the node's path subnets and leases are re-read from the cluster, ms. */
+/** How often the node's path subnets are re-read from the cluster, ms. */
 const SUBNET_REFRESH_MS = 30_000;
+/**
+ * How often the node's leases (and their states) are re-read, ms: a block the cluster drains or
+ * revokes stops serving within this time (plus one maintenance interval).
+ */
+const LEASE_REFRESH_MS = 2_000;
+/** How often the node reports what its pods hold to the servers, ms. */
+const REPORT_MS = 5_000;
 
 export interface AgentOptions {
   readonly nodeId: string;
@@ -99,6 +107,8 @@ export class Agent {
   #reconciled = false;
   #timer: NodeJS.Timeout | undefined;
   #maintaining = false;
+  #leasesReadAt = Number.NEGATIVE_INFINITY;
+  #reportedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: AgentOptions) {
     this.allocator = new NodeAllocator({
@@ -203,14 +213,32 @@ export class Agent {
     if (!this.#cluster.available()) return;
     if (!this.#reconciled) {
       await registerNode(this.#cluster, this.nodeId, this.#options.register, this.#now());
-      await this.#blocks.adopt();
+      await this.#blocks.refresh(true);
+      this.#leasesReadAt = this.#now();
       this.#reconciled = true;
       this.#log.info("reconciled with the cluster");
     }
     const now = this.#now();
-    if (this.#subnets.due(now, SUBNET_REFRESH_MS)) await this.#blocks.adopt();
+    const subnets = this.#subnets.due(now, SUBNET_REFRESH_MS);
+    if (subnets || now - this.#leasesReadAt >= LEASE_REFRESH_MS) {
+      await this.#blocks.refresh(subnets);
+      this.#leasesReadAt = now;
+    }
     await this.#blocks.lease(now);
     await this.#blocks.returnIdle(now);
+    if (now - this.#reportedAt >= REPORT_MS) {
+      this.#reportedAt = now;
+      await this.#cluster.reportNode({
+        node: this.nodeId,
+        agentVersion: VERSION,
+        blocks: this.#blocks.report(now),
+      });
+    }
+  }
+
+  /** Held blocks the cluster no longer lists for this node (served no more), sorted. */
+  lostBlocks(): string[] {
+    return this.#blocks.lostBlocks();
   }
 
   /** The record `key` holds (block or direct mode), or undefined. */

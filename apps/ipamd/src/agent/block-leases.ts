@@ -2,6 +2,7 @@ import type { IpamMetrics } from "@ipam/metrics";
 import type { BlockLease, NodeAllocator } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
 import type { ClusterApi } from "../cluster/cluster-api.js";
+import type { NodeReport } from "../cluster/node-reports.js";
 import type { NodeSubnets } from "./node-subnets.js";
 import type { AgentStore } from "./stored-records.js";
 
@@ -23,13 +24,21 @@ function leasedBlock(lease: BlockLease) {
 
 /**
  * The node's blocks and the cluster: leases what the allocator asks for (one request in flight
- * per request key, concurrent callers share it), adopts blocks the cluster lists for the node
- * that it does not hold, and returns idle ones. Every held block is also in the store's
+ * per request key, concurrent callers share it), follows the state the cluster gives each held
+ * block (see {@link refresh}), adopts blocks the cluster lists for the node that it does not
+ * hold, and returns idle and emptied closed ones. Every held block is also in the store's
  * leased-block table.
+ *
+ * Safety (docs/subnet-pool.md, "Block life cycle"): the agent serves only blocks the cluster
+ * lists as `leased` to this node. A draining or revoked block, or one the cluster no longer
+ * lists at all (`lost`: the node was declared dead meanwhile), hands out no new address from
+ * the first refresh that sees it; what pods hold there stays until they release it.
  */
 export class BlockLeases {
   readonly #o: BlockLeasesOptions;
   readonly #leasing = new Map<string, Promise<void>>();
+  /** Held blocks the cluster no longer lists for this node (served no more), by CIDR. */
+  readonly #lost = new Set<string>();
 
   constructor(options: BlockLeasesOptions) {
     this.#o = options;
@@ -104,50 +113,109 @@ export class BlockLeases {
   }
 
   /**
-   * Re-reads the subnets and the leases the cluster lists for this node and takes the blocks
-   * not held here (a lease whose answer was lost: a timed-out LeaseBlock retried on a new
-   * leader can lease a second block); skipped for each lease while a lease is in flight (it may
-   * be that lease's answer). Idle ones go back through {@link returnIdle}. Blocks held here that
-   * the cluster does not list are logged (their records stay valid locally).
+   * Re-reads (linearizably) the leases the cluster lists for this node (and, with `subnets`, the
+   * node's path subnets) and applies them: each held block takes the state the cluster gives it
+   * (a draining or revoked block stops serving, one leased again serves again); a held block
+   * the cluster does not list any more is `lost` (serves nothing new, its records stay, logged
+   * as an error once and counted in {@link lostBlocks}); a listed block not held here is adopted
+   * in its state (a lease whose answer was lost: a timed-out LeaseBlock retried on a new leader
+   * can lease a second block), skipped while a lease is in flight (it may be that lease's
+   * answer). Emptied closed blocks go back through {@link returnIdle}.
    */
-  async adopt(): Promise<void> {
+  async refresh(subnets: boolean): Promise<void> {
     const { allocator, cluster, nodeId, log } = this.#o;
+    // Blocks held before the read: a block leased while it runs may be missing from it.
+    const before = new Set(allocator.blocks().map((b) => b.cidr));
     const leases = await cluster.nodeLeases(nodeId);
-    this.#o.subnets.set(await cluster.nodeSubnets(nodeId));
+    if (subnets) this.#o.subnets.set(await cluster.nodeSubnets(nodeId));
     const held = new Set(allocator.blocks().map((b) => b.cidr));
+    const listed = new Set<string>();
     for (const lease of leases) {
-      if (held.delete(lease.cidr)) continue;
+      listed.add(lease.cidr);
+      const state = lease.state ?? "leased";
+      if (held.has(lease.cidr)) {
+        const was = allocator.blocks().find((b) => b.cidr === lease.cidr)?.state ?? "leased";
+        allocator.setBlockState(lease.cidr, state);
+        if (this.#lost.delete(lease.cidr) || was !== state) {
+          log.info({ block: lease.cidr, state }, `block ${state}`);
+        }
+        continue;
+      }
       if (this.#leasing.size > 0) continue;
       allocator.addBlock(lease);
       this.#o.store.putLeasedBlock(leasedBlock(lease));
-      log.warn({ block: lease.cidr }, "adopted a block the cluster leased to this node");
+      log.warn({ block: lease.cidr, state }, "adopted a block the cluster leased to this node");
     }
-    if (held.size > 0) {
+    const lost: string[] = [];
+    for (const cidr of before) {
+      if (listed.has(cidr) || !held.has(cidr)) continue;
+      allocator.setBlockState(cidr, "revoked");
+      if (!this.#lost.has(cidr)) lost.push(cidr);
+      this.#lost.add(cidr);
+    }
+    if (lost.length > 0) {
       log.error(
-        { blocks: [...held] },
-        "blocks held by this node are not leased to it in the cluster",
+        { blocks: lost },
+        "blocks held by this node are not leased to it in the cluster (declared dead?): serving nothing new from them, keeping their records",
       );
     }
   }
 
+  /** Held blocks the cluster no longer lists for this node, sorted (see {@link refresh}). */
+  lostBlocks(): string[] {
+    return [...this.#lost].sort();
+  }
+
   /**
    * Returns the allocator's idle blocks at `now` (empty past the grace period, keeping one per
-   * subnet): each leaves the allocator and the store first, then is released in the cluster; a
-   * failed release is logged (the next {@link adopt} takes the block back).
+   * subnet) and its closed blocks as soon as nothing in them is held or cooling (a subnet's
+   * last one too): each leaves the allocator and the store first, then is released in the
+   * cluster; a failed release is logged (the next {@link refresh} takes the block back). A lost
+   * block the cluster does not know any more (NOT_FOUND) is simply dropped.
    */
   async returnIdle(now: number): Promise<void> {
     const { allocator, cluster, nodeId, log } = this.#o;
     for (const lease of allocator.idleBlocks(now)) {
       allocator.removeBlock(lease.cidr);
       this.#o.store.deleteLeasedBlock(lease.cidr);
+      const lost = this.#lost.delete(lease.cidr);
+      const why = lost ? "lost" : (lease.state ?? "leased") === "leased" ? "idle" : lease.state;
       try {
         await cluster.execute({ type: "release-block", at: now, node: nodeId, cidr: lease.cidr });
         this.#count("returned", lease);
-        log.info({ block: lease.cidr }, "idle block returned");
+        log.info({ block: lease.cidr, state: lease.state ?? "leased" }, `${why} block returned`);
       } catch (err) {
-        log.warn({ err, block: lease.cidr }, "returning an idle block failed");
+        if (lost && (err as { code?: unknown }).code === "NOT_FOUND") {
+          log.info({ block: lease.cidr }, "lost block emptied and dropped");
+          continue;
+        }
+        log.warn({ err, block: lease.cidr }, `returning a ${why} block failed`);
       }
     }
+  }
+
+  /**
+   * What this node's pods hold per block, for the servers (see node-reports.ts): counts for
+   * every block, the addresses too for blocks that are closed or lost.
+   */
+  report(now: number): Omit<NodeReport, "reportedAt" | "node" | "agentVersion">["blocks"] {
+    const { allocator } = this.#o;
+    const closed = new Map<string, string[]>();
+    for (const u of allocator.blockUsage(now)) {
+      if ((u.lease.state ?? "leased") !== "leased" || this.#lost.has(u.lease.cidr))
+        closed.set(u.lease.cidr, []);
+    }
+    if (closed.size > 0) {
+      for (const r of allocator.records())
+        for (const a of r.addresses) closed.get(a.block)?.push(a.address);
+    }
+    return allocator.blockUsage(now).map((u) => ({
+      cidr: u.lease.cidr,
+      state: this.#lost.has(u.lease.cidr) ? "lost" : (u.lease.state ?? "leased"),
+      held: u.held,
+      cooling: u.cooling,
+      addresses: closed.get(u.lease.cidr) ?? [],
+    }));
   }
 
   #count(event: "leased" | "returned", lease: BlockLease): void {

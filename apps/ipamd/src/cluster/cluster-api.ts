@@ -6,6 +6,7 @@ import type {
   ResultOf,
 } from "@ipam/subnet-pool";
 import type { Family, Subnet } from "@ipam/topology";
+import type { NodeReport } from "./node-reports.js";
 
 /**
  * The cluster (L1) operations an agent needs: in-process in role all ({@link LocalCluster}),
@@ -34,6 +35,11 @@ export interface ClusterApi {
    * block / address, or every subnet draining), or an outage code.
    */
   checkCapacity(node: string, purpose: string, family: Family): Promise<void>;
+  /**
+   * Tells the servers what this node's pods hold in its blocks (soft state, see
+   * node-reports.ts): best effort, to every server it knows; never rejects.
+   */
+  reportNode(report: Omit<NodeReport, "reportedAt">): Promise<void>;
 }
 
 /** Options of {@link ClusterStateReader.read}. */

@@ -2,9 +2,15 @@ import type { ClusterHandlers } from "@ipam/grpc-server";
 import { clusterAllocationHandlers } from "./cluster-allocation-handlers.js";
 import type { ClusterApi, ClusterStateReader } from "./cluster-api.js";
 import { clusterTopologyHandlers } from "./cluster-topology-handlers.js";
+import { nodeReportHandlers } from "./node-report-handlers.js";
+import type { NodeReports } from "./node-reports.js";
 
-/** What the data handlers need: writes through the replicated log, reads of the replica. */
-export type ClusterDataSource = Pick<ClusterApi, "execute"> & ClusterStateReader;
+/**
+ * What the data handlers need: writes through the replicated log, reads of the replica, and
+ * (when the server keeps them) the nodes' reports.
+ */
+export type ClusterDataSource = Pick<ClusterApi, "execute"> &
+  ClusterStateReader & { readonly reports?: NodeReports };
 
 /** Options of {@link clusterDataHandlers}. */
 export interface ClusterDataOptions {
@@ -29,5 +35,6 @@ export function clusterDataHandlers(
   return {
     ...clusterTopologyHandlers(cluster, now),
     ...clusterAllocationHandlers(cluster, now, options.maxBatch ?? 10_000),
+    ...(cluster.reports === undefined ? {} : nodeReportHandlers(cluster.reports, now)),
   };
 }

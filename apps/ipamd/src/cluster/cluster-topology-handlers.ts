@@ -1,17 +1,36 @@
 import { Cidr } from "@ipam/bitmap";
 import type { ClusterHandlers } from "@ipam/grpc-server";
-import {
-  parseTopology,
-  removeSubnet,
-  type SubnetInput,
-  type Topology,
-  toCanonicalConfig,
-} from "@ipam/topology";
+import { parseTopology, type SubnetInput, type Topology, toCanonicalConfig } from "@ipam/topology";
 import { IpamdError } from "../ipamd-error.js";
 import { requireText } from "../request-fields.js";
 import type { ClusterDataSource } from "./cluster-data-handlers.js";
 import { wireSubnet } from "./cluster-wire.js";
+import { type SubnetHolderView, subnetHolders } from "./node-reports.js";
 import { changeLines, dryRun, resolveScope, topologyVersion } from "./topology-changes.js";
+
+/**
+ * What a subnet still holds, per node (cluster state + the nodes' reports to this server), or
+ * undefined when the subnet is gone. Read at once on this replica, which has just applied the
+ * caller's command.
+ */
+async function holdersOf(
+  cluster: ClusterDataSource,
+  id: string,
+): Promise<
+  { holders: SubnetHolderView[]; held: bigint; empty: boolean; blocks: number } | undefined
+> {
+  return cluster.read(
+    (s) => {
+      const h = s.subnetHoldings(id);
+      const view = s.subnets().find((v) => v.subnet.id === id);
+      if (h === undefined || view === undefined) return undefined;
+      const bits = view.subnet.family === 4 ? 32 : 128;
+      const blockSize = 1n << BigInt(bits - view.subnet.blockPrefix);
+      return { ...subnetHolders(h, cluster.reports, blockSize), blocks: h.blocks.length };
+    },
+    { stale: true },
+  );
+}
 
 /**
  * The Cluster API's topology RPCs: ApplyTopology (one at a time per server, checked against
@@ -47,7 +66,13 @@ export function clusterTopologyHandlers(
             { details: { version: current.toString() } },
           );
         }
-        const command = { type: "apply-topology" as const, at: now(), config };
+        // Like the topology file: the config manages the file's subnets; API ones stay.
+        const command = {
+          type: "apply-topology" as const,
+          at: now(),
+          config,
+          source: "file" as const,
+        };
         if (req.dryRun) {
           // Apply to a copy of the replica: the full state-machine checks, nothing changes.
           const value = await cluster.read((s) => dryRun(s, command));
@@ -87,19 +112,31 @@ export function clusterTopologyHandlers(
 
     deregisterNode: async (req) => {
       const node = requireText("node_id", req.nodeId);
+      const empty = {
+        releasedBlocks: 0,
+        releasedAddresses: 0,
+        revokedBlocks: [],
+        keptAddresses: 0,
+        deregistering: false,
+      };
       const view = await cluster.read((s) => s.node(node));
-      if (view === undefined) return { releasedBlocks: 0, releasedAddresses: 0 };
-      if (!req.force && (view.blocks > 0 || view.directAddresses > 0)) {
+      if (view === undefined) return empty;
+      if (!req.force && !req.dead && (view.blocks > 0 || view.directAddresses > 0)) {
         throw new IpamdError(
           "CONFLICT",
-          `node_id: node ${node} still holds ${view.blocks} blocks and ${view.directAddresses} direct addresses; set force to free them`,
+          `node_id: node ${node} still holds ${view.blocks} blocks and ${view.directAddresses} direct addresses; set force to revoke them (its agent returns them as its pods release their addresses), or dead if the node is really gone (frees them at once)`,
           { details: { node, blocks: view.blocks, directAddresses: view.directAddresses } },
         );
       }
-      const r = await cluster.execute({ type: "deregister-node", at: now(), node });
+      const mode = req.dead ? "dead" : req.force ? "revoke" : "if-empty";
+      const r = await cluster.execute({ type: "deregister-node", at: now(), node, mode });
       return {
+        ...empty,
         releasedBlocks: r.value.blocks.length,
         releasedAddresses: r.value.addresses.length,
+        revokedBlocks: [...(r.value.revokedBlocks ?? [])],
+        keptAddresses: r.value.keptAddresses?.length ?? 0,
+        deregistering: r.value.deregistering ?? false,
       };
     },
 
@@ -121,8 +158,13 @@ export function clusterTopologyHandlers(
         ...(s.priority === 0 ? {} : { priority: s.priority }),
       };
       try {
-        const r = await cluster.execute({ type: "add-subnet", at: now(), subnet: input });
-        return { subnet: wireSubnet(r.value, false) };
+        const r = await cluster.execute({
+          type: "add-subnet",
+          at: now(),
+          subnet: input,
+          origin: "api",
+        });
+        return { subnet: wireSubnet(r.value, false, { origin: "api" }) };
       } catch (err) {
         if (!(err instanceof IpamdError) || err.code !== "CONFLICT") throw err;
         // Adding the identical subnet again succeeds.
@@ -138,7 +180,7 @@ export function clusterTopologyHandlers(
             x.scope.id === input.scope.id &&
             (s.blockPrefix === 0 || s.blockPrefix === x.blockPrefix) &&
             (s.gateway === "" || s.gateway === x.gateway);
-          return ok ? wireSubnet(x, found.draining) : undefined;
+          return ok ? wireSubnet(x, found.draining, found) : undefined;
         });
         if (same === undefined) throw err;
         return { subnet: same };
@@ -147,37 +189,31 @@ export function clusterTopologyHandlers(
 
     removeSubnet: async (req) => {
       const id = requireText("subnet_id", req.subnetId);
-      const exists = await cluster.read((s) => s.topology().subnets.has(id));
-      if (!exists) return { removed: false };
-      if (!req.force) {
-        await cluster.execute({ type: "remove-subnet", at: now(), subnet: id });
-        return { removed: true };
+      const view = await cluster.read((s) => s.subnets().find((v) => v.subnet.id === id));
+      if (view === undefined) return { removed: false, removing: false, holders: [] };
+      // Forced: the subnet drains, its blocks are revoked, and it stays as `removing` until
+      // its holders have given everything back (the command that does so deletes it).
+      // Asked again while it is being removed: what it still waits for.
+      if (!view.removing) {
+        await cluster.execute({ type: "remove-subnet", at: now(), subnet: id, force: req.force });
       }
-      // Forced: drain, then a topology without the subnet (a removed draining subnet drops
-      // its leases and direct allocations), atomically in one entry.
-      const next = await cluster.read((s) => toCanonicalConfig(removeSubnet(s.topology(), id)));
-      const at = now();
-      await cluster.execute({
-        type: "batch",
-        at,
-        atomic: true,
-        commands: [
-          { type: "drain-subnet", at, subnet: id, draining: true },
-          { type: "apply-topology", at, config: next },
-        ],
-      });
-      return { removed: true };
+      const left = await holdersOf(cluster, id);
+      return {
+        removed: true,
+        removing: left !== undefined && !left.empty,
+        holders: left?.holders ?? [],
+      };
     },
 
     drainSubnet: async (req) => {
       const id = requireText("subnet_id", req.subnetId);
       await cluster.execute({ type: "drain-subnet", at: now(), subnet: id, draining: req.drain });
-      const usage = await cluster.read((s) => s.subnetUsage().find((u) => u.subnet === id), {
-        stale: true,
-      });
+      const left = await holdersOf(cluster, id);
       return {
-        blocksLeased: BigInt(usage?.leasedBlocks ?? 0),
-        addressesAllocated: String(usage?.allocated ?? 0),
+        blocksLeased: BigInt(left?.blocks ?? 0),
+        addressesAllocated: String(left?.held ?? 0n),
+        holders: left?.holders ?? [],
+        done: left === undefined || left.empty,
       };
     },
   };

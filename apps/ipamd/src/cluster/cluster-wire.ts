@@ -1,5 +1,11 @@
 import { Family as WireFamily, StatsLevel as WireStatsLevel } from "@ipam/grpc-server";
-import type { BlockLease, DirectAllocation, StatsLevel } from "@ipam/subnet-pool";
+import type {
+  BlockLease,
+  BlockState,
+  DirectAllocation,
+  StatsLevel,
+  SubnetOrigin,
+} from "@ipam/subnet-pool";
 import type { Family, Subnet } from "@ipam/topology";
 import { directAddress, wireAddress, wireFamily } from "../allocated-address.js";
 import { IpamdError } from "../ipamd-error.js";
@@ -37,7 +43,28 @@ export function wireBlock(lease: BlockLease) {
     family: wireFamily(lease.subnet.family),
     nodeId: lease.node,
     leasedAtUnixMs: BigInt(lease.leasedAt),
+    state: lease.state ?? "leased",
+    revokedAtUnixMs: BigInt(lease.revokedAt ?? 0),
   };
+}
+
+/**
+ * The life-cycle fields of a lease from a wire Block: an empty state (a server of an earlier
+ * version) is `leased`; an unknown one is taken as `revoked` (serve nothing new from it).
+ */
+export function blockState(block: { readonly state: string; readonly revokedAtUnixMs: bigint }): {
+  state: BlockState;
+  revokedAt?: number;
+} {
+  const state: BlockState =
+    block.state === "" || block.state === "leased"
+      ? "leased"
+      : block.state === "draining"
+        ? "draining"
+        : "revoked";
+  return block.revokedAtUnixMs > 0n
+    ? { state, revokedAt: Number(block.revokedAtUnixMs) }
+    : { state };
 }
 
 /** A direct allocation as the wire AllocatedAddress (`block_cidr` is the host prefix). */
@@ -45,8 +72,12 @@ export function wireDirectAddress(d: DirectAllocation) {
   return wireAddress(directAddress(d), d.purpose);
 }
 
-/** A subnet (and whether it drains) as the wire Subnet. */
-export function wireSubnet(s: Subnet, draining: boolean) {
+/** A subnet (whether it drains, is being removed, who manages it) as the wire Subnet. */
+export function wireSubnet(
+  s: Subnet,
+  draining: boolean,
+  life: { readonly removing?: boolean; readonly origin?: SubnetOrigin } = {},
+) {
   return {
     id: s.id,
     cidr: s.cidr,
@@ -59,5 +90,7 @@ export function wireSubnet(s: Subnet, draining: boolean) {
     priority: s.priority,
     family: wireFamily(s.family),
     draining,
+    removing: life.removing ?? false,
+    origin: life.origin ?? "file",
   };
 }

@@ -13,6 +13,8 @@ import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import type { ClusterApi } from "./cluster-api.js";
 import { toIpamdCode } from "./cluster-errors.js";
+import { blockState } from "./cluster-wire.js";
+import type { NodeReport } from "./node-reports.js";
 import { pathSubnets } from "./path-subnets.js";
 import { capacityCandidates, capacityFromStats } from "./remote-capacity.js";
 import { directOf, runRemoteCommand } from "./remote-commands.js";
@@ -265,6 +267,7 @@ export class RemoteCluster implements ClusterApi {
       cidr: block.cidr,
       leasedAt: Number(block.leasedAtUnixMs),
       subnet: await this.#subnet(block.subnetId),
+      ...blockState(block),
     };
   }
 
@@ -289,6 +292,22 @@ export class RemoteCluster implements ClusterApi {
         d.nodeId,
       ),
     );
+  }
+
+  /** Sends the report to every known server at once (each keeps its own copy); never rejects. */
+  async reportNode(report: Omit<NodeReport, "reportedAt">): Promise<void> {
+    if (this.#closed) return;
+    const request = {
+      nodeId: report.node,
+      agentVersion: report.agentVersion,
+      blocks: report.blocks.map((b) => ({ ...b, addresses: [...b.addresses] })),
+    };
+    const attemptMs = this.#options.attemptMs ?? 3000;
+    const answers = await Promise.allSettled(
+      this.#addresses.map((a) => this.#client(a).reportNode(request, { deadlineMs: attemptMs })),
+    );
+    const failed = answers.filter((a) => a.status === "rejected").length;
+    if (failed > 0) this.#log.debug({ failed }, "node report not taken by every server");
   }
 
   /** The subnets on the node's path, from a fresh topology read. */

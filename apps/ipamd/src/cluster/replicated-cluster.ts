@@ -9,6 +9,7 @@ import type { Family, Subnet } from "@ipam/topology";
 import type { ClusterApi, ClusterStateReader, ReadOptions } from "./cluster-api.js";
 import { refusal } from "./cluster-errors.js";
 import type { ClusterLog } from "./cluster-log.js";
+import { type NodeReport, NodeReports } from "./node-reports.js";
 import { pathSubnets } from "./path-subnets.js";
 
 /**
@@ -19,6 +20,8 @@ import { pathSubnets } from "./path-subnets.js";
  */
 export class ReplicatedCluster implements ClusterApi, ClusterStateReader {
   readonly #log: ClusterLog;
+  /** The last report of each node that reported to this server (soft state). */
+  readonly reports = new NodeReports();
 
   constructor(log: ClusterLog) {
     this.#log = log;
@@ -61,6 +64,10 @@ export class ReplicatedCluster implements ClusterApi, ClusterStateReader {
       stale: true,
     });
     if (!r.ok) throw refusal(r, { ...r.error.details, command: "capacity" });
+  }
+
+  async reportNode(report: Omit<NodeReport, "reportedAt">): Promise<void> {
+    this.reports.put({ ...report, reportedAt: Date.now() });
   }
 
   read<T>(query: (state: ClusterState) => T, options: ReadOptions = {}): Promise<T> {

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ipam/v1/cluster.proto.
  */
 export const file_ipam_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIjcKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIIk0KFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDSLaAQoGU3VibmV0EgoKAmlkGAEgASgJEgwKBGNpZHIYAiABKAkSDwoHcHVycG9zZRgDIAEoCRINCgVzY29wZRgEIAEoCRIPCgdnYXRld2F5GAUgASgJEhAKCHJlc2VydmVkGAYgAygJEhQKDGJsb2NrX3ByZWZpeBgHIAEoDRIYChBjb29sZG93bl9zZWNvbmRzGAggASgNEhAKCHByaW9yaXR5GAkgASgFEh8KBmZhbWlseRgKIAEoDjIPLmlwYW0udjEuRmFtaWx5EhAKCGRyYWluaW5nGAsgASgIIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgiJwoUUmVtb3ZlU3VibmV0UmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCCI2ChJEcmFpblN1Ym5ldFJlcXVlc3QSEQoJc3VibmV0X2lkGAEgASgJEg0KBWRyYWluGAIgASgIIkkKE0RyYWluU3VibmV0UmVzcG9uc2USFQoNYmxvY2tzX2xlYXNlZBgBIAEoBBIbChNhZGRyZXNzZXNfYWxsb2NhdGVkGAIgASgJIoYBCgVCbG9jaxIMCgRjaWRyGAEgASgJEhEKCXN1Ym5ldF9pZBgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEh8KBmZhbWlseRgEIAEoDjIPLmlwYW0udjEuRmFtaWx5Eg8KB25vZGVfaWQYBSABKAkSGQoRbGVhc2VkX2F0X3VuaXhfbXMYBiABKAMijgEKEUxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCRIfCgZmYW1pbHkYAyABKA4yDy5pcGFtLnYxLkZhbWlseRIRCglzdWJuZXRfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJIjMKEkxlYXNlQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siNAoTUmVsZWFzZUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiKAoUUmVsZWFzZUJsb2NrUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiqQEKEkRpcmVjdEFsbG9jYXRlSXRlbRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEh8KBmZhbWlseRgGIAEoDjIPLmlwYW0udjEuRmFtaWx5EhkKEXJlcXVlc3RlZF9hZGRyZXNzGAcgASgJIkMKFUFsbG9jYXRlRGlyZWN0UmVxdWVzdBIqCgVpdGVtcxgBIAMoCzIbLmlwYW0udjEuRGlyZWN0QWxsb2NhdGVJdGVtIioKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicwoURGlyZWN0QWxsb2NhdGVSZXN1bHQSLAoHYWRkcmVzcxgBIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzc0gAEiMKBWVycm9yGAIgASgLMhIuaXBhbS52MS5JdGVtRXJyb3JIAEIICgZyZXN1bHQiSAoWQWxsb2NhdGVEaXJlY3RSZXNwb25zZRIuCgdyZXN1bHRzGAEgAygLMh0uaXBhbS52MS5EaXJlY3RBbGxvY2F0ZVJlc3VsdCI8ChRSZWxlYXNlRGlyZWN0UmVxdWVzdBIkCgRrZXlzGAEgAygLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5Ik0KE1JlbGVhc2VEaXJlY3RSZXN1bHQSIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EhEKCWFkZHJlc3NlcxgCIAMoCSJGChVSZWxlYXNlRGlyZWN0UmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3VsdCKIAQoPR2V0U3RhdHNSZXF1ZXN0EiIKBWxldmVsGAEgASgOMhMuaXBhbS52MS5TdGF0c0xldmVsEgoKAmlkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEwoLYWxsb3dfc3RhbGUYBSABKAgimwEKClN0YXRzRW50cnkSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSJgoGY291bnRzGAMgASgLMhYuaXBhbS52MS5BZGRyZXNzQ291bnRzEhUKDWJsb2Nrc19sZWFzZWQYBCABKAQSDwoHc3VibmV0cxgFIAEoDRINCgVub2RlcxgGIAEoDSI4ChBHZXRTdGF0c1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5pcGFtLnYxLlN0YXRzRW50cnkiSAoGTWVtYmVyEgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSIQoEcm9sZRgDIAEoDjITLmlwYW0udjEuTWVtYmVyUm9sZSIuCg9BZGRWb3RlclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIwChFBZGRMZWFybmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIiEKE1JlbW92ZU1lbWJlclJlcXVlc3QSCgoCaWQYASABKAkiLgoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIRCgl0YXJnZXRfaWQYASABKAkiSgoSTWVtYmVyc2hpcFJlc3BvbnNlEiAKB21lbWJlcnMYASADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpyYWZ0X2luZGV4GAIgASgEIhIKEEdldExlYWRlclJlcXVlc3QiTAoRR2V0TGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAIgASgJEgwKBHRlcm0YAyABKAQiEgoQR2V0U3RhdHVzUmVxdWVzdCLTAgoRR2V0U3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHwoEcm9sZRgCIAEoDjIRLmlwYW0udjEuUmFmdFJvbGUSDAoEdGVybRgDIAEoBBIUCgxjb21taXRfaW5kZXgYBCABKAQSFQoNYXBwbGllZF9pbmRleBgFIAEoBBIWCg5zbmFwc2hvdF9pbmRleBgGIAEoBBIRCglsZWFkZXJfaWQYByABKAkSFgoObGVhZGVyX2FkZHJlc3MYCCABKAkSIAoHbWVtYmVycxgJIAMoCzIPLmlwYW0udjEuTWVtYmVyEhIKCmNsdXN0ZXJfaWQYCiABKAkSFQoNY2x1c3Rlcl9zdG9yZRgLIAEoCRIbChNsZWFkZXJfY29tbWl0X2luZGV4GAwgASgEEhgKEG5vdF9yZWFkeV9yZWFzb24YDSABKAkSDwoHcmVtb3ZlZBgOIAEoCCJzChFMaXN0QmxvY2tzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCXN1Ym5ldF9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCRITCgthbGxvd19zdGFsZRgFIAEoCCJNChJMaXN0QmxvY2tzUmVzcG9uc2USHgoGYmxvY2tzGAEgAygLMg4uaXBhbS52MS5CbG9jaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoQRGlyZWN0QWxsb2NhdGlvbhIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSKgoHYWRkcmVzcxgCIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIPCgdub2RlX2lkGAMgASgJIicKFEdldE5vZGVMZWFzZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkihwEKFUdldE5vZGVMZWFzZXNSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEh4KBmJsb2NrcxgCIAMoCzIOLmlwYW0udjEuQmxvY2sSKQoGZGlyZWN0GAMgAygLMhkuaXBhbS52MS5EaXJlY3RBbGxvY2F0aW9uEhIKCnJhZnRfaW5kZXgYBCABKAQqmgEKClN0YXRzTGV2ZWwSGwoXU1RBVFNfTEVWRUxfVU5TUEVDSUZJRUQQABIUChBTVEFUU19MRVZFTF9aT05FEAESEwoPU1RBVFNfTEVWRUxfUE9EEAISEwoPU1RBVFNfTEVWRUxfVE9SEAMSFgoSU1RBVFNfTEVWRUxfU1VCTkVUEAQSFwoTU1RBVFNfTEVWRUxfUFVSUE9TRRAFKlkKCk1lbWJlclJvbGUSGwoXTUVNQkVSX1JPTEVfVU5TUEVDSUZJRUQQABIVChFNRU1CRVJfUk9MRV9WT1RFUhABEhcKE01FTUJFUl9ST0xFX0xFQVJORVIQAiqDAQoIUmFmdFJvbGUSGQoVUkFGVF9ST0xFX1VOU1BFQ0lGSUVEEAASFgoSUkFGVF9ST0xFX0ZPTExPV0VSEAESFwoTUkFGVF9ST0xFX0NBTkRJREFURRACEhQKEFJBRlRfUk9MRV9MRUFERVIQAxIVChFSQUZUX1JPTEVfTEVBUk5FUhAEMuELCgdDbHVzdGVyEk4KDUFwcGx5VG9wb2xvZ3kSHS5pcGFtLnYxLkFwcGx5VG9wb2xvZ3lSZXF1ZXN0Gh4uaXBhbS52MS5BcHBseVRvcG9sb2d5UmVzcG9uc2USSAoLR2V0VG9wb2xvZ3kSGy5pcGFtLnYxLkdldFRvcG9sb2d5UmVxdWVzdBocLmlwYW0udjEuR2V0VG9wb2xvZ3lSZXNwb25zZRJLCgxSZWdpc3Rlck5vZGUSHC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QaHS5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlc3BvbnNlElEKDkRlcmVnaXN0ZXJOb2RlEh4uaXBhbS52MS5EZXJlZ2lzdGVyTm9kZVJlcXVlc3QaHy5pcGFtLnYxLkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USQgoJQWRkU3VibmV0EhkuaXBhbS52MS5BZGRTdWJuZXRSZXF1ZXN0GhouaXBhbS52MS5BZGRTdWJuZXRSZXNwb25zZRJLCgxSZW1vdmVTdWJuZXQSHC5pcGFtLnYxLlJlbW92ZVN1Ym5ldFJlcXVlc3QaHS5pcGFtLnYxLlJlbW92ZVN1Ym5ldFJlc3BvbnNlEkgKC0RyYWluU3VibmV0EhsuaXBhbS52MS5EcmFpblN1Ym5ldFJlcXVlc3QaHC5pcGFtLnYxLkRyYWluU3VibmV0UmVzcG9uc2USRQoKTGVhc2VCbG9jaxIaLmlwYW0udjEuTGVhc2VCbG9ja1JlcXVlc3QaGy5pcGFtLnYxLkxlYXNlQmxvY2tSZXNwb25zZRJLCgxSZWxlYXNlQmxvY2sSHC5pcGFtLnYxLlJlbGVhc2VCbG9ja1JlcXVlc3QaHS5pcGFtLnYxLlJlbGVhc2VCbG9ja1Jlc3BvbnNlElEKDkFsbG9jYXRlRGlyZWN0Eh4uaXBhbS52MS5BbGxvY2F0ZURpcmVjdFJlcXVlc3QaHy5pcGFtLnYxLkFsbG9jYXRlRGlyZWN0UmVzcG9uc2USTgoNUmVsZWFzZURpcmVjdBIdLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlcXVlc3QaHi5pcGFtLnYxLlJlbGVhc2VEaXJlY3RSZXNwb25zZRI/CghHZXRTdGF0cxIYLmlwYW0udjEuR2V0U3RhdHNSZXF1ZXN0GhkuaXBhbS52MS5HZXRTdGF0c1Jlc3BvbnNlEkEKCEFkZFZvdGVyEhguaXBhbS52MS5BZGRWb3RlclJlcXVlc3QaGy5pcGFtLnYxLk1lbWJlcnNoaXBSZXNwb25zZRJFCgpBZGRMZWFybmVyEhouaXBhbS52MS5BZGRMZWFybmVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkkKDFJlbW92ZU1lbWJlchIcLmlwYW0udjEuUmVtb3ZlTWVtYmVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlElUKElRyYW5zZmVyTGVhZGVyc2hpcBIiLmlwYW0udjEuVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkIKCUdldExlYWRlchIZLmlwYW0udjEuR2V0TGVhZGVyUmVxdWVzdBoaLmlwYW0udjEuR2V0TGVhZGVyUmVzcG9uc2USQgoJR2V0U3RhdHVzEhkuaXBhbS52MS5HZXRTdGF0dXNSZXF1ZXN0GhouaXBhbS52MS5HZXRTdGF0dXNSZXNwb25zZRJFCgpMaXN0QmxvY2tzEhouaXBhbS52MS5MaXN0QmxvY2tzUmVxdWVzdBobLmlwYW0udjEuTGlzdEJsb2Nrc1Jlc3BvbnNlEk4KDUdldE5vZGVMZWFzZXMSHS5pcGFtLnYxLkdldE5vZGVMZWFzZXNSZXF1ZXN0Gh4uaXBhbS52MS5HZXROb2RlTGVhc2VzUmVzcG9uc2ViBnByb3RvMw", [file_ipam_v1_ipam]);
+  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIkUKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIEgwKBGRlYWQYAyABKAgilAEKFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDRIWCg5yZXZva2VkX2Jsb2NrcxgDIAMoCRIWCg5rZXB0X2FkZHJlc3NlcxgEIAEoDRIVCg1kZXJlZ2lzdGVyaW5nGAUgASgIIvwBCgZTdWJuZXQSCgoCaWQYASABKAkSDAoEY2lkchgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEg0KBXNjb3BlGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSEAoIcmVzZXJ2ZWQYBiADKAkSFAoMYmxvY2tfcHJlZml4GAcgASgNEhgKEGNvb2xkb3duX3NlY29uZHMYCCABKA0SEAoIcHJpb3JpdHkYCSABKAUSHwoGZmFtaWx5GAogASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIZHJhaW5pbmcYCyABKAgSEAoIcmVtb3ZpbmcYDCABKAgSDgoGb3JpZ2luGA0gASgJIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgiYQoUUmVtb3ZlU3VibmV0UmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIQCghyZW1vdmluZxgCIAEoCBImCgdob2xkZXJzGAMgAygLMhUuaXBhbS52MS5TdWJuZXRIb2xkZXIivgEKDFN1Ym5ldEhvbGRlchIPCgdub2RlX2lkGAEgASgJEg4KBmJsb2NrcxgCIAMoCRIYChBkaXJlY3RfYWRkcmVzc2VzGAMgASgNEhAKCHJlcG9ydGVkGAQgASgIEhYKDmFkZHJlc3Nlc19oZWxkGAUgASgEEhkKEWFkZHJlc3Nlc19jb29saW5nGAYgASgEEhsKE3JlcG9ydGVkX2F0X3VuaXhfbXMYByABKAMSEQoJYWRkcmVzc2VzGAggAygJIjYKEkRyYWluU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZHJhaW4YAiABKAgifwoTRHJhaW5TdWJuZXRSZXNwb25zZRIVCg1ibG9ja3NfbGVhc2VkGAEgASgEEhsKE2FkZHJlc3Nlc19hbGxvY2F0ZWQYAiABKAkSJgoHaG9sZGVycxgDIAMoCzIVLmlwYW0udjEuU3VibmV0SG9sZGVyEgwKBGRvbmUYBCABKAgisQEKBUJsb2NrEgwKBGNpZHIYASABKAkSEQoJc3VibmV0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSDwoHbm9kZV9pZBgFIAEoCRIZChFsZWFzZWRfYXRfdW5peF9tcxgGIAEoAxINCgVzdGF0ZRgHIAEoCRIaChJyZXZva2VkX2F0X3VuaXhfbXMYCCABKAMijgEKEUxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCRIfCgZmYW1pbHkYAyABKA4yDy5pcGFtLnYxLkZhbWlseRIRCglzdWJuZXRfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJIjMKEkxlYXNlQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siNAoTUmVsZWFzZUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiKAoUUmVsZWFzZUJsb2NrUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiqQEKEkRpcmVjdEFsbG9jYXRlSXRlbRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEh8KBmZhbWlseRgGIAEoDjIPLmlwYW0udjEuRmFtaWx5EhkKEXJlcXVlc3RlZF9hZGRyZXNzGAcgASgJIkMKFUFsbG9jYXRlRGlyZWN0UmVxdWVzdBIqCgVpdGVtcxgBIAMoCzIbLmlwYW0udjEuRGlyZWN0QWxsb2NhdGVJdGVtIioKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicwoURGlyZWN0QWxsb2NhdGVSZXN1bHQSLAoHYWRkcmVzcxgBIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzc0gAEiMKBWVycm9yGAIgASgLMhIuaXBhbS52MS5JdGVtRXJyb3JIAEIICgZyZXN1bHQiSAoWQWxsb2NhdGVEaXJlY3RSZXNwb25zZRIuCgdyZXN1bHRzGAEgAygLMh0uaXBhbS52MS5EaXJlY3RBbGxvY2F0ZVJlc3VsdCI8ChRSZWxlYXNlRGlyZWN0UmVxdWVzdBIkCgRrZXlzGAEgAygLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5Ik0KE1JlbGVhc2VEaXJlY3RSZXN1bHQSIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EhEKCWFkZHJlc3NlcxgCIAMoCSJGChVSZWxlYXNlRGlyZWN0UmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3VsdCKIAQoPR2V0U3RhdHNSZXF1ZXN0EiIKBWxldmVsGAEgASgOMhMuaXBhbS52MS5TdGF0c0xldmVsEgoKAmlkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEwoLYWxsb3dfc3RhbGUYBSABKAgimwEKClN0YXRzRW50cnkSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSJgoGY291bnRzGAMgASgLMhYuaXBhbS52MS5BZGRyZXNzQ291bnRzEhUKDWJsb2Nrc19sZWFzZWQYBCABKAQSDwoHc3VibmV0cxgFIAEoDRINCgVub2RlcxgGIAEoDSI4ChBHZXRTdGF0c1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5pcGFtLnYxLlN0YXRzRW50cnkiSAoGTWVtYmVyEgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSIQoEcm9sZRgDIAEoDjITLmlwYW0udjEuTWVtYmVyUm9sZSIuCg9BZGRWb3RlclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIwChFBZGRMZWFybmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIiEKE1JlbW92ZU1lbWJlclJlcXVlc3QSCgoCaWQYASABKAkiLgoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIRCgl0YXJnZXRfaWQYASABKAkiSgoSTWVtYmVyc2hpcFJlc3BvbnNlEiAKB21lbWJlcnMYASADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpyYWZ0X2luZGV4GAIgASgEIhIKEEdldExlYWRlclJlcXVlc3QiTAoRR2V0TGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAIgASgJEgwKBHRlcm0YAyABKAQiEgoQR2V0U3RhdHVzUmVxdWVzdCLTAgoRR2V0U3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHwoEcm9sZRgCIAEoDjIRLmlwYW0udjEuUmFmdFJvbGUSDAoEdGVybRgDIAEoBBIUCgxjb21taXRfaW5kZXgYBCABKAQSFQoNYXBwbGllZF9pbmRleBgFIAEoBBIWCg5zbmFwc2hvdF9pbmRleBgGIAEoBBIRCglsZWFkZXJfaWQYByABKAkSFgoObGVhZGVyX2FkZHJlc3MYCCABKAkSIAoHbWVtYmVycxgJIAMoCzIPLmlwYW0udjEuTWVtYmVyEhIKCmNsdXN0ZXJfaWQYCiABKAkSFQoNY2x1c3Rlcl9zdG9yZRgLIAEoCRIbChNsZWFkZXJfY29tbWl0X2luZGV4GAwgASgEEhgKEG5vdF9yZWFkeV9yZWFzb24YDSABKAkSDwoHcmVtb3ZlZBgOIAEoCCJzChFMaXN0QmxvY2tzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCXN1Ym5ldF9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCRITCgthbGxvd19zdGFsZRgFIAEoCCJNChJMaXN0QmxvY2tzUmVzcG9uc2USHgoGYmxvY2tzGAEgAygLMg4uaXBhbS52MS5CbG9jaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoQRGlyZWN0QWxsb2NhdGlvbhIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSKgoHYWRkcmVzcxgCIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIPCgdub2RlX2lkGAMgASgJIicKFEdldE5vZGVMZWFzZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkihwEKFUdldE5vZGVMZWFzZXNSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEh4KBmJsb2NrcxgCIAMoCzIOLmlwYW0udjEuQmxvY2sSKQoGZGlyZWN0GAMgAygLMhkuaXBhbS52MS5EaXJlY3RBbGxvY2F0aW9uEhIKCnJhZnRfaW5kZXgYBCABKAQiYQoRUmVwb3J0Tm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEiQKBmJsb2NrcxgDIAMoCzIULmlwYW0udjEuQmxvY2tSZXBvcnQiXAoLQmxvY2tSZXBvcnQSDAoEY2lkchgBIAEoCRINCgVzdGF0ZRgCIAEoCRIMCgRoZWxkGAMgASgNEg8KB2Nvb2xpbmcYBCABKA0SEQoJYWRkcmVzc2VzGAUgAygJIhQKElJlcG9ydE5vZGVSZXNwb25zZSqaAQoKU3RhdHNMZXZlbBIbChdTVEFUU19MRVZFTF9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX0xFVkVMX1pPTkUQARITCg9TVEFUU19MRVZFTF9QT0QQAhITCg9TVEFUU19MRVZFTF9UT1IQAxIWChJTVEFUU19MRVZFTF9TVUJORVQQBBIXChNTVEFUU19MRVZFTF9QVVJQT1NFEAUqWQoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhUKEU1FTUJFUl9ST0xFX1ZPVEVSEAESFwoTTUVNQkVSX1JPTEVfTEVBUk5FUhACKoMBCghSYWZ0Um9sZRIZChVSQUZUX1JPTEVfVU5TUEVDSUZJRUQQABIWChJSQUZUX1JPTEVfRk9MTE9XRVIQARIXChNSQUZUX1JPTEVfQ0FORElEQVRFEAISFAoQUkFGVF9ST0xFX0xFQURFUhADEhUKEVJBRlRfUk9MRV9MRUFSTkVSEAQyqAwKB0NsdXN0ZXISTgoNQXBwbHlUb3BvbG9neRIdLmlwYW0udjEuQXBwbHlUb3BvbG9neVJlcXVlc3QaHi5pcGFtLnYxLkFwcGx5VG9wb2xvZ3lSZXNwb25zZRJICgtHZXRUb3BvbG9neRIbLmlwYW0udjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GhwuaXBhbS52MS5HZXRUb3BvbG9neVJlc3BvbnNlEksKDFJlZ2lzdGVyTm9kZRIcLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBodLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USUQoORGVyZWdpc3Rlck5vZGUSHi5pcGFtLnYxLkRlcmVnaXN0ZXJOb2RlUmVxdWVzdBofLmlwYW0udjEuRGVyZWdpc3Rlck5vZGVSZXNwb25zZRJCCglBZGRTdWJuZXQSGS5pcGFtLnYxLkFkZFN1Ym5ldFJlcXVlc3QaGi5pcGFtLnYxLkFkZFN1Ym5ldFJlc3BvbnNlEksKDFJlbW92ZVN1Ym5ldBIcLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVxdWVzdBodLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVzcG9uc2USSAoLRHJhaW5TdWJuZXQSGy5pcGFtLnYxLkRyYWluU3VibmV0UmVxdWVzdBocLmlwYW0udjEuRHJhaW5TdWJuZXRSZXNwb25zZRJFCgpMZWFzZUJsb2NrEhouaXBhbS52MS5MZWFzZUJsb2NrUmVxdWVzdBobLmlwYW0udjEuTGVhc2VCbG9ja1Jlc3BvbnNlEksKDFJlbGVhc2VCbG9jaxIcLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVxdWVzdBodLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVzcG9uc2USUQoOQWxsb2NhdGVEaXJlY3QSHi5pcGFtLnYxLkFsbG9jYXRlRGlyZWN0UmVxdWVzdBofLmlwYW0udjEuQWxsb2NhdGVEaXJlY3RSZXNwb25zZRJOCg1SZWxlYXNlRGlyZWN0Eh0uaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVxdWVzdBoeLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3BvbnNlEj8KCEdldFN0YXRzEhguaXBhbS52MS5HZXRTdGF0c1JlcXVlc3QaGS5pcGFtLnYxLkdldFN0YXRzUmVzcG9uc2USQQoIQWRkVm90ZXISGC5pcGFtLnYxLkFkZFZvdGVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkUKCkFkZExlYXJuZXISGi5pcGFtLnYxLkFkZExlYXJuZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USSQoMUmVtb3ZlTWVtYmVyEhwuaXBhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USVQoSVHJhbnNmZXJMZWFkZXJzaGlwEiIuaXBhbS52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USQgoJR2V0TGVhZGVyEhkuaXBhbS52MS5HZXRMZWFkZXJSZXF1ZXN0GhouaXBhbS52MS5HZXRMZWFkZXJSZXNwb25zZRJCCglHZXRTdGF0dXMSGS5pcGFtLnYxLkdldFN0YXR1c1JlcXVlc3QaGi5pcGFtLnYxLkdldFN0YXR1c1Jlc3BvbnNlEkUKCkxpc3RCbG9ja3MSGi5pcGFtLnYxLkxpc3RCbG9ja3NSZXF1ZXN0GhsuaXBhbS52MS5MaXN0QmxvY2tzUmVzcG9uc2USTgoNR2V0Tm9kZUxlYXNlcxIdLmlwYW0udjEuR2V0Tm9kZUxlYXNlc1JlcXVlc3QaHi5pcGFtLnYxLkdldE5vZGVMZWFzZXNSZXNwb25zZRJFCgpSZXBvcnROb2RlEhouaXBhbS52MS5SZXBvcnROb2RlUmVxdWVzdBobLmlwYW0udjEuUmVwb3J0Tm9kZVJlc3BvbnNlYgZwcm90bzM", [file_ipam_v1_ipam]);
 
 /**
  * ApplyTopology: replace the cluster's topology (zones, pods, TORs, nodes,
@@ -202,7 +202,9 @@ export const RegisterNodeResponseSchema: GenMessage<RegisterNodeResponse> = /*@_
   messageDesc(file_ipam_v1_cluster, 5);
 
 /**
- * DeregisterNode: remove a node and give back its blocks and direct addresses.
+ * DeregisterNode: remove a node. A node that holds nothing is removed at once.
+ * One that still holds blocks or direct addresses fails with CONFLICT, unless
+ * `force` or `dead`.
  *
  * @generated from message ipam.v1.DeregisterNodeRequest
  */
@@ -215,12 +217,24 @@ export type DeregisterNodeRequest = Message<"ipam.v1.DeregisterNodeRequest"> & {
   nodeId: string;
 
   /**
-   * Remove even if the node still holds allocated addresses (they are freed);
-   * without it such a node fails with CONFLICT.
+   * Remove a node that still holds something, safely: its blocks become
+   * revoked (its agent stops allocating from them and returns each once its
+   * pods have released their addresses; nobody else is leased them meanwhile),
+   * its direct addresses stay allocated, and the node stays as
+   * `deregistering` (it cannot lease or register) until it holds nothing.
    *
    * @generated from field: bool force = 2;
    */
   force: boolean;
+
+  /**
+   * Declare the node dead: free everything it holds at once (blocks, revoked
+   * ones too, and direct addresses, which cool down) and remove it. Safe only
+   * when the node is really gone: its pods' addresses can be handed out again.
+   *
+   * @generated from field: bool dead = 3;
+   */
+  dead: boolean;
 };
 
 /**
@@ -237,18 +251,39 @@ export const DeregisterNodeRequestSchema: GenMessage<DeregisterNodeRequest> = /*
  */
 export type DeregisterNodeResponse = Message<"ipam.v1.DeregisterNodeResponse"> & {
   /**
-   * Blocks returned to their subnets.
+   * Blocks returned to their subnets (`dead`).
    *
    * @generated from field: uint32 released_blocks = 1;
    */
   releasedBlocks: number;
 
   /**
-   * Direct addresses released.
+   * Direct addresses released (`dead`).
    *
    * @generated from field: uint32 released_addresses = 2;
    */
   releasedAddresses: number;
+
+  /**
+   * With `force`: the blocks the node still holds, now revoked, sorted.
+   *
+   * @generated from field: repeated string revoked_blocks = 3;
+   */
+  revokedBlocks: string[];
+
+  /**
+   * With `force`: direct addresses the node still holds (kept until released).
+   *
+   * @generated from field: uint32 kept_addresses = 4;
+   */
+  keptAddresses: number;
+
+  /**
+   * True while the node stays as `deregistering` (it still holds something).
+   *
+   * @generated from field: bool deregistering = 5;
+   */
+  deregistering: boolean;
 };
 
 /**
@@ -342,6 +377,22 @@ export type Subnet = Message<"ipam.v1.Subnet"> & {
    * @generated from field: bool draining = 11;
    */
   draining: boolean;
+
+  /**
+   * True while the subnet is being removed (a forced RemoveSubnet): it waits
+   * for its holders to give back what they hold, then it is deleted.
+   *
+   * @generated from field: bool removing = 12;
+   */
+  removing: boolean;
+
+  /**
+   * Who manages the subnet: `file` (the topology file) or `api` (added with
+   * AddSubnet: topology-file reloads keep it). Ignored in requests.
+   *
+   * @generated from field: string origin = 13;
+   */
+  origin: string;
 };
 
 /**
@@ -410,7 +461,11 @@ export type RemoveSubnetRequest = Message<"ipam.v1.RemoveSubnetRequest"> & {
   subnetId: string;
 
   /**
-   * Remove even with leases outstanding (nodes lose those blocks).
+   * Remove a subnet in use safely: it drains, its blocks are revoked (their
+   * holders stop allocating from them and return each once empty), its direct
+   * addresses stay allocated, and it stays as `removing` (no new lease; its
+   * range cannot be added again or overlapped) until it holds nothing, then it
+   * is deleted. `holders` says who still holds what.
    *
    * @generated from field: bool force = 2;
    */
@@ -436,6 +491,20 @@ export type RemoveSubnetResponse = Message<"ipam.v1.RemoveSubnetResponse"> & {
    * @generated from field: bool removed = 1;
    */
   removed: boolean;
+
+  /**
+   * True when the subnet is still held and stays as `removing`.
+   *
+   * @generated from field: bool removing = 2;
+   */
+  removing: boolean;
+
+  /**
+   * Per node: what it still holds in the subnet.
+   *
+   * @generated from field: repeated ipam.v1.SubnetHolder holders = 3;
+   */
+  holders: SubnetHolder[];
 };
 
 /**
@@ -444,6 +513,79 @@ export type RemoveSubnetResponse = Message<"ipam.v1.RemoveSubnetResponse"> & {
  */
 export const RemoveSubnetResponseSchema: GenMessage<RemoveSubnetResponse> = /*@__PURE__*/
   messageDesc(file_ipam_v1_cluster, 12);
+
+/**
+ * What one node still holds in a subnet: its blocks there (cluster state) and,
+ * from the node's last report (soft state kept by the server that answers),
+ * the addresses its pods hold in them.
+ *
+ * @generated from message ipam.v1.SubnetHolder
+ */
+export type SubnetHolder = Message<"ipam.v1.SubnetHolder"> & {
+  /**
+   * The node.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * Its blocks in the subnet, CIDR form, in address order.
+   *
+   * @generated from field: repeated string blocks = 2;
+   */
+  blocks: string[];
+
+  /**
+   * Direct-mode addresses it holds in the subnet.
+   *
+   * @generated from field: uint32 direct_addresses = 3;
+   */
+  directAddresses: number;
+
+  /**
+   * False when the node has not reported to this server; the counts below are
+   * then unknown (zero).
+   *
+   * @generated from field: bool reported = 4;
+   */
+  reported: boolean;
+
+  /**
+   * Addresses held by pods in those blocks, as last reported.
+   *
+   * @generated from field: uint64 addresses_held = 5;
+   */
+  addressesHeld: bigint;
+
+  /**
+   * Addresses cooling down in those blocks, as last reported.
+   *
+   * @generated from field: uint64 addresses_cooling = 6;
+   */
+  addressesCooling: bigint;
+
+  /**
+   * When the node reported, Unix time in milliseconds.
+   *
+   * @generated from field: int64 reported_at_unix_ms = 7;
+   */
+  reportedAtUnixMs: bigint;
+
+  /**
+   * The held addresses, as last reported (draining and revoked blocks only).
+   *
+   * @generated from field: repeated string addresses = 8;
+   */
+  addresses: string[];
+};
+
+/**
+ * Describes the message ipam.v1.SubnetHolder.
+ * Use `create(SubnetHolderSchema)` to create a new message.
+ */
+export const SubnetHolderSchema: GenMessage<SubnetHolder> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 13);
 
 /**
  * DrainSubnet: stop (or resume) handing out new blocks and direct addresses
@@ -472,10 +614,11 @@ export type DrainSubnetRequest = Message<"ipam.v1.DrainSubnetRequest"> & {
  * Use `create(DrainSubnetRequestSchema)` to create a new message.
  */
 export const DrainSubnetRequestSchema: GenMessage<DrainSubnetRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 13);
+  messageDesc(file_ipam_v1_cluster, 14);
 
 /**
- * The result of DrainSubnet.
+ * The result of DrainSubnet. Send it again (same `drain`: idempotent) to
+ * follow the drain: it is over when `done`.
  *
  * @generated from message ipam.v1.DrainSubnetResponse
  */
@@ -488,11 +631,28 @@ export type DrainSubnetResponse = Message<"ipam.v1.DrainSubnetResponse"> & {
   blocksLeased: bigint;
 
   /**
-   * Addresses still allocated from the subnet, decimal.
+   * Addresses still held in the subnet, decimal: the direct addresses plus
+   * what the holders of its blocks last reported (a block whose holder has
+   * not reported counts as its full size).
    *
    * @generated from field: string addresses_allocated = 2;
    */
   addressesAllocated: string;
+
+  /**
+   * Per node: what it still holds in the subnet.
+   *
+   * @generated from field: repeated ipam.v1.SubnetHolder holders = 3;
+   */
+  holders: SubnetHolder[];
+
+  /**
+   * True when the subnet holds nothing any more (RemoveSubnet succeeds
+   * without `force`).
+   *
+   * @generated from field: bool done = 4;
+   */
+  done: boolean;
 };
 
 /**
@@ -500,7 +660,7 @@ export type DrainSubnetResponse = Message<"ipam.v1.DrainSubnetResponse"> & {
  * Use `create(DrainSubnetResponseSchema)` to create a new message.
  */
 export const DrainSubnetResponseSchema: GenMessage<DrainSubnetResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 14);
+  messageDesc(file_ipam_v1_cluster, 15);
 
 /**
  * A block of a subnet and its lease.
@@ -549,6 +709,23 @@ export type Block = Message<"ipam.v1.Block"> & {
    * @generated from field: int64 leased_at_unix_ms = 6;
    */
   leasedAtUnixMs: bigint;
+
+  /**
+   * The lease's life-cycle state: `leased` (the holder allocates from it),
+   * `draining` (its subnet drains) or `revoked` (a forced removal); in both
+   * latter states the holder hands out no new address from it and returns it
+   * once empty. Empty from a server of an earlier version: `leased`.
+   *
+   * @generated from field: string state = 7;
+   */
+  state: string;
+
+  /**
+   * For a revoked block: when it was revoked, Unix time in milliseconds.
+   *
+   * @generated from field: int64 revoked_at_unix_ms = 8;
+   */
+  revokedAtUnixMs: bigint;
 };
 
 /**
@@ -556,7 +733,7 @@ export type Block = Message<"ipam.v1.Block"> & {
  * Use `create(BlockSchema)` to create a new message.
  */
 export const BlockSchema: GenMessage<Block> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 15);
+  messageDesc(file_ipam_v1_cluster, 16);
 
 /**
  * LeaseBlock: lease one more block to a node (the original project's
@@ -621,7 +798,7 @@ export type LeaseBlockRequest = Message<"ipam.v1.LeaseBlockRequest"> & {
  * Use `create(LeaseBlockRequestSchema)` to create a new message.
  */
 export const LeaseBlockRequestSchema: GenMessage<LeaseBlockRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 16);
+  messageDesc(file_ipam_v1_cluster, 17);
 
 /**
  * The result of LeaseBlock.
@@ -642,7 +819,7 @@ export type LeaseBlockResponse = Message<"ipam.v1.LeaseBlockResponse"> & {
  * Use `create(LeaseBlockResponseSchema)` to create a new message.
  */
 export const LeaseBlockResponseSchema: GenMessage<LeaseBlockResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 17);
+  messageDesc(file_ipam_v1_cluster, 18);
 
 /**
  * ReleaseBlock: give a block back (the original project's `ReleaseBlock`).
@@ -672,7 +849,7 @@ export type ReleaseBlockRequest = Message<"ipam.v1.ReleaseBlockRequest"> & {
  * Use `create(ReleaseBlockRequestSchema)` to create a new message.
  */
 export const ReleaseBlockRequestSchema: GenMessage<ReleaseBlockRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 18);
+  messageDesc(file_ipam_v1_cluster, 19);
 
 /**
  * The result of ReleaseBlock.
@@ -693,7 +870,7 @@ export type ReleaseBlockResponse = Message<"ipam.v1.ReleaseBlockResponse"> & {
  * Use `create(ReleaseBlockResponseSchema)` to create a new message.
  */
 export const ReleaseBlockResponseSchema: GenMessage<ReleaseBlockResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 19);
+  messageDesc(file_ipam_v1_cluster, 20);
 
 /**
  * One per-address allocation in a direct-mode subnet.
@@ -756,7 +933,7 @@ export type DirectAllocateItem = Message<"ipam.v1.DirectAllocateItem"> & {
  * Use `create(DirectAllocateItemSchema)` to create a new message.
  */
 export const DirectAllocateItemSchema: GenMessage<DirectAllocateItem> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 20);
+  messageDesc(file_ipam_v1_cluster, 21);
 
 /**
  * AllocateDirect: allocate addresses in direct-mode subnets (the cluster side
@@ -778,7 +955,7 @@ export type AllocateDirectRequest = Message<"ipam.v1.AllocateDirectRequest"> & {
  * Use `create(AllocateDirectRequestSchema)` to create a new message.
  */
 export const AllocateDirectRequestSchema: GenMessage<AllocateDirectRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 21);
+  messageDesc(file_ipam_v1_cluster, 22);
 
 /**
  * A failure of one item of a batch.
@@ -806,7 +983,7 @@ export type ItemError = Message<"ipam.v1.ItemError"> & {
  * Use `create(ItemErrorSchema)` to create a new message.
  */
 export const ItemErrorSchema: GenMessage<ItemError> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 22);
+  messageDesc(file_ipam_v1_cluster, 23);
 
 /**
  * The outcome of one DirectAllocateItem.
@@ -843,7 +1020,7 @@ export type DirectAllocateResult = Message<"ipam.v1.DirectAllocateResult"> & {
  * Use `create(DirectAllocateResultSchema)` to create a new message.
  */
 export const DirectAllocateResultSchema: GenMessage<DirectAllocateResult> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 23);
+  messageDesc(file_ipam_v1_cluster, 24);
 
 /**
  * The result of AllocateDirect.
@@ -864,7 +1041,7 @@ export type AllocateDirectResponse = Message<"ipam.v1.AllocateDirectResponse"> &
  * Use `create(AllocateDirectResponseSchema)` to create a new message.
  */
 export const AllocateDirectResponseSchema: GenMessage<AllocateDirectResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 24);
+  messageDesc(file_ipam_v1_cluster, 25);
 
 /**
  * ReleaseDirect: release direct allocations by key, batched (the cluster side
@@ -886,7 +1063,7 @@ export type ReleaseDirectRequest = Message<"ipam.v1.ReleaseDirectRequest"> & {
  * Use `create(ReleaseDirectRequestSchema)` to create a new message.
  */
 export const ReleaseDirectRequestSchema: GenMessage<ReleaseDirectRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 25);
+  messageDesc(file_ipam_v1_cluster, 26);
 
 /**
  * The outcome of releasing one key.
@@ -914,7 +1091,7 @@ export type ReleaseDirectResult = Message<"ipam.v1.ReleaseDirectResult"> & {
  * Use `create(ReleaseDirectResultSchema)` to create a new message.
  */
 export const ReleaseDirectResultSchema: GenMessage<ReleaseDirectResult> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 26);
+  messageDesc(file_ipam_v1_cluster, 27);
 
 /**
  * The result of ReleaseDirect.
@@ -935,7 +1112,7 @@ export type ReleaseDirectResponse = Message<"ipam.v1.ReleaseDirectResponse"> & {
  * Use `create(ReleaseDirectResponseSchema)` to create a new message.
  */
 export const ReleaseDirectResponseSchema: GenMessage<ReleaseDirectResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 27);
+  messageDesc(file_ipam_v1_cluster, 28);
 
 /**
  * GetStats: address and block usage aggregated at one topology level.
@@ -985,7 +1162,7 @@ export type GetStatsRequest = Message<"ipam.v1.GetStatsRequest"> & {
  * Use `create(GetStatsRequestSchema)` to create a new message.
  */
 export const GetStatsRequestSchema: GenMessage<GetStatsRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 28);
+  messageDesc(file_ipam_v1_cluster, 29);
 
 /**
  * Usage of one entry of a level.
@@ -1041,7 +1218,7 @@ export type StatsEntry = Message<"ipam.v1.StatsEntry"> & {
  * Use `create(StatsEntrySchema)` to create a new message.
  */
 export const StatsEntrySchema: GenMessage<StatsEntry> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 29);
+  messageDesc(file_ipam_v1_cluster, 30);
 
 /**
  * The result of GetStats.
@@ -1062,7 +1239,7 @@ export type GetStatsResponse = Message<"ipam.v1.GetStatsResponse"> & {
  * Use `create(GetStatsResponseSchema)` to create a new message.
  */
 export const GetStatsResponseSchema: GenMessage<GetStatsResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 30);
+  messageDesc(file_ipam_v1_cluster, 31);
 
 /**
  * A member of the Raft group.
@@ -1097,7 +1274,7 @@ export type Member = Message<"ipam.v1.Member"> & {
  * Use `create(MemberSchema)` to create a new message.
  */
 export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 31);
+  messageDesc(file_ipam_v1_cluster, 32);
 
 /**
  * AddVoter: add a member as a voter (or promote a learner).
@@ -1125,7 +1302,7 @@ export type AddVoterRequest = Message<"ipam.v1.AddVoterRequest"> & {
  * Use `create(AddVoterRequestSchema)` to create a new message.
  */
 export const AddVoterRequestSchema: GenMessage<AddVoterRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 32);
+  messageDesc(file_ipam_v1_cluster, 33);
 
 /**
  * AddLearner: add a non-voting member that receives the log.
@@ -1153,7 +1330,7 @@ export type AddLearnerRequest = Message<"ipam.v1.AddLearnerRequest"> & {
  * Use `create(AddLearnerRequestSchema)` to create a new message.
  */
 export const AddLearnerRequestSchema: GenMessage<AddLearnerRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 33);
+  messageDesc(file_ipam_v1_cluster, 34);
 
 /**
  * RemoveMember: remove a member (voter or learner).
@@ -1174,7 +1351,7 @@ export type RemoveMemberRequest = Message<"ipam.v1.RemoveMemberRequest"> & {
  * Use `create(RemoveMemberRequestSchema)` to create a new message.
  */
 export const RemoveMemberRequestSchema: GenMessage<RemoveMemberRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 34);
+  messageDesc(file_ipam_v1_cluster, 35);
 
 /**
  * TransferLeadership: ask the leader to hand over leadership.
@@ -1196,7 +1373,7 @@ export type TransferLeadershipRequest = Message<"ipam.v1.TransferLeadershipReque
  * Use `create(TransferLeadershipRequestSchema)` to create a new message.
  */
 export const TransferLeadershipRequestSchema: GenMessage<TransferLeadershipRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 35);
+  messageDesc(file_ipam_v1_cluster, 36);
 
 /**
  * The result of a membership change.
@@ -1224,7 +1401,7 @@ export type MembershipResponse = Message<"ipam.v1.MembershipResponse"> & {
  * Use `create(MembershipResponseSchema)` to create a new message.
  */
 export const MembershipResponseSchema: GenMessage<MembershipResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 36);
+  messageDesc(file_ipam_v1_cluster, 37);
 
 /**
  * GetLeader: who leads now, as this server knows it.
@@ -1239,7 +1416,7 @@ export type GetLeaderRequest = Message<"ipam.v1.GetLeaderRequest"> & {
  * Use `create(GetLeaderRequestSchema)` to create a new message.
  */
 export const GetLeaderRequestSchema: GenMessage<GetLeaderRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 37);
+  messageDesc(file_ipam_v1_cluster, 38);
 
 /**
  * The result of GetLeader.
@@ -1274,7 +1451,7 @@ export type GetLeaderResponse = Message<"ipam.v1.GetLeaderResponse"> & {
  * Use `create(GetLeaderResponseSchema)` to create a new message.
  */
 export const GetLeaderResponseSchema: GenMessage<GetLeaderResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 38);
+  messageDesc(file_ipam_v1_cluster, 39);
 
 /**
  * GetStatus: the answering server's Raft state.
@@ -1289,7 +1466,7 @@ export type GetStatusRequest = Message<"ipam.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 39);
+  messageDesc(file_ipam_v1_cluster, 40);
 
 /**
  * The result of GetStatus.
@@ -1407,7 +1584,7 @@ export type GetStatusResponse = Message<"ipam.v1.GetStatusResponse"> & {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 40);
+  messageDesc(file_ipam_v1_cluster, 41);
 
 /**
  * ListBlocks: block leases, paged, in (subnet id, address) order.
@@ -1456,7 +1633,7 @@ export type ListBlocksRequest = Message<"ipam.v1.ListBlocksRequest"> & {
  * Use `create(ListBlocksRequestSchema)` to create a new message.
  */
 export const ListBlocksRequestSchema: GenMessage<ListBlocksRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 41);
+  messageDesc(file_ipam_v1_cluster, 42);
 
 /**
  * A page of block leases.
@@ -1484,7 +1661,7 @@ export type ListBlocksResponse = Message<"ipam.v1.ListBlocksResponse"> & {
  * Use `create(ListBlocksResponseSchema)` to create a new message.
  */
 export const ListBlocksResponseSchema: GenMessage<ListBlocksResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 42);
+  messageDesc(file_ipam_v1_cluster, 43);
 
 /**
  * A direct allocation held in L1.
@@ -1519,7 +1696,7 @@ export type DirectAllocation = Message<"ipam.v1.DirectAllocation"> & {
  * Use `create(DirectAllocationSchema)` to create a new message.
  */
 export const DirectAllocationSchema: GenMessage<DirectAllocation> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 43);
+  messageDesc(file_ipam_v1_cluster, 44);
 
 /**
  * GetNodeLeases: everything the cluster holds for one node, for an agent
@@ -1541,7 +1718,7 @@ export type GetNodeLeasesRequest = Message<"ipam.v1.GetNodeLeasesRequest"> & {
  * Use `create(GetNodeLeasesRequestSchema)` to create a new message.
  */
 export const GetNodeLeasesRequestSchema: GenMessage<GetNodeLeasesRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 44);
+  messageDesc(file_ipam_v1_cluster, 45);
 
 /**
  * The result of GetNodeLeases.
@@ -1583,7 +1760,111 @@ export type GetNodeLeasesResponse = Message<"ipam.v1.GetNodeLeasesResponse"> & {
  * Use `create(GetNodeLeasesResponseSchema)` to create a new message.
  */
 export const GetNodeLeasesResponseSchema: GenMessage<GetNodeLeasesResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 45);
+  messageDesc(file_ipam_v1_cluster, 46);
+
+/**
+ * ReportNode: an agent tells a server what its pods hold in its blocks. Soft
+ * state: each server keeps the last report of each node in memory (lost on
+ * restart, refreshed by the agent every few seconds) to answer DrainSubnet and
+ * RemoveSubnet with addresses still held per node.
+ *
+ * @generated from message ipam.v1.ReportNodeRequest
+ */
+export type ReportNodeRequest = Message<"ipam.v1.ReportNodeRequest"> & {
+  /**
+   * The reporting node. Required.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * The agent's ipamd version.
+   *
+   * @generated from field: string agent_version = 2;
+   */
+  agentVersion: string;
+
+  /**
+   * Every block the agent holds.
+   *
+   * @generated from field: repeated ipam.v1.BlockReport blocks = 3;
+   */
+  blocks: BlockReport[];
+};
+
+/**
+ * Describes the message ipam.v1.ReportNodeRequest.
+ * Use `create(ReportNodeRequestSchema)` to create a new message.
+ */
+export const ReportNodeRequestSchema: GenMessage<ReportNodeRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 47);
+
+/**
+ * One block in a node report.
+ *
+ * @generated from message ipam.v1.BlockReport
+ */
+export type BlockReport = Message<"ipam.v1.BlockReport"> & {
+  /**
+   * The block, CIDR form.
+   *
+   * @generated from field: string cidr = 1;
+   */
+  cidr: string;
+
+  /**
+   * The state the agent serves it in: `leased`, `draining` or `revoked`, or
+   * `lost` (the cluster no longer lists it for the node; the agent stopped
+   * allocating from it and keeps its records).
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * Addresses held by pods.
+   *
+   * @generated from field: uint32 held = 3;
+   */
+  held: number;
+
+  /**
+   * Released addresses still cooling down.
+   *
+   * @generated from field: uint32 cooling = 4;
+   */
+  cooling: number;
+
+  /**
+   * The held addresses (draining, revoked and lost blocks only).
+   *
+   * @generated from field: repeated string addresses = 5;
+   */
+  addresses: string[];
+};
+
+/**
+ * Describes the message ipam.v1.BlockReport.
+ * Use `create(BlockReportSchema)` to create a new message.
+ */
+export const BlockReportSchema: GenMessage<BlockReport> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 48);
+
+/**
+ * The result of ReportNode.
+ *
+ * @generated from message ipam.v1.ReportNodeResponse
+ */
+export type ReportNodeResponse = Message<"ipam.v1.ReportNodeResponse"> & {
+};
+
+/**
+ * Describes the message ipam.v1.ReportNodeResponse.
+ * Use `create(ReportNodeResponseSchema)` to create a new message.
+ */
+export const ReportNodeResponseSchema: GenMessage<ReportNodeResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 49);
 
 /**
  * Levels at which statistics aggregate.
@@ -1927,6 +2208,16 @@ export const Cluster: GenService<{
     methodKind: "unary";
     input: typeof GetNodeLeasesRequestSchema;
     output: typeof GetNodeLeasesResponseSchema;
+  },
+  /**
+   * An agent's report of what its pods hold. Soft state, kept per server.
+   *
+   * @generated from rpc ipam.v1.Cluster.ReportNode
+   */
+  reportNode: {
+    methodKind: "unary";
+    input: typeof ReportNodeRequestSchema;
+    output: typeof ReportNodeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ipam_v1_cluster, 0);
