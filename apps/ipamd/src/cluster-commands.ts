@@ -6,6 +6,7 @@ import {
   type Member,
   MemberRole,
   RaftRole,
+  type SubnetHolder,
 } from "@ipam/grpc-server";
 
 export const CLUSTER_USAGE = [
@@ -13,6 +14,12 @@ export const CLUSTER_USAGE = [
   "       ipamd cluster members [--server HOST:PORT,...]",
   "       ipamd cluster leave   --node-id ID [--server HOST:PORT,...]",
   "       ipamd cluster transfer-leadership [--to ID] [--server HOST:PORT,...]",
+  "       ipamd cluster drain SUBNET [--resume] [--server HOST:PORT,...]",
+  "         (again to follow it: prints what each node still holds; done when empty)",
+  "       ipamd cluster remove-subnet SUBNET [--force] [--server HOST:PORT,...]",
+  "         (--force: revoke its blocks; it goes once its holders have returned them)",
+  "       ipamd cluster deregister-node NODE [--force | --dead] [--server HOST:PORT,...]",
+  "         (--force: revoke its blocks; --dead: free everything now, only if the node is gone)",
   "  --server defaults to $IPAMD_SERVERS or 127.0.0.1:7400; TLS: --tls-ca, --tls-cert, --tls-key,",
   "  --tls-server-name (the name expected in the server's certificate)",
   "",
@@ -28,6 +35,22 @@ function members(list: readonly Member[]) {
   }));
 }
 
+function holders(list: readonly SubnetHolder[]) {
+  return list.map((h) => ({
+    node: h.nodeId,
+    blocks: h.blocks,
+    directAddresses: h.directAddresses,
+    ...(h.reported
+      ? {
+          addressesHeld: Number(h.addressesHeld),
+          addressesCooling: Number(h.addressesCooling),
+          reportedAt: new Date(Number(h.reportedAtUnixMs)).toISOString(),
+          ...(h.addresses.length === 0 ? {} : { addresses: h.addresses }),
+        }
+      : { reported: false }),
+  }));
+}
+
 const ROLE_NAMES: Readonly<Record<number, string>> = {
   [RaftRole.LEADER]: "leader",
   [RaftRole.FOLLOWER]: "follower",
@@ -35,8 +58,27 @@ const ROLE_NAMES: Readonly<Record<number, string>> = {
   [RaftRole.LEARNER]: "learner",
 };
 
+function parseClusterArgs(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      resume: { type: "boolean" },
+      force: { type: "boolean" },
+      dead: { type: "boolean" },
+      server: { type: "string" },
+      "node-id": { type: "string" },
+      to: { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "tls-server-name": { type: "string" },
+    },
+  });
+}
+
 /**
- * `ipamd cluster status|members|leave|transfer-leadership`: operator commands against the
+ * `ipamd cluster status|members|leave|transfer-leadership|drain|remove-subnet|deregister-node`: operator commands against the
  * Cluster API of a server. Prints JSON to stdout; resolves with the exit code (1 on a failed
  * call, 2 on bad arguments).
  */
@@ -45,26 +87,30 @@ export async function runClusterCommand(
   makeClient: typeof createClusterClient,
 ): Promise<number> {
   const [command, ...rest] = argv;
-  let values: Record<string, string | undefined>;
+  let parsed: ReturnType<typeof parseClusterArgs>;
   try {
-    values = parseArgs({
-      args: rest,
-      options: {
-        server: { type: "string" },
-        "node-id": { type: "string" },
-        to: { type: "string" },
-        "tls-ca": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "tls-server-name": { type: "string" },
-      },
-    }).values;
+    parsed = parseClusterArgs(rest);
   } catch (err) {
     process.stderr.write(`ipamd cluster: ${(err as Error).message}\n${CLUSTER_USAGE}`);
     return 2;
   }
-  if (!["status", "members", "leave", "transfer-leadership"].includes(command ?? "")) {
+  const { values, positionals } = parsed;
+  const lifecycle = ["drain", "remove-subnet", "deregister-node"];
+  if (
+    !["status", "members", "leave", "transfer-leadership", ...lifecycle].includes(command ?? "")
+  ) {
     process.stderr.write(`ipamd cluster: unknown command "${command ?? ""}"\n${CLUSTER_USAGE}`);
+    return 2;
+  }
+  const target = positionals[0];
+  if (lifecycle.includes(command ?? "") && (target === undefined || positionals.length > 1)) {
+    process.stderr.write(
+      `ipamd cluster ${command}: give exactly one ${command === "deregister-node" ? "NODE" : "SUBNET"}\n`,
+    );
+    return 2;
+  }
+  if (command === "deregister-node" && values.force === true && values.dead === true) {
+    process.stderr.write("ipamd cluster deregister-node: --force or --dead, not both\n");
     return 2;
   }
   if (command === "leave" && values["node-id"] === undefined) {
@@ -120,6 +166,45 @@ export async function runClusterCommand(
               members: members(st.members),
             };
       process.stdout.write(`${JSON.stringify(out)}\n`);
+      return 0;
+    }
+    if (command === "drain") {
+      const r = await client.drainSubnet({ subnetId: target ?? "", drain: values.resume !== true });
+      process.stdout.write(
+        `${JSON.stringify({
+          subnet: target,
+          draining: values.resume !== true,
+          done: r.done,
+          blocks: Number(r.blocksLeased),
+          addressesHeld: r.addressesAllocated,
+          holders: holders(r.holders),
+        })}\n`,
+      );
+      return 0;
+    }
+    if (command === "remove-subnet") {
+      const r = await client.removeSubnet({ subnetId: target ?? "", force: values.force === true });
+      process.stdout.write(
+        `${JSON.stringify({ subnet: target, removed: r.removed, removing: r.removing, holders: holders(r.holders) })}\n`,
+      );
+      return 0;
+    }
+    if (command === "deregister-node") {
+      const r = await client.deregisterNode({
+        nodeId: target ?? "",
+        force: values.force === true,
+        dead: values.dead === true,
+      });
+      process.stdout.write(
+        `${JSON.stringify({
+          node: target,
+          deregistering: r.deregistering,
+          revokedBlocks: r.revokedBlocks,
+          keptAddresses: r.keptAddresses,
+          releasedBlocks: r.releasedBlocks,
+          releasedAddresses: r.releasedAddresses,
+        })}\n`,
+      );
       return 0;
     }
     if (command === "leave") {

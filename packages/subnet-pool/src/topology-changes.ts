@@ -173,7 +173,7 @@ function keepSubnet(next: Topology, st: SubnetState): Topology {
   const fix =
     st.origin === "api" && !st.removing
       ? `remove it with "ipamd cluster remove-subnet ${s.id}" first, or change the file`
-      : "wait until its holders have returned it (ipamd cluster drain-status), or change the file";
+      : `wait until its holders have returned it ("ipamd cluster remove-subnet ${s.id}" says who holds what), or change the file`;
   try {
     return addTopologySubnet(next, inputOf(s));
   } catch (err) {
