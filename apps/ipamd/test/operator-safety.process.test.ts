@@ -97,9 +97,9 @@ describe("operator actions never give an address to two live holders (issue 15)"
     for (const id of held) expect(inside(await allocate(x.ipam, id, "blue"), blue.cidr)).toBe(true);
 
     const removed = await c.l1.removeSubnet({ subnetId: "blue", force: true });
+    await waitUntilRefused(x, "blue", "x");
     expect(removed).toMatchObject({ removed: true, removing: true });
     expect(removed.holders.map((h) => h.nodeId)).toEqual(["agent-x"]);
-    await waitUntilRefused(x, "blue", "x");
 
     // Nobody else gets the subnet's blocks while agent-x holds addresses there.
     await expect(allocate(y.ipam, "y-blue", "blue")).rejects.toThrow();
@@ -145,9 +145,9 @@ describe("operator actions never give an address to two live holders (issue 15)"
     expect(zBlocks.length).toBeGreaterThan(0);
 
     const forced = await c.l1.deregisterNode({ nodeId: "agent-z", force: true });
+    await waitUntilRefused(z, "default", "z");
     expect(forced).toMatchObject({ deregistering: true, releasedBlocks: 0 });
     expect([...forced.revokedBlocks].sort()).toEqual([...zBlocks].sort());
-    await waitUntilRefused(z, "default", "z");
 
     // agent-x takes 150 default addresses (several new blocks): none inside agent-z's blocks.
     const xs: string[] = [];
