@@ -112,6 +112,7 @@ export function exportAgent(
   metrics.setAgentSource(() => ({
     leaderReachable: cluster.available(),
     quorumAvailable: cluster.available(),
+    lostBlocks: agent.lostBlocks().length,
   }));
 }
 

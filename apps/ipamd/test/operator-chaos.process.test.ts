@@ -187,17 +187,14 @@ describe("operator chaos (issue 15)", () => {
       };
 
       const done = new Map<string, number>();
+      const refused = new Map<string, number>();
       const driver = async () => {
         const until = Date.now() + CHAOS_MS;
         while (Date.now() < until) {
-          await sleep(500 + random() * 1500);
+          await sleep(200 + random() * 600);
           const op = pick([
-            "add",
-            "add",
-            "drain",
-            "resume",
-            "remove",
-            "force-remove",
+            ...["add", "add", "add", "drain", "resume", "remove", "force-remove", "force-remove"],
+            ...["add", "add", "add", "drain", "resume", "remove", "force-remove", "force-remove"],
             "kill-leader",
             "kill-agent",
             "retire-node",
@@ -234,6 +231,7 @@ describe("operator chaos (issue 15)", () => {
             done.set(op, (done.get(op) ?? 0) + 1);
             note(`${op} ${s.id}: ok`);
           } catch (err) {
+            refused.set(op, (refused.get(op) ?? 0) + 1);
             note(`${op} ${s.id}: ${(err as Error).message.split("\n")[0]}`);
           }
         }
@@ -249,7 +247,7 @@ describe("operator chaos (issue 15)", () => {
         stop = true;
         await Promise.all(workers);
         console.log(
-          `operator chaos: seed ${SEED}, ${acknowledged} allocations acknowledged, ${released} released, ${live.size} live at the end; operator actions done: ${JSON.stringify(Object.fromEntries(done))}`,
+          `operator chaos: seed ${SEED}, ${acknowledged} allocations acknowledged, ${released} released, ${live.size} live at the end; operator actions done: ${JSON.stringify(Object.fromEntries(done))}, refused: ${JSON.stringify(Object.fromEntries(refused))}`,
         );
         expect(violations, `seed ${SEED}`).toEqual([]);
         // Nothing acknowledged is lost: every live holder still holds its address.

@@ -307,7 +307,7 @@ describe("scrape-time gauges", () => {
     let fail = true;
     metrics.setAgentSource(() => {
       if (fail) throw Object.assign(new Error("leader lookup failed"), { code: "UNAVAILABLE" });
-      return { leaderReachable: true, quorumAvailable: false };
+      return { leaderReachable: true, quorumAvailable: false, lostBlocks: 2 };
     });
     metrics.setRaftSource(() => Promise.reject(new Error("raft stopped")));
     let s = await scrape(registry);
@@ -325,6 +325,7 @@ describe("scrape-time gauges", () => {
     s = await scrape(registry);
     expect(sampleValue(s, "ipamd_agent_leader_reachable")).toBe(1);
     expect(sampleValue(s, "ipamd_agent_quorum_available")).toBe(0);
+    expect(sampleValue(s, "ipamd_agent_lost_blocks")).toBe(2);
     expect(sampleValue(s, "ipamd_metrics_source_errors_total", { source: "agent" })).toBe(1);
   });
 });

@@ -74,6 +74,7 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_grpc_refused_total",
   "ipamd_agent_leader_reachable",
   "ipamd_agent_quorum_available",
+  "ipamd_agent_lost_blocks",
   "ipamd_uncaught_errors_total",
   "ipamd_metrics_source_errors_total",
 ] as const;
@@ -546,6 +547,13 @@ export function createIpamMetrics(
     agentDriver,
   );
 
+  const agentLostBlocks = sourceGauge(
+    "ipamd_agent_lost_blocks",
+    "Blocks this node agent holds that the cluster no longer leases to it (the node was declared dead while alive): it serves nothing new from them and keeps their records.",
+    [],
+    agentDriver,
+  );
+
   const uncaughtErrors = counter(
     "ipamd_uncaught_errors_total",
     "Errors that escaped every handler and reached the process, by kind; kind bug ends the process.",
@@ -634,10 +642,12 @@ export function createIpamMetrics(
     clear: () => {
       clearGauge(agentLeaderReachable);
       clearGauge(agentQuorum);
+      clearGauge(agentLostBlocks);
     },
     write: (status) => {
       agentLeaderReachable.set(status.leaderReachable ? 1 : 0);
       agentQuorum.set(status.quorumAvailable ? 1 : 0);
+      agentLostBlocks.set(status.lostBlocks ?? 0);
     },
     onError: onSourceError("agent"),
   });

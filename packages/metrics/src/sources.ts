@@ -102,6 +102,8 @@ export interface AgentStatusLike {
   readonly leaderReachable: boolean;
   /** The L1 cluster reported a quorum of voters on its last status answer. */
   readonly quorumAvailable: boolean;
+  /** Held blocks the cluster no longer leases to this node (served no more); default 0. */
+  readonly lostBlocks?: number;
 }
 
 /** A source of the node agent's cluster status, read on each scrape. */
