@@ -152,12 +152,16 @@ describe("operator chaos (issue 15)", () => {
         for (const [address, h] of live) if (h.agent === a.id) live.delete(address);
         mine.get(a.id)?.clear();
         cleanup.set(a.id, []);
-        await waitFor("deregister-node --dead", () =>
-          cluster.l1.deregisterNode({ nodeId: a.id, dead: true }),
-        );
+        await waitFor(
+          "deregister-node --dead",
+          () => cluster.l1.deregisterNode({ nodeId: a.id, dead: true }),
+          { timeoutMs: 10_000 },
+        ).finally(async () => {
+          // Dead or not, the node comes back (a new agent on the same data dir).
+          await cluster.restartAgent(a);
+          down.delete(a.id);
+        });
         note(`${a.id} declared dead`);
-        await cluster.restartAgent(a);
-        down.delete(a.id);
       };
 
       /** Forced deregistration of a live node: its pods go, it gives everything back, restarts. */
@@ -188,10 +192,38 @@ describe("operator chaos (issue 15)", () => {
 
       const done = new Map<string, number>();
       const refused = new Map<string, number>();
+      /** Node actions (slow: restarts) run one at a time beside the subnet actions. */
+      let nodeAction: Promise<void> | undefined;
+      const count = (op: string, ok: boolean, detail: string) => {
+        const m = ok ? done : refused;
+        m.set(op, (m.get(op) ?? 0) + 1);
+        note(`${op}: ${detail}`);
+      };
+      const nodeOp = async (op: string) => {
+        const up = agents.filter((a) => !down.has(a.id) && !retiring.has(a.id));
+        if (op === "kill-leader") {
+          const leader = await cluster.leader();
+          leader.proc.kill("SIGKILL");
+          await leader.proc.exited();
+          note(`leader ${leader.id} killed`);
+          await sleep(random() * 2000);
+          cluster.restartServer(leader);
+        } else if (op === "kill-agent" && up.length > 0) {
+          const a = pick(up);
+          down.add(a.id);
+          a.proc.kill("SIGKILL");
+          await a.proc.exited();
+          note(`${a.id} killed`);
+          await cluster.restartAgent(a);
+          down.delete(a.id);
+        } else if (op === "retire-node" && up.length > 1) await retire(pick(up));
+        else if (op === "dead-node" && up.length > 1) await declareDead(pick(up));
+      };
       const driver = async () => {
         const until = Date.now() + CHAOS_MS;
+        const o = { deadlineMs: 5000 };
         while (Date.now() < until) {
-          await sleep(200 + random() * 600);
+          await sleep(150 + random() * 500);
           const op = pick([
             ...["add", "add", "add", "drain", "resume", "remove", "force-remove", "force-remove"],
             ...["add", "add", "add", "drain", "resume", "remove", "force-remove", "force-remove"],
@@ -201,40 +233,31 @@ describe("operator chaos (issue 15)", () => {
             "dead-node",
           ]);
           const s = pick(SUBNETS);
-          const up = agents.filter((a) => !down.has(a.id) && !retiring.has(a.id));
+          if (op.startsWith("kill") || op.endsWith("-node")) {
+            if (nodeAction !== undefined) continue;
+            nodeAction = nodeOp(op).then(
+              () => count(op, true, "ok"),
+              (err: unknown) => count(op, false, (err as Error).message.split("\n")[0] ?? ""),
+            );
+            void nodeAction.finally(() => {
+              nodeAction = undefined;
+            });
+            continue;
+          }
           try {
-            if (op === "add") await cluster.l1.addSubnet({ subnet: s });
-            else if (op === "drain") await cluster.l1.drainSubnet({ subnetId: s.id, drain: true });
+            if (op === "add") await cluster.l1.addSubnet({ subnet: s }, o);
+            else if (op === "drain")
+              await cluster.l1.drainSubnet({ subnetId: s.id, drain: true }, o);
             else if (op === "resume")
-              await cluster.l1.drainSubnet({ subnetId: s.id, drain: false });
-            else if (op === "remove") await cluster.l1.removeSubnet({ subnetId: s.id });
-            else if (op === "force-remove")
-              await cluster.l1.removeSubnet({ subnetId: s.id, force: true });
-            else if (op === "kill-leader") {
-              const leader = await cluster.leader();
-              leader.proc.kill("SIGKILL");
-              await leader.proc.exited();
-              note(`leader ${leader.id} killed`);
-              await sleep(random() * 2000);
-              cluster.restartServer(leader);
-            } else if (op === "kill-agent" && up.length > 0) {
-              const a = pick(up);
-              down.add(a.id);
-              a.proc.kill("SIGKILL");
-              await a.proc.exited();
-              note(`${a.id} killed`);
-              await cluster.restartAgent(a);
-              down.delete(a.id);
-            } else if (op === "retire-node" && up.length > 1) await retire(pick(up));
-            else if (op === "dead-node" && up.length > 1) await declareDead(pick(up));
-            else continue;
-            done.set(op, (done.get(op) ?? 0) + 1);
-            note(`${op} ${s.id}: ok`);
+              await cluster.l1.drainSubnet({ subnetId: s.id, drain: false }, o);
+            else if (op === "remove") await cluster.l1.removeSubnet({ subnetId: s.id }, o);
+            else await cluster.l1.removeSubnet({ subnetId: s.id, force: true }, o);
+            count(op, true, `${s.id} ok`);
           } catch (err) {
-            refused.set(op, (refused.get(op) ?? 0) + 1);
-            note(`${op} ${s.id}: ${(err as Error).message.split("\n")[0]}`);
+            count(op, false, `${s.id} ${(err as Error).message.split("\n")[0]}`);
           }
         }
+        await nodeAction;
       };
 
       const fail = (what: string) =>

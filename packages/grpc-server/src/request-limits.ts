@@ -18,6 +18,7 @@ import {
   AddVoterRequestSchema,
   AllocateDirectRequestSchema,
   ApplyTopologyRequestSchema,
+  BlockReportSchema,
   type Cluster,
   DeregisterNodeRequestSchema,
   DirectAllocateItemSchema,
@@ -34,6 +35,7 @@ import {
   ReleaseDirectRequestSchema,
   RemoveMemberRequestSchema,
   RemoveSubnetRequestSchema,
+  ReportNodeRequestSchema,
   StatsLevelSchema,
   SubnetSchema,
   TransferLeadershipRequestSchema,
@@ -185,6 +187,10 @@ export const MAX_VALID_ATTACHMENTS = 16_384;
 export const MAX_DIRECT_BATCH = 10_000;
 /** Most labels a node may carry. */
 export const MAX_NODE_LABELS = 256;
+/** Most blocks one ReportNode may describe. */
+export const MAX_REPORTED_BLOCKS = 16_384;
+/** Most addresses one block of a ReportNode may list (the agent sends at most these). */
+export const MAX_REPORTED_ADDRESSES = 65_536;
 /** Largest topology document (ApplyTopology `topology_json`), bytes. */
 export const MAX_TOPOLOGY_BYTES = 4 * 1024 * 1024;
 
@@ -265,6 +271,21 @@ const subnet = messageLimits(SubnetSchema, {
   priority: anyValue<number>("any int32"),
   family: enumValue(FamilySchema),
   draining: flag,
+  removing: flag,
+  origin: text({ maxLength: 4, pattern: /^(file|api)?$/, patternText: "'file', 'api' or empty" }),
+});
+
+/** One block of a node report: at most one address per address of a (large) block. */
+const blockReport = messageLimits(BlockReportSchema, {
+  cidr: cidrText,
+  state: text({
+    maxLength: 8,
+    pattern: /^(leased|draining|revoked|lost)$/,
+    patternText: "leased, draining, revoked or lost",
+  }),
+  held: anyValue<number>("any uint32"),
+  cooling: anyValue<number>("any uint32"),
+  addresses: list(MAX_REPORTED_ADDRESSES, ipAddress),
 });
 
 const memberChange = {
@@ -285,7 +306,11 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     torId: topologyId,
     labels: entries(MAX_NODE_LABELS, labelKey, labelValue),
   }),
-  deregisterNode: messageLimits(DeregisterNodeRequestSchema, { nodeId: topologyId, force: flag }),
+  deregisterNode: messageLimits(DeregisterNodeRequestSchema, {
+    nodeId: topologyId,
+    force: flag,
+    dead: flag,
+  }),
   addSubnet: messageLimits(AddSubnetRequestSchema, {
     subnet: nested(subnet),
   }),
@@ -340,4 +365,9 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     allowStale: flag,
   }),
   getNodeLeases: messageLimits(GetNodeLeasesRequestSchema, { nodeId: topologyId }),
+  reportNode: messageLimits(ReportNodeRequestSchema, {
+    nodeId: topologyId,
+    agentVersion: printable(64),
+    blocks: list(MAX_REPORTED_BLOCKS, nested(blockReport)),
+  }),
 };
