@@ -3,6 +3,8 @@ import {
   type ClientTlsOptions,
   type ClusterClient,
   createClusterClient,
+  MAX_REPORTED_ADDRESSES,
+  MAX_REPORTED_BLOCKS,
   StatsLevel,
   type Block as WireBlock,
   Family as WireFamily,
@@ -300,7 +302,10 @@ export class RemoteCluster implements ClusterApi {
     const request = {
       nodeId: report.node,
       agentVersion: report.agentVersion,
-      blocks: report.blocks.map((b) => ({ ...b, addresses: [...b.addresses] })),
+      // Within the servers' request limits: counts stay exact, address lists may be cut.
+      blocks: report.blocks
+        .slice(0, MAX_REPORTED_BLOCKS)
+        .map((b) => ({ ...b, addresses: b.addresses.slice(0, MAX_REPORTED_ADDRESSES) })),
     };
     const attemptMs = this.#options.attemptMs ?? 3000;
     const answers = await Promise.allSettled(
