@@ -18,10 +18,13 @@ import { killAll, logsOf, tempDir, waitFor } from "./helpers/processes.js";
 const TOR = "tor-a1-1";
 const CHAOS_MS = Number(process.env.IPAMD_CHAOS_MS ?? 60_000);
 const SEED = Number(process.env.IPAMD_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-/** Small API subnets (four /29 blocks each, 1 s cool-down), so blocks churn and run out. */
-const SUBNETS = [0, 1, 2, 3].map((i) => ({
+/**
+ * Small API subnets (two /29 blocks each, 1 s cool-down): blocks churn, run out and go from
+ * node to node, so an address handed to two holders is likely to show.
+ */
+const SUBNETS = [0, 1, 2].map((i) => ({
   id: `chaos-${i}`,
-  cidr: `10.99.10.${i * 32}/27`,
+  cidr: `10.99.10.${i * 16}/28`,
   purpose: "chaos",
   scope: TOR,
   blockPrefix: 29,
@@ -110,7 +113,7 @@ describe("operator chaos (issue 15)", () => {
             await send(a.ipam, a.id, retry.shift() as string);
             continue;
           }
-          if (!retiring.has(a.id) && (held.size < 4 || (held.size < 10 && random() < 0.55))) {
+          if (!retiring.has(a.id) && (held.size < 6 || (held.size < 14 && random() < 0.55))) {
             const key = `${a.id}-${n++}`;
             try {
               const r = await a.ipam.allocate({ ...keyOf(key), purpose: "chaos" });
@@ -283,8 +286,8 @@ describe("operator chaos (issue 15)", () => {
           if (!r.ok) lost.push(`${h.agent}/${h.key} ${h.address}: ${r.reason}`);
         }
         expect(lost, `seed ${SEED}`).toEqual([]);
-        expect(acknowledged).toBeGreaterThan(50);
-        expect(released).toBeGreaterThan(20);
+        expect(acknowledged).toBeGreaterThan(30);
+        expect(released).toBeGreaterThan(10);
       } catch (err) {
         throw fail((err as Error).message);
       }
