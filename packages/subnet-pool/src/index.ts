@@ -48,8 +48,8 @@ export type { SubnetHoldings } from "./lifecycle.js";
 export type {
   AllocateRequest,
   AllocateResult,
-  BlockUsage,
   AllocationRecord,
+  BlockUsage,
   CoolingAddress,
   LeaseRequest,
   NodeAllocatorOptions,
