@@ -338,7 +338,7 @@ export class BlockLeases {
     const index = st.geometry.cidr.offsetOf(ip) >> hostBits;
     const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
     const owner = blocks.owner(index);
-    if (owner?.node === node) return this.#view(st, node, index, owner.leasedAt);
+    if (owner?.node === node) return this.#view(st, node, index, owner);
     if (owner !== undefined) {
       const block = cidrOf(st, index);
       fail(
@@ -348,13 +348,17 @@ export class BlockLeases {
       );
     }
     if (st.draining)
-      fail("DRAINING", `subnet ${st.subnet.id} is draining`, { subnet: st.subnet.id });
-    this.lease(st, index, {
+      fail("DRAINING", `subnet ${st.subnet.id} is ${st.removing ? "being removed" : "draining"}`, {
+        subnet: st.subnet.id,
+      });
+    this.#registry.requireActiveNode(node, "lease-block.node");
+    const leased: BlockOwner = {
       node,
       leasedAt: c.at,
       ...(requestId === undefined ? {} : { requestId }),
-    });
-    return this.#view(st, node, index, c.at);
+    };
+    this.lease(st, index, leased);
+    return this.#view(st, node, index, leased);
   }
 
   #release(st: SubnetState, index: bigint): void {

@@ -284,7 +284,7 @@ export class Agent {
       for (const [i, family] of families.entries()) {
         if (modes[i] === "none") await this.#requireCapacity(purpose, family);
       }
-      await this.#blocks.adopt();
+      await this.#blocks.refresh(true);
       modes = families.map((f) => this.#subnets.modeOf(purpose, f));
     }
     if (existingBlock === undefined && modes.every((m) => m === "direct")) {
