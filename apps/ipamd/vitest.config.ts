@@ -1,8 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { testKinds } from "../../scripts/test-kinds.js";
 
-export default defineConfig({
-  test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
-  },
-});
+// Two kinds of test, fast (`*.test.ts`) and process (`*.process.test.ts`): docs/contributing.md.
+export default defineConfig(testKinds());

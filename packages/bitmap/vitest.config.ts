@@ -1,11 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { testKinds } from "../../scripts/test-kinds.js";
 
-export default defineConfig({
-  test: {
-    // CI runs every package's tests at once on two cores: CPU-bound property tests that take
-    // 2 s alone can take several times that there.
-    testTimeout: 60_000,
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
-  },
-});
+// Two kinds of test, fast (`*.test.ts`) and process (`*.process.test.ts`): docs/contributing.md.
+export default defineConfig(testKinds());

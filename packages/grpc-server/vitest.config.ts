@@ -1,11 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { testKinds } from "../../scripts/test-kinds.js";
 
-export default defineConfig({
-  test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
-    // Tests start real servers and child processes on a shared 2-core machine.
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
-  },
-});
+// Two kinds of test, fast (`*.test.ts`) and process (`*.process.test.ts`): docs/contributing.md.
+export default defineConfig(testKinds());

@@ -57,7 +57,7 @@ describe("Agent (in process, real LocalCluster)", () => {
       register: { tor: "tor-a1-1", labels: {} },
     });
     await agent.start();
-  }, 30_000);
+  });
 
   afterEach(async () => {
     agent.stop();

@@ -116,7 +116,7 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
       expect(st.members.map((m) => m.id)).toEqual(["m1", "m2", "m3"]);
       expect(st.clusterId).toBe(s1.cluster.clusterId);
     }
-  }, 60_000);
+  });
 
   it("answers NOT_LEADER with the leader's address to a forwarded call that reaches a follower", async () => {
     const l = leader() as InProcessServer;
@@ -140,7 +140,7 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     // Without the header the same follower forwards it and answers the leader's result.
     const r = await client(f.address, 1).registerNode({ nodeId: "node-x", torId: TOR });
     expect(r.created).toBe(true);
-  }, 60_000);
+  });
 
   it("keeps membership changes idempotent and refuses a second address for a member", async () => {
     const f = followers()[0] as InProcessServer;
@@ -155,7 +155,7 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     expect((missing as GrpcError).message).toContain("id: must not be empty");
     const gone = await c.removeMember({ id: "never-a-member" });
     expect(gone.members).toHaveLength(3);
-  }, 60_000);
+  });
 
   it("transfers leadership on request", async () => {
     const l = leader() as InProcessServer;
@@ -165,7 +165,7 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     const seen = await client(l.address).getLeader({});
     expect(seen.leaderId).toBe(target.id);
     expect(seen.leaderAddress).toBe(target.address);
-  }, 60_000);
+  });
 
   it("without a quorum: writes fail UNAVAILABLE, GetStatus still answers", async () => {
     const survivor = followers()[0] as InProcessServer;
@@ -179,5 +179,5 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     const err = await c.registerNode({ nodeId: "node-y", torId: TOR }).catch((e: unknown) => e);
     expect((err as GrpcError).code).toBe("UNAVAILABLE");
     expect((err as GrpcError).message).toContain("no leader known");
-  }, 60_000);
+  });
 });

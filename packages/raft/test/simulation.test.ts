@@ -15,8 +15,6 @@ import {
  */
 const SEEDS = 2000;
 const SHARDS = 8;
-/** Generous: the machine may be shared; the runs are deterministic, not timed. */
-const TIMEOUT = { timeout: 120_000 };
 
 /** The failure message: seed, step, violation, and the command replaying a shrunk scenario. */
 function explain(r: SimulationResult): string {
@@ -30,27 +28,23 @@ function explain(r: SimulationResult): string {
 
 describe("deterministic simulation", () => {
   for (let shard = 0; shard < SHARDS; shard++) {
-    it(
-      `keeps every safety and liveness property (seeds ${shard + 1}..${SEEDS} step ${SHARDS})`,
-      TIMEOUT,
-      () => {
-        let acknowledged = 0;
-        let faults = 0;
-        for (let seed = shard + 1; seed <= SEEDS; seed += SHARDS) {
-          const r = runSimulation({ seed });
-          if (r.violations.length > 0) expect.fail(explain(r));
-          expect(r.recoveredAfter).toBeDefined();
-          acknowledged += r.acknowledged;
-          faults += r.faultsInjected;
-        }
-        // The runs must actually exercise the system (not vacuous).
-        expect(acknowledged).toBeGreaterThan(SEEDS / SHARDS);
-        expect(faults).toBeGreaterThan(SEEDS / SHARDS);
-      },
-    );
+    it(`keeps every safety and liveness property (seeds ${shard + 1}..${SEEDS} step ${SHARDS})`, () => {
+      let acknowledged = 0;
+      let faults = 0;
+      for (let seed = shard + 1; seed <= SEEDS; seed += SHARDS) {
+        const r = runSimulation({ seed });
+        if (r.violations.length > 0) expect.fail(explain(r));
+        expect(r.recoveredAfter).toBeDefined();
+        acknowledged += r.acknowledged;
+        faults += r.faultsInjected;
+      }
+      // The runs must actually exercise the system (not vacuous).
+      expect(acknowledged).toBeGreaterThan(SEEDS / SHARDS);
+      expect(faults).toBeGreaterThan(SEEDS / SHARDS);
+    });
   }
 
-  it("keeps every property under any subset of fault kinds (property test)", TIMEOUT, () => {
+  it("keeps every property under any subset of fault kinds (property test)", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),

@@ -141,7 +141,7 @@ function expectCorrupt(fn: () => unknown): void {
   throw new Error("expected a CORRUPT RaftError");
 }
 
-describe("message codec", { timeout: 30_000 }, () => {
+describe("message codec", () => {
   it("round-trips every message type (property)", () => {
     fc.assert(
       fc.property(fc.array(messageArb, { maxLength: 8 }), (messages) => {

@@ -28,7 +28,7 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-describe("RaftNode under faults (drops, partitions, restarts)", { timeout: 60_000 }, () => {
+describe("RaftNode under faults (drops, partitions, restarts)", () => {
   it("never loses an acknowledged proposal and converges after the faults heal", async () => {
     const ids: NodeId[] = ["a", "b", "c"];
     const machines = new Map<NodeId, OnceMachine>();

@@ -33,7 +33,7 @@ function recording(inner: Transport): { transport: Transport; sent: Message[] } 
   };
 }
 
-describe("RaftNode failure handling and hooks", { timeout: 30_000 }, () => {
+describe("RaftNode failure handling and hooks", () => {
   it("fails closed when Storage cannot persist: nothing is sent, everything pending rejects", async () => {
     const network = new MemoryNetwork();
     const voters = ["a", "b", "c"];

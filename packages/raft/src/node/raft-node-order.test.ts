@@ -87,7 +87,7 @@ const isAppendOf = (index: number) => (e: Event) =>
   e.message.type === "append" &&
   e.message.entries.some((x) => x.index === index);
 
-describe("RaftNode I/O ordering", { timeout: 30_000 }, () => {
+describe("RaftNode I/O ordering", () => {
   it("followers persist entries before acknowledging them", async () => {
     for (const mode of [true, false]) {
       const { events, index } = await scenario(mode);

@@ -47,7 +47,7 @@ class CountingMachine implements StateMachine<string | undefined> {
   }
 }
 
-describe("RaftNode restart on SqliteStorage", { timeout: 30_000 }, () => {
+describe("RaftNode restart on SqliteStorage", () => {
   it("keeps its log and re-applies it exactly once into a fresh state machine", async () => {
     const ids = ["a", "b", "c"];
     const opened = Object.fromEntries(ids.map((id) => [id, open(id)]));

@@ -26,7 +26,7 @@ function converged(c: DriverCluster): boolean {
   return prints.every((p) => p === prints[0]);
 }
 
-describe("RaftNode (3 nodes, real timers, in-memory transport)", { timeout: 30_000 }, () => {
+describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
   it("elects one leader that every node agrees on", async () => {
     cluster = await DriverCluster.create(["a", "b", "c"]);
     const leader = await cluster.leader();

@@ -3,7 +3,7 @@ import { createRaftNode, type RaftError } from "../index.js";
 import { encodeKvPut, KvStateMachine, MemoryNetwork, MemoryStorage } from "../testing/index.js";
 
 // The README's driver example, verbatim apart from imports, logging and the assertions.
-it("README example: a 3-node cluster with the node driver", { timeout: 30_000 }, async () => {
+it("README example: a 3-node cluster with the node driver", async () => {
   const network = new MemoryNetwork();
   const voters = ["a", "b", "c"];
   const nodes = voters.map((id) =>

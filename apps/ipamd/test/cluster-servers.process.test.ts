@@ -147,7 +147,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
       expect(l.leaderId).toBe(leader.id);
       expect(l.leaderAddress).toBe(leader.address);
     }
-  }, 120_000);
+  });
 
   it("forwards a write sent to a follower to the leader; it is applied on every server", async () => {
     const leader = leaderOf(await waitForGroup(servers, ["s1", "s2", "s3"]));
@@ -181,7 +181,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     // A linearizable read on a follower sees the write at once.
     const leases = await follower.client.getNodeLeases({ nodeId: "node-a" });
     expect(leases.blocks.map((b) => b.cidr)).toEqual([cidr]);
-  }, 120_000);
+  });
 
   it("elects a new leader after the leader is SIGKILLed; writes succeed; the killed server restarts and rejoins", async () => {
     const before = await waitForGroup(servers, ["s1", "s2", "s3"]);
@@ -228,7 +228,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     expect(blocks.map((b) => b.cidr).sort()).toEqual(
       [...(await blocksOn(rest[0] as Server, "node-a"))].map((b) => b.cidr).sort(),
     );
-  }, 120_000);
+  });
 
   it("adds a fourth server as a learner and promotes it to voter", async () => {
     const s4 = await startServer("s4", ["--join", servers.map((s) => s.address).join(",")], root);
@@ -250,7 +250,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     // Membership calls are idempotent: asking again for the same voter changes nothing.
     const again = await s4.client.addVoter({ id: "s4", address: s4.address });
     expect(again.members.filter((m) => m.role === MemberRole.VOTER)).toHaveLength(4);
-  }, 120_000);
+  });
 
   it("removes a member on request; the group keeps writing", async () => {
     const s4 = servers.find((s) => s.id === "s4") as Server;
@@ -278,7 +278,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     const any = client(servers.map((s) => s.address));
     const created = await any.registerNode({ nodeId: "node-b", torId: TOR });
     expect(created.created).toBe(true);
-  }, 120_000);
+  });
 
   it("SIGTERM on the leader hands leadership over; the server restarts from its data dir", async () => {
     const leader = leaderOf(await waitForGroup(servers, ["s1", "s2", "s3"]));
@@ -294,7 +294,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     });
     restart(leader);
     await waitForGroup(servers, ["s1", "s2", "s3"]);
-  }, 120_000);
+  });
   it("loses no acknowledged write when the leader is SIGKILLed under load", async () => {
     await waitForGroup(servers, ["s1", "s2", "s3"]);
     const any = client(servers.map((s) => s.address));
@@ -342,7 +342,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     // Calls that failed during the election (`failed`) may or may not have committed: the
     // replicas may hold more blocks than were acknowledged, never fewer.
     expect(acked.length + failed).toBeGreaterThan(0);
-  }, 120_000);
+  });
 
   it("comes back after every server is SIGKILLed at once and restarted with the same flags", async () => {
     const before = await waitForGroup(servers, ["s1", "s2", "s3"]);
@@ -361,7 +361,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     const any = client(servers.map((s) => s.address));
     const created = await any.registerNode({ nodeId: "node-c", torId: TOR });
     expect(created.created).toBe(true);
-  }, 120_000);
+  });
 });
 
 describe("ipamd --role server: catching up from a snapshot", () => {
@@ -399,7 +399,7 @@ describe("ipamd --role server: catching up from a snapshot", () => {
     await waitForGroup([s1, s2], ["c1", "c2"]);
     const stale = await s2.client.listBlocks({ nodeId: "node-s", allowStale: true });
     expect(stale.blocks.map((b) => b.cidr)).toEqual([lease.block?.cidr]);
-  }, 120_000);
+  });
 });
 
 describe("ipamd --role server: a bootstrapped single server", () => {
@@ -437,14 +437,14 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(text).toMatch(/^ipamd_raft_proposals_total\{result="ok"\} [1-9]/m);
     expect(text).toMatch(/^ipamd_raft_role\{role="leader"\} 1$/m);
-  }, 120_000);
+  });
 
   it("refuses to start a new server with neither --bootstrap nor --join, naming the flags", async () => {
     const root = tempDir("ipamd-server-none");
     const s = await startServer("lost", [], root);
     expect(await s.proc.exited()).toBe(1);
     expect(s.proc.log.join("\n")).toContain("--bootstrap or --join");
-  }, 60_000);
+  });
 
   it("a server still waiting to join stops cleanly on SIGTERM", async () => {
     const root = tempDir("ipamd-server-waiting");
@@ -456,7 +456,7 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     s.proc.kill("SIGTERM");
     expect(await s.proc.exited()).toBe(0);
     expect(s.proc.log.some((l) => l.includes("signal during start"))).toBe(true);
-  }, 60_000);
+  });
 
   it("refuses a wildcard --grpc-addr without --advertise-addr, naming the flag", async () => {
     const root = tempDir("ipamd-server-wildcard");
@@ -469,7 +469,7 @@ describe("ipamd --role server: a bootstrapped single server", () => {
     expect(proc.log.join("\n")).toContain(
       "--advertise-addr: required when --grpc-addr binds 0.0.0.0",
     );
-  }, 60_000);
+  });
 });
 
 /** A throw-away CA and one certificate for 127.0.0.1 (used by every server, both directions). */
@@ -526,7 +526,7 @@ describe("ipamd --role server with mutual TLS", () => {
     // A cleartext client gets nowhere.
     const plain = await s1.client.getStatus({}, { deadlineMs: 1500 }).catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(Error);
-  }, 120_000);
+  });
 });
 
 describe("ipamd --role server: the topology file", () => {
@@ -562,7 +562,7 @@ describe("ipamd --role server: the topology file", () => {
       s2.proc.log.some((l) => l.includes("left to the leader")) ? true : undefined,
     );
     expect(s1.proc.log.some((l) => l.includes("topology applied"))).toBe(true);
-  }, 120_000);
+  });
 });
 
 describe("ipamd --role all on its TCP listener", () => {
@@ -594,5 +594,5 @@ describe("ipamd --role all on its TCP listener", () => {
     expect(st.members.map((m) => m.id)).toEqual(["solo-all"]);
     const err = await c.addLearner({ id: "x", address: "127.0.0.1:1" }).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe("UNIMPLEMENTED");
-  }, 60_000);
+  });
 });

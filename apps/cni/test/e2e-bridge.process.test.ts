@@ -104,7 +104,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     sh("ip", ["netns", "add", NS_A]);
     sh("ip", ["netns", "add", NS_B]);
     sh("ip", ["netns", "add", NS_C]);
-  }, 180_000);
+  });
 
   afterAll(async () => {
     for (const ns of [NS_A, NS_B, NS_C]) {
@@ -194,7 +194,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     expect(
       cni(join(dir, "ipamd-cni"), "CHECK", NS_B, "ctr-a", direct({ prevResult: a.out })).code,
     ).toBe(3);
-  }, 60_000);
+  });
   it("puts a static address (args.cni.ips) on the interface through bridge, and refuses it twice", () => {
     const conf = { ...bridgeConf(), args: { cni: { ips: ["10.99.0.77", "fd99::77"] } } };
     const c = cni(BRIDGE, "ADD", NS_C, "ctr-static", conf);
@@ -214,5 +214,5 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     expect(d.code).toBe(102);
     expect(d.out.msg).toContain("held by ipamd-e2e/ctr-static/eth0");
     expect(cni(BRIDGE, "DEL", NS_C, "ctr-static", conf).code).toBe(0);
-  }, 60_000);
+  });
 });

@@ -86,5 +86,5 @@ describe("ipamd role all: metrics on every path", () => {
       expect(`${lint.stdout}${lint.stderr}`).toBe("");
       expect(lint.status).toBe(0);
     }
-  }, 60_000);
+  });
 });

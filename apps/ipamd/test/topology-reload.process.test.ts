@@ -75,5 +75,5 @@ describe("topology file reload", () => {
     expect(text).toMatch(/ipamd_allocations_total\{[^}]*result="ok"\} 2/);
     expect(text).toContain('ipamd_raft_role{role="leader"} 1');
     client.close();
-  }, 60_000);
+  });
 });

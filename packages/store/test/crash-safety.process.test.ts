@@ -218,5 +218,5 @@ describe("crash safety", () => {
     expect(killedWhileWriting).toBeGreaterThanOrEqual(50);
     expect(allAcked.length).toBeGreaterThan(0);
     expect(allDeleted.size).toBeGreaterThan(0);
-  }, 600_000);
+  });
 });

@@ -106,5 +106,5 @@ describe("SqliteStorage crash safety (SIGKILL)", () => {
     }
     expect(rounds).toBe(20);
     expect(acked.length).toBeGreaterThan(20);
-  }, 180_000);
+  });
 });

@@ -150,7 +150,7 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
       const local = await a?.ipam.getNodeBlocks({});
       for (const b of local?.blocks ?? []) expect(blocks).toContain(b.cidr);
     }
-  }, 180_000);
+  });
 
   it("keeps allocating through a leader SIGKILL and leases new blocks from the new leader", async () => {
     const l1 = createClusterClient({ addresses, deadlineMs: 5000 });
@@ -178,7 +178,7 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
     }
     const newLeader = await l1.getLeader({});
     expect(newLeader.leaderId).not.toBe(leader.leaderId);
-  }, 180_000);
+  });
   it("serves static addresses through the cluster: leases the block that holds one, refuses another node's block naming it", async () => {
     const l1 = createClusterClient({ addresses, deadlineMs: 5000 });
     clients.push(l1);
@@ -269,5 +269,5 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
       families: FamilySelection.DUAL_STACK,
     });
     expect(ready.state).toBe(ReadyState.READY);
-  }, 120_000);
+  });
 });
