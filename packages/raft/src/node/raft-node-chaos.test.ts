@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createSeededRandom } from "../core/random.js";
 import { KvStateMachine } from "../testing/kv-state-machine.js";
 import type { NodeId, StateMachine } from "../types.js";
-import { DriverCluster, put, waitFor } from "./test-cluster.js";
+import { DriverCluster, put } from "./test-cluster.js";
 
 /** KvStateMachine that fails the test if any index is applied twice to the same instance. */
 class OnceMachine implements StateMachine<string | undefined> {
@@ -53,7 +53,7 @@ describe("RaftNode under faults (drops, partitions, restarts)", () => {
       while (running) {
         const leader = c.running().find((m) => m.node.status().role === "leader");
         if (leader === undefined) {
-          await new Promise((r) => setTimeout(r, 5));
+          await c.time.sleep(5);
           continue;
         }
         const key = `k${seq++}`;
@@ -61,7 +61,7 @@ describe("RaftNode under faults (drops, partitions, restarts)", () => {
           await leader.node.propose(put(key, key));
           acked.push(key);
         } catch {
-          await new Promise((r) => setTimeout(r, 5));
+          await c.time.sleep(5);
         }
       }
     };
@@ -88,8 +88,8 @@ describe("RaftNode under faults (drops, partitions, restarts)", () => {
         c.start(leaderId, victim.storage, { voters: ids, learners: [] }, machineFor(leaderId));
         restarted = true;
       }
-      // Longer than an election timeout (100-200 ms), so isolating the leader replaces it.
-      await new Promise((r) => setTimeout(r, 300));
+      // Longer than an election timeout (100-200 virtual ms), so isolating the leader replaces it.
+      await c.time.sleep(300);
     }
     c.network.heal();
     running = false;
@@ -98,7 +98,7 @@ describe("RaftNode under faults (drops, partitions, restarts)", () => {
     const leader = await c.leader(10_000);
     await leader.node.propose(put("barrier", "done"));
     const commit = leader.node.status().commit;
-    await waitFor(
+    await c.waitFor(
       () => c.running().every((m) => m.node.status().applied >= commit),
       10_000,
       "every node applies up to the leader's commit",

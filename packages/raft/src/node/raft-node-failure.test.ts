@@ -6,7 +6,8 @@ import { KvStateMachine } from "../testing/kv-state-machine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import type { Entry, Message, NodeId, Transport } from "../types.js";
 import { createRaftNode } from "./raft-node.js";
-import { put, waitFor } from "./test-cluster.js";
+import { NETWORK_LATENCY_MS, put } from "./test-cluster.js";
+import { VirtualTime } from "./virtual-time.js";
 
 /** A MemoryStorage whose appends fail on demand (a full disk). */
 class FailingStorage extends MemoryStorage {
@@ -35,7 +36,8 @@ function recording(inner: Transport): { transport: Transport; sent: Message[] } 
 
 describe("RaftNode failure handling and hooks", () => {
   it("fails closed when Storage cannot persist: nothing is sent, everything pending rejects", async () => {
-    const network = new MemoryNetwork();
+    const time = new VirtualTime();
+    const network = new MemoryNetwork({ schedule: time.latency(NETWORK_LATENCY_MS) });
     const voters = ["a", "b", "c"];
     const storageA = new FailingStorage();
     const rec = recording(network.transport("a"));
@@ -48,6 +50,8 @@ describe("RaftNode failure handling and hooks", () => {
         transport: id === "a" ? rec.transport : network.transport(id),
         bootstrap: { voters, learners: [] },
         random: createSeededRandom(i + 1),
+        clock: time.clock,
+        schedule: time.schedule,
         tickMs: 10,
         // "a" times out first; the others wait long enough for "a" to win.
         electionTicks: id === "a" ? 5 : 30,
@@ -59,8 +63,9 @@ describe("RaftNode failure handling and hooks", () => {
       }),
     );
     const a = nodes[0]!;
+    time.start();
     try {
-      await waitFor(() => a.status().role === "leader", 5000, "a leads");
+      await time.waitFor(() => a.status().role === "leader", 5000, "a leads");
       await a.propose(put("ok", "1"));
       storageA.failing = true;
       const sentBefore = rec.sent.length;
@@ -79,13 +84,14 @@ describe("RaftNode failure handling and hooks", () => {
       const later = await a.propose(put("later", "1")).catch((e: unknown) => e);
       expect((later as RaftError).code).toBe("UNAVAILABLE");
       // The rest of the cluster elects another leader.
-      await waitFor(
+      await time.waitFor(
         () => nodes.slice(1).some((n) => n.status().role === "leader"),
         5000,
         "b or c leads",
       );
     } finally {
       await Promise.all(nodes.map((n) => n.stop()));
+      await time.stop();
     }
   });
 
@@ -93,12 +99,17 @@ describe("RaftNode failure handling and hooks", () => {
     const proposals: string[] = [];
     let applied = 0;
     const snapshots: number[] = [];
+    const time = new VirtualTime();
     const node = createRaftNode({
       id: "solo",
       storage: new MemoryStorage(),
       stateMachine: new KvStateMachine(),
-      transport: new MemoryNetwork().transport("solo"),
+      transport: new MemoryNetwork({ schedule: time.latency(NETWORK_LATENCY_MS) }).transport(
+        "solo",
+      ),
       bootstrap: { voters: ["solo"], learners: [] },
+      clock: time.clock,
+      schedule: time.schedule,
       tickMs: 5,
       electionTicks: 3,
       snapshotThreshold: 5,
@@ -114,8 +125,9 @@ describe("RaftNode failure handling and hooks", () => {
         },
       },
     });
+    time.start();
     try {
-      await waitFor(() => node.status().role === "leader", 5000, "solo leads");
+      await time.waitFor(() => node.status().role === "leader", 5000, "solo leads");
       for (let i = 0; i < 12; i++) await node.propose(put(`h${i}`, "v"));
       await node.propose(new Uint8Array([0xff])).catch(() => {});
       expect(proposals.filter((p) => p === "ok")).toHaveLength(12);
@@ -125,6 +137,7 @@ describe("RaftNode failure handling and hooks", () => {
       expect(node.status().snapshotIndex).toBe(snapshots.at(-1));
     } finally {
       await node.stop();
+      await time.stop();
     }
   });
 });

@@ -5,7 +5,8 @@ import { KvStateMachine } from "../testing/kv-state-machine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import type { Entry, HardState, Message, NodeId, Transport } from "../types.js";
 import { createRaftNode } from "./raft-node.js";
-import { put, waitFor } from "./test-cluster.js";
+import { NETWORK_LATENCY_MS, put } from "./test-cluster.js";
+import { VirtualTime } from "./virtual-time.js";
 
 type Event =
   | { kind: "persist"; node: NodeId; last: number }
@@ -47,7 +48,8 @@ async function scenario(leaderSendsBeforePersist: boolean): Promise<{
   index: number;
 }> {
   const events: Event[] = [];
-  const network = new MemoryNetwork();
+  const time = new VirtualTime();
+  const network = new MemoryNetwork({ schedule: time.latency(NETWORK_LATENCY_MS) });
   const voters = ["a", "b", "c"];
   const nodes = voters.map((id, i) =>
     createRaftNode({
@@ -57,19 +59,23 @@ async function scenario(leaderSendsBeforePersist: boolean): Promise<{
       transport: logging(id, network.transport(id), events),
       bootstrap: { voters, learners: [] },
       random: createSeededRandom(i + 1),
+      clock: time.clock,
+      schedule: time.schedule,
       tickMs: 10,
       electionTicks: id === "a" ? 5 : 30,
       leaderSendsBeforePersist,
     }),
   );
+  time.start();
   try {
-    await waitFor(() => nodes[0]!.status().role === "leader", 5000, "a leads");
+    await time.waitFor(() => nodes[0]!.status().role === "leader", 5000, "a leads");
     await nodes[0]!.propose(put("warm", "up"));
     events.length = 0;
     await nodes[0]!.propose(put("k", "v"));
     return { events: [...events], index: nodes[0]!.status().lastIndex };
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
+    await time.stop();
   }
 }
 

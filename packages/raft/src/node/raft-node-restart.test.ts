@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createSqliteStorage, type SqliteStorage } from "../storage/sqlite-storage.js";
 import { KvStateMachine } from "../testing/kv-state-machine.js";
 import type { StateMachine } from "../types.js";
-import { DriverCluster, put, waitFor } from "./test-cluster.js";
+import { DriverCluster, put } from "./test-cluster.js";
 
 const dir = mkdtempSync(join(tmpdir(), "raft-restart-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,7 +59,7 @@ describe("RaftNode restart on SqliteStorage", () => {
     const leader = await cluster.leader();
     for (let i = 0; i < 30; i++) await leader.node.propose(put(`k${i}`, String(i)));
     const f = cluster.running().find((m) => m.id !== leader.id)!;
-    await waitFor(() => f.sm.get("k29") === "29", 5000, "follower applied everything");
+    await cluster!.waitFor(() => f.sm.get("k29") === "29", 5000, "follower applied everything");
     await f.node.stop();
     // stop() flushed the lazily held commit index.
     expect(opened[f.id]!.store.raftLog().loadHardState()?.commit).toBe(
@@ -80,7 +80,7 @@ describe("RaftNode restart on SqliteStorage", () => {
         stateMachine: sm,
       },
     );
-    await waitFor(() => sm.kv.get("k39") === "39", 5000, "restarted follower catches up");
+    await cluster!.waitFor(() => sm.kv.get("k39") === "39", 5000, "restarted follower catches up");
     expect(restarted.node.status().applied).toBe(leader.node.status().commit);
     expect([...sm.counts.values()].every((n) => n === 1)).toBe(true);
     expect(sm.counts.size).toBe(40);
@@ -110,7 +110,7 @@ describe("RaftNode restart on SqliteStorage", () => {
       },
     );
     for (let i = 0; i < 20; i++) await leader.node.propose(put(`d${i}`, String(i)));
-    await waitFor(() => durable.kv.get("d19") === "19", 5000, "durable machine applies");
+    await cluster!.waitFor(() => durable.kv.get("d19") === "19", 5000, "durable machine applies");
     await node.node.stop();
     for (let i = 20; i < 25; i++) await leader.node.propose(put(`d${i}`, String(i)));
     cluster.members.delete(f.id);
@@ -122,7 +122,7 @@ describe("RaftNode restart on SqliteStorage", () => {
         stateMachine: durable,
       },
     );
-    await waitFor(() => durable.kv.get("d24") === "24", 5000, "restarted durable machine");
+    await cluster!.waitFor(() => durable.kv.get("d24") === "24", 5000, "restarted durable machine");
     expect([...durable.counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     expect(node.node.status().applied).toBe(durable.kv.applied);
   });
@@ -141,7 +141,7 @@ describe("RaftNode restart on SqliteStorage", () => {
     for (let i = 0; i < 60; i++) await leader.node.propose(put(`s${i % 9}`, String(i)));
     expect(opened[leader.id]!.storage.firstIndex()).toBeGreaterThan(20);
     cluster.network.heal();
-    await waitFor(
+    await cluster!.waitFor(
       () => lagger.sm.fingerprint() === leader.sm.fingerprint(),
       10_000,
       "lagger catches up",
@@ -157,7 +157,11 @@ describe("RaftNode restart on SqliteStorage", () => {
     const restarted = cluster.start(lagger.id, again.storage, { voters: ids, learners: [] });
     expect(restarted.sm.fingerprint()).not.toBe("[]");
     await leader.node.propose(put("after", "restart"));
-    await waitFor(() => restarted.sm.get("after") === "restart", 5000, "restarted lagger applies");
+    await cluster!.waitFor(
+      () => restarted.sm.get("after") === "restart",
+      5000,
+      "restarted lagger applies",
+    );
     expect(restarted.sm.fingerprint()).toBe(leader.sm.fingerprint());
   });
 });

@@ -4,52 +4,13 @@ import { createSeededRandom } from "../core/random.js";
 import { MemoryStorage } from "../storage/memory-storage.js";
 import { KvStateMachine } from "../testing/kv-state-machine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
-import type { Clock } from "../types.js";
 import { createRaftNode } from "./raft-node.js";
 import { put } from "./test-cluster.js";
-
-/** A virtual clock plus a manual work queue: the test decides when time passes and work runs. */
-function virtualWorld() {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let nextId = 1;
-  const queue: (() => void)[] = [];
-  const clock: Clock = {
-    now: () => now,
-    setTimeout: (fn, delayMs) => {
-      const id = nextId++;
-      timers.set(id, { at: now + delayMs, fn });
-      return id;
-    },
-    clearTimeout: (h) => {
-      timers.delete(h as number);
-    },
-  };
-  const drain = () => {
-    while (queue.length > 0) queue.shift()!();
-  };
-  /** Advance virtual time by `ms`, firing due timers in order and draining work after each. */
-  const advance = (ms: number) => {
-    const end = now + ms;
-    for (;;) {
-      drain();
-      let due: [number, { at: number; fn: () => void }] | undefined;
-      for (const t of timers)
-        if (t[1].at <= end && (due === undefined || t[1].at < due[1].at)) due = t;
-      if (due === undefined) break;
-      timers.delete(due[0]);
-      now = due[1].at;
-      due[1].fn();
-    }
-    now = end;
-    drain();
-  };
-  return { clock, schedule: (fn: () => void) => queue.push(fn), drain, advance, timers };
-}
+import { VirtualTime } from "./virtual-time.js";
 
 describe("RaftNode on a virtual clock (injected Clock and schedule)", () => {
   it("elects, commits and times out purely in virtual time", async () => {
-    const w = virtualWorld();
+    const w = new VirtualTime();
     const node = createRaftNode({
       id: "solo",
       storage: new MemoryStorage(),
@@ -77,11 +38,11 @@ describe("RaftNode on a virtual clock (injected Clock and schedule)", () => {
 
     // stop() cancels the tick timer: no timer is left behind.
     await node.stop();
-    expect(w.timers.size).toBe(0);
+    expect(w.pendingTimers()).toBe(0);
   });
 
   it("rejects with TIMEOUT on virtual time when no quorum answers", async () => {
-    const w = virtualWorld();
+    const w = new VirtualTime();
     const net = new MemoryNetwork({ schedule: w.schedule });
     const voters = ["a", "b", "c"];
     const nodes = voters.map((id, i) =>

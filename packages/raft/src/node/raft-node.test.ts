@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { RaftError } from "../core/raft-error.js";
 import { MemoryStorage } from "../storage/memory-storage.js";
 import type { KvStateMachine } from "../testing/kv-state-machine.js";
-import { DriverCluster, put, waitFor } from "./test-cluster.js";
+import { DriverCluster, put } from "./test-cluster.js";
 
 let cluster: DriverCluster | undefined;
 
@@ -26,7 +26,7 @@ function converged(c: DriverCluster): boolean {
   return prints.every((p) => p === prints[0]);
 }
 
-describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
+describe("RaftNode (3 nodes, virtual time, in-memory transport)", () => {
   it("elects one leader that every node agrees on", async () => {
     cluster = await DriverCluster.create(["a", "b", "c"]);
     const leader = await cluster.leader();
@@ -41,7 +41,7 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     const leader = await cluster.leader();
     await expect(leader.node.propose(put("k", "v1"))).resolves.toBeUndefined();
     await expect(leader.node.propose(put("k", "v2"))).resolves.toBe("v1");
-    await waitFor(
+    await cluster!.waitFor(
       () => cluster!.running().every((m) => m.sm.get("k") === "v2"),
       5000,
       "all replicas apply",
@@ -130,7 +130,7 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     await leader.node.propose(put("lost-read", "1"));
     cluster.network.cut(follower.id, leader.id, true);
     const read = follower.node.read(() => follower.sm.get("lost-read"));
-    await waitFor(() => follower.node.status().pendingReads === 1, 1000, "read pending");
+    await cluster!.waitFor(() => follower.node.status().pendingReads === 1, 1000, "read pending");
     cluster.network.heal();
     await expect(read).resolves.toBe("1");
   });
@@ -156,10 +156,10 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     const lagger = cluster.running().find((m) => m.id !== leader.id)!;
     cluster.network.isolate(lagger.id);
     for (let i = 0; i < 60; i++) await leader.node.propose(put(`s${i % 7}`, String(i)));
-    await waitFor(() => leader.node.status().snapshotIndex >= 40, 5000, "leader snapshot");
+    await cluster!.waitFor(() => leader.node.status().snapshotIndex >= 40, 5000, "leader snapshot");
     expect(leader.storage.firstIndex()).toBeGreaterThan(1);
     cluster.network.heal();
-    await waitFor(() => converged(cluster!), 10_000, "lagging follower converges");
+    await cluster!.waitFor(() => converged(cluster!), 10_000, "lagging follower converges");
     expect(lagger.node.status().snapshotIndex).toBeGreaterThan(0);
     expect(lagger.storage.snapshot()).toBeDefined();
     expect(lagger.sm.get("s3")).toBe(leader.sm.get("s3"));
@@ -172,12 +172,12 @@ describe("RaftNode (3 nodes, real timers, in-memory transport)", () => {
     const d = cluster.start("d", new MemoryStorage());
     await leader.node.addLearner("d", "10.0.0.4:7400");
     expect(leader.node.status().members.learners).toEqual(["d"]);
-    await waitFor(() => d.sm.get("l9") === "v", 5000, "learner catches up");
+    await cluster!.waitFor(() => d.sm.get("l9") === "v", 5000, "learner catches up");
     expect(d.node.status().role).toBe("follower");
     await leader.node.promote("d");
     expect(leader.node.status().members.voters).toEqual(["a", "b", "c", "d"]);
     expect(leader.node.status().members.addresses?.d).toBe("10.0.0.4:7400");
-    await waitFor(
+    await cluster!.waitFor(
       () => d.node.status().members.voters.includes("d"),
       5000,
       "d sees itself as voter",

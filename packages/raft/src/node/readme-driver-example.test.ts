@@ -17,10 +17,16 @@ it("README example: a 3-node cluster with the node driver", async () => {
     }),
   );
 
-  while (!nodes.some((n) => n.status().role === "leader")) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  const leader = nodes.find((n) => n.status().role === "leader")!;
+  const leader = await new Promise<(typeof nodes)[number]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no leader elected within 10 s")), 10_000);
+    for (const node of nodes) {
+      node.onStatusChange((status) => {
+        if (status.role !== "leader") return;
+        clearTimeout(timer);
+        resolve(node);
+      });
+    }
+  });
   const follower = nodes.find((n) => n !== leader)!;
 
   await leader.propose(encodeKvPut({ key: "subnet", value: "10.0.0.0/24" }));

@@ -5,10 +5,14 @@ import { MemoryNetwork } from "../transport/memory-transport.js";
 import type { ConfState, NodeId, Storage } from "../types.js";
 import { createRaftNode, type RaftNode } from "./raft-node.js";
 import type { RaftNodeOptions } from "./raft-node-options.js";
+import { VirtualTime } from "./virtual-time.js";
 
 /**
- * Test support (not exported): N real-timer RaftNodes over a MemoryNetwork, with helpers that
- * poll for a condition until a deadline instead of sleeping.
+ * Test support (not exported): N RaftNodes over a MemoryNetwork on one {@link VirtualTime}
+ * (pump running from construction to `stopAll()`), with helpers that wait for a condition
+ * until a virtual deadline. Batches take {@link NETWORK_LATENCY_MS} virtual ms to arrive.
+ * Every node draws from a seeded random source and so does the network's drop rate: a run
+ * is the same whatever the load of the machine.
  */
 export interface ClusterMember {
   readonly id: NodeId;
@@ -21,7 +25,11 @@ export type MemberOptions = Partial<
   Omit<RaftNodeOptions<string | undefined>, "id" | "storage" | "transport">
 >;
 
+/** Virtual milliseconds a batch spends on the MemoryNetwork of a {@link DriverCluster}. */
+export const NETWORK_LATENCY_MS = 1;
+
 export class DriverCluster {
+  readonly time = new VirtualTime();
   readonly network: MemoryNetwork;
   readonly members = new Map<NodeId, ClusterMember>();
   private seed = 7;
@@ -30,7 +38,12 @@ export class DriverCluster {
     readonly options: MemberOptions = {},
     networkCodec = true,
   ) {
-    this.network = new MemoryNetwork({ codec: networkCodec });
+    this.network = new MemoryNetwork({
+      codec: networkCodec,
+      schedule: this.time.latency(NETWORK_LATENCY_MS),
+      random: createSeededRandom(1),
+    });
+    this.time.start();
   }
 
   /** Start (or restart) `id` on `storage`; the state machine is always a fresh one. */
@@ -47,6 +60,8 @@ export class DriverCluster {
       stateMachine: sm,
       transport: this.network.transport(id),
       random: createSeededRandom(this.seed++),
+      clock: this.time.clock,
+      schedule: this.time.schedule,
       tickMs: 10,
       electionTicks: 10,
       ...(bootstrap === undefined ? {} : { bootstrap }),
@@ -82,10 +97,15 @@ export class DriverCluster {
     return [...this.members.values()].filter((m) => m.node.status().state === "running");
   }
 
-  /** The single leader that every running member agrees on, once there is one. */
+  /** Resolves once `condition` holds; throws naming `what` after `timeoutMs` virtual ms. */
+  waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    return this.time.waitFor(condition, timeoutMs, what);
+  }
+
+  /** The single leader that every running member agrees on, once there is one (virtual ms). */
   async leader(timeoutMs = 5000): Promise<ClusterMember> {
     let found: ClusterMember | undefined;
-    await waitFor(
+    await this.time.waitFor(
       () => {
         const live = this.running();
         const leaders = live.filter((m) => m.node.status().role === "leader");
@@ -101,24 +121,13 @@ export class DriverCluster {
     return found!;
   }
 
+  /** Stop every node, then the pump. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.members.values()].map((m) => m.node.stop()));
+    await this.time.stop();
   }
 }
 
 export function put(key: string, value: string): Uint8Array {
   return encodeKvPut({ key, value });
-}
-
-/** Poll `condition` every few ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }

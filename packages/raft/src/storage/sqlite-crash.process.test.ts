@@ -7,7 +7,7 @@ import { openStore } from "@ipam/store";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSeededRandom } from "../core/random.js";
 import { createRaftNode } from "../node/raft-node.js";
-import { waitFor } from "../node/test-cluster.js";
+import { VirtualTime } from "../node/virtual-time.js";
 import { KvStateMachine } from "../testing/kv-state-machine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
 import { createSqliteStorage } from "./sqlite-storage.js";
@@ -21,6 +21,9 @@ interface RoundOutput {
   acks: string[];
   hardState: { term: number; vote: string } | undefined;
 }
+
+/** A child that has acknowledged nothing by then is broken, not slow (it starts in ~1 s). */
+const FIRST_ACK_DEADLINE_MS = 120_000;
 
 /** Run the child until it acknowledged something, wait `extraMs` more, then SIGKILL it. */
 function runAndKill(path: string, round: number, extraMs: number): Promise<RoundOutput> {
@@ -43,10 +46,18 @@ function runAndKill(path: string, round: number, extraMs: number): Promise<Round
     child.stderr.on("data", (chunk: Buffer) => {
       err += chunk.toString();
     });
-    const giveUp = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    let gaveUp = false;
+    const giveUp = setTimeout(() => {
+      gaveUp = true;
+      child.kill("SIGKILL");
+    }, FIRST_ACK_DEADLINE_MS);
     child.on("error", reject);
     child.on("exit", (_code, signal) => {
       clearTimeout(giveUp);
+      if (gaveUp && killTimer === undefined) {
+        reject(new Error(`child acknowledged nothing in ${FIRST_ACK_DEADLINE_MS} ms: ${err}`));
+        return;
+      }
       if (signal !== "SIGKILL") {
         reject(new Error(`child exited on its own (${String(_code)}): ${err}`));
         return;
@@ -83,16 +94,20 @@ describe("SqliteStorage crash safety (SIGKILL)", () => {
       }
       // Restart a node on the reopened storage: it re-applies the log exactly once.
       const sm = new KvStateMachine();
+      const time = new VirtualTime();
       const node = createRaftNode({
         id: "solo",
         storage,
         stateMachine: sm,
-        transport: new MemoryNetwork().transport("solo"),
+        transport: new MemoryNetwork({ schedule: time.schedule }).transport("solo"),
         bootstrap: { voters: ["solo"], learners: [] },
+        clock: time.clock,
+        schedule: time.schedule,
         tickMs: 5,
         electionTicks: 3,
       });
-      await waitFor(
+      time.start();
+      await time.waitFor(
         () => node.status().role === "leader" && node.status().applied === node.status().commit,
         10_000,
         "restarted node leads and applies its log",
@@ -100,6 +115,7 @@ describe("SqliteStorage crash safety (SIGKILL)", () => {
       const missing = acked.filter((key) => sm.get(key) !== key);
       expect(missing).toEqual([]);
       await node.stop();
+      await time.stop();
       storage.flush();
       store.close();
       rounds++;
