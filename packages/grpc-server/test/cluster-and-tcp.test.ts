@@ -66,7 +66,11 @@ describe("ClusterClient", () => {
     const dead = await clusterServer({});
     const deadAddress = dead.address;
     await dead.server.shutdown(100);
-    const options = { addresses: [deadAddress, live.address], random: () => 0.5, deadlineMs: 3000 };
+    const options = {
+      addresses: [deadAddress, live.address],
+      random: () => 0.5,
+      deadlineMs: 60_000,
+    };
     const reads = createClusterClient(options);
     cleanups.push(() => reads.close());
     expect((await reads.getTopology({})).version).toBe(1n);
@@ -141,7 +145,7 @@ describe("TCP listeners", () => {
       const bad = createIpamClient({
         addresses: [`localhost:${server.tcpPort}`],
         tls: { ca: certs.otherCa },
-        deadlineMs: 1000,
+        deadlineMs: 60_000,
         maxAttempts: 1,
       });
       cleanups.push(() => bad.close());
@@ -172,7 +176,7 @@ describe("TCP listeners", () => {
       const anonymous = createIpamClient({
         addresses: [`localhost:${server.tcpPort}`],
         tls: { ca: certs.ca },
-        deadlineMs: 1000,
+        deadlineMs: 60_000,
         maxAttempts: 1,
       });
       cleanups.push(() => anonymous.close());

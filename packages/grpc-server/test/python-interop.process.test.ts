@@ -40,7 +40,7 @@ describe.skipIf(!havePythonGrpc)("interop with python3-grpcio over the unix sock
     const { stdout: output } = await promisify(execFile)(
       python,
       [join(import.meta.dirname, "interop", "allocate.py"), socket, descriptors],
-      { encoding: "utf8", timeout: 30_000 },
+      { encoding: "utf8", timeout: 120_000 },
     );
     const result = JSON.parse(output) as {
       ok: { addresses: Array<{ address: string; prefix_length: number; family: string }> };

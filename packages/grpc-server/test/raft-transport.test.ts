@@ -151,7 +151,7 @@ describe("GrpcRaftTransport", () => {
     a.transport.send("b", [heartbeat("a", "b", 2), heartbeat("a", "b", 3)]);
 
     b = await peer("b", "c1", port);
-    await waitFor(() => b.received.length >= 2, 10_000);
+    await waitFor(() => b.received.length >= 2);
     expect(b.received.map((m) => (m.type === "heartbeat" ? m.commit : -1))).toEqual([2, 3]);
     expect(a.transport.stats().streamsOpened).toBeGreaterThanOrEqual(2);
   });

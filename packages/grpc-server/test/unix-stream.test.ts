@@ -1,21 +1,15 @@
-// The lean client's unix socket on libuv's pipe handle: bytes in order under back-pressure, end
-// of stream, and, in a real short-lived process, a call that loads neither node:net nor
-// node:stream, exits by itself, and falls back to node:net without a deprecation warning when
-// the process asks to hear about pending deprecations.
+// The lean client's unix socket on libuv's pipe handle: bytes in order under back-pressure and
+// end of stream (the short-lived process that uses it: unix-stream.process.test.ts).
 
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectUnixStream, usesLibuvPipe } from "../src/h2/unix-stream.js";
 import { createIpamServer, createLeanIpamClient, type UnixTransport } from "../src/index.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
 import { tempFolder } from "./support/temp.js";
 
-const packageRoot = join(import.meta.dirname, "..");
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -52,11 +46,16 @@ describe("connectUnixStream on the libuv pipe handle", () => {
   it("delivers 16 MiB written while the peer is not reading, in order", async () => {
     const path = socketPath();
     const total = 256 * 64 * 1024;
+    let allWritten: () => void = () => undefined;
+    const written = new Promise<void>((resolve) => {
+      allWritten = resolve;
+    });
     const received = new Promise<Buffer>((resolve) =>
       serve(path, (socket) => {
-        // Read nothing for a while: the kernel buffer fills and writes go asynchronous.
+        // Read nothing until all 16 MiB are written: the kernel buffer fills and writes go
+        // asynchronous.
         socket.pause();
-        setTimeout(() => socket.resume(), 200);
+        void written.then(() => socket.resume());
         const chunks: Buffer[] = [];
         let length = 0;
         socket.on("data", (chunk: Buffer) => {
@@ -83,6 +82,7 @@ describe("connectUnixStream on the libuv pipe handle", () => {
       stream.write(chunk);
       if (i === 8) await new Promise<void>((resolve) => stream.once("connect", resolve));
     }
+    allWritten();
     const body = await received;
     await closed;
     expect(errors).toEqual([]);
@@ -138,52 +138,5 @@ describe("createLeanIpamClient's unixTransport option", () => {
     cleanups.push(() => client.close());
     const answer = await client.allocate({ network: "pods", containerId: "n1", ifname: "eth0" });
     expect(answer.addresses[0]?.address).toBe("10.99.0.2");
-  });
-});
-
-const run = promisify(execFile);
-
-describe("one Allocate from a short-lived process (dist/lean.cjs)", () => {
-  const lean = join(packageRoot, "dist", "lean.cjs");
-
-  /** Runs one Allocate in a fresh `node` with `flags`; what it loaded and wrote. */
-  async function allocateInChild(flags: string[]): Promise<{
-    modules: string[];
-    address: string;
-    stderr: string;
-  }> {
-    if (!existsSync(lean)) throw new Error(`${lean} is missing: run pnpm build first`);
-    const socket = await serveInMemoryIpam();
-    // No close() and no exit(): the process must end by itself once the call is answered.
-    const program = `
-      const { createLeanIpamClient } = require(${JSON.stringify(lean)});
-      createLeanIpamClient({ socketPath: ${JSON.stringify(socket)} })
-        .allocate({ network: "pods", containerId: "c1", ifname: "eth0" })
-        .then((r) => console.log(JSON.stringify({
-          address: r.addresses[0].address,
-          modules: process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")),
-        })));
-    `;
-    const { stdout, stderr } = await run(process.execPath, [...flags, "-e", program], {
-      env: { PATH: process.env.PATH },
-      timeout: 10_000,
-    });
-    const parsed = JSON.parse(stdout) as { address: string; modules: string[] };
-    return { ...parsed, stderr };
-  }
-
-  it("loads neither node:net nor node:stream, and exits on its own", async () => {
-    const { modules, address, stderr } = await allocateInChild([]);
-    expect(address).toBe("10.99.0.2");
-    expect(modules).not.toContain("NativeModule net");
-    expect(modules).not.toContain("NativeModule stream");
-    expect(stderr).toBe("");
-  });
-
-  it("uses node:net, and prints no deprecation warning, under --pending-deprecation", async () => {
-    const { modules, address, stderr } = await allocateInChild(["--pending-deprecation"]);
-    expect(address).toBe("10.99.0.2");
-    expect(modules).toContain("NativeModule net");
-    expect(stderr).not.toMatch(/DEP0111|DeprecationWarning/);
   });
 });
