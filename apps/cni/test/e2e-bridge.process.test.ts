@@ -21,6 +21,18 @@ if (!ready) {
 
 const APP = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(APP, "dist/main.cjs");
+// Everything this run creates on the host is named for it, so that two checkouts can run the
+// suite at once: namespaces and bridge carry a random suffix, and the rack's subnets are one
+// random /24 of 10.99.0.0/16 and /64 of fd99::/48 (the bridge plugin routes them on the host).
+const suffix = Math.random().toString(36).slice(2, 8);
+const NS_A = `ipamd-e2e-${suffix}-a`;
+const NS_B = `ipamd-e2e-${suffix}-b`;
+const NS_C = `ipamd-e2e-${suffix}-c`;
+const BRIDGE_NAME = `ipe2e-${suffix}`; // at most 15 characters
+// The in-memory stand-in (IPAMD_CNI_E2E_SERVER) always serves rack 0: 10.99.0.0/24, fd99::/64.
+const RACK = process.env.IPAMD_CNI_E2E_SERVER ? 0 : 1 + Math.floor(Math.random() * 254);
+const V4_PREFIX = `10.99.${RACK}.`;
+const V6_PREFIX = RACK === 0 ? "fd99::" : `fd99:0:0:${RACK.toString(16)}::`;
 // One rack: the bridge takes each subnet's gateway, so ipamd must never hand it out.
 const TOPOLOGY = `version: 1
 zones:
@@ -30,15 +42,11 @@ zones:
         tors:
           - id: e2e-tor
             subnets:
-              - { id: e2e-v4, cidr: 10.99.0.0/24, purpose: default, gateway: 10.99.0.1, blockPrefix: 28 }
-              - { id: e2e-v6, cidr: "fd99::/64", purpose: default, gateway: "fd99::1", blockPrefix: 120 }
+              - { id: e2e-v4, cidr: ${V4_PREFIX}0/24, purpose: default, gateway: ${V4_PREFIX}1, blockPrefix: 28 }
+              - { id: e2e-v6, cidr: "${V6_PREFIX}/64", purpose: default, gateway: "${V6_PREFIX}1", blockPrefix: 120 }
 `;
-const suffix = Math.random().toString(36).slice(2, 8);
-const NS_A = `ipamd-e2e-${suffix}-a`;
-const NS_B = `ipamd-e2e-${suffix}-b`;
-const NS_C = `ipamd-e2e-${suffix}-c`;
-// Unique per run (IFNAMSIZ: at most 15 bytes) so that two worktrees can run this test at once.
-const BRIDGE_NAME = `ipe2e-${suffix}`;
+/** How long anything in this test may take on a loaded machine (a backstop, not a target). */
+const DEADLINE_MS = 120_000;
 let dir: string;
 let socketPath: string;
 let server: IpamdDaemon | undefined;
@@ -126,11 +134,11 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     expect(b.code, JSON.stringify(b.out)).toBe(0);
     const addrA = a.out.ips.map((ip: { address: string }) => ip.address);
     const addrB = b.out.ips.map((ip: { address: string }) => ip.address);
-    expect(addrA[0]).toMatch(/^10\.99\.0\.\d+\/24$/);
-    expect(a.out.ips[0].gateway).toBe("10.99.0.1");
-    expect(addrA[0]).not.toBe("10.99.0.1/24");
-    expect(addrB[0]).not.toBe("10.99.0.1/24");
-    expect(addrA[1]).toMatch(/^fd99::/);
+    expect(addrA[0]).toMatch(new RegExp(`^${V4_PREFIX.replaceAll(".", "\\.")}\\d+/24$`));
+    expect(a.out.ips[0].gateway).toBe(`${V4_PREFIX}1`);
+    expect(addrA[0]).not.toBe(`${V4_PREFIX}1/24`);
+    expect(addrB[0]).not.toBe(`${V4_PREFIX}1/24`);
+    expect(addrA[1]).toMatch(new RegExp(`^${V6_PREFIX}`));
     expect(addrA[0]).not.toBe(addrB[0]);
     // The addresses are really on the interfaces inside the namespaces.
     expect(sh("ip", ["netns", "exec", NS_A, "ip", "addr", "show", "eth0"])).toContain(addrA[0]);
@@ -145,7 +153,7 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
       NS_B,
       process.execPath,
       "-e",
-      `require("net").createServer((s)=>s.end("pong")).listen(7777,"${ipB}",()=>console.log("listening"));setTimeout(()=>process.exit(0),10000)`,
+      `require("net").createServer((s)=>s.end("pong")).listen(7777,"${ipB}",()=>console.log("listening"));setTimeout(()=>process.exit(0),${DEADLINE_MS})`,
     ]);
     await new Promise<void>((resolve) => listener.stdout?.once("data", () => resolve()));
     const reply = sh("ip", [
@@ -154,21 +162,22 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
       NS_A,
       process.execPath,
       "-e",
-      `const s=require("net").connect(7777,"${ipB}");s.setTimeout(3000,()=>process.exit(1));s.on("data",(d)=>{process.stdout.write(d);process.exit(0)})`,
+      `const s=require("net").connect(7777,"${ipB}");s.setTimeout(${DEADLINE_MS},()=>process.exit(1));s.on("data",(d)=>{process.stdout.write(d);process.exit(0)})`,
     ]);
     listener.kill();
     expect(reply).toBe("pong");
     // And ping, both families, where the ping binary is installed (CI installs iputils-ping).
     if (hasPing) {
       const ip6B = String(addrB[1]).split("/")[0] as string;
-      // IPv6 addresses stay tentative until duplicate address detection ends: a few tries.
+      // IPv6 addresses stay tentative until duplicate address detection ends: try until then.
       const ping = async (args: string[]) => {
-        for (let attempt = 1; ; attempt++) {
+        const deadline = Date.now() + DEADLINE_MS;
+        for (;;) {
           try {
             return sh("ip", ["netns", "exec", NS_A, "ping", "-c", "1", "-W", "2", ...args]);
           } catch (error) {
-            if (attempt === 5) throw error;
-            await new Promise((r) => setTimeout(r, 1000));
+            if (Date.now() > deadline) throw error;
+            await new Promise((r) => setTimeout(r, 500));
           }
         }
       };
@@ -196,20 +205,20 @@ describe.skipIf(!ready)("bridge + ipamd-cni in network namespaces (root)", () =>
     ).toBe(3);
   });
   it("puts a static address (args.cni.ips) on the interface through bridge, and refuses it twice", () => {
-    const conf = { ...bridgeConf(), args: { cni: { ips: ["10.99.0.77", "fd99::77"] } } };
+    const conf = { ...bridgeConf(), args: { cni: { ips: [`${V4_PREFIX}77`, `${V6_PREFIX}77`] } } };
     const c = cni(BRIDGE, "ADD", NS_C, "ctr-static", conf);
     expect(c.code, JSON.stringify(c.out)).toBe(0);
     expect(c.out.ips.map((ip: { address: string }) => ip.address)).toEqual([
-      "10.99.0.77/24",
-      "fd99::77/64",
+      `${V4_PREFIX}77/24`,
+      `${V6_PREFIX}77/64`,
     ]);
     expect(sh("ip", ["netns", "exec", NS_C, "ip", "addr", "show", "eth0"])).toContain(
-      "10.99.0.77/24",
+      `${V4_PREFIX}77/24`,
     );
     // Another container asking for the same address is refused (102), naming the holder.
     const d = cni(join(dir, "ipamd-cni"), "ADD", NS_C, "ctr-static-2", {
       ...direct(),
-      args: { cni: { ips: ["10.99.0.77"] } },
+      args: { cni: { ips: [`${V4_PREFIX}77`] } },
     });
     expect(d.code).toBe(102);
     expect(d.out.msg).toContain("held by ipamd-e2e/ctr-static/eth0");

@@ -75,21 +75,17 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
       ...(i === 1 ? ["--bootstrap"] : ["--join", addresses[0] as string]),
     ];
     for (let i = 1; i <= 3; i++) procs.push(spawnIpamd(`s${i}`, serverArgs(i)));
-    const l1: ClusterClient = createClusterClient({ addresses, deadlineMs: 5000 });
+    const l1: ClusterClient = createClusterClient({ addresses, deadlineMs: 30_000 });
     clients.push(l1);
-    await waitFor(
-      "three voters with a leader",
-      async () => {
-        const st = await l1.getStatus({}, { deadlineMs: 2000 });
-        const leader = await l1.getLeader({}, { deadlineMs: 2000 });
-        return st.members.length === 3 &&
-          leader.leaderId !== "" &&
-          (st.role === RaftRole.LEADER || st.role === RaftRole.FOLLOWER)
-          ? st
-          : undefined;
-      },
-      { timeoutMs: 90_000 },
-    ).catch((err: unknown) => {
+    await waitFor("three voters with a leader", async () => {
+      const st = await l1.getStatus({}, { deadlineMs: 5000 });
+      const leader = await l1.getLeader({}, { deadlineMs: 5000 });
+      return st.members.length === 3 &&
+        leader.leaderId !== "" &&
+        (st.role === RaftRole.LEADER || st.role === RaftRole.FOLLOWER)
+        ? st
+        : undefined;
+    }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf(procs)}`);
     });
 
@@ -115,19 +111,15 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
         "warn",
       ]);
       procs.push(proc);
-      const ipam = createIpamClient({ addresses: [`unix:${sock}`], deadlineMs: 10_000 });
+      const ipam = createIpamClient({ addresses: [`unix:${sock}`], deadlineMs: 30_000 });
       clients.push(ipam);
       agents.push({ id, ipam, proc });
     }
     for (const a of agents) {
-      await waitFor(
-        `${a.id} to be ready`,
-        async () => {
-          const s = await a.ipam.status({}, { deadlineMs: 1000 });
-          return s.state === ReadyState.READY && s.reason === "" ? s : undefined;
-        },
-        { timeoutMs: 60_000 },
-      ).catch((err: unknown) => {
+      await waitFor(`${a.id} to be ready`, async () => {
+        const s = await a.ipam.status({}, { deadlineMs: 5000 });
+        return s.state === ReadyState.READY && s.reason === "" ? s : undefined;
+      }).catch((err: unknown) => {
         throw new Error(`${(err as Error).message}\n${logsOf(procs)}`);
       });
     }
@@ -153,7 +145,7 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
   });
 
   it("keeps allocating through a leader SIGKILL and leases new blocks from the new leader", async () => {
-    const l1 = createClusterClient({ addresses, deadlineMs: 5000 });
+    const l1 = createClusterClient({ addresses, deadlineMs: 30_000 });
     clients.push(l1);
     const leader = await l1.getLeader({});
     const victim = procs[addresses.indexOf(leader.leaderAddress)] as IpamdProcess;

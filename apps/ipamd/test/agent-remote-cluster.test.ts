@@ -32,13 +32,14 @@ async function serve(handlers: Partial<ClusterHandlers>): Promise<string> {
   return `127.0.0.1:${s.tcpPort}`;
 }
 
-function remote(addresses: string[], deadlineMs = 3000): RemoteCluster {
+/** Deadlines are generous (a loaded machine); the tests of failure pass their own. */
+function remote(addresses: string[], deadlineMs = 30_000): RemoteCluster {
   const r = new RemoteCluster({
     servers: addresses,
     nodeId: "n1",
     logger: silent,
     deadlineMs,
-    attemptMs: 1000,
+    attemptMs: 5000,
     backoff: { initialMs: 10, maxMs: 50 },
     probeMs: 0,
   });

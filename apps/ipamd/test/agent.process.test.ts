@@ -30,13 +30,13 @@ afterAll(async () => {
 });
 
 function ipam(socket: string): IpamClient {
-  const c = createIpamClient({ addresses: [`unix:${socket}`], maxAttempts: 1, deadlineMs: 8000 });
+  const c = createIpamClient({ addresses: [`unix:${socket}`], maxAttempts: 1, deadlineMs: 30_000 });
   clients.push(c);
   return c;
 }
 
 function cluster(address: string): ClusterClient {
-  const c = createClusterClient({ addresses: [address], deadlineMs: 5000 });
+  const c = createClusterClient({ addresses: [address], deadlineMs: 30_000 });
   clients.push(c);
   return c;
 }
@@ -60,14 +60,10 @@ describe("ipamd --role agent against one role-all server", () => {
   const handed = new Map<string, string>();
 
   const waitStatus = (c: IpamClient, what: string, ok: (reason: string) => boolean) =>
-    waitFor(
-      what,
-      async () => {
-        const s = await c.status({}, { deadlineMs: 1000 });
-        return s.state === ReadyState.READY && ok(s.reason) ? s : undefined;
-      },
-      { timeoutMs: 60_000 },
-    ).catch((err: unknown) => {
+    waitFor(what, async () => {
+      const s = await c.status({}, { deadlineMs: 5000 });
+      return s.state === ReadyState.READY && ok(s.reason) ? s : undefined;
+    }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf([server, agent])}`);
     });
 
@@ -250,10 +246,8 @@ describe("ipamd --role agent against one role-all server", () => {
 
     server = spawnIpamd("server'", serverArgs);
     await waitStatus(c, "the agent to see the cluster again", (reason) => reason === "");
-    const more = await waitFor(
-      "an allocation to succeed after recovery",
-      async () => allocateNew(c, "after-recovery"),
-      { timeoutMs: 30_000 },
+    const more = await waitFor("an allocation to succeed after recovery", async () =>
+      allocateNew(c, "after-recovery"),
     );
     expect(more?.address).toMatch(/^10\.99\./);
     const leases = await cluster(serverAddress).getNodeLeases({ nodeId: "agent-1" });

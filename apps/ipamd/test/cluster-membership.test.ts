@@ -82,7 +82,7 @@ async function startServer(id: string, join: readonly string[]): Promise<InProce
 }
 
 function client(address: string, maxAttempts = 5): ClusterClient {
-  const c = createClusterClient({ addresses: [address], maxAttempts, deadlineMs: 5000 });
+  const c = createClusterClient({ addresses: [address], maxAttempts, deadlineMs: 30_000 });
   clients.push(c);
   return c;
 }

@@ -39,7 +39,7 @@ interface Server {
 const clients: ClusterClient[] = [];
 
 function client(addresses: readonly string[]): ClusterClient {
-  const c = createClusterClient({ addresses, deadlineMs: 5000 });
+  const c = createClusterClient({ addresses, deadlineMs: 30_000 });
   clients.push(c);
   return c;
 }
@@ -77,14 +77,13 @@ function restart(server: Server): void {
 
 /** GetStatus of every server, once all answer. */
 async function statuses(servers: readonly Server[]): Promise<GetStatusResponse[]> {
-  return Promise.all(servers.map((s) => s.client.getStatus({}, { deadlineMs: 2000 })));
+  return Promise.all(servers.map((s) => s.client.getStatus({}, { deadlineMs: 5000 })));
 }
 
 /** Waits until all `servers` agree on one leader among them and list `voters` as voters. */
 async function waitForGroup(
   servers: readonly Server[],
   voters: readonly string[],
-  timeoutMs = 60_000,
 ): Promise<GetStatusResponse[]> {
   return waitFor(
     `a leader and voters ${voters.join(",")} on ${servers.map((s) => s.id).join(",")}`,
@@ -102,7 +101,6 @@ async function waitForGroup(
       }
       return all;
     },
-    { timeoutMs },
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${logsOf(servers.map((s) => s.proc))}`);
   });
@@ -124,7 +122,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
   };
   /** The blocks a server's replica holds for `node` (stale read: what that replica applied). */
   const blocksOn = async (s: Server, node: string) =>
-    (await s.client.listBlocks({ nodeId: node, allowStale: true }, { deadlineMs: 2000 })).blocks;
+    (await s.client.listBlocks({ nodeId: node, allowStale: true }, { deadlineMs: 5000 })).blocks;
 
   it("forms a group: one --bootstrap and two --join servers become three voters with one leader", async () => {
     servers.push(await startServer("s1", ["--bootstrap"], root));
@@ -503,7 +501,7 @@ describe("ipamd --role server with mutual TLS", () => {
     const secure = (address: string) => {
       const c = createClusterClient({
         addresses: [address],
-        deadlineMs: 5000,
+        deadlineMs: 30_000,
         tls: {
           ca: readFileSync(certs.ca),
           cert: readFileSync(certs.cert),
@@ -583,7 +581,7 @@ describe("ipamd --role all on its TCP listener", () => {
     ]);
     const c = client([address]);
     const leader = await waitFor("role all to answer GetLeader", async () => {
-      const l = await c.getLeader({}, { deadlineMs: 1000 });
+      const l = await c.getLeader({}, { deadlineMs: 5000 });
       return l.leaderId === "" ? undefined : l;
     }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf([proc])}`);

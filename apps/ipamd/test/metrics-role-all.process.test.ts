@@ -37,7 +37,7 @@ describe("ipamd role all: metrics on every path", () => {
     ]);
     const client = createIpamClient({ addresses: [`unix:${socket}`] });
     await waitFor("ready", async () => {
-      const s = await client.status({}, { deadlineMs: 1000 });
+      const s = await client.status({}, { deadlineMs: 5000 });
       return s.state === ReadyState.READY ? true : undefined;
     });
     // Five dual-stack pods; two go away (DEL); c2 stays valid; c3 and c4 are left for GC.

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { createIpamClient, ReadyState } from "@ipam/grpc-server";
 import { exampleTopologyYaml } from "@ipam/topology";
 import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "./helpers/processes.js";
 
 const MAIN = fileURLToPath(new URL("../dist/main.js", import.meta.url));
 let child: ChildProcess | undefined;
@@ -13,20 +14,6 @@ let child: ChildProcess | undefined;
 afterAll(() => {
   if (child?.exitCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
 });
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("topology file reload", () => {
   it("rejects a bad file, logs why, keeps serving the old topology, and reports it in metrics", async () => {
@@ -50,9 +37,9 @@ describe("topology file reload", () => {
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const client = createIpamClient({ addresses: [`unix:${socket}`] });
-    await until("ready", async () => {
-      const s = await client.status({}, { deadlineMs: 1000 });
+    const client = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 60_000 });
+    await waitFor("ready", async () => {
+      const s = await client.status({}, { deadlineMs: 5000 });
       return s.state === ReadyState.READY ? true : undefined;
     });
     const before = await client.allocate({ network: "n", containerId: "a", ifname: "eth0" });
@@ -61,7 +48,7 @@ describe("topology file reload", () => {
       "zones:\n  - id: z\n    pods: [{ id: p, tors: [{ id: t, subnets: [{ cidr: 10.0.0.0/33 }] }] }]\n",
     );
     child.kill("SIGHUP");
-    await until("the rejection in the log", async () =>
+    await waitFor("the rejection in the log", async () =>
       stderr.includes("rejected, keeping the running one") ? true : undefined,
     );
     const after = await client.allocate({ network: "n", containerId: "b", ifname: "eth0" });

@@ -100,14 +100,15 @@ export async function killAll(): Promise<void> {
 
 /**
  * Polls `probe` every `intervalMs` until it returns a value other than undefined (or stops
- * throwing), at most `timeoutMs`; then throws naming `what` and the last error.
+ * throwing), at most `timeoutMs` (default 120 s: a backstop for a loaded machine, where daemons
+ * start and elect slowly, not an expectation); then throws naming `what` and the last error.
  */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined> | T | undefined,
   options: { readonly timeoutMs?: number; readonly intervalMs?: number } = {},
 ): Promise<T> {
-  const until = Date.now() + (options.timeoutMs ?? 30_000);
+  const until = Date.now() + (options.timeoutMs ?? 120_000);
   let last: unknown;
   for (;;) {
     try {
