@@ -5,7 +5,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: "1" };
-const build = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--output-logs=errors-only"], {
+// Progress, not silence: turbo prints each package's build as it runs (a first build takes a
+// few minutes on a small machine; later ones come from turbo's cache and print one line each).
+console.error("pnpm start: building every package (turbo run build)...");
+const build = spawnSync("pnpm", ["exec", "turbo", "run", "build", "--output-logs=new-only"], {
   stdio: "inherit",
   env,
 });

@@ -25,12 +25,21 @@ export const PROCESS_TEST_TIMEOUT_MS = 300_000;
 const PROCESS_FILES = ["src/**/*.process.test.ts", "test/**/*.process.test.ts"];
 const ALL_FILES = ["src/**/*.test.ts", "test/**/*.test.ts"];
 
+/** Options of {@link testKinds}. */
+export interface TestKindsOptions {
+  /**
+   * Process test files of this package run at once (default 1). Raise it only for a package
+   * whose process tests are mostly waiting (apps/ipamd: 2), never above the core count.
+   */
+  readonly processWorkers?: number;
+}
+
 /**
  * The config of a package with both kinds. Reports go to `test-results/vitest.json`; the
  * `test:fast` and `test:process` scripts pass `--project` and `--outputFile.json` to write
  * `test-results/fast.json` and `test-results/process.json` (read by scripts/test-totals.mjs).
  */
-export function testKinds(): ViteUserConfig {
+export function testKinds(options: TestKindsOptions = {}): ViteUserConfig {
   return {
     test: {
       reporters: ["default", "json"],
@@ -54,8 +63,8 @@ export function testKinds(): ViteUserConfig {
             include: PROCESS_FILES,
             testTimeout: PROCESS_TEST_TIMEOUT_MS,
             hookTimeout: PROCESS_TEST_TIMEOUT_MS,
-            // One process test file at a time per package: each starts its own processes.
-            maxWorkers: 1,
+            // Few process test files at a time per package: each starts its own processes.
+            maxWorkers: options.processWorkers ?? 1,
             sequence: { groupOrder: 1 },
           },
         },
