@@ -45,7 +45,9 @@ async function startServer(id: string, join: readonly string[]): Promise<InProce
     nodeId: id,
     store,
     dataDir: undefined,
-    electionMs: 300,
+    // Generous: a leadership transfer must finish within two election timeouts, and these three
+    // servers share one event loop on a possibly loaded machine.
+    electionMs: 2000,
     logger: pino({ level: "silent" }),
     bootstrap: join.length === 0,
     join,

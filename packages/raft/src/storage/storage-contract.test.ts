@@ -120,9 +120,7 @@ function run(op: Op, model: MemoryStorage, real: Storage): void {
   }
 }
 
-describe("Storage contract: SqliteStorage behaves like MemoryStorage, and survives reopen", {
-  timeout: 30_000,
-}, () => {
+describe("Storage contract: SqliteStorage behaves like MemoryStorage, and survives reopen", () => {
   it("matches the in-memory model after every operation and after reopening (property)", () => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 25 }), (ops) => {

@@ -26,7 +26,7 @@ function plan(): Map<string, PackageManifest> {
 beforeAll(async () => {
   const bin = join(repoRoot, "tests", "packaging", "node_modules", ".bin", "changeset");
   planned = await dryRunVersion(repoRoot, packages, bin);
-}, 120_000);
+});
 
 describe("changeset version, dry run", () => {
   it("names only packages of the workspace in the changesets", () => {

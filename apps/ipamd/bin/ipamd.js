@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The `ipamd` command: the daemon and its client subcommands, built into dist/ by the
+// package's build. This file is in the source tree so that the command exists (and a workspace
+// install can link it) before the first build.
+import "../dist/main.js";
