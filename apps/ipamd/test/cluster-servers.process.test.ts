@@ -219,8 +219,9 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     let stop = false;
     let seq = 0;
     const workers = Array.from({ length: 8 }, async () => {
-      // Bounded: each worker stops when told, at the latest after 60 s.
-      const until = Date.now() + 60_000;
+      // Bounded: each worker stops when told, at the latest after 10 minutes (a backstop far
+      // beyond the waits below).
+      const until = Date.now() + 600_000;
       while (!stop && Date.now() < until) {
         const requestId = `w-${seq++}`;
         try {
