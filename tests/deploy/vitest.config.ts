@@ -1,12 +1,6 @@
 import { defineConfig } from "vitest/config";
+import { testKinds } from "../../scripts/test-kinds.js";
 
-export default defineConfig({
-  test: {
-    include: ["test/**/*.test.ts"],
-    // Every test here renders with kubectl or starts real processes: generous bounds, so that a
-    // busy machine makes them slower, not red.
-    testTimeout: 300_000,
-    hookTimeout: 300_000,
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
-  },
-});
+// Two kinds of test, fast (`*.test.ts`) and process (`*.process.test.ts`): docs/contributing.md.
+// Every test here renders with kubectl or starts real processes: process kind only.
+export default defineConfig(testKinds());

@@ -1,4 +1,4 @@
-// The cases of the listener fuzzer (test/fuzz-listeners.test.ts): a seeded generator of hostile
+// The cases of the listener fuzzer (test/fuzz-listeners.process.test.ts): a seeded generator of hostile
 // HTTP/2, gRPC and HTTP/1.1 interactions, and the code that plays each one against a listener
 // and checks what came back. Cases are a pure function of the seed; playing them is not (the
 // daemon answers concurrently), so a failure prints the seed and the case.

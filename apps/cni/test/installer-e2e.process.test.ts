@@ -144,7 +144,7 @@ describe.skipIf(!ready)("ipamd-cni-install into a host root (root)", () => {
       isReady: () => cni(SEA, "STATUS", "", status).code === 0,
     });
     sh("ip", ["netns", "add", NS]);
-  }, 180_000);
+  });
 
   afterAll(async () => {
     try {
@@ -204,7 +204,7 @@ describe.skipIf(!ready)("ipamd-cni-install into a host root (root)", () => {
     expect(cni(BRIDGE, "DEL", "ctr-1", runtimeConfOf(installedConflist())).code).toBe(0);
     // ipamd no longer holds anything for the container: CHECK says "unknown container".
     expect(check().code).toBe(3);
-  }, 180_000);
+  });
 
   it("leaves up-to-date files alone, and keeps them when the new plugin or list is bad", () => {
     const before = statSync(installedPlugin()).mtimeMs;
@@ -240,7 +240,7 @@ describe.skipIf(!ready)("ipamd-cni-install into a host root (root)", () => {
     expect(readFileSync(installedConflist(), "utf8")).toBe(listBefore);
     expect(temporaries(binDir())).toEqual([]);
     expect(temporaries(confDir())).toEqual([]);
-  }, 180_000);
+  });
 
   it("--uninstall removes the list, then the plugin", () => {
     const run = install(["--uninstall"]);
@@ -248,5 +248,5 @@ describe.skipIf(!ready)("ipamd-cni-install into a host root (root)", () => {
     expect(JSON.parse(run.stdout).removed).toEqual([installedConflist(), installedPlugin()]);
     expect(existsSync(installedConflist())).toBe(false);
     expect(existsSync(installedPlugin())).toBe(false);
-  }, 180_000);
+  });
 });

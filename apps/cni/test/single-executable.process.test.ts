@@ -72,7 +72,7 @@ describe.skipIf(process.platform !== "linux")("the single-executable plugin", ()
       "1.1.0",
     ]);
     expect(version.err).toBe("");
-  }, 120_000);
+  });
 
   it("allocates on ADD, releases on DEL, and reports errors in the CNI shape", async () => {
     const add = await run("ADD", "sea-1", conf());
@@ -86,5 +86,5 @@ describe.skipIf(process.platform !== "linux")("the single-executable plugin", ()
     const bad = await run("ADD", "sea-2", { ...conf(), ipam: { type: "ipamd-cni", famlies: [] } });
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.out)).toMatchObject({ code: 2, msg: expect.stringMatching(/famlies/) });
-  }, 120_000);
+  });
 });

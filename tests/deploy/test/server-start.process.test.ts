@@ -115,7 +115,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
         `joining as ipamd-server-${ordinal} (${addresses[ordinal]})`,
       );
     }
-  }, 600_000);
+  });
 
   it("a restarted server resumes from its data dir", async () => {
     const before = cluster(["status"], addresses[0] ?? "") as { clusterId: string };
@@ -129,7 +129,7 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
     await waitForVoters([podName(0), podName(1), podName(2)], addresses[1]);
     const after = cluster(["status"], addresses[1] ?? "") as { clusterId: string };
     expect(after.clusterId).toBe(before.clusterId);
-  }, 600_000);
+  });
 
   it.each([2, 0])(
     "ordinal %i, its data dir lost while still a voter, refuses to start until it is removed, then joins again",
@@ -218,5 +218,5 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
         ? true
         : undefined,
     );
-  }, 600_000);
+  });
 });

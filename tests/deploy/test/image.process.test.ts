@@ -42,7 +42,7 @@ describe("the image's files (Containerfile, image/assemble.sh)", () => {
       cwd: REPO,
       stdio: ["ignore", "pipe", "pipe"],
     });
-  }, 300_000);
+  });
 
   afterAll(() => {
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
@@ -118,7 +118,7 @@ describe("the image's files (Containerfile, image/assemble.sh)", () => {
         dev,
       ).toBe(false);
     }
-  }, 300_000);
+  });
 
   it("ipamd starts from the image's files, opens its SQLite store and answers", async () => {
     expect(runImage(bin("ipamd"), ["--version"]).stdout).toMatch(/^ipamd \d+\.\d+\.\d+/);
@@ -147,7 +147,7 @@ describe("the image's files (Containerfile, image/assemble.sh)", () => {
       await stop(daemon);
     }
     expect(daemon.child.exitCode).toBe(0);
-  }, 300_000);
+  });
 
   it("ipamd-cni-install installs the image's plugin, which answers VERSION", () => {
     const host = join(work, "host");

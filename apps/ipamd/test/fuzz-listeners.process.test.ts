@@ -256,7 +256,7 @@ beforeAll(async () => {
     startServer(root, "fuzz-srv"),
     startServer(root, "fuzz-tls", certs),
   ]);
-}, 300_000);
+});
 
 afterAll(async () => {
   for (const close of closers) close();
@@ -304,5 +304,5 @@ describe("ipamd listeners under a seeded fuzzer", () => {
     } finally {
       ctx.closeAll();
     }
-  }, 900_000);
+  });
 });
