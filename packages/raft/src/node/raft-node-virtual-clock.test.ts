@@ -4,6 +4,7 @@ import { createSeededRandom } from "../core/random.js";
 import { MemoryStorage } from "../storage/memory-storage.js";
 import { KvStateMachine } from "../testing/kv-state-machine.js";
 import { MemoryNetwork } from "../transport/memory-transport.js";
+import type { Clock } from "../types.js";
 import { createRaftNode } from "./raft-node.js";
 import { put } from "./test-cluster.js";
 import { VirtualTime } from "./virtual-time.js";
