@@ -1,5 +1,13 @@
 // Public API of @ipam/grpc-server: name every export explicitly (no `export *`).
 
+export type { AccessPolicy, AccessRule } from "./access-policy.js";
+export { IPAM_ACCESS_POLICY, isOpenMethod } from "./access-policy.js";
+export type { AuthorizationOptions } from "./call-authorization.js";
+export {
+  authorizationInterceptor,
+  callerIdentity,
+  PEER_IDENTITY_HEADER,
+} from "./call-authorization.js";
 export type { ServerHooks } from "./call-hooks.js";
 export type { ClientTlsOptions, ClusterClient, GrpcClientOptions, IpamClient } from "./client.js";
 export { createClusterClient, createIpamClient } from "./client.js";
@@ -211,6 +219,8 @@ export type { UnixTransport } from "./h2/unix-stream.js";
 export type { RefusalReason } from "./http2-guard.js";
 export type { LeanIpamClient, LeanIpamClientOptions } from "./lean-client.js";
 export { createLeanIpamClient } from "./lean-client.js";
+export type { IdentityRules, PeerIdentity, PeerRole } from "./peer-identity.js";
+export { describePeer, PEER_ROLES, peerIdentity } from "./peer-identity.js";
 export type {
   GrpcRaftTransportOptions,
   NotMemberRefusal,

@@ -1,5 +1,6 @@
 import { readFile, unlink } from "node:fs/promises";
 import { type ChannelOptions, Server, ServerCredentials } from "@grpc/grpc-js";
+import { type AuthorizationOptions, authorizationInterceptor } from "./call-authorization.js";
 import type { ServerHooks } from "./call-hooks.js";
 import { GrpcError } from "./grpc-error.js";
 import { guardGrpcServer, type MethodKinds } from "./http2-guard.js";
@@ -79,6 +80,12 @@ export interface GrpcServerOptions extends ServerHooks {
   readonly limits?: Partial<ServerLimits>;
   /** Extra @grpc/grpc-js channel options; they override those `limits` sets. */
   readonly channelOptions?: ChannelOptions;
+  /**
+   * Authorise every call of the TCP listener from its client certificate (see
+   * {@link authorizationInterceptor}); requires `tcp.tls` with `requireClientCert`. Calls on the
+   * unix socket carry no certificate and are not checked.
+   */
+  readonly authorization?: AuthorizationOptions;
 }
 
 /** A running server. */
@@ -166,12 +173,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     throw new GrpcError("INVALID_ARGUMENT", "startGrpcServer: give unixSocket, tcp or both");
   }
   const tcpCreds = options.tcp === undefined ? undefined : tcpCredentials(options.tcp);
+  if (options.authorization !== undefined && options.tcp?.tls?.requireClientCert !== true) {
+    throw new GrpcError(
+      "INVALID_ARGUMENT",
+      "authorization: needs tcp.tls with requireClientCert (identities come from client certificates)",
+    );
+  }
   const limits = resolveServerLimits(options.limits);
   const server = new Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageLength ?? DEFAULT_MAX_RECEIVE,
     "grpc.max_send_message_length": options.maxSendMessageLength ?? DEFAULT_MAX_SEND,
     ...grpcServerOptions(limits),
     ...options.channelOptions,
+    ...(options.authorization === undefined
+      ? {}
+      : { interceptors: [authorizationInterceptor(options.authorization)] }),
   });
   guardGrpcServer(server, {
     limits,
