@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { type IdentityRules, isLoopbackHost, PEER_ROLES, type PeerRole } from "@ipam/grpc-server";
 import { parse as parseYaml } from "yaml";
 import {
   type ClusterStore,
@@ -55,6 +56,8 @@ export interface IpamdConfig {
   readonly tlsCa: string | undefined;
   /** The name a client expects in the servers' certificates instead of the dialled host. */
   readonly tlsServerName: string | undefined;
+  /** How client certificates name server, node and operator identities (with --tls-ca). */
+  readonly tlsIdentities: IdentityRules;
   readonly insecure: boolean;
   readonly electionMs: number;
   readonly preallocateThreshold: number;
@@ -161,6 +164,16 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     type: "string",
     help: "name expected in the servers' certificates when dialling them (agents, servers)",
     default: "the dialled host",
+  },
+  "tls-trust-domain": {
+    type: "string",
+    help: "trust domain of identity SAN URIs spiffe://DOMAIN/<server|node|operator>/<id> (with --tls-ca)",
+    default: "any",
+  },
+  "tls-role-ous": {
+    type: "string",
+    help: "subject OU that names each role when a certificate has no identity URI (CN = id)",
+    default: "server=server,node=node,operator=operator",
   },
   insecure: {
     type: "boolean",
@@ -280,6 +293,27 @@ function list(value: string | undefined): string[] {
     .filter((s) => s !== "");
 }
 
+/** `--tls-trust-domain` and `--tls-role-ous` as identity rules; throws naming the flag. */
+function identityRules(
+  trustDomain: string | undefined,
+  roleOus: string | undefined,
+): IdentityRules {
+  if (trustDomain !== undefined && !/^[a-z0-9._-]+$/i.test(trustDomain)) {
+    bad("tls-trust-domain", `"${trustDomain}" is not a trust domain (letters, digits, . _ -)`);
+  }
+  if (roleOus === undefined) return trustDomain === undefined ? {} : { trustDomain };
+  const ous: Record<PeerRole, string> = { server: "server", node: "node", operator: "operator" };
+  for (const pair of list(roleOus)) {
+    const eq = pair.indexOf("=");
+    const role = pair.slice(0, eq) as PeerRole;
+    if (eq <= 0 || !PEER_ROLES.includes(role) || eq === pair.length - 1) {
+      bad("tls-role-ous", `"${pair}" is not role=OU with role server, node or operator`);
+    }
+    ous[role] = pair.slice(eq + 1);
+  }
+  return { ...(trustDomain === undefined ? {} : { trustDomain }), roleOus: ous };
+}
+
 /** Inputs of {@link loadConfig}; tests pass their own. */
 export interface LoadConfigInput {
   readonly argv: readonly string[];
@@ -388,6 +422,14 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     bad(tlsCert === undefined ? "tls-cert" : "tls-key", "--tls-cert and --tls-key go together");
   }
+  const tlsIdentities = identityRules(str("tls-trust-domain"), str("tls-role-ous"));
+  const insecure = bool("insecure", false);
+  if (role !== "agent" && tlsCert === undefined && !insecure && !isLoopbackHost(grpcAddr.host)) {
+    bad(
+      "grpc-addr",
+      `${grpcAddr.host} is not a loopback address and the listener would serve cleartext: give --tls-cert and --tls-key (and --tls-ca to require client certificates), or --insecure to serve cleartext anyway`,
+    );
+  }
   const bootstrap = bool("bootstrap", role === "all" && join_.length === 0);
   if (bootstrap && join_.length > 0) bad("join", "cannot be combined with --bootstrap");
   const clusterStore = parseClusterStore(str("cluster-store"), role);
@@ -429,7 +471,8 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     tlsKey,
     tlsCa: str("tls-ca"),
     tlsServerName: str("tls-server-name"),
-    insecure: bool("insecure", false),
+    tlsIdentities,
+    insecure,
     electionMs: num("election-ms", 1000, 100, 60_000),
     preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),
     raftSnapshotEntries: num("raft-snapshot-entries", 10_000, 0, 100_000_000),

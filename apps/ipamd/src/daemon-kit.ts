@@ -1,5 +1,12 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import {
+  type AuthorizationOptions,
+  type ClientTlsOptions,
+  IPAM_ACCESS_POLICY,
+  isLoopbackHost,
+  type TlsOptions,
+} from "@ipam/grpc-server";
 import {
   createIpamMetrics,
   type IpamMetrics,
@@ -14,6 +21,7 @@ import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Agent } from "./agent/agent.js";
 import type { IpamdConfig } from "./config.js";
+import { IpamdError } from "./ipamd-error.js";
 import { countUncaughtErrorsIn } from "./last-resort.js";
 
 // What the three roles (all, server, agent) share: the store and the metric set, the metrics
@@ -60,6 +68,92 @@ export function openDaemonStore(
     },
   });
   return { store, metrics };
+}
+
+/** The contents of the PEM file a TLS flag names; throws INVALID_ARGUMENT naming the flag. */
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new IpamdError(
+      "INVALID_ARGUMENT",
+      `${flag}: cannot read ${path}: ${(cause as Error).message}`,
+      { cause, details: { option: flag.slice(2) } },
+    );
+  }
+}
+
+/**
+ * The TLS material of a role's TCP listener (roles all and server) from `--tls-cert/--tls-key`,
+ * with `--tls-ca` requiring client certificates signed by that CA (mutual TLS); and the client
+ * side a server dials its peers with (the same certificate). Empty without `--tls-cert`.
+ * @throws IpamdError INVALID_ARGUMENT naming the flag whose file cannot be read.
+ */
+export function listenerTls(
+  config: Pick<IpamdConfig, "tlsCert" | "tlsKey" | "tlsCa" | "tlsServerName">,
+): { server?: TlsOptions; client?: ClientTlsOptions } {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return {};
+  const cert = readPem("--tls-cert", config.tlsCert);
+  const key = readPem("--tls-key", config.tlsKey);
+  const ca = config.tlsCa === undefined ? undefined : readPem("--tls-ca", config.tlsCa);
+  const server: TlsOptions = {
+    cert,
+    key,
+    ...(ca === undefined ? {} : { ca, requireClientCert: true }),
+  };
+  const client: ClientTlsOptions = {
+    cert,
+    key,
+    ...(ca === undefined ? {} : { ca }),
+    ...(config.tlsServerName === undefined ? {} : { serverName: config.tlsServerName }),
+  };
+  return { server, client };
+}
+
+/**
+ * Logs a warning when `--insecure` lets a non-loopback TCP listener serve cleartext: anyone who
+ * can reach the address can call every RPC and read every answer.
+ */
+export function warnIfCleartext(
+  config: Pick<IpamdConfig, "grpcAddr" | "insecure" | "tlsCert">,
+  log: Logger,
+): void {
+  if (config.tlsCert !== undefined || !config.insecure || isLoopbackHost(config.grpcAddr.host)) {
+    return;
+  }
+  log.warn(
+    { grpcAddr: `${config.grpcAddr.host}:${config.grpcAddr.port}` },
+    `--insecure: the gRPC listener on ${config.grpcAddr.host} serves cleartext to the network without authentication; give --tls-cert/--tls-key/--tls-ca instead`,
+  );
+}
+
+/**
+ * The authorisation of a mutual-TLS listener (`--tls-ca` given): every call checked against
+ * ipamd's access policy from the client certificate's identity; each refusal logged and counted
+ * as `PERMISSION_DENIED` in `ipamd_grpc_requests_total`. Undefined without mutual TLS.
+ */
+export function listenerAuthorization(
+  config: Pick<IpamdConfig, "tlsIdentities">,
+  tls: TlsOptions | undefined,
+  metrics: IpamMetrics,
+  log: Logger,
+): AuthorizationOptions | undefined {
+  if (tls?.requireClientCert !== true) return undefined;
+  return {
+    policy: IPAM_ACCESS_POLICY,
+    identities: config.tlsIdentities,
+    onDenied: (method, caller, message) => {
+      metrics.observeGrpcRequest(method, "PERMISSION_DENIED", 0);
+      log.warn({ method, caller }, message);
+    },
+  };
+}
+
+/** `{ authorization }` for the server options, or nothing (exact optional properties). */
+export function authorized(authorization: AuthorizationOptions | undefined): {
+  authorization?: AuthorizationOptions;
+} {
+  return authorization === undefined ? {} : { authorization };
 }
 
 /** Starts `/metrics`, `/healthz` and `/readyz` on `--metrics-addr` (undefined when it is off). */

@@ -56,14 +56,22 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     return await runDaemon(config, log);
   } catch (err) {
-    log.fatal({ err }, (err as Error).message);
+    log.fatal({ err }, `cannot start: ${(err as Error).message}`);
     return 1;
   }
 }
 
+/**
+ * How long a process that has finished (a start failure, a stop) may take to let its last
+ * handles go before it is ended with its exit code. Every role closes what it opened on a failed
+ * start; this bound keeps a handle that was missed from leaving a half-started daemon running.
+ */
+const EXIT_GRACE_MS = 2000;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
   },
   (err: unknown) => {
     process.stderr.write(`ipamd: ${String(err)}\n`);

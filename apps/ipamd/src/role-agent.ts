@@ -5,6 +5,7 @@ import {
   type GrpcServer,
   startGrpcServer,
 } from "@ipam/grpc-server";
+import type { MetricsServer } from "@ipam/metrics";
 import type { Logger } from "pino";
 import { Agent } from "./agent/agent.js";
 import { ipamHandlers } from "./agent/ipam-handlers.js";
@@ -20,6 +21,7 @@ import {
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
+import { StartScope } from "./start-scope.js";
 
 /** The stop reason when the agent could not start (exit code 1). */
 const START_FAILURE = "start failure";
@@ -69,8 +71,10 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
       "--servers: required with --role agent (cluster servers, host:port,...)",
     );
   }
-  const { store, metrics } = openDaemonStore(config, log);
   const tls = tlsOf(config);
+  const { store, metrics } = openDaemonStore(config, log);
+  const scope = new StartScope(log);
+  scope.add("store", () => store.close());
   const cluster = new RemoteCluster({
     servers: config.servers,
     nodeId: config.nodeId,
@@ -80,6 +84,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     electionMs: config.electionMs,
     ...(tls === undefined ? {} : { tls }),
   });
+  scope.add("cluster client", () => cluster.close());
   const tor = agentTor(config);
   if (tor === undefined) {
     log.warn(
@@ -98,17 +103,29 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   });
 
   exportAgent(metrics, agent, cluster);
-  const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
-  const onCall = grpcCallObserver(metrics);
-  const onRefused = grpcRefusalObserver(metrics, log);
-  const servers: GrpcServer[] = [
-    await startGrpcServer({
+  let metricsServer: MetricsServer | undefined;
+  const servers: GrpcServer[] = [];
+  try {
+    metricsServer = await startMetricsEndpoint(
+      config,
+      metrics,
+      scope.gate(() => agent.readiness()),
+      log,
+    );
+    const endpoint = metricsServer;
+    if (endpoint !== undefined) scope.add("metrics endpoint", () => endpoint.close());
+    const unix = await startGrpcServer({
       unixSocket: { path: config.unixSocket },
       services: [createIpamService(ipamHandlers(agent, metrics))],
-      onCall,
-      onRefused,
-    }),
-  ];
+      onCall: grpcCallObserver(metrics),
+      onRefused: grpcRefusalObserver(metrics, log),
+    });
+    servers.push(unix);
+    scope.markListening();
+  } catch (err) {
+    await scope.close();
+    throw err;
+  }
 
   let wake: (() => void) | undefined;
   const control = onStopSignals(log, async (reason) => {

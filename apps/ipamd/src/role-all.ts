@@ -4,8 +4,11 @@ import {
   createIpamService,
   type GrpcServer,
   startGrpcServer,
+  type TlsOptions,
 } from "@ipam/grpc-server";
-import { toCanonicalConfig } from "@ipam/topology";
+import type { MetricsServer } from "@ipam/metrics";
+import type { Store } from "@ipam/store";
+import { type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
 import { Agent } from "./agent/agent.js";
 import { ipamHandlers } from "./agent/ipam-handlers.js";
@@ -16,19 +19,24 @@ import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
 import { LocalCluster } from "./cluster/local-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  authorized,
   exportAgent,
   exportClusterPool,
   exportRaft,
   grpcCallObserver,
+  listenerAuthorization,
+  listenerTls,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
   startMetricsEndpoint,
+  warnIfCleartext,
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
 import { etcdClusterOf } from "./role-server-etcd.js";
-import { loadTopology, watchTopology } from "./topology-file.js";
+import { StartScope } from "./start-scope.js";
+import { loadTopology, type TopologyReload, watchTopology } from "./topology-file.js";
 
 /** `s` as one POSIX shell word: unchanged when it needs no quoting, else single-quoted. */
 function shellWord(s: string): string {
@@ -52,13 +60,60 @@ function selfCommand(): string {
  * Resolves with the exit code.
  */
 export async function runAll(config: IpamdConfig, log: Logger): Promise<number> {
+  // Read before anything opens: a bad file or flag ends the start with nothing to close.
+  const topology = loadTopology(config.topology);
+  const tls = listenerTls(config);
+  warnIfCleartext(config, log);
+  const scope = new StartScope(log);
+  let running: RunningAll;
+  try {
+    running = await startAll(config, log, topology, tls.server, scope);
+  } catch (err) {
+    await scope.close();
+    throw err;
+  }
+  const { agent, cluster, servers, metricsServer, store, topologyReload } = running;
+  return await onStopSignals(log, async () => {
+    agent.stop();
+    await Promise.all([topologyReload.stop(), ...servers.map((s) => s.shutdown(5000))]);
+    await cluster.stop();
+    await metricsServer?.close();
+    store.close();
+    log.info("stopped");
+    return 0;
+  }).done;
+}
+
+/** What {@link startAll} opened and the stop closes. */
+interface RunningAll {
+  readonly store: Store;
+  readonly cluster: LocalCluster | EtcdCluster;
+  readonly agent: Agent;
+  readonly servers: readonly GrpcServer[];
+  readonly metricsServer: MetricsServer | undefined;
+  readonly topologyReload: TopologyReload;
+}
+
+/**
+ * Opens role all's parts in order, each registered in `scope` as it opens so that a failure
+ * closes what was opened. Readiness says ready only once every listener accepts.
+ */
+async function startAll(
+  config: IpamdConfig,
+  log: Logger,
+  topology: Topology,
+  tls: TlsOptions | undefined,
+  scope: StartScope,
+): Promise<RunningAll> {
   const { store, metrics } = openDaemonStore(config, log);
+  scope.add("store", () => store.close());
   let cluster: LocalCluster | EtcdCluster;
   let applyTopology = true;
   if (config.clusterStore === "etcd") {
     // L1 in etcd (shared with any other server on the same --etcd-prefix), L2 here.
     const etcd = etcdClusterOf(config, log);
     cluster = etcd;
+    scope.add("etcd cluster", () => etcd.stop());
     await etcd.start(config.advertiseAddr ?? `${config.grpcAddr.host}:${config.grpcAddr.port}`);
     // Without --topology only an empty state gets the built-in example.
     applyTopology = config.topology !== undefined || etcd.state.topology().subnets.size === 0;
@@ -71,9 +126,9 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
       hooks: raftMetricHooks(metrics),
     });
     cluster = local;
+    scope.add("raft", () => local.stop());
     await local.start();
   }
-  const topology = loadTopology(config.topology);
   const now = Date.now();
   if (applyTopology) {
     await cluster.execute({
@@ -106,6 +161,7 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
     preallocateThreshold: config.preallocateThreshold,
     metrics,
   });
+  scope.add("agent", () => agent.stop());
   await agent.start();
   agent.startMaintenance(1000);
 
@@ -116,21 +172,32 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
     const raft = cluster.raft;
     exportRaft(metrics, () => raft.status());
   }
-  const metricsServer = await startMetricsEndpoint(config, metrics, () => agent.readiness(), log);
+  const metricsServer = await startMetricsEndpoint(
+    config,
+    metrics,
+    scope.gate(() => agent.readiness()),
+    log,
+  );
+  if (metricsServer !== undefined) scope.add("metrics endpoint", () => metricsServer.close());
   const onCall = grpcCallObserver(metrics);
   const onRefused = grpcRefusalObserver(metrics, log);
   const servers: GrpcServer[] = [];
-  servers.push(
-    await startGrpcServer({
-      unixSocket: { path: config.unixSocket },
-      services: [createIpamService(handlers)],
-      onCall,
-      onRefused,
-    }),
-  );
+  const unix = await startGrpcServer({
+    unixSocket: { path: config.unixSocket },
+    services: [createIpamService(handlers)],
+    onCall,
+    onRefused,
+  });
+  scope.add("unix socket listener", () => unix.shutdown(1000));
+  servers.push(unix);
   let tcpPort = config.grpcAddr.port;
   const tcp = await startGrpcServer({
-    tcp: { host: config.grpcAddr.host, port: config.grpcAddr.port, insecure: config.insecure },
+    tcp: {
+      host: config.grpcAddr.host,
+      port: config.grpcAddr.port,
+      insecure: config.insecure,
+      ...(tls === undefined ? {} : { tls }),
+    },
     services: [
       createClusterService({
         ...clusterDataHandlers(cluster),
@@ -142,23 +209,22 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
     ],
     onCall,
     onRefused,
+    ...authorized(listenerAuthorization(config, tls, metrics, log)),
   });
+  scope.add("TCP listener", () => tcp.shutdown(1000));
   servers.push(tcp);
   tcpPort = tcp.tcpPort ?? tcpPort;
+  scope.markListening();
   log.info(
-    { unixSocket: config.unixSocket, grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`, tor },
+    {
+      unixSocket: config.unixSocket,
+      grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
+      tls: tls === undefined ? "off" : tls.requireClientCert === true ? "mutual" : "server",
+      tor,
+    },
     `ready: Ipam API on unix:${config.unixSocket}; try: ${selfCommand()} allocate --unix-socket ${shellWord(config.unixSocket)} --network default --container demo`,
   );
 
   const topologyReload = watchTopology({ path: config.topology, cluster, log });
-
-  return await onStopSignals(log, async () => {
-    agent.stop();
-    await Promise.all([topologyReload.stop(), ...servers.map((s) => s.shutdown(5000))]);
-    await cluster.stop();
-    await metricsServer?.close();
-    store.close();
-    log.info("stopped");
-    return 0;
-  }).done;
+  return { store, cluster, agent, servers, metricsServer, topologyReload };
 }

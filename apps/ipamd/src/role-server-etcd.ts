@@ -1,4 +1,4 @@
-import { createClusterService, startGrpcServer } from "@ipam/grpc-server";
+import { createClusterService, type GrpcServer, startGrpcServer } from "@ipam/grpc-server";
 import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
@@ -7,17 +7,23 @@ import { EtcdCluster, type EtcdClusterOptions } from "./cluster/etcd-cluster.js"
 import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  authorized,
   exportClusterPool,
   grpcCallObserver,
+  listenerAuthorization,
+  listenerTls,
   onStopSignals,
   startMetricsEndpoint,
   VERSION,
+  warnIfCleartext,
 } from "./daemon-kit.js";
 import { EtcdKeys } from "./etcd/etcd-keys.js";
 import { createEtcdClient } from "./etcd-config.js";
+import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
-import { advertiseAddress, serverTls } from "./role-server.js";
-import { watchTopology } from "./topology-file.js";
+import { advertiseAddress } from "./role-server.js";
+import { StartScope } from "./start-scope.js";
+import { loadTopology, watchTopology } from "./topology-file.js";
 
 /** The cluster state (L1) of `--cluster-store etcd`, built from the settings (and `extra`). */
 export function etcdClusterOf(
@@ -52,26 +58,19 @@ export function etcdClusterOf(
  * No SQLite store: the server keeps nothing on disk.
  */
 export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<number> {
+  // Read before anything opens: a bad file or flag ends the start with nothing to close.
+  if (config.topology !== undefined) loadTopology(config.topology);
+  const tls = listenerTls(config);
+  warnIfCleartext(config, log);
   const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
-  const tls = await serverTls(config);
   let onControllerChange: (isController: boolean) => void = () => {};
   const cluster = etcdClusterOf(config, log, {
     onControllerChange: (mine) => onControllerChange(mine),
   });
+  const scope = new StartScope(log);
+  scope.add("etcd cluster", () => cluster.stop());
   const onCall = grpcCallObserver(metrics);
-  const tcp = await startGrpcServer({
-    tcp: {
-      host: config.grpcAddr.host,
-      port: config.grpcAddr.port,
-      insecure: config.insecure,
-      ...(tls.server === undefined ? {} : { tls: tls.server }),
-    },
-    services: [
-      createClusterService({ ...clusterDataHandlers(cluster), ...etcdStatusHandlers(cluster) }),
-    ],
-    onCall,
-    onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
-  });
+  const onRefused = grpcRefusalObserver(metrics, log);
   // A signal while waiting for etcd stops the server cleanly.
   let stoppedEarly: string | undefined;
   const earlyStop = (signal: string) => {
@@ -83,15 +82,35 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
   const onEarlyInt = () => earlyStop("SIGINT");
   process.once("SIGTERM", onEarlyTerm);
   process.once("SIGINT", onEarlyInt);
+  let tcp: GrpcServer;
   let advertise: string;
   let fresh: boolean;
   try {
+    tcp = await startGrpcServer({
+      tcp: {
+        host: config.grpcAddr.host,
+        port: config.grpcAddr.port,
+        insecure: config.insecure,
+        ...(tls.server === undefined ? {} : { tls: tls.server }),
+      },
+      services: [
+        createClusterService({ ...clusterDataHandlers(cluster), ...etcdStatusHandlers(cluster) }),
+      ],
+      onCall,
+      onRefused,
+      ...authorized(listenerAuthorization(config, tls.server, metrics, log)),
+      onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
+    });
+    const listener = tcp;
+    scope.add("TCP listener", () => listener.shutdown(1000));
     advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
     await cluster.start(advertise);
+    if (stoppedEarly !== undefined) {
+      throw new IpamdError("SHUTTING_DOWN", `${stoppedEarly} during start`);
+    }
     fresh = cluster.state.topology().subnets.size === 0 && cluster.state.nodes().length === 0;
   } catch (err) {
-    await tcp.shutdown(1000).catch(() => undefined);
-    await cluster.stop().catch(() => undefined);
+    await scope.close();
     if (stoppedEarly !== undefined) {
       log.info({ signal: stoppedEarly }, "stopped");
       return 0;
@@ -111,15 +130,23 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
   const health = setInterval(updateHealth, 500);
   health.unref();
   updateHealth();
-  const metricsServer: MetricsServer | undefined = await startMetricsEndpoint(
-    config,
-    metrics,
-    () =>
-      cluster.available()
-        ? { ready: true }
-        : { ready: false, reason: cluster.unavailableReason ?? "etcd unreachable" },
-    log,
-  );
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetricsEndpoint(
+      config,
+      metrics,
+      () =>
+        cluster.available()
+          ? { ready: true }
+          : { ready: false, reason: cluster.unavailableReason ?? "etcd unreachable" },
+      log,
+    );
+  } catch (err) {
+    stoppingHealth = true;
+    clearInterval(health);
+    await scope.close();
+    throw err;
+  }
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,

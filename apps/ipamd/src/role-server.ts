@@ -1,10 +1,4 @@
-import {
-  type ClientTlsOptions,
-  createClusterService,
-  readTlsFiles,
-  startGrpcServer,
-  type TlsOptions,
-} from "@ipam/grpc-server";
+import { createClusterService, type GrpcServer, startGrpcServer } from "@ipam/grpc-server";
 import type { MetricsServer } from "@ipam/metrics";
 import type { Logger } from "pino";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
@@ -13,17 +7,22 @@ import { RaftCluster } from "./cluster/raft-cluster.js";
 import { copyBackupIntoDataDir } from "./cluster/restore-cluster.js";
 import type { IpamdConfig } from "./config.js";
 import {
+  authorized,
   exportClusterPool,
   exportRaft,
   grpcCallObserver,
+  listenerAuthorization,
+  listenerTls,
   onStopSignals,
   openDaemonStore,
   raftMetricHooks,
   startMetricsEndpoint,
+  warnIfCleartext,
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
-import { watchTopology } from "./topology-file.js";
+import { StartScope } from "./start-scope.js";
+import { loadTopology, watchTopology } from "./topology-file.js";
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "[::]", ""]);
 
@@ -40,26 +39,6 @@ export function advertiseAddress(config: IpamdConfig, boundPort: number): string
   return host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
 }
 
-/** The TCP listener's TLS (`--tls-*`) and the same certificate for dialling other servers. */
-export async function serverTls(
-  config: IpamdConfig,
-): Promise<{ server?: TlsOptions; client?: ClientTlsOptions }> {
-  if (config.tlsCert === undefined || config.tlsKey === undefined) return {};
-  const server = await readTlsFiles({
-    certFile: config.tlsCert,
-    keyFile: config.tlsKey,
-    ...(config.tlsCa === undefined ? {} : { caFile: config.tlsCa, requireClientCert: true }),
-  });
-  // Servers dial each other with the same certificate (mutual TLS when --tls-ca is given).
-  const client: ClientTlsOptions = {
-    cert: server.cert,
-    key: server.key,
-    ...(server.ca === undefined ? {} : { ca: server.ca }),
-    ...(config.tlsServerName === undefined ? {} : { serverName: config.tlsServerName }),
-  };
-  return { server, client };
-}
-
 /**
  * `--role server`: a member of the L1 Raft group. Serves the Raft transport and the Cluster API
  * (data, membership; writes forwarded to the leader) on the TCP listener, plus metrics and
@@ -67,12 +46,15 @@ export async function serverTls(
  * leadership over before it stops.
  */
 export async function runServer(config: IpamdConfig, log: Logger): Promise<number> {
+  // Read before anything opens: a bad file or flag ends the start with nothing to close.
+  if (config.topology !== undefined) loadTopology(config.topology);
+  const tls = listenerTls(config);
+  warnIfCleartext(config, log);
   const restore =
     config.restoreFrom !== undefined && config.enableStore
       ? copyBackupIntoDataDir(config.restoreFrom, config.dataDir, log)
       : false;
   const { store, metrics } = openDaemonStore(config, log);
-  const tls = await serverTls(config);
   const cluster = new RaftCluster({
     nodeId: config.nodeId,
     store,
@@ -121,38 +103,39 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
       ...(tls.client === undefined ? {} : { tls: tls.client }),
     },
   );
+  const scope = new StartScope(log);
+  scope.add("store", () => store.close());
+  scope.add("raft", () => cluster.stop());
+  scope.add("write forwarder", () => forwarder.close());
   const onCall = grpcCallObserver(metrics);
   const onRefused = grpcRefusalObserver(metrics, log);
-  const tcp = await startGrpcServer({
-    tcp: {
-      host: config.grpcAddr.host,
-      port: config.grpcAddr.port,
-      insecure: config.insecure,
-      ...(tls.server === undefined ? {} : { tls: tls.server }),
-    },
-    services: [cluster.raftService(), createClusterService(forwarder.handlers)],
-    // Raft appends and snapshot chunks can be large.
-    maxReceiveMessageLength: 64 * 1024 * 1024,
-    onCall,
-    onRefused,
-    onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
-  });
-  let metricsServer: MetricsServer | undefined;
-  const shutdownEarly = async () => {
-    await tcp.shutdown(1000);
-    forwarder.close();
-    await cluster.stop();
-    store.close();
-  };
+  let tcp: GrpcServer;
   let advertise: string;
   try {
+    tcp = await startGrpcServer({
+      tcp: {
+        host: config.grpcAddr.host,
+        port: config.grpcAddr.port,
+        insecure: config.insecure,
+        ...(tls.server === undefined ? {} : { tls: tls.server }),
+      },
+      services: [cluster.raftService(), createClusterService(forwarder.handlers)],
+      // Raft appends and snapshot chunks can be large.
+      maxReceiveMessageLength: 64 * 1024 * 1024,
+      onCall,
+      onRefused,
+      ...authorized(listenerAuthorization(config, tls.server, metrics, log)),
+      onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
+    });
+    const listener = tcp;
+    scope.add("TCP listener", () => listener.shutdown(1000));
     advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
     await cluster.start(advertise);
     if (stoppedEarly !== undefined) {
       throw new IpamdError("SHUTTING_DOWN", `${stoppedEarly} during start`);
     }
   } catch (err) {
-    await shutdownEarly().catch(() => undefined);
+    await scope.close();
     if (stoppedEarly !== undefined) {
       log.info({ signal: stoppedEarly }, "stopped");
       return 0;
@@ -182,15 +165,24 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     () => cluster.status(),
     () => cluster.removed !== undefined,
   );
-  metricsServer = await startMetricsEndpoint(
-    config,
-    metrics,
-    () => {
-      const reason = cluster.notReadyReason();
-      return reason === undefined ? { ready: true } : { ready: false, reason };
-    },
-    log,
-  );
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetricsEndpoint(
+      config,
+      metrics,
+      () => {
+        const reason = cluster.notReadyReason();
+        return reason === undefined ? { ready: true } : { ready: false, reason };
+      },
+      log,
+    );
+  } catch (err) {
+    stoppingHealth = true;
+    clearInterval(healthTimer);
+    unsubscribe();
+    await scope.close();
+    throw err;
+  }
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,

@@ -2,14 +2,26 @@ import { readFileSync, watch } from "node:fs";
 import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
 import type { ClusterApi, ClusterStateReader } from "./cluster/cluster-api.js";
+import { IpamdError } from "./ipamd-error.js";
 
 // The `--topology` file: read at start, and proposed again on SIGHUP or when it changes. The
 // one place every role reloads it from.
 
-/** The topology of `--topology FILE` (JSON or YAML), or the built-in example without one. */
+/**
+ * The topology of `--topology FILE` (JSON or YAML), or the built-in example without one.
+ * @throws IpamdError INVALID_ARGUMENT `--topology: FILE: why` when the file cannot be read or is
+ *   not a valid topology.
+ */
 export function loadTopology(path: string | undefined): Topology {
   if (path === undefined) return exampleTopology();
-  return parseTopology(readFileSync(path, "utf8"), "auto");
+  try {
+    return parseTopology(readFileSync(path, "utf8"), "auto");
+  } catch (cause) {
+    throw new IpamdError("INVALID_ARGUMENT", `--topology: ${path}: ${(cause as Error).message}`, {
+      cause,
+      details: { option: "topology" },
+    });
+  }
 }
 
 /**

@@ -138,7 +138,11 @@ function makeCerts(dir: string): { ca: string; cert: string; key: string } {
   const openssl = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ca"]);
-  writeFileSync(join(dir, "srv.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  // The server identity (may call every RPC, Raft included); see docs/operations.md.
+  writeFileSync(
+    join(dir, "srv.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,URI:spiffe://ipam.test/server/any\n",
+  );
   openssl(["req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=server"]);
   openssl(
     ["x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key"].concat([
