@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -12,6 +13,27 @@ function defaultSocket(env: NodeJS.ProcessEnv): string {
       ? join(env.XDG_STATE_HOME, "ipamd")
       : join(env.HOME ?? homedir(), ".local", "state", "ipamd"));
   return join(dataDir, "ipamd.sock");
+}
+
+/**
+ * Why the daemon could not be reached on `socket`, said for a person: which socket was tried
+ * (and where that path came from), whether anything is there, and how to point at another one.
+ */
+function unreachable(socket: string, fromFlag: boolean): string {
+  const source = fromFlag
+    ? "--unix-socket"
+    : process.env.IPAMD_UNIX_SOCKET !== undefined
+      ? "IPAMD_UNIX_SOCKET"
+      : "the default (no --unix-socket given)";
+  let state: string;
+  try {
+    state = statSync(socket).isSocket()
+      ? "the socket exists but nothing answers on it: ipamd is not running (a socket left behind by a killed ipamd) or is stopping"
+      : "that path exists but is not a socket";
+  } catch {
+    state = "no socket there: ipamd is not running with this socket";
+  }
+  return `cannot reach ipamd on unix:${socket} (from ${source}): ${state}. Start ipamd, or give --unix-socket (or IPAMD_UNIX_SOCKET) with the socket it serves (ipamd logs it at start: "ready: Ipam API on unix:...").`;
 }
 
 /**
@@ -73,7 +95,11 @@ export async function runClientCommand(
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`ipamd ${command}: ${(err as Error).message}\n`);
+    const message =
+      (err as { code?: unknown }).code === "UNAVAILABLE"
+        ? unreachable(socket, values["unix-socket"] !== undefined)
+        : (err as Error).message;
+    process.stderr.write(`ipamd ${command}: ${message}\n`);
     return 1;
   } finally {
     client.close();

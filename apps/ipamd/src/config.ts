@@ -264,12 +264,53 @@ function readConfigFile(path: string): Raw {
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     const spec = OPTIONS[key];
     if (spec === undefined || key === "config") bad("config", `${path}: unknown setting "${key}"`);
-    if (Array.isArray(value)) out[key] = value.map(String).join(",");
-    else if (typeof value === "boolean") out[key] = spec.type === "boolean" ? value : String(value);
-    else if (typeof value === "string" || typeof value === "number") out[key] = String(value);
-    else bad(key, `${path}: must be a string, number or boolean`);
+    out[key] = fileValue(key, spec, value, path);
   }
   return out;
+}
+
+/** Settings that take a number in a config file (a number or a numeric string). */
+const NUMERIC_SETTINGS: ReadonlySet<string> = new Set([
+  "election-ms",
+  "raft-snapshot-entries",
+  "preallocate-threshold",
+]);
+/** Settings that take a list (an array of strings, or one comma-separated string). */
+const LIST_SETTINGS: ReadonlySet<string> = new Set(["join", "servers", "node-labels"]);
+/** String-typed settings that mean true/false (a boolean or its text). */
+const BOOLEAN_TEXT_SETTINGS: ReadonlySet<string> = new Set(["enable-store"]);
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `the ${typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * One setting of a config file, type-checked: text settings take a string, numbers a number,
+ * lists an array of strings, switches a boolean. Anything else fails naming the setting, the
+ * file and what was found (`--data-dir: ipamd.json: must be a string, got the number 5`).
+ */
+function fileValue(key: string, spec: OptionSpec, value: unknown, path: string): string | boolean {
+  const wrong = (expected: string): never =>
+    bad(key, `${path}: must be ${expected}, got ${typeName(value)}`);
+  if (spec.type === "boolean" || BOOLEAN_TEXT_SETTINGS.has(key)) {
+    if (typeof value === "boolean") return spec.type === "boolean" ? value : String(value);
+    if (typeof value === "string") return value;
+    return wrong("true or false");
+  }
+  if (NUMERIC_SETTINGS.has(key)) {
+    if (typeof value === "number" || typeof value === "string") return String(value);
+    return wrong("a number");
+  }
+  if (LIST_SETTINGS.has(key)) {
+    if (typeof value === "string") return value;
+    if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(",");
+    return wrong("a list of strings");
+  }
+  if (typeof value === "string") return value;
+  return wrong("a string");
 }
 
 function defaultDataDir(env: NodeJS.ProcessEnv, isRoot: boolean): string {
@@ -314,6 +355,32 @@ function identityRules(
   return { ...(trustDomain === undefined ? {} : { trustDomain }), roleOus: ous };
 }
 
+/**
+ * `argv` with `--flag -5` written as `--flag=-5` for string options, so that a value starting
+ * with a dash reaches the option's own check (`--election-ms: "-5" is not a number in
+ * 100..60000`) instead of Node's "argument is ambiguous".
+ */
+function joinDashValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    const name = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      OPTIONS[name]?.type === "string" &&
+      next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Inputs of {@link loadConfig}; tests pass their own. */
 export interface LoadConfigInput {
   readonly argv: readonly string[];
@@ -334,7 +401,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   let values: Raw;
   try {
     values = parseArgs({
-      args: [...input.argv],
+      args: joinDashValues(input.argv),
       options,
       strict: true,
       allowPositionals: false,

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   type AuthorizationOptions,
@@ -20,6 +20,7 @@ import type { ClusterState } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Agent } from "./agent/agent.js";
+import { withDirectOwners } from "./cluster/direct-owners.js";
 import type { IpamdConfig } from "./config.js";
 import { IpamdError } from "./ipamd-error.js";
 import { countUncaughtErrorsIn } from "./last-resort.js";
@@ -28,6 +29,22 @@ import { countUncaughtErrorsIn } from "./last-resort.js";
 // endpoint, the node-pool and Raft gauges, and the stop signals.
 
 export const VERSION = "0.0.0";
+
+/**
+ * Creates the data folder (and missing parents) owner-only, 0700; the store's files are 0600
+ * whatever the folder. An existing folder is left as it is (it may be shared, `--data-dir /srv`),
+ * with a warning when others may enter it.
+ */
+function prepareDataDir(dir: string, log: Logger): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    log.warn(
+      { dataDir: dir, mode: `0${mode.toString(8)}` },
+      `data folder ${dir} is 0${mode.toString(8)}: others may list it (the store's files stay 0600); chmod 700 it to keep it private`,
+    );
+  }
+}
 
 /**
  * The start every role shares: the metric set on a fresh registry (with the default process and
@@ -44,7 +61,7 @@ export function openDaemonStore(
     collectDefaultMetrics: true,
   });
   countUncaughtErrorsIn(metrics);
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir, log);
   log.info(
     {
       dataDir: config.dataDir,
@@ -137,10 +154,11 @@ export function listenerAuthorization(
   tls: TlsOptions | undefined,
   metrics: IpamMetrics,
   log: Logger,
+  state: () => Pick<ClusterState, "directAllocation">,
 ): AuthorizationOptions | undefined {
   if (tls?.requireClientCert !== true) return undefined;
   return {
-    policy: IPAM_ACCESS_POLICY,
+    policy: withDirectOwners(IPAM_ACCESS_POLICY, state),
     identities: config.tlsIdentities,
     onDenied: (method, caller, message) => {
       metrics.observeGrpcRequest(method, "PERMISSION_DENIED", 0);

@@ -209,7 +209,7 @@ async function startAll(
     ],
     onCall,
     onRefused,
-    ...authorized(listenerAuthorization(config, tls, metrics, log)),
+    ...authorized(listenerAuthorization(config, tls, metrics, log, () => cluster.state)),
   });
   scope.add("TCP listener", () => tcp.shutdown(1000));
   servers.push(tcp);

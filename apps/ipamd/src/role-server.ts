@@ -124,7 +124,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
       maxReceiveMessageLength: 64 * 1024 * 1024,
       onCall,
       onRefused,
-      ...authorized(listenerAuthorization(config, tls.server, metrics, log)),
+      ...authorized(listenerAuthorization(config, tls.server, metrics, log, () => cluster.state)),
       onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
     });
     const listener = tcp;

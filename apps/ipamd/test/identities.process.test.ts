@@ -1,10 +1,19 @@
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { type ClusterClient, createClusterClient } from "@ipam/grpc-server";
 import { exampleTopology } from "@ipam/topology";
 import { afterAll, describe, expect, it } from "vitest";
 import { issueCert, makeCerts } from "./helpers/certs.js";
-import { freePort, killAll, logsOf, spawnIpamd, tempDir, waitFor } from "./helpers/processes.js";
+import {
+  freePort,
+  killAll,
+  logsOf,
+  runIpamdCommand,
+  spawnIpamd,
+  tempDir,
+  waitFor,
+} from "./helpers/processes.js";
 
 // Under mutual TLS the client certificate says who calls: a server, a node or an operator
 // (issue 16 item 7). Each RPC is authorised from it, and a refusal names the identity and what
@@ -103,8 +112,33 @@ describe("ipamd --role server with mutual TLS: server, node and operator identit
     expect(raftStatus.code).toBe(7);
     expect(raftStatus.details).toContain("operator alice");
 
+    // A node releases only its own direct allocations (ReleaseDirect names no node: the owner is
+    // looked up); one it does not hold is refused.
+    const key = { network: "net", containerId: "c-other", ifname: "eth0" };
+    const foreign = asNode.releaseDirect({ keys: [key] });
+    await expect(foreign).rejects.toMatchObject(denied);
+    await expect(foreign).rejects.toThrow(/node n1/);
+    await expect(asOperator.releaseDirect({ keys: [key] })).resolves.toBeDefined();
+
     // The operator (identified by its OU) may deregister the node.
     await expect(asOperator.deregisterNode({ nodeId: "n1", force: true })).resolves.toBeDefined();
     expect(logsOf([proc], 200)).toContain("permission denied for node n1");
+
+    // The operator's CLI over TLS to an IP address: no DEP0123 warning (no IP as TLS SNI).
+    const cli = await runIpamdCommand([
+      ...["cluster", "status", "--server", address, "--tls-ca", ca.caFile],
+      ...["--tls-cert", operator.certFile, "--tls-key", operator.keyFile],
+    ]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).not.toContain("DEP0123");
+
+    // The server's files are its own: folder 0700, database, WAL, shared memory and the cluster
+    // identity 0600 (issue 16 item 7).
+    const dataDir = join(dir, "s1");
+    const mode = (file: string) => (statSync(join(dataDir, file)).mode & 0o777).toString(8);
+    expect((statSync(dataDir).mode & 0o777).toString(8)).toBe("700");
+    for (const file of ["ipamd.db", "ipamd.db-wal", "ipamd.db-shm", "raft-cluster.json"]) {
+      expect(mode(file), file).toBe("600");
+    }
   }, 120_000);
 });

@@ -23,6 +23,7 @@ import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
 import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
 import { GrpcError } from "./grpc-error.js";
 import { methodPath } from "./service-definition.js";
+import { withoutIpServerName } from "./tls-server-name.js";
 
 /** TLS settings of a client: the CA to trust and, for mutual TLS, our certificate and key. */
 export interface ClientTlsOptions {
@@ -70,7 +71,10 @@ export type IpamClient = ServiceClient<MethodsOf<typeof Ipam>>;
 /** Client of the cluster API with leader redirection. */
 export type ClusterClient = ServiceClient<MethodsOf<typeof Cluster>>;
 
-/** Credentials for a target: cleartext for unix sockets or without TLS options. */
+/**
+ * Credentials for a target: cleartext for unix sockets or without TLS options. An IP host is
+ * not sent as the TLS server name (see {@link withoutIpServerName}).
+ */
 export function channelCredentials(
   address: string,
   tls: ClientTlsOptions | undefined,
@@ -78,7 +82,7 @@ export function channelCredentials(
   if (tls === undefined || address.startsWith("unix:")) return credentials.createInsecure();
   const buf = (value: string | Uint8Array | undefined): Buffer | null =>
     value === undefined ? null : Buffer.from(value);
-  return credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert));
+  return withoutIpServerName(credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert)));
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, openSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import {
   type AllocationKey,
@@ -41,6 +42,11 @@ export interface StoreOptions {
   readonly maxBatchSize?: number;
   /** How long a write waits for a lock held by another connection, ms (default 5000). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Permission bits of the database file and its `-wal`/`-shm` files (default 0o600: allocation
+   * records and pod names are readable by the owner only). Existing files are set to it too.
+   */
+  readonly fileMode?: number;
   /** Open read-only: reads work, every write fails with `READ_ONLY`. The file must exist. */
   readonly readonly?: boolean;
   /**
@@ -92,9 +98,26 @@ function nonNegativeInt(field: string, value: number | undefined, fallback: numb
 }
 
 /**
+ * Creates the database file with `mode` when it is missing, and sets `mode` on it and on its
+ * `-wal`/`-shm` files when they exist (a store written by an older version was 0644). SQLite
+ * creates the WAL and shared-memory files with the database file's permissions, so they follow.
+ */
+function restrictFiles(path: string, mode: number): void {
+  closeSync(openSync(path, "a", mode));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(file).mode & 0o777) !== mode) chmodSync(file, mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+}
+
+/**
  * Opens (creating if needed, unless read-only) an ipamd store: WAL journal,
  * `synchronous=FULL`, foreign keys on, busy timeout, integrity check, then every pending
- * schema migration in one transaction.
+ * schema migration in one transaction. The database file and its `-wal`/`-shm` files are
+ * created (or set) with `fileMode`, 0600 unless given.
  * @throws StoreError `CORRUPT` (damaged or not a database), `NOT_A_STORE`, `SCHEMA_TOO_NEW`,
  *   `LOCKED`, `READ_ONLY` (read-only and a migration is needed), `IO_ERROR` (cannot open),
  *   `INVALID_ARGUMENT` (bad option). The file is never recreated or repaired.
@@ -145,6 +168,23 @@ export function openStore(options: StoreOptions): Store {
     );
   }
   const context = `open ${options.path}`;
+  const fileMode = options.fileMode ?? 0o600;
+  if (!Number.isInteger(fileMode) || fileMode < 0 || fileMode > 0o777) {
+    throw new StoreError(
+      "INVALID_ARGUMENT",
+      `fileMode: ${String(fileMode)} is not a permission mode 0..0o777`,
+      {
+        field: "fileMode",
+      },
+    );
+  }
+  if (!memory && !readonly) {
+    try {
+      restrictFiles(options.path, fileMode);
+    } catch (err) {
+      throw toStoreError(err, context);
+    }
+  }
   let db: Database.Database;
   try {
     db = new Database(options.path, {
