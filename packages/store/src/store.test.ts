@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
@@ -410,6 +410,19 @@ describe("Store: opening", () => {
     const chosen = openStore({ path, commitThread: "main" });
     expect(chosen.commitThread).toBe("main");
     chosen.close();
+  });
+
+  it("keeps the database, WAL and shared-memory files owner-only (0600), also when they were 0644", async () => {
+    const path = join(tempDir(), "ipamd.db");
+    const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
+    const first = openStore({ path });
+    await first.saveAllocation(recordFor(1));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) expect(mode(file), file).toBe("600");
+    first.close();
+    chmodSync(path, 0o644);
+    const again = openStore({ path });
+    expect(mode(path)).toBe("600");
+    again.close();
   });
 
   it("fails with IO_ERROR when the folder does not exist, and creates nothing", () => {

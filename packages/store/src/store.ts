@@ -182,7 +182,9 @@ export function openStore(options: StoreOptions): Store {
     try {
       restrictFiles(options.path, fileMode);
     } catch (err) {
-      throw toStoreError(err, context);
+      throw new StoreError("IO_ERROR", `${context}: ${(err as Error).message}`, undefined, {
+        cause: err,
+      });
     }
   }
   let db: Database.Database;
