@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
-import { type ClusterClient, createClusterClient } from "@ipam/grpc-server";
+import { type ClusterClient, createClusterClient, createIpamClient } from "@ipam/grpc-server";
 import { exampleTopology } from "@ipam/topology";
 import { afterAll, describe, expect, it } from "vitest";
 import { issueCert, makeCerts } from "./helpers/certs.js";
@@ -131,6 +131,27 @@ describe("ipamd --role server with mutual TLS: server, node and operator identit
     ]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stderr).not.toContain("DEP0123");
+
+    // A real agent with a node certificate registers, leases and allocates for itself over
+    // mutual TLS, with no DEP0123 warning either.
+    const agentCert = issueCert(dir, "n3", "/OU=node/CN=n3", "DNS:n3.example");
+    const socket = join(dir, "n3.sock");
+    const agent = spawnIpamd("n3", [
+      ...["--role", "agent", "--node-id", "n3", "--data-dir", join(dir, "n3"), "--tor", TOR],
+      ...["--servers", address, "--unix-socket", socket, "--metrics-addr", "off"],
+      ...["--tls-ca", ca.caFile, "--tls-cert", agentCert.certFile, "--tls-key", agentCert.keyFile],
+    ]);
+    const local = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 5000 });
+    const allocated = await waitFor(
+      "an allocation through the agent",
+      () => local.allocate({ network: "net", containerId: "pod-1", ifname: "eth0" }),
+      { timeoutMs: 60_000 },
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${logsOf([agent, proc])}`);
+    });
+    local.close();
+    expect(allocated.addresses.length).toBeGreaterThan(0);
+    expect(agent.log.join("\n")).not.toContain("DEP0123");
 
     // The server's files are its own: folder 0700, database, WAL, shared memory and the cluster
     // identity 0600 (issue 16 item 7).
