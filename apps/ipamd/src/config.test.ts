@@ -67,12 +67,40 @@ describe("loadConfig", () => {
   });
 
   it("uses V8's default heap unless --heap compact says, and refuses an unknown mode", () => {
-    const server = ["--role", "server", "--bootstrap"];
+    const server = ["--role", "server", "--bootstrap", "--insecure"];
     expect(loadConfig({ ...base, argv: server }).heap).toBe("fast");
     expect(loadConfig({ ...base, argv: [...server, "--heap", "compact"] }).heap).toBe("compact");
     expect(loadConfig({ ...base, argv: [], env: { IPAMD_HEAP: "compact" } }).heap).toBe("compact");
     expect(() => loadConfig({ ...base, argv: ["--heap", "small"] })).toThrow(
       '--heap: "small" is not compact or fast',
+    );
+  });
+
+  it("refuses a cleartext non-loopback listener naming the flags, unless --insecure or TLS", () => {
+    const server = ["--role", "server", "--bootstrap"];
+    expect(() => loadConfig({ ...base, argv: server })).toThrow(
+      /--grpc-addr: 0\.0\.0\.0 is not a loopback address .*--tls-cert and --tls-key .*--tls-ca.*--insecure/,
+    );
+    expect(loadConfig({ ...base, argv: [...server, "--insecure"] }).insecure).toBe(true);
+    const tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+    expect(loadConfig({ ...base, argv: [...server, ...tls] }).tlsCert).toBe("c.pem");
+    // An agent has no TCP listener.
+    expect(loadConfig({ ...base, argv: ["--role", "agent", "--servers", "s:1"] }).role).toBe(
+      "agent",
+    );
+  });
+
+  it("reads identity rules from --tls-trust-domain and --tls-role-ous, naming a bad one", () => {
+    const c = loadConfig({
+      ...base,
+      argv: ["--tls-trust-domain", "ipam.example", "--tls-role-ous", "node=ipam-nodes"],
+    });
+    expect(c.tlsIdentities).toEqual({
+      trustDomain: "ipam.example",
+      roleOus: { server: "server", node: "ipam-nodes", operator: "operator" },
+    });
+    expect(() => loadConfig({ ...base, argv: ["--tls-role-ous", "admin=x"] })).toThrow(
+      '--tls-role-ous: "admin=x" is not role=OU',
     );
   });
 
