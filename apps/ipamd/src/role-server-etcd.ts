@@ -98,7 +98,7 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
       ],
       onCall,
       onRefused,
-      ...authorized(listenerAuthorization(config, tls.server, metrics, log)),
+      ...authorized(listenerAuthorization(config, tls.server, metrics, log, () => cluster.state)),
       onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
     });
     const listener = tcp;
