@@ -387,7 +387,13 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     // cert-manager issues exactly those Secrets, with names for every address a server is
     // dialled by (the name clients expect, each advertise address) and the right usages.
     const certificates = objectsOf(overlay).filter((o) => o.kind === "Certificate") as unknown as {
-      spec: { secretName: string; dnsNames?: string[]; usages?: string[]; isCA?: boolean };
+      spec: {
+        secretName: string;
+        dnsNames?: string[];
+        uris?: string[];
+        usages?: string[];
+        isCA?: boolean;
+      };
     }[];
     const bySecret = (name: string) => certificates.find((c) => c.spec.secretName === name)?.spec;
     const serverCert = bySecret("ipamd-server-tls");
@@ -401,25 +407,50 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
       expect(covered, host).toBe(true);
     }
     expect(serverCert?.usages).toEqual(expect.arrayContaining(["server auth", "client auth"]));
-    expect(bySecret("ipamd-agent-tls")?.usages).toContain("client auth");
+    // The server identity ipamd authorises the Raft peer service and forwarding by.
+    expect(serverCert?.uris?.some((u) => u.startsWith("spiffe://ipamd.local/server/"))).toBe(true);
+    // Agents need one certificate per node (their identity): no shared agent Certificate.
+    expect(bySecret("ipamd-agent-tls")).toBeUndefined();
   });
 });
 
 it("the manual certificates (certs/make-certs.sh) carry the names the mtls-manual overlay expects", () => {
   const dir = mkdtempSync(join(tmpdir(), "ipamd-manual-certs-"));
   try {
-    const made = spawnSync("sh", [join(DEPLOY, "certs/make-certs.sh"), "--out", dir], {
-      encoding: "utf8",
-    });
-    expect(made.status, made.stderr).toBe(0);
-    const sans = spawnSync(
-      "openssl",
-      ["x509", "-noout", "-ext", "subjectAltName", "-in", join(dir, "server.crt")],
+    const made = spawnSync(
+      "sh",
+      [join(DEPLOY, "certs/make-certs.sh"), "--out", dir, "--nodes", "worker-1,worker-2"],
       { encoding: "utf8" },
-    ).stdout;
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const sansOf = (file: string) =>
+      spawnSync("openssl", ["x509", "-noout", "-ext", "subjectAltName", "-in", join(dir, file)], {
+        encoding: "utf8",
+      }).stdout;
+    const sans = sansOf("server.crt");
     const main = containerOf(server("mtls-manual"), "server");
     expect(sans).toContain(`DNS:${envOf(main, "IPAMD_TLS_SERVER_NAME")}`);
     expect(sans).toContain(`DNS:*.ipamd-server.${NAMESPACE}.svc`);
+    // The identities ipamd authorises by: servers, each node for itself, the operator.
+    expect(sans).toContain("URI:spiffe://ipamd.local/server/");
+    expect(sansOf("node-worker-1.crt")).toContain("URI:spiffe://ipamd.local/node/worker-1");
+    expect(sansOf("node-worker-2.crt")).toContain("URI:spiffe://ipamd.local/node/worker-2");
+    expect(sansOf("operator.crt")).toContain("URI:spiffe://ipamd.local/operator/");
+    // Each agent reads its own node's file from the Secret.
+    const agentMain = containerOf(agent("mtls-manual"), "agent");
+    expect(envOf(agentMain, "IPAMD_TLS_CERT")).toBe("/etc/ipamd/tls/$(NODE_NAME).crt");
+    expect(made.stdout).toContain("--from-file=worker-1.crt=");
+    expect(made.stdout).toContain("--from-file=worker-2.key=");
+    // Without --nodes it refuses (an agent without its node's certificate would be refused).
+    const without = spawnSync(
+      "sh",
+      [join(DEPLOY, "certs/make-certs.sh"), "--out", join(dir, "x")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(without.status).not.toBe(0);
+    expect(without.stderr).toContain("--nodes");
     // The Secret commands it prints are those the overlay mounts.
     expect(made.stdout).toContain("create secret generic ipamd-server-tls");
     expect(made.stdout).toContain("create secret generic ipamd-agent-tls");

@@ -48,9 +48,10 @@ function startServer(ordinal: number): Running {
   return running;
 }
 
-const tlsFlags = (who: "server" | "agent") => [
+/** The TLS flags with `name`'s certificate: `server`, `operator`, or `node-<node>` (an agent). */
+const tlsFlags = (name: string) => [
   ...["--tls-ca", join(certs, "ca.crt")],
-  ...["--tls-cert", join(certs, `${who}.crt`), "--tls-key", join(certs, `${who}.key`)],
+  ...["--tls-cert", join(certs, `${name}.crt`), "--tls-key", join(certs, `${name}.key`)],
 ];
 
 /** `ipamd cluster <args>` against `server`, over TLS; the parsed JSON or undefined. */
@@ -93,7 +94,11 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
     if (!existsSync(IPAMD)) throw new Error(`${IPAMD} missing: run pnpm build`);
     dir = mkdtempSync(join(tmpdir(), "ipamd-server-start-"));
     certs = join(dir, "certs");
-    execFileSync("sh", [MAKE_CERTS, "--out", certs, "--days", "2"], { stdio: "pipe" });
+    execFileSync(
+      "sh",
+      [MAKE_CERTS, "--out", certs, "--days", "2", "--nodes", "node-named,node-unnamed"],
+      { stdio: "pipe" },
+    );
     addresses = [];
     for (let i = 0; i < 3; i++) addresses.push(`localhost:${await freePort()}`);
   });
@@ -188,7 +193,8 @@ describe("ipamd-server-start: three servers as a StatefulSet runs them (mTLS, ma
           IPAMD,
           ...["--role", "agent", "--node-id", name, "--tor", "tor-a1-1", "--servers", ip],
           ...["--data-dir", join(dir, name), "--unix-socket", socket, "--metrics-addr", "off"],
-          ...tlsFlags("agent"),
+          // Its own node certificate: the servers authorise a node for itself only.
+          ...tlsFlags(`node-${name}`),
           ...extra,
         ],
         {},
