@@ -217,6 +217,56 @@ describe.each(CLUSTER_PROVIDERS)(
     );
 
     it(
+      "static addresses: the block holding one goes to the asking node only; a direct-mode one exactly",
+      async () => {
+        await fx.client.registerNode({ nodeId: "n-s1", torId: "tor-a1-1" });
+        await fx.client.registerNode({ nodeId: "n-s2", torId: "tor-a1-1" });
+        const wanted = { nodeId: "n-s1", purpose: "default", address: "10.99.0.200" };
+        const first = await fx.client.leaseBlock(wanted);
+        expect(first.block?.cidr).toBe("10.99.0.192/26");
+        // Idempotent for its holder, on any server; never split with another node.
+        const again = await fx.perServer[1]?.leaseBlock({ ...wanted, address: "10.99.0.201" });
+        expect(again?.block?.cidr).toBe("10.99.0.192/26");
+        await expect(
+          fx.client.leaseBlock({ ...wanted, nodeId: "n-s2", address: "10.99.0.210" }),
+        ).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("n-s1") });
+        await expect(
+          fx.client.leaseBlock({ ...wanted, nodeId: "n-s2", address: "192.0.2.1" }),
+        ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+        for (const c of fx.perServer) {
+          const leases = await c.getNodeLeases({ nodeId: "n-s1" });
+          expect(leases.blocks.map((b) => b.cidr)).toEqual(["10.99.0.192/26"]);
+        }
+
+        const item = {
+          network: "mgmt",
+          containerId: "static-1",
+          ifname: "eth1",
+          nodeId: "n-s2",
+          purpose: "management",
+          family: Family.IPV4,
+          requestedAddress: "10.99.9.50",
+        };
+        const got = await fx.client.allocateDirect({ items: [item] });
+        expect(got.results[0]?.result).toMatchObject({
+          case: "address",
+          value: { address: "10.99.9.50" },
+        });
+        const clash = await fx.client.allocateDirect({ items: [{ ...item, containerId: "s-2" }] });
+        expect(clash.results[0]?.result).toMatchObject({
+          case: "error",
+          value: { code: "CONFLICT", message: expect.stringContaining("mgmt/static-1/eth1") },
+        });
+
+        await fx.client.releaseBlock({ nodeId: "n-s1", cidr: "10.99.0.192/26" });
+        await fx.client.releaseDirect({
+          keys: [{ network: "mgmt", containerId: "static-1", ifname: "eth1" }],
+        });
+      },
+      TEST_MS,
+    );
+
+    it(
       "adds, drains and removes subnets; deregisters a node and frees what it held",
       async () => {
         const subnet = {
