@@ -6,7 +6,11 @@ import { loadConfig } from "./config.js";
 
 const base = { env: {}, isRoot: false, hostname: "host-1" } as const;
 const etcd = (...argv: string[]) =>
-  loadConfig({ ...base, argv: ["--role", "server", "--cluster-store", "etcd", ...argv] });
+  loadConfig({
+    ...base,
+    // A loopback listener: these tests are about the etcd settings, not cleartext refusal.
+    argv: ["--role", "server", "--grpc-addr", "127.0.0.1:7400", "--cluster-store", "etcd", ...argv],
+  });
 
 describe("--cluster-store etcd settings", () => {
   it("defaults to raft, and to /ipamd/<cluster-name> as the prefix", () => {
@@ -51,6 +55,8 @@ describe("--cluster-store etcd settings", () => {
       argv: [
         "--role",
         "server",
+        "--grpc-addr",
+        "127.0.0.1:7400",
         "--cluster-store",
         "etcd",
         "--etcd-endpoints",

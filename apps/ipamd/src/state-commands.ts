@@ -48,7 +48,12 @@ async function run(
   argv: readonly string[],
 ): Promise<StateSummary & { store: string; file: string }> {
   const { file, rest } = split(argv);
-  const config: IpamdConfig = loadConfig({ argv: ["--role", "server", ...rest], env: process.env });
+  // The state commands open no listener: a loopback --grpc-addr keeps the server settings'
+  // cleartext-listener refusal out of their way (a --grpc-addr in `rest` still wins).
+  const config: IpamdConfig = loadConfig({
+    argv: ["--role", "server", "--grpc-addr", "127.0.0.1:7400", ...rest],
+    env: process.env,
+  });
   const log = pino({ level: "warn" }, pino.destination({ dest: 2, sync: true }));
   const store = config.clusterStore;
   const dataDirGiven = rest.some((a) => a === "--data-dir" || a.startsWith("--data-dir="));
