@@ -9,6 +9,7 @@ export {
   type IpamMetrics,
   type IpamMetricsOptions,
   type PreallocationEvent,
+  RAFT_METRIC_NAMES,
   type ReleaseLabels,
   type SnapshotOp,
   type SubnetLabels,

@@ -2,7 +2,7 @@ import { register as globalRegistry, Registry } from "prom-client";
 import { describe, expect, it, vi } from "vitest";
 import { familyNames, parseExposition, sampleValue } from "../test/exposition.js";
 import { populateEverything } from "../test/populate.js";
-import { createIpamMetrics, IPAM_METRIC_NAMES } from "./ipam-metrics.js";
+import { createIpamMetrics, IPAM_METRIC_NAMES, RAFT_METRIC_NAMES } from "./ipam-metrics.js";
 import { isMetricsError } from "./metrics-error.js";
 import type { PoolSnapshot } from "./sources.js";
 
@@ -188,6 +188,38 @@ describe("createIpamMetrics", () => {
       expect(isMetricsError(caught, "INVALID_ARGUMENT")).toBe(true);
       expect((caught as Error).message).toContain(field);
     }
+  });
+
+  it("registers no Raft family with raft: false, and its Raft helpers still work", async () => {
+    const registry = new Registry();
+    const metrics = createIpamMetrics(registry, { raft: false });
+    await populateEverything(metrics);
+    const names = familyNames(await registry.metrics());
+    expect(RAFT_METRIC_NAMES.length).toBeGreaterThan(10);
+    expect(names.filter((n) => n.startsWith("ipamd_raft_"))).toEqual([]);
+    expect(names).toEqual(IPAM_METRIC_NAMES.filter((n) => !RAFT_METRIC_NAMES.includes(n)));
+    // A registry that already holds a Raft family is no conflict for an agent's set.
+    const other = new Registry();
+    other.registerMetric(createIpamMetrics(new Registry()).raftLeaderChanges);
+    expect(() => createIpamMetrics(other, { raft: false })).not.toThrow();
+  });
+
+  it("counts a leader change once per new leader id or term with a leader", async () => {
+    const registry = new Registry();
+    const metrics = createIpamMetrics(registry);
+    const changes = async () =>
+      sampleValue(await scrape(registry), "ipamd_raft_leader_changes_total");
+    expect(await changes()).toBe(0);
+    metrics.observeRaftLeader(null, 1);
+    expect(await changes()).toBe(0);
+    metrics.observeRaftLeader("server-1", 1);
+    metrics.observeRaftLeader("server-1", 1);
+    expect(await changes()).toBe(1);
+    metrics.observeRaftLeader(null, 2);
+    metrics.observeRaftLeader("server-2", 2);
+    expect(await changes()).toBe(2);
+    metrics.observeRaftLeader("server-2", 3);
+    expect(await changes()).toBe(3);
   });
 
   it("adds default process metrics only when asked", async () => {

@@ -60,6 +60,7 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_raft_applied_index",
   "ipamd_raft_has_leader",
   "ipamd_raft_removed",
+  "ipamd_raft_leader_changes_total",
   "ipamd_raft_apply_duration_seconds",
   "ipamd_raft_applied_entries_total",
   "ipamd_raft_proposals_total",
@@ -78,6 +79,14 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_uncaught_errors_total",
   "ipamd_metrics_source_errors_total",
 ] as const;
+
+/**
+ * The Raft families of {@link IPAM_METRIC_NAMES}: registered only when
+ * `IpamMetricsOptions.raft` is not false (servers and role all; a node agent has no Raft node).
+ */
+export const RAFT_METRIC_NAMES: readonly IpamMetricName[] = IPAM_METRIC_NAMES.filter((n) =>
+  n.startsWith("ipamd_raft_"),
+);
 
 /**
  * The `kind` of an error that escaped every handler and reached the process (see
@@ -103,6 +112,11 @@ export interface IpamMetricsOptions {
    * `promtool check metrics` reports as a problem. The daemon turns it on.
    */
   readonly collectDefaultMetrics?: boolean;
+  /**
+   * Register the Raft families ({@link RAFT_METRIC_NAMES}); default true. A node agent (no Raft
+   * node) passes false: the Raft helpers then still work but nothing of theirs is exported.
+   */
+  readonly raft?: boolean;
   /** Replaces bucket sets of `DEFAULT_BUCKETS`; each array must be strictly increasing. */
   readonly buckets?: Partial<Record<BucketSet, readonly number[]>>;
   /** Clock for `time()`, in seconds; defaults to `monotonicSeconds`. */
@@ -190,6 +204,7 @@ export interface IpamMetrics {
   readonly raftProposalDuration: Histogram<"result">;
   readonly raftSnapshotSize: Gauge;
   readonly raftSnapshotDuration: Histogram<"op">;
+  readonly raftLeaderChanges: Counter;
   readonly storeTransactions: Counter<"op" | "result">;
   readonly storeTransactionDuration: Histogram<"op">;
   readonly storeBatchOperations: Histogram;
@@ -221,6 +236,12 @@ export interface IpamMetrics {
    * `ipamd_raft_applied_entries_total`.
    */
   observeRaftApply(seconds: number, entries?: number): void;
+  /**
+   * The leader this server knows of (null: none) in `term`, as Raft reports it on every change:
+   * counts one `ipamd_raft_leader_changes_total` each time a leader is known whose id or term
+   * differs from the last leader counted (a re-election of the same server in a new term counts).
+   */
+  observeRaftLeader(leader: string | null, term: number): void;
   /** A proposal from submit to commit (or failure: `NOT_LEADER`, `TIMEOUT`, ...). */
   observeProposal(result: string, seconds: number): void;
   /** A snapshot was created or restored; `sizeBytes` sets `ipamd_raft_snapshot_size_bytes`. */
@@ -273,7 +294,9 @@ export function createIpamMetrics(
   registry: Registry,
   options: IpamMetricsOptions = {},
 ): IpamMetrics {
+  const withRaft = options.raft !== false;
   for (const name of IPAM_METRIC_NAMES) {
+    if (!withRaft && RAFT_METRIC_NAMES.includes(name)) continue;
     if (registry.getSingleMetric(name) !== undefined) {
       throw new MetricsError("CONFLICT", `metric ${name} is already registered on this registry`, {
         name,
@@ -283,15 +306,26 @@ export function createIpamMetrics(
   const buckets = resolveBuckets(options.buckets);
   const now = options.now ?? monotonicSeconds;
   const registers = [registry];
+  // The Raft families are built either way (their helpers keep working) but only registered
+  // with `raft` on: an agent exports no empty `ipamd_raft_*` family.
+  const registersFor = (name: IpamMetricName) =>
+    withRaft || !RAFT_METRIC_NAMES.includes(name) ? registers : [];
 
   const counter = <L extends string>(name: IpamMetricName, help: string, labelNames: L[]) =>
-    new Counter<L>({ name, help, labelNames, registers });
+    new Counter<L>({ name, help, labelNames, registers: registersFor(name) });
   const histogram = <L extends string>(
     name: IpamMetricName,
     help: string,
     labelNames: L[],
     set: BucketSet,
-  ) => new Histogram<L>({ name, help, labelNames, buckets: [...buckets[set]], registers });
+  ) =>
+    new Histogram<L>({
+      name,
+      help,
+      labelNames,
+      buckets: [...buckets[set]],
+      registers: registersFor(name),
+    });
 
   // Scrape-time gauges: each group of gauges shares one driver, so a source is read once per
   // scrape. The drivers are created below, after the gauges they write; `driver` is only
@@ -306,7 +340,7 @@ export function createIpamMetrics(
       name,
       help,
       labelNames,
-      registers,
+      registers: registersFor(name),
       collect: () => driver().refresh(),
     });
 
@@ -463,6 +497,12 @@ export function createIpamMetrics(
     [],
     raftDriver,
   );
+  const raftLeaderChanges = counter(
+    "ipamd_raft_leader_changes_total",
+    "Times this server learnt of a new Raft leader (another server, or a new term of the same one).",
+    [],
+  );
+  let lastLeader: { readonly id: string; readonly term: number } | undefined;
   const raftApplyDuration = histogram(
     "ipamd_raft_apply_duration_seconds",
     "Time to apply one batch of committed Raft entries to the cluster state machine.",
@@ -488,7 +528,7 @@ export function createIpamMetrics(
   const raftSnapshotSize = new Gauge({
     name: "ipamd_raft_snapshot_size_bytes",
     help: "Size of the latest snapshot created or restored.",
-    registers,
+    registers: registersFor("ipamd_raft_snapshot_size_bytes"),
   });
   const raftSnapshotDuration = histogram(
     "ipamd_raft_snapshot_duration_seconds",
@@ -670,6 +710,7 @@ export function createIpamMetrics(
     raftProposalDuration,
     raftSnapshotSize,
     raftSnapshotDuration,
+    raftLeaderChanges,
     storeTransactions,
     storeTransactionDuration,
     storeBatchOperations,
@@ -717,6 +758,12 @@ export function createIpamMetrics(
       checkCount("entries", entries);
       raftApplyDuration.observe(seconds);
       raftAppliedEntries.inc(entries);
+    },
+    observeRaftLeader(leader, term) {
+      if (leader === null) return;
+      if (lastLeader !== undefined && lastLeader.id === leader && lastLeader.term === term) return;
+      lastLeader = { id: leader, term };
+      raftLeaderChanges.inc();
     },
     observeProposal(result, seconds) {
       checkSeconds("seconds", seconds);

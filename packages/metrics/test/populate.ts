@@ -17,6 +17,7 @@ export async function populateEverything(metrics: IpamMetrics): Promise<void> {
   metrics.countPreallocation("capped", v6);
   metrics.observeGc({ result: "ok", purpose: "storage", candidates: 3, reclaimed: 2 });
   metrics.observeRaftApply(0.0003, 12);
+  metrics.observeRaftLeader("server-1", 2);
   metrics.observeProposal("ok", 0.004);
   metrics.observeProposal("NOT_LEADER", 0.0001);
   metrics.observeSnapshot("create", 0.35, 1_048_576);
