@@ -17,6 +17,7 @@ import {
 import type { RaftNodeHooks, RaftNodeStatus } from "@ipam/raft";
 import { openStore, type Store } from "@ipam/store";
 import type { ClusterState } from "@ipam/subnet-pool";
+import type { ScopeRef } from "@ipam/topology";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Agent } from "./agent/agent.js";
@@ -59,6 +60,8 @@ export function openDaemonStore(
   const metrics = createIpamMetrics(new Registry(), {
     buildInfo: { version: VERSION },
     collectDefaultMetrics: true,
+    // A node agent has no Raft node: it exports no (empty) ipamd_raft_* family.
+    raft: config.role !== "agent",
   });
   countUncaughtErrorsIn(metrics);
   prepareDataDir(config.dataDir, log);
@@ -194,21 +197,37 @@ export async function startMetricsEndpoint(
   return server;
 }
 
-/** Reads the cluster state's subnet usage into the pool gauges at each scrape. */
-export function exportClusterPool(metrics: IpamMetrics, state: ClusterState): void {
-  metrics.setPoolSource(() =>
-    state.subnetUsage().map((u) => ({
+/** The `tor` label of a subnet's series: its TOR scope, empty for a Pod or Zone scope. */
+function torLabel(scope: ScopeRef): string {
+  return scope.kind === "tor" ? scope.id : "";
+}
+
+/**
+ * Reads the cluster state's subnet usage into the pool gauges at each scrape. The cluster (L1)
+ * tracks only direct-mode cool-down; block-mode addresses cool down on the node that released
+ * them, so with `agent` (role all) its per-subnet cooling count is added.
+ */
+export function exportClusterPool(
+  metrics: IpamMetrics,
+  state: ClusterState,
+  agent?: Pick<Agent, "allocator">,
+): void {
+  metrics.setPoolSource(() => {
+    const nodeCooling = new Map<string, number>();
+    for (const u of agent?.allocator.usage(Date.now()) ?? []) nodeCooling.set(u.subnet, u.cooling);
+    return state.subnetUsage().map((u) => ({
       subnet: u.subnet,
       purpose: u.purpose,
       family: u.family,
+      tor: torLabel(u.scope),
       capacityAddresses: u.capacity,
       reservedAddresses: u.reserved,
       allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling,
+      coolingDownAddresses: u.cooling + (u.mode === "block" ? (nodeCooling.get(u.subnet) ?? 0) : 0),
       capacityBlocks: u.totalBlocks,
       leasedBlocks: u.leasedBlocks,
-    })),
-  );
+    }));
+  });
 }
 
 /**
@@ -242,6 +261,7 @@ function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
       subnet: u.subnet,
       purpose: u.purpose,
       family: u.family,
+      tor: torLabel(u.scope),
       heldBlocks: u.blocks,
       heldAddresses: u.capacity,
       allocatedAddresses: u.allocated,
@@ -253,6 +273,7 @@ function exportNodePool(metrics: IpamMetrics, agent: Agent): void {
 /** Raft driver hooks that feed the apply, proposal and snapshot metrics. */
 export function raftMetricHooks(metrics: IpamMetrics): RaftNodeHooks {
   return {
+    onLeaderChange: (leader, term) => metrics.observeRaftLeader(leader, term),
     onApply: (entries, seconds) => metrics.observeRaftApply(seconds, entries),
     onProposal: (result, seconds) => metrics.observeProposal(result, seconds),
     onSnapshot: (_index, bytes, seconds) => metrics.observeSnapshot("create", seconds, bytes),

@@ -1,5 +1,5 @@
 import { Cidr, formatIp, type Ip, type IpBlock, parseIp, tryParseIp } from "@ipam/bitmap";
-import type { Family, Subnet } from "@ipam/topology";
+import type { Family, ScopeRef, Subnet } from "@ipam/topology";
 import { type AllocationKey, keyString } from "./allocation-key.js";
 import type { AllocatedAddress, BlockLease, BlockState } from "./block-lease.js";
 import { PoolError } from "./pool-error.js";
@@ -82,6 +82,8 @@ export interface NodeSubnetUsage {
   readonly subnet: string;
   readonly purpose: string;
   readonly family: Family;
+  /** The subnet's scope in the topology (a TOR, Pod or Zone). */
+  readonly scope: ScopeRef;
   readonly blocks: number;
   readonly capacity: number;
   readonly allocated: number;
@@ -882,6 +884,7 @@ export class NodeAllocator {
           subnet: held.subnet.id,
           purpose: held.subnet.purpose,
           family: held.subnet.family,
+          scope: held.subnet.scope,
           blocks: held.blocks.length,
           capacity,
           allocated: capacity - free - c,
