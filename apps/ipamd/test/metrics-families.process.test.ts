@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createIpamClient, type IpamClient, ReadyState } from "@ipam/grpc-server";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, killAll, logsOf, spawnIpamd, tempDir, waitFor } from "./helpers/processes.js";
 
 // Which families each role exports, and what their labels and values say (issue 16 item 6,
@@ -66,8 +66,11 @@ zones:
                 cooldownSeconds: 3600
 `;
 
-describe("metric families and labels on a real daemon", () => {
-  it("role all: tor from the topology, Raft families with one leader change, exact cooling", async () => {
+describe("metrics of role all (one TOR-scoped and one Pod-scoped subnet)", () => {
+  let text = "";
+  const subnet = { subnet: "tor-m1-default-v4" };
+
+  beforeAll(async () => {
     const dir = tempDir("ipamd-metrics-families");
     const topology = join(dir, "topology.yaml");
     writeFileSync(topology, TOPOLOGY);
@@ -85,27 +88,39 @@ describe("metric families and labels on a real daemon", () => {
       const r = await c.allocate({ network: "m", containerId: `c${i}`, ifname: "eth0" });
       expect(r.addresses[0]?.subnetId).toBe("tor-m1-default-v4");
     }
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 3; i++) {
       await c.release({ network: "m", containerId: `c${i}`, ifname: "eth0" });
-    const text = await scrape(port);
+    }
+    text = await scrape(port);
+  });
 
-    // 1. tor: the TOR scope of the subnet; empty for the Pod-scoped spill subnet.
-    const torSubnet = { subnet: "tor-m1-default-v4", tor: "tor-m1" };
+  it("labels subnet and node series with the subnet's TOR, empty for a Pod-scoped subnet", () => {
+    const torSubnet = { ...subnet, tor: "tor-m1" };
     expect(samples(text, "ipamd_subnet_capacity_addresses", torSubnet)).toHaveLength(1);
     expect(samples(text, "ipamd_node_held_blocks", torSubnet)).toHaveLength(1);
     expect(
       samples(text, "ipamd_subnet_capacity_addresses", { subnet: "pod-m1-spill-v4", tor: "" }),
     ).toHaveLength(1);
-    // 2 and 3. Role all keeps the Raft families; one single-server election: one leader seen.
-    expect(samples(text, "ipamd_raft_role", { role: "leader" })).toEqual([1]);
-    expect(samples(text, "ipamd_raft_leader_changes_total")).toEqual([1]);
-    // 4. The three released addresses cool down on this node, in the subnet and node views.
-    expect(samples(text, "ipamd_subnet_cooling_down_addresses", torSubnet)).toEqual([3]);
-    expect(samples(text, "ipamd_node_cooling_down_addresses", torSubnet)).toEqual([3]);
-    expect(samples(text, "ipamd_node_allocated_addresses", torSubnet)).toEqual([4]);
   });
 
-  it("role agent: no ipamd_raft_* family; node series carry the agent's TOR", async () => {
+  it("keeps the Raft families and counts the one leader its single-server election made", () => {
+    expect(samples(text, "ipamd_raft_role", { role: "leader" })).toEqual([1]);
+    expect(samples(text, "ipamd_raft_leader_changes_total")).toEqual([1]);
+  });
+
+  it("counts the block-mode addresses cooling on this node in the subnet gauge", () => {
+    expect(samples(text, "ipamd_subnet_cooling_down_addresses", subnet)).toEqual([3]);
+    expect(samples(text, "ipamd_node_cooling_down_addresses", subnet)).toEqual([3]);
+    expect(samples(text, "ipamd_node_allocated_addresses", subnet)).toEqual([4]);
+  });
+});
+
+describe("metrics of role agent against a role-all server (example topology)", () => {
+  let agentText = "";
+  let serverText = "";
+  const subnet = { subnet: "tor-a1-1-default-v4" };
+
+  beforeAll(async () => {
     const root = tempDir("ipamd-metrics-agent");
     const serverAddress = `127.0.0.1:${await freePort()}`;
     const serverPort = await freePort();
@@ -132,18 +147,24 @@ describe("metric families and labels on a real daemon", () => {
     await c.allocate({ network: "p", containerId: "a0", ifname: "eth0" });
     await c.allocate({ network: "p", containerId: "a1", ifname: "eth0" });
     await c.release({ network: "p", containerId: "a0", ifname: "eth0" });
+    agentText = await scrape(agentPort);
+    serverText = await scrape(serverPort);
+  });
 
-    const text = await scrape(agentPort);
-    expect(text.split("\n").filter((l) => l.includes("ipamd_raft_"))).toEqual([]);
-    const node = { subnet: "tor-a1-1-default-v4", tor: "tor-a1-1" };
-    expect(samples(text, "ipamd_node_allocated_addresses", node)).toEqual([1]);
-    expect(samples(text, "ipamd_node_cooling_down_addresses", node)).toEqual([1]);
-    expect(samples(text, "ipamd_agent_leader_reachable")).toEqual([1]);
+  it("exports no ipamd_raft_* family on the agent", () => {
+    expect(agentText).toContain("ipamd_agent_leader_reachable 1");
+    expect(agentText.split("\n").filter((l) => l.includes("ipamd_raft_"))).toEqual([]);
+  });
 
-    // The server it leases from keeps the Raft families, the counter included.
-    const serverText = await scrape(serverPort);
+  it("labels the agent's node series with its subnet's TOR", () => {
+    const node = { ...subnet, tor: "tor-a1-1" };
+    expect(samples(agentText, "ipamd_node_allocated_addresses", node)).toEqual([1]);
+    expect(samples(agentText, "ipamd_node_cooling_down_addresses", node)).toEqual([1]);
+  });
+
+  it("keeps the Raft families, leader-change counter included, on the server", () => {
     expect(samples(serverText, "ipamd_raft_leader_changes_total")).toEqual([1]);
-    const leased = samples(serverText, "ipamd_subnet_leased_blocks", node);
+    const leased = samples(serverText, "ipamd_subnet_leased_blocks", subnet);
     expect(leased).toHaveLength(1);
     expect(leased[0]).toBeGreaterThanOrEqual(1);
   });
