@@ -233,6 +233,20 @@ describe("createIpamMetrics", () => {
 });
 
 describe("scrape-time gauges", () => {
+  it("export the tor a row gives, and an empty tor for a row without one", async () => {
+    const registry = new Registry();
+    const metrics = createIpamMetrics(registry);
+    metrics.setPoolSource(() => [
+      { ...pool(1), tor: "tor1" },
+      { ...pool(2), subnet: "pod1-spill-v4" },
+    ]);
+    const s = await scrape(registry);
+    expect(sampleValue(s, "ipamd_subnet_allocated_addresses", { tor: "tor1" })).toBe(1);
+    expect(
+      sampleValue(s, "ipamd_subnet_allocated_addresses", { subnet: "pod1-spill-v4", tor: "" }),
+    ).toBe(2);
+  });
+
   it("read the source on every scrape, once per scrape for all the gauges it feeds", async () => {
     const registry = new Registry();
     const metrics = createIpamMetrics(registry);
