@@ -1,4 +1,4 @@
-import { createClusterService, type GrpcServer, startGrpcServer } from "@ipam/grpc-server";
+import { createClusterService, type GrpcServer } from "@ipam/grpc-server";
 import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
@@ -7,10 +7,7 @@ import { EtcdCluster, type EtcdClusterOptions } from "./cluster/etcd-cluster.js"
 import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
 import type { IpamdConfig } from "./config.js";
 import {
-  authorized,
   exportClusterPool,
-  grpcCallObserver,
-  listenerAuthorization,
   listenerTls,
   onStopSignals,
   startMetricsEndpoint,
@@ -19,9 +16,8 @@ import {
 } from "./daemon-kit.js";
 import { EtcdKeys } from "./etcd/etcd-keys.js";
 import { createEtcdClient } from "./etcd-config.js";
-import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
-import { advertiseAddress } from "./role-server.js";
+import { startServerListener } from "./role-server.js";
 import { StartScope } from "./start-scope.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
 
@@ -69,8 +65,6 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
   });
   const scope = new StartScope(log);
   scope.add("etcd cluster", () => cluster.stop());
-  const onCall = grpcCallObserver(metrics);
-  const onRefused = grpcRefusalObserver(metrics, log);
   // A signal while waiting for etcd stops the server cleanly.
   let stoppedEarly: string | undefined;
   const earlyStop = (signal: string) => {
@@ -86,24 +80,17 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
   let advertise: string;
   let fresh: boolean;
   try {
-    tcp = await startGrpcServer({
-      tcp: {
-        host: config.grpcAddr.host,
-        port: config.grpcAddr.port,
-        insecure: config.insecure,
-        ...(tls.server === undefined ? {} : { tls: tls.server }),
-      },
+    ({ tcp, advertise } = await startServerListener({
+      config,
+      log,
+      metrics,
+      tls: tls.server,
+      scope,
       services: [
         createClusterService({ ...clusterDataHandlers(cluster), ...etcdStatusHandlers(cluster) }),
       ],
-      onCall,
-      onRefused,
-      ...authorized(listenerAuthorization(config, tls.server, metrics, log, () => cluster.state)),
-      onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
-    });
-    const listener = tcp;
-    scope.add("TCP listener", () => listener.shutdown(1000));
-    advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
+      state: () => cluster.state,
+    }));
     await cluster.start(advertise);
     if (stoppedEarly !== undefined) {
       throw new IpamdError("SHUTTING_DOWN", `${stoppedEarly} during start`);

@@ -1,5 +1,12 @@
-import { createClusterService, type GrpcServer, startGrpcServer } from "@ipam/grpc-server";
-import type { MetricsServer } from "@ipam/metrics";
+import {
+  createClusterService,
+  type GrpcServer,
+  type GrpcServerOptions,
+  startGrpcServer,
+  type TlsOptions,
+} from "@ipam/grpc-server";
+import type { IpamMetrics, MetricsServer } from "@ipam/metrics";
+import type { ClusterState } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { forwardWrites, membershipHandlers } from "./cluster/cluster-membership.js";
@@ -37,6 +44,50 @@ export function advertiseAddress(config: IpamdConfig, boundPort: number): string
     );
   }
   return host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+}
+
+/** What a server's TCP listener serves, and what {@link startServerListener} registers it in. */
+export interface ServerListenerOptions {
+  readonly config: IpamdConfig;
+  readonly log: Logger;
+  readonly metrics: IpamMetrics;
+  /** The listener's TLS (`listenerTls(config).server`); undefined serves cleartext. */
+  readonly tls: TlsOptions | undefined;
+  /** The listener is added to it, so a later failure of the start closes it. */
+  readonly scope: StartScope;
+  readonly services: GrpcServerOptions["services"];
+  readonly maxReceiveMessageLength?: number;
+  /** The cluster state the access policy reads (a node's own direct allocations). */
+  readonly state: () => Pick<ClusterState, "directAllocation">;
+}
+
+/**
+ * Starts a server's TCP listener on `--grpc-addr` (either store): TLS, the per-call metrics and
+ * refusal log, and under mutual TLS the access policy. Returns it with the address it
+ * advertises to the cluster.
+ */
+export async function startServerListener(
+  o: ServerListenerOptions,
+): Promise<{ tcp: GrpcServer; advertise: string }> {
+  const { config, log, metrics } = o;
+  const tcp = await startGrpcServer({
+    tcp: {
+      host: config.grpcAddr.host,
+      port: config.grpcAddr.port,
+      insecure: config.insecure,
+      ...(o.tls === undefined ? {} : { tls: o.tls }),
+    },
+    services: o.services,
+    ...(o.maxReceiveMessageLength === undefined
+      ? {}
+      : { maxReceiveMessageLength: o.maxReceiveMessageLength }),
+    onCall: grpcCallObserver(metrics),
+    onRefused: grpcRefusalObserver(metrics, log),
+    ...authorized(listenerAuthorization(config, o.tls, metrics, log, o.state)),
+    onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
+  });
+  o.scope.add("TCP listener", () => tcp.shutdown(1000));
+  return { tcp, advertise: advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port) };
 }
 
 /**
@@ -107,29 +158,20 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   scope.add("store", () => store.close());
   scope.add("raft", () => cluster.stop());
   scope.add("write forwarder", () => forwarder.close());
-  const onCall = grpcCallObserver(metrics);
-  const onRefused = grpcRefusalObserver(metrics, log);
   let tcp: GrpcServer;
   let advertise: string;
   try {
-    tcp = await startGrpcServer({
-      tcp: {
-        host: config.grpcAddr.host,
-        port: config.grpcAddr.port,
-        insecure: config.insecure,
-        ...(tls.server === undefined ? {} : { tls: tls.server }),
-      },
+    ({ tcp, advertise } = await startServerListener({
+      config,
+      log,
+      metrics,
+      tls: tls.server,
+      scope,
       services: [cluster.raftService(), createClusterService(forwarder.handlers)],
       // Raft appends and snapshot chunks can be large.
       maxReceiveMessageLength: 64 * 1024 * 1024,
-      onCall,
-      onRefused,
-      ...authorized(listenerAuthorization(config, tls.server, metrics, log, () => cluster.state)),
-      onInternalError: (method, err) => log.error({ err, method }, `${method}: internal error`),
-    });
-    const listener = tcp;
-    scope.add("TCP listener", () => listener.shutdown(1000));
-    advertise = advertiseAddress(config, tcp.tcpPort ?? config.grpcAddr.port);
+      state: () => cluster.state,
+    }));
     await cluster.start(advertise);
     if (stoppedEarly !== undefined) {
       throw new IpamdError("SHUTTING_DOWN", `${stoppedEarly} during start`);
