@@ -2,7 +2,7 @@
 // Every process started here is remembered and killed by PID in `killAll()` (call it from
 // afterEach/afterAll).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,17 +34,59 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `${prefix}-`));
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (bind 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports handed out by `freePort()` in this process; never handed out twice.
+const handedOut = new Set<number>();
+let nextCandidate = -1;
+
+/**
+ * The first port of the kernel's ephemeral range (outgoing connections take their local port
+ * from it). A port picked by binding port 0 lies in that range too, so between the probe's close
+ * and the daemon's bind any client socket on the machine could take it (CI saw exactly that:
+ * EADDRINUSE on a port freePort had just returned). Ports below this bound are only ever taken
+ * by an explicit bind.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number.parseInt(
+      readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0] ?? "",
+      10,
+    );
+    return Number.isInteger(low) && low > 11_024 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Resolves whether 127.0.0.1:`port` can be bound right now (bind, then close). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that is free now, below the ephemeral range (so no outgoing connection
+ * can take it before the daemon binds it), and not handed out before by this process. Each
+ * process walks the range from its own random start, so test workers running side by side do
+ * not race for the same ports.
+ */
+export async function freePort(): Promise<number> {
+  const low = 10_000;
+  const high = ephemeralLow() - 1;
+  const span = high - low + 1;
+  if (nextCandidate < 0) nextCandidate = low + Math.floor(Math.random() * span);
+  for (let tried = 0; tried < span; tried++) {
+    const port = nextCandidate;
+    nextCandidate = nextCandidate >= high ? low : nextCandidate + 1;
+    if (handedOut.has(port)) continue;
+    if (await canBind(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free TCP port on 127.0.0.1 between ${low} and ${high}`);
 }
 
 /** Starts `node dist/main.js ...args`; stdout is ignored, stderr is collected. */
