@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   type ClientTlsOptions,
@@ -6,6 +5,7 @@ import {
   type Member,
   MemberRole,
   RaftRole,
+  readClientTls,
   type SubnetHolder,
 } from "@ipam/grpc-server";
 
@@ -123,20 +123,12 @@ export async function runClusterCommand(
     .filter((s) => s !== "");
   let tls: ClientTlsOptions | undefined;
   try {
-    const read = (path: string | undefined) =>
-      path === undefined ? undefined : readFileSync(path, "utf8");
-    const ca = read(values["tls-ca"]);
-    const cert = read(values["tls-cert"]);
-    const key = read(values["tls-key"]);
-    const serverName = values["tls-server-name"];
-    if (ca !== undefined || cert !== undefined) {
-      tls = {
-        ...(ca === undefined ? {} : { ca }),
-        ...(cert === undefined ? {} : { cert }),
-        ...(key === undefined ? {} : { key }),
-        ...(serverName === undefined ? {} : { serverName }),
-      };
-    }
+    tls = readClientTls({
+      ca: values["tls-ca"],
+      cert: values["tls-cert"],
+      key: values["tls-key"],
+      serverName: values["tls-server-name"],
+    });
   } catch (err) {
     process.stderr.write(`ipamd cluster: ${(err as Error).message}\n`);
     return 2;

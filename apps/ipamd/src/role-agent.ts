@@ -1,8 +1,8 @@
-import { readFileSync } from "node:fs";
 import {
   type ClientTlsOptions,
   createIpamService,
   type GrpcServer,
+  readClientTls,
   startGrpcServer,
 } from "@ipam/grpc-server";
 import type { MetricsServer } from "@ipam/metrics";
@@ -39,21 +39,14 @@ export function agentTor(config: Pick<IpamdConfig, "tor" | "nodeLabels">): strin
   return undefined;
 }
 
+/** The agent's client TLS from the shared client TLS flags (@ipam/grpc-server). */
 function tlsOf(config: IpamdConfig): ClientTlsOptions | undefined {
-  if (config.tlsCa === undefined && config.tlsCert === undefined) return undefined;
-  const read = (flag: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (cause) {
-      throw new IpamdError("INVALID_ARGUMENT", `${flag}: cannot read ${path}`, { cause });
-    }
-  };
-  return {
-    ...(config.tlsCa === undefined ? {} : { ca: read("--tls-ca", config.tlsCa) }),
-    ...(config.tlsCert === undefined ? {} : { cert: read("--tls-cert", config.tlsCert) }),
-    ...(config.tlsKey === undefined ? {} : { key: read("--tls-key", config.tlsKey) }),
-    ...(config.tlsServerName === undefined ? {} : { serverName: config.tlsServerName }),
-  };
+  return readClientTls({
+    ca: config.tlsCa,
+    cert: config.tlsCert,
+    key: config.tlsKey,
+    serverName: config.tlsServerName,
+  });
 }
 
 /**

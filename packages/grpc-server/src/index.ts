@@ -11,6 +11,8 @@ export {
 export type { ServerHooks } from "./call-hooks.js";
 export type { ClientTlsOptions, ClusterClient, GrpcClientOptions, IpamClient } from "./client.js";
 export { createClusterClient, createIpamClient } from "./client.js";
+export type { ClientTlsFiles } from "./client-tls-files.js";
+export { CLIENT_TLS_FLAGS, readClientTls } from "./client-tls-files.js";
 export type { CallOptions, ServiceClient } from "./client-types.js";
 export type { ClusterReconnect } from "./cluster-links.js";
 export { clusterChannelOptions, clusterReconnect, DEFAULT_ELECTION_MS } from "./cluster-links.js";
