@@ -12,6 +12,7 @@ import {
   parseEtcdConfig,
 } from "./etcd-config.js";
 import { IpamdError } from "./ipamd-error.js";
+import { K8S_OPTIONS, type K8sConfig, parseK8sConfig } from "./kubernetes/k8s-config.js";
 
 export type Role = "all" | "server" | "agent";
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -67,6 +68,8 @@ export interface IpamdConfig {
   readonly clusterStore: ClusterStore;
   /** The etcd settings with `--cluster-store etcd`, else undefined. */
   readonly etcd: EtcdConfig | undefined;
+  /** The Kubernetes controllers' settings with `--kubernetes`, else undefined. */
+  readonly kubernetes: K8sConfig | undefined;
 }
 
 interface OptionSpec {
@@ -192,6 +195,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     default: "0.2",
   },
   ...ETCD_OPTIONS,
+  ...K8S_OPTIONS,
 };
 
 /** The text printed by `ipamd --help`. */
@@ -274,6 +278,9 @@ const NUMERIC_SETTINGS: ReadonlySet<string> = new Set([
   "election-ms",
   "raft-snapshot-entries",
   "preallocate-threshold",
+  "k8s-node-grace",
+  "k8s-pod-grace",
+  "k8s-resync",
 ]);
 /** Settings that take a list (an array of strings, or one comma-separated string). */
 const LIST_SETTINGS: ReadonlySet<string> = new Set(["join", "servers", "node-labels"]);
@@ -444,7 +451,10 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   }
   const role: Role = roleText;
   const isRoot = input.isRoot ?? process.getuid?.() === 0;
-  const nodeId = str("node-id") ?? input.hostname ?? hostname();
+  const kubernetes = parseK8sConfig({ str, bool, num });
+  // In a cluster the downward API names the node (env NODE_NAME from spec.nodeName).
+  const nodeName = kubernetes === undefined ? undefined : input.env.NODE_NAME || undefined;
+  const nodeId = str("node-id") ?? nodeName ?? input.hostname ?? hostname();
   if (nodeId === "") bad("node-id", "must not be empty");
   const dataDir = str("data-dir") ?? defaultDataDir(input.env, isRoot);
   if (dataDir === "") bad("data-dir", "must not be empty");
@@ -545,5 +555,6 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     raftSnapshotEntries: num("raft-snapshot-entries", 10_000, 0, 100_000_000),
     clusterStore,
     etcd,
+    kubernetes,
   };
 }

@@ -134,6 +134,27 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     await scope.close();
     throw err;
   }
+  let stopKubernetes: (() => void) | undefined;
+  if (config.kubernetes !== undefined) {
+    try {
+      // Loaded only with --kubernetes; the active controller alone acts on Nodes.
+      const { startServerControllers } = await import("./kubernetes/server-controllers.js");
+      stopKubernetes = await startServerControllers({
+        config: config.kubernetes,
+        cluster,
+        isActive: () => cluster.isController(),
+        registry: metrics.registry,
+        log,
+        nodeId: config.nodeId,
+      });
+    } catch (err) {
+      stoppingHealth = true;
+      clearInterval(health);
+      await metricsServer?.close();
+      await scope.close();
+      throw err;
+    }
+  }
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
@@ -169,6 +190,7 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     stoppingHealth = true;
     clearInterval(health);
     await topologyReload.stop();
+    stopKubernetes?.();
     // The listener first (running calls finish), then the lease goes (another server takes
     // the controller key at once).
     await tcp.shutdown(5000);

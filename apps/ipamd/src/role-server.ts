@@ -225,6 +225,28 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     await scope.close();
     throw err;
   }
+  let stopKubernetes: (() => void) | undefined;
+  if (config.kubernetes !== undefined) {
+    try {
+      // Loaded only with --kubernetes: the embedded default never loads the client.
+      const { startServerControllers } = await import("./kubernetes/server-controllers.js");
+      stopKubernetes = await startServerControllers({
+        config: config.kubernetes,
+        cluster,
+        isActive: () => cluster.isLeader(),
+        registry: metrics.registry,
+        log,
+        nodeId: config.nodeId,
+      });
+    } catch (err) {
+      stoppingHealth = true;
+      clearInterval(healthTimer);
+      unsubscribe();
+      await metricsServer?.close();
+      await scope.close();
+      throw err;
+    }
+  }
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
@@ -266,6 +288,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     stoppingHealth = true;
     unsubscribe();
     await topologyReload.stop();
+    stopKubernetes?.();
     // Raft first (a leader hands over while its listener still receives the new leader's
     // messages), then the listener.
     await cluster.stop({ transferLeadership: true });

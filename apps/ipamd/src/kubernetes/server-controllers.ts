@@ -1,0 +1,69 @@
+import type { V1Node } from "@kubernetes/client-node";
+import type { Registry } from "prom-client";
+import type { Logger } from "pino";
+import { ControllerLoop } from "./controller-loop.js";
+import type { K8sConfig } from "./k8s-config.js";
+import { createK8sMetrics } from "./k8s-metrics.js";
+import { openKubeApi } from "./kube-api.js";
+import { KubeReflector } from "./kube-reflector.js";
+import { type NodeControllerCluster, reconcileNodes } from "./node-controller.js";
+
+/** What a server hands the Kubernetes controllers. */
+export interface ServerControllersOptions {
+  readonly config: K8sConfig;
+  readonly cluster: NodeControllerCluster;
+  /** Whether this server acts (the Raft leader; the etcd store's active controller). */
+  readonly isActive: () => boolean;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly nodeId: string;
+}
+
+/**
+ * Starts the servers' side of `--kubernetes`: a Node reflector on every server (so that a new
+ * leader acts from a warm cache) and the node controller, which only the active server runs.
+ * Resolves once the client is configured (a bad `--kubeconfig` rejects); returns the stop.
+ */
+export async function startServerControllers(o: ServerControllersOptions): Promise<() => void> {
+  const api = await openKubeApi(o.config);
+  const metrics = createK8sMetrics(o.registry);
+  const log = o.log.child({ controller: "node" });
+  let loop: ControllerLoop | undefined;
+  const nodes = new KubeReflector<V1Node>(
+    api,
+    "nodes",
+    {},
+    {
+      onUpsert: () => loop?.trigger(),
+      onDelete: () => loop?.trigger(),
+      onSynced: () => loop?.trigger(),
+      onRestart: (reason) => metrics.watchRestart("nodes", reason),
+    },
+    log,
+  );
+  loop = new ControllerLoop(
+    "node",
+    async () => {
+      if (!o.isActive() || !nodes.synced) return;
+      await reconcileNodes({
+        api,
+        cluster: o.cluster,
+        config: o.config,
+        cached: (name) => nodes.get("", name),
+        log,
+        metrics,
+        now: Date.now,
+        host: o.nodeId,
+      });
+    },
+    log,
+    metrics,
+  );
+  nodes.start();
+  loop.start(o.config.resyncMs);
+  log.info("Kubernetes node controller started (acts while this server leads)");
+  return () => {
+    loop?.stop();
+    nodes.stop();
+  };
+}
