@@ -14,6 +14,8 @@ export interface AllocateInput extends AttachmentKey {
   readonly families: readonly IpFamily[];
   readonly podNamespace?: string;
   readonly podName?: string;
+  /** `K8S_POD_UID`: the agent tells a pod from a later one of the same name by it. */
+  readonly podUid?: string;
   /** Canonical addresses without prefix; at most one per family. */
   readonly requestedAddresses: readonly string[];
 }

@@ -452,6 +452,12 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
   const role: Role = roleText;
   const isRoot = input.isRoot ?? process.getuid?.() === 0;
   const kubernetes = parseK8sConfig({ str, bool, num });
+  if (kubernetes !== undefined && role === "all") {
+    bad(
+      "kubernetes",
+      "runs with --role server (the node controller) and --role agent (one per node)",
+    );
+  }
   // In a cluster the downward API names the node (env NODE_NAME from spec.nodeName).
   const nodeName = kubernetes === undefined ? undefined : input.env.NODE_NAME || undefined;
   const nodeId = str("node-id") ?? nodeName ?? input.hostname ?? hostname();

@@ -2,6 +2,7 @@ import {
   type ClientTlsOptions,
   createIpamService,
   type GrpcServer,
+  type IpamHandlers,
   readClientTls,
   startGrpcServer,
 } from "@ipam/grpc-server";
@@ -21,6 +22,7 @@ import {
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
 import { IpamdError } from "./ipamd-error.js";
+import type { AgentKubernetes } from "./kubernetes/agent-kubernetes.js";
 import { StartScope } from "./start-scope.js";
 
 /** The stop reason when the agent could not start (exit code 1). */
@@ -78,8 +80,28 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     ...(tls === undefined ? {} : { tls }),
   });
   scope.add("cluster client", () => cluster.close());
-  const tor = agentTor(config);
-  if (tor === undefined) {
+  let kubernetes: AgentKubernetes | undefined;
+  if (config.kubernetes !== undefined) {
+    try {
+      // Loaded only with --kubernetes: the embedded default never loads the client.
+      const { startAgentKubernetes } = await import("./kubernetes/agent-kubernetes.js");
+      kubernetes = await startAgentKubernetes({
+        config: config.kubernetes,
+        nodeId: config.nodeId,
+        store,
+        registry: metrics.registry,
+        log,
+      });
+    } catch (err) {
+      await scope.close();
+      throw err;
+    }
+    const k = kubernetes;
+    scope.add("kubernetes", () => k.stop());
+  }
+  // With --kubernetes the TOR comes from the Node's labels (read before the start).
+  const tor = kubernetes === undefined ? agentTor(config) : undefined;
+  if (tor === undefined && kubernetes === undefined) {
     log.warn(
       `no --tor and no ${TOR_LABELS.join(" / ")} node label: ${config.nodeId} must already be in the topology`,
     );
@@ -93,6 +115,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     startFromStore: true,
     metrics,
     ...(tor === undefined ? {} : { register: { tor, labels: config.nodeLabels } }),
+    ...(kubernetes === undefined ? {} : { notReady: () => kubernetes?.notReady() }),
   });
 
   exportAgent(metrics, agent, cluster);
@@ -109,7 +132,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     if (endpoint !== undefined) scope.add("metrics endpoint", () => endpoint.close());
     const unix = await startGrpcServer({
       unixSocket: { path: config.unixSocket },
-      services: [createIpamService(ipamHandlers(agent, metrics))],
+      services: [createIpamService(withKubernetes(ipamHandlers(agent, metrics), kubernetes))],
       onCall: grpcCallObserver(metrics),
       onRefused: grpcRefusalObserver(metrics, log),
     });
@@ -124,6 +147,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   const control = onStopSignals(log, async (reason) => {
     wake?.();
     agent.stop();
+    kubernetes?.stop();
     await Promise.all(servers.map((s) => s.shutdown(5000)));
     cluster.close();
     await starting.catch(() => undefined);
@@ -133,6 +157,21 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     return reason === START_FAILURE ? 1 : 0;
   });
   const starting = (async () => {
+    if (kubernetes !== undefined) {
+      const placed = kubernetes.placement();
+      const reg = await Promise.race([
+        placed,
+        new Promise<undefined>((resolve) => {
+          wake = () => resolve(undefined);
+        }),
+      ]);
+      if (reg === undefined || control.stopping) return;
+      agent.reregister(reg);
+      log.info(
+        { tor: reg.tor, labels: reg.labels },
+        `Node ${config.nodeId} is under TOR ${reg.tor}`,
+      );
+    }
     for (let attempt = 0; !control.stopping; attempt++) {
       try {
         await agent.start();
@@ -152,6 +191,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     () => {
       if (control.stopping) return;
       agent.startMaintenance(1000);
+      kubernetes?.attach(agent);
       cluster.startProbe();
       log.info(
         { unixSocket: config.unixSocket, servers: config.servers, tor, degraded: agent.degraded },
@@ -169,4 +209,29 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     control.stop(START_FAILURE);
   });
   return await control.done;
+}
+
+/**
+ * The Ipam handlers with `--kubernetes`: Allocate applies the pod's annotations (and records
+ * its UID) first, and a failure a user must see becomes an Event on the pod.
+ */
+function withKubernetes(
+  handlers: Partial<IpamHandlers>,
+  kubernetes: AgentKubernetes | undefined,
+): Partial<IpamHandlers> {
+  const allocate = handlers.allocate;
+  if (kubernetes === undefined || allocate === undefined) return handlers;
+  return {
+    ...handlers,
+    allocate: async (req, ctx) => {
+      let prepared: typeof req | undefined;
+      try {
+        prepared = await kubernetes.prepareAllocate(req);
+        return await allocate(prepared, ctx);
+      } catch (err) {
+        kubernetes.allocateFailed(req, prepared, err);
+        throw err;
+      }
+    },
+  };
 }

@@ -148,6 +148,13 @@ export const podName = text({
   patternText: "lower-case RFC 1123 subdomain (labels of letters, digits, '-' joined by '.')",
 });
 
+/** Kubernetes object UID (`K8S_POD_UID`): a UUID in practice; letters, digits and '-'. */
+export const podUid = text({
+  maxLength: 128,
+  pattern: /^[A-Za-z0-9-]+$/,
+  patternText: "letters, digits and '-' (a Kubernetes UID)",
+});
+
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
 /** Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain (≤ 253), name ≤ 63. */
@@ -211,6 +218,7 @@ export const IPAM_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Ipam>> = {
     podNamespace,
     podName,
     requestedAddresses: list(MAX_ADDRESSES_PER_CALL, ipAddress),
+    podUid,
   }),
   release: messageLimits(ReleaseRequestSchema, {
     network: networkName,

@@ -66,6 +66,11 @@ export interface AgentOptions {
   readonly directBatchMax?: number;
   /** Pre-allocation metrics (blocks leased and returned); none in most tests. */
   readonly metrics?: IpamMetrics;
+  /**
+   * Why the node must not be called ready although its allocator runs (`--kubernetes`: a
+   * missing TOR label, a move between TORs), or undefined. Status and `/readyz` report it.
+   */
+  readonly notReady?: () => string | undefined;
 }
 
 /** What an allocation answers: the purpose served and one address per family. */
@@ -109,6 +114,10 @@ export class Agent {
   #maintaining = false;
   #leasesReadAt = Number.NEGATIVE_INFINITY;
   #reportedAt = Number.NEGATIVE_INFINITY;
+  #register: Registration | undefined;
+  /** A registration asked for after the start, tried at each maintenance pass until taken. */
+  #pendingRegister: Registration | undefined;
+  #registerRefusal: string | undefined;
 
   constructor(options: AgentOptions) {
     this.allocator = new NodeAllocator({
@@ -118,6 +127,7 @@ export class Agent {
     this.#store = options.store;
     this.#cluster = options.cluster;
     this.#options = options;
+    this.#register = options.register;
     this.#log = options.logger.child({ component: "agent" });
     this.#now = options.now ?? Date.now;
     this.#subnets = new NodeSubnets(options.store, this.#now);
@@ -155,6 +165,8 @@ export class Agent {
 
   /** What `/readyz` reports: ready once rebuilt; the reason says when the cluster is out of reach. */
   readiness(): { ready: boolean; reason?: string } {
+    const held = this.#options.notReady?.();
+    if (held !== undefined) return { ready: false, reason: held };
     if (!this.#ready) return { ready: false, reason: "node allocator not rebuilt yet" };
     if (this.degraded) {
       return { ready: true, reason: "cluster unreachable, allocating from held blocks" };
@@ -177,7 +189,7 @@ export class Agent {
       direct: this.#direct,
       log: this.#log,
       now: this.#now,
-      register: this.#options.register,
+      register: this.#register,
       startFromStore: this.#options.startFromStore === true,
     });
     this.#reconciled = reconciled;
@@ -203,6 +215,52 @@ export class Agent {
     this.#timer.unref();
   }
 
+  /**
+   * Registers the node under `reg` (its TOR or labels changed): before {@link start}, what the
+   * start registers; after it, tried at each maintenance pass until the cluster takes it. A
+   * node registered under another TOR is refused (`CONFLICT`) until the cluster has removed it
+   * from the old TOR (deregistered with its blocks revoked, then returned as its pods release
+   * them: issue 15), so no block of the old TOR is ever served under the new one.
+   */
+  reregister(reg: Registration): void {
+    if (!this.#ready) {
+      this.#register = reg;
+      return;
+    }
+    this.#pendingRegister = reg;
+  }
+
+  /** The registration asked for by {@link reregister} that the cluster has not taken yet. */
+  get pendingRegistration(): Registration | undefined {
+    return this.#pendingRegister;
+  }
+
+  /** Why the last pending registration was refused (undefined when none is pending or refused). */
+  get registrationRefusal(): string | undefined {
+    return this.#pendingRegister === undefined ? undefined : this.#registerRefusal;
+  }
+
+  async #registerPending(): Promise<void> {
+    const reg = this.#pendingRegister as Registration;
+    try {
+      await registerNode(this.#cluster, this.nodeId, reg, this.#now());
+    } catch (err) {
+      if (isOutage(err)) throw err;
+      const message = (err as Error).message;
+      if (message !== this.#registerRefusal) {
+        this.#log.warn({ err, tor: reg.tor }, `registering under ${reg.tor} refused (retrying)`);
+      }
+      this.#registerRefusal = message;
+      return;
+    }
+    if (this.#pendingRegister === reg) this.#pendingRegister = undefined;
+    this.#register = reg;
+    this.#registerRefusal = undefined;
+    await this.#blocks.refresh(true);
+    this.#leasesReadAt = this.#now();
+    this.#log.info({ tor: reg.tor }, `registered under ${reg.tor}`);
+  }
+
   /** Cancels the maintenance timer. */
   stop(): void {
     clearInterval(this.#timer);
@@ -212,12 +270,13 @@ export class Agent {
   async #maintain(): Promise<void> {
     if (!this.#cluster.available()) return;
     if (!this.#reconciled) {
-      await registerNode(this.#cluster, this.nodeId, this.#options.register, this.#now());
+      await registerNode(this.#cluster, this.nodeId, this.#register, this.#now());
       await this.#blocks.refresh(true);
       this.#leasesReadAt = this.#now();
       this.#reconciled = true;
       this.#log.info("reconciled with the cluster");
     }
+    if (this.#pendingRegister !== undefined) await this.#registerPending();
     const now = this.#now();
     const subnets = this.#subnets.due(now, SUBNET_REFRESH_MS);
     if (subnets || now - this.#leasesReadAt >= LEASE_REFRESH_MS) {
@@ -453,6 +512,8 @@ export class Agent {
    * INVALID_ARGUMENT (`details.field` `purpose`) as Allocate would.
    */
   async status(query: StatusQuery = { purpose: "default", families: [4] }): Promise<NodeStatus> {
+    const held = this.#options.notReady?.();
+    if (held !== undefined) return { state: "UNAVAILABLE", reason: held };
     if (!this.#ready) {
       return {
         state: "UNAVAILABLE",

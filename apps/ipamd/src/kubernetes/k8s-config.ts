@@ -48,8 +48,16 @@ export const K8S_OPTIONS: Readonly<Record<string, Spec>> = {
     help: "Node label naming the zone",
     default: DEFAULT_LABELS.zone,
   },
-  "k8s-pod-label": { type: "string", help: "Node label naming the pod", default: DEFAULT_LABELS.pod },
-  "k8s-tor-label": { type: "string", help: "Node label naming the TOR", default: DEFAULT_LABELS.tor },
+  "k8s-pod-label": {
+    type: "string",
+    help: "Node label naming the pod",
+    default: DEFAULT_LABELS.pod,
+  },
+  "k8s-tor-label": {
+    type: "string",
+    help: "Node label naming the TOR",
+    default: DEFAULT_LABELS.tor,
+  },
   "k8s-node-grace": {
     type: "string",
     help: "seconds a Node may stay NotReady before its blocks are revoked (0 = only when deleted)",

@@ -1,4 +1,4 @@
-import type { CoreV1Api, V1Node, V1Pod, Watch } from "@kubernetes/client-node";
+import type { CoreV1Api, V1Namespace, V1Node, V1Pod, Watch } from "@kubernetes/client-node";
 import { IpamdError } from "../ipamd-error.js";
 import type { K8sConfig } from "./k8s-config.js";
 
@@ -50,6 +50,8 @@ export interface KubeApi {
   readNode(name: string): Promise<V1Node | undefined>;
   /** A fresh read of one Pod (never a cache); undefined when it does not exist. */
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  /** A fresh read of one Namespace; undefined when it does not exist. */
+  readNamespace(name: string): Promise<V1Namespace | undefined>;
   /** Records a Kubernetes Event (core/v1) on a Pod or Node. */
   createEvent(event: KubeEventInput): Promise<void>;
 }
@@ -163,6 +165,7 @@ export async function openKubeApi(config: K8sConfig): Promise<KubeApi> {
     readNode: (name) => read(`reading node ${name}`, () => core.readNode({ name })),
     readPod: (namespace, name) =>
       read(`reading pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),
+    readNamespace: (name) => read(`reading namespace ${name}`, () => core.readNamespace({ name })),
     async createEvent(e) {
       const now = new Date();
       const namespace = e.namespace === "" ? "default" : e.namespace;

@@ -23,6 +23,8 @@ export interface ReflectorHooks<T> {
   /** After each complete list (the cache then holds exactly what the API listed). */
   readonly onSynced?: () => void;
   readonly onRestart?: (reason: RestartReason) => void;
+  /** A list or watch failed (it is retried). */
+  readonly onError?: (err: unknown) => void;
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -50,7 +52,13 @@ export class KubeReflector<T extends KubeObject> {
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
 
-  constructor(api: KubeApi, kind: KubeKind, sel: KubeSelector, hooks: ReflectorHooks<T>, log: Logger) {
+  constructor(
+    api: KubeApi,
+    kind: KubeKind,
+    sel: KubeSelector,
+    hooks: ReflectorHooks<T>,
+    log: Logger,
+  ) {
     this.#api = api;
     this.#kind = kind;
     this.#sel = sel;
@@ -94,6 +102,7 @@ export class KubeReflector<T extends KubeObject> {
 
   #retry(reason: RestartReason, err: unknown): void {
     this.#failures++;
+    this.#hooks.onError?.(err);
     const ms = Math.min(30_000, 500 * 2 ** Math.min(this.#failures - 1, 6));
     this.#log.warn({ err, kind: this.#kind, retryMs: ms }, `Kubernetes ${this.#kind} watch failed`);
     this.#hooks.onRestart?.(reason);
@@ -113,6 +122,7 @@ export class KubeReflector<T extends KubeObject> {
         this.#version = answer.resourceVersion;
         this.#relist = false;
         this.#synced = true;
+        this.#failures = 0;
         this.#hooks.onSynced?.();
       } catch (err) {
         this.#retry("error", err);
@@ -127,7 +137,10 @@ export class KubeReflector<T extends KubeObject> {
       if (this.#stopped) return;
       if (err?.status === 410 || this.#relist) {
         this.#relist = true;
-        this.#log.info({ kind: this.#kind }, `Kubernetes ${this.#kind}: resourceVersion too old, listing again`);
+        this.#log.info(
+          { kind: this.#kind },
+          `Kubernetes ${this.#kind}: resourceVersion too old, listing again`,
+        );
         this.#hooks.onRestart?.("gone");
         this.#schedule(0);
       } else if (err !== undefined) {

@@ -1,6 +1,6 @@
-import type { V1Node } from "@kubernetes/client-node";
 import type { ClusterState, DeregisterNodeCommand } from "@ipam/subnet-pool";
 import type { Node } from "@ipam/topology";
+import type { V1Node } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { K8sConfig } from "./k8s-config.js";
 import type { K8sMetrics } from "./k8s-metrics.js";
@@ -81,7 +81,12 @@ export async function reconcileNodes(o: NodeControllerOptions): Promise<string[]
       o.metrics.kept("node", "fresh-read");
       continue;
     }
-    await o.cluster.execute({ type: "deregister-node", at: o.now(), node: node.id, mode: "revoke" });
+    await o.cluster.execute({
+      type: "deregister-node",
+      at: o.now(),
+      node: node.id,
+      mode: "revoke",
+    });
     revoked.push(node.id);
     o.metrics.released("node", "node-blocks");
     const message =

@@ -1,6 +1,6 @@
 import type { V1Node } from "@kubernetes/client-node";
-import type { Registry } from "prom-client";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { ControllerLoop } from "./controller-loop.js";
 import type { K8sConfig } from "./k8s-config.js";
 import { createK8sMetrics } from "./k8s-metrics.js";

@@ -184,6 +184,7 @@ export function encodeAllocateRequest(m: MessageInitShape<typeof pb.AllocateRequ
   if (m.podNamespace !== undefined && m.podNamespace !== "") w.tag(6, WireType.LengthDelimited).string(m.podNamespace);
   if (m.podName !== undefined && m.podName !== "") w.tag(7, WireType.LengthDelimited).string(m.podName);
   for (const v of m.requestedAddresses ?? []) w.tag(8, WireType.LengthDelimited).string(v);
+  if (m.podUid !== undefined && m.podUid !== "") w.tag(160, WireType.LengthDelimited).string(m.podUid);
   return w;
 }
 
@@ -201,6 +202,7 @@ export function decodeAllocateRequest(input: Uint8Array | BinaryReader, length?:
     podNamespace: "",
     podName: "",
     requestedAddresses: [],
+    podUid: "",
   } as pb.AllocateRequest;
   while (r.pos < end) {
     const [no, wireType] = r.tag();
@@ -228,6 +230,9 @@ export function decodeAllocateRequest(input: Uint8Array | BinaryReader, length?:
         break;
       case 8:
         m.requestedAddresses.push(r.string());
+        break;
+      case 160:
+        m.podUid = r.string();
         break;
       default:
         r.skip(wireType, no);

@@ -1,0 +1,291 @@
+import type { AllocateRequest } from "@ipam/grpc-server";
+import type { V1Namespace, V1Node, V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Agent } from "../agent/agent.js";
+import type { Registration } from "../agent/node-start.js";
+import type { AgentStore } from "../agent/stored-records.js";
+import { IpamdError } from "../ipamd-error.js";
+import { ControllerLoop } from "./controller-loop.js";
+import type { K8sConfig } from "./k8s-config.js";
+import { createK8sMetrics, type K8sMetrics } from "./k8s-metrics.js";
+import { type KubeApi, openKubeApi } from "./kube-api.js";
+import { KubeReflector } from "./kube-reflector.js";
+import { type NodePlacement, placementOf } from "./node-labels.js";
+import { podWishes } from "./pod-annotations.js";
+import { PodGc } from "./pod-gc.js";
+import { PodUids } from "./pod-uids.js";
+
+/** What an agent hands its Kubernetes side. */
+export interface AgentKubernetesOptions {
+  readonly config: K8sConfig;
+  readonly nodeId: string;
+  readonly store: Pick<AgentStore, "listByNode" | "getMeta" | "setMeta">;
+  readonly registry: Registry;
+  readonly log: Logger;
+}
+
+const NAMESPACE_TTL_MS = 10_000;
+
+/**
+ * The agent's side of `--kubernetes`: its Node (placement from the labels, followed), its own
+ * node's Pods (annotations at ADD, the pod GC), Events on Pods. Create with
+ * {@link startAgentKubernetes}, then {@link AgentKubernetes.attach} the agent.
+ */
+export class AgentKubernetes {
+  readonly #o: AgentKubernetesOptions;
+  readonly #api: KubeApi;
+  readonly #metrics: K8sMetrics;
+  readonly #log: Logger;
+  readonly #node: KubeReflector<V1Node>;
+  readonly #pods: KubeReflector<V1Pod>;
+  readonly #uids: PodUids;
+  readonly #namespaces = new Map<string, { ns: V1Namespace | undefined; at: number }>();
+  #placement: NodePlacement | undefined;
+  #lastError: string | undefined;
+  #agent: Agent | undefined;
+  #gcLoop: ControllerLoop | undefined;
+  #waiters: Array<(reg: Registration) => void> = [];
+
+  constructor(o: AgentKubernetesOptions, api: KubeApi) {
+    this.#o = o;
+    this.#api = api;
+    this.#log = o.log.child({ component: "kubernetes" });
+    this.#metrics = createK8sMetrics(o.registry);
+    this.#uids = new PodUids(o.store);
+    this.#node = new KubeReflector<V1Node>(
+      api,
+      "nodes",
+      { fieldSelector: `metadata.name=${o.nodeId}` },
+      {
+        onUpsert: (n) => this.#nodeChanged(n),
+        onDelete: () => {
+          this.#placement = { ok: false, reason: `Node ${o.nodeId} is not in the Kubernetes API` };
+        },
+        onSynced: () => {
+          this.#lastError = undefined;
+          if (this.#node.get("", o.nodeId) === undefined) {
+            this.#placement = {
+              ok: false,
+              reason: `Node ${o.nodeId} is not in the Kubernetes API (NODE_NAME / --node-id)`,
+            };
+          }
+        },
+        onRestart: (reason) => this.#metrics.watchRestart("nodes", reason),
+        onError: (err) => {
+          this.#lastError = (err as Error).message;
+        },
+      },
+      this.#log,
+    );
+    this.#pods = new KubeReflector<V1Pod>(
+      api,
+      "pods",
+      { fieldSelector: `spec.nodeName=${o.nodeId}` },
+      {
+        onDelete: () => this.#gcLoop?.trigger(),
+        onSynced: () => this.#gcLoop?.trigger(),
+        onRestart: (reason) => this.#metrics.watchRestart("pods", reason),
+      },
+      this.#log,
+    );
+  }
+
+  /** Starts the reflectors. */
+  start(): void {
+    this.#node.start();
+    this.#pods.start();
+  }
+
+  /**
+   * Why the node is not ready on the Kubernetes side: the Node not read yet, a missing TOR
+   * label (naming it), a move to another TOR the cluster has not taken yet; else undefined.
+   */
+  notReady(): string | undefined {
+    const p = this.#placement;
+    if (p === undefined) {
+      return `waiting for Node ${this.#o.nodeId} from the Kubernetes API${this.#lastError === undefined ? "" : `: ${this.#lastError}`}`;
+    }
+    if (!p.ok) return p.reason;
+    const pending = this.#agent?.pendingRegistration;
+    if (pending !== undefined) {
+      const refusal = this.#agent?.registrationRefusal;
+      return `moving to TOR ${pending.tor} (label ${this.#o.config.torLabel}): the cluster takes the node under its new TOR once the blocks of the old one are returned${refusal === undefined ? "" : `; last answer: ${refusal}`}`;
+    }
+    return undefined;
+  }
+
+  /** Resolves with the node's registration once its Node's labels place it. */
+  placement(): Promise<Registration> {
+    const p = this.#placement;
+    if (p?.ok) return Promise.resolve({ tor: p.tor, labels: p.labels });
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Follows label changes with `agent` and starts the pod GC. */
+  attach(agent: Agent): void {
+    this.#agent = agent;
+    const gc = new PodGc({
+      api: this.#api,
+      nodeId: this.#o.nodeId,
+      records: () => this.#o.store.listByNode(this.#o.nodeId),
+      uids: this.#uids,
+      cached: (ns, name) => this.#pods.get(ns, name),
+      release: (key) => agent.release(key),
+      graceMs: this.#o.config.podGraceMs,
+      now: Date.now,
+      log: this.#log,
+      metrics: this.#metrics,
+    });
+    this.#gcLoop = new ControllerLoop(
+      "pod-gc",
+      async () => {
+        if (!this.#pods.synced || !agent.ready) return;
+        await gc.pass();
+      },
+      this.#log,
+      this.#metrics,
+    );
+    this.#gcLoop.start(
+      Math.min(this.#o.config.resyncMs, Math.max(1000, this.#o.config.podGraceMs)),
+    );
+    this.#gcLoop.trigger();
+  }
+
+  #nodeChanged(node: V1Node): void {
+    const p = placementOf(node, this.#o.config);
+    const before = this.#placement;
+    this.#placement = p;
+    if (!p.ok) {
+      if (before?.ok !== false || before.reason !== p.reason) this.#log.warn(p.reason);
+      return;
+    }
+    const reg: Registration = { tor: p.tor, labels: p.labels };
+    for (const w of this.#waiters.splice(0)) w(reg);
+    if (before?.ok === true && before.tor !== p.tor && this.#agent !== undefined) {
+      this.#log.warn(
+        { from: before.tor, to: p.tor },
+        `Node ${this.#o.nodeId} moved from TOR ${before.tor} to ${p.tor}: registering under ${p.tor} once the cluster has taken back the old TOR's blocks`,
+      );
+      this.#agent.reregister(reg);
+    }
+  }
+
+  /**
+   * An Allocate for a Kubernetes pod, with its UID recorded and its annotations applied: the
+   * pod's (else its namespace's) purpose when the network list asks for none (or `default`),
+   * and the pod's static addresses when the request carries none; both only for the primary
+   * interface (`eth0`). The pod is read from the cache when it is there with the same UID,
+   * else fresh from the API.
+   * @throws IpamdError UNAVAILABLE when the pod cannot be read (the runtime retries ADD),
+   *   INVALID_ARGUMENT for a malformed annotation.
+   */
+  async prepareAllocate(req: AllocateRequest): Promise<AllocateRequest> {
+    const ns = req.podNamespace;
+    const name = req.podName;
+    if (ns === "" || name === "") return req;
+    const key = {
+      network: req.network,
+      containerId: req.containerId,
+      ifname: req.ifname || "eth0",
+    };
+    if (req.podUid !== "") this.#uids.set(key, req.podUid, Date.now());
+    if (key.ifname !== "eth0") return req;
+    let pod = this.#pods.get(ns, name);
+    if (pod === undefined || (req.podUid !== "" && pod.metadata?.uid !== req.podUid)) {
+      try {
+        pod = await this.#api.readPod(ns, name);
+      } catch (err) {
+        throw new IpamdError(
+          "UNAVAILABLE",
+          `reading pod ${ns}/${name} for its annotations: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      if (pod === undefined) {
+        throw new IpamdError("UNAVAILABLE", `pod ${ns}/${name} is not in the Kubernetes API (yet)`);
+      }
+    }
+    const wishes = podWishes(pod.metadata ?? {}, (await this.#namespace(ns))?.metadata);
+    const purpose = req.purpose === "" || req.purpose === "default" ? wishes.purpose : undefined;
+    const addresses = req.requestedAddresses.length === 0 ? wishes.addresses : undefined;
+    if (purpose === undefined && addresses === undefined) return req;
+    return {
+      ...req,
+      ...(purpose === undefined ? {} : { purpose }),
+      ...(addresses === undefined ? {} : { requestedAddresses: [...addresses] }),
+    };
+  }
+
+  async #namespace(name: string): Promise<V1Namespace | undefined> {
+    const now = Date.now();
+    const hit = this.#namespaces.get(name);
+    if (hit !== undefined && now - hit.at < NAMESPACE_TTL_MS) return hit.ns;
+    let ns: V1Namespace | undefined;
+    try {
+      ns = await this.#api.readNamespace(name);
+    } catch (err) {
+      throw new IpamdError(
+        "UNAVAILABLE",
+        `reading namespace ${name} for its annotations: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.#namespaces.set(name, { ns, at: now });
+    return ns;
+  }
+
+  /**
+   * Records an Event on the pod for a failure its owner must see: no address left
+   * (`IpamdPoolExhausted`), a static address refused (`IpamdStaticAddressRefused`). Best
+   * effort: never delays or changes the answer.
+   */
+  allocateFailed(req: AllocateRequest, prepared: AllocateRequest | undefined, err: unknown): void {
+    if (req.podNamespace === "" || req.podName === "") return;
+    const code = (err as { code?: unknown }).code;
+    const asked = (prepared ?? req).requestedAddresses;
+    let reason: string;
+    if (code === "POOL_EXHAUSTED") reason = "IpamdPoolExhausted";
+    else if (asked.length > 0 && (code === "CONFLICT" || code === "INVALID_ARGUMENT"))
+      reason = "IpamdStaticAddressRefused";
+    else if (code === "INVALID_ARGUMENT" && prepared === undefined) reason = "IpamdBadAnnotation";
+    else return;
+    const uid =
+      req.podUid === "" ? this.#pods.get(req.podNamespace, req.podName)?.metadata?.uid : req.podUid;
+    void this.#api
+      .createEvent({
+        kind: "Pod",
+        namespace: req.podNamespace,
+        name: req.podName,
+        ...(uid === undefined ? {} : { uid }),
+        type: "Warning",
+        reason,
+        message: `ipamd on ${this.#o.nodeId}: ${(err as Error).message}`,
+        host: this.#o.nodeId,
+      })
+      .then(
+        () => this.#metrics.event(reason, "ok"),
+        (e: unknown) => {
+          this.#metrics.event(reason, "error");
+          this.#log.warn({ err: e }, "could not record a Kubernetes Event");
+        },
+      );
+  }
+
+  stop(): void {
+    this.#gcLoop?.stop();
+    this.#node.stop();
+    this.#pods.stop();
+  }
+}
+
+/**
+ * Opens the Kubernetes API (a bad `--kubeconfig` rejects, so the agent exits 1) and starts
+ * following this node's Node and Pods.
+ */
+export async function startAgentKubernetes(o: AgentKubernetesOptions): Promise<AgentKubernetes> {
+  const api = await openKubeApi(o.config);
+  const k = new AgentKubernetes(o, api);
+  k.start();
+  return k;
+}
