@@ -89,10 +89,15 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free TCP port on 127.0.0.1 between ${low} and ${high}`);
 }
 
-/** Starts `node dist/main.js ...args`; stdout is ignored, stderr is collected. */
-export function spawnIpamd(name: string, args: readonly string[]): IpamdProcess {
+/** Starts `node dist/main.js ...args` (with `env` added); stdout is ignored, stderr is collected. */
+export function spawnIpamd(
+  name: string,
+  args: readonly string[],
+  env?: Readonly<Record<string, string>>,
+): IpamdProcess {
   const child = spawn(process.execPath, [IPAMD_MAIN, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
+    ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
   });
   if (child.pid === undefined) throw new Error(`${name}: spawn failed`);
   const log: string[] = [];
