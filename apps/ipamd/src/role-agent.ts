@@ -91,6 +91,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
         store,
         registry: metrics.registry,
         log,
+        ...(config.tor === undefined ? {} : { fixedTor: config.tor }),
       });
     } catch (err) {
       await scope.close();
@@ -99,8 +100,9 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     const k = kubernetes;
     scope.add("kubernetes", () => k.stop());
   }
-  // With --kubernetes the TOR comes from the Node's labels (read before the start).
-  const tor = kubernetes === undefined ? agentTor(config) : undefined;
+  // With --kubernetes the TOR comes from the Node's labels (read before the start), unless --tor
+  // fixes it.
+  const tor = kubernetes === undefined ? agentTor(config) : config.tor;
   if (tor === undefined && kubernetes === undefined) {
     log.warn(
       `no --tor and no ${TOR_LABELS.join(" / ")} node label: ${config.nodeId} must already be in the topology`,
@@ -157,7 +159,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     return reason === START_FAILURE ? 1 : 0;
   });
   const starting = (async () => {
-    if (kubernetes !== undefined) {
+    if (kubernetes !== undefined && tor === undefined) {
       const placed = kubernetes.placement();
       const reg = await Promise.race([
         placed,

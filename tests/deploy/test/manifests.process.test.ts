@@ -135,7 +135,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(find(overlay, "Namespace").metadata.name).toBe(NAMESPACE);
   });
 
-  it("grants least privilege: no wildcards, no Secrets, writes only to events and one Lease", () => {
+  it("grants least privilege: no wildcards, no Secrets, writes only to events", () => {
     const objects = objectsOf(overlay);
     const roles = objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole");
     expect(roles.length).toBeGreaterThan(0);
@@ -153,12 +153,9 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
             verb,
           );
           if (readOnly.includes(verb)) continue;
-          // The only writes: events, and the controllers' Lease (create, then its own name only).
+          // The only write: events (what a user must see, on Pods and Nodes).
           const events = rule.resources?.every((r) => r === "events") === true;
-          const lease =
-            rule.resources?.every((r) => r === "leases") === true &&
-            (verb === "create" || rule.resourceNames?.join() === "ipamd-controllers");
-          expect(events || lease, `${where}: ${verb}`).toBe(true);
+          expect(events && verb === "create", `${where}: ${verb}`).toBe(true);
         }
       }
     }
@@ -236,6 +233,24 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
         }
       }
     }
+  });
+
+  it("grants each role exactly what ipamd --kubernetes calls, and both run with --kubernetes", () => {
+    const rules = (name: string) =>
+      (find(overlay, "ClusterRole", name) as unknown as { rules: Rule[] }).rules.map(
+        (r) => `${(r.apiGroups ?? []).join(",")}|${r.resources?.join(",")}|${r.verbs.join(",")}`,
+      );
+    // Servers: the node controller (list/watch Nodes, a fresh get before revoking), Events.
+    expect(rules("ipamd-server")).toEqual(["|nodes|get,list,watch", "|events|create"]);
+    // Agents: their Node and Pods (list/watch, fresh gets), Namespaces (the default purpose).
+    expect(rules("ipamd-agent")).toEqual([
+      "|nodes,pods|get,list,watch",
+      "|namespaces|get",
+      "|events|create",
+    ]);
+    expect(objectsOf(overlay).filter((o) => o.kind === "Role")).toEqual([]);
+    expect(envOf(containerOf(agent(overlay), "agent"), "IPAMD_KUBERNETES")).toBe("true");
+    expect(envOf(containerOf(server(overlay), "server"), "IPAMD_KUBERNETES")).toBe("true");
   });
 
   it("runs the agent on every node with the node's network, ready on /readyz", () => {

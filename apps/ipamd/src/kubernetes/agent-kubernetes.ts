@@ -23,6 +23,8 @@ export interface AgentKubernetesOptions {
   readonly store: Pick<AgentStore, "listByNode" | "getMeta" | "setMeta">;
   readonly registry: Registry;
   readonly log: Logger;
+  /** `--tor`: the node's TOR is fixed by the flag; its Node's labels do not place it. */
+  readonly fixedTor?: string;
 }
 
 const NAMESPACE_TTL_MS = 10_000;
@@ -102,6 +104,7 @@ export class AgentKubernetes {
    * label (naming it), a move to another TOR the cluster has not taken yet; else undefined.
    */
   notReady(): string | undefined {
+    if (this.#o.fixedTor !== undefined) return undefined;
     const p = this.#placement;
     if (p === undefined) {
       return `waiting for Node ${this.#o.nodeId} from the Kubernetes API${this.#lastError === undefined ? "" : `: ${this.#lastError}`}`;
@@ -153,6 +156,7 @@ export class AgentKubernetes {
   }
 
   #nodeChanged(node: V1Node): void {
+    if (this.#o.fixedTor !== undefined) return;
     const p = placementOf(node, this.#o.config);
     const before = this.#placement;
     this.#placement = p;
