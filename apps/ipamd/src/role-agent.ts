@@ -92,6 +92,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
         registry: metrics.registry,
         log,
         ...(config.tor === undefined ? {} : { fixedTor: config.tor }),
+        nodeKnown: async () => (await cluster.nodeSubnets(config.nodeId)).length > 0,
       });
     } catch (err) {
       await scope.close();

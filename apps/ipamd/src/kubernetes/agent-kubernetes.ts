@@ -25,6 +25,12 @@ export interface AgentKubernetesOptions {
   readonly log: Logger;
   /** `--tor`: the node's TOR is fixed by the flag; its Node's labels do not place it. */
   readonly fixedTor?: string;
+  /**
+   * Whether the cluster still has this node registered (a read). A node whose blocks were
+   * revoked (deleted, NotReady, moved) is removed once it has returned them; when it is back and
+   * placed, it registers again.
+   */
+  readonly nodeKnown?: () => Promise<boolean>;
 }
 
 const NAMESPACE_TTL_MS = 10_000;
@@ -143,7 +149,9 @@ export class AgentKubernetes {
     this.#gcLoop = new ControllerLoop(
       "pod-gc",
       async () => {
-        if (!this.#pods.synced || !agent.ready) return;
+        if (!agent.ready) return;
+        await this.#registerAgain(agent);
+        if (!this.#pods.synced) return;
         await gc.pass();
       },
       this.#log,
@@ -153,6 +161,18 @@ export class AgentKubernetes {
       Math.min(this.#o.config.resyncMs, Math.max(1000, this.#o.config.podGraceMs)),
     );
     this.#gcLoop.trigger();
+  }
+
+  /** Registers the node again when the cluster removed it (see `nodeKnown`). */
+  async #registerAgain(agent: Agent): Promise<void> {
+    const p = this.#placement;
+    if (this.#o.fixedTor !== undefined || this.#o.nodeKnown === undefined || !p?.ok) return;
+    if (agent.pendingRegistration !== undefined || (await this.#o.nodeKnown())) return;
+    this.#log.warn(
+      { tor: p.tor },
+      `the cluster no longer lists ${this.#o.nodeId}: registering it again under ${p.tor}`,
+    );
+    agent.reregister({ tor: p.tor, labels: p.labels });
   }
 
   #nodeChanged(node: V1Node): void {
