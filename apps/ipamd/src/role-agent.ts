@@ -161,19 +161,30 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
   });
   const starting = (async () => {
     if (kubernetes !== undefined && tor === undefined) {
-      const placed = kubernetes.placement();
+      // A node that held blocks before (a restart) starts from its store when the API does not
+      // answer within a few seconds, as it would without --kubernetes; its labels follow.
+      const held = store.listLeasedBlocks().length > 0;
+      let timer: NodeJS.Timeout | undefined;
       const reg = await Promise.race([
-        placed,
+        kubernetes.placement(),
         new Promise<undefined>((resolve) => {
           wake = () => resolve(undefined);
+          if (held) timer = setTimeout(() => resolve(undefined), 5000);
         }),
       ]);
-      if (reg === undefined || control.stopping) return;
-      agent.reregister(reg);
-      log.info(
-        { tor: reg.tor, labels: reg.labels },
-        `Node ${config.nodeId} is under TOR ${reg.tor}`,
-      );
+      clearTimeout(timer);
+      if (control.stopping) return;
+      if (reg !== undefined) {
+        agent.reregister(reg);
+        log.info(
+          { tor: reg.tor, labels: reg.labels },
+          `Node ${config.nodeId} is under TOR ${reg.tor}`,
+        );
+      } else {
+        log.warn(
+          `Node ${config.nodeId} not read from the Kubernetes API yet: starting from the blocks in the store`,
+        );
+      }
     }
     for (let attempt = 0; !control.stopping; attempt++) {
       try {

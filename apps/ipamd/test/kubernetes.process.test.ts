@@ -163,6 +163,27 @@ describe("ipamd --kubernetes against an API stand-in", () => {
     clients.push(ipam);
   }, 180_000);
 
+  it("an agent that cannot load its --kubeconfig exits 1 naming the flag", async () => {
+    const dir = join(root, "bad");
+    const p = spawnIpamd("bad-kubeconfig", [
+      "--role",
+      "agent",
+      "--servers",
+      "127.0.0.1:7400",
+      "--data-dir",
+      dir,
+      "--unix-socket",
+      join(dir, "ipamd.sock"),
+      "--metrics-addr",
+      "off",
+      "--kubernetes",
+      "--kubeconfig",
+      join(root, "missing.yaml"),
+    ]);
+    expect(await p.exited()).toBe(1);
+    expect(p.log.join("\n")).toContain("--kubeconfig: cannot load");
+  }, 60_000);
+
   it("an agent whose Node has no TOR label is not ready and says which label; labelled, it registers", async () => {
     api.putNode("worker-1", { "topology.kubernetes.io/zone": "z1" });
     const status = await waitFor("the agent to name the missing label", async () => {
