@@ -361,17 +361,19 @@ describe("ipamd --kubernetes against an API stand-in", () => {
   }, 180_000);
 
   it("the leader revokes the blocks of a deleted Node and of one NotReady past the grace, after a fresh read", async () => {
-    api.putNode("gone-1", { [TOR_LABEL]: "t2" });
-    api.putNode("sick-1", { [TOR_LABEL]: "t2" }, false, new Date(Date.now() - 3_600_000));
-    api.putNode("sick-2", { [TOR_LABEL]: "t2" }, false, new Date());
+    // Ready Nodes first: the controller must not see a registered node before its Node exists.
+    for (const n of ["gone-1", "sick-1", "sick-2"]) api.putNode(n, { [TOR_LABEL]: "t2" });
     api.hide("nodes", "", "hidden-1");
     api.putNode("hidden-1", { [TOR_LABEL]: "t2" });
     const blocks = new Map<string, string>();
-    for (const n of ["gone-1", "sick-1", "sick-2", "hidden-1"])
+    for (const n of ["gone-1", "sick-1", "sick-2", "hidden-1"]) {
       blocks.set(n, await registeredWithBlock(n, "t2"));
+    }
     // Not a --kubernetes node (no TOR label): no Node, but never touched.
     await cluster.registerNode({ nodeId: "bare-1", torId: "t2" });
     await cluster.leaseBlock({ nodeId: "bare-1", purpose: "default", family: Family.IPV4 });
+    api.putNode("sick-1", { [TOR_LABEL]: "t2" }, false, new Date(Date.now() - 3_600_000));
+    api.putNode("sick-2", { [TOR_LABEL]: "t2" }, false, new Date());
     api.deleteNode("gone-1");
 
     for (const n of ["gone-1", "sick-1"]) {
