@@ -369,7 +369,18 @@ describe("ClusterState: block leases", () => {
     }
     expect(cidrs.size).toBe(50);
     const usage = state.subnetUsage().find((u) => u.subnet === "tor-a1-1-default-v6");
-    expect(usage).toMatchObject({ leasedBlocks: 50, allocated: 50 * 256, totalBlocks: 2 ** 56 });
+    // Exact counts: 2^64 addresses minus the reserved ones (network and gateway, both in the
+    // first block), never rounded through a JS number (18446744073709552000).
+    expect(usage).toMatchObject({
+      leasedBlocks: 50,
+      totalBlocks: 2n ** 56n,
+      reserved: 2n,
+      capacity: 18446744073709551614n,
+      leased: 50n * 256n - 2n,
+      free: 18446744073709551614n - (50n * 256n - 2n),
+      held: undefined,
+      cooling: undefined,
+    });
   });
 });
 
@@ -475,9 +486,10 @@ describe("ClusterState: direct allocations", () => {
     const released = value(state.apply({ type: "release-direct", at: 1000, key: key("c5") }));
     expect(released.map((r) => r.address)).toEqual([got[5]]);
     expect(state.subnetUsage().find((u) => u.subnet === "tor-a1-1-management-v4")).toMatchObject({
-      cooling: 1,
-      allocated: 60,
-      free: 0,
+      cooling: 1n,
+      leased: 60n,
+      held: 60n,
+      free: 0n,
     });
     expect(errorCode(state.apply({ ...base, at: 30_999, key: key("x") }))).toBe("POOL_EXHAUSTED");
     expect(value(state.apply({ ...base, at: 31_000, key: key("x") })).address).toBe(got[5]);
@@ -846,10 +858,20 @@ describe("ClusterState: snapshot and stats", () => {
     const tor = state.stats("tor").find((r) => r.id === "tor-a1-1");
     expect(tor).toMatchObject({ subnets: 6, leasedBlocks: 1 });
     const pod = state.stats("pod").find((r) => r.id === "pod-a1");
-    expect(pod?.allocated).toBe(64 + 1);
+    // The first /26 block holds the network address and the gateway: 62 leased addresses; the
+    // direct allocation counts as leased and held.
+    expect(pod).toMatchObject({ leased: 62n + 1n, held: 1n });
     const zones = state.stats("zone");
     expect(zones.map((r) => r.id)).toEqual(["zone-a", "zone-b"]);
-    expect(zones[1]?.allocated).toBe(0);
+    expect(zones[1]?.leased).toBe(0n);
+    // One family per row when filtered; every row's counts add up.
+    for (const family of [4, 6] as const) {
+      for (const r of state.stats("subnet", { family })) {
+        const u = state.subnetUsage().find((x) => x.subnet === r.id);
+        expect(u?.family).toBe(family);
+        expect(r.capacity).toBe(r.leased + r.cooling + r.free);
+      }
+    }
     expect(state.stats("purpose").map((r) => r.id)).toEqual(["default", "management", "storage"]);
   });
 });

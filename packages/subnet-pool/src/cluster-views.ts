@@ -1,7 +1,12 @@
 import type { Family, Node, ScopeRef, Subnet, Topology } from "@ipam/topology";
 import type { Reservation, SubnetOrigin } from "./commands.js";
 
-/** Usage of one subnet as L1 sees it (for metrics and `stats`). Address counts are numbers (IPv6 counts above 2^53 are approximate). */
+/**
+ * Usage of one subnet as L1 sees it (for metrics and `stats`). Every address count is exact
+ * (`bigint`: an IPv6 subnet holds up to 2^128 addresses) and counts one family (a subnet has
+ * one). For every subnet `capacity = leased + free` in block mode and
+ * `capacity = leased + cooling + free` in direct mode.
+ */
 export interface SubnetUsage {
   readonly subnet: string;
   readonly purpose: string;
@@ -9,31 +14,56 @@ export interface SubnetUsage {
   readonly mode: "block" | "direct";
   readonly scope: ScopeRef;
   readonly draining: boolean;
-  /** Addresses that can ever be handed out (size minus reserved). */
-  readonly capacity: number;
-  /** Block mode: addresses in leased blocks; direct mode: allocated addresses. */
-  readonly allocated: number;
-  readonly reserved: number;
-  /** Direct mode: released addresses still cooling down (0 in block mode: L2 tracks those). */
-  readonly cooling: number;
-  readonly free: number;
+  /** Addresses that can ever be handed out: the subnet's size minus its reserved addresses. */
+  readonly capacity: bigint;
+  /** Reserved addresses (network, broadcast, gateway, configured and run-time ranges). */
+  readonly reserved: bigint;
+  /**
+   * Addresses nodes have taken from the subnet: block mode, the non-reserved addresses inside
+   * leased blocks (whether or not a container holds them); direct mode, the allocated ones.
+   */
+  readonly leased: bigint;
+  /**
+   * Addresses held by containers: direct mode, the allocated ones (= `leased`); block mode,
+   * `undefined`: only the node holding a block knows (agents report it to the servers).
+   */
+  readonly held: bigint | undefined;
+  /**
+   * Released addresses still cooling down: direct mode, exact; block mode, `undefined` (they
+   * cool down inside the node's blocks, which the node reports).
+   */
+  readonly cooling: bigint | undefined;
+  /** Addresses no node has taken and that are not cooling down in L1: what can still be leased. */
+  readonly free: bigint;
+  /** Blocks leased to nodes (0 in direct mode). */
   readonly leasedBlocks: number;
-  readonly totalBlocks: number;
+  /** Blocks the subnet holds in all (0 in direct mode). */
+  readonly totalBlocks: bigint;
 }
 
 /** The levels {@link ClusterState.stats} aggregates at. */
 export type StatsLevel = "zone" | "pod" | "tor" | "subnet" | "purpose";
 
-/** Sums of {@link SubnetUsage} over the subnets of one zone, pod, TOR, subnet or purpose. */
+/**
+ * Sums of {@link SubnetUsage} over the subnets of one zone, pod, TOR, subnet or purpose (one
+ * family when the caller filters by family: never sum IPv4 and IPv6 counts for display).
+ * `held` and `cooling` sum the direct-mode subnets only; `blockSubnets` says how many summed
+ * subnets are block-mode, whose held and cooling addresses only their nodes know.
+ */
 export interface StatsRow {
   readonly level: StatsLevel;
   readonly id: string;
   readonly subnets: number;
-  readonly capacity: number;
-  readonly allocated: number;
-  readonly reserved: number;
-  readonly cooling: number;
-  readonly free: number;
+  /** Of `subnets`, the block-mode ones (their held/cooling addresses are not in this row). */
+  readonly blockSubnets: number;
+  readonly capacity: bigint;
+  readonly reserved: bigint;
+  readonly leased: bigint;
+  /** Held addresses of the direct-mode subnets. */
+  readonly held: bigint;
+  /** Cooling addresses of the direct-mode subnets. */
+  readonly cooling: bigint;
+  readonly free: bigint;
   readonly leasedBlocks: number;
 }
 

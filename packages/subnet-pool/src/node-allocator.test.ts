@@ -116,6 +116,13 @@ describe("NodeAllocator.allocate", () => {
       "POOL_EXHAUSTED",
     );
     expect(a.usage(30_999)[0]).toMatchObject({ cooling: 1, free: 0, allocated: 15 });
+    // Per block: the block's own capacity (not the subnet's), held and cooling.
+    a.addBlock(lease(s, "10.99.8.32/28"));
+    expect(a.blockUsage(30_999).map((b) => [b.lease.cidr, b.capacity, b.held, b.cooling])).toEqual([
+      ["10.99.8.16/28", 16, 15, 1],
+      ["10.99.8.32/28", 16, 0, 0],
+    ]);
+    expect(a.blockUsage(31_000)[0]).toMatchObject({ held: 15, cooling: 0 });
     expect(
       a.allocate({ key: key("late"), purpose: "storage", now: 31_000 }).addresses[0]?.address,
     ).toBe(got[3]);

@@ -9,6 +9,8 @@ import { ipBlockFor } from "./subnet-geometry.js";
 /** One held block's use (see {@link NodeAllocator.blockUsage}). */
 export interface BlockUsage {
   readonly lease: BlockLease;
+  /** Addresses of the block that can be handed out (its size minus reserved ones). */
+  readonly capacity: number;
   /** Addresses held by keys. */
   readonly held: number;
   /** Released addresses still cooling down. */
@@ -844,8 +846,9 @@ export class NodeAllocator {
   }
 
   /**
-   * Per held block (sorted like {@link blocks}): its lease (with the state last set), the
-   * addresses held by keys and those still cooling down at `now`. What a node reports to the
+   * Per held block (sorted like {@link blocks}): its lease (with the state last set), its
+   * capacity, the addresses held by keys and those still cooling down at `now` (exact: a block
+   * holds at most 2^24 addresses). What a node reports to the
    * cluster so that a drain or a removal can say what is still held.
    */
   blockUsage(now: number): BlockUsage[] {
@@ -858,7 +861,7 @@ export class NodeAllocator {
     return this.blocks().map((lease) => {
       const b = this.#blocks.get(lease.cidr) as HeldBlock;
       const c = cooling.get(b) ?? 0;
-      return { lease, held: b.live - c, cooling: c };
+      return { lease, capacity: b.block.capacity(), held: b.live - c, cooling: c };
     });
   }
 

@@ -89,7 +89,8 @@ describe("TopologyAwarePool", () => {
       subnets: 1,
       used: 1,
       leasedBlocks: 1,
-      allocated: 16,
+      // The first /28 block minus the network address and the gateway.
+      leased: 14n,
     });
     expect(pool.poolStats("tor").find((r) => r.id === "tor-b2-2")?.used).toBe(1);
     expect(pool.poolStats("zone").find((r) => r.id === "zone-b")?.used).toBe(1);

@@ -51,7 +51,7 @@ export interface NodeStats {
   readonly byPurpose: Readonly<Record<string, number>>;
 }
 
-/** A {@link StatsRow} plus `used`: addresses actually handed out (block-mode `allocated` counts leased blocks). */
+/** A {@link StatsRow} plus `used`: addresses actually handed out (this pool knows every node's, block mode included). */
 export interface PoolStatsRow extends StatsRow {
   readonly used: number;
 }

@@ -1,4 +1,4 @@
-import type { Family } from "@ipam/topology";
+import type { AddressInterval, Family } from "@ipam/topology";
 import type { ClusterParts } from "./cluster-parts.js";
 import {
   type StatsLevel,
@@ -26,7 +26,7 @@ export function subnetViews(parts: ClusterParts): SubnetView[] {
   }));
 }
 
-/** Usage of every subnet, sorted by id (capacity/allocated/reserved/cooling/free). */
+/** Usage of every subnet, sorted by id (exact counts: see {@link SubnetUsage}). */
 export function subnetUsage(parts: ClusterParts): SubnetUsage[] {
   return parts.subnets.sorted().map((st) => usageOf(parts, st));
 }
@@ -42,37 +42,70 @@ function usageOf(parts: ClusterParts, st: SubnetState): SubnetUsage {
   };
   const pool = parts.direct.pool(st.subnet.id);
   if (pool !== undefined) {
+    const allocated = BigInt(pool.allocated);
     return {
       ...base,
-      capacity: pool.block.capacity(),
-      allocated: pool.allocated,
-      reserved: pool.block.reservedCount(),
-      cooling: pool.cooling,
-      free: pool.block.free(),
+      capacity: BigInt(pool.block.capacity()),
+      reserved: BigInt(pool.block.reservedCount()),
+      leased: allocated,
+      held: allocated,
+      cooling: BigInt(pool.cooling),
+      free: BigInt(pool.block.free()),
       leasedBlocks: 0,
-      totalBlocks: 0,
+      totalBlocks: 0n,
     };
   }
+  const intervals = parts.reservations.intervals(st);
   let reserved = 0n;
-  for (const x of parts.reservations.intervals(st)) reserved += x.end - x.start + 1n;
-  const size = st.geometry.cidr.size();
+  for (const x of intervals) reserved += x.end - x.start + 1n;
   const blockSize = 1n << BigInt(st.geometry.cidr.bits - st.subnet.blockPrefix);
-  const leased = parts.leases.leasedCount(st.subnet.id);
-  const capacity = Number(size - reserved);
-  const allocated = Number(BigInt(leased) * blockSize);
+  const start = st.geometry.cidr.start;
+  let leased = 0n;
+  let blocks = 0;
+  parts.leases.forEachIn(st.subnet.id, (index) => {
+    const first = start + index * blockSize;
+    leased += blockSize - reservedWithin(intervals, first, first + blockSize - 1n);
+    blocks++;
+  });
+  const capacity = st.geometry.cidr.size() - reserved;
   return {
     ...base,
     capacity,
-    allocated,
-    reserved: Number(reserved),
-    cooling: 0,
-    free: Math.max(0, capacity - allocated),
-    leasedBlocks: leased,
-    totalBlocks: Number(st.geometry.blockCount),
+    reserved,
+    leased,
+    held: undefined,
+    cooling: undefined,
+    free: capacity - leased,
+    leasedBlocks: blocks,
+    totalBlocks: st.geometry.blockCount,
   };
 }
 
-type Sums = Omit<StatsRow, "level" | "id">;
+/** Addresses of `[first, last]` inside the sorted, merged `intervals`. */
+function reservedWithin(
+  intervals: readonly AddressInterval[],
+  first: bigint,
+  last: bigint,
+): bigint {
+  let lo = 0;
+  let hi = intervals.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((intervals[mid] as AddressInterval).end < first) lo = mid + 1;
+    else hi = mid;
+  }
+  let n = 0n;
+  for (let i = lo; i < intervals.length; i++) {
+    const x = intervals[i] as AddressInterval;
+    if (x.start > last) break;
+    const a = x.start > first ? x.start : first;
+    const b = x.end < last ? x.end : last;
+    n += b - a + 1n;
+  }
+  return n;
+}
+
+type Sums = { -readonly [K in keyof Omit<StatsRow, "level" | "id">]: StatsRow[K] };
 
 /** {@link subnetUsage} summed per level; see `ClusterState.stats` for the rules. */
 export function stats(
@@ -81,7 +114,7 @@ export function stats(
   filter: { readonly purpose?: string; readonly family?: Family; readonly id?: string },
 ): StatsRow[] {
   const topology = parts.registry.topology;
-  const rows = new Map<string, { -readonly [K in keyof Sums]: Sums[K] }>();
+  const rows = new Map<string, Sums>();
   for (const u of subnetUsage(parts)) {
     if (filter.purpose !== undefined && u.purpose !== filter.purpose) continue;
     if (filter.family !== undefined && u.family !== filter.family) continue;
@@ -89,18 +122,22 @@ export function stats(
     if (id === undefined || (filter.id !== undefined && id !== filter.id)) continue;
     const row = rows.get(id) ?? {
       subnets: 0,
-      capacity: 0,
-      allocated: 0,
-      reserved: 0,
-      cooling: 0,
-      free: 0,
+      blockSubnets: 0,
+      capacity: 0n,
+      reserved: 0n,
+      leased: 0n,
+      held: 0n,
+      cooling: 0n,
+      free: 0n,
       leasedBlocks: 0,
     };
     row.subnets++;
+    if (u.mode === "block") row.blockSubnets++;
     row.capacity += u.capacity;
-    row.allocated += u.allocated;
     row.reserved += u.reserved;
-    row.cooling += u.cooling;
+    row.leased += u.leased;
+    row.held += u.held ?? 0n;
+    row.cooling += u.cooling ?? 0n;
     row.free += u.free;
     row.leasedBlocks += u.leasedBlocks;
     rows.set(id, row);

@@ -23,9 +23,14 @@ export interface SnapshotExpectation {
   readonly snapshotAfterFollowUps: string;
 }
 
-/** A value as JSON would carry it (undefined fields dropped, undefined array items null). */
+/**
+ * A value as JSON would carry it (undefined fields dropped, undefined array items null, a
+ * bigint as its decimal text: exact counts).
+ */
 export function asJson(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+  return value === undefined
+    ? null
+    : JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
 }
 
 /** Every query of the state, for every node, key and level, as JSON-able data. */
