@@ -766,6 +766,7 @@ export function encodeNodeBlock(m: MessageInitShape<typeof pb.NodeBlockSchema>, 
   if (m.allocated !== undefined && BigInt(m.allocated) !== 0n) w.tag(6, WireType.Varint).uint64(m.allocated);
   if (m.coolingDown !== undefined && BigInt(m.coolingDown) !== 0n) w.tag(7, WireType.Varint).uint64(m.coolingDown);
   if (m.leasedAtUnixMs !== undefined && BigInt(m.leasedAtUnixMs) !== 0n) w.tag(8, WireType.Varint).int64(m.leasedAtUnixMs);
+  if (m.state !== undefined && m.state !== "") w.tag(140, WireType.LengthDelimited).string(m.state);
   return w;
 }
 
@@ -783,6 +784,7 @@ export function decodeNodeBlock(input: Uint8Array | BinaryReader, length?: numbe
     allocated: 0n,
     coolingDown: 0n,
     leasedAtUnixMs: 0n,
+    state: "",
   } as pb.NodeBlock;
   while (r.pos < end) {
     const [no, wireType] = r.tag();
@@ -810,6 +812,9 @@ export function decodeNodeBlock(input: Uint8Array | BinaryReader, length?: numbe
         break;
       case 8:
         m.leasedAtUnixMs = BigInt(r.int64());
+        break;
+      case 140:
+        m.state = r.string();
         break;
       default:
         r.skip(wireType, no);
@@ -893,6 +898,11 @@ export function encodeAddressCounts(m: MessageInitShape<typeof pb.AddressCountsS
   if (m.reserved !== undefined && m.reserved !== "") w.tag(3, WireType.LengthDelimited).string(m.reserved);
   if (m.coolingDown !== undefined && m.coolingDown !== "") w.tag(4, WireType.LengthDelimited).string(m.coolingDown);
   if (m.free !== undefined && m.free !== "") w.tag(5, WireType.LengthDelimited).string(m.free);
+  if (m.leased !== undefined && m.leased !== "") w.tag(140, WireType.LengthDelimited).string(m.leased);
+  if (m.held !== undefined && m.held !== "") w.tag(141, WireType.LengthDelimited).string(m.held);
+  if (m.heldUnreportedBlocks !== undefined && BigInt(m.heldUnreportedBlocks) !== 0n) w.tag(142, WireType.Varint).uint64(m.heldUnreportedBlocks);
+  if (m.heldReportedAtUnixMs !== undefined && BigInt(m.heldReportedAtUnixMs) !== 0n) w.tag(143, WireType.Varint).int64(m.heldReportedAtUnixMs);
+  if (m.heldReportAgeMs !== undefined && BigInt(m.heldReportAgeMs) !== 0n) w.tag(144, WireType.Varint).int64(m.heldReportAgeMs);
   return w;
 }
 
@@ -907,6 +917,11 @@ export function decodeAddressCounts(input: Uint8Array | BinaryReader, length?: n
     reserved: "",
     coolingDown: "",
     free: "",
+    leased: "",
+    held: "",
+    heldUnreportedBlocks: 0n,
+    heldReportedAtUnixMs: 0n,
+    heldReportAgeMs: 0n,
   } as pb.AddressCounts;
   while (r.pos < end) {
     const [no, wireType] = r.tag();
@@ -925,6 +940,21 @@ export function decodeAddressCounts(input: Uint8Array | BinaryReader, length?: n
         break;
       case 5:
         m.free = r.string();
+        break;
+      case 140:
+        m.leased = r.string();
+        break;
+      case 141:
+        m.held = r.string();
+        break;
+      case 142:
+        m.heldUnreportedBlocks = BigInt(r.uint64());
+        break;
+      case 143:
+        m.heldReportedAtUnixMs = BigInt(r.int64());
+        break;
+      case 144:
+        m.heldReportAgeMs = BigInt(r.int64());
         break;
       default:
         r.skip(wireType, no);

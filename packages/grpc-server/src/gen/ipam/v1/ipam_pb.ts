@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ipam/v1/ipam.proto.
  */
 export const file_ipam_v1_ipam: GenFile = /*@__PURE__*/
-  fileDesc("ChJpcGFtL3YxL2lwYW0ucHJvdG8SB2lwYW0udjEiRgoNQWxsb2NhdGlvbktleRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkipAEKEEFsbG9jYXRlZEFkZHJlc3MSDwoHYWRkcmVzcxgBIAEoCRIVCg1wcmVmaXhfbGVuZ3RoGAIgASgNEg8KB2dhdGV3YXkYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEQoJc3VibmV0X2lkGAUgASgJEhIKCmJsb2NrX2NpZHIYBiABKAkSDwoHcHVycG9zZRgHIAEoCSItCgVSb3V0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIPCgdnYXRld2F5GAIgASgJIksKA0RucxITCgtuYW1lc2VydmVycxgBIAMoCRIOCgZkb21haW4YAiABKAkSDgoGc2VhcmNoGAMgAygJEg8KB29wdGlvbnMYBCADKAki3QEKD0FsbG9jYXRlUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHcHVycG9zZRgEIAEoCRIqCghmYW1pbGllcxgFIAEoDjIYLmlwYW0udjEuRmFtaWx5U2VsZWN0aW9uEhUKDXBvZF9uYW1lc3BhY2UYBiABKAkSEAoIcG9kX25hbWUYByABKAkSGwoTcmVxdWVzdGVkX2FkZHJlc3NlcxgIIAMoCRIQCgdwb2RfdWlkGKABIAEoCSJ7ChBBbGxvY2F0ZVJlc3BvbnNlEiwKCWFkZHJlc3NlcxgBIAMoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIeCgZyb3V0ZXMYAiADKAsyDi5pcGFtLnYxLlJvdXRlEhkKA2RucxgDIAEoCzIMLmlwYW0udjEuRG5zIkcKDlJlbGVhc2VSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSFAoMY29udGFpbmVyX2lkGAIgASgJEg4KBmlmbmFtZRgDIAEoCSI2Cg9SZWxlYXNlUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSEQoJYWRkcmVzc2VzGAIgAygJIlgKDENoZWNrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSEQoJYWRkcmVzc2VzGAQgAygJIlkKDUNoZWNrUmVzcG9uc2USCgoCb2sYASABKAgSDgoGcmVhc29uGAIgASgJEiwKCWFkZHJlc3NlcxgDIAMoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcyIyCgpBdHRhY2htZW50EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIOCgZpZm5hbWUYAiABKAkiWAoVR2FyYmFnZUNvbGxlY3RSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSLgoRdmFsaWRfYXR0YWNobWVudHMYAiADKAsyEy5pcGFtLnYxLkF0dGFjaG1lbnQiQgoWR2FyYmFnZUNvbGxlY3RSZXNwb25zZRIoCghyZWxlYXNlZBgBIAMoCzIWLmlwYW0udjEuQWxsb2NhdGlvbktleSJdCg1TdGF0dXNSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHcHVycG9zZRgCIAEoCRIqCghmYW1pbGllcxgDIAEoDjIYLmlwYW0udjEuRmFtaWx5U2VsZWN0aW9uIlUKDlN0YXR1c1Jlc3BvbnNlEiIKBXN0YXRlGAEgASgOMhMuaXBhbS52MS5SZWFkeVN0YXRlEg4KBnJlYXNvbhgCIAEoCRIPCgdub2RlX2lkGAMgASgJIsYBCgpBbGxvY2F0aW9uEiMKA2tleRgBIAEoCzIWLmlwYW0udjEuQWxsb2NhdGlvbktleRIsCglhZGRyZXNzZXMYAiADKAsyGS5pcGFtLnYxLkFsbG9jYXRlZEFkZHJlc3MSFQoNcG9kX25hbWVzcGFjZRgDIAEoCRIQCghwb2RfbmFtZRgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEhoKEmNyZWF0ZWRfYXRfdW5peF9tcxgGIAEoAxIPCgdub2RlX2lkGAcgASgJImEKFkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIPCgdwdXJwb3NlGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlwKF0xpc3RBbGxvY2F0aW9uc1Jlc3BvbnNlEigKC2FsbG9jYXRpb25zGAEgAygLMhMuaXBhbS52MS5BbGxvY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK0AQoJTm9kZUJsb2NrEgwKBGNpZHIYASABKAkSEQoJc3VibmV0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIY2FwYWNpdHkYBSABKAkSEQoJYWxsb2NhdGVkGAYgASgEEhQKDGNvb2xpbmdfZG93bhgHIAEoBBIZChFsZWFzZWRfYXRfdW5peF9tcxgIIAEoAyI6ChRHZXROb2RlQmxvY2tzUmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCSJMChVHZXROb2RlQmxvY2tzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRIiCgZibG9ja3MYAiADKAsyEi5pcGFtLnYxLk5vZGVCbG9jayJqCg1BZGRyZXNzQ291bnRzEhAKCGNhcGFjaXR5GAEgASgJEhEKCWFsbG9jYXRlZBgCIAEoCRIQCghyZXNlcnZlZBgDIAEoCRIUCgxjb29saW5nX2Rvd24YBCABKAkSDAoEZnJlZRgFIAEoCSLKAQoLU3VibmV0U3RhdHMSEQoJc3VibmV0X2lkGAEgASgJEgwKBGNpZHIYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRImCgZjb3VudHMYBSABKAsyFi5pcGFtLnYxLkFkZHJlc3NDb3VudHMSFQoNYmxvY2tzX2xlYXNlZBgGIAEoBBIUCgxibG9ja3NfdG90YWwYByABKAkSEwoLbm9kZV9ibG9ja3MYCCABKA0iRwoTR2V0UG9vbFN0YXRzUmVxdWVzdBIPCgdwdXJwb3NlGAEgASgJEh8KBmZhbWlseRgCIAEoDjIPLmlwYW0udjEuRmFtaWx5Ij0KFEdldFBvb2xTdGF0c1Jlc3BvbnNlEiUKB3N1Ym5ldHMYASADKAsyFC5pcGFtLnYxLlN1Ym5ldFN0YXRzKkIKBkZhbWlseRIWChJGQU1JTFlfVU5TUEVDSUZJRUQQABIPCgtGQU1JTFlfSVBWNBABEg8KC0ZBTUlMWV9JUFY2EAIqigEKD0ZhbWlseVNlbGVjdGlvbhIgChxGQU1JTFlfU0VMRUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVRkFNSUxZX1NFTEVDVElPTl9JUFY0EAESGQoVRkFNSUxZX1NFTEVDVElPTl9JUFY2EAISHwobRkFNSUxZX1NFTEVDVElPTl9EVUFMX1NUQUNLEAMqeAoKUmVhZHlTdGF0ZRIbChdSRUFEWV9TVEFURV9VTlNQRUNJRklFRBAAEhUKEVJFQURZX1NUQVRFX1JFQURZEAESGQoVUkVBRFlfU1RBVEVfRVhIQVVTVEVEEAISGwoXUkVBRFlfU1RBVEVfVU5BVkFJTEFCTEUQAzK+BAoESXBhbRI/CghBbGxvY2F0ZRIYLmlwYW0udjEuQWxsb2NhdGVSZXF1ZXN0GhkuaXBhbS52MS5BbGxvY2F0ZVJlc3BvbnNlEjwKB1JlbGVhc2USFy5pcGFtLnYxLlJlbGVhc2VSZXF1ZXN0GhguaXBhbS52MS5SZWxlYXNlUmVzcG9uc2USNgoFQ2hlY2sSFS5pcGFtLnYxLkNoZWNrUmVxdWVzdBoWLmlwYW0udjEuQ2hlY2tSZXNwb25zZRJRCg5HYXJiYWdlQ29sbGVjdBIeLmlwYW0udjEuR2FyYmFnZUNvbGxlY3RSZXF1ZXN0Gh8uaXBhbS52MS5HYXJiYWdlQ29sbGVjdFJlc3BvbnNlEjkKBlN0YXR1cxIWLmlwYW0udjEuU3RhdHVzUmVxdWVzdBoXLmlwYW0udjEuU3RhdHVzUmVzcG9uc2USVAoPTGlzdEFsbG9jYXRpb25zEh8uaXBhbS52MS5MaXN0QWxsb2NhdGlvbnNSZXF1ZXN0GiAuaXBhbS52MS5MaXN0QWxsb2NhdGlvbnNSZXNwb25zZRJOCg1HZXROb2RlQmxvY2tzEh0uaXBhbS52MS5HZXROb2RlQmxvY2tzUmVxdWVzdBoeLmlwYW0udjEuR2V0Tm9kZUJsb2Nrc1Jlc3BvbnNlEksKDEdldFBvb2xTdGF0cxIcLmlwYW0udjEuR2V0UG9vbFN0YXRzUmVxdWVzdBodLmlwYW0udjEuR2V0UG9vbFN0YXRzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChJpcGFtL3YxL2lwYW0ucHJvdG8SB2lwYW0udjEiRgoNQWxsb2NhdGlvbktleRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkipAEKEEFsbG9jYXRlZEFkZHJlc3MSDwoHYWRkcmVzcxgBIAEoCRIVCg1wcmVmaXhfbGVuZ3RoGAIgASgNEg8KB2dhdGV3YXkYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEQoJc3VibmV0X2lkGAUgASgJEhIKCmJsb2NrX2NpZHIYBiABKAkSDwoHcHVycG9zZRgHIAEoCSItCgVSb3V0ZRITCgtkZXN0aW5hdGlvbhgBIAEoCRIPCgdnYXRld2F5GAIgASgJIksKA0RucxITCgtuYW1lc2VydmVycxgBIAMoCRIOCgZkb21haW4YAiABKAkSDgoGc2VhcmNoGAMgAygJEg8KB29wdGlvbnMYBCADKAki3QEKD0FsbG9jYXRlUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHcHVycG9zZRgEIAEoCRIqCghmYW1pbGllcxgFIAEoDjIYLmlwYW0udjEuRmFtaWx5U2VsZWN0aW9uEhUKDXBvZF9uYW1lc3BhY2UYBiABKAkSEAoIcG9kX25hbWUYByABKAkSGwoTcmVxdWVzdGVkX2FkZHJlc3NlcxgIIAMoCRIQCgdwb2RfdWlkGKABIAEoCSJ7ChBBbGxvY2F0ZVJlc3BvbnNlEiwKCWFkZHJlc3NlcxgBIAMoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIeCgZyb3V0ZXMYAiADKAsyDi5pcGFtLnYxLlJvdXRlEhkKA2RucxgDIAEoCzIMLmlwYW0udjEuRG5zIkcKDlJlbGVhc2VSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSFAoMY29udGFpbmVyX2lkGAIgASgJEg4KBmlmbmFtZRgDIAEoCSI2Cg9SZWxlYXNlUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgSEQoJYWRkcmVzc2VzGAIgAygJIlgKDENoZWNrUmVxdWVzdBIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSEQoJYWRkcmVzc2VzGAQgAygJIlkKDUNoZWNrUmVzcG9uc2USCgoCb2sYASABKAgSDgoGcmVhc29uGAIgASgJEiwKCWFkZHJlc3NlcxgDIAMoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcyIyCgpBdHRhY2htZW50EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIOCgZpZm5hbWUYAiABKAkiWAoVR2FyYmFnZUNvbGxlY3RSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSLgoRdmFsaWRfYXR0YWNobWVudHMYAiADKAsyEy5pcGFtLnYxLkF0dGFjaG1lbnQiQgoWR2FyYmFnZUNvbGxlY3RSZXNwb25zZRIoCghyZWxlYXNlZBgBIAMoCzIWLmlwYW0udjEuQWxsb2NhdGlvbktleSJdCg1TdGF0dXNSZXF1ZXN0Eg8KB25ldHdvcmsYASABKAkSDwoHcHVycG9zZRgCIAEoCRIqCghmYW1pbGllcxgDIAEoDjIYLmlwYW0udjEuRmFtaWx5U2VsZWN0aW9uIlUKDlN0YXR1c1Jlc3BvbnNlEiIKBXN0YXRlGAEgASgOMhMuaXBhbS52MS5SZWFkeVN0YXRlEg4KBnJlYXNvbhgCIAEoCRIPCgdub2RlX2lkGAMgASgJIsYBCgpBbGxvY2F0aW9uEiMKA2tleRgBIAEoCzIWLmlwYW0udjEuQWxsb2NhdGlvbktleRIsCglhZGRyZXNzZXMYAiADKAsyGS5pcGFtLnYxLkFsbG9jYXRlZEFkZHJlc3MSFQoNcG9kX25hbWVzcGFjZRgDIAEoCRIQCghwb2RfbmFtZRgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEhoKEmNyZWF0ZWRfYXRfdW5peF9tcxgGIAEoAxIPCgdub2RlX2lkGAcgASgJImEKFkxpc3RBbGxvY2F0aW9uc1JlcXVlc3QSDwoHbmV0d29yaxgBIAEoCRIPCgdwdXJwb3NlGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoDRISCgpwYWdlX3Rva2VuGAQgASgJIlwKF0xpc3RBbGxvY2F0aW9uc1Jlc3BvbnNlEigKC2FsbG9jYXRpb25zGAEgAygLMhMuaXBhbS52MS5BbGxvY2F0aW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLEAQoJTm9kZUJsb2NrEgwKBGNpZHIYASABKAkSEQoJc3VibmV0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIY2FwYWNpdHkYBSABKAkSEQoJYWxsb2NhdGVkGAYgASgEEhQKDGNvb2xpbmdfZG93bhgHIAEoBBIZChFsZWFzZWRfYXRfdW5peF9tcxgIIAEoAxIOCgVzdGF0ZRiMASABKAkiOgoUR2V0Tm9kZUJsb2Nrc1JlcXVlc3QSEQoJc3VibmV0X2lkGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiTAoVR2V0Tm9kZUJsb2Nrc1Jlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSIgoGYmxvY2tzGAIgAygLMhIuaXBhbS52MS5Ob2RlQmxvY2si7wEKDUFkZHJlc3NDb3VudHMSEAoIY2FwYWNpdHkYASABKAkSFQoJYWxsb2NhdGVkGAIgASgJQgIYARIQCghyZXNlcnZlZBgDIAEoCRIUCgxjb29saW5nX2Rvd24YBCABKAkSDAoEZnJlZRgFIAEoCRIPCgZsZWFzZWQYjAEgASgJEg0KBGhlbGQYjQEgASgJEh8KFmhlbGRfdW5yZXBvcnRlZF9ibG9ja3MYjgEgASgEEiEKGGhlbGRfcmVwb3J0ZWRfYXRfdW5peF9tcxiPASABKAMSGwoSaGVsZF9yZXBvcnRfYWdlX21zGJABIAEoAyLOAQoLU3VibmV0U3RhdHMSEQoJc3VibmV0X2lkGAEgASgJEgwKBGNpZHIYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRImCgZjb3VudHMYBSABKAsyFi5pcGFtLnYxLkFkZHJlc3NDb3VudHMSGQoNYmxvY2tzX2xlYXNlZBgGIAEoBEICGAESFAoMYmxvY2tzX3RvdGFsGAcgASgJEhMKC25vZGVfYmxvY2tzGAggASgNIkcKE0dldFBvb2xTdGF0c1JlcXVlc3QSDwoHcHVycG9zZRgBIAEoCRIfCgZmYW1pbHkYAiABKA4yDy5pcGFtLnYxLkZhbWlseSI9ChRHZXRQb29sU3RhdHNSZXNwb25zZRIlCgdzdWJuZXRzGAEgAygLMhQuaXBhbS52MS5TdWJuZXRTdGF0cypCCgZGYW1pbHkSFgoSRkFNSUxZX1VOU1BFQ0lGSUVEEAASDwoLRkFNSUxZX0lQVjQQARIPCgtGQU1JTFlfSVBWNhACKooBCg9GYW1pbHlTZWxlY3Rpb24SIAocRkFNSUxZX1NFTEVDVElPTl9VTlNQRUNJRklFRBAAEhkKFUZBTUlMWV9TRUxFQ1RJT05fSVBWNBABEhkKFUZBTUlMWV9TRUxFQ1RJT05fSVBWNhACEh8KG0ZBTUlMWV9TRUxFQ1RJT05fRFVBTF9TVEFDSxADKngKClJlYWR5U3RhdGUSGwoXUkVBRFlfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFSRUFEWV9TVEFURV9SRUFEWRABEhkKFVJFQURZX1NUQVRFX0VYSEFVU1RFRBACEhsKF1JFQURZX1NUQVRFX1VOQVZBSUxBQkxFEAMyvgQKBElwYW0SPwoIQWxsb2NhdGUSGC5pcGFtLnYxLkFsbG9jYXRlUmVxdWVzdBoZLmlwYW0udjEuQWxsb2NhdGVSZXNwb25zZRI8CgdSZWxlYXNlEhcuaXBhbS52MS5SZWxlYXNlUmVxdWVzdBoYLmlwYW0udjEuUmVsZWFzZVJlc3BvbnNlEjYKBUNoZWNrEhUuaXBhbS52MS5DaGVja1JlcXVlc3QaFi5pcGFtLnYxLkNoZWNrUmVzcG9uc2USUQoOR2FyYmFnZUNvbGxlY3QSHi5pcGFtLnYxLkdhcmJhZ2VDb2xsZWN0UmVxdWVzdBofLmlwYW0udjEuR2FyYmFnZUNvbGxlY3RSZXNwb25zZRI5CgZTdGF0dXMSFi5pcGFtLnYxLlN0YXR1c1JlcXVlc3QaFy5pcGFtLnYxLlN0YXR1c1Jlc3BvbnNlElQKD0xpc3RBbGxvY2F0aW9ucxIfLmlwYW0udjEuTGlzdEFsbG9jYXRpb25zUmVxdWVzdBogLmlwYW0udjEuTGlzdEFsbG9jYXRpb25zUmVzcG9uc2USTgoNR2V0Tm9kZUJsb2NrcxIdLmlwYW0udjEuR2V0Tm9kZUJsb2Nrc1JlcXVlc3QaHi5pcGFtLnYxLkdldE5vZGVCbG9ja3NSZXNwb25zZRJLCgxHZXRQb29sU3RhdHMSHC5pcGFtLnYxLkdldFBvb2xTdGF0c1JlcXVlc3QaHS5pcGFtLnYxLkdldFBvb2xTdGF0c1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * The key of an allocation record: the CNI triple. Unique per node.
@@ -773,22 +773,23 @@ export type NodeBlock = Message<"ipam.v1.NodeBlock"> & {
   family: Family;
 
   /**
-   * Addresses in the block that can be handed out (excludes reserved ones).
-   * Decimal string because IPv6 blocks can exceed 64 bits.
+   * Addresses of this block that can be handed out (its size minus reserved
+   * ones; not the subnet's), decimal.
    *
    * @generated from field: string capacity = 5;
    */
   capacity: string;
 
   /**
-   * Addresses currently allocated from the block.
+   * Addresses of this block held by containers (exact: a block holds at most
+   * 2^24 addresses).
    *
    * @generated from field: uint64 allocated = 6;
    */
   allocated: bigint;
 
   /**
-   * Released addresses still waiting out the subnet's cool-down.
+   * Released addresses of this block still waiting out the subnet's cool-down.
    *
    * @generated from field: uint64 cooling_down = 7;
    */
@@ -800,6 +801,15 @@ export type NodeBlock = Message<"ipam.v1.NodeBlock"> & {
    * @generated from field: int64 leased_at_unix_ms = 8;
    */
   leasedAtUnixMs: bigint;
+
+  /**
+   * How the node serves the block: `leased` (allocates from it), `draining` or
+   * `revoked` (no new allocation; returned once empty), `lost` (the cluster no
+   * longer lists it for this node: no new allocation, records kept).
+   *
+   * @generated from field: string state = 140;
+   */
+  state: string;
 };
 
 /**
@@ -867,47 +877,105 @@ export const GetNodeBlocksResponseSchema: GenMessage<GetNodeBlocksResponse> = /*
   messageDesc(file_ipam_v1_ipam, 20);
 
 /**
- * Address counts of a pool. Counts that can exceed 64 bits for IPv6 are
- * decimal strings.
+ * Address counts of a pool: every count is exact (a decimal string, because
+ * IPv6 counts exceed 64 bits: a /64 holds 18446744073709551616 addresses) and
+ * counts one family (a subnet has one; GetStats gives one entry per family).
+ * Identities: `capacity = leased + free` (+ `cooling_down` of direct-mode
+ * subnets, which cool down outside any block), and inside the leased addresses
+ * `held + cooling_down <= leased`.
+ * In GetStats (Cluster API) the counts are the whole scope's; in GetPoolStats
+ * (node API) they are this node's blocks in the subnet.
  *
  * @generated from message ipam.v1.AddressCounts
  */
 export type AddressCounts = Message<"ipam.v1.AddressCounts"> & {
   /**
-   * Addresses that can ever be allocated (size minus reserved), decimal.
+   * Addresses that can ever be handed out (size minus reserved), decimal.
+   * GetPoolStats: the addresses of this node's blocks in the subnet.
    *
    * @generated from field: string capacity = 1;
    */
   capacity: string;
 
   /**
-   * Addresses allocated now (L2 records and L1 direct allocations), decimal.
+   * Deprecated: the same value as `held` (its documented meaning). Until 0.x
+   * GetStats filled it with the addresses of leased blocks, which is now
+   * `leased`. Removed in the next minor release.
    *
-   * @generated from field: string allocated = 2;
+   * @generated from field: string allocated = 2 [deprecated = true];
+   * @deprecated
    */
   allocated: string;
 
   /**
    * Reserved addresses (network, broadcast, gateway, configured ranges),
-   * decimal.
+   * decimal. GetPoolStats: those inside this node's blocks.
    *
    * @generated from field: string reserved = 3;
    */
   reserved: string;
 
   /**
-   * Released addresses still waiting out the cool-down, decimal.
+   * Released addresses still waiting out the cool-down, decimal. GetStats:
+   * direct-mode ones (exact, from the cluster state) plus those the holders of
+   * blocks reported (see `held_unreported_blocks`).
    *
    * @generated from field: string cooling_down = 4;
    */
   coolingDown: string;
 
   /**
-   * capacity - allocated - cooling_down, decimal.
+   * Addresses nobody has taken, decimal. GetStats: not inside a leased block,
+   * not allocated and not cooling in L1 (what can still be leased); GetPoolStats:
+   * free addresses inside this node's blocks (neither held nor cooling).
    *
    * @generated from field: string free = 5;
    */
   free: string;
+
+  /**
+   * Addresses nodes have taken: the non-reserved addresses inside leased blocks
+   * (held by containers or not), plus direct-mode allocations, decimal.
+   * GetPoolStats: equal to `capacity` (a node's blocks are all leased).
+   *
+   * @generated from field: string leased = 140;
+   */
+  leased: string;
+
+  /**
+   * Addresses held by containers, decimal. GetStats: direct-mode allocations
+   * (exact) plus what the holders of blocks last reported (ReportNode, every few
+   * seconds; see `held_unreported_blocks` and `held_report_age_ms`). GetPoolStats:
+   * exact, from this node's records.
+   *
+   * @generated from field: string held = 141;
+   */
+  held: string;
+
+  /**
+   * GetStats: leased blocks whose holder has not reported them to the answering
+   * server (lost on a server restart, refreshed within seconds); their held and
+   * cooling addresses are not in `held` / `cooling_down`. 0: `held` is complete.
+   *
+   * @generated from field: uint64 held_unreported_blocks = 142;
+   */
+  heldUnreportedBlocks: bigint;
+
+  /**
+   * GetStats: the time of the oldest node report counted in `held` (Unix ms);
+   * 0 when no report was counted.
+   *
+   * @generated from field: int64 held_reported_at_unix_ms = 143;
+   */
+  heldReportedAtUnixMs: bigint;
+
+  /**
+   * GetStats: the age of that report when the server answered, milliseconds;
+   * 0 when no report was counted.
+   *
+   * @generated from field: int64 held_report_age_ms = 144;
+   */
+  heldReportAgeMs: bigint;
 };
 
 /**
@@ -952,16 +1020,19 @@ export type SubnetStats = Message<"ipam.v1.SubnetStats"> & {
   family: Family;
 
   /**
-   * Whole-subnet counts (from the last cluster view the node has).
+   * This node's blocks in the subnet (see AddressCounts). The whole subnet's
+   * counts are the Cluster API's (GetStats, level subnet).
    *
    * @generated from field: ipam.v1.AddressCounts counts = 5;
    */
   counts?: AddressCounts | undefined;
 
   /**
-   * Blocks of the subnet leased to any node.
+   * Deprecated, never filled by the node API (0): the blocks of the subnet
+   * leased to any node are in the Cluster API's GetStats (`blocks_leased`).
    *
-   * @generated from field: uint64 blocks_leased = 6;
+   * @generated from field: uint64 blocks_leased = 6 [deprecated = true];
+   * @deprecated
    */
   blocksLeased: bigint;
 
