@@ -22,6 +22,8 @@ import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Agent } from "./agent/agent.js";
 import { withDirectOwners } from "./cluster/direct-owners.js";
+import type { NodeReports } from "./cluster/node-reports.js";
+import { reportedUsageBySubnet } from "./cluster/reported-usage.js";
 import type { IpamdConfig } from "./config.js";
 import { IpamdError } from "./ipamd-error.js";
 import { countUncaughtErrorsIn } from "./last-resort.js";
@@ -205,26 +207,34 @@ function torLabel(scope: ScopeRef): string {
 /**
  * Reads the cluster state's subnet usage into the pool gauges at each scrape. The cluster (L1)
  * tracks only direct-mode cool-down; block-mode addresses cool down on the node that released
- * them, so with `agent` (role all) its per-subnet cooling count is added.
+ * them: with `agent` (role all, one node) its own per-subnet cooling count is added, otherwise
+ * what the holders of the blocks last reported to this server (`reports`).
  */
 export function exportClusterPool(
   metrics: IpamMetrics,
   state: ClusterState,
-  agent?: Pick<Agent, "allocator">,
+  sources: { readonly agent?: Pick<Agent, "allocator">; readonly reports?: NodeReports } = {},
 ): void {
   metrics.setPoolSource(() => {
-    const nodeCooling = new Map<string, number>();
-    for (const u of agent?.allocator.usage(Date.now()) ?? []) nodeCooling.set(u.subnet, u.cooling);
+    const blockCooling = new Map<string, number>();
+    if (sources.agent !== undefined) {
+      for (const u of sources.agent.allocator.usage(Date.now()))
+        blockCooling.set(u.subnet, u.cooling);
+    } else {
+      for (const [subnet, r] of reportedUsageBySubnet(state, sources.reports))
+        blockCooling.set(subnet, Number(r.cooling));
+    }
     return state.subnetUsage().map((u) => ({
       subnet: u.subnet,
       purpose: u.purpose,
       family: u.family,
       tor: torLabel(u.scope),
-      capacityAddresses: u.capacity,
-      reservedAddresses: u.reserved,
-      allocatedAddresses: u.allocated,
-      coolingDownAddresses: u.cooling + (u.mode === "block" ? (nodeCooling.get(u.subnet) ?? 0) : 0),
-      capacityBlocks: u.totalBlocks,
+      capacityAddresses: Number(u.capacity),
+      reservedAddresses: Number(u.reserved),
+      allocatedAddresses: Number(u.leased),
+      coolingDownAddresses:
+        u.mode === "block" ? (blockCooling.get(u.subnet) ?? 0) : Number(u.cooling ?? 0n),
+      capacityBlocks: Number(u.totalBlocks),
       leasedBlocks: u.leasedBlocks,
     }));
   });

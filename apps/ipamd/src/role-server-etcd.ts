@@ -107,7 +107,7 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     process.off("SIGTERM", onEarlyTerm);
     process.off("SIGINT", onEarlyInt);
   }
-  exportClusterPool(metrics, cluster.state);
+  exportClusterPool(metrics, cluster.state, { reports: cluster.reports });
   // gRPC health and /readyz: serving while etcd answers and the watch runs.
   let stoppingHealth = false;
   const updateHealth = () => {

@@ -144,7 +144,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     throw err;
   }
 
-  exportClusterPool(metrics, cluster.state);
+  exportClusterPool(metrics, cluster.state, { reports: cluster.reports });
   const forwarder = forwardWrites(
     { ...clusterDataHandlers(cluster), ...membershipHandlers(cluster) },
     cluster,

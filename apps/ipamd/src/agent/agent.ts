@@ -5,7 +5,6 @@ import {
   type AllocationRecord,
   isPoolError,
   NodeAllocator,
-  type NodeSubnetUsage,
 } from "@ipam/subnet-pool";
 import type { Family } from "@ipam/topology";
 import type { Logger } from "pino";
@@ -24,6 +23,7 @@ import {
   type BlockFilter,
   heldFree,
   type NodeBlockView,
+  type NodePoolView,
   type NodeStatus,
   nodeBlocks,
   poolStats,
@@ -485,11 +485,11 @@ export class Agent {
 
   /** The blocks this node holds, matching `filter`. */
   nodeBlocks(filter: BlockFilter = {}): NodeBlockView[] {
-    return nodeBlocks(this.allocator, this.#now(), filter);
+    return nodeBlocks(this.allocator, this.#now(), filter, new Set(this.#blocks.lostBlocks()));
   }
 
   /** The node's usage per held subnet, matching `filter`. */
-  poolStats(filter: UsageFilter = {}): NodeSubnetUsage[] {
+  poolStats(filter: UsageFilter = {}): NodePoolView[] {
     return poolStats(this.allocator, this.#now(), filter);
   }
 

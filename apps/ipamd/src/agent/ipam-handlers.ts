@@ -157,7 +157,10 @@ export function ipamHandlers(agent: Agent, metrics?: IpamMetrics): Partial<IpamH
           purpose: b.subnet.purpose,
           family: wireFamily(b.subnet.family),
           capacity: String(b.capacity),
+          allocated: BigInt(b.held),
+          coolingDown: BigInt(b.cooling),
           leasedAtUnixMs: BigInt(b.leasedAt),
+          state: b.state,
         })),
     }),
     getPoolStats: (req) => {
@@ -170,14 +173,19 @@ export function ipamHandlers(agent: Agent, metrics?: IpamMetrics): Partial<IpamH
           })
           .map((u) => ({
             subnetId: u.subnet,
+            cidr: u.cidr,
             purpose: u.purpose,
             family: wireFamily(u.family),
             counts: {
               capacity: String(u.capacity),
+              reserved: String(u.reserved),
+              leased: String(u.capacity),
+              held: String(u.allocated),
               allocated: String(u.allocated),
               coolingDown: String(u.cooling),
               free: String(u.free),
             },
+            blocksTotal: u.blocksTotal.toString(),
             nodeBlocks: u.blocks,
           })),
       };

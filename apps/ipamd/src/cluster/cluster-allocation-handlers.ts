@@ -6,6 +6,7 @@ import type {
   DirectAllocateValue,
   DirectAllocation,
 } from "@ipam/subnet-pool";
+import { wireFamily } from "../allocated-address.js";
 import { IpamdError } from "../ipamd-error.js";
 import { keyOf, requireText } from "../request-fields.js";
 import type { ClusterDataSource } from "./cluster-data-handlers.js";
@@ -17,6 +18,7 @@ import {
   wireBlock,
   wireDirectAddress,
 } from "./cluster-wire.js";
+import { statsEntries } from "./reported-usage.js";
 import { nodesBeneath } from "./topology-changes.js";
 
 const DEFAULT_PAGE = 1000;
@@ -160,7 +162,8 @@ export function clusterAllocationHandlers(
       return cluster.read(
         (s) => {
           const topology = s.topology();
-          const rows = s.stats(level, {
+          const at = now();
+          const rows = statsEntries(s, cluster.reports, level, {
             ...(req.purpose === "" ? {} : { purpose: req.purpose }),
             ...(family === undefined ? {} : { family }),
             ...(req.id === "" ? {} : { id: req.id }),
@@ -169,12 +172,20 @@ export function clusterAllocationHandlers(
             entries: rows.map((r) => ({
               level: req.level,
               id: r.id,
+              family: wireFamily(r.family),
               counts: {
-                capacity: String(r.capacity),
-                allocated: String(r.allocated),
-                reserved: String(r.reserved),
-                coolingDown: String(r.cooling),
-                free: String(r.free),
+                capacity: r.capacity.toString(),
+                reserved: r.reserved.toString(),
+                leased: r.leased.toString(),
+                held: r.held.toString(),
+                allocated: r.held.toString(),
+                coolingDown: r.cooling.toString(),
+                free: r.free.toString(),
+                heldUnreportedBlocks: BigInt(r.unreportedBlocks),
+                heldReportedAtUnixMs: BigInt(r.oldestReportAt ?? 0),
+                heldReportAgeMs: BigInt(
+                  r.oldestReportAt === undefined ? 0 : Math.max(0, at - r.oldestReportAt),
+                ),
               },
               blocksLeased: BigInt(r.leasedBlocks),
               subnets: r.subnets,
