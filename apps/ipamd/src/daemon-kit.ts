@@ -207,23 +207,24 @@ function torLabel(scope: ScopeRef): string {
 /**
  * Reads the cluster state's subnet usage into the pool gauges at each scrape. The cluster (L1)
  * tracks only direct-mode cool-down; block-mode addresses cool down on the node that released
- * them: with `agent` (role all, one node) its own per-subnet cooling count is added, otherwise
- * what the holders of the blocks last reported to this server (`reports`).
+ * them: what their holders last reported to this server (`reports`), and with `agent` (role
+ * all) that node's own count, read live instead of its report.
  */
 export function exportClusterPool(
   metrics: IpamMetrics,
   state: ClusterState,
-  sources: { readonly agent?: Pick<Agent, "allocator">; readonly reports?: NodeReports } = {},
+  sources: {
+    readonly agent?: Pick<Agent, "allocator" | "nodeId">;
+    readonly reports?: NodeReports | undefined;
+  } = {},
 ): void {
   metrics.setPoolSource(() => {
     const blockCooling = new Map<string, number>();
-    if (sources.agent !== undefined) {
-      for (const u of sources.agent.allocator.usage(Date.now()))
-        blockCooling.set(u.subnet, u.cooling);
-    } else {
-      for (const [subnet, r] of reportedUsageBySubnet(state, sources.reports))
-        blockCooling.set(subnet, Number(r.cooling));
-    }
+    for (const u of sources.agent?.allocator.usage(Date.now()) ?? [])
+      blockCooling.set(u.subnet, u.cooling);
+    const reported = reportedUsageBySubnet(state, sources.reports, sources.agent?.nodeId);
+    for (const [subnet, r] of reported)
+      blockCooling.set(subnet, (blockCooling.get(subnet) ?? 0) + Number(r.cooling));
     return state.subnetUsage().map((u) => ({
       subnet: u.subnet,
       purpose: u.purpose,

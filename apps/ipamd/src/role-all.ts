@@ -166,7 +166,7 @@ async function startAll(
   agent.startMaintenance(1000);
 
   const handlers = ipamHandlers(agent, metrics);
-  exportClusterPool(metrics, cluster.state, { agent });
+  exportClusterPool(metrics, cluster.state, { agent, reports: cluster.reports });
   exportAgent(metrics, agent, cluster);
   if (cluster instanceof LocalCluster) {
     const raft = cluster.raft;

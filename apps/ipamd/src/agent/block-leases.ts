@@ -59,14 +59,29 @@ export class BlockLeases {
         const running = this.#leasing.get(need.requestKey);
         if (running !== undefined) return running;
         allocator.markRequested(need.requestKey);
-        const p = cluster
-          .execute({
+        const leaseFrom = (subnet: string | undefined) =>
+          cluster.execute({
             type: "lease-block",
             at: now,
             node: nodeId,
             purpose: need.purpose,
             family: need.family,
-            ...(need.subnetId === undefined ? {} : { subnet: need.subnetId }),
+            ...(subnet === undefined ? {} : { subnet }),
+          });
+        const p = leaseFrom(need.subnetId)
+          .catch((err: unknown) => {
+            // The held subnet has no free block (or drains): any subnet of the purpose and
+            // family will do, in the cluster's order (TOR, then the pod's spill, then the
+            // zone's). Without this, a rack whose blocks are all in use or cooling down refused
+            // pods while the spill subnet sat unused.
+            const code = (err as { code?: unknown }).code;
+            if (need.subnetId === undefined || (code !== "POOL_EXHAUSTED" && code !== "DRAINING"))
+              throw err;
+            log.info(
+              { subnet: need.subnetId, purpose: need.purpose, family: need.family },
+              "no free block in the held subnet: leasing from the next subnet of the purpose",
+            );
+            return leaseFrom(undefined);
           })
           .then((result) => {
             const lease = result.value;

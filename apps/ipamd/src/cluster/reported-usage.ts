@@ -39,11 +39,13 @@ export function addReportedUsage(a: ReportedUsage, b: ReportedUsage): ReportedUs
 /**
  * Per block-mode subnet of `state` (by id), what the holders of its leased blocks reported to
  * this server. Direct-mode subnets are not listed (L1 knows their counts exactly). Without
- * `reports` (a process that keeps none) every leased block is unreported.
+ * `reports` (a process that keeps none) every leased block is unreported. The blocks of `skip`
+ * (a node whose counts the caller has first-hand: role all's own agent) are left out.
  */
 export function reportedUsageBySubnet(
   state: ClusterState,
   reports: NodeReports | undefined,
+  skip?: string,
 ): Map<string, ReportedUsage> {
   const byNode = new Map<string, { at: number; blocks: Map<string, NodeBlockReport> } | null>();
   const reportOf = (node: string) => {
@@ -63,6 +65,7 @@ export function reportedUsageBySubnet(
     if (view.mode !== "block") continue;
     const usage = noReportedUsage();
     for (const lease of state.subnetHoldings(view.subnet.id)?.blocks ?? []) {
+      if (lease.node === skip) continue;
       const report = reportOf(lease.node);
       const block = report?.blocks.get(lease.cidr);
       if (report === null || block === undefined) {
