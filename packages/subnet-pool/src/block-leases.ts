@@ -11,7 +11,7 @@ import {
   requireFamily,
   requireString,
 } from "./command-args.js";
-import type { LeaseBlockCommand, ReleaseBlockCommand } from "./commands.js";
+import type { ClaimBlockCommand, LeaseBlockCommand, ReleaseBlockCommand } from "./commands.js";
 import type { Registry } from "./registry.js";
 import type { Reservations } from "./reservations.js";
 import { reservedReason } from "./reserved-reason.js";
@@ -194,6 +194,54 @@ export class BlockLeases {
       cidr: cidr.toString(),
       node,
     });
+  }
+
+  /** The claim-block command (see {@link ClaimBlockCommand}). */
+  claimBlock(c: ClaimBlockCommand): BlockLease {
+    const node = this.#registry.requireNode(c.node, "claim-block.node").id;
+    const text = requireString(c.cidr, "claim-block.cidr");
+    const cidr = Cidr.tryParse(text);
+    if (cidr === undefined)
+      fail("INVALID_ARGUMENT", `claim-block.cidr: ${text} is not a valid CIDR`, {
+        field: "cidr",
+        cidr: text,
+      });
+    const st = [...this.#subnets.unordered()].find(
+      (x) => !x.direct && x.geometry.cidr.contains(cidr) && cidr.prefix === x.subnet.blockPrefix,
+    );
+    if (st === undefined)
+      fail("NOT_FOUND", `claim-block.cidr: ${cidr} is no block of a block-mode subnet`, {
+        field: "cidr",
+        cidr: cidr.toString(),
+      });
+    const index = st.geometry.cidr.indexOfSubBlock(cidr);
+    const blocks = this.#bySubnet.get(st.subnet.id) as BlockIndex<BlockOwner>;
+    const owner = blocks.owner(index);
+    if (owner?.node === node) return this.#view(st, node, index, owner);
+    if (owner !== undefined)
+      fail("CONFLICT", `claim-block: ${cidr} is leased to node ${owner.node}, not ${node}`, {
+        cidr: cidr.toString(),
+        owner: owner.node,
+      });
+    if (!this.#candidates.reachable(node, st))
+      fail(
+        "INVALID_ARGUMENT",
+        `claim-block.cidr: ${cidr} is in subnet ${st.subnet.id}, which node ${node} may not use`,
+        { field: "cidr", cidr: cidr.toString(), subnet: st.subnet.id },
+      );
+    if (this.#coveredNext(st, index) >= 0n)
+      fail("INVALID_ARGUMENT", `claim-block.cidr: ${cidr} lies entirely inside reserved ranges`, {
+        field: "cidr",
+        cidr: cidr.toString(),
+      });
+    if (st.draining)
+      fail("DRAINING", `subnet ${st.subnet.id} is ${st.removing ? "being removed" : "draining"}`, {
+        subnet: st.subnet.id,
+      });
+    this.#registry.requireActiveNode(node, "claim-block.node");
+    const leased: BlockOwner = { node, leasedAt: c.at };
+    this.lease(st, index, leased);
+    return this.#view(st, node, index, leased);
   }
 
   /** Releases every block a node holds; returns their CIDRs, sorted. */

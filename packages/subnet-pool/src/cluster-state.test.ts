@@ -876,6 +876,41 @@ describe("ClusterState: snapshot and stats", () => {
   });
 });
 
+describe("ClusterState: claim-block (re-adopting a block after a restore)", () => {
+  it("leases exactly that block iff it is free, idempotently, and never takes another node's", () => {
+    const state = fresh();
+    const claim = (node: string, cidr: string, at = 5) =>
+      state.apply({ type: "claim-block", at, node, cidr });
+    // A block in the middle of the subnet: exactly that one, not the lowest free.
+    const got = value(claim("node-a1", "10.99.1.0/26"));
+    expect(got).toMatchObject({ node: "node-a1", cidr: "10.99.1.0/26", state: "leased" });
+    expect(state.nodeLeases("node-a1").map((l) => l.cidr)).toEqual(["10.99.1.0/26"]);
+    // Idempotent for its holder (a retry after a lost answer).
+    expect(value(claim("node-a1", "10.99.1.0/26", 9))).toEqual(got);
+    expect(state.nodeLeases("node-a1")).toHaveLength(1);
+    // Another node's block is refused, naming the holder; nothing changes.
+    const other = claim("node-a2", "10.99.1.0/26");
+    expect(errorCode(other)).toBe("CONFLICT");
+    expect(other.ok ? undefined : other.error.details).toMatchObject({ owner: "node-a1" });
+    expect(state.nodeLeases("node-a2")).toEqual([]);
+    // Not a block of a block-mode subnet; outside the node's path; a draining subnet.
+    expect(errorCode(claim("node-a1", "10.99.1.0/27"))).toBe("NOT_FOUND");
+    expect(errorCode(claim("node-a1", "10.99.16.0/26"))).toBe("INVALID_ARGUMENT");
+    value(state.apply({ type: "drain-subnet", at: 6, subnet: "tor-a1-1-default-v4" }));
+    expect(errorCode(claim("node-a1", "10.99.2.0/26"))).toBe("DRAINING");
+    // A lease-block after the claim never hands the claimed block to anyone else.
+    value(
+      state.apply({ type: "drain-subnet", at: 7, subnet: "tor-a1-1-default-v4", draining: false }),
+    );
+    for (let i = 0; i < 40; i++) {
+      const l = value(
+        state.apply({ type: "lease-block", at: 8, node: "node-a2", purpose: "default", family: 4 }),
+      );
+      expect(l.cidr).not.toBe("10.99.1.0/26");
+    }
+  });
+});
+
 describe("ClusterState: static addresses and capacity", () => {
   const message = (r: CommandResult): string =>
     r.ok ? "ok" : `${r.error.code}: ${r.error.message}`;

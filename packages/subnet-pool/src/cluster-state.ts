@@ -126,6 +126,8 @@ export class ClusterState {
         return p.leases.leaseBlock(command);
       case "release-block":
         return releaseBlock(p, command);
+      case "claim-block":
+        return p.leases.claimBlock(command);
       case "allocate-direct":
         return p.direct.allocateDirect(command);
       case "release-direct":

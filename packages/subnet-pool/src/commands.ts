@@ -26,6 +26,7 @@ export type ClusterCommand =
   | DrainSubnetCommand
   | LeaseBlockCommand
   | ReleaseBlockCommand
+  | ClaimBlockCommand
   | AllocateDirectCommand
   | ReleaseDirectCommand
   | ReserveCommand
@@ -47,6 +48,7 @@ export const COMMAND_TYPES = [
   "reserve",
   "unreserve",
   "batch",
+  "claim-block",
 ] as const;
 
 export type CommandType = (typeof COMMAND_TYPES)[number];
@@ -199,6 +201,24 @@ export interface ReleaseBlockCommand {
 }
 
 /**
+ * Re-claims one exact block for the node that serves it (after a disaster restore from an
+ * older backup, the cluster may not know blocks agents still serve): leases block `cidr` to
+ * `node` if and only if it is free in the cluster. Idempotent: a block already leased to `node`
+ * is returned as it is (in its state: a revoked one stays revoked). Refused, changing nothing:
+ * `CONFLICT` when another node holds it (`details.owner`), `DRAINING` when its subnet drains or
+ * is being removed, `NOT_FOUND` for an unknown node or a CIDR that is no block of a block-mode
+ * subnet, `INVALID_ARGUMENT` for a block outside the node's path subnets or one lying entirely
+ * inside reserved ranges, and the node's deregistration refusal.
+ */
+export interface ClaimBlockCommand {
+  readonly type: "claim-block";
+  readonly at: number;
+  readonly node: string;
+  /** The block's CIDR (a block of its subnet: the subnet's block prefix). */
+  readonly cidr: string;
+}
+
+/**
  * Allocates one address of a direct-mode subnet to `key` (idempotent per key and family:
  * a repeat returns the same address). `address` asks for a specific one.
  */
@@ -345,6 +365,7 @@ export interface CommandValues {
   reserve: Reservation;
   unreserve: Reservation;
   batch: readonly CommandResult[];
+  "claim-block": BlockLease;
 }
 
 /** The result type of a command. */

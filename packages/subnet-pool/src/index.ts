@@ -21,6 +21,7 @@ export type {
   ApplyTopologyCommand,
   ApplyTopologyValue,
   BatchCommand,
+  ClaimBlockCommand,
   ClusterCommand,
   CommandError,
   CommandResult,
