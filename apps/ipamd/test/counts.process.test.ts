@@ -148,9 +148,7 @@ describe("exact counts: one server, two agents", () => {
     // 2^64 addresses: network and gateway reserved, the rest can be handed out.
     expect(BigInt(counts?.capacity ?? "") + BigInt(counts?.reserved ?? "")).toBe(2n ** 64n);
     expect(counts?.capacity).toBe("18446744073709551614");
-    expect(BigInt(counts?.free ?? "") + BigInt(counts?.leased ?? "")).toBe(
-      18446744073709551614n,
-    );
+    expect(BigInt(counts?.free ?? "") + BigInt(counts?.leased ?? "")).toBe(18446744073709551614n);
     // The TOR has subnets of both families: one entry each, IPv4 first.
     const tor = await l1.getStats({ level: StatsLevel.TOR, id: "tor-c1" });
     expect(tor.entries.map((e) => [e.id, e.family, e.subnets])).toEqual([

@@ -68,6 +68,7 @@ export const IPAM_ACCESS_POLICY: AccessPolicy = new Map<string, AccessRule>([
   ["ipam.v1.Cluster/LeaseBlock", ownNode("leases a block to a node")],
   ["ipam.v1.Cluster/ReportNode", ownNode("reports what a node's pods hold")],
   ["ipam.v1.Cluster/ReleaseBlock", ownNode("releases a node's block")],
+  ["ipam.v1.Cluster/ClaimBlock", ownNode("re-claims a block for a node")],
   ["ipam.v1.Cluster/AllocateDirect", ownNode("allocates addresses for a node", itemNodes)],
   ["ipam.v1.Cluster/ReleaseDirect", { roles: EVERYONE, what: "releases direct allocations" }],
   ["ipam.v1.Cluster/GetStats", read("reads pool statistics")],

@@ -19,6 +19,7 @@ import {
   AllocateDirectRequestSchema,
   ApplyTopologyRequestSchema,
   BlockReportSchema,
+  ClaimBlockRequestSchema,
   type Cluster,
   DeregisterNodeRequestSchema,
   DirectAllocateItemSchema,
@@ -333,6 +334,7 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     address: ipAddress,
   }),
   releaseBlock: messageLimits(ReleaseBlockRequestSchema, { nodeId: topologyId, cidr: cidrText }),
+  claimBlock: messageLimits(ClaimBlockRequestSchema, { nodeId: topologyId, cidr: cidrText }),
   allocateDirect: messageLimits(AllocateDirectRequestSchema, {
     items: list(
       MAX_DIRECT_BATCH,

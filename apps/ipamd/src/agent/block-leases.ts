@@ -174,6 +174,41 @@ export class BlockLeases {
         "blocks held by this node are not leased to it in the cluster (declared dead?): serving nothing new from them, keeping their records",
       );
     }
+    await this.#reclaim(listed, new Set(lost));
+  }
+
+  /**
+   * Claims back every lost block (held here, not listed for this node) that the cluster has
+   * free: after a disaster restore from an older backup the cluster may not know blocks whose
+   * pods still run here. `claim-block` leases exactly that block iff nobody holds it, so the
+   * pods keep their addresses and the cluster learns them; a block another node holds, or a
+   * node the cluster does not know (declared dead), stays lost (no new address from it).
+   */
+  async #reclaim(listed: ReadonlySet<string>, fresh: ReadonlySet<string>): Promise<void> {
+    const { allocator, cluster, nodeId, log } = this.#o;
+    for (const cidr of [...this.#lost].sort()) {
+      if (listed.has(cidr)) continue;
+      try {
+        const r = await cluster.execute({
+          type: "claim-block",
+          at: Date.now(),
+          node: nodeId,
+          cidr,
+        });
+        const state = r.value.state ?? "leased";
+        allocator.setBlockState(cidr, state);
+        this.#lost.delete(cidr);
+        log.warn(
+          { block: cidr, state },
+          "re-claimed a block this node serves that the cluster had free (restored from an older backup?)",
+        );
+      } catch (err) {
+        // Logged with the lost-blocks error the first time; at debug level on every retry.
+        const code = (err as { code?: unknown }).code;
+        const level = fresh.has(cidr) ? "warn" : "debug";
+        log[level]({ block: cidr, code, err }, "lost block not re-claimed");
+      }
+    }
   }
 
   /** Held blocks the cluster no longer lists for this node, sorted (see {@link refresh}). */

@@ -105,6 +105,16 @@ export function clusterAllocationHandlers(
       }
     },
 
+    claimBlock: async (req) => {
+      const node = requireText("node_id", req.nodeId);
+      const cidr = requireText("cidr", req.cidr);
+      if (Cidr.tryParse(cidr) === undefined) {
+        throw new IpamdError("INVALID_ARGUMENT", `cidr: ${cidr} is not a valid CIDR`);
+      }
+      const r = await cluster.execute({ type: "claim-block", at: now(), node, cidr });
+      return { block: wireBlock(r.value) };
+    },
+
     allocateDirect: async (req) => {
       checkBatch("items", req.items.length);
       if (req.items.length === 0) return { results: [] };

@@ -33,6 +33,7 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "drainSubnet",
   "leaseBlock",
   "releaseBlock",
+  "claimBlock",
   "allocateDirect",
   "releaseDirect",
   "addVoter",

@@ -91,6 +91,13 @@ export async function runRemoteCommand(
       );
       return { node: command.node, cidr: command.cidr };
     }
+    case "claim-block": {
+      const r = await remote.call("ClaimBlock", (c, o) =>
+        c.claimBlock({ nodeId: command.node, cidr: command.cidr }, o),
+      );
+      if (r.block === undefined) throw new IpamdError("INTERNAL", "ClaimBlock: no block");
+      return remote.lease(r.block);
+    }
     case "allocate-direct": {
       const [one] = await allocateDirect(remote, [command]);
       if (one === undefined || !one.ok) {
