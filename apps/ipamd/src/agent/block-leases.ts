@@ -18,6 +18,9 @@ export interface BlockLeasesOptions {
   readonly metrics?: IpamMetrics | undefined;
 }
 
+/** First delay before a refused `claim-block` of a lost block is tried again, ms. */
+const CLAIM_RETRY_MS = 30_000;
+
 function leasedBlock(lease: BlockLease) {
   return { subnet: lease.subnet.id, cidr: lease.cidr, leasedAt: lease.leasedAt };
 }
@@ -39,6 +42,8 @@ export class BlockLeases {
   readonly #leasing = new Map<string, Promise<void>>();
   /** Held blocks the cluster no longer lists for this node (served no more), by CIDR. */
   readonly #lost = new Set<string>();
+  /** Per lost block whose claim was refused: when to try again (ms) and the last delay. */
+  readonly #claimRetry = new Map<string, { at: number; delay: number }>();
 
   constructor(options: BlockLeasesOptions) {
     this.#o = options;
@@ -186,8 +191,15 @@ export class BlockLeases {
    */
   async #reclaim(listed: ReadonlySet<string>, fresh: ReadonlySet<string>): Promise<void> {
     const { allocator, cluster, nodeId, log } = this.#o;
+    const now = Date.now();
+    for (const [cidr] of this.#claimRetry) if (!this.#lost.has(cidr)) this.#claimRetry.delete(cidr);
     for (const cidr of [...this.#lost].sort()) {
       if (listed.has(cidr)) continue;
+      // A refused claim is a log entry too: retry after 30 s, doubling up to 10 min.
+      const retry = this.#claimRetry.get(cidr);
+      if (retry !== undefined && now < retry.at) continue;
+      const delay = Math.min(retry === undefined ? CLAIM_RETRY_MS : retry.delay * 2, 600_000);
+      this.#claimRetry.set(cidr, { at: now + delay, delay });
       try {
         const r = await cluster.execute({
           type: "claim-block",
@@ -198,6 +210,7 @@ export class BlockLeases {
         const state = r.value.state ?? "leased";
         allocator.setBlockState(cidr, state);
         this.#lost.delete(cidr);
+        this.#claimRetry.delete(cidr);
         log.warn(
           { block: cidr, state },
           "re-claimed a block this node serves that the cluster had free (restored from an older backup?)",
