@@ -156,7 +156,7 @@ describe("ipamd --kubernetes against an API stand-in", () => {
           "--k8s-pod-grace",
           "1",
         ],
-        { NODE_NAME: "worker-1" },
+        { env: { NODE_NAME: "worker-1" } },
       ),
     );
     ipam = createIpamClient({ addresses: [`unix:${agentSock}`], deadlineMs: 30_000 });

@@ -89,13 +89,24 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free TCP port on 127.0.0.1 between ${low} and ${high}`);
 }
 
-/** Starts `node dist/main.js ...args` (with `env` added); stdout is ignored, stderr is collected. */
+/** Options of {@link spawnIpamd}. */
+export interface SpawnOptions {
+  /** Variables added to the test's environment (e.g. `NODE_NAME`). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Node flags before the script, e.g. `--cpu-prof` (benchmarks). */
+  readonly nodeArgs?: readonly string[];
+  /** Another build's entry point (a same-run baseline); default {@link IPAMD_MAIN}. */
+  readonly main?: string;
+}
+
+/** Starts `node ...nodeArgs dist/main.js ...args`; stdout is ignored, stderr is collected. */
 export function spawnIpamd(
   name: string,
   args: readonly string[],
-  env?: Readonly<Record<string, string>>,
+  options: SpawnOptions = {},
 ): IpamdProcess {
-  const child = spawn(process.execPath, [IPAMD_MAIN, ...args], {
+  const { env, nodeArgs = [], main = IPAMD_MAIN } = options;
+  const child = spawn(process.execPath, [...nodeArgs, main, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
   });
