@@ -121,4 +121,51 @@ describe("RaftNode I/O ordering", () => {
       position(strict.events, isAppendOf(strict.index)),
     );
   });
+
+  it("a leader's appends leave through a transport that writes from the event loop before its own write", async () => {
+    // Like the gRPC transport: send() queues and the bytes leave in a microtask (HTTP/2 even in
+    // a later phase of the loop). A leader that wrote synchronously in the same turn would hold
+    // its appends back until its own write was durable, serialising the two fsyncs.
+    const events: Event[] = [];
+    const network = new MemoryNetwork();
+    const voters = ["a", "b", "c"];
+    const nodes = voters.map((id, i) => {
+      const inner = network.transport(id);
+      const wire: Transport = {
+        send: (to, messages) =>
+          queueMicrotask(() => {
+            for (const message of messages) events.push({ kind: "send", node: id, message });
+            inner.send(to, messages);
+          }),
+        onReceive: (h) => inner.onReceive(h),
+        close: () => inner.close(),
+      };
+      return createRaftNode({
+        id,
+        storage: new LoggingStorage(id, events),
+        stateMachine: new KvStateMachine(),
+        transport: wire,
+        bootstrap: { voters, learners: [] },
+        random: createSeededRandom(i + 1),
+        tickMs: 10,
+        electionTicks: id === "a" ? 5 : 300,
+      });
+    });
+    try {
+      const until = Date.now() + 20_000;
+      while (nodes[0]!.status().role !== "leader") {
+        if (Date.now() > until) throw new Error("a did not become leader within 20 s");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await nodes[0]!.propose(put("warm", "up"));
+      events.length = 0;
+      await nodes[0]!.propose(put("k", "v"));
+      const index = nodes[0]!.status().lastIndex;
+      expect(position(events, isAppendOf(index))).toBeLessThan(
+        position(events, isPersist("a", index)),
+      );
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  });
 });

@@ -302,6 +302,7 @@ export class RaftNode<Result = unknown> {
   private process(): void {
     if (this.lifecycle !== "running" || this.processing) return;
     this.processing = true;
+    let yielded = false;
     try {
       this.flushBatchRead();
       // Bounded so that a flood of work cannot starve timers and I/O callbacks.
@@ -310,29 +311,76 @@ export class RaftNode<Result = unknown> {
         round < 16 && this.lifecycle === "running" && this.raw.hasReady();
         round++
       ) {
-        this.handleReady(this.raw.ready());
+        const rd = this.raw.ready();
+        if (this.sendBeforePersist(rd)) {
+          // The transport puts messages on the wire from the event loop (gRPC/HTTP2 writes
+          // leave in a later phase of the loop), and a synchronous write here would hold them
+          // back until it is durable: the followers would persist only after the leader did.
+          // So the leader's own write and the rest of this Ready run one turn later, and
+          // `processing` stays set until then (peers' messages and proposals that arrive in
+          // between are stepped into the core, which allows that before `advance`).
+          this.send(rd.messages);
+          yielded = true;
+          this.schedule(() => this.finishDeferred(rd));
+          return;
+        }
+        this.handleReady(rd, false);
         this.raw.advance();
       }
-      if (this.lifecycle !== "running") return;
-      this.maybeSnapshot();
-      if (this.raw.hasReady()) this.requestProcessing();
+      this.afterReadyLoop();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      if (!yielded) this.processing = false;
+    }
+  }
+
+  /** The second half of a Ready whose messages a leader sent first (see {@link process}). */
+  private finishDeferred(rd: Ready): void {
+    if (this.lifecycle !== "running") {
+      // Stopped or failed in between: nothing of this batch was acknowledged by this node.
+      this.processing = false;
+      return;
+    }
+    try {
+      this.handleReady(rd, true);
+      this.raw.advance();
+      this.afterReadyLoop();
     } catch (err) {
       this.fail(err);
     } finally {
       this.processing = false;
     }
+    // Work that arrived while the write was pending.
+    if (this.lifecycle === "running" && this.raw.hasReady()) this.requestProcessing();
   }
 
-  private handleReady(rd: Ready): void {
-    // §10.2.1: a leader may replicate entries while it writes them itself, as long as nothing in
-    // the batch depends on a term or vote that is not yet durable.
+  private afterReadyLoop(): void {
+    if (this.lifecycle !== "running") return;
+    this.maybeSnapshot();
+    if (this.raw.hasReady()) this.requestProcessing();
+  }
+
+  /**
+   * §10.2.1: a leader may replicate entries while it writes them itself, as long as nothing in
+   * the batch depends on a term or vote that is not yet durable. True when `rd` is such a batch
+   * and has both messages to send and something to write.
+   */
+  private sendBeforePersist(rd: Ready): boolean {
     const hs = rd.hardState;
-    const sendFirst =
+    return (
       this.leaderSendsFirst &&
       rd.snapshot === undefined &&
       (rd.softState?.role ?? this.role) === "leader" &&
-      (hs === undefined || (hs.term === this.durableTerm && hs.vote === this.durableVote));
-    if (sendFirst && rd.messages.length > 0) this.send(rd.messages);
+      (hs === undefined || (hs.term === this.durableTerm && hs.vote === this.durableVote)) &&
+      rd.messages.length > 0 &&
+      (rd.entries.length > 0 || hs !== undefined)
+    );
+  }
+
+  /** Persist, send (unless `sent`: the messages already left), apply; see the Ready contract. */
+  private handleReady(rd: Ready, sent: boolean): void {
+    const hs = rd.hardState;
 
     // 1. Persist, in the order of the Ready contract.
     const t0 = this.clock.now();
@@ -350,7 +398,7 @@ export class RaftNode<Result = unknown> {
     }
 
     // 2. Send, one batch per peer.
-    if (!sendFirst && rd.messages.length > 0) this.send(rd.messages);
+    if (!sent && rd.messages.length > 0) this.send(rd.messages);
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
 
     // 3. Install a received snapshot, apply committed entries, answer reads.
