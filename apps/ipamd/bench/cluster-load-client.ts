@@ -17,6 +17,8 @@ import {
   AllocateDirectRequestSchema,
   AllocateDirectResponseSchema,
   Family,
+  GetStatusRequestSchema,
+  GetStatusResponseSchema,
   LeaseBlockRequestSchema,
   LeaseBlockResponseSchema,
 } from "@ipam/grpc-server";
@@ -24,7 +26,7 @@ import { PutRequestSchema, PutResponseSchema } from "../src/gen/etcdserverpb/rpc
 import { drive } from "./drive.js";
 
 /** What one call writes. */
-export type ClusterLoadOp = "etcd-put" | "allocate-direct" | "lease-block";
+export type ClusterLoadOp = "etcd-put" | "allocate-direct" | "lease-block" | "get-status";
 
 /** One request of the parent: drive `op` against `addresses` with `concurrency` loops. */
 export interface ClusterLoadRequest {
@@ -156,6 +158,17 @@ function operation(request: ClusterLoadRequest): (w: number, i: number) => Promi
         if (one?.case !== "address") {
           throw new Error(`AllocateDirect: ${JSON.stringify(one?.value)}`);
         }
+      };
+    case "get-status":
+      // No Raft: the server's RPC stack alone (a local read of its status).
+      return async (w) => {
+        await call(
+          at(w),
+          "/ipam.v1.Cluster/GetStatus",
+          GetStatusRequestSchema,
+          GetStatusResponseSchema,
+          create(GetStatusRequestSchema, {}),
+        );
       };
     case "lease-block":
       return async (w, i) => {

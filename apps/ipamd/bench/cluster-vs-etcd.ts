@@ -33,6 +33,7 @@ import {
   freePort,
   type IpamdProcess,
   killAll,
+  type SpawnOptions,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -51,6 +52,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROCS = Number(process.env.BENCH_CLIENT_PROCS ?? 4);
 const ELECTION_MS = Number(process.env.BENCH_ELECTION_MS ?? 1000);
 const PROFILE_DIR = process.env.BENCH_PROFILE;
+/**
+ * BENCH_BASELINE_MAIN=path/to/dist/main.js: a second trio of servers runs that build (e.g. main's)
+ * in the same rounds, so a change is compared with what it replaces in the same run.
+ */
+const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 /** BENCH_ONLY=allocate-direct|lease-block: one ipamd operation only. */
 const ONLY = process.env.BENCH_ONLY;
 const CONCURRENCY = 64;
@@ -149,7 +155,7 @@ async function runRound(
   const used = procs.slice(0, Math.min(procs.length, concurrency));
   const per = concurrency / used.length;
   const pids = side.pids();
-  const serverBefore = pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  const serverBefore = pids.reduce<number>((sum, pid) => sum + processCpuMs(pid), 0);
   const tag = `${randomBytes(3).toString("hex")}-${tagSeq++}`;
   const started = performance.now();
   const results = await Promise.all(
@@ -166,7 +172,7 @@ async function runRound(
     ),
   );
   const wallMs = performance.now() - started;
-  const serverMs = pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - serverBefore;
+  const serverMs = pids.reduce<number>((sum, pid) => sum + processCpuMs(pid), 0) - serverBefore;
   return {
     rate: results.reduce((sum, r) => sum + r.calls / (r.elapsedMs / 1000), 0),
     latencies: results.flatMap((r) => r.latencies),
@@ -195,12 +201,27 @@ function combine(rounds: readonly Round[]): Driven & { client: number; server: n
   };
 }
 
-async function main(): Promise<void> {
-  const dir = tempDir("ipamd-vs-etcd");
-  const topology = benchTopology(dir);
-  const servers: { id: string; address: string; proc: IpamdProcess; client: ClusterClient }[] = [];
-  const nodeArgs = PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`];
-  for (const id of ["s1", "s2", "s3"]) {
+interface Server {
+  readonly id: string;
+  readonly address: string;
+  readonly proc: IpamdProcess;
+  readonly client: ClusterClient;
+}
+
+interface Group {
+  readonly servers: readonly Server[];
+  readonly leader: Server;
+}
+
+/** Three servers (ids `${prefix}1..3`) with 64 registered nodes; resolves once they have a leader. */
+async function startGroup(
+  prefix: string,
+  dir: string,
+  topology: string,
+  options: SpawnOptions,
+): Promise<Group> {
+  const servers: Server[] = [];
+  for (const id of [1, 2, 3].map((n) => `${prefix}${n}`)) {
     const address = `127.0.0.1:${await freePort()}`;
     const first = servers[0]?.address;
     const args = ["--role", "server", "--node-id", id, "--data-dir", join(dir, id)]
@@ -210,7 +231,7 @@ async function main(): Promise<void> {
     servers.push({
       id,
       address,
-      proc: spawnIpamd(id, args, { nodeArgs }),
+      proc: spawnIpamd(id, args, options),
       client: createClusterClient({ addresses: [address] }),
     });
   }
@@ -231,6 +252,18 @@ async function main(): Promise<void> {
   for (let w = 0; w < CONCURRENCY; w++) {
     await leader.client.registerNode({ nodeId: `bench-${w}`, torId: TOR });
   }
+  return { servers, leader };
+}
+
+async function main(): Promise<void> {
+  const dir = tempDir("ipamd-vs-etcd");
+  const topology = benchTopology(dir);
+  const nodeArgs = PROFILE_DIR === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`];
+  const ours = await startGroup("s", dir, topology, { nodeArgs });
+  const base =
+    BASELINE_MAIN === undefined
+      ? undefined
+      : await startGroup("b", dir, topology, { main: BASELINE_MAIN });
   const etcd: EtcdCluster = await startEtcdCluster(3);
   const etcdLeader = await etcd.leader();
 
@@ -259,78 +292,96 @@ async function main(): Promise<void> {
   const procs = Array.from({ length: PROCS }, () => new LoadProcess());
   await Promise.all(procs.map((p) => p.ready));
 
-  const ipamdPids = () => servers.map((s) => s.proc.pid);
   const etcdPids = () => etcd.members.map((m) => m.proc.pid);
-  const all = servers.map((s) => s.address);
   const etcdAll = etcd.members.map((m) => m.endpoint);
-  const targets = [
-    { label: "to the leader", ipamd: [leader.address], etcd: [etcdLeader.endpoint] },
-    { label: "spread over 3 servers", ipamd: all, etcd: etcdAll },
-  ] as const;
+  /** The sides driven in each round: etcd first (the baseline), then ours, then main's build. */
+  const groups = [
+    { name: "ipamd", group: ours },
+    ...(base === undefined ? [] : [{ name: "ipamd baseline build", group: base }]),
+  ];
   const ops: [ClusterLoadOp, string][] = (
     [
       ["allocate-direct", "AllocateDirect (1 address)"],
       ["lease-block", "LeaseBlock"],
+      ["get-status", "GetStatus (no Raft: the RPC stack alone)"],
     ] as [ClusterLoadOp, string][]
   ).filter(([op]) => ONLY === undefined || op === ONLY);
 
   const rows: Row[] = [];
   for (const [op, opName] of ops) {
     for (const concurrency of [1, CONCURRENCY]) {
-      for (const target of targets) {
-        if (concurrency === 1 && target.label !== "to the leader") continue;
-        const mine: Round[] = [];
-        const theirs: Round[] = [];
+      for (const spread of [false, true]) {
+        if (concurrency === 1 && spread) continue;
+        const where = spread ? "spread over 3 servers" : "to the leader";
+        const addressesOf = (g: Group) =>
+          spread ? g.servers.map((s) => s.address) : [g.leader.address];
+        const etcdRounds: Round[] = [];
+        const rounds: Round[][] = groups.map(() => []);
         for (let round = 0; round < ROUNDS; round++) {
-          theirs.push(
+          etcdRounds.push(
             await runRound(
               procs,
-              { op: "etcd-put", addresses: target.etcd, pids: etcdPids },
+              {
+                op: "etcd-put",
+                addresses: spread ? etcdAll : [etcdLeader.endpoint],
+                pids: etcdPids,
+              },
               concurrency,
               valueBytes,
             ),
           );
-          mine.push(
-            await runRound(
-              procs,
-              { op, addresses: target.ipamd, pids: ipamdPids },
-              concurrency,
-              valueBytes,
-            ),
-          );
+          for (const [k, { group }] of groups.entries()) {
+            rounds[k]?.push(
+              await runRound(
+                procs,
+                {
+                  op,
+                  addresses: addressesOf(group),
+                  pids: () => group.servers.map((s) => s.proc.pid),
+                },
+                concurrency,
+                valueBytes,
+              ),
+            );
+          }
         }
-        const label = `${concurrency} client${concurrency === 1 ? "" : "s"} ${target.label}`;
-        const e = combine(theirs);
-        const m = combine(mine);
-        const base = runRows(
+        const label = `${concurrency} client${concurrency === 1 ? "" : "s"} ${where}`;
+        const e = combine(etcdRounds);
+        const etcdRows = runRows(
           `cluster-vs-etcd etcd: PUT (${valueBytes} B value) for ${opName}, ${label}`,
           "writes/s",
           e,
         );
-        const ours = runRows(`cluster-vs-etcd ipamd: ${opName}, ${label}`, "writes/s", m, {
-          baseline: base,
-        });
         rows.push(
-          { ...base.rate, clientCpuCores: e.client, serverCpuCores: e.server },
-          base.latency,
-          { ...ours.rate, clientCpuCores: m.client, serverCpuCores: m.server },
-          ours.latency,
+          { ...etcdRows.rate, clientCpuCores: e.client, serverCpuCores: e.server },
+          etcdRows.latency,
         );
-        console.log(
-          `${opName}, ${label}: ipamd ${Math.round(m.rate)}/s (clients ${m.client} cores, servers ${m.server}), ` +
-            `etcd ${Math.round(e.rate)}/s (clients ${e.client}, servers ${e.server}), ratio ${ours.rate.ratio} ` +
-            `(load ${loadavg()[0]?.toFixed(1)})`,
-        );
+        const line = [`${opName}, ${label} (load ${loadavg()[0]?.toFixed(1)}):`];
+        line.push(`etcd ${Math.round(e.rate)}/s (clients ${e.client} cores, servers ${e.server})`);
+        for (const [k, { name }] of groups.entries()) {
+          const m = combine(rounds[k] ?? []);
+          const r = runRows(`cluster-vs-etcd ${name}: ${opName}, ${label}`, "writes/s", m, {
+            baseline: etcdRows,
+          });
+          rows.push({ ...r.rate, clientCpuCores: m.client, serverCpuCores: m.server }, r.latency);
+          line.push(
+            `${name} ${Math.round(m.rate)}/s = ${r.rate.ratio}x etcd (clients ${m.client}, servers ${m.server})`,
+          );
+        }
+        console.log(line.join("; "));
       }
     }
   }
   for (const p of procs) p.close();
-  for (const s of servers) s.client.close();
+  const everyServer = groups.flatMap((g) => g.group.servers);
+  for (const s of everyServer) s.client.close();
   if (PROFILE_DIR !== undefined) {
     // --cpu-prof writes at a clean exit only.
-    for (const s of servers) s.proc.kill("SIGTERM");
-    await Promise.all(servers.map((s) => s.proc.exited()));
-    console.log(`profiles in ${PROFILE_DIR} (leader: ${leader.id}, pid ${leader.proc.pid})`);
+    for (const s of ours.servers) s.proc.kill("SIGTERM");
+    await Promise.all(ours.servers.map((s) => s.proc.exited()));
+    console.log(
+      `profiles in ${PROFILE_DIR} (leader: ${ours.leader.id}, pid ${ours.leader.proc.pid})`,
+    );
   }
   const path = writeBenchResults(ROOT, "cluster-vs-etcd", rows);
   printTable(rows);

@@ -11,6 +11,7 @@ import { IpamdError } from "../ipamd-error.js";
 import type { ReadOptions } from "./cluster-api.js";
 import { toClusterError } from "./cluster-errors.js";
 import type { ClusterLog } from "./cluster-log.js";
+import { ProposalBatcher } from "./proposal-batcher.js";
 
 /** Options of {@link RaftClusterLog.start}: the driver's, less the state machine it supplies. */
 export type RaftClusterLogStart = Omit<
@@ -62,12 +63,19 @@ export class RaftClusterLog implements ClusterLog {
     return this.#raft;
   }
 
-  async propose(command: ClusterCommand): Promise<CommandResult> {
-    try {
-      return await this.raft.propose(encodeCommand(command));
-    } catch (cause) {
-      throw toClusterError(cause, "cluster");
-    }
+  /** Concurrent allocation commands share log entries (see {@link ProposalBatcher}). */
+  readonly #batcher = new ProposalBatcher({
+    propose: async (command) => {
+      try {
+        return await this.raft.propose(encodeCommand(command));
+      } catch (cause) {
+        throw toClusterError(cause, "cluster");
+      }
+    },
+  });
+
+  propose(command: ClusterCommand): Promise<CommandResult> {
+    return this.#batcher.submit(command);
   }
 
   async read<T>(query: (state: ClusterState) => T, options: ReadOptions = {}): Promise<T> {
