@@ -59,6 +59,10 @@ const PROFILE_DIR = process.env.BENCH_PROFILE;
 const BASELINE_MAIN = process.env.BENCH_BASELINE_MAIN;
 /** BENCH_ONLY=allocate-direct|lease-block: one ipamd operation only. */
 const ONLY = process.env.BENCH_ONLY;
+/** BENCH_CLIENTS=64: only these client counts (comma-separated; default 1,64). */
+const CLIENTS = (process.env.BENCH_CLIENTS ?? "1,64").split(",").map(Number);
+/** BENCH_SPREAD=0: only "to the leader" rows; 1: only "spread over 3 servers" rows. */
+const SPREAD = process.env.BENCH_SPREAD;
 const CONCURRENCY = 64;
 const TOR = "tor-a1-1";
 
@@ -135,12 +139,41 @@ class LoadProcess {
 interface Round extends Driven {
   readonly clientCpuCores: number;
   readonly serverCpuCores: number;
+  /** ipamd: mean time from proposal to applied on the leader, ms. */
+  readonly proposeMs?: number;
+  /** ipamd: calls answered per Raft log entry. */
+  readonly callsPerEntry?: number;
 }
 
 interface Side {
   readonly op: ClusterLoadOp;
   readonly addresses: readonly string[];
   readonly pids: () => readonly (number | undefined)[];
+  /** ipamd: the leader's metrics, for what the Raft log did in the round. */
+  readonly leaderMetrics?: string;
+}
+
+/** The leader's Raft counters (bench diagnostics). */
+interface RaftCounters {
+  /** Sum and count of proposal → applied-on-the-leader durations, s. */
+  readonly proposeSeconds: number;
+  readonly proposals: number;
+  /** Log entries applied. */
+  readonly entries: number;
+}
+
+async function raftCounters(url: string): Promise<RaftCounters> {
+  const text = await (await fetch(url)).text();
+  const sum = (prefix: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith(prefix))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  return {
+    proposeSeconds: sum('ipamd_raft_proposal_duration_seconds_sum{result="ok"}'),
+    proposals: sum('ipamd_raft_proposal_duration_seconds_count{result="ok"}'),
+    entries: sum("ipamd_raft_applied_entries_total"),
+  };
 }
 
 let tagSeq = 0;
@@ -157,6 +190,8 @@ async function runRound(
   const pids = side.pids();
   const serverBefore = pids.reduce<number>((sum, pid) => sum + processCpuMs(pid), 0);
   const tag = `${randomBytes(3).toString("hex")}-${tagSeq++}`;
+  const raftBefore =
+    side.leaderMetrics === undefined ? undefined : await raftCounters(side.leaderMetrics);
   const started = performance.now();
   const results = await Promise.all(
     used.map((p, i) =>
@@ -173,7 +208,20 @@ async function runRound(
   );
   const wallMs = performance.now() - started;
   const serverMs = pids.reduce<number>((sum, pid) => sum + processCpuMs(pid), 0) - serverBefore;
+  const raftAfter =
+    side.leaderMetrics === undefined ? undefined : await raftCounters(side.leaderMetrics);
+  const calls = results.reduce((sum, r) => sum + r.calls, 0);
+  const raft =
+    raftBefore === undefined || raftAfter === undefined
+      ? {}
+      : {
+          proposeMs:
+            (1000 * (raftAfter.proposeSeconds - raftBefore.proposeSeconds)) /
+            Math.max(1, raftAfter.proposals - raftBefore.proposals),
+          callsPerEntry: calls / Math.max(1, raftAfter.entries - raftBefore.entries),
+        };
   return {
+    ...raft,
     rate: results.reduce((sum, r) => sum + r.calls / (r.elapsedMs / 1000), 0),
     latencies: results.flatMap((r) => r.latencies),
     clientCpuCores: results.reduce((sum, r) => sum + r.cpuMs, 0) / wallMs,
@@ -181,7 +229,13 @@ async function runRound(
   };
 }
 
-type Row = BenchRow & { readonly clientCpuCores?: number; readonly serverCpuCores?: number };
+type Row = BenchRow & {
+  readonly clientCpuCores?: number;
+  readonly serverCpuCores?: number;
+  /** ipamd: mean proposal → applied on the leader (ms) and calls per log entry (medians). */
+  readonly proposeMs?: number;
+  readonly callsPerEntry?: number;
+};
 
 const median = (xs: readonly number[]) =>
   Math.round(
@@ -191,8 +245,14 @@ const median = (xs: readonly number[]) =>
     ) * 100,
   ) / 100;
 
-function combine(rounds: readonly Round[]): Driven & { client: number; server: number } {
+function combine(
+  rounds: readonly Round[],
+): Driven & { client: number; server: number; proposeMs?: number; callsPerEntry?: number } {
+  const propose = rounds.flatMap((r) => (r.proposeMs === undefined ? [] : [r.proposeMs]));
+  const perEntry = rounds.flatMap((r) => (r.callsPerEntry === undefined ? [] : [r.callsPerEntry]));
   return {
+    ...(propose.length === 0 ? {} : { proposeMs: median(propose) }),
+    ...(perEntry.length === 0 ? {} : { callsPerEntry: median(perEntry) }),
     rate: median(rounds.map((r) => r.rate)),
     rates: rounds.map((r) => r.rate),
     latencies: rounds.flatMap((r) => r.latencies),
@@ -204,6 +264,8 @@ function combine(rounds: readonly Round[]): Driven & { client: number; server: n
 interface Server {
   readonly id: string;
   readonly address: string;
+  /** Its Prometheus endpoint. */
+  readonly metricsUrl: string;
   readonly proc: IpamdProcess;
   readonly client: ClusterClient;
 }
@@ -223,14 +285,16 @@ async function startGroup(
   const servers: Server[] = [];
   for (const id of [1, 2, 3].map((n) => `${prefix}${n}`)) {
     const address = `127.0.0.1:${await freePort()}`;
+    const metrics = `127.0.0.1:${await freePort()}`;
     const first = servers[0]?.address;
     const args = ["--role", "server", "--node-id", id, "--data-dir", join(dir, id)]
-      .concat(["--grpc-addr", address, "--metrics-addr", "off", "--log-level", "warn"])
+      .concat(["--grpc-addr", address, "--metrics-addr", metrics, "--log-level", "warn"])
       .concat(["--election-ms", String(ELECTION_MS)])
       .concat(first === undefined ? ["--bootstrap", "--topology", topology] : ["--join", first]);
     servers.push({
       id,
       address,
+      metricsUrl: `http://${metrics}/metrics`,
       proc: spawnIpamd(id, args, options),
       client: createClusterClient({ addresses: [address] }),
     });
@@ -309,9 +373,10 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   for (const [op, opName] of ops) {
-    for (const concurrency of [1, CONCURRENCY]) {
+    for (const concurrency of CLIENTS) {
       for (const spread of [false, true]) {
         if (concurrency === 1 && spread) continue;
+        if (SPREAD !== undefined && spread !== (SPREAD === "1")) continue;
         const where = spread ? "spread over 3 servers" : "to the leader";
         const addressesOf = (g: Group) =>
           spread ? g.servers.map((s) => s.address) : [g.leader.address];
@@ -338,6 +403,7 @@ async function main(): Promise<void> {
                   op,
                   addresses: addressesOf(group),
                   pids: () => group.servers.map((s) => s.proc.pid),
+                  leaderMetrics: group.leader.metricsUrl,
                 },
                 concurrency,
                 valueBytes,
@@ -363,9 +429,17 @@ async function main(): Promise<void> {
           const r = runRows(`cluster-vs-etcd ${name}: ${opName}, ${label}`, "writes/s", m, {
             baseline: etcdRows,
           });
-          rows.push({ ...r.rate, clientCpuCores: m.client, serverCpuCores: m.server }, r.latency);
+          const diag = {
+            ...(m.proposeMs === undefined ? {} : { proposeMs: m.proposeMs }),
+            ...(m.callsPerEntry === undefined ? {} : { callsPerEntry: m.callsPerEntry }),
+          };
+          rows.push(
+            { ...r.rate, clientCpuCores: m.client, serverCpuCores: m.server, ...diag },
+            r.latency,
+          );
           line.push(
-            `${name} ${Math.round(m.rate)}/s = ${r.rate.ratio}x etcd (clients ${m.client}, servers ${m.server})`,
+            `${name} ${Math.round(m.rate)}/s = ${r.rate.ratio}x etcd (clients ${m.client}, servers ${m.server}; ` +
+              `p50 ${r.latency.p50} ms, leader propose→apply ${m.proposeMs} ms, ${m.callsPerEntry} calls/entry)`,
           );
         }
         console.log(line.join("; "));
