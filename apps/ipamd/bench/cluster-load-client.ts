@@ -51,6 +51,10 @@ export interface ClusterLoadResult {
   readonly latencies: number[];
   /** CPU time this process spent in the run (user + system), ms. */
   readonly cpuMs: number;
+  /** Calls that failed (e.g. during an election on a starved machine); not in `calls`. */
+  readonly errors: number;
+  /** The first failure's message, when any. */
+  readonly firstError?: string;
 }
 
 const sessions = new Map<string, ClientHttp2Session>();
@@ -190,15 +194,33 @@ function operation(request: ClusterLoadRequest): (w: number, i: number) => Promi
 
 async function run(request: ClusterLoadRequest): Promise<ClusterLoadResult> {
   for (const a of request.addresses) session(a);
+  const op = operation(request);
+  let errors = 0;
+  let firstError: string | undefined;
   const cpu = process.cpuUsage();
   const started = performance.now();
-  const driven = await drive(request.concurrency, request.runMs, operation(request));
+  // A failed call is counted and retried with a new key (its latency includes the retries), not
+  // fatal: an election on a starved machine must not end the run. 1,000 failures in a row are.
+  const driven = await drive(request.concurrency, request.runMs, async (w, i) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op(w, i + attempt * 1_000_000_000);
+      } catch (err) {
+        errors++;
+        firstError ??= err instanceof Error ? err.message : String(err);
+        if (attempt >= 1000) throw err;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  });
   const used = process.cpuUsage(cpu);
   return {
     calls: driven.latencies.length,
     elapsedMs: performance.now() - started,
     latencies: driven.latencies,
     cpuMs: (used.user + used.system) / 1000,
+    errors,
+    ...(firstError === undefined ? {} : { firstError }),
   };
 }
 

@@ -211,6 +211,11 @@ async function runRound(
   const raftAfter =
     side.leaderMetrics === undefined ? undefined : await raftCounters(side.leaderMetrics);
   const calls = results.reduce((sum, r) => sum + r.calls, 0);
+  const errors = results.reduce((sum, r) => sum + r.errors, 0);
+  if (errors > 0) {
+    const first = results.find((r) => r.firstError !== undefined)?.firstError;
+    console.log(`  ${side.op}: ${errors} failed calls (retried), first: ${first}`);
+  }
   const raft =
     raftBefore === undefined || raftAfter === undefined
       ? {}
