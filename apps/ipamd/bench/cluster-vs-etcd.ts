@@ -100,6 +100,7 @@ class LoadProcess {
   readonly #child: ChildProcess;
   readonly ready: Promise<void>;
   #pending: ((r: ClusterLoadResult) => void) | undefined;
+  #failPending: ((error: Error) => void) | undefined;
 
   constructor() {
     this.#child = fork(join(ROOT, "bench/cluster-load-client.ts"), [], {
@@ -114,19 +115,22 @@ class LoadProcess {
         else this.#pending?.(m);
       });
     });
-    // A load client that dies mid-run fails the bench instead of hanging it.
+    // A load client that dies mid-run fails the bench (which then stops its servers by PID)
+    // instead of hanging it.
     this.ready.catch(() => {});
     this.#child.once("exit", (code) => {
-      if (this.#pending !== undefined) throw new Error(`load client exited with ${code}`);
+      this.#failPending?.(new Error(`load client exited with ${code}`));
     });
   }
 
   run(request: ClusterLoadRequest): Promise<ClusterLoadResult> {
-    return new Promise((resolveRun) => {
+    return new Promise((resolveRun, rejectRun) => {
       this.#pending = (r) => {
         this.#pending = undefined;
+        this.#failPending = undefined;
         resolveRun(r);
       };
+      this.#failPending = rejectRun;
       this.#child.send(request);
     });
   }
