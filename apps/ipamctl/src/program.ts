@@ -1,6 +1,9 @@
 import { CLIENT_TLS_FLAGS } from "@ipam/grpc-server";
 import { Command, Option } from "commander";
 import * as cluster from "./commands/cluster.js";
+import * as node from "./commands/node.js";
+import * as show from "./commands/show.js";
+import * as subnet from "./commands/subnet.js";
 import type { CommandContext } from "./context.js";
 
 /** The version printed by `ipamctl --version` (the package's, set at build). */
@@ -13,7 +16,7 @@ export const VERSION = "0.0.0";
  */
 export const COMMAND_GROUPS: readonly {
   readonly register: (program: Command, context: CommandContext) => void;
-}[] = [cluster];
+}[] = [show, subnet, node, cluster];
 
 /** The collect function of a repeatable flag. */
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -1,16 +1,67 @@
 // ipamctl against a real cluster: three `ipamd --role server` processes and two agents on
-// loopback (apps/ipamd's fixture), the built `ipamctl` run as a process for each command.
+// loopback (apps/ipamd's fixture), the built `ipamctl` run as a process for each command, and
+// every --json document checked against its schema (docs/ipamctl/schemas).
+import { Family, type IpamClient } from "@ipam/grpc-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClusterFixture, startCluster } from "../../ipamd/test/helpers/cluster-fixture.js";
-import { killAll, tempDir } from "../../ipamd/test/helpers/processes.js";
-import { ipamctl, jsonOf } from "./helpers/ipamctl.js";
+import {
+  type AgentProc,
+  type ClusterFixture,
+  startCluster,
+} from "../../ipamd/test/helpers/cluster-fixture.js";
+import { killAll, logsOf, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
+import { TOR } from "../../ipamd/test/helpers/servers.js";
+import { type IpamctlRun, ipamctl, jsonOf } from "./helpers/ipamctl.js";
+import { schemaErrors } from "./helpers/schemas.js";
 
 let cluster: ClusterFixture;
-let servers: string;
+let a1: AgentProc;
+let a2: AgentProc;
+let env: Record<string, string>;
+
+/** The JSON document of a run that must succeed, checked against its schema. */
+function valid(run: IpamctlRun, kind: string): Record<string, unknown> {
+  expect(run.code, `${run.stderr}\n${logsOf(cluster.procs(), 5)}`).toBe(0);
+  const doc = jsonOf(run);
+  expect(doc.apiVersion).toBe("ipamctl/v1");
+  expect(doc.kind).toBe(kind);
+  expect(schemaErrors(doc)).toBe("");
+  return doc;
+}
+
+async function allocate(agent: AgentProc, id: string, purpose = "default") {
+  const r = await agent.ipam.allocate({
+    network: "net",
+    containerId: id,
+    ifname: "eth0",
+    purpose,
+    podNamespace: "team",
+    podName: `pod-${id}`,
+  });
+  return r.addresses;
+}
+
+/** Addresses held on an agent per family, counted from its allocation records. */
+async function heldOn(client: IpamClient): Promise<{ ipv4: number; ipv6: number }> {
+  const out = { ipv4: 0, ipv6: 0 };
+  // Read here on its own (not through ipamctl's code): one page holds this test's records.
+  const page = await client.listAllocations({
+    network: "",
+    purpose: "",
+    pageSize: 1000,
+    pageToken: "",
+  });
+  expect(page.nextPageToken).toBe("");
+  for (const a of page.allocations) {
+    for (const x of a.addresses) out[x.family === Family.IPV6 ? "ipv6" : "ipv4"] += 1;
+  }
+  return out;
+}
 
 beforeAll(async () => {
   cluster = await startCluster(tempDir("ipamctl-cluster"));
-  servers = cluster.servers.map((s) => s.address).join(",");
+  a1 = await cluster.startAgent("ctl-a1", TOR);
+  a2 = await cluster.startAgent("ctl-a2", TOR);
+  env = { IPAMD_SERVERS: cluster.servers.map((s) => s.address).join(",") };
 }, 180_000);
 
 afterAll(async () => {
@@ -21,26 +72,193 @@ afterAll(async () => {
 describe("ipamctl members", () => {
   it("lists the three servers and marks the leader, as JSON and as a table", async () => {
     const leader = await cluster.leader();
-    const run = await ipamctl(["members", "--json"], { IPAMD_SERVERS: servers });
-    expect(run.code, run.stderr).toBe(0);
-    const doc = jsonOf(run);
-    expect(doc.apiVersion).toBe("ipamctl/v1");
-    expect(doc.kind).toBe("Members");
+    const doc = valid(await ipamctl(["members", "--json"], env), "Members");
     expect(doc.leader).toBe(leader.id);
     const members = doc.members as { id: string; address: string; role: string }[];
     expect(members.map((m) => m.id).sort()).toEqual(["s1", "s2", "s3"]);
     expect(new Set(members.map((m) => m.address))).toEqual(
       new Set(cluster.servers.map((s) => s.address)),
     );
-    const table = await ipamctl(["members", "--server", servers]);
+    const table = await ipamctl(["members", "--server", env.IPAMD_SERVERS ?? ""]);
     expect(table.code, table.stderr).toBe(0);
     const leaderLine = table.stdout.split("\n").find((l) => l.startsWith(leader.id));
     expect(leaderLine).toMatch(/voter\s+\*$/);
+    valid(await ipamctl(["status", "--json"], env), "ServerStatus");
   });
 
   it("exits 4 naming the servers when none answers", async () => {
     const run = await ipamctl(["members", "--server", "127.0.0.1:1", "--timeout", "2"]);
     expect(run.code).toBe(4);
-    expect(run.stderr).toContain("127.0.0.1:1");
+    expect(run.stderr).toContain("cannot reach the servers 127.0.0.1:1");
+  });
+});
+
+describe("ipamctl show", () => {
+  it("counts held addresses per family exactly as the agents hold them, at every level", async () => {
+    for (let i = 0; i < 5; i++) await allocate(a1, `show-a1-${i}`);
+    for (let i = 0; i < 3; i++) await allocate(a2, `show-a2-${i}`);
+    const want1 = await heldOn(a1.ipam);
+    const want2 = await heldOn(a2.ipam);
+    const agents = ["--node", `unix:${a1.socket}`, "--node", `unix:${a2.socket}`];
+    const doc = valid(await ipamctl(["show", "--json", ...agents], env), "Tree");
+    const total = doc.total as Record<string, { held: string | null }>;
+    expect(Number(total.ipv4?.held)).toBe(want1.ipv4 + want2.ipv4);
+    expect(Number(total.ipv6?.held ?? "0")).toBe(want1.ipv6 + want2.ipv6);
+    expect(doc.unreadNodes).toEqual([]);
+    // The TOR's own row, and each node's: the same numbers, measured per agent.
+    type T = {
+      id: string;
+      counts: Record<string, { held: string | null }>;
+      nodes: { id: string; held: Record<string, string> | null }[];
+    };
+    const zones = doc.zones as { pods: { tors: T[] }[] }[];
+    const tor = zones.flatMap((z) => z.pods.flatMap((p) => p.tors)).find((t) => t.id === TOR);
+    expect(Number(tor?.counts.ipv4?.held)).toBe(want1.ipv4 + want2.ipv4);
+    const node = (id: string) => tor?.nodes.find((n) => n.id === id)?.held;
+    expect(Number(node("ctl-a1")?.ipv4)).toBe(want1.ipv4);
+    expect(Number(node("ctl-a2")?.ipv4)).toBe(want2.ipv4);
+
+    // Without ctl-a2's agent its blocks' held count is unknown, never a guess.
+    const partial = valid(
+      await ipamctl(["show", "--json", "--unix-socket", a1.socket, "--tor", TOR], env),
+      "Tree",
+    );
+    expect(partial.unreadNodes).toEqual(["ctl-a2"]);
+    expect((partial.total as Record<string, { held: string | null }>).ipv4?.held).toBeNull();
+
+    const text = await ipamctl(["show", "--blocks", ...agents, "--family", "ipv4"], env);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`tor ${TOR}`);
+    expect(text.stdout).toMatch(/→ ctl-a1/);
+  });
+
+  it("--ip finds an address allocated on another node: its node, container and pod", async () => {
+    const [addr] = await allocate(a2, "find-me");
+    expect(addr).toBeDefined();
+    const run = await ipamctl(
+      [
+        "show",
+        "--ip",
+        addr?.address ?? "",
+        "--json",
+        "--unix-socket",
+        a1.socket,
+        "--node",
+        `unix:${a2.socket}`,
+      ],
+      env,
+    );
+    const doc = valid(run, "Address");
+    expect(doc).toMatchObject({
+      address: addr?.address,
+      state: "held",
+      node: "ctl-a2",
+      block: addr?.blockCidr,
+      subnet: { id: addr?.subnetId },
+      holder: { containerId: "find-me", podNamespace: "team", podName: "pod-find-me" },
+    });
+    await a2.ipam.release({ network: "net", containerId: "find-me", ifname: "eth0" });
+    const after = valid(
+      await ipamctl(
+        ["show", "--ip", addr?.address ?? "", "--json", "--node", `unix:${a2.socket}`],
+        env,
+      ),
+      "Address",
+    );
+    expect(after.state).toBe("not-held");
+    const outside = await ipamctl(["show", "--ip", "192.0.2.1", "--json"], env);
+    expect(outside.code).toBe(6);
+    expect(jsonOf(outside).state).toBe("outside");
+  });
+});
+
+describe("ipamctl subnet and node", () => {
+  it("adds a subnet, lists it, and drain --wait follows it until its last address is released", async () => {
+    const added = valid(
+      await ipamctl(
+        [
+          "subnet",
+          "add",
+          "ctl-red",
+          "10.99.40.0/26",
+          "--purpose",
+          "red",
+          "--scope",
+          TOR,
+          "--block-prefix",
+          "28",
+          "--cooldown",
+          "1",
+          "--json",
+        ],
+        env,
+      ),
+      "SubnetAdded",
+    );
+    expect(added.subnet).toMatchObject({ id: "ctl-red", cidr: "10.99.40.0/26", mode: "block" });
+    await allocate(a1, "red-1", "red");
+    await allocate(a2, "red-2", "red");
+    const list = valid(
+      await ipamctl(["subnet", "list", "--purpose", "red", "--json"], env),
+      "SubnetList",
+    );
+    expect(list.subnets).toMatchObject([{ id: "ctl-red", blocksLeased: 2, leased: "32" }]);
+
+    // In use: remove is refused (exit 5) with the advice to drain.
+    const refused = await ipamctl(["subnet", "remove", "ctl-red"], env);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("ipamctl subnet drain ctl-red --wait");
+
+    const draining = ipamctl(
+      ["subnet", "drain", "ctl-red", "--wait", "--interval", "1", "--json"],
+      env,
+      120_000,
+    );
+    await waitFor("ctl-red to be draining", async () => {
+      const r = await cluster.l1.listBlocks({ subnetId: "ctl-red" });
+      return r.blocks.every((b) => b.state === "draining") && r.blocks.length > 0 ? r : undefined;
+    });
+    await a1.ipam.release({ network: "net", containerId: "red-1", ifname: "eth0" });
+    await a2.ipam.release({ network: "net", containerId: "red-2", ifname: "eth0" });
+    const run = await draining;
+    const doc = valid(run, "SubnetDrain");
+    expect(doc).toMatchObject({
+      subnet: "ctl-red",
+      draining: true,
+      done: true,
+      addressesHeld: "0",
+    });
+    expect(run.stderr).toContain("ctl-red:");
+    const removed = valid(
+      await ipamctl(["subnet", "remove", "ctl-red", "--json"], env),
+      "SubnetRemove",
+    );
+    expect(removed).toMatchObject({ existed: true, removing: false });
+  }, 180_000);
+
+  it("lists nodes with their blocks; remove of a node that holds blocks is refused (exit 5)", async () => {
+    const doc = valid(await ipamctl(["node", "list", "--tor", TOR, "--json"], env), "NodeList");
+    const nodes = doc.nodes as { id: string; blocks: Record<string, number> }[];
+    expect(nodes.find((n) => n.id === "ctl-a1")?.blocks.leased).toBeGreaterThan(0);
+    const refused = await ipamctl(["node", "remove", "ctl-a1"], env);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("ipamctl node drain ctl-a1 --wait");
+  });
+});
+
+describe("ipamctl usage errors against the real binary", () => {
+  it("exits 2 naming the flag or the missing option", async () => {
+    const bad = await ipamctl(["show", "--bogus"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--bogus");
+    const missing = await ipamctl(["subnet", "add", "x", "10.99.50.0/24", "--scope", TOR], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--purpose");
+    const family = await ipamctl(["show", "--family", "ipv5"], env);
+    expect(family.code).toBe(2);
+    expect(family.stderr).toContain("--family");
+    const ip = await ipamctl(["show", "--ip", "10.300.0.1"], env);
+    expect(ip.code).toBe(2);
+    expect(ip.stderr).toContain("--ip");
   });
 });

@@ -1,0 +1,92 @@
+import {
+  type Block,
+  type ClusterClient,
+  Family,
+  StatsLevel,
+  type SubnetHolder,
+} from "@ipam/grpc-server";
+import { parseTopology, type Topology } from "@ipam/topology";
+
+/** The cluster's topology (zones, pods, TORs, nodes, subnets), linearizable read. */
+export async function readTopology(cluster: ClusterClient): Promise<Topology> {
+  const r = await cluster.getTopology({});
+  return parseTopology(r.topologyJson, "json");
+}
+
+/** Every leased block (optionally of one node or subnet), all pages, in (subnet, address) order. */
+export async function listAllBlocks(
+  cluster: ClusterClient,
+  filter: { readonly nodeId?: string; readonly subnetId?: string } = {},
+): Promise<Block[]> {
+  const out: Block[] = [];
+  let pageToken = "";
+  do {
+    const page = await cluster.listBlocks({
+      nodeId: filter.nodeId ?? "",
+      subnetId: filter.subnetId ?? "",
+      pageSize: 1000,
+      pageToken,
+    });
+    out.push(...page.blocks);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  return out;
+}
+
+/**
+ * What the cluster state counts for one subnet, exact (decimal strings, IPv6-safe).
+ * `leased`: addresses handed to nodes — whole leased blocks in block mode, the allocated
+ * addresses in direct mode. The cluster does not know how many addresses of a leased block
+ * pods hold: that is read from the agents (GetNodeBlocks).
+ */
+export interface SubnetCounts {
+  readonly capacity: bigint;
+  readonly leased: bigint;
+  readonly reserved: bigint;
+  readonly cooling: bigint;
+  readonly blocksLeased: bigint;
+}
+
+/**
+ * The cluster's counts of every subnet, by subnet id: the one place that reads them (GetStats at
+ * the subnet level), so that exact per-family counts from a newer server can replace it alone.
+ */
+export async function subnetCounts(cluster: ClusterClient): Promise<Map<string, SubnetCounts>> {
+  const r = await cluster.getStats({ level: StatsLevel.SUBNET, family: Family.UNSPECIFIED });
+  const out = new Map<string, SubnetCounts>();
+  for (const e of r.entries) {
+    out.set(e.id, {
+      capacity: BigInt(e.counts?.capacity ?? "0"),
+      leased: BigInt(e.counts?.allocated ?? "0"),
+      reserved: BigInt(e.counts?.reserved ?? "0"),
+      cooling: BigInt(e.counts?.coolingDown ?? "0"),
+      blocksLeased: e.blocksLeased,
+    });
+  }
+  return out;
+}
+
+/** A subnet holder (DrainSubnet/RemoveSubnet) as ipamctl prints it. */
+export interface HolderView {
+  readonly node: string;
+  readonly blocks: readonly string[];
+  readonly directAddresses: number;
+  /** Addresses its pods hold there, from its last report; null when it has not reported. */
+  readonly addressesHeld: number | null;
+  readonly addressesCooling: number | null;
+  readonly reportedAt: string | null;
+  readonly addresses: readonly string[];
+}
+
+/** The holders of a DrainSubnet/RemoveSubnet answer as {@link HolderView}s. */
+export function holderViews(list: readonly SubnetHolder[]): HolderView[] {
+  return list.map((h) => ({
+    node: h.nodeId,
+    blocks: [...h.blocks],
+    directAddresses: h.directAddresses,
+    addressesHeld: h.reported ? Number(h.addressesHeld) : null,
+    addressesCooling: h.reported ? Number(h.addressesCooling) : null,
+    reportedAt: h.reported ? new Date(Number(h.reportedAtUnixMs)).toISOString() : null,
+    addresses: [...h.addresses],
+  }));
+}
