@@ -39,23 +39,37 @@ export function serverAddresses(flags: Pick<ConnectionFlags, "server">): string[
   return list;
 }
 
+/** A node agent to dial: its address and, when given as `NODE=ADDR`, the node it serves. */
+export interface AgentTarget {
+  readonly address: string;
+  readonly nodeId?: string;
+}
+
 /**
- * The agent addresses of `--node` (each `unix:PATH` or `HOST:PORT`) then `--unix-socket`,
- * without duplicates.
+ * The agents of `--node` (each `[NODE=]unix:PATH` or `[NODE=]HOST:PORT`) then `--unix-socket`,
+ * without duplicate addresses. Naming the node lets `check` report a node whose agent does not
+ * answer.
  * @throws CliError (usage) naming --node when one is neither.
  */
-export function agentAddresses(flags: Pick<ConnectionFlags, "node" | "unixSocket">): string[] {
-  const out: string[] = [];
+export function agentTargets(flags: Pick<ConnectionFlags, "node" | "unixSocket">): AgentTarget[] {
+  const out: AgentTarget[] = [];
   for (const raw of flags.node ?? []) {
-    const address = raw.trim();
+    const text = raw.trim();
+    const eq = text.indexOf("=");
+    const named = eq > 0 && !/[:/]/.test(text.slice(0, eq));
+    const address = named ? text.slice(eq + 1) : text;
     if (!(address.startsWith("unix:") && address.length > 5) && !HOST_PORT.test(address)) {
-      throw usageError("node", `"${raw}" is not unix:PATH or HOST:PORT (a node agent's address)`);
+      throw usageError(
+        "node",
+        `"${raw}" is not [NODE=]unix:PATH or [NODE=]HOST:PORT (a node agent's address)`,
+      );
     }
-    if (!out.includes(address)) out.push(address);
+    if (out.some((t) => t.address === address)) continue;
+    out.push(named ? { address, nodeId: text.slice(0, eq) } : { address });
   }
   if (flags.unixSocket !== undefined && flags.unixSocket !== "") {
     const address = `unix:${flags.unixSocket}`;
-    if (!out.includes(address)) out.push(address);
+    if (!out.some((t) => t.address === address)) out.push({ address });
   }
   return out;
 }

@@ -6,6 +6,8 @@ import type { Output } from "./output.js";
 /** A node agent ipamctl can read from: its address (`unix:PATH` or `HOST:PORT`) and a client. */
 export interface AgentLink {
   readonly address: string;
+  /** The node it serves when given as `--node NODE=ADDR` (its Status says it otherwise). */
+  readonly nodeId?: string;
   readonly client: IpamClient;
 }
 

@@ -1,5 +1,6 @@
 import { CLIENT_TLS_FLAGS } from "@ipam/grpc-server";
 import { Command, Option } from "commander";
+import * as check from "./commands/check.js";
 import * as cluster from "./commands/cluster.js";
 import * as node from "./commands/node.js";
 import * as show from "./commands/show.js";
@@ -16,7 +17,7 @@ export const VERSION = "0.0.0";
  */
 export const COMMAND_GROUPS: readonly {
   readonly register: (program: Command, context: CommandContext) => void;
-}[] = [show, subnet, node, cluster];
+}[] = [show, check, subnet, node, cluster];
 
 /** The collect function of a repeatable flag. */
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -2,7 +2,7 @@ import { type ClusterClient, createClusterClient, createIpamClient } from "@ipam
 import { CommanderError } from "commander";
 import { exitCodeOf } from "./cli-error.js";
 import {
-  agentAddresses,
+  agentTargets,
   type ConnectionFlags,
   clientTls,
   serverAddresses,
@@ -76,11 +76,11 @@ export async function runIpamctl(
         const f = flags();
         const tls = clientTls(f);
         const deadlineMs = timeoutMs(f);
-        agents = agentAddresses(f).map(
-          (address): AgentLink => ({
-            address,
+        agents = agentTargets(f).map(
+          (target): AgentLink => ({
+            ...target,
             client: deps.createIpamClient({
-              addresses: [address],
+              addresses: [target.address],
               deadlineMs,
               ...(tls === undefined ? {} : { tls }),
             }),

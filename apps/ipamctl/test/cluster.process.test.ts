@@ -246,6 +246,155 @@ describe("ipamctl subnet and node", () => {
   });
 });
 
+describe("ipamctl check and repair --from-report", () => {
+  it("finds each planted inconsistency, and repair fixes exactly those, re-checking each", async () => {
+    const root = tempDir("ipamctl-check");
+    // 1. A leaked direct address: the cluster holds it for ctl-a1, whose agent has no record
+    //    (as after an agent that died between AllocateDirect and writing its record).
+    valid(
+      await ipamctl(
+        [
+          "subnet",
+          "add",
+          "ctl-direct",
+          "10.99.41.0/28",
+          "--purpose",
+          "direct",
+          "--scope",
+          TOR,
+          "--block-prefix",
+          "32",
+          "--json",
+        ],
+        env,
+      ),
+      "SubnetAdded",
+    );
+    const ghost = await cluster.l1.allocateDirect({
+      items: [
+        {
+          network: "net",
+          containerId: "ghost",
+          ifname: "eth0",
+          nodeId: "ctl-a1",
+          purpose: "direct",
+          family: Family.IPV4,
+          requestedAddress: "",
+        },
+      ],
+    });
+    const ghostResult = ghost.results[0]?.result;
+    expect(ghostResult?.case).toBe("address");
+    const ghostAddress = ghostResult?.case === "address" ? ghostResult.value.address : "";
+    // 2. A block served but not leased: ctl-a1 holds an address in it, the cluster frees it.
+    valid(
+      await ipamctl(
+        [
+          "subnet",
+          "add",
+          "ctl-blue",
+          "10.99.42.0/26",
+          "--purpose",
+          "blue",
+          "--scope",
+          TOR,
+          "--block-prefix",
+          "28",
+          "--json",
+        ],
+        env,
+      ),
+      "SubnetAdded",
+    );
+    const [blue] = await allocate(a1, "blue-1", "blue");
+    const blueBlock = blue?.blockCidr ?? "";
+    await cluster.l1.releaseBlock({ nodeId: "ctl-a1", cidr: blueBlock });
+    // 3. A dead node's blocks: ctl-a3 leases a block, then is SIGKILLed.
+    const a3 = await cluster.startAgent("ctl-a3", TOR);
+    await allocate(a3, "a3-pod");
+    const a3Blocks = (await cluster.l1.listBlocks({ nodeId: "ctl-a3" })).blocks.map((b) => b.cidr);
+    expect(a3Blocks.length).toBeGreaterThan(0);
+    a3.proc.kill("SIGKILL");
+    await a3.proc.exited();
+
+    const before1 = await heldOn(a1.ipam);
+    const before2 = await heldOn(a2.ipam);
+    const agents = [
+      "--node",
+      `ctl-a1=unix:${a1.socket}`,
+      "--node",
+      `ctl-a2=unix:${a2.socket}`,
+      "--node",
+      `ctl-a3=unix:${a3.socket}`,
+      "--timeout",
+      "5",
+    ];
+    const reportFile = `${root}/report.json`;
+    const check = await ipamctl(["check", "--json", "--output", reportFile, ...agents], env);
+    expect(check.code, check.stderr).toBe(3);
+    const report = jsonOf(check);
+    expect(schemaErrors(report)).toBe("");
+    type F = {
+      type: string;
+      node: string;
+      block?: string;
+      addresses: string[];
+      repair: string | null;
+    };
+    const findings = report.findings as F[];
+    expect(findings.map((f) => `${f.type} ${f.node}`).sort()).toEqual([
+      "block-not-leased ctl-a1",
+      "dead-node ctl-a3",
+      "leaked-direct-address ctl-a1",
+    ]);
+    expect(findings.find((f) => f.type === "block-not-leased")).toMatchObject({
+      block: blueBlock,
+      addresses: [blue?.address],
+      repair: "lease-back",
+    });
+    expect(findings.find((f) => f.type === "leaked-direct-address")?.addresses).toEqual([
+      ghostAddress,
+    ]);
+    expect(findings.find((f) => f.type === "dead-node")?.addresses).toEqual(
+      expect.arrayContaining(a3Blocks),
+    );
+
+    const repair = await ipamctl(["repair", "--from-report", reportFile, "--json", ...agents], env);
+    expect(repair.code, repair.stderr).toBe(0);
+    const outcomes = valid(repair, "RepairResult").outcomes as { type: string; outcome: string }[];
+    expect(outcomes.map((o) => `${o.type} ${o.outcome}`).sort()).toEqual([
+      "block-not-leased repaired",
+      "dead-node repaired",
+      "leaked-direct-address repaired",
+    ]);
+    // Exactly those: the blue block is ctl-a1's again, the ghost address and ctl-a3's blocks are
+    // free, and no pod's address was touched.
+    const blueLease = (await cluster.l1.listBlocks({ subnetId: "ctl-blue" })).blocks;
+    expect(blueLease.map((b) => [b.cidr, b.nodeId])).toEqual([[blueBlock, "ctl-a1"]]);
+    expect((await cluster.l1.getNodeLeases({ nodeId: "ctl-a1" })).direct).toEqual([]);
+    expect((await cluster.l1.listBlocks({ nodeId: "ctl-a3" })).blocks).toEqual([]);
+    expect(await heldOn(a1.ipam)).toEqual(before1);
+    expect(await heldOn(a2.ipam)).toEqual(before2);
+
+    // Run again from the same report: each item is re-checked, none is in its state any more.
+    const again = await ipamctl(["repair", "--from-report", reportFile, "--json", ...agents], env);
+    expect(again.code, again.stderr).toBe(0);
+    const second = valid(again, "RepairResult").outcomes as { outcome: string }[];
+    expect(second.map((o) => o.outcome)).toEqual(["gone", "gone", "gone"]);
+    await waitFor(
+      "a clean check",
+      async () => {
+        const r = await ipamctl(["check", "--json", ...agents.slice(0, 4)], env);
+        return r.code === 0 ? r : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
+    const bad = await ipamctl(["repair", "--from-report", `${root}/missing.json`], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--from-report");
+  }, 240_000);
+});
+
 describe("ipamctl usage errors against the real binary", () => {
   it("exits 2 naming the flag or the missing option", async () => {
     const bad = await ipamctl(["show", "--bogus"], env);

@@ -8,10 +8,12 @@ describe("docs/ipamctl/schemas", () => {
     expect([...schemasByKind().keys()].sort()).toEqual(
       [
         "Address",
+        "CheckReport",
         "Members",
         "NodeDrain",
         "NodeList",
         "NodeRemove",
+        "RepairResult",
         "ServerStatus",
         "SubnetAdded",
         "SubnetDrain",

@@ -1,0 +1,257 @@
+import { Cidr, tryParseIp } from "@ipam/bitmap";
+import type { Allocation, Block, ClusterClient, DirectAllocation } from "@ipam/grpc-server";
+import { listAllAllocations } from "./agent-reads.js";
+import { listAllBlocks, readTopology } from "./cluster-reads.js";
+import type { AgentLink } from "./context.js";
+
+/**
+ * The inconsistencies `check` finds between the cluster state and the agents' stores:
+ * - `block-not-leased`: an agent holds a block (pods hold addresses there) that the cluster does
+ *   not lease to it: free there (another node could be leased it: two holders) or leased to
+ *   another node (two holders now).
+ * - `leaked-direct-address`: the cluster holds a direct-mode address for a node whose agent has
+ *   no record of it (nobody uses it; it is never handed out again).
+ * - `dead-node`: a node named with `--node NODE=ADDR` whose agent does not answer, while the
+ *   cluster still leases it blocks or holds direct addresses for it.
+ * - `address-held-twice`: one address in the records of two agents (or two records).
+ * - `agent-unreachable`: an agent given without its node name does not answer.
+ */
+export type FindingType =
+  | "block-not-leased"
+  | "leaked-direct-address"
+  | "dead-node"
+  | "address-held-twice"
+  | "agent-unreachable";
+
+/**
+ * What `repair --from-report` does about a finding, after re-checking it: `lease-back` (lease
+ * the block to the node that holds it, so it is never leased to another), `release-direct`
+ * (release the leaked direct address), `declare-dead` (DeregisterNode dead: free what the gone
+ * node held). Null: not repaired by the tool (the report says what to do).
+ */
+export type RepairAction = "lease-back" | "release-direct" | "declare-dead";
+
+/** An owner key, as printed. */
+export interface KeyView {
+  readonly network: string;
+  readonly containerId: string;
+  readonly ifname: string;
+}
+
+/** One inconsistency; `id` is stable within a report. */
+export interface Finding {
+  readonly id: string;
+  readonly type: FindingType;
+  readonly node: string;
+  readonly block?: string;
+  readonly subnet?: string;
+  /** For `block-not-leased`: the node the cluster leases the block to; "" when free. */
+  readonly leasedTo?: string;
+  readonly addresses: readonly string[];
+  readonly key?: KeyView;
+  readonly detail: string;
+  readonly repair: RepairAction | null;
+}
+
+/** An agent as `check` saw it. */
+export interface AgentSeen {
+  readonly address: string;
+  readonly node: string | null;
+  readonly reachable: boolean;
+  readonly error?: string;
+}
+
+/** The report of `check` (and the input of `repair --from-report`). */
+export interface CheckReport {
+  readonly checkedAt: string;
+  readonly agents: readonly AgentSeen[];
+  readonly findings: readonly Finding[];
+  /** Nodes holding blocks or direct addresses whose agent was not given: not checked. */
+  readonly uncheckedNodes: readonly string[];
+}
+
+/** What one reachable agent holds: its blocks and its records. */
+export interface AgentState {
+  readonly node: string;
+  readonly blocks: ReadonlySet<string>;
+  readonly records: readonly Allocation[];
+}
+
+/** Reads an agent's node id, blocks and records; throws the call's error. */
+export async function readAgentState(agent: AgentLink): Promise<AgentState> {
+  const [status, blocks, records] = await Promise.all([
+    agent.client.status({}),
+    agent.client.getNodeBlocks({}),
+    listAllAllocations(agent.client),
+  ]);
+  return {
+    node: status.nodeId,
+    blocks: new Set(blocks.blocks.map((b) => b.cidr)),
+    records,
+  };
+}
+
+const keyView = (k: { network: string; containerId: string; ifname: string } | undefined) => ({
+  network: k?.network ?? "",
+  containerId: k?.containerId ?? "",
+  ifname: k?.ifname ?? "",
+});
+
+/** The held addresses of `records` inside `cidr`, sorted. */
+export function addressesIn(records: readonly Allocation[], cidr: string): string[] {
+  const block = Cidr.parse(cidr);
+  const out: string[] = [];
+  for (const r of records) {
+    for (const a of r.addresses) {
+      const ip = tryParseIp(a.address);
+      if (ip !== undefined && block.contains(ip)) out.push(a.address);
+    }
+  }
+  return out.sort();
+}
+
+/** True when `state`'s records hold `address` for `key`. */
+export function recordHolds(state: AgentState, key: KeyView, address: string): boolean {
+  return state.records.some(
+    (r) =>
+      r.key?.network === key.network &&
+      r.key?.containerId === key.containerId &&
+      r.key?.ifname === key.ifname &&
+      r.addresses.some((a) => a.address === address),
+  );
+}
+
+/**
+ * The online consistency check: reads the cluster state (topology, every lease, every node's
+ * direct addresses) and every given agent, without stopping allocation, and lists what does not
+ * agree. An allocation racing the reads can show as a finding that is gone a moment later:
+ * `repair` re-checks each one before it acts.
+ */
+export async function runCheck(
+  cluster: ClusterClient,
+  agents: readonly AgentLink[],
+  now: Date,
+): Promise<CheckReport> {
+  const seen: AgentSeen[] = [];
+  const states: AgentState[] = [];
+  const dead: string[] = [];
+  await Promise.all(
+    agents.map(async (a) => {
+      try {
+        const state = await readAgentState(a);
+        states.push(state);
+        seen.push({ address: a.address, node: state.node, reachable: true });
+      } catch (err) {
+        seen.push({
+          address: a.address,
+          node: a.nodeId ?? null,
+          reachable: false,
+          error: (err as Error).message,
+        });
+        if (a.nodeId !== undefined) dead.push(a.nodeId);
+      }
+    }),
+  );
+  const [topology, blocks] = await Promise.all([readTopology(cluster), listAllBlocks(cluster)]);
+  const holderOf = new Map<string, Block>(blocks.map((b) => [b.cidr, b]));
+  const nodes = new Set([...topology.nodes.keys(), ...blocks.map((b) => b.nodeId)]);
+  const direct = new Map<string, DirectAllocation[]>();
+  await Promise.all(
+    [...nodes].map(async (n) => {
+      direct.set(n, (await cluster.getNodeLeases({ nodeId: n })).direct);
+    }),
+  );
+
+  const findings: Omit<Finding, "id">[] = [];
+  for (const state of [...states].sort((a, b) => a.node.localeCompare(b.node))) {
+    for (const cidr of [...state.blocks].sort()) {
+      const lease = holderOf.get(cidr);
+      if (lease?.nodeId === state.node) continue;
+      const addresses = addressesIn(state.records, cidr);
+      if (addresses.length === 0) continue; // nothing held: the agent returns it by itself
+      const leasedTo = lease?.nodeId ?? "";
+      findings.push({
+        type: "block-not-leased",
+        node: state.node,
+        block: cidr,
+        ...(lease === undefined ? {} : { subnet: lease.subnetId }),
+        leasedTo,
+        addresses,
+        detail:
+          leasedTo === ""
+            ? `${state.node} holds ${addresses.length} addresses in ${cidr}, which the cluster has as free: it could lease it to another node`
+            : `${state.node} holds ${addresses.length} addresses in ${cidr}, which the cluster leases to ${leasedTo}: two holders; move those pods off one node, then release their addresses there`,
+        repair: leasedTo === "" ? "lease-back" : null,
+      });
+    }
+    for (const d of direct.get(state.node) ?? []) {
+      const key = keyView(d.key);
+      const address = d.address?.address ?? "";
+      if (recordHolds(state, key, address)) continue;
+      findings.push({
+        type: "leaked-direct-address",
+        node: state.node,
+        subnet: d.address?.subnetId ?? "",
+        addresses: [address],
+        key,
+        detail: `the cluster holds ${address} for ${key.containerId}/${key.ifname} on ${state.node}, whose agent has no such record: nobody uses it`,
+        repair: "release-direct",
+      });
+    }
+  }
+  for (const node of dead.sort()) {
+    const held = blocks.filter((b) => b.nodeId === node).map((b) => b.cidr);
+    const directHeld = (direct.get(node) ?? []).map((d) => d.address?.address ?? "");
+    if (held.length === 0 && directHeld.length === 0) continue;
+    findings.push({
+      type: "dead-node",
+      node,
+      addresses: [...held, ...directHeld],
+      detail: `${node}'s agent does not answer and the cluster still leases it ${held.length} blocks and ${directHeld.length} direct addresses: if the node is gone, repair declares it dead (its addresses can be handed out again)`,
+      repair: "declare-dead",
+    });
+  }
+  const holders = new Map<string, string[]>();
+  for (const state of states) {
+    for (const r of state.records) {
+      for (const a of r.addresses) {
+        const list = holders.get(a.address) ?? [];
+        list.push(`${state.node}:${r.key?.containerId ?? ""}/${r.key?.ifname ?? ""}`);
+        holders.set(a.address, list);
+      }
+    }
+  }
+  for (const [address, list] of [...holders].sort(([a], [b]) => a.localeCompare(b))) {
+    if (list.length < 2) continue;
+    findings.push({
+      type: "address-held-twice",
+      node: list.map((h) => h.split(":")[0]).join(","),
+      addresses: [address],
+      detail: `${address} is held by ${list.join(" and ")}: stop one of those containers`,
+      repair: null,
+    });
+  }
+  for (const a of seen) {
+    if (a.reachable || a.node !== null) continue;
+    findings.push({
+      type: "agent-unreachable",
+      node: "",
+      addresses: [],
+      detail: `the agent at ${a.address} does not answer (${a.error ?? ""}); name its node (--node NODE=${a.address}) to check what the cluster holds for it`,
+      repair: null,
+    });
+  }
+  const checked = new Set([...states.map((s) => s.node), ...dead]);
+  const uncheckedNodes = [...nodes]
+    .filter(
+      (n) =>
+        !checked.has(n) && (blocks.some((b) => b.nodeId === n) || (direct.get(n) ?? []).length > 0),
+    )
+    .sort();
+  return {
+    checkedAt: now.toISOString(),
+    agents: seen.sort((a, b) => a.address.localeCompare(b.address)),
+    findings: findings.map((f, i) => ({ id: `f${i + 1}`, ...f })),
+    uncheckedNodes,
+  };
+}
