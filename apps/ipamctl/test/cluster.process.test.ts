@@ -172,6 +172,36 @@ describe("ipamctl show", () => {
   });
 });
 
+describe("ipamctl release", () => {
+  it("refuses while a live record holds the address, releases with --force, by --ip or --container", async () => {
+    const [held] = await allocate(a2, "rel-1");
+    const agent = ["--node", `unix:${a2.socket}`];
+    const refused = await ipamctl(["release", "--ip", held?.address ?? "", ...agent], env);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain("net/rel-1/eth0");
+    expect(refused.stderr).toContain("--force");
+    expect((await heldOn(a2.ipam)).ipv4).toBeGreaterThan(0);
+    const forced = valid(
+      await ipamctl(["release", "--ip", held?.address ?? "", "--force", "--json", ...agent], env),
+      "Release",
+    );
+    expect(forced).toMatchObject({ released: [held?.address], holders: ["net/rel-1/eth0"] });
+    const gone = valid(
+      await ipamctl(["show", "--ip", held?.address ?? "", "--json", ...agent], env),
+      "Address",
+    );
+    expect(gone.state).toBe("not-held");
+
+    const [other] = await allocate(a2, "rel-2");
+    const byContainer = ["release", "--container", "rel-2", "--json", ...agent];
+    expect((await ipamctl(byContainer, env)).code).toBe(5);
+    const released = valid(await ipamctl([...byContainer, "--force"], env), "Release");
+    expect(released.released).toEqual([other?.address]);
+    const none = await ipamctl(["release", "--ip", "10.99.0.1", "--container", "x"], env);
+    expect(none.code).toBe(2);
+  });
+});
+
 describe("ipamctl subnet and node", () => {
   it("adds a subnet, lists it, and drain --wait follows it until its last address is released", async () => {
     const added = valid(

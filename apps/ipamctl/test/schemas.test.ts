@@ -13,6 +13,7 @@ describe("docs/ipamctl/schemas", () => {
         "NodeDrain",
         "NodeList",
         "NodeRemove",
+        "Release",
         "RepairResult",
         "ServerStatus",
         "SubnetAdded",
