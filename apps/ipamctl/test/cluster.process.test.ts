@@ -8,7 +8,13 @@ import {
   type ClusterFixture,
   startCluster,
 } from "../../ipamd/test/helpers/cluster-fixture.js";
-import { killAll, logsOf, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
+import {
+  killAll,
+  logsOf,
+  runIpamdCommand,
+  tempDir,
+  waitFor,
+} from "../../ipamd/test/helpers/processes.js";
 import { TOR } from "../../ipamd/test/helpers/servers.js";
 import { type IpamctlRun, ipamctl, jsonOf } from "./helpers/ipamctl.js";
 import { schemaErrors } from "./helpers/schemas.js";
@@ -84,6 +90,13 @@ describe("ipamctl members", () => {
     const leaderLine = table.stdout.split("\n").find((l) => l.startsWith(leader.id));
     expect(leaderLine).toMatch(/voter\s+\*$/);
     valid(await ipamctl(["status", "--json"], env), "ServerStatus");
+  });
+
+  it("ipamd's own cluster commands still answer, with a deprecation note naming ipamctl", async () => {
+    const old = await runIpamdCommand(["cluster", "members", "--server", env.IPAMD_SERVERS ?? ""]);
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stderr).toContain("deprecated, use `ipamctl members`");
+    expect((JSON.parse(old.stdout) as { members: unknown[] }).members).toHaveLength(3);
   });
 
   it("exits 4 naming the servers when none answers", async () => {

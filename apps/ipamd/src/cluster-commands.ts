@@ -25,6 +25,19 @@ export const CLUSTER_USAGE = [
   "",
 ].join("\n");
 
+/**
+ * The ipamctl command that replaces each `ipamd cluster` command. These stay as aliases for one
+ * release and print a deprecation note on stderr (stdout keeps its JSON for scripts).
+ */
+const REPLACED_BY: Readonly<Record<string, string>> = {
+  status: "ipamctl status",
+  members: "ipamctl members",
+  "transfer-leadership": "ipamctl transfer-leader [--to ID]",
+  drain: "ipamctl subnet drain SUBNET [--wait] [--resume]",
+  "remove-subnet": "ipamctl subnet remove SUBNET [--force]",
+  "deregister-node": "ipamctl node drain NODE (was --force) / ipamctl node remove NODE [--dead]",
+};
+
 function members(list: readonly Member[]) {
   return list.map((m) => ({
     id: m.id,
@@ -101,6 +114,12 @@ export async function runClusterCommand(
   ) {
     process.stderr.write(`ipamd cluster: unknown command "${command ?? ""}"\n${CLUSTER_USAGE}`);
     return 2;
+  }
+  const replacement = REPLACED_BY[command ?? ""];
+  if (replacement !== undefined) {
+    process.stderr.write(
+      `ipamd cluster ${command}: deprecated, use \`${replacement}\` (add --json for a script); this alias goes in the next release\n`,
+    );
   }
   const target = positionals[0];
   if (lifecycle.includes(command ?? "") && (target === undefined || positionals.length > 1)) {

@@ -206,6 +206,7 @@ export function helpText(): string {
     "       ipamd release  --network N --container C [--ifname eth0] [--unix-socket P]",
     "       ipamd status [--unix-socket P]",
     "       ipamd cluster status|members|leave --node-id ID|transfer-leadership [--server ADDR,...]",
+    "         (deprecated but leave: the operator's tool is ipamctl; these aliases go in the next release)",
     "       ipamd state export|import --cluster-store raft|etcd ... --out|--in FILE   (migration)",
     "",
     "Options (precedence: flag > IPAMD_<NAME> env > --config file > default):",
