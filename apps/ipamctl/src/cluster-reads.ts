@@ -1,3 +1,4 @@
+import { Cidr } from "@ipam/bitmap";
 import {
   type Block,
   type ClusterClient,
@@ -5,7 +6,7 @@ import {
   StatsLevel,
   type SubnetHolder,
 } from "@ipam/grpc-server";
-import { parseTopology, type Topology } from "@ipam/topology";
+import { parseTopology, reservedIntervals, type Topology } from "@ipam/topology";
 
 /** The cluster's topology (zones, pods, TORs, nodes, subnets), linearizable read. */
 export async function readTopology(cluster: ClusterClient): Promise<Topology> {
@@ -48,19 +49,36 @@ export interface SubnetCounts {
 }
 
 /**
- * The cluster's counts of every subnet, by subnet id: the one place that reads them (GetStats at
- * the subnet level), so that exact per-family counts from a newer server can replace it alone.
+ * The counts of every subnet of `topology`, by subnet id: the one place that reads them, so
+ * that exact per-family counts from a newer server can replace it alone. Capacity (size minus
+ * reserved addresses) and, in block mode, leased (leased blocks × block size) are computed here
+ * exactly from the topology and the block count; the server's decimal counts of this version
+ * pass through a float and lose IPv6 precision. Direct-mode allocations and cool-downs are the
+ * server's (small numbers).
  */
-export async function subnetCounts(cluster: ClusterClient): Promise<Map<string, SubnetCounts>> {
+export async function subnetCounts(
+  cluster: ClusterClient,
+  topology: Topology,
+): Promise<Map<string, SubnetCounts>> {
   const r = await cluster.getStats({ level: StatsLevel.SUBNET, family: Family.UNSPECIFIED });
+  const byId = new Map(r.entries.map((e) => [e.id, e]));
   const out = new Map<string, SubnetCounts>();
-  for (const e of r.entries) {
-    out.set(e.id, {
-      capacity: BigInt(e.counts?.capacity ?? "0"),
-      leased: BigInt(e.counts?.allocated ?? "0"),
-      reserved: BigInt(e.counts?.reserved ?? "0"),
-      cooling: BigInt(e.counts?.coolingDown ?? "0"),
-      blocksLeased: e.blocksLeased,
+  for (const s of topology.subnets.values()) {
+    const e = byId.get(s.id);
+    const bits = s.family === 6 ? 128 : 32;
+    const cidr = Cidr.parse(s.cidr);
+    let reserved = 0n;
+    for (const i of reservedIntervals(s)) reserved += i.end - i.start + 1n;
+    const blocksLeased = e?.blocksLeased ?? 0n;
+    const direct = s.blockPrefix === bits;
+    out.set(s.id, {
+      capacity: cidr.end - cidr.start + 1n - reserved,
+      leased: direct
+        ? BigInt(e?.counts?.allocated ?? "0")
+        : blocksLeased * (1n << BigInt(bits - s.blockPrefix)),
+      reserved,
+      cooling: BigInt(e?.counts?.coolingDown ?? "0"),
+      blocksLeased,
     });
   }
   return out;

@@ -206,7 +206,8 @@ export function buildTree(
   for (const b of blocks) blocksByNode.set(b.nodeId, (blocksByNode.get(b.nodeId) ?? 0) + 1);
   const nodeEntry = (id: string): NodeEntry => {
     const a = agents.get(id);
-    let held: NodeEntry["held"] = null;
+    // A node without blocks holds nothing, whether or not its agent was read.
+    let held: NodeEntry["held"] = (blocksByNode.get(id) ?? 0) === 0 ? {} : null;
     if (a !== undefined) {
       const per: Partial<Record<FamilyName, bigint>> = {};
       for (const b of a.blocks) per[b.family] = (per[b.family] ?? 0n) + b.held;

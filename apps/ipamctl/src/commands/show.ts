@@ -121,9 +121,9 @@ export function register(program: Command, context: CommandContext): void {
           return;
         }
         const cluster = context.cluster();
-        const [topology, counts, blocks, agents] = await Promise.all([
-          readTopology(cluster),
-          subnetCounts(cluster),
+        const topology = await readTopology(cluster);
+        const [counts, blocks, agents] = await Promise.all([
+          subnetCounts(cluster, topology),
           listAllBlocks(cluster),
           readAgents(context.agents()),
         ]);

@@ -75,9 +75,9 @@ export function register(program: Command, context: CommandContext): void {
     .addOption(new Option("--family <family>", "only this family").choices(["ipv4", "ipv6"]))
     .action(async (opts: { purpose?: string; family?: string }) => {
       const cluster = context.cluster();
-      const [topology, counts, blocks] = await Promise.all([
-        readTopology(cluster),
-        subnetCounts(cluster),
+      const topology = await readTopology(cluster);
+      const [counts, blocks] = await Promise.all([
+        subnetCounts(cluster, topology),
         listAllBlocks(cluster),
       ]);
       const revoked = new Map<string, number>();
