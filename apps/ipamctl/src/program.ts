@@ -4,6 +4,7 @@ import * as check from "./commands/check.js";
 import * as cluster from "./commands/cluster.js";
 import * as node from "./commands/node.js";
 import * as release from "./commands/release.js";
+import * as reserve from "./commands/reserve.js";
 import * as show from "./commands/show.js";
 import * as subnet from "./commands/subnet.js";
 import type { CommandContext } from "./context.js";
@@ -18,7 +19,7 @@ export const VERSION = "0.0.0";
  */
 export const COMMAND_GROUPS: readonly {
   readonly register: (program: Command, context: CommandContext) => void;
-}[] = [show, check, release, subnet, node, cluster];
+}[] = [show, check, release, subnet, reserve, node, cluster];
 
 /** The collect function of a repeatable flag. */
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -185,6 +185,53 @@ describe("ipamctl show", () => {
   });
 });
 
+describe("ipamctl reserve and unreserve", () => {
+  it("keeps a reserved range out of allocation, refuses one over an allocated address, and ends it", async () => {
+    // Direct mode, 10.99.43.0/29: .1 is the gateway, .2-.6 can be handed out.
+    valid(
+      await ipamctl(
+        [
+          "subnet",
+          "add",
+          "ctl-mgmt",
+          "10.99.43.0/29",
+          "--purpose",
+          "mgmt2",
+          "--scope",
+          TOR,
+          "--block-prefix",
+          "32",
+          "--json",
+        ],
+        env,
+      ),
+      "SubnetAdded",
+    );
+    const reserved = valid(
+      await ipamctl(["reserve", "10.99.43.2-10.99.43.5", "--reason", "switch mgmt", "--json"], env),
+      "Reservation",
+    );
+    expect(reserved.reservation).toMatchObject({ subnet: "ctl-mgmt", reason: "switch mgmt" });
+    const [only] = await allocate(a1, "mgmt-1", "mgmt2");
+    expect(only?.address).toBe("10.99.43.6");
+    await expect(allocate(a1, "mgmt-2", "mgmt2")).rejects.toThrow();
+    const conflict = await ipamctl(["reserve", "10.99.43.6"], env);
+    expect(conflict.code, conflict.stderr).toBe(5);
+    const ended = valid(
+      await ipamctl(["unreserve", "10.99.43.2-10.99.43.5", "--json"], env),
+      "Unreservation",
+    );
+    expect(ended.reservation).toMatchObject({ subnet: "ctl-mgmt" });
+    const [next] = await allocate(a1, "mgmt-3", "mgmt2");
+    expect(next?.address).toBe("10.99.43.2");
+    const again = await ipamctl(["unreserve", "10.99.43.2-10.99.43.5"], env);
+    expect(again.code, again.stderr).toBe(6);
+    const outside = await ipamctl(["reserve", "192.0.2.0/30"], env);
+    expect(outside.code).toBe(2);
+    expect(outside.stderr).toContain("--subnet");
+  });
+});
+
 describe("ipamctl release", () => {
   it("refuses while a live record holds the address, releases with --force, by --ip or --container", async () => {
     const [held] = await allocate(a2, "rel-1");

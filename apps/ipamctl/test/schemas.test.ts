@@ -15,12 +15,14 @@ describe("docs/ipamctl/schemas", () => {
         "NodeRemove",
         "Release",
         "RepairResult",
+        "Reservation",
         "ServerStatus",
         "SubnetAdded",
         "SubnetDrain",
         "SubnetList",
         "SubnetRemove",
         "Tree",
+        "Unreservation",
       ].sort(),
     );
   });

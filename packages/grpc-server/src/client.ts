@@ -269,6 +269,8 @@ const NON_IDEMPOTENT_CLUSTER_METHODS: ReadonlySet<string> = new Set([
   "AddLearner",
   "RemoveMember",
   "TransferLeadership",
+  // A retry after a lost answer would say NOT_FOUND for a reservation the first call removed.
+  "UnreserveRange",
 ]);
 
 /**

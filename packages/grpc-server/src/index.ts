@@ -89,10 +89,15 @@ export type {
   RemoveSubnetResponse,
   ReportNodeRequest,
   ReportNodeResponse,
+  Reservation,
+  ReserveRangeRequest,
+  ReserveRangeResponse,
   StatsEntry,
   Subnet,
   SubnetHolder,
   TransferLeadershipRequest,
+  UnreserveRangeRequest,
+  UnreserveRangeResponse,
 } from "./gen/ipam/v1/cluster_pb.js";
 export {
   AddLearnerRequestSchema,
@@ -149,12 +154,17 @@ export {
   RemoveSubnetResponseSchema,
   ReportNodeRequestSchema,
   ReportNodeResponseSchema,
+  ReservationSchema,
+  ReserveRangeRequestSchema,
+  ReserveRangeResponseSchema,
   StatsEntrySchema,
   StatsLevel,
   StatsLevelSchema,
   SubnetHolderSchema,
   SubnetSchema,
   TransferLeadershipRequestSchema,
+  UnreserveRangeRequestSchema,
+  UnreserveRangeResponseSchema,
 } from "./gen/ipam/v1/cluster_pb.js";
 // Generated messages, enums and service descriptors of ipam.v1 and ipam.raft.v1.
 export type {

@@ -37,9 +37,11 @@ import {
   RemoveMemberRequestSchema,
   RemoveSubnetRequestSchema,
   ReportNodeRequestSchema,
+  ReserveRangeRequestSchema,
   StatsLevelSchema,
   SubnetSchema,
   TransferLeadershipRequestSchema,
+  UnreserveRangeRequestSchema,
 } from "./gen/ipam/v1/cluster_pb.js";
 import {
   AllocateRequestSchema,
@@ -257,6 +259,13 @@ export const IPAM_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Ipam>> = {
   getPoolStats: messageLimits(GetPoolStatsRequestSchema, { purpose: purposeName, family }),
 };
 
+/** A reserved range: an address, a CIDR or `first-last`. */
+const reservedRange = text({
+  maxLength: 91,
+  pattern: /^[0-9A-Fa-f:./-]+$/,
+  patternText: "a CIDR or an address range 'first-last'",
+});
+
 const subnet = messageLimits(SubnetSchema, {
   id: subnetId,
   cidr: cidrText,
@@ -267,14 +276,7 @@ const subnet = messageLimits(SubnetSchema, {
     pattern: /^(none|[0-9A-Fa-f:.]+)$/,
     patternText: "an IP address or 'none'",
   }),
-  reserved: list(
-    1024,
-    text({
-      maxLength: 91,
-      pattern: /^[0-9A-Fa-f:./-]+$/,
-      patternText: "a CIDR or an address range 'first-last'",
-    }),
-  ),
+  reserved: list(1024, reservedRange),
   blockPrefix: atMost(128),
   cooldownSeconds: atMost(30 * 86_400, "seconds"),
   priority: anyValue<number>("any int32"),
@@ -380,4 +382,11 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     agentVersion: printable(64),
     blocks: list(MAX_REPORTED_BLOCKS, nested(blockReport)),
   }),
+  reserveRange: messageLimits(ReserveRangeRequestSchema, {
+    subnetId,
+    range: reservedRange,
+    // Free text for operators: spaces allowed, no control characters.
+    reason: text({ maxBytes: 512, pattern: /^[^\p{Cc}]*$/u, patternText: "no control characters" }),
+  }),
+  unreserveRange: messageLimits(UnreserveRangeRequestSchema, { subnetId, range: reservedRange }),
 };

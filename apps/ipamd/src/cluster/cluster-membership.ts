@@ -31,6 +31,8 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "addSubnet",
   "removeSubnet",
   "drainSubnet",
+  "reserveRange",
+  "unreserveRange",
   "leaseBlock",
   "releaseBlock",
   "claimBlock",

@@ -1,5 +1,6 @@
 import { Cidr } from "@ipam/bitmap";
 import type { ClusterHandlers } from "@ipam/grpc-server";
+import type { Reservation } from "@ipam/subnet-pool";
 import { parseTopology, type SubnetInput, type Topology, toCanonicalConfig } from "@ipam/topology";
 import { IpamdError } from "../ipamd-error.js";
 import { requireText } from "../request-fields.js";
@@ -37,6 +38,16 @@ async function holdersOf(
  * `expected_version`, `dry_run` on a copy of the replica), GetTopology, Register/DeregisterNode
  * and Add/Remove/DrainSubnet. See {@link clusterDataHandlers}.
  */
+/** A reservation of the cluster state on the wire. */
+function wireReservation(r: Reservation) {
+  return {
+    subnetId: r.subnet,
+    range: r.range,
+    reason: r.reason,
+    reservedAtUnixMs: BigInt(r.at),
+  };
+}
+
 export function clusterTopologyHandlers(
   cluster: ClusterDataSource,
   now: () => number,
@@ -203,6 +214,26 @@ export function clusterTopologyHandlers(
         removing: left !== undefined && !left.empty,
         holders: left?.holders ?? [],
       };
+    },
+
+    reserveRange: async (req) => {
+      const subnet = requireText("subnet_id", req.subnetId);
+      const range = requireText("range", req.range);
+      const r = await cluster.execute({
+        type: "reserve",
+        at: now(),
+        subnet,
+        range,
+        reason: req.reason,
+      });
+      return { reservation: wireReservation(r.value) };
+    },
+
+    unreserveRange: async (req) => {
+      const subnet = requireText("subnet_id", req.subnetId);
+      const range = requireText("range", req.range);
+      const r = await cluster.execute({ type: "unreserve", at: now(), subnet, range });
+      return { reservation: wireReservation(r.value) };
     },
 
     drainSubnet: async (req) => {
