@@ -14,6 +14,8 @@ import {
 } from "./field-rules.js";
 import {
   AddLearnerRequestSchema,
+  AddressEventSchema,
+  AddressHistoryRequestSchema,
   AddSubnetRequestSchema,
   AddVoterRequestSchema,
   AllocateDirectRequestSchema,
@@ -23,6 +25,7 @@ import {
   DeregisterNodeRequestSchema,
   DirectAllocateItemSchema,
   DrainSubnetRequestSchema,
+  ForecastRequestSchema,
   GetLeaderRequestSchema,
   GetNodeLeasesRequestSchema,
   GetStatsRequestSchema,
@@ -35,6 +38,7 @@ import {
   ReleaseDirectRequestSchema,
   RemoveMemberRequestSchema,
   RemoveSubnetRequestSchema,
+  ReportAddressEventsRequestSchema,
   ReportNodeRequestSchema,
   StatsLevelSchema,
   SubnetSchema,
@@ -148,6 +152,13 @@ export const podName = text({
   patternText: "lower-case RFC 1123 subdomain (labels of letters, digits, '-' joined by '.')",
 });
 
+/** Kubernetes pod UID (`K8S_POD_UID`): a UUID in practice; any id of hex digits and '-'. */
+export const podUid = text({
+  maxLength: 64,
+  pattern: /^[0-9A-Za-z-]+$/,
+  patternText: "letters, digits and '-' (a UUID)",
+});
+
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
 /** Kubernetes label key: `[prefix/]name`, prefix a DNS subdomain (≤ 253), name ≤ 63. */
@@ -191,6 +202,8 @@ export const MAX_NODE_LABELS = 256;
 export const MAX_REPORTED_BLOCKS = 16_384;
 /** Most addresses one block of a ReportNode may list (the agent sends at most these). */
 export const MAX_REPORTED_ADDRESSES = 65_536;
+/** Most events one ReportAddressEvents may carry (the agent sends at most these). */
+export const MAX_REPORTED_EVENTS = 2048;
 /** Largest topology document (ApplyTopology `topology_json`), bytes. */
 export const MAX_TOPOLOGY_BYTES = 4 * 1024 * 1024;
 
@@ -211,6 +224,7 @@ export const IPAM_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Ipam>> = {
     podNamespace,
     podName,
     requestedAddresses: list(MAX_ADDRESSES_PER_CALL, ipAddress),
+    podUid,
   }),
   release: messageLimits(ReleaseRequestSchema, {
     network: networkName,
@@ -286,6 +300,36 @@ const blockReport = messageLimits(BlockReportSchema, {
   held: anyValue<number>("any uint32"),
   cooling: anyValue<number>("any uint32"),
   addresses: list(MAX_REPORTED_ADDRESSES, ipAddress),
+});
+
+const unixMs = anyValue<bigint>("any int64 (Unix ms)");
+const journalId = text({
+  maxLength: 64,
+  pattern: /^[0-9A-Za-z-]+$/,
+  patternText: "letters, digits and '-'",
+});
+
+/** One event of the address history, as an agent ships it. */
+const addressEvent = messageLimits(AddressEventSchema, {
+  nodeId: topologyId,
+  journalId,
+  seq: anyValue<bigint>("any uint64"),
+  atUnixMs: unixMs,
+  event: text({
+    maxLength: 8,
+    pattern: /^(allocate|release)$/,
+    patternText: "allocate or release",
+  }),
+  address: ipAddress,
+  family: enumValue(FamilySchema),
+  network: networkName,
+  containerId,
+  ifname: interfaceName,
+  purpose: purposeName,
+  subnetId,
+  podNamespace,
+  podName,
+  podUid,
 });
 
 const memberChange = {
@@ -369,5 +413,23 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     nodeId: topologyId,
     agentVersion: printable(64),
     blocks: list(MAX_REPORTED_BLOCKS, nested(blockReport)),
+  }),
+  reportAddressEvents: messageLimits(ReportAddressEventsRequestSchema, {
+    nodeId: topologyId,
+    journalId,
+    events: list(MAX_REPORTED_EVENTS, nested(addressEvent)),
+  }),
+  addressHistory: messageLimits(AddressHistoryRequestSchema, {
+    address: ipAddress,
+    sinceUnixMs: unixMs,
+    untilUnixMs: unixMs,
+    atUnixMs: unixMs,
+  }),
+  forecast: messageLimits(ForecastRequestSchema, {
+    windowMs: anyValue<bigint>("any int64 (ms)"),
+    zone: topologyId,
+    tor: topologyId,
+    purpose: purposeName,
+    family: enumValue(FamilySchema),
   }),
 };
