@@ -154,6 +154,7 @@ export function createGrpcBackend(options: GrpcBackendOptions): IpamBackend {
           families: familySelection(input.families),
           podNamespace: input.podNamespace ?? "",
           podName: input.podName ?? "",
+          podUid: input.podUid ?? "",
           requestedAddresses: [...input.requestedAddresses],
         });
         const dns = answer.dns;

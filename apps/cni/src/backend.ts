@@ -14,6 +14,8 @@ export interface AllocateInput extends AttachmentKey {
   readonly families: readonly IpFamily[];
   readonly podNamespace?: string;
   readonly podName?: string;
+  /** Kubernetes pod UID (`K8S_POD_UID`). */
+  readonly podUid?: string;
   /** Canonical addresses without prefix; at most one per family. */
   readonly requestedAddresses: readonly string[];
 }

@@ -6,6 +6,8 @@ export interface CniArgs {
   readonly podNamespace?: string;
   /** `K8S_POD_NAME`, when given and non-empty. */
   readonly podName?: string;
+  /** `K8S_POD_UID`, when given and non-empty (recorded in the address history). */
+  readonly podUid?: string;
   /** `IP`: requested static addresses, comma-separated (host-local's convention). */
   readonly ips: readonly string[];
 }
@@ -53,10 +55,12 @@ export function parseCniArgs(raw: string | undefined): CniArgs {
   }
   const namespace = pairs.get("K8S_POD_NAMESPACE");
   const name = pairs.get("K8S_POD_NAME");
+  const uid = pairs.get("K8S_POD_UID");
   const ip = pairs.get("IP");
   return {
     ...(namespace ? { podNamespace: namespace } : {}),
     ...(name ? { podName: name } : {}),
+    ...(uid ? { podUid: uid } : {}),
     ips: ip ? ip.split(",").filter((s) => s !== "") : [],
   };
 }

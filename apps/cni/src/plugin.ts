@@ -202,6 +202,7 @@ interface AddInput {
   readonly families: readonly IpFamily[];
   readonly podNamespace?: string;
   readonly podName?: string;
+  readonly podUid?: string;
   readonly requested: readonly string[];
 }
 
@@ -216,6 +217,7 @@ function prepareAdd(env: CniEnv, conf: NetConf): AddInput {
     families: conf.ipam.families,
     ...(args.podNamespace === undefined ? {} : { podNamespace: args.podNamespace }),
     ...(args.podName === undefined ? {} : { podName: args.podName }),
+    ...(args.podUid === undefined ? {} : { podUid: args.podUid }),
     requested: requestedAddresses(sources, conf.ipam),
   };
 }
@@ -274,6 +276,7 @@ async function add(
     families: input.families,
     ...(input.podNamespace === undefined ? {} : { podNamespace: input.podNamespace }),
     ...(input.podName === undefined ? {} : { podName: input.podName }),
+    ...(input.podUid === undefined ? {} : { podUid: input.podUid }),
     requestedAddresses: input.requested,
   });
   for (const family of input.families) {

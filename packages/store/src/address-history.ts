@@ -148,11 +148,14 @@ export class AddressHistory {
     return this.#read("journalHead", () => (this.#s.journalHead.get() as number | null) ?? 0);
   }
 
-  /** Deletes up to `limit` journal events older than `before` (ms); returns how many. Durable. */
+  /**
+   * Deletes, among the `limit` oldest journal events (by seq), those older than `before` (ms);
+   * returns how many. Durable. Repeat while it returns `limit` to prune more.
+   */
   pruneJournal(before: number, limit: number): number {
     timeOf("before", before);
     const n = limitOf("limit", limit);
-    return this.#write("pruneJournal", () => this.#s.pruneJournal.run(before, n).changes);
+    return this.#write("pruneJournal", () => this.#s.pruneJournal.run(n, before).changes);
   }
 
   /**
@@ -250,11 +253,11 @@ function prepare(db: Database.Database) {
       `SELECT node, ${EVENT_COLUMNS} FROM address_events WHERE seq > ? ORDER BY seq LIMIT ?`,
     ),
     journalHead: db.prepare("SELECT max(seq) FROM address_events").pluck(),
-    // Oldest first by seq: the rows past the retention are at the start, so the scan stops
-    // after `limit` matches.
+    // Among the `limit` oldest rows by seq (a rowid range: no scan of the rest of the table,
+    // which has no index on `at`), those older than the cut-off.
     pruneJournal: db.prepare(
       `DELETE FROM address_events WHERE seq IN
-         (SELECT seq FROM address_events WHERE at < ? ORDER BY seq LIMIT ?)`,
+         (SELECT seq FROM address_events ORDER BY seq LIMIT ?) AND at < ?`,
     ),
     archive: db.prepare(
       `INSERT INTO address_history (node, journal, ${EVENT_COLUMNS})
