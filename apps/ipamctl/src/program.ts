@@ -1,6 +1,8 @@
 import { CLIENT_TLS_FLAGS } from "@ipam/grpc-server";
 import { Command, Option } from "commander";
 import * as cluster from "./commands/cluster.js";
+import * as forecast from "./commands/forecast.js";
+import * as history from "./commands/history.js";
 import type { CommandContext } from "./context.js";
 
 /** The version printed by `ipamctl --version` (the package's, set at build). */
@@ -13,7 +15,7 @@ export const VERSION = "0.0.0";
  */
 export const COMMAND_GROUPS: readonly {
   readonly register: (program: Command, context: CommandContext) => void;
-}[] = [cluster];
+}[] = [cluster, history, forecast];
 
 /** The collect function of a repeatable flag. */
 function collect(value: string, previous: string[] | undefined): string[] {

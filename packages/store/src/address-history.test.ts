@@ -73,9 +73,11 @@ describe("address history: journal pruning and the archive", () => {
     for (let i = 1; i <= 5; i++) await store.saveAllocation(recordFor(i, { createdAt: i }));
     expect(h.pruneJournal(4, 2)).toBe(2);
     expect(h.journalAfter(0, 10).map((e) => e.seq)).toEqual([3, 4, 5]);
-    expect(h.pruneJournal(1_000, 10)).toBe(3);
-    expect(h.journalHead()).toBe(0);
+    // Everything is past the cut-off, but the newest event stays: the next seq is 6, not 1.
+    expect(h.pruneJournal(1_000, 10)).toBe(2);
+    expect(h.journalHead()).toBe(5);
     await store.saveAllocation(recordFor(6, { createdAt: 6 }));
+    expect(h.pruneJournal(1_000, 10)).toBe(1);
     expect(h.journalAfter(0, 10).map((e) => e.seq)).toEqual([6]);
     store.close();
   });

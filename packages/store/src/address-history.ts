@@ -149,8 +149,9 @@ export class AddressHistory {
   }
 
   /**
-   * Deletes, among the `limit` oldest journal events (by seq), those older than `before` (ms);
-   * returns how many. Durable. Repeat while it returns `limit` to prune more.
+   * Deletes, among the `limit` oldest journal events (by seq), those older than `before` (ms),
+   * never the newest event (so that a seq is never reused); returns how many. Durable. Repeat
+   * while it returns `limit` to prune more.
    */
   pruneJournal(before: number, limit: number): number {
     timeOf("before", before);
@@ -254,10 +255,12 @@ function prepare(db: Database.Database) {
     ),
     journalHead: db.prepare("SELECT max(seq) FROM address_events").pluck(),
     // Among the `limit` oldest rows by seq (a rowid range: no scan of the rest of the table,
-    // which has no index on `at`), those older than the cut-off.
+    // which has no index on `at`), those older than the cut-off, except the newest row of all:
+    // it keeps the rowid counter (seq = max + 1) from going back.
     pruneJournal: db.prepare(
       `DELETE FROM address_events WHERE seq IN
-         (SELECT seq FROM address_events ORDER BY seq LIMIT ?) AND at < ?`,
+         (SELECT seq FROM address_events ORDER BY seq LIMIT ?) AND at < ?
+         AND seq < (SELECT max(seq) FROM address_events)`,
     ),
     archive: db.prepare(
       `INSERT INTO address_history (node, journal, ${EVENT_COLUMNS})

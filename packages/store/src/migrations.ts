@@ -128,10 +128,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE allocations ADD COLUMN pod_uid TEXT;
       -- The node's journal: one row per address allocated or released, written by the triggers
       -- below inside the statement that inserts or deletes the record, so it is durable with the
-      -- record (same transaction, same fsync). AUTOINCREMENT: a seq is never reused, even after
-      -- pruning emptied the table (servers store each (node, journal, seq) once).
+      -- record (same transaction, same fsync). seq is the rowid (max + 1): pruning never deletes
+      -- the newest row, so a seq is never reused (servers store each (node, journal, seq) once);
+      -- no AUTOINCREMENT, whose sqlite_sequence update would be one more page per commit.
       CREATE TABLE address_events (
-        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq           INTEGER PRIMARY KEY,
         at            INTEGER NOT NULL, -- ms since the epoch
         event         TEXT    NOT NULL, -- 'allocate' | 'release'
         address       TEXT    NOT NULL, -- canonical text
