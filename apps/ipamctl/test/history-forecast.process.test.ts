@@ -13,12 +13,17 @@ const SCHEMAS = fileURLToPath(new URL("../../../docs/ipamctl/schemas/", import.m
 const ajv = new Ajv({ strict: true, allErrors: true });
 ajv.addFormat("date-time", /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
 
+const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+
 /** The schema errors of a --json document by its kind ("" when valid). */
 function schemaErrors(doc: Record<string, unknown>): string {
-  const schema = JSON.parse(
-    readFileSync(`${SCHEMAS}${String(doc.kind)}.schema.json`, "utf8"),
-  ) as object;
-  const validate = ajv.compile(schema);
+  const kind = String(doc.kind);
+  let validate = compiled.get(kind);
+  if (validate === undefined) {
+    const schema = JSON.parse(readFileSync(`${SCHEMAS}${kind}.schema.json`, "utf8")) as object;
+    validate = ajv.compile(schema);
+    compiled.set(kind, validate);
+  }
   return validate(doc) ? "" : JSON.stringify(validate.errors, null, 2);
 }
 
@@ -55,15 +60,9 @@ describe("ipamctl history", () => {
     });
     const address = r.addresses[0]?.address ?? "";
     await a.ipam.release(key);
-    await a.ipam.allocate({
-      ...key,
-      containerId: "c-next",
-      podNamespace: "payments",
-      podName: "api-8",
-    });
-    await waitFor("three events on the servers", async () => {
+    await waitFor("both events on the servers", async () => {
       const h = await cluster.l1.addressHistory({ address });
-      return h.events.length === 3 ? h : undefined;
+      return h.events.length === 2 ? h : undefined;
     });
     a.proc.kill("SIGKILL");
     await a.proc.exited();
@@ -76,7 +75,6 @@ describe("ipamctl history", () => {
     expect(events.map((e) => `${e.event} ${e.node} ${e.pod?.name}`)).toEqual([
       "allocate node-a api-7",
       "release node-a api-7",
-      "allocate node-a api-8",
     ]);
     expect(events[0]?.pod).toEqual({
       namespace: "payments",
@@ -94,22 +92,21 @@ describe("ipamctl history", () => {
 
     const human = await ipamctl(["history", "--ip", address, "--at", first.time], env);
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toContain(`${address}: 3 events`);
+    expect(human.stdout).toContain(`${address}: 2 events`);
     expect(human.stdout).toContain("held by payments/api-7 on node-a");
     expect(human.stdout).toMatch(/release\s+node-a\s+payments\/api-7/);
 
+    const later = (events[1]?.timeUnixMs ?? 0) + 1;
     const since = await ipamctl(
-      [
-        "history",
-        "--ip",
-        address,
-        "--since",
-        `@${Math.ceil((events[2]?.timeUnixMs ?? 0) / 1000)}`,
-        "--json",
-      ],
+      ["history", "--ip", address, "--since", new Date(later).toISOString(), "--json"],
       env,
     );
-    expect((jsonOf(since).events as EventDoc[]).length).toBeLessThanOrEqual(1);
+    expect(jsonOf(since).events).toEqual([]);
+    const free = await ipamctl(
+      ["history", "--ip", address, "--at", new Date(later).toISOString()],
+      env,
+    );
+    expect(free.stdout).toContain(": free");
   });
 
   it("refuses a bad time naming the flag (exit 2) and a bad address (exit 2)", async () => {
@@ -139,8 +136,9 @@ describe("ipamctl forecast", () => {
     const doc = await waitFor("the allocations in the forecast", async () => {
       const run = await ipamctl([...args, "--json"], env);
       const d = jsonOf(run);
-      const e = (d.entries as { samples: number }[])[0];
-      return e !== undefined && e.samples >= 33 ? d : undefined;
+      // Held comes from the agents' reports (every few seconds): wait for the one after the work.
+      const e = (d.entries as { samples: number; held: string }[])[0];
+      return e !== undefined && e.samples >= 30 && BigInt(e.held) >= 30n ? d : undefined;
     });
     expect(schemaErrors(doc)).toBe("");
     const entry = (doc.entries as { fullInSeconds: number | null; held: string; tor: string }[])[0];
