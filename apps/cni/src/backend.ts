@@ -14,7 +14,7 @@ export interface AllocateInput extends AttachmentKey {
   readonly families: readonly IpFamily[];
   readonly podNamespace?: string;
   readonly podName?: string;
-  /** `K8S_POD_UID`: the agent tells a pod from a later one of the same name by it. */
+  /** `K8S_POD_UID`: recorded in the address history; the agent tells a pod from a later one of the same name by it. */
   readonly podUid?: string;
   /** Canonical addresses without prefix; at most one per family. */
   readonly requestedAddresses: readonly string[];

@@ -6,7 +6,7 @@ export interface CniArgs {
   readonly podNamespace?: string;
   /** `K8S_POD_NAME`, when given and non-empty. */
   readonly podName?: string;
-  /** `K8S_POD_UID`, when given and non-empty. */
+  /** `K8S_POD_UID`, when given and non-empty (recorded in the address history). */
   readonly podUid?: string;
   /** `IP`: requested static addresses, comma-separated (host-local's convention). */
   readonly ips: readonly string[];

@@ -35,6 +35,11 @@ describe("parseCniArgs", () => {
       podName: "p",
       ips: ["10.99.0.9", "fd99::9"],
     });
+    expect(parseCniArgs("K8S_POD_NAME=p;K8S_POD_UID=9f0c-7e")).toEqual({
+      podName: "p",
+      podUid: "9f0c-7e",
+      ips: [],
+    });
     expect(parseCniArgs(undefined)).toEqual({ ips: [] });
     expect(parseCniArgs("IgnoreUnknown=true;X=1").ips).toEqual([]);
     expect(() => parseCniArgs("X=1")).toThrow(/unknown key "X"/);

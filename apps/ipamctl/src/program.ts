@@ -2,6 +2,8 @@ import { CLIENT_TLS_FLAGS } from "@ipam/grpc-server";
 import { Command, Option } from "commander";
 import * as check from "./commands/check.js";
 import * as cluster from "./commands/cluster.js";
+import * as forecast from "./commands/forecast.js";
+import * as history from "./commands/history.js";
 import * as node from "./commands/node.js";
 import * as release from "./commands/release.js";
 import * as reserve from "./commands/reserve.js";
@@ -19,7 +21,7 @@ export const VERSION = "0.0.0";
  */
 export const COMMAND_GROUPS: readonly {
   readonly register: (program: Command, context: CommandContext) => void;
-}[] = [show, check, release, subnet, reserve, node, cluster];
+}[] = [show, check, release, subnet, reserve, node, history, forecast, cluster];
 
 /** The collect function of a repeatable flag. */
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -51,6 +51,19 @@ describe("loadConfig", () => {
     );
   });
 
+  it("reads --history-retention as a duration, 30 days by default", () => {
+    expect(loadConfig({ ...base, argv: [] }).historyRetentionMs).toBe(30 * 86_400_000);
+    expect(loadConfig({ ...base, argv: ["--history-retention", "12h"] }).historyRetentionMs).toBe(
+      12 * 3_600_000,
+    );
+    expect(() => loadConfig({ ...base, argv: ["--history-retention", "30"] })).toThrow(
+      '--history-retention: "30" is not a duration',
+    );
+    expect(() => loadConfig({ ...base, argv: ["--history-retention", "10ms"] })).toThrow(
+      "--history-retention:",
+    );
+  });
+
   it("writes pretty logs to a terminal and JSON elsewhere unless --log-format says", () => {
     expect(loadConfig({ ...base, argv: [], stderrIsTty: true }).logFormat).toBe("pretty");
     expect(loadConfig({ ...base, argv: [], stderrIsTty: false }).logFormat).toBe("json");

@@ -64,6 +64,11 @@ export interface IpamdConfig {
   readonly preallocateThreshold: number;
   /** Raft snapshot (and log compaction) every this many applied entries; 0 = never. */
   readonly raftSnapshotEntries: number;
+  /**
+   * How long address events are kept (the node's journal and the servers' archive), ms:
+   * `--history-retention`, default 30 days.
+   */
+  readonly historyRetentionMs: number;
   /** Where servers (and role all) replicate the cluster state. */
   readonly clusterStore: ClusterStore;
   /** The etcd settings with `--cluster-store etcd`, else undefined. */
@@ -189,6 +194,11 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     help: "Raft snapshot and log compaction every N applied entries (servers; 0 = never)",
     default: "10000",
   },
+  "history-retention": {
+    type: "string",
+    help: "how long the address history is kept (node journal, servers' archive): 30d, 12h, 90m, 45s",
+    default: "30d",
+  },
   "preallocate-threshold": {
     type: "string",
     help: "lease another block below this free ratio (0..1)",
@@ -239,6 +249,31 @@ export function parseHostPort(option: string, value: string): { host: string; po
   if (m === null || port > 65535) bad(option, `"${value}" is not host:port`);
   const host = m[1] ?? m[2] ?? "";
   return { host: host === "" ? "0.0.0.0" : host, port };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * A duration such as `30d`, `12h`, `90m`, `45s` or `500ms`, in ms: 1 s .. 10 years.
+ * @throws IpamdError INVALID_ARGUMENT naming `--option`.
+ */
+export function parseDuration(option: string, value: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+  const ms =
+    m === null ? Number.NaN : Number(m[1]) * (DURATION_UNITS[m[2] as string] ?? Number.NaN);
+  if (!Number.isSafeInteger(ms) || ms < 1000 || ms > 3650 * 86_400_000) {
+    return bad(
+      option,
+      `"${value}" is not a duration from 1s to 3650d (a whole number and a unit: ms, s, m, h or d, e.g. 30d)`,
+    );
+  }
+  return ms;
 }
 
 function toBool(option: string, value: string | boolean): boolean {
@@ -560,6 +595,7 @@ export function loadConfig(input: LoadConfigInput): IpamdConfig {
     electionMs: num("election-ms", 1000, 100, 60_000),
     preallocateThreshold: num("preallocate-threshold", 0.2, 0, 1),
     raftSnapshotEntries: num("raft-snapshot-entries", 10_000, 0, 100_000_000),
+    historyRetentionMs: parseDuration("history-retention", str("history-retention") ?? "30d"),
     clusterStore,
     etcd,
     kubernetes,

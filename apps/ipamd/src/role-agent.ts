@@ -21,12 +21,16 @@ import {
   startMetricsEndpoint,
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
+import { JournalShipper } from "./history/journal-shipper.js";
 import { IpamdError } from "./ipamd-error.js";
 import type { AgentKubernetes } from "./kubernetes/agent-kubernetes.js";
 import { StartScope } from "./start-scope.js";
 
 /** The stop reason when the agent could not start (exit code 1). */
 const START_FAILURE = "start failure";
+
+/** How often an agent ships its address journal to the servers, ms. */
+export const HISTORY_SHIP_MS = 1000;
 
 /** Node labels that name the node's TOR when `--tor` is not given, first match wins. */
 export const TOR_LABELS = ["ipam.io/tor", "tor"] as const;
@@ -121,6 +125,18 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     ...(kubernetes === undefined ? {} : { notReady: () => kubernetes?.notReady() }),
   });
 
+  // The address journal goes to every server (each keeps a copy: docs/ipamd.md "Address
+  // history"); shipping needs no started allocator.
+  const shipper = new JournalShipper({
+    nodeId: config.nodeId,
+    history: store.addressHistory(),
+    targets: () => cluster.historyTargets(),
+    retentionMs: config.historyRetentionMs,
+    logger: log,
+  });
+  shipper.start(HISTORY_SHIP_MS);
+  scope.add("history shipper", () => shipper.stop());
+
   exportAgent(metrics, agent, cluster);
   let metricsServer: MetricsServer | undefined;
   const servers: GrpcServer[] = [];
@@ -152,6 +168,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
     agent.stop();
     kubernetes?.stop();
     await Promise.all(servers.map((s) => s.shutdown(5000)));
+    await shipper.stop();
     cluster.close();
     await starting.catch(() => undefined);
     await metricsServer?.close();

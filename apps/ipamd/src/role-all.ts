@@ -33,7 +33,12 @@ import {
   warnIfCleartext,
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
+import { exportForecast } from "./history/forecast-metric.js";
+import { HistoryArchive, pruneIntervalMs } from "./history/history-archive.js";
+import { historyHandlers } from "./history/history-handlers.js";
+import { JournalShipper } from "./history/journal-shipper.js";
 import { IpamdError } from "./ipamd-error.js";
+import { HISTORY_SHIP_MS } from "./role-agent.js";
 import { etcdClusterOf } from "./role-server-etcd.js";
 import { StartScope } from "./start-scope.js";
 import { loadTopology, type TopologyReload, watchTopology } from "./topology-file.js";
@@ -72,9 +77,12 @@ export async function runAll(config: IpamdConfig, log: Logger): Promise<number> 
     await scope.close();
     throw err;
   }
-  const { agent, cluster, servers, metricsServer, store, topologyReload } = running;
+  const { agent, cluster, servers, metricsServer, store, topologyReload, shipper, archive } =
+    running;
   return await onStopSignals(log, async () => {
     agent.stop();
+    await shipper.stop();
+    archive.stop();
     await Promise.all([topologyReload.stop(), ...servers.map((s) => s.shutdown(5000))]);
     await cluster.stop();
     await metricsServer?.close();
@@ -92,6 +100,8 @@ interface RunningAll {
   readonly servers: readonly GrpcServer[];
   readonly metricsServer: MetricsServer | undefined;
   readonly topologyReload: TopologyReload;
+  readonly shipper: JournalShipper;
+  readonly archive: HistoryArchive;
 }
 
 /**
@@ -165,6 +175,28 @@ async function startAll(
   await agent.start();
   agent.startMaintenance(1000);
 
+  // The address history: this node's journal goes to the archive in the same file, which answers
+  // AddressHistory and Forecast as a server's would (docs/ipamd.md "Address history").
+  const archive = new HistoryArchive({
+    history: store.addressHistory(),
+    retentionMs: config.historyRetentionMs,
+    logger: log,
+  });
+  archive.startPruning(pruneIntervalMs(config.historyRetentionMs));
+  scope.add("history archive", () => archive.stop());
+  const shipper = new JournalShipper({
+    nodeId: config.nodeId,
+    history: store.addressHistory(),
+    targets: () => [
+      { name: "local", send: async (node, journal, events) => archive.put(node, journal, events) },
+    ],
+    retentionMs: config.historyRetentionMs,
+    logger: log,
+  });
+  shipper.start(HISTORY_SHIP_MS);
+  scope.add("history shipper", () => shipper.stop());
+  exportForecast(metrics, archive, cluster, () => true);
+
   const handlers = ipamHandlers(agent, metrics);
   exportClusterPool(metrics, cluster.state, { agent, reports: cluster.reports });
   exportAgent(metrics, agent, cluster);
@@ -201,6 +233,7 @@ async function startAll(
     services: [
       createClusterService({
         ...clusterDataHandlers(cluster),
+        ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
         ...(cluster instanceof LocalCluster
           ? singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`)
           : etcdStatusHandlers(cluster)),
@@ -226,5 +259,5 @@ async function startAll(
   );
 
   const topologyReload = watchTopology({ path: config.topology, cluster, log });
-  return { store, cluster, agent, servers, metricsServer, topologyReload };
+  return { store, cluster, agent, servers, metricsServer, topologyReload, shipper, archive };
 }

@@ -27,6 +27,9 @@ import {
   warnIfCleartext,
 } from "./daemon-kit.js";
 import { grpcRefusalObserver } from "./grpc-hooks.js";
+import { exportForecast } from "./history/forecast-metric.js";
+import { HistoryArchive, pruneIntervalMs } from "./history/history-archive.js";
+import { historyHandlers } from "./history/history-handlers.js";
 import { IpamdError } from "./ipamd-error.js";
 import { StartScope } from "./start-scope.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
@@ -145,8 +148,21 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   }
 
   exportClusterPool(metrics, cluster.state, { reports: cluster.reports });
+  // Every agent ships its address journal here (and to the other servers): this server answers
+  // AddressHistory and Forecast from its own copy.
+  const archive = new HistoryArchive({
+    history: store.addressHistory(),
+    retentionMs: config.historyRetentionMs,
+    logger: log,
+  });
+  archive.startPruning(pruneIntervalMs(config.historyRetentionMs));
+  exportForecast(metrics, archive, cluster, () => cluster.isLeader());
   const forwarder = forwardWrites(
-    { ...clusterDataHandlers(cluster), ...membershipHandlers(cluster) },
+    {
+      ...clusterDataHandlers(cluster),
+      ...membershipHandlers(cluster),
+      ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
+    },
     cluster,
     {
       logger: log,
@@ -158,6 +174,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   scope.add("store", () => store.close());
   scope.add("raft", () => cluster.stop());
   scope.add("write forwarder", () => forwarder.close());
+  scope.add("history archive", () => archive.stop());
   let tcp: GrpcServer;
   let advertise: string;
   try {
@@ -294,6 +311,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     await cluster.stop({ transferLeadership: true });
     await tcp.shutdown(5000);
     forwarder.close();
+    archive.stop();
     await metricsServer?.close();
     store.close();
     log.info("stopped");

@@ -14,6 +14,8 @@ import {
 } from "./field-rules.js";
 import {
   AddLearnerRequestSchema,
+  AddressEventSchema,
+  AddressHistoryRequestSchema,
   AddSubnetRequestSchema,
   AddVoterRequestSchema,
   AllocateDirectRequestSchema,
@@ -24,6 +26,7 @@ import {
   DeregisterNodeRequestSchema,
   DirectAllocateItemSchema,
   DrainSubnetRequestSchema,
+  ForecastRequestSchema,
   GetLeaderRequestSchema,
   GetNodeLeasesRequestSchema,
   GetStatsRequestSchema,
@@ -36,6 +39,7 @@ import {
   ReleaseDirectRequestSchema,
   RemoveMemberRequestSchema,
   RemoveSubnetRequestSchema,
+  ReportAddressEventsRequestSchema,
   ReportNodeRequestSchema,
   ReserveRangeRequestSchema,
   StatsLevelSchema,
@@ -201,6 +205,8 @@ export const MAX_NODE_LABELS = 256;
 export const MAX_REPORTED_BLOCKS = 16_384;
 /** Most addresses one block of a ReportNode may list (the agent sends at most these). */
 export const MAX_REPORTED_ADDRESSES = 65_536;
+/** Most events one ReportAddressEvents may carry (the agent sends at most these). */
+export const MAX_REPORTED_EVENTS = 2048;
 /** Largest topology document (ApplyTopology `topology_json`), bytes. */
 export const MAX_TOPOLOGY_BYTES = 4 * 1024 * 1024;
 
@@ -299,6 +305,36 @@ const blockReport = messageLimits(BlockReportSchema, {
   addresses: list(MAX_REPORTED_ADDRESSES, ipAddress),
 });
 
+const unixMs = anyValue<bigint>("any int64 (Unix ms)");
+const journalId = text({
+  maxLength: 64,
+  pattern: /^[0-9A-Za-z-]+$/,
+  patternText: "letters, digits and '-'",
+});
+
+/** One event of the address history, as an agent ships it. */
+const addressEvent = messageLimits(AddressEventSchema, {
+  nodeId: topologyId,
+  journalId,
+  seq: anyValue<bigint>("any uint64"),
+  atUnixMs: unixMs,
+  event: text({
+    maxLength: 8,
+    pattern: /^(allocate|release)$/,
+    patternText: "allocate or release",
+  }),
+  address: ipAddress,
+  family: enumValue(FamilySchema),
+  network: networkName,
+  containerId,
+  ifname: interfaceName,
+  purpose: purposeName,
+  subnetId,
+  podNamespace,
+  podName,
+  podUid,
+});
+
 const memberChange = {
   id: topologyId,
   address: printable(300),
@@ -389,4 +425,22 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     reason: text({ maxBytes: 512, pattern: /^[^\p{Cc}]*$/u, patternText: "no control characters" }),
   }),
   unreserveRange: messageLimits(UnreserveRangeRequestSchema, { subnetId, range: reservedRange }),
+  reportAddressEvents: messageLimits(ReportAddressEventsRequestSchema, {
+    nodeId: topologyId,
+    journalId,
+    events: list(MAX_REPORTED_EVENTS, nested(addressEvent)),
+  }),
+  addressHistory: messageLimits(AddressHistoryRequestSchema, {
+    address: ipAddress,
+    sinceUnixMs: unixMs,
+    untilUnixMs: unixMs,
+    atUnixMs: unixMs,
+  }),
+  forecast: messageLimits(ForecastRequestSchema, {
+    windowMs: anyValue<bigint>("any int64 (ms)"),
+    zone: topologyId,
+    tor: topologyId,
+    purpose: purposeName,
+    family: enumValue(FamilySchema),
+  }),
 };

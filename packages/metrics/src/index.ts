@@ -40,6 +40,8 @@ export {
 export {
   type AgentGaugeSource,
   type AgentStatusLike,
+  type ForecastGaugeSource,
+  type ForecastSnapshot,
   type GaugeCount,
   type GaugeSource,
   type NodePoolGaugeSource,

@@ -346,6 +346,22 @@ describe("scrape-time gauges", () => {
     expect(await present()).toEqual([]);
   });
 
+  it("export the forecast per place, purpose and family, +Inf when not growing", async () => {
+    const registry = new Registry();
+    const metrics = createIpamMetrics(registry);
+    const place = { zone: "z1", pod: "p1", tor: "t1", purpose: "default" };
+    metrics.setForecastSource(() => [
+      { ...place, family: 4, fullInSeconds: 3600 },
+      { ...place, family: 6, fullInSeconds: undefined },
+    ]);
+    const s = await scrape(registry);
+    const name = "ipamd_pool_forecast_full_seconds";
+    expect(sampleValue(s, name, { ...place, family: "ipv4" })).toBe(3600);
+    expect(sampleValue(s, name, { ...place, family: "ipv6" })).toBe(Number.POSITIVE_INFINITY);
+    metrics.setForecastSource(undefined);
+    expect((await scrape(registry)).filter((x) => x.name === name)).toEqual([]);
+  });
+
   it("survive a failing source: empty gauges, a counted error, a log line, a good scrape", async () => {
     const registry = new Registry();
     const warn = vi.fn();

@@ -21,6 +21,8 @@ import { createScrapeDriver, type ScrapeDriver } from "./scrape-driver.js";
 import {
   type AgentGaugeSource,
   type AgentStatusLike,
+  type ForecastGaugeSource,
+  type ForecastSnapshot,
   type GaugeCount,
   type NodePoolGaugeSource,
   type NodePoolSnapshot,
@@ -76,6 +78,7 @@ export const IPAM_METRIC_NAMES = [
   "ipamd_agent_leader_reachable",
   "ipamd_agent_quorum_available",
   "ipamd_agent_lost_blocks",
+  "ipamd_pool_forecast_full_seconds",
   "ipamd_uncaught_errors_total",
   "ipamd_metrics_source_errors_total",
 ] as const;
@@ -279,6 +282,8 @@ export interface IpamMetrics {
   setRaftSource(source: RaftGaugeSource | undefined): void;
   /** The node agent's view of the cluster; `undefined` removes it. */
   setAgentSource(source: AgentGaugeSource | undefined): void;
+  /** The exhaustion forecast (the Raft leader, role all); `undefined` removes it. */
+  setForecastSource(source: ForecastGaugeSource | undefined): void;
 }
 
 /**
@@ -594,6 +599,14 @@ export function createIpamMetrics(
     agentDriver,
   );
 
+  const forecastDriver = () => forecast;
+  const forecastFull = sourceGauge(
+    "ipamd_pool_forecast_full_seconds",
+    "Estimated seconds until the addresses held in the subnets of a zone, pod or TOR, purpose and family reach their capacity at the recent net allocation rate; +Inf when not growing. Exported by the Raft leader only.",
+    ["zone", "pod", "tor", "purpose", "family"],
+    forecastDriver,
+  );
+
   const uncaughtErrors = counter(
     "ipamd_uncaught_errors_total",
     "Errors that escaped every handler and reached the process, by kind; kind bug ends the process.",
@@ -607,7 +620,13 @@ export function createIpamMetrics(
     labelNames: ["source"],
     registers,
     collect: async () => {
-      await Promise.all([pool.refresh(), nodePool.refresh(), raft.refresh(), agent.refresh()]);
+      await Promise.all([
+        pool.refresh(),
+        nodePool.refresh(),
+        raft.refresh(),
+        agent.refresh(),
+        forecast.refresh(),
+      ]);
     },
   });
 
@@ -690,6 +709,25 @@ export function createIpamMetrics(
       agentLostBlocks.set(status.lostBlocks ?? 0);
     },
     onError: onSourceError("agent"),
+  });
+
+  const forecast = createScrapeDriver<readonly ForecastSnapshot[]>({
+    clear: () => clearGauge(forecastFull),
+    write: (rows) => {
+      for (const row of rows) {
+        forecastFull.set(
+          {
+            zone: row.zone,
+            pod: row.pod,
+            tor: row.tor,
+            purpose: row.purpose,
+            family: familyLabel(row.family),
+          },
+          row.fullInSeconds ?? Number.POSITIVE_INFINITY,
+        );
+      }
+    },
+    onError: onSourceError("forecast"),
   });
 
   if (options.collectDefaultMetrics === true) collectDefaultMetrics({ register: registry });
@@ -807,6 +845,7 @@ export function createIpamMetrics(
     setNodePoolSource: (source) => nodePool.setSource(source),
     setRaftSource: (source) => raft.setSource(source),
     setAgentSource: (source) => agent.setSource(source),
+    setForecastSource: (source) => forecast.setSource(source),
   };
 }
 

@@ -110,4 +110,21 @@ export interface AgentStatusLike {
 export type AgentGaugeSource = GaugeSource<AgentStatusLike>;
 
 /** The names of the sources, as the `source` label of `ipamd_metrics_source_errors_total`. */
-export type SourceName = "pool" | "node_pool" | "raft" | "agent";
+export type SourceName = "pool" | "node_pool" | "raft" | "agent" | "forecast";
+
+/**
+ * One row of the exhaustion forecast (servers): a group of subnets attached at one place of the
+ * topology, one purpose and family. Pod- and zone-scoped subnets leave the lower levels "".
+ */
+export interface ForecastSnapshot {
+  readonly zone: string;
+  readonly pod: string;
+  readonly tor: string;
+  readonly purpose: string;
+  readonly family: Family;
+  /** Seconds until the held addresses reach the capacity at the recent net rate; undefined = no growth (exported as +Inf). */
+  readonly fullInSeconds: number | undefined;
+}
+
+/** A source of the exhaustion forecast, read on each scrape (undefined: not computed here). */
+export type ForecastGaugeSource = GaugeSource<readonly ForecastSnapshot[]>;

@@ -61,6 +61,9 @@ const ALLOWED_LABELS = new Set([
   "purpose",
   "family",
   "tor",
+  // Topology ids, bounded by configuration like `tor` (the forecast's places).
+  "zone",
+  "pod",
   "result",
   "method",
   "code",

@@ -21,7 +21,7 @@ export function parseExposition(text: string): Sample[] {
         c === "n" ? "\n" : c,
       );
     }
-    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
+    out.push({ name: m[1] as string, labels, value: promNumber(m[3] as string) });
   }
   return out;
 }
@@ -47,4 +47,11 @@ export function familyNames(text: string): string[] {
     .split("\n")
     .filter((l) => l.startsWith("# TYPE "))
     .map((l) => l.split(" ")[2] as string);
+}
+
+/** A sample value as the text format writes it (`+Inf`, `-Inf`, `NaN` or a float). */
+function promNumber(text: string): number {
+  if (text === "+Inf") return Number.POSITIVE_INFINITY;
+  if (text === "-Inf") return Number.NEGATIVE_INFINITY;
+  return Number(text);
 }

@@ -75,4 +75,7 @@ export async function populateEverything(metrics: IpamMetrics): Promise<void> {
   });
   await metrics.registry.metrics();
   metrics.setAgentSource(() => ({ leaderReachable: true, quorumAvailable: true }));
+  metrics.setForecastSource(() => [
+    { zone: "z1", pod: "p1", tor: "t1", purpose: "default", family: 4, fullInSeconds: 86_400 },
+  ]);
 }

@@ -26,6 +26,8 @@ export interface AllocationRecord extends AllocationKey {
   readonly subnets?: readonly string[];
   readonly podNamespace?: string;
   readonly podName?: string;
+  /** Kubernetes pod UID (`K8S_POD_UID`), recorded in the address history. */
+  readonly podUid?: string;
   /** Creation time, milliseconds since the Unix epoch, supplied by the caller. */
   readonly createdAt: number;
 }
@@ -82,6 +84,7 @@ export function normaliseRecord(record: AllocationRecord): AllocationRecord {
   const subnet = text("record.subnet", record.subnet, true);
   const podNamespace = text("record.podNamespace", record.podNamespace, true);
   const podName = text("record.podName", record.podName, true);
+  const podUid = text("record.podUid", record.podUid, true);
   if (
     typeof record.createdAt !== "number" ||
     !Number.isSafeInteger(record.createdAt) ||
@@ -141,6 +144,7 @@ export function normaliseRecord(record: AllocationRecord): AllocationRecord {
     subnets,
     podNamespace,
     podName,
+    podUid,
     createdAt: record.createdAt,
   });
 }
@@ -157,6 +161,7 @@ export function buildRecord(parts: {
   subnets: string[] | undefined;
   podNamespace: string | null | undefined;
   podName: string | null | undefined;
+  podUid?: string | null | undefined;
   createdAt: number;
 }): AllocationRecord {
   const out: {
@@ -174,5 +179,6 @@ export function buildRecord(parts: {
   if (parts.subnets !== undefined) out.subnets = parts.subnets;
   if (parts.podNamespace != null) out.podNamespace = parts.podNamespace;
   if (parts.podName != null) out.podName = parts.podName;
+  if (parts.podUid != null) out.podUid = parts.podUid;
   return out;
 }

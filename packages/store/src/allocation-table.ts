@@ -13,11 +13,12 @@ interface Row {
   subnet: string | null;
   pod_namespace: string | null;
   pod_name: string | null;
+  pod_uid: string | null;
   created_at: number;
 }
 
 const COLUMNS =
-  "network, container_id, ifname, addresses, subnets, node, purpose, subnet, pod_namespace, pod_name, created_at";
+  "network, container_id, ifname, addresses, subnets, node, purpose, subnet, pod_namespace, pod_name, created_at, pod_uid";
 const ORDER = "ORDER BY network, container_id, ifname";
 
 function toRecord(row: Row): AllocationRecord {
@@ -32,6 +33,7 @@ function toRecord(row: Row): AllocationRecord {
     subnets: row.subnets === null ? undefined : (JSON.parse(row.subnets) as string[]),
     podNamespace: row.pod_namespace,
     podName: row.pod_name,
+    podUid: row.pod_uid,
     createdAt: row.created_at,
   });
 }
@@ -99,6 +101,7 @@ export class AllocationTable {
         record.podNamespace ?? null,
         record.podName ?? null,
         record.createdAt,
+        record.podUid ?? null,
       ).changes;
     } catch (err) {
       if ((err as { code?: unknown }).code !== "SQLITE_CONSTRAINT_PRIMARYKEY") throw err;
@@ -186,7 +189,7 @@ function prepare(db: Database.Database) {
       "SELECT container_id, ifname FROM allocation_addresses WHERE network = ? AND address = ?",
     ),
     insert: db.prepare(
-      `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO allocations (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (network, container_id, ifname) DO NOTHING`,
     ),
     delete: db.prepare(

@@ -1,4 +1,6 @@
 // Public API of @ipam/store: name every export explicitly (no `export *`).
+export type { AddressEvent, AddressEventKind, SubnetGrowth } from "./address-history.js";
+export { AddressHistory } from "./address-history.js";
 export type {
   AllocationKey,
   AllocationRecord,

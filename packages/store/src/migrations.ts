@@ -120,6 +120,77 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description:
+      "address history: the node's journal of allocations and releases, the servers' archive",
+    sql: `
+      ALTER TABLE allocations ADD COLUMN pod_uid TEXT;
+      -- The node's journal: one row per address allocated or released, written by the triggers
+      -- below inside the statement that inserts or deletes the record, so it is durable with the
+      -- record (same transaction, same fsync). seq is the rowid (max + 1): pruning never deletes
+      -- the newest row, so a seq is never reused (servers store each (node, journal, seq) once);
+      -- no AUTOINCREMENT, whose sqlite_sequence update would be one more page per commit.
+      CREATE TABLE address_events (
+        seq           INTEGER PRIMARY KEY,
+        at            INTEGER NOT NULL, -- ms since the epoch
+        event         TEXT    NOT NULL, -- 'allocate' | 'release'
+        address       TEXT    NOT NULL, -- canonical text
+        network       TEXT    NOT NULL,
+        container_id  TEXT    NOT NULL,
+        ifname        TEXT    NOT NULL,
+        purpose       TEXT    NOT NULL,
+        subnet        TEXT,
+        node          TEXT    NOT NULL,
+        pod_namespace TEXT,
+        pod_name      TEXT,
+        pod_uid       TEXT
+      );
+      -- An allocation's time is the record's created_at (the caller's clock); a release's is the
+      -- time of the DELETE (SQLite's clock).
+      CREATE TRIGGER address_events_allocate AFTER INSERT ON allocations BEGIN
+        INSERT INTO address_events (at, event, address, network, container_id, ifname, purpose,
+                                    subnet, node, pod_namespace, pod_name, pod_uid)
+          SELECT NEW.created_at, 'allocate', j.value, NEW.network, NEW.container_id, NEW.ifname,
+                 NEW.purpose, coalesce(json_extract(NEW.subnets, '$[' || j.key || ']'), NEW.subnet),
+                 NEW.node, NEW.pod_namespace, NEW.pod_name, NEW.pod_uid
+          FROM json_each(NEW.addresses) AS j ORDER BY j.key;
+      END;
+      CREATE TRIGGER address_events_release AFTER DELETE ON allocations BEGIN
+        INSERT INTO address_events (at, event, address, network, container_id, ifname, purpose,
+                                    subnet, node, pod_namespace, pod_name, pod_uid)
+          SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER), 'release', j.value, OLD.network,
+                 OLD.container_id, OLD.ifname, OLD.purpose,
+                 coalesce(json_extract(OLD.subnets, '$[' || j.key || ']'), OLD.subnet),
+                 OLD.node, OLD.pod_namespace, OLD.pod_name, OLD.pod_uid
+          FROM json_each(OLD.addresses) AS j ORDER BY j.key;
+      END;
+      -- The journal's id: a node re-created under the same name starts a new sequence.
+      INSERT INTO meta (key, value) VALUES ('history.journal-id', lower(hex(randomblob(16))))
+        ON CONFLICT (key) DO NOTHING;
+      -- A server's archive of every node's journal (shipped by the agents), for queries that
+      -- must answer when the node that held an address is down or gone.
+      CREATE TABLE address_history (
+        node          TEXT    NOT NULL,
+        journal       TEXT    NOT NULL,
+        seq           INTEGER NOT NULL,
+        at            INTEGER NOT NULL,
+        event         TEXT    NOT NULL,
+        address       TEXT    NOT NULL,
+        network       TEXT    NOT NULL,
+        container_id  TEXT    NOT NULL,
+        ifname        TEXT    NOT NULL,
+        purpose       TEXT    NOT NULL,
+        subnet        TEXT,
+        pod_namespace TEXT,
+        pod_name      TEXT,
+        pod_uid       TEXT,
+        PRIMARY KEY (node, journal, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX address_history_address ON address_history (address, at);
+      CREATE INDEX address_history_at ON address_history (at);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -372,7 +372,7 @@ describe("Store: opening", () => {
   it("creates a WAL file with synchronous=FULL at the newest schema", () => {
     const path = join(tempDir(), "ipamd.db");
     const store = openStore({ path });
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(4);
     expect(store.integrityCheck()).toEqual({ ok: true, problems: [] });
     store.close();
     const raw = new Database(path, { readonly: true });

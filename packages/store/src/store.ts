@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, openSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
+import { AddressHistory } from "./address-history.js";
 import {
   type AllocationKey,
   type AllocationRecord,
@@ -281,6 +282,7 @@ export class Store {
   readonly #lock: WriteLock;
   readonly #lockTimeoutMs: number;
   readonly #raft = new Map<string, RaftLogStore>();
+  #history: AddressHistory | undefined;
   readonly #s: ReturnType<typeof prepare>;
   #closed = false;
 
@@ -528,6 +530,22 @@ export class Store {
   deleteMeta(key: string): boolean {
     nonEmpty("key", key);
     return this.#write("deleteMeta", () => this.#s.deleteMeta.run(key).changes > 0);
+  }
+
+  // ---- address history ----
+
+  /**
+   * The address history of this store: the node's journal (written with every allocation and
+   * release, in the same transaction) and the servers' archive. See {@link AddressHistory}.
+   */
+  addressHistory(): AddressHistory {
+    this.#assertOpen();
+    this.#history ??= new AddressHistory(
+      this.#db,
+      (what, fn) => this.#read(what, fn),
+      (what, fn) => this.#write(what, fn),
+    );
+    return this.#history;
   }
 
   // ---- Raft ----

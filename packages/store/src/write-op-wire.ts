@@ -33,6 +33,7 @@ export function encodeOps(ops: readonly WriteOp[]): unknown[] {
           r.podNamespace,
           r.podName,
           r.createdAt,
+          r.podUid,
         );
         break;
       }
@@ -69,6 +70,7 @@ export function decodeOps(wire: readonly unknown[]): WriteOp[] {
           podNamespace: next(),
           podName: next(),
           createdAt: next(),
+          podUid: next(),
         }),
       });
     } else if (tag === DELETE) {

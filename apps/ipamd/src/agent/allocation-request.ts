@@ -5,6 +5,8 @@ import type { Family } from "@ipam/topology";
 export interface PodRef {
   readonly namespace?: string;
   readonly name?: string;
+  /** Kubernetes pod UID (`K8S_POD_UID`). */
+  readonly uid?: string;
 }
 
 /**

@@ -44,7 +44,7 @@ export function toAllocationRequest(req: AllocateRequest): AllocationRequest {
     key: keyOf(req),
     purpose: purposeOf(req.purpose),
     ...(families === undefined ? {} : { families }),
-    pod: { namespace: req.podNamespace, name: req.podName },
+    pod: { namespace: req.podNamespace, name: req.podName, uid: req.podUid ?? "" },
     // In-process callers may pass a partial request; the wire always fills the list.
     ...((req.requestedAddresses ?? []).length === 0
       ? {}
@@ -208,6 +208,7 @@ export function ipamHandlers(agent: Agent, metrics?: IpamMetrics): Partial<IpamH
           addresses: addresses.map((a) => wireAddress(a, r.purpose)),
           podNamespace: r.podNamespace ?? "",
           podName: r.podName ?? "",
+          podUid: r.podUid ?? "",
           purpose: r.purpose,
           createdAtUnixMs: BigInt(r.createdAt),
           nodeId: r.node,

@@ -22,6 +22,7 @@ export type AgentStore = Pick<
   | "listLeasedBlocks"
   | "getMeta"
   | "setMeta"
+  | "addressHistory"
 >;
 
 /** The store record of `record`, made by `node` for `pod`. */
@@ -41,6 +42,7 @@ export function toStoredRecord(
       ? {}
       : { podNamespace: pod.namespace }),
     ...(pod?.name === undefined || pod.name === "" ? {} : { podName: pod.name }),
+    ...(pod?.uid === undefined || pod.uid === "" ? {} : { podUid: pod.uid }),
   };
 }
 

@@ -9,9 +9,12 @@ import {
   type Block as WireBlock,
   Family as WireFamily,
 } from "@ipam/grpc-server";
+import type { AddressEvent } from "@ipam/store";
 import type { BlockLease, ClusterCommand, DirectAllocation, ResultOf } from "@ipam/subnet-pool";
 import { type Family, parseTopology, type Subnet, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
+import { wireEvent } from "../history/history-wire.js";
+import type { HistoryTarget } from "../history/journal-shipper.js";
 import { IpamdError } from "../ipamd-error.js";
 import type { ClusterApi } from "./cluster-api.js";
 import { toIpamdCode } from "./cluster-errors.js";
@@ -313,6 +316,25 @@ export class RemoteCluster implements ClusterApi {
     );
     const failed = answers.filter((a) => a.status === "rejected").length;
     if (failed > 0) this.#log.debug({ failed }, "node report not taken by every server");
+  }
+
+  /**
+   * One address-history target per server in `--servers` (each keeps its own copy, so a query
+   * answers from any of them): ReportAddressEvents on that server only, never redirected.
+   */
+  historyTargets(): HistoryTarget[] {
+    const attemptMs = this.#options.attemptMs ?? 3000;
+    return this.#addresses.map((address) => ({
+      name: address,
+      send: async (node: string, journal: string, events: readonly AddressEvent[]) => {
+        if (this.#closed) throw new IpamdError("SHUTTING_DOWN", "the cluster client is closed");
+        const answer = await this.#client(address).reportAddressEvents(
+          { nodeId: node, journalId: journal, events: events.map(wireEvent) },
+          { deadlineMs: attemptMs },
+        );
+        return Number(answer.storedThroughSeq);
+      },
+    }));
   }
 
   /** The subnets on the node's path, from a fresh topology read. */

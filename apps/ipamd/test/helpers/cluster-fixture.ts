@@ -33,8 +33,8 @@ export interface ClusterFixture {
   readonly l1: ClusterClient;
   /** Every process, for failure messages. */
   procs(): IpamdProcess[];
-  /** Starts an agent under `tor` and waits until it is ready. */
-  startAgent(id: string, tor: string): Promise<AgentProc>;
+  /** Starts an agent under `tor` (with `extra` args) and waits until it is ready. */
+  startAgent(id: string, tor: string, extra?: readonly string[]): Promise<AgentProc>;
   /** Starts a stopped (killed) agent again with its arguments and waits until it is ready. */
   restartAgent(agent: AgentProc): Promise<void>;
   /** Starts a stopped (killed) server again with its arguments. */
@@ -112,7 +112,7 @@ export async function startCluster(
     agents,
     l1,
     procs,
-    async startAgent(id, tor) {
+    async startAgent(id, tor, extra = []) {
       const dir = join(root, id);
       const socket = join(dir, "ipamd.sock");
       const proc = spawnIpamd(id, [
@@ -132,6 +132,7 @@ export async function startCluster(
         "off",
         "--log-level",
         "info",
+        ...extra,
       ]);
       const ipam = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 15_000 });
       closers.push(ipam);

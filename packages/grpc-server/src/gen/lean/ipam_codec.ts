@@ -631,6 +631,7 @@ export function encodeAllocation(m: MessageInitShape<typeof pb.AllocationSchema>
   if (m.purpose !== undefined && m.purpose !== "") w.tag(5, WireType.LengthDelimited).string(m.purpose);
   if (m.createdAtUnixMs !== undefined && BigInt(m.createdAtUnixMs) !== 0n) w.tag(6, WireType.Varint).int64(m.createdAtUnixMs);
   if (m.nodeId !== undefined && m.nodeId !== "") w.tag(7, WireType.LengthDelimited).string(m.nodeId);
+  if (m.podUid !== undefined && m.podUid !== "") w.tag(121, WireType.LengthDelimited).string(m.podUid);
   return w;
 }
 
@@ -646,6 +647,7 @@ export function decodeAllocation(input: Uint8Array | BinaryReader, length?: numb
     purpose: "",
     createdAtUnixMs: 0n,
     nodeId: "",
+    podUid: "",
   } as pb.Allocation;
   while (r.pos < end) {
     const [no, wireType] = r.tag();
@@ -670,6 +672,9 @@ export function decodeAllocation(input: Uint8Array | BinaryReader, length?: numb
         break;
       case 7:
         m.nodeId = r.string();
+        break;
+      case 121:
+        m.podUid = r.string();
         break;
       default:
         r.skip(wireType, no);

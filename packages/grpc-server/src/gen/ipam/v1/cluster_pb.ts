@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ipam/v1/cluster.proto.
  */
 export const file_ipam_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIkUKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIEgwKBGRlYWQYAyABKAgilAEKFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDRIWCg5yZXZva2VkX2Jsb2NrcxgDIAMoCRIWCg5rZXB0X2FkZHJlc3NlcxgEIAEoDRIVCg1kZXJlZ2lzdGVyaW5nGAUgASgIIvwBCgZTdWJuZXQSCgoCaWQYASABKAkSDAoEY2lkchgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEg0KBXNjb3BlGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSEAoIcmVzZXJ2ZWQYBiADKAkSFAoMYmxvY2tfcHJlZml4GAcgASgNEhgKEGNvb2xkb3duX3NlY29uZHMYCCABKA0SEAoIcHJpb3JpdHkYCSABKAUSHwoGZmFtaWx5GAogASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIZHJhaW5pbmcYCyABKAgSEAoIcmVtb3ZpbmcYDCABKAgSDgoGb3JpZ2luGA0gASgJIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgiYQoUUmVtb3ZlU3VibmV0UmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIQCghyZW1vdmluZxgCIAEoCBImCgdob2xkZXJzGAMgAygLMhUuaXBhbS52MS5TdWJuZXRIb2xkZXIivgEKDFN1Ym5ldEhvbGRlchIPCgdub2RlX2lkGAEgASgJEg4KBmJsb2NrcxgCIAMoCRIYChBkaXJlY3RfYWRkcmVzc2VzGAMgASgNEhAKCHJlcG9ydGVkGAQgASgIEhYKDmFkZHJlc3Nlc19oZWxkGAUgASgEEhkKEWFkZHJlc3Nlc19jb29saW5nGAYgASgEEhsKE3JlcG9ydGVkX2F0X3VuaXhfbXMYByABKAMSEQoJYWRkcmVzc2VzGAggAygJIjYKEkRyYWluU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZHJhaW4YAiABKAgifwoTRHJhaW5TdWJuZXRSZXNwb25zZRIVCg1ibG9ja3NfbGVhc2VkGAEgASgEEhsKE2FkZHJlc3Nlc19hbGxvY2F0ZWQYAiABKAkSJgoHaG9sZGVycxgDIAMoCzIVLmlwYW0udjEuU3VibmV0SG9sZGVyEgwKBGRvbmUYBCABKAgisQEKBUJsb2NrEgwKBGNpZHIYASABKAkSEQoJc3VibmV0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSDwoHbm9kZV9pZBgFIAEoCRIZChFsZWFzZWRfYXRfdW5peF9tcxgGIAEoAxINCgVzdGF0ZRgHIAEoCRIaChJyZXZva2VkX2F0X3VuaXhfbXMYCCABKAMijgEKEUxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCRIfCgZmYW1pbHkYAyABKA4yDy5pcGFtLnYxLkZhbWlseRIRCglzdWJuZXRfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJIjMKEkxlYXNlQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siNAoTUmVsZWFzZUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiKAoUUmVsZWFzZUJsb2NrUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiqQEKEkRpcmVjdEFsbG9jYXRlSXRlbRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEh8KBmZhbWlseRgGIAEoDjIPLmlwYW0udjEuRmFtaWx5EhkKEXJlcXVlc3RlZF9hZGRyZXNzGAcgASgJIkMKFUFsbG9jYXRlRGlyZWN0UmVxdWVzdBIqCgVpdGVtcxgBIAMoCzIbLmlwYW0udjEuRGlyZWN0QWxsb2NhdGVJdGVtIioKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicwoURGlyZWN0QWxsb2NhdGVSZXN1bHQSLAoHYWRkcmVzcxgBIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzc0gAEiMKBWVycm9yGAIgASgLMhIuaXBhbS52MS5JdGVtRXJyb3JIAEIICgZyZXN1bHQiSAoWQWxsb2NhdGVEaXJlY3RSZXNwb25zZRIuCgdyZXN1bHRzGAEgAygLMh0uaXBhbS52MS5EaXJlY3RBbGxvY2F0ZVJlc3VsdCI8ChRSZWxlYXNlRGlyZWN0UmVxdWVzdBIkCgRrZXlzGAEgAygLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5Ik0KE1JlbGVhc2VEaXJlY3RSZXN1bHQSIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EhEKCWFkZHJlc3NlcxgCIAMoCSJGChVSZWxlYXNlRGlyZWN0UmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3VsdCKIAQoPR2V0U3RhdHNSZXF1ZXN0EiIKBWxldmVsGAEgASgOMhMuaXBhbS52MS5TdGF0c0xldmVsEgoKAmlkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEwoLYWxsb3dfc3RhbGUYBSABKAgivQEKClN0YXRzRW50cnkSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSJgoGY291bnRzGAMgASgLMhYuaXBhbS52MS5BZGRyZXNzQ291bnRzEhUKDWJsb2Nrc19sZWFzZWQYBCABKAQSDwoHc3VibmV0cxgFIAEoDRINCgVub2RlcxgGIAEoDRIgCgZmYW1pbHkYjAEgASgOMg8uaXBhbS52MS5GYW1pbHkiOAoQR2V0U3RhdHNSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMuaXBhbS52MS5TdGF0c0VudHJ5IkgKBk1lbWJlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEiEKBHJvbGUYAyABKA4yEy5pcGFtLnYxLk1lbWJlclJvbGUiLgoPQWRkVm90ZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkiMAoRQWRkTGVhcm5lclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIhChNSZW1vdmVNZW1iZXJSZXF1ZXN0EgoKAmlkGAEgASgJIi4KGVRyYW5zZmVyTGVhZGVyc2hpcFJlcXVlc3QSEQoJdGFyZ2V0X2lkGAEgASgJIkoKEk1lbWJlcnNoaXBSZXNwb25zZRIgCgdtZW1iZXJzGAEgAygLMg8uaXBhbS52MS5NZW1iZXISEgoKcmFmdF9pbmRleBgCIAEoBCISChBHZXRMZWFkZXJSZXF1ZXN0IkwKEUdldExlYWRlclJlc3BvbnNlEhEKCWxlYWRlcl9pZBgBIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgCIAEoCRIMCgR0ZXJtGAMgASgEIhIKEEdldFN0YXR1c1JlcXVlc3Qi0wIKEUdldFN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh8KBHJvbGUYAiABKA4yES5pcGFtLnYxLlJhZnRSb2xlEgwKBHRlcm0YAyABKAQSFAoMY29tbWl0X2luZGV4GAQgASgEEhUKDWFwcGxpZWRfaW5kZXgYBSABKAQSFgoOc25hcHNob3RfaW5kZXgYBiABKAQSEQoJbGVhZGVyX2lkGAcgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAggASgJEiAKB21lbWJlcnMYCSADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpjbHVzdGVyX2lkGAogASgJEhUKDWNsdXN0ZXJfc3RvcmUYCyABKAkSGwoTbGVhZGVyX2NvbW1pdF9pbmRleBgMIAEoBBIYChBub3RfcmVhZHlfcmVhc29uGA0gASgJEg8KB3JlbW92ZWQYDiABKAgicwoRTGlzdEJsb2Nrc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCglzdWJuZXRfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSEwoLYWxsb3dfc3RhbGUYBSABKAgiTQoSTGlzdEJsb2Nrc1Jlc3BvbnNlEh4KBmJsb2NrcxgBIAMoCzIOLmlwYW0udjEuQmxvY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInQKEERpcmVjdEFsbG9jYXRpb24SIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EioKB2FkZHJlc3MYAiABKAsyGS5pcGFtLnYxLkFsbG9jYXRlZEFkZHJlc3MSDwoHbm9kZV9pZBgDIAEoCSInChRHZXROb2RlTGVhc2VzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIocBChVHZXROb2RlTGVhc2VzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRIeCgZibG9ja3MYAiADKAsyDi5pcGFtLnYxLkJsb2NrEikKBmRpcmVjdBgDIAMoCzIZLmlwYW0udjEuRGlyZWN0QWxsb2NhdGlvbhISCgpyYWZ0X2luZGV4GAQgASgEImEKEVJlcG9ydE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSFQoNYWdlbnRfdmVyc2lvbhgCIAEoCRIkCgZibG9ja3MYAyADKAsyFC5pcGFtLnYxLkJsb2NrUmVwb3J0IlwKC0Jsb2NrUmVwb3J0EgwKBGNpZHIYASABKAkSDQoFc3RhdGUYAiABKAkSDAoEaGVsZBgDIAEoDRIPCgdjb29saW5nGAQgASgNEhEKCWFkZHJlc3NlcxgFIAMoCSIUChJSZXBvcnROb2RlUmVzcG9uc2UiMgoRQ2xhaW1CbG9ja1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgRjaWRyGAIgASgJIjMKEkNsYWltQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siRwoTUmVzZXJ2ZVJhbmdlUmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFcmFuZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJIlwKC1Jlc2VydmF0aW9uEhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSGwoTcmVzZXJ2ZWRfYXRfdW5peF9tcxgEIAEoAyJBChRSZXNlcnZlUmFuZ2VSZXNwb25zZRIpCgtyZXNlcnZhdGlvbhgBIAEoCzIULmlwYW0udjEuUmVzZXJ2YXRpb24iOQoVVW5yZXNlcnZlUmFuZ2VSZXF1ZXN0EhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCSJDChZVbnJlc2VydmVSYW5nZVJlc3BvbnNlEikKC3Jlc2VydmF0aW9uGAEgASgLMhQuaXBhbS52MS5SZXNlcnZhdGlvbiqaAQoKU3RhdHNMZXZlbBIbChdTVEFUU19MRVZFTF9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX0xFVkVMX1pPTkUQARITCg9TVEFUU19MRVZFTF9QT0QQAhITCg9TVEFUU19MRVZFTF9UT1IQAxIWChJTVEFUU19MRVZFTF9TVUJORVQQBBIXChNTVEFUU19MRVZFTF9QVVJQT1NFEAUqWQoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhUKEU1FTUJFUl9ST0xFX1ZPVEVSEAESFwoTTUVNQkVSX1JPTEVfTEVBUk5FUhACKoMBCghSYWZ0Um9sZRIZChVSQUZUX1JPTEVfVU5TUEVDSUZJRUQQABIWChJSQUZUX1JPTEVfRk9MTE9XRVIQARIXChNSQUZUX1JPTEVfQ0FORElEQVRFEAISFAoQUkFGVF9ST0xFX0xFQURFUhADEhUKEVJBRlRfUk9MRV9MRUFSTkVSEAQyjw4KB0NsdXN0ZXISTgoNQXBwbHlUb3BvbG9neRIdLmlwYW0udjEuQXBwbHlUb3BvbG9neVJlcXVlc3QaHi5pcGFtLnYxLkFwcGx5VG9wb2xvZ3lSZXNwb25zZRJICgtHZXRUb3BvbG9neRIbLmlwYW0udjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GhwuaXBhbS52MS5HZXRUb3BvbG9neVJlc3BvbnNlEksKDFJlZ2lzdGVyTm9kZRIcLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBodLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USUQoORGVyZWdpc3Rlck5vZGUSHi5pcGFtLnYxLkRlcmVnaXN0ZXJOb2RlUmVxdWVzdBofLmlwYW0udjEuRGVyZWdpc3Rlck5vZGVSZXNwb25zZRJCCglBZGRTdWJuZXQSGS5pcGFtLnYxLkFkZFN1Ym5ldFJlcXVlc3QaGi5pcGFtLnYxLkFkZFN1Ym5ldFJlc3BvbnNlEksKDFJlbW92ZVN1Ym5ldBIcLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVxdWVzdBodLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVzcG9uc2USSAoLRHJhaW5TdWJuZXQSGy5pcGFtLnYxLkRyYWluU3VibmV0UmVxdWVzdBocLmlwYW0udjEuRHJhaW5TdWJuZXRSZXNwb25zZRJFCgpMZWFzZUJsb2NrEhouaXBhbS52MS5MZWFzZUJsb2NrUmVxdWVzdBobLmlwYW0udjEuTGVhc2VCbG9ja1Jlc3BvbnNlEksKDFJlbGVhc2VCbG9jaxIcLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVxdWVzdBodLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVzcG9uc2USUQoOQWxsb2NhdGVEaXJlY3QSHi5pcGFtLnYxLkFsbG9jYXRlRGlyZWN0UmVxdWVzdBofLmlwYW0udjEuQWxsb2NhdGVEaXJlY3RSZXNwb25zZRJOCg1SZWxlYXNlRGlyZWN0Eh0uaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVxdWVzdBoeLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3BvbnNlEj8KCEdldFN0YXRzEhguaXBhbS52MS5HZXRTdGF0c1JlcXVlc3QaGS5pcGFtLnYxLkdldFN0YXRzUmVzcG9uc2USQQoIQWRkVm90ZXISGC5pcGFtLnYxLkFkZFZvdGVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkUKCkFkZExlYXJuZXISGi5pcGFtLnYxLkFkZExlYXJuZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USSQoMUmVtb3ZlTWVtYmVyEhwuaXBhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USVQoSVHJhbnNmZXJMZWFkZXJzaGlwEiIuaXBhbS52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USQgoJR2V0TGVhZGVyEhkuaXBhbS52MS5HZXRMZWFkZXJSZXF1ZXN0GhouaXBhbS52MS5HZXRMZWFkZXJSZXNwb25zZRJCCglHZXRTdGF0dXMSGS5pcGFtLnYxLkdldFN0YXR1c1JlcXVlc3QaGi5pcGFtLnYxLkdldFN0YXR1c1Jlc3BvbnNlEkUKCkxpc3RCbG9ja3MSGi5pcGFtLnYxLkxpc3RCbG9ja3NSZXF1ZXN0GhsuaXBhbS52MS5MaXN0QmxvY2tzUmVzcG9uc2USTgoNR2V0Tm9kZUxlYXNlcxIdLmlwYW0udjEuR2V0Tm9kZUxlYXNlc1JlcXVlc3QaHi5pcGFtLnYxLkdldE5vZGVMZWFzZXNSZXNwb25zZRJFCgpSZXBvcnROb2RlEhouaXBhbS52MS5SZXBvcnROb2RlUmVxdWVzdBobLmlwYW0udjEuUmVwb3J0Tm9kZVJlc3BvbnNlEkUKCkNsYWltQmxvY2sSGi5pcGFtLnYxLkNsYWltQmxvY2tSZXF1ZXN0GhsuaXBhbS52MS5DbGFpbUJsb2NrUmVzcG9uc2USSwoMUmVzZXJ2ZVJhbmdlEhwuaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXF1ZXN0Gh0uaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXNwb25zZRJRCg5VbnJlc2VydmVSYW5nZRIeLmlwYW0udjEuVW5yZXNlcnZlUmFuZ2VSZXF1ZXN0Gh8uaXBhbS52MS5VbnJlc2VydmVSYW5nZVJlc3BvbnNlYgZwcm90bzM", [file_ipam_v1_ipam]);
+  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIkUKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIEgwKBGRlYWQYAyABKAgilAEKFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDRIWCg5yZXZva2VkX2Jsb2NrcxgDIAMoCRIWCg5rZXB0X2FkZHJlc3NlcxgEIAEoDRIVCg1kZXJlZ2lzdGVyaW5nGAUgASgIIvwBCgZTdWJuZXQSCgoCaWQYASABKAkSDAoEY2lkchgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEg0KBXNjb3BlGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSEAoIcmVzZXJ2ZWQYBiADKAkSFAoMYmxvY2tfcHJlZml4GAcgASgNEhgKEGNvb2xkb3duX3NlY29uZHMYCCABKA0SEAoIcHJpb3JpdHkYCSABKAUSHwoGZmFtaWx5GAogASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIZHJhaW5pbmcYCyABKAgSEAoIcmVtb3ZpbmcYDCABKAgSDgoGb3JpZ2luGA0gASgJIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgiYQoUUmVtb3ZlU3VibmV0UmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIQCghyZW1vdmluZxgCIAEoCBImCgdob2xkZXJzGAMgAygLMhUuaXBhbS52MS5TdWJuZXRIb2xkZXIivgEKDFN1Ym5ldEhvbGRlchIPCgdub2RlX2lkGAEgASgJEg4KBmJsb2NrcxgCIAMoCRIYChBkaXJlY3RfYWRkcmVzc2VzGAMgASgNEhAKCHJlcG9ydGVkGAQgASgIEhYKDmFkZHJlc3Nlc19oZWxkGAUgASgEEhkKEWFkZHJlc3Nlc19jb29saW5nGAYgASgEEhsKE3JlcG9ydGVkX2F0X3VuaXhfbXMYByABKAMSEQoJYWRkcmVzc2VzGAggAygJIjYKEkRyYWluU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZHJhaW4YAiABKAgifwoTRHJhaW5TdWJuZXRSZXNwb25zZRIVCg1ibG9ja3NfbGVhc2VkGAEgASgEEhsKE2FkZHJlc3Nlc19hbGxvY2F0ZWQYAiABKAkSJgoHaG9sZGVycxgDIAMoCzIVLmlwYW0udjEuU3VibmV0SG9sZGVyEgwKBGRvbmUYBCABKAgisQEKBUJsb2NrEgwKBGNpZHIYASABKAkSEQoJc3VibmV0X2lkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSDwoHbm9kZV9pZBgFIAEoCRIZChFsZWFzZWRfYXRfdW5peF9tcxgGIAEoAxINCgVzdGF0ZRgHIAEoCRIaChJyZXZva2VkX2F0X3VuaXhfbXMYCCABKAMijgEKEUxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCRIfCgZmYW1pbHkYAyABKA4yDy5pcGFtLnYxLkZhbWlseRIRCglzdWJuZXRfaWQYBCABKAkSEgoKcmVxdWVzdF9pZBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJIjMKEkxlYXNlQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siNAoTUmVsZWFzZUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiKAoUUmVsZWFzZUJsb2NrUmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiqQEKEkRpcmVjdEFsbG9jYXRlSXRlbRIPCgduZXR3b3JrGAEgASgJEhQKDGNvbnRhaW5lcl9pZBgCIAEoCRIOCgZpZm5hbWUYAyABKAkSDwoHbm9kZV9pZBgEIAEoCRIPCgdwdXJwb3NlGAUgASgJEh8KBmZhbWlseRgGIAEoDjIPLmlwYW0udjEuRmFtaWx5EhkKEXJlcXVlc3RlZF9hZGRyZXNzGAcgASgJIkMKFUFsbG9jYXRlRGlyZWN0UmVxdWVzdBIqCgVpdGVtcxgBIAMoCzIbLmlwYW0udjEuRGlyZWN0QWxsb2NhdGVJdGVtIioKCUl0ZW1FcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkicwoURGlyZWN0QWxsb2NhdGVSZXN1bHQSLAoHYWRkcmVzcxgBIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzc0gAEiMKBWVycm9yGAIgASgLMhIuaXBhbS52MS5JdGVtRXJyb3JIAEIICgZyZXN1bHQiSAoWQWxsb2NhdGVEaXJlY3RSZXNwb25zZRIuCgdyZXN1bHRzGAEgAygLMh0uaXBhbS52MS5EaXJlY3RBbGxvY2F0ZVJlc3VsdCI8ChRSZWxlYXNlRGlyZWN0UmVxdWVzdBIkCgRrZXlzGAEgAygLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5Ik0KE1JlbGVhc2VEaXJlY3RSZXN1bHQSIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EhEKCWFkZHJlc3NlcxgCIAMoCSJGChVSZWxlYXNlRGlyZWN0UmVzcG9uc2USLQoHcmVzdWx0cxgBIAMoCzIcLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3VsdCKIAQoPR2V0U3RhdHNSZXF1ZXN0EiIKBWxldmVsGAEgASgOMhMuaXBhbS52MS5TdGF0c0xldmVsEgoKAmlkGAIgASgJEg8KB3B1cnBvc2UYAyABKAkSHwoGZmFtaWx5GAQgASgOMg8uaXBhbS52MS5GYW1pbHkSEwoLYWxsb3dfc3RhbGUYBSABKAgivQEKClN0YXRzRW50cnkSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSJgoGY291bnRzGAMgASgLMhYuaXBhbS52MS5BZGRyZXNzQ291bnRzEhUKDWJsb2Nrc19sZWFzZWQYBCABKAQSDwoHc3VibmV0cxgFIAEoDRINCgVub2RlcxgGIAEoDRIgCgZmYW1pbHkYjAEgASgOMg8uaXBhbS52MS5GYW1pbHkiOAoQR2V0U3RhdHNSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMuaXBhbS52MS5TdGF0c0VudHJ5IkgKBk1lbWJlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEiEKBHJvbGUYAyABKA4yEy5pcGFtLnYxLk1lbWJlclJvbGUiLgoPQWRkVm90ZXJSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkiMAoRQWRkTGVhcm5lclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIhChNSZW1vdmVNZW1iZXJSZXF1ZXN0EgoKAmlkGAEgASgJIi4KGVRyYW5zZmVyTGVhZGVyc2hpcFJlcXVlc3QSEQoJdGFyZ2V0X2lkGAEgASgJIkoKEk1lbWJlcnNoaXBSZXNwb25zZRIgCgdtZW1iZXJzGAEgAygLMg8uaXBhbS52MS5NZW1iZXISEgoKcmFmdF9pbmRleBgCIAEoBCISChBHZXRMZWFkZXJSZXF1ZXN0IkwKEUdldExlYWRlclJlc3BvbnNlEhEKCWxlYWRlcl9pZBgBIAEoCRIWCg5sZWFkZXJfYWRkcmVzcxgCIAEoCRIMCgR0ZXJtGAMgASgEIhIKEEdldFN0YXR1c1JlcXVlc3Qi0wIKEUdldFN0YXR1c1Jlc3BvbnNlEgoKAmlkGAEgASgJEh8KBHJvbGUYAiABKA4yES5pcGFtLnYxLlJhZnRSb2xlEgwKBHRlcm0YAyABKAQSFAoMY29tbWl0X2luZGV4GAQgASgEEhUKDWFwcGxpZWRfaW5kZXgYBSABKAQSFgoOc25hcHNob3RfaW5kZXgYBiABKAQSEQoJbGVhZGVyX2lkGAcgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAggASgJEiAKB21lbWJlcnMYCSADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpjbHVzdGVyX2lkGAogASgJEhUKDWNsdXN0ZXJfc3RvcmUYCyABKAkSGwoTbGVhZGVyX2NvbW1pdF9pbmRleBgMIAEoBBIYChBub3RfcmVhZHlfcmVhc29uGA0gASgJEg8KB3JlbW92ZWQYDiABKAgicwoRTGlzdEJsb2Nrc1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCglzdWJuZXRfaWQYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSEwoLYWxsb3dfc3RhbGUYBSABKAgiTQoSTGlzdEJsb2Nrc1Jlc3BvbnNlEh4KBmJsb2NrcxgBIAMoCzIOLmlwYW0udjEuQmxvY2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInQKEERpcmVjdEFsbG9jYXRpb24SIwoDa2V5GAEgASgLMhYuaXBhbS52MS5BbGxvY2F0aW9uS2V5EioKB2FkZHJlc3MYAiABKAsyGS5pcGFtLnYxLkFsbG9jYXRlZEFkZHJlc3MSDwoHbm9kZV9pZBgDIAEoCSInChRHZXROb2RlTGVhc2VzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJIocBChVHZXROb2RlTGVhc2VzUmVzcG9uc2USDwoHbm9kZV9pZBgBIAEoCRIeCgZibG9ja3MYAiADKAsyDi5pcGFtLnYxLkJsb2NrEikKBmRpcmVjdBgDIAMoCzIZLmlwYW0udjEuRGlyZWN0QWxsb2NhdGlvbhISCgpyYWZ0X2luZGV4GAQgASgEImEKEVJlcG9ydE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSFQoNYWdlbnRfdmVyc2lvbhgCIAEoCRIkCgZibG9ja3MYAyADKAsyFC5pcGFtLnYxLkJsb2NrUmVwb3J0IlwKC0Jsb2NrUmVwb3J0EgwKBGNpZHIYASABKAkSDQoFc3RhdGUYAiABKAkSDAoEaGVsZBgDIAEoDRIPCgdjb29saW5nGAQgASgNEhEKCWFkZHJlc3NlcxgFIAMoCSIUChJSZXBvcnROb2RlUmVzcG9uc2UiMgoRQ2xhaW1CbG9ja1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIMCgRjaWRyGAIgASgJIjMKEkNsYWltQmxvY2tSZXNwb25zZRIdCgVibG9jaxgBIAEoCzIOLmlwYW0udjEuQmxvY2siRwoTUmVzZXJ2ZVJhbmdlUmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFcmFuZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJIlwKC1Jlc2VydmF0aW9uEhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCRIOCgZyZWFzb24YAyABKAkSGwoTcmVzZXJ2ZWRfYXRfdW5peF9tcxgEIAEoAyJBChRSZXNlcnZlUmFuZ2VSZXNwb25zZRIpCgtyZXNlcnZhdGlvbhgBIAEoCzIULmlwYW0udjEuUmVzZXJ2YXRpb24iOQoVVW5yZXNlcnZlUmFuZ2VSZXF1ZXN0EhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCSJDChZVbnJlc2VydmVSYW5nZVJlc3BvbnNlEikKC3Jlc2VydmF0aW9uGAEgASgLMhQuaXBhbS52MS5SZXNlcnZhdGlvbiKqAgoMQWRkcmVzc0V2ZW50Eg8KB25vZGVfaWQYASABKAkSEgoKam91cm5hbF9pZBgCIAEoCRILCgNzZXEYAyABKAQSEgoKYXRfdW5peF9tcxgEIAEoAxINCgVldmVudBgFIAEoCRIPCgdhZGRyZXNzGAYgASgJEh8KBmZhbWlseRgHIAEoDjIPLmlwYW0udjEuRmFtaWx5Eg8KB25ldHdvcmsYCCABKAkSFAoMY29udGFpbmVyX2lkGAkgASgJEg4KBmlmbmFtZRgKIAEoCRIPCgdwdXJwb3NlGAsgASgJEhEKCXN1Ym5ldF9pZBgMIAEoCRIVCg1wb2RfbmFtZXNwYWNlGA0gASgJEhAKCHBvZF9uYW1lGA4gASgJEg8KB3BvZF91aWQYDyABKAkiaAoaUmVwb3J0QWRkcmVzc0V2ZW50c1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRISCgpqb3VybmFsX2lkGAIgASgJEiUKBmV2ZW50cxgDIAMoCzIVLmlwYW0udjEuQWRkcmVzc0V2ZW50IjkKG1JlcG9ydEFkZHJlc3NFdmVudHNSZXNwb25zZRIaChJzdG9yZWRfdGhyb3VnaF9zZXEYASABKAQiagoVQWRkcmVzc0hpc3RvcnlSZXF1ZXN0Eg8KB2FkZHJlc3MYASABKAkSFQoNc2luY2VfdW5peF9tcxgCIAEoAxIVCg11bnRpbF91bml4X21zGAMgASgDEhIKCmF0X3VuaXhfbXMYBCABKAMilwEKFkFkZHJlc3NIaXN0b3J5UmVzcG9uc2USJQoGZXZlbnRzGAEgAygLMhUuaXBhbS52MS5BZGRyZXNzRXZlbnQSJgoHaG9sZGVycxgCIAMoCzIVLmlwYW0udjEuQWRkcmVzc0V2ZW50EhsKE29sZGVzdF9rZXB0X3VuaXhfbXMYAyABKAMSEQoJc2VydmVyX2lkGAQgASgJInEKD0ZvcmVjYXN0UmVxdWVzdBIRCgl3aW5kb3dfbXMYASABKAMSDAoEem9uZRgCIAEoCRILCgN0b3IYAyABKAkSDwoHcHVycG9zZRgEIAEoCRIfCgZmYW1pbHkYBSABKA4yDy5pcGFtLnYxLkZhbWlseSKZAgoNRm9yZWNhc3RFbnRyeRIMCgR6b25lGAEgASgJEgsKA3BvZBgCIAEoCRILCgN0b3IYAyABKAkSDwoHcHVycG9zZRgEIAEoCRIfCgZmYW1pbHkYBSABKA4yDy5pcGFtLnYxLkZhbWlseRIQCghjYXBhY2l0eRgGIAEoCRIOCgZsZWFzZWQYByABKAkSDAoEaGVsZBgIIAEoCRIVCg1yYXRlX3Blcl9ob3VyGAkgASgBEhwKD2Z1bGxfaW5fc2Vjb25kcxgKIAEoAUgAiAEBEg8KB3NhbXBsZXMYCyABKA0SEQoJcl9zcXVhcmVkGAwgASgBEhEKCXdpbmRvd19tcxgNIAEoA0ISChBfZnVsbF9pbl9zZWNvbmRzImsKEEZvcmVjYXN0UmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmlwYW0udjEuRm9yZWNhc3RFbnRyeRIRCglzZXJ2ZXJfaWQYAiABKAkSGwoTY29tcHV0ZWRfYXRfdW5peF9tcxgDIAEoAyqaAQoKU3RhdHNMZXZlbBIbChdTVEFUU19MRVZFTF9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX0xFVkVMX1pPTkUQARITCg9TVEFUU19MRVZFTF9QT0QQAhITCg9TVEFUU19MRVZFTF9UT1IQAxIWChJTVEFUU19MRVZFTF9TVUJORVQQBBIXChNTVEFUU19MRVZFTF9QVVJQT1NFEAUqWQoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhUKEU1FTUJFUl9ST0xFX1ZPVEVSEAESFwoTTUVNQkVSX1JPTEVfTEVBUk5FUhACKoMBCghSYWZ0Um9sZRIZChVSQUZUX1JPTEVfVU5TUEVDSUZJRUQQABIWChJSQUZUX1JPTEVfRk9MTE9XRVIQARIXChNSQUZUX1JPTEVfQ0FORElEQVRFEAISFAoQUkFGVF9ST0xFX0xFQURFUhADEhUKEVJBRlRfUk9MRV9MRUFSTkVSEAQyhRAKB0NsdXN0ZXISTgoNQXBwbHlUb3BvbG9neRIdLmlwYW0udjEuQXBwbHlUb3BvbG9neVJlcXVlc3QaHi5pcGFtLnYxLkFwcGx5VG9wb2xvZ3lSZXNwb25zZRJICgtHZXRUb3BvbG9neRIbLmlwYW0udjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GhwuaXBhbS52MS5HZXRUb3BvbG9neVJlc3BvbnNlEksKDFJlZ2lzdGVyTm9kZRIcLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBodLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USUQoORGVyZWdpc3Rlck5vZGUSHi5pcGFtLnYxLkRlcmVnaXN0ZXJOb2RlUmVxdWVzdBofLmlwYW0udjEuRGVyZWdpc3Rlck5vZGVSZXNwb25zZRJCCglBZGRTdWJuZXQSGS5pcGFtLnYxLkFkZFN1Ym5ldFJlcXVlc3QaGi5pcGFtLnYxLkFkZFN1Ym5ldFJlc3BvbnNlEksKDFJlbW92ZVN1Ym5ldBIcLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVxdWVzdBodLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVzcG9uc2USSAoLRHJhaW5TdWJuZXQSGy5pcGFtLnYxLkRyYWluU3VibmV0UmVxdWVzdBocLmlwYW0udjEuRHJhaW5TdWJuZXRSZXNwb25zZRJFCgpMZWFzZUJsb2NrEhouaXBhbS52MS5MZWFzZUJsb2NrUmVxdWVzdBobLmlwYW0udjEuTGVhc2VCbG9ja1Jlc3BvbnNlEksKDFJlbGVhc2VCbG9jaxIcLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVxdWVzdBodLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVzcG9uc2USUQoOQWxsb2NhdGVEaXJlY3QSHi5pcGFtLnYxLkFsbG9jYXRlRGlyZWN0UmVxdWVzdBofLmlwYW0udjEuQWxsb2NhdGVEaXJlY3RSZXNwb25zZRJOCg1SZWxlYXNlRGlyZWN0Eh0uaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVxdWVzdBoeLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3BvbnNlEj8KCEdldFN0YXRzEhguaXBhbS52MS5HZXRTdGF0c1JlcXVlc3QaGS5pcGFtLnYxLkdldFN0YXRzUmVzcG9uc2USQQoIQWRkVm90ZXISGC5pcGFtLnYxLkFkZFZvdGVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkUKCkFkZExlYXJuZXISGi5pcGFtLnYxLkFkZExlYXJuZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USSQoMUmVtb3ZlTWVtYmVyEhwuaXBhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USVQoSVHJhbnNmZXJMZWFkZXJzaGlwEiIuaXBhbS52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USQgoJR2V0TGVhZGVyEhkuaXBhbS52MS5HZXRMZWFkZXJSZXF1ZXN0GhouaXBhbS52MS5HZXRMZWFkZXJSZXNwb25zZRJCCglHZXRTdGF0dXMSGS5pcGFtLnYxLkdldFN0YXR1c1JlcXVlc3QaGi5pcGFtLnYxLkdldFN0YXR1c1Jlc3BvbnNlEkUKCkxpc3RCbG9ja3MSGi5pcGFtLnYxLkxpc3RCbG9ja3NSZXF1ZXN0GhsuaXBhbS52MS5MaXN0QmxvY2tzUmVzcG9uc2USTgoNR2V0Tm9kZUxlYXNlcxIdLmlwYW0udjEuR2V0Tm9kZUxlYXNlc1JlcXVlc3QaHi5pcGFtLnYxLkdldE5vZGVMZWFzZXNSZXNwb25zZRJFCgpSZXBvcnROb2RlEhouaXBhbS52MS5SZXBvcnROb2RlUmVxdWVzdBobLmlwYW0udjEuUmVwb3J0Tm9kZVJlc3BvbnNlEkUKCkNsYWltQmxvY2sSGi5pcGFtLnYxLkNsYWltQmxvY2tSZXF1ZXN0GhsuaXBhbS52MS5DbGFpbUJsb2NrUmVzcG9uc2USSwoMUmVzZXJ2ZVJhbmdlEhwuaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXF1ZXN0Gh0uaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXNwb25zZRJRCg5VbnJlc2VydmVSYW5nZRIeLmlwYW0udjEuVW5yZXNlcnZlUmFuZ2VSZXF1ZXN0Gh8uaXBhbS52MS5VbnJlc2VydmVSYW5nZVJlc3BvbnNlEmAKE1JlcG9ydEFkZHJlc3NFdmVudHMSIy5pcGFtLnYxLlJlcG9ydEFkZHJlc3NFdmVudHNSZXF1ZXN0GiQuaXBhbS52MS5SZXBvcnRBZGRyZXNzRXZlbnRzUmVzcG9uc2USUQoOQWRkcmVzc0hpc3RvcnkSHi5pcGFtLnYxLkFkZHJlc3NIaXN0b3J5UmVxdWVzdBofLmlwYW0udjEuQWRkcmVzc0hpc3RvcnlSZXNwb25zZRI/CghGb3JlY2FzdBIYLmlwYW0udjEuRm9yZWNhc3RSZXF1ZXN0GhkuaXBhbS52MS5Gb3JlY2FzdFJlc3BvbnNlYgZwcm90bzM", [file_ipam_v1_ipam]);
 
 /**
  * ApplyTopology: replace the cluster's topology (zones, pods, TORs, nodes,
@@ -2086,6 +2086,449 @@ export const UnreserveRangeResponseSchema: GenMessage<UnreserveRangeResponse> = 
   messageDesc(file_ipam_v1_cluster, 56);
 
 /**
+ * One allocation or release of one address, as the node that made it recorded
+ * it in the same transaction (the address history, docs/ipamd.md "Address
+ * history"). `(node_id, journal_id, seq)` identifies it: a server stores it
+ * once however often it is sent.
+ *
+ * @generated from message ipam.v1.AddressEvent
+ */
+export type AddressEvent = Message<"ipam.v1.AddressEvent"> & {
+  /**
+   * The node that allocated or released the address.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * The node's journal: a random id made when its store was created, so that a
+   * node re-created under the same name starts a new sequence.
+   *
+   * @generated from field: string journal_id = 2;
+   */
+  journalId: string;
+
+  /**
+   * Position in the node's journal, from 1, increasing.
+   *
+   * @generated from field: uint64 seq = 3;
+   */
+  seq: bigint;
+
+  /**
+   * When, Unix time in milliseconds (the node's clock).
+   *
+   * @generated from field: int64 at_unix_ms = 4;
+   */
+  atUnixMs: bigint;
+
+  /**
+   * `allocate` or `release`.
+   *
+   * @generated from field: string event = 5;
+   */
+  event: string;
+
+  /**
+   * The address, canonical text.
+   *
+   * @generated from field: string address = 6;
+   */
+  address: string;
+
+  /**
+   * The address family.
+   *
+   * @generated from field: ipam.v1.Family family = 7;
+   */
+  family: Family;
+
+  /**
+   * The CNI network name.
+   *
+   * @generated from field: string network = 8;
+   */
+  network: string;
+
+  /**
+   * The container id.
+   *
+   * @generated from field: string container_id = 9;
+   */
+  containerId: string;
+
+  /**
+   * The interface name.
+   *
+   * @generated from field: string ifname = 10;
+   */
+  ifname: string;
+
+  /**
+   * The purpose of the allocation.
+   *
+   * @generated from field: string purpose = 11;
+   */
+  purpose: string;
+
+  /**
+   * The subnet id the address came from (may be empty).
+   *
+   * @generated from field: string subnet_id = 12;
+   */
+  subnetId: string;
+
+  /**
+   * Kubernetes pod namespace, name and UID when the runtime gave them.
+   *
+   * @generated from field: string pod_namespace = 13;
+   */
+  podNamespace: string;
+
+  /**
+   * @generated from field: string pod_name = 14;
+   */
+  podName: string;
+
+  /**
+   * @generated from field: string pod_uid = 15;
+   */
+  podUid: string;
+};
+
+/**
+ * Describes the message ipam.v1.AddressEvent.
+ * Use `create(AddressEventSchema)` to create a new message.
+ */
+export const AddressEventSchema: GenMessage<AddressEvent> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 57);
+
+/**
+ * ReportAddressEvents: an agent ships a batch of its journal to a server,
+ * which keeps it in its own store for the history retention. Never forwarded:
+ * agents send to every server. An empty batch asks how far the server has.
+ *
+ * @generated from message ipam.v1.ReportAddressEventsRequest
+ */
+export type ReportAddressEventsRequest = Message<"ipam.v1.ReportAddressEventsRequest"> & {
+  /**
+   * The reporting node. Required.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * Its journal id. Required.
+   *
+   * @generated from field: string journal_id = 2;
+   */
+  journalId: string;
+
+  /**
+   * Events of this node and journal, in seq order.
+   *
+   * @generated from field: repeated ipam.v1.AddressEvent events = 3;
+   */
+  events: AddressEvent[];
+};
+
+/**
+ * Describes the message ipam.v1.ReportAddressEventsRequest.
+ * Use `create(ReportAddressEventsRequestSchema)` to create a new message.
+ */
+export const ReportAddressEventsRequestSchema: GenMessage<ReportAddressEventsRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 58);
+
+/**
+ * The result of ReportAddressEvents.
+ *
+ * @generated from message ipam.v1.ReportAddressEventsResponse
+ */
+export type ReportAddressEventsResponse = Message<"ipam.v1.ReportAddressEventsResponse"> & {
+  /**
+   * The highest seq of this node's journal the server now stores (0: none).
+   *
+   * @generated from field: uint64 stored_through_seq = 1;
+   */
+  storedThroughSeq: bigint;
+};
+
+/**
+ * Describes the message ipam.v1.ReportAddressEventsResponse.
+ * Use `create(ReportAddressEventsResponseSchema)` to create a new message.
+ */
+export const ReportAddressEventsResponseSchema: GenMessage<ReportAddressEventsResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 59);
+
+/**
+ * AddressHistory: who held an address and when, from this server's copy of
+ * every node's events (it answers for nodes that are down or gone). Read
+ * (local, never redirected).
+ *
+ * @generated from message ipam.v1.AddressHistoryRequest
+ */
+export type AddressHistoryRequest = Message<"ipam.v1.AddressHistoryRequest"> & {
+  /**
+   * The address. Required.
+   *
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * Only events at or after this time, Unix ms; 0 = from the oldest kept.
+   *
+   * @generated from field: int64 since_unix_ms = 2;
+   */
+  sinceUnixMs: bigint;
+
+  /**
+   * Only events at or before this time, Unix ms; 0 = up to now.
+   *
+   * @generated from field: int64 until_unix_ms = 3;
+   */
+  untilUnixMs: bigint;
+
+  /**
+   * When set (> 0), `holders` says who held the address at this time.
+   *
+   * @generated from field: int64 at_unix_ms = 4;
+   */
+  atUnixMs: bigint;
+};
+
+/**
+ * Describes the message ipam.v1.AddressHistoryRequest.
+ * Use `create(AddressHistoryRequestSchema)` to create a new message.
+ */
+export const AddressHistoryRequestSchema: GenMessage<AddressHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 60);
+
+/**
+ * The result of AddressHistory.
+ *
+ * @generated from message ipam.v1.AddressHistoryResponse
+ */
+export type AddressHistoryResponse = Message<"ipam.v1.AddressHistoryResponse"> & {
+  /**
+   * Matching events, oldest first (time, then node, then seq).
+   *
+   * @generated from field: repeated ipam.v1.AddressEvent events = 1;
+   */
+  events: AddressEvent[];
+
+  /**
+   * With `at_unix_ms`: the allocate events of the holders at that time (none:
+   * the address was free then, as far as the kept history says).
+   *
+   * @generated from field: repeated ipam.v1.AddressEvent holders = 2;
+   */
+  holders: AddressEvent[];
+
+  /**
+   * The oldest event time this server keeps, Unix ms (0: none): older
+   * questions cannot be answered.
+   *
+   * @generated from field: int64 oldest_kept_unix_ms = 3;
+   */
+  oldestKeptUnixMs: bigint;
+
+  /**
+   * The server that answered.
+   *
+   * @generated from field: string server_id = 4;
+   */
+  serverId: string;
+};
+
+/**
+ * Describes the message ipam.v1.AddressHistoryResponse.
+ * Use `create(AddressHistoryResponseSchema)` to create a new message.
+ */
+export const AddressHistoryResponseSchema: GenMessage<AddressHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 61);
+
+/**
+ * Forecast: exhaustion forecast per (zone, pod, TOR, purpose, family) from
+ * the current use and the net allocation rate in this server's address
+ * history. Read (local, never redirected).
+ *
+ * @generated from message ipam.v1.ForecastRequest
+ */
+export type ForecastRequest = Message<"ipam.v1.ForecastRequest"> & {
+  /**
+   * Rate window, ms; 0 = 24 h.
+   *
+   * @generated from field: int64 window_ms = 1;
+   */
+  windowMs: bigint;
+
+  /**
+   * Filters; empty = all.
+   *
+   * @generated from field: string zone = 2;
+   */
+  zone: string;
+
+  /**
+   * @generated from field: string tor = 3;
+   */
+  tor: string;
+
+  /**
+   * @generated from field: string purpose = 4;
+   */
+  purpose: string;
+
+  /**
+   * @generated from field: ipam.v1.Family family = 5;
+   */
+  family: Family;
+};
+
+/**
+ * Describes the message ipam.v1.ForecastRequest.
+ * Use `create(ForecastRequestSchema)` to create a new message.
+ */
+export const ForecastRequestSchema: GenMessage<ForecastRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 62);
+
+/**
+ * One forecast row.
+ *
+ * @generated from message ipam.v1.ForecastEntry
+ */
+export type ForecastEntry = Message<"ipam.v1.ForecastEntry"> & {
+  /**
+   * Where the subnets are attached: a TOR's subnets carry zone, pod and tor;
+   * a pod's or a zone's leave the lower levels empty.
+   *
+   * @generated from field: string zone = 1;
+   */
+  zone: string;
+
+  /**
+   * @generated from field: string pod = 2;
+   */
+  pod: string;
+
+  /**
+   * @generated from field: string tor = 3;
+   */
+  tor: string;
+
+  /**
+   * @generated from field: string purpose = 4;
+   */
+  purpose: string;
+
+  /**
+   * @generated from field: ipam.v1.Family family = 5;
+   */
+  family: Family;
+
+  /**
+   * Addresses in the subnets (minus reserved ones), decimal.
+   *
+   * @generated from field: string capacity = 6;
+   */
+  capacity: string;
+
+  /**
+   * Addresses in blocks leased to nodes plus direct ones, decimal.
+   *
+   * @generated from field: string leased = 7;
+   */
+  leased: string;
+
+  /**
+   * Addresses held by pods (from the agents' reports), decimal.
+   *
+   * @generated from field: string held = 8;
+   */
+  held: string;
+
+  /**
+   * Net allocations per hour over the window (allocations minus releases).
+   *
+   * @generated from field: double rate_per_hour = 9;
+   */
+  ratePerHour: number;
+
+  /**
+   * Seconds until `held` reaches `capacity` at that rate; absent when the
+   * rate is not positive (no growth).
+   *
+   * @generated from field: optional double full_in_seconds = 10;
+   */
+  fullInSeconds?: number | undefined;
+
+  /**
+   * Events in the window the rate comes from.
+   *
+   * @generated from field: uint32 samples = 11;
+   */
+  samples: number;
+
+  /**
+   * R^2 of the least-squares line through the held count over the window
+   * (0..1; 0 with fewer than 3 samples).
+   *
+   * @generated from field: double r_squared = 12;
+   */
+  rSquared: number;
+
+  /**
+   * The window the rate covers, ms (shorter than asked when the history is younger).
+   *
+   * @generated from field: int64 window_ms = 13;
+   */
+  windowMs: bigint;
+};
+
+/**
+ * Describes the message ipam.v1.ForecastEntry.
+ * Use `create(ForecastEntrySchema)` to create a new message.
+ */
+export const ForecastEntrySchema: GenMessage<ForecastEntry> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 63);
+
+/**
+ * The result of Forecast.
+ *
+ * @generated from message ipam.v1.ForecastResponse
+ */
+export type ForecastResponse = Message<"ipam.v1.ForecastResponse"> & {
+  /**
+   * @generated from field: repeated ipam.v1.ForecastEntry entries = 1;
+   */
+  entries: ForecastEntry[];
+
+  /**
+   * The server that answered.
+   *
+   * @generated from field: string server_id = 2;
+   */
+  serverId: string;
+
+  /**
+   * When it was computed, Unix ms.
+   *
+   * @generated from field: int64 computed_at_unix_ms = 3;
+   */
+  computedAtUnixMs: bigint;
+};
+
+/**
+ * Describes the message ipam.v1.ForecastResponse.
+ * Use `create(ForecastResponseSchema)` to create a new message.
+ */
+export const ForecastResponseSchema: GenMessage<ForecastResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 64);
+
+/**
  * Levels at which statistics aggregate.
  *
  * @generated from enum ipam.v1.StatsLevel
@@ -2467,6 +2910,36 @@ export const Cluster: GenService<{
     methodKind: "unary";
     input: typeof UnreserveRangeRequestSchema;
     output: typeof UnreserveRangeResponseSchema;
+  },
+  /**
+   * An agent ships address events. Kept per server, idempotent per (node, journal, seq).
+   *
+   * @generated from rpc ipam.v1.Cluster.ReportAddressEvents
+   */
+  reportAddressEvents: {
+    methodKind: "unary";
+    input: typeof ReportAddressEventsRequestSchema;
+    output: typeof ReportAddressEventsResponseSchema;
+  },
+  /**
+   * Who held an address and when. Read (local, never redirected).
+   *
+   * @generated from rpc ipam.v1.Cluster.AddressHistory
+   */
+  addressHistory: {
+    methodKind: "unary";
+    input: typeof AddressHistoryRequestSchema;
+    output: typeof AddressHistoryResponseSchema;
+  },
+  /**
+   * Exhaustion forecast. Read (local, never redirected).
+   *
+   * @generated from rpc ipam.v1.Cluster.Forecast
+   */
+  forecast: {
+    methodKind: "unary";
+    input: typeof ForecastRequestSchema;
+    output: typeof ForecastResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ipam_v1_cluster, 0);
