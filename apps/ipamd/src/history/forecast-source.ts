@@ -56,8 +56,8 @@ export function forecastSubnets(
       purpose: u.purpose,
       family: u.family,
       ...place,
-      capacity: BigInt(u.capacity),
-      leased: BigInt(u.allocated),
+      capacity: u.capacity,
+      leased: u.leased,
       held,
     });
   }
