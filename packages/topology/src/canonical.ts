@@ -1,5 +1,10 @@
-import type { SubnetConfig, TopologyConfig } from "./config-schema.js";
-import type { Labels, ScopeKind, Subnet, Topology } from "./model.js";
+import type {
+  PurposeConfig,
+  SubnetConfig,
+  SupernetConfig,
+  TopologyConfig,
+} from "./config-schema.js";
+import type { Labels, ScopeKind, Subnet, Supernet, Topology } from "./model.js";
 import { indexOf, scopeKey } from "./topology.js";
 
 /**
@@ -29,6 +34,21 @@ function subnetConfig(subnet: Subnet): SubnetConfig {
     blockPrefix: subnet.blockPrefix,
     priority: subnet.priority,
     cooldownSeconds: subnet.cooldownSeconds,
+    ...(subnet.strategy === undefined ? {} : { strategy: subnet.strategy }),
+  };
+}
+
+/** Supernets are written only when declared, so a topology without any serializes as before. */
+function supernets(list: readonly Supernet[]): { supernets?: SupernetConfig[] } {
+  if (list.length === 0) return {};
+  return {
+    supernets: list.map((s) => ({
+      cidr: s.cidr,
+      purpose: s.purpose,
+      prefix: s.prefix,
+      threshold: s.threshold,
+      blockPrefix: s.blockPrefix,
+    })),
   };
 }
 
@@ -50,12 +70,14 @@ export function toCanonicalConfig(topology: Topology): TopologyConfig {
     name: zone.name,
     labels: labels(zone.labels),
     subnetRanges: [...zone.subnetRanges],
+    ...supernets(zone.supernets),
     subnets: subnetsOf("zone", zone.id),
     pods: children(index.podsByZone.get(zone.id), topology.pods).map((pod) => ({
       id: pod.id,
       name: pod.name,
       labels: labels(pod.labels),
       subnetRanges: [...pod.subnetRanges],
+      ...supernets(pod.supernets),
       subnets: subnetsOf("pod", pod.id),
       tors: children(index.torsByPod.get(pod.id), topology.tors).map((tor) => ({
         id: tor.id,
@@ -71,7 +93,17 @@ export function toCanonicalConfig(topology: Topology): TopologyConfig {
       })),
     })),
   }));
-  return { version: 1, zones };
+  const purposes: Record<string, PurposeConfig> = {};
+  const names = [...topology.purposes.keys()].sort();
+  for (const name of names) {
+    const policy = topology.purposes.get(name);
+    if (policy !== undefined) purposes[name] = { strategy: policy.strategy };
+  }
+  return {
+    version: 1,
+    ...(topology.purposes.size === 0 ? {} : { purposes }),
+    zones,
+  };
 }
 
 /**

@@ -24,6 +24,47 @@ const cidrList = z
   .array(z.string())
   .meta({ description: "CIDRs (IPv4 and/or IPv6) every subnet beneath must fall inside." });
 
+const purposeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+  message: "must start with a letter or digit and use only letters, digits, '.', '_', '-'",
+});
+
+const strategyName = z.enum(["tor", "pod", "zone", "spill"]).meta({
+  description:
+    "tor: only the node's TOR subnets; pod: TOR, then Pod; zone: TOR, Pod, then Zone. spill is the earlier name of zone.",
+});
+
+export const supernetConfigSchema = z
+  .strictObject({
+    cidr: z
+      .string()
+      .meta({ description: "The supernet, e.g. 10.99.64.0/18 or fd99:0:0:100::/56." }),
+    purpose: purposeName
+      .optional()
+      .meta({ description: "Purpose of the subnets it feeds; defaults to default." }),
+    prefix: z
+      .union([z.int().min(0).max(128), z.string().regex(/^\/?[0-9]{1,3}$/)])
+      .meta({ description: "Prefix length of each carved TOR subnet (24 or /24)." }),
+    threshold: z.number().gt(0).max(1).optional().meta({
+      description:
+        "Fraction (0, 1] of a TOR's subnets of the purpose leased that makes the cluster carve the next subnet; default 0.8.",
+    }),
+    blockPrefix: z
+      .union([z.int().min(0).max(128), z.string().regex(/^\/?[0-9]{1,3}$/)])
+      .optional()
+      .meta({
+        description: "Block prefix of the carved subnets; defaults to /26 (v4) or /122 (v6).",
+      }),
+  })
+  .meta({ title: "Supernet" });
+
+const supernetList = z.array(supernetConfigSchema).meta({
+  description: "Ranges held back to grow the subnets of the TORs beneath (docs/topology.md).",
+});
+
+export const purposeConfigSchema = z
+  .strictObject({ strategy: strategyName.optional() })
+  .meta({ title: "Purpose" });
+
 export const subnetConfigSchema = z
   .strictObject({
     id: z
@@ -64,6 +105,10 @@ export const subnetConfigSchema = z
       .min(0)
       .optional()
       .meta({ description: "Seconds a released address waits before reuse; default 30." }),
+    strategy: strategyName.optional().meta({
+      description:
+        "Overrides the purpose's strategy for this subnet (a Pod/Zone subnet serves only nodes whose strategy reaches its level).",
+    }),
   })
   .meta({ title: "Subnet" });
 
@@ -96,6 +141,7 @@ export const podConfigSchema = z
     name: z.string().optional(),
     labels: labelsSchema.optional(),
     subnetRanges: cidrList.optional(),
+    supernets: supernetList.optional(),
     subnets: z.array(subnetConfigSchema).optional(),
     tors: z.array(torConfigSchema).optional(),
   })
@@ -107,6 +153,7 @@ export const zoneConfigSchema = z
     name: z.string().optional(),
     labels: labelsSchema.optional(),
     subnetRanges: cidrList.optional(),
+    supernets: supernetList.optional(),
     subnets: z.array(subnetConfigSchema).optional(),
     pods: z.array(podConfigSchema).optional(),
   })
@@ -117,6 +164,9 @@ export const topologyConfigSchema = z
   .strictObject({
     $schema: z.string().optional().meta({ description: "Editor hint; ignored." }),
     version: z.literal(1).optional().meta({ description: "Config format version (1)." }),
+    purposes: z.record(purposeName, purposeConfigSchema).optional().meta({
+      description: "Per purpose: the allocation strategy (default zone).",
+    }),
     zones: z.array(zoneConfigSchema).default([]),
     nodes: z.array(flatNodeConfigSchema).optional().meta({
       description: "Nodes listed outside their TOR (each names its tor); merged with TOR nodes.",
@@ -128,6 +178,8 @@ export const topologyConfigSchema = z
   });
 
 export type SubnetConfig = z.input<typeof subnetConfigSchema>;
+export type SupernetConfig = z.input<typeof supernetConfigSchema>;
+export type PurposeConfig = z.input<typeof purposeConfigSchema>;
 export type TorNodeConfig = z.input<typeof torNodeConfigSchema>;
 export type FlatNodeConfig = z.input<typeof flatNodeConfigSchema>;
 export type TorConfig = z.input<typeof torConfigSchema>;

@@ -2,7 +2,17 @@ import { Cidr } from "@ipam/bitmap";
 import type { z } from "zod";
 import { type SubnetConfig, type TopologyConfig, topologyConfigSchema } from "./config-schema.js";
 import { issuesError, type TopologyIssue } from "./errors.js";
-import type { Node, Pod, ScopeRef, Subnet, Topology, Tor, Zone } from "./model.js";
+import type {
+  Node,
+  Pod,
+  PurposePolicy,
+  ScopeRef,
+  Subnet,
+  Supernet,
+  Topology,
+  Tor,
+  Zone,
+} from "./model.js";
 import {
   checkInsideRanges,
   type IssueSink,
@@ -13,6 +23,8 @@ import {
   resolveId,
 } from "./normalize.js";
 import { findOverlaps } from "./overlap.js";
+import { resolveStrategy } from "./strategy.js";
+import { checkSupernets, normalizeSupernet, type ScopedSupernet } from "./supernets.js";
 import { makeTopology, type SubnetInterval } from "./topology.js";
 
 type ParsedConfig = z.output<typeof topologyConfigSchema>;
@@ -70,6 +82,34 @@ export function buildFromConfig(
     subnet: new Map<string, string>(),
   };
   const pending: PendingSubnet[] = [];
+  const supernetList: ScopedSupernet[] = [];
+
+  /** Normalizes a scope's supernets (inside `limits`), remembering them for the overlap checks. */
+  const addSupernets = (
+    list: ParsedConfig["zones"][number]["supernets"],
+    scope: ScopeRef | undefined,
+    base: string,
+    limits: ReadonlyArray<{ readonly owner: string; readonly ranges: readonly Cidr[] }>,
+  ): Supernet[] => {
+    const out: ScopedSupernet[] = [];
+    (list ?? []).forEach((raw, i) => {
+      const path = joinPath(joinPath(base, "supernets"), i);
+      const normalized = normalizeSupernet(raw, path, issues);
+      if (normalized === undefined) return;
+      for (const limit of limits)
+        checkInsideRanges(
+          normalized.cidr,
+          limit.ranges,
+          limit.owner,
+          joinPath(path, "cidr"),
+          issues,
+        );
+      if (scope !== undefined) out.push({ ...normalized, scope, path });
+    });
+    out.sort((a, b) => Cidr.compare(a.cidr, b.cidr));
+    supernetList.push(...out);
+    return out.map((s) => s.supernet);
+  };
 
   const claim = (kind: keyof typeof seen, id: string, path: string): boolean => {
     const first = seen[kind].get(id);
@@ -120,6 +160,15 @@ export function buildFromConfig(
     let zoneOk = false;
     if (zoneId !== undefined && claim("zone", zoneId, joinPath(zPath, "id"))) {
       zoneOk = true;
+    }
+    const zoneLimit = { owner: `zone ${JSON.stringify(zoneId ?? "")}`, ranges: zoneRanges };
+    const zoneSupernets = addSupernets(
+      zc.supernets,
+      zoneOk ? { kind: "zone", id: zoneId as string } : undefined,
+      zPath,
+      [zoneLimit],
+    );
+    if (zoneOk && zoneId !== undefined) {
       zones.set(
         zoneId,
         Object.freeze({
@@ -127,10 +176,10 @@ export function buildFromConfig(
           name: zc.name ?? zoneId,
           labels: normalizeLabels(zc.labels),
           subnetRanges: Object.freeze(zoneRanges.map(String)),
+          supernets: Object.freeze(zoneSupernets),
         }),
       );
     }
-    const zoneLimit = { owner: `zone ${JSON.stringify(zoneId ?? "")}`, ranges: zoneRanges };
     addSubnets(zc.subnets, zoneOk ? { kind: "zone", id: zoneId as string } : undefined, zPath, [
       zoneLimit,
     ]);
@@ -145,6 +194,15 @@ export function buildFromConfig(
       let podOk = false;
       if (podId !== undefined && claim("pod", podId, joinPath(pPath, "id")) && zoneOk) {
         podOk = true;
+      }
+      const podLimit = { owner: `pod ${JSON.stringify(podId ?? "")}`, ranges: podRanges };
+      const podSupernets = addSupernets(
+        pc.supernets,
+        podOk ? { kind: "pod", id: podId as string } : undefined,
+        pPath,
+        [podLimit, zoneLimit],
+      );
+      if (podOk && podId !== undefined) {
         pods.set(
           podId,
           Object.freeze({
@@ -153,10 +211,10 @@ export function buildFromConfig(
             zone: zoneId as string,
             labels: normalizeLabels(pc.labels),
             subnetRanges: Object.freeze(podRanges.map(String)),
+            supernets: Object.freeze(podSupernets),
           }),
         );
       }
-      const podLimit = { owner: `pod ${JSON.stringify(podId ?? "")}`, ranges: podRanges };
       addSubnets(pc.subnets, podOk ? { kind: "pod", id: podId as string } : undefined, pPath, [
         podLimit,
         zoneLimit,
@@ -244,10 +302,17 @@ export function buildFromConfig(
     }
   }
 
-  if (issues.length > 0) return { issues };
   const subnets = new Map<string, Subnet>();
   for (const p of pending) if (p.subnet !== undefined) subnets.set(p.subnet.id, p.subnet);
-  return { topology: makeTopology({ zones, pods, tors, nodes, subnets }) };
+  checkSupernets(supernetList, subnets, tors, pods, issues);
+  const purposes = new Map<string, PurposePolicy>();
+  for (const name of Object.keys(config.purposes ?? {}).sort()) {
+    const policy = (config.purposes ?? {})[name];
+    if (policy?.strategy !== undefined)
+      purposes.set(name, Object.freeze({ strategy: resolveStrategy(policy.strategy) }));
+  }
+  if (issues.length > 0) return { issues };
+  return { topology: makeTopology({ zones, pods, tors, nodes, subnets, purposes }) };
 }
 
 /**

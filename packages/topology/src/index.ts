@@ -4,7 +4,9 @@ export { toCanonicalConfig, toCanonicalJson } from "./canonical.js";
 export type {
   FlatNodeConfig,
   PodConfig,
+  PurposeConfig,
   SubnetConfig,
+  SupernetConfig,
   TopologyConfig,
   TorConfig,
   TorNodeConfig,
@@ -23,9 +25,11 @@ export type {
   Labels,
   Node,
   Pod,
+  PurposePolicy,
   ScopeKind,
   ScopeRef,
   Subnet,
+  Supernet,
   Topology,
   TopologyCounts,
   Tor,
@@ -46,16 +50,27 @@ export {
 } from "./operations.js";
 export type { TopologyFormat } from "./parse.js";
 export { parseTopology } from "./parse.js";
-export type { NodePath, SubnetStrategy, SubnetsForNodeOptions } from "./queries.js";
+export type { NodePath, ScopedSupernetRef, SubnetsForNodeOptions } from "./queries.js";
 export {
   countTopology,
   getNode,
   nodePath,
   nodesUnder,
+  purposeStrategy,
   subnetsAt,
   subnetsForNode,
+  supernetsForTor,
   torOfNode,
 } from "./queries.js";
 export type { AddressInterval } from "./reserved.js";
 export { reservedIntervals } from "./reserved.js";
+export type { AllocationStrategy, SubnetStrategy } from "./strategy.js";
+export {
+  DEFAULT_STRATEGY,
+  isStrategyName,
+  resolveStrategy,
+  STRATEGY_NAMES,
+  strategyReaches,
+} from "./strategy.js";
+export { DEFAULT_SUPERNET_THRESHOLD } from "./supernets.js";
 export { emptyTopology } from "./topology.js";

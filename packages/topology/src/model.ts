@@ -3,6 +3,8 @@
  * text form. Values are plain, frozen data; they are safe to share and to serialize.
  */
 
+import type { AllocationStrategy } from "./strategy.js";
+
 /** Address family: 4 for IPv4, 6 for IPv6. */
 export type Family = 4 | 6;
 
@@ -21,12 +23,39 @@ export interface ScopeRef {
 /** The built-in purposes; any other non-empty name is a custom purpose. */
 export const WELL_KNOWN_PURPOSES = ["default", "storage", "management"] as const;
 
+/**
+ * A range a Zone or Pod holds back to grow its TORs' subnets: when the subnets of `purpose`
+ * attached to one TOR beneath are at least `threshold` leased, the cluster carves the next
+ * `/prefix` subnet out of it for that TOR (docs/topology.md, "Supernets"). Declared subnets may
+ * lie inside a supernet only when they are TOR subnets of the same purpose and family beneath
+ * its scope (subnets the supernet feeds).
+ */
+export interface Supernet {
+  /** Canonical CIDR. */
+  readonly cidr: string;
+  readonly family: Family;
+  readonly purpose: string;
+  /** Prefix length of each carved subnet. */
+  readonly prefix: number;
+  /** Fraction of a TOR's subnets (of this purpose and family) leased that triggers a carve: (0, 1]. */
+  readonly threshold: number;
+  /** Block prefix of the carved subnets (block mode only). */
+  readonly blockPrefix: number;
+}
+
+/** How one purpose allocates (the `purposes` section of the file). */
+export interface PurposePolicy {
+  readonly strategy: AllocationStrategy;
+}
+
 export interface Zone {
   readonly id: string;
   readonly name: string;
   readonly labels: Labels;
   /** Canonical CIDRs every subnet beneath must fall inside (checked per family; none = any). */
   readonly subnetRanges: readonly string[];
+  /** Supernets feeding the TORs of the zone, by family then address. */
+  readonly supernets: readonly Supernet[];
 }
 
 export interface Pod {
@@ -37,6 +66,8 @@ export interface Pod {
   readonly labels: Labels;
   /** Canonical CIDRs every subnet beneath must fall inside (checked per family; none = any). */
   readonly subnetRanges: readonly string[];
+  /** Supernets feeding the TORs of the pod, by family then address. */
+  readonly supernets: readonly Supernet[];
 }
 
 export interface Tor {
@@ -78,6 +109,11 @@ export interface Subnet {
   readonly priority: number;
   /** Seconds a released address waits before it is handed out again. */
   readonly cooldownSeconds: number;
+  /**
+   * Overrides the purpose's strategy for this subnet: a Pod or Zone subnet serves a node only
+   * when this strategy reaches its level. Absent: the purpose's strategy applies.
+   */
+  readonly strategy?: AllocationStrategy;
 }
 
 /** Entity counts of a topology or of the part beneath one scope. */
@@ -103,6 +139,8 @@ export interface Topology {
   readonly tors: ReadonlyMap<string, Tor>;
   readonly nodes: ReadonlyMap<string, Node>;
   readonly subnets: ReadonlyMap<string, Subnet>;
+  /** Per purpose, how it allocates (only purposes the file configures). */
+  readonly purposes: ReadonlyMap<string, PurposePolicy>;
   readonly [topologyBrand]: true;
 }
 

@@ -2,6 +2,7 @@ import { Cidr, formatIp, ipFromBigInt, tryParseIp } from "@ipam/bitmap";
 import type { SubnetConfig } from "./config-schema.js";
 import type { TopologyIssue } from "./errors.js";
 import { type Family, hostPrefix, type Labels, type ScopeRef, type Subnet } from "./model.js";
+import { resolveStrategy } from "./strategy.js";
 
 /**
  * Field-level normalization shared by whole-document validation and by the operations:
@@ -241,7 +242,8 @@ function normalizeReservedEntry(
   return { start, end, text: canonical };
 }
 
-function normalizeBlockPrefix(
+/** The block prefix `raw` names (default per family), checked against `cidr`. */
+export function normalizeBlockPrefix(
   raw: number | string | undefined,
   cidr: Cidr,
   path: string,
@@ -318,6 +320,7 @@ export function normalizeSubnet(
     blockPrefix,
     priority: raw.priority ?? DEFAULT_PRIORITY,
     cooldownSeconds: raw.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS,
+    ...(raw.strategy === undefined ? {} : { strategy: resolveStrategy(raw.strategy) }),
   });
   return { subnet, cidr };
 }

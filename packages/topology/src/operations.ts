@@ -19,6 +19,7 @@ import {
   resolveId,
 } from "./normalize.js";
 import { findOverlapping, withInterval, withoutInterval } from "./overlap.js";
+import { scopedSupernets, supernetClash } from "./supernets.js";
 import {
   compareSubnets,
   describeScope,
@@ -120,6 +121,7 @@ function rebuild(topology: Topology, changes: Partial<Topology>, index: Topology
       tors: changes.tors ?? topology.tors,
       nodes: changes.nodes ?? topology.nodes,
       subnets: changes.subnets ?? topology.subnets,
+      purposes: changes.purposes ?? topology.purposes,
     },
     index,
   );
@@ -138,6 +140,7 @@ export function addZone(topology: Topology, input: ZoneInput): Topology {
     name: input.name ?? id,
     labels: normalizeLabels(input.labels),
     subnetRanges: Object.freeze(ranges.map(String)),
+    supernets: Object.freeze([]),
   });
   const index = indexOf(topology);
   return rebuild(
@@ -169,6 +172,7 @@ export function addPod(topology: Topology, input: PodInput): Topology {
     zone: input.zone,
     labels: normalizeLabels(input.labels),
     subnetRanges: Object.freeze(ranges.map(String)),
+    supernets: Object.freeze([]),
   });
   return rebuild(
     topology,
@@ -308,7 +312,8 @@ function rangeLimits(
  * Attaches a subnet to a zone, pod or TOR. Defaults as in the config file (id = canonical CIDR,
  * purpose `default`, gateway = first usable address, ...).
  * @throws `INVALID_ARGUMENT` (bad field, outside the pod's/zone's subnetRanges), `NOT_FOUND`
- * (scope), `CONFLICT` (id taken, or overlaps an existing subnet anywhere in the tree).
+ * (scope), `CONFLICT` (id taken, overlaps an existing subnet anywhere in the tree, or overlaps a
+ * supernet that does not feed it: see docs/topology.md, "Supernets").
  */
 export function addSubnet(topology: Topology, input: SubnetInput): Topology {
   checkInput(subnetInputSchema, input, "subnet");
@@ -337,6 +342,11 @@ export function addSubnet(topology: Topology, input: SubnetInput): Topology {
       `subnet ${subnet.cidr} overlaps subnet ${JSON.stringify(other.id)} (${other.cidr}, ${describeScope(other.scope)})`,
       { id: subnet.id, cidr: subnet.cidr, overlaps: other.id },
     );
+  }
+  for (const s of scopedSupernets(topology.zones, topology.pods)) {
+    const why = supernetClash(s, subnet, cidr, topology.tors, topology.pods);
+    if (why !== undefined)
+      throw conflict(why, { id: subnet.id, cidr: subnet.cidr, supernet: s.supernet.cidr });
   }
   const key = scopeKey(scope.kind, scope.id);
   const siblings = [...(index.subnetsByScope.get(key) ?? []), subnet].sort(compareSubnets);

@@ -6,11 +6,19 @@ import type {
   ScopeKind,
   ScopeRef,
   Subnet,
+  Supernet,
   Topology,
   TopologyCounts,
   Tor,
   Zone,
 } from "./model.js";
+import {
+  type AllocationStrategy,
+  DEFAULT_STRATEGY,
+  resolveStrategy,
+  type SubnetStrategy,
+  strategyReaches,
+} from "./strategy.js";
 import { indexOf, scopeKey } from "./topology.js";
 
 /**
@@ -94,25 +102,36 @@ export function subnetsAt(topology: Topology, scope: ScopeRef): Subnet[] {
   return [...(indexOf(topology).subnetsByScope.get(scopeKey(scope.kind, scope.id)) ?? [])];
 }
 
-/**
- * How far up the tree a node may draw addresses from:
- * - `"tor"`: only subnets attached to the node's TOR;
- * - `"spill"`: the TOR's, then the Pod's, then the Zone's.
- */
-export type SubnetStrategy = "tor" | "spill";
-
 export interface SubnetsForNodeOptions {
   readonly purpose: string;
   readonly family: Family;
-  /** Default `"spill"`. */
+  /**
+   * Replaces the purpose's strategy for this request (`spill` means `zone`). Default: the
+   * purpose's strategy ({@link purposeStrategy}).
+   */
   readonly strategy?: SubnetStrategy;
 }
 
 /**
+ * The strategy a purpose allocates with: the `purposes` section of the file, else `zone` (what
+ * every earlier build did). `requested` (a command's explicit strategy) wins when given.
+ */
+export function purposeStrategy(
+  topology: Topology,
+  purpose: string,
+  requested?: SubnetStrategy,
+): AllocationStrategy {
+  if (requested !== undefined) return resolveStrategy(requested);
+  return topology.purposes.get(purpose)?.strategy ?? DEFAULT_STRATEGY;
+}
+
+/**
  * The subnets a node may allocate from for one purpose and family, in allocation order:
- * the TOR's subnets first, then the Pod's, then the Zone's (only the TOR's with strategy
- * `"tor"`); within each level by priority (lower first), then id. Never includes another
- * purpose or family: an empty result means the caller has nothing to allocate from.
+ * the TOR's subnets first, then the Pod's, then the Zone's; within each level by priority
+ * (lower first), then id. A subnet serves the node when its strategy (its own `strategy`, else
+ * the purpose's, see {@link purposeStrategy}) reaches its level: TOR subnets always, Pod
+ * subnets under `pod` and `zone`, Zone subnets under `zone`. Never includes another purpose or
+ * family: an empty result means the caller has nothing to allocate from.
  * @throws TopologyError `NOT_FOUND` for an unknown node.
  */
 export function subnetsForNode(
@@ -122,17 +141,52 @@ export function subnetsForNode(
 ): Subnet[] {
   const node = getNode(topology, nodeId);
   const tor = topology.tors.get(node.tor) as Tor;
-  const levels: Array<[ScopeKind, string]> = [["tor", tor.id]];
-  if ((options.strategy ?? "spill") === "spill") {
-    const pod = topology.pods.get(tor.pod) as Pod;
-    levels.push(["pod", pod.id], ["zone", pod.zone]);
-  }
+  const pod = topology.pods.get(tor.pod) as Pod;
+  const levels: Array<[ScopeKind, string]> = [
+    ["tor", tor.id],
+    ["pod", pod.id],
+    ["zone", pod.zone],
+  ];
+  const strategy = purposeStrategy(topology, options.purpose, options.strategy);
   const index = indexOf(topology);
   const out: Subnet[] = [];
   for (const [kind, id] of levels) {
     for (const subnet of index.subnetsByScope.get(scopeKey(kind, id)) ?? []) {
-      if (subnet.purpose === options.purpose && subnet.family === options.family) out.push(subnet);
+      if (subnet.purpose !== options.purpose || subnet.family !== options.family) continue;
+      if (strategyReaches(subnet.strategy ?? strategy, kind)) out.push(subnet);
     }
+  }
+  return out;
+}
+
+/** A supernet with the zone or pod that declares it. */
+export interface ScopedSupernetRef {
+  readonly supernet: Supernet;
+  readonly scope: ScopeRef;
+}
+
+/**
+ * The supernets that may feed a TOR's subnets of one purpose and family, in the order a carve
+ * tries them: the TOR's pod's (by address), then its zone's (by address).
+ * @throws TopologyError `NOT_FOUND` for an unknown TOR.
+ */
+export function supernetsForTor(
+  topology: Topology,
+  torId: string,
+  purpose: string,
+  family: Family,
+): ScopedSupernetRef[] {
+  const tor = topology.tors.get(torId);
+  if (tor === undefined) throw notFound("TOR", torId);
+  const pod = topology.pods.get(tor.pod) as Pod;
+  const zone = topology.zones.get(pod.zone) as Zone;
+  const out: ScopedSupernetRef[] = [];
+  for (const [scope, list] of [
+    [{ kind: "pod", id: pod.id }, pod.supernets],
+    [{ kind: "zone", id: zone.id }, zone.supernets],
+  ] as const) {
+    for (const supernet of list)
+      if (supernet.purpose === purpose && supernet.family === family) out.push({ supernet, scope });
   }
   return out;
 }

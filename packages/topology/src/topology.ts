@@ -3,6 +3,7 @@ import type {
   Family,
   Node,
   Pod,
+  PurposePolicy,
   ScopeKind,
   ScopeRef,
   Subnet,
@@ -26,6 +27,8 @@ export interface TopologyState {
   readonly tors: ReadonlyMap<string, Tor>;
   readonly nodes: ReadonlyMap<string, Node>;
   readonly subnets: ReadonlyMap<string, Subnet>;
+  /** Per purpose policy; empty when the file has no `purposes` section. */
+  readonly purposes: ReadonlyMap<string, PurposePolicy>;
 }
 
 /** A subnet's inclusive address interval. */
@@ -117,6 +120,7 @@ export function makeTopology(state: TopologyState, index?: TopologyIndex): Topol
     tors: state.tors,
     nodes: state.nodes,
     subnets: state.subnets,
+    purposes: state.purposes,
   }) as unknown as Topology;
   indexes.set(topology, index ?? buildIndex(state));
   return topology;
@@ -140,6 +144,7 @@ export function emptyTopology(): Topology {
     tors: new Map(),
     nodes: new Map(),
     subnets: new Map(),
+    purposes: new Map(),
   });
 }
 
