@@ -307,7 +307,7 @@ export function buildFromConfig(
   checkSupernets(supernetList, subnets, tors, pods, issues);
   const purposes = new Map<string, PurposePolicy>();
   for (const name of Object.keys(config.purposes ?? {}).sort()) {
-    const policy = (config.purposes ?? {})[name];
+    const policy = config.purposes?.[name];
     if (policy?.strategy !== undefined)
       purposes.set(name, Object.freeze({ strategy: resolveStrategy(policy.strategy) }));
   }

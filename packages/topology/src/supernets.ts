@@ -158,23 +158,17 @@ export function scopedSupernets(
   pods: ReadonlyMap<string, Pod>,
 ): ScopedSupernet[] {
   const out: ScopedSupernet[] = [];
-  for (const z of zones.values())
-    z.supernets.forEach((supernet, i) =>
+  const add = (kind: "zone" | "pod", id: string, list: readonly Supernet[]): void => {
+    list.forEach((supernet, i) => {
       out.push({
         supernet,
         cidr: Cidr.parse(supernet.cidr),
-        scope: { kind: "zone", id: z.id },
-        path: `zone ${z.id} supernets[${i}]`,
-      }),
-    );
-  for (const p of pods.values())
-    p.supernets.forEach((supernet, i) =>
-      out.push({
-        supernet,
-        cidr: Cidr.parse(supernet.cidr),
-        scope: { kind: "pod", id: p.id },
-        path: `pod ${p.id} supernets[${i}]`,
-      }),
-    );
+        scope: { kind, id },
+        path: `${kind} ${id} supernets[${i}]`,
+      });
+    });
+  };
+  for (const z of zones.values()) add("zone", z.id, z.supernets);
+  for (const p of pods.values()) add("pod", p.id, p.supernets);
   return out;
 }
