@@ -1,11 +1,12 @@
 import { Cidr, formatIp, tryParseIp } from "@ipam/bitmap";
-import type { AddressInterval } from "@ipam/topology";
+import type { AddressInterval, SubnetStrategy } from "@ipam/topology";
 import { BlockIndex } from "./block-index.js";
 import type { BlockLease, BlockState } from "./block-lease.js";
 import type { Candidates } from "./candidates.js";
 import {
   byString,
   fail,
+  optionalOrder,
   optionalRequestId,
   optionalStrategy,
   requireFamily,
@@ -110,6 +111,7 @@ export class BlockLeases {
     }
     this.#registry.requireActiveNode(node.id, "lease-block.node");
     let candidates: SubnetState[];
+    let strategy: SubnetStrategy | undefined;
     if (c.subnet !== undefined) {
       const st = this.#subnets.require(c.subnet, "lease-block.subnet");
       if (st.direct)
@@ -133,13 +135,9 @@ export class BlockLeases {
     } else {
       const purpose = requireString(c.purpose, "lease-block.purpose");
       const family = requireFamily(c.family, "lease-block.family");
-      candidates = this.#candidates.open(
-        node.id,
-        purpose,
-        family,
-        optionalStrategy(c.strategy, "lease-block.strategy"),
-        false,
-      );
+      strategy = optionalStrategy(c.strategy, "lease-block.strategy");
+      candidates = this.#candidates.open(node.id, purpose, family, strategy, false);
+      if (optionalOrder(c.order) === "least-used") candidates = this.#leastUsedFirst(candidates);
     }
     for (const st of candidates) {
       const index = this.#pick(st, node.id);
@@ -151,12 +149,16 @@ export class BlockLeases {
       });
       return this.#view(st, node.id, index, this.#owner(st, index));
     }
+    const purpose = candidates[0]?.subnet.purpose ?? "";
     return fail(
       "POOL_EXHAUSTED",
-      `no free block for node ${node.id} in ${candidates.map((s) => s.subnet.id).join(", ")}`,
+      `no free block for node ${node.id} in ${candidates.map((s) => s.subnet.id).join(", ")}${c.subnet === undefined ? ` (${this.#candidates.exhaustedNote(purpose, strategy)})` : ""}`,
       {
         node: node.id,
         subnets: candidates.map((s) => s.subnet.id),
+        ...(c.subnet === undefined
+          ? { strategy: this.#candidates.strategy(purpose, strategy) }
+          : {}),
       },
     );
   }
@@ -464,6 +466,36 @@ export class BlockLeases {
       state,
       ...(owner.revokedAt === undefined ? {} : { revokedAt: owner.revokedAt }),
     };
+  }
+
+  /**
+   * Candidates (in allocation order) with each run of one scope and priority reordered least
+   * used first: by leased fraction of its blocks, then fewer leased blocks, then id. Reads only
+   * replicated state, so every replica picks the same subnet.
+   */
+  #leastUsedFirst(candidates: readonly SubnetState[]): SubnetState[] {
+    const key = (st: SubnetState): string =>
+      `${st.subnet.scope.kind}:${st.subnet.scope.id}:${st.subnet.priority}`;
+    const used = (st: SubnetState): bigint => BigInt(this.leasedCount(st.subnet.id));
+    const out: SubnetState[] = [];
+    let run: SubnetState[] = [];
+    const flush = (): void => {
+      run.sort((a, b) => {
+        const x = used(a) * b.geometry.blockCount;
+        const y = used(b) * a.geometry.blockCount;
+        if (x !== y) return x < y ? -1 : 1;
+        if (used(a) !== used(b)) return used(a) < used(b) ? -1 : 1;
+        return byString(a.subnet.id, b.subnet.id);
+      });
+      out.push(...run);
+      run = [];
+    };
+    for (const st of candidates) {
+      if (run.length > 0 && key(run[0] as SubnetState) !== key(st)) flush();
+      run.push(st);
+    }
+    flush();
+    return out;
   }
 
   /** The block to lease to `node` in `st`, or -1n when none is free. */

@@ -1,13 +1,21 @@
 import type { Ip } from "@ipam/bitmap";
-import { type Family, type Subnet, type SubnetStrategy, subnetsForNode } from "@ipam/topology";
+import {
+  type AllocationStrategy,
+  type Family,
+  purposeStrategy,
+  type Subnet,
+  type SubnetStrategy,
+  subnetsForNode,
+} from "@ipam/topology";
 import { byString, fail } from "./command-args.js";
 import type { Registry } from "./registry.js";
 import type { SubnetState, SubnetTable } from "./subnet-table.js";
 
 /**
  * Which subnets may serve a node's request, and in which order: the policy shared by block
- * leases and direct allocations. The order is `subnetsForNode`'s (TOR → Pod → Zone per
- * strategy, then priority, then id), the same on every replica.
+ * leases and direct allocations. The order is `subnetsForNode`'s (TOR → Pod → Zone as far as
+ * the strategy reaches, then priority, then id), the same on every replica. The strategy is the
+ * command's when it names one, else the purpose's from the topology (default `zone`).
  */
 export class Candidates {
   readonly #registry: Registry;
@@ -32,8 +40,17 @@ export class Candidates {
    * typo: `details.field` is `purpose`, `details.purposes` lists the known ones), `NO_SUBNET`
    * when the node has none of that purpose and family.
    */
-  all(node: string, purpose: string, family: Family, strategy: SubnetStrategy): SubnetState[] {
-    const all = subnetsForNode(this.#registry.topology, node, { purpose, family, strategy });
+  all(
+    node: string,
+    purpose: string,
+    family: Family,
+    strategy: SubnetStrategy | undefined,
+  ): SubnetState[] {
+    const all = subnetsForNode(this.#registry.topology, node, {
+      purpose,
+      family,
+      ...(strategy === undefined ? {} : { strategy }),
+    });
     if (all.length === 0) {
       const purposes = this.purposes();
       if (!purposes.includes(purpose)) {
@@ -45,12 +62,8 @@ export class Candidates {
       }
       fail(
         "NO_SUBNET",
-        `node ${node} has no IPv${family} ${purpose} subnet (strategy ${strategy})`,
-        {
-          node,
-          purpose,
-          family,
-        },
+        `node ${node} has no IPv${family} ${purpose} subnet (strategy ${this.strategy(purpose, strategy)})`,
+        { node, purpose, family },
       );
     }
     return all.map((s) => this.#subnets.get(s.id) as SubnetState);
@@ -66,7 +79,7 @@ export class Candidates {
     node: string,
     purpose: string,
     family: Family,
-    strategy: SubnetStrategy,
+    strategy: SubnetStrategy | undefined,
     direct: boolean,
   ): SubnetState[] {
     const states = this.all(node, purpose, family, strategy).filter((st) => st.direct === direct);
@@ -89,12 +102,29 @@ export class Candidates {
     return open;
   }
 
-  /** True when the node may draw from `st` (it is one of its subnets under `spill`). */
+  /** The strategy a request of `purpose` uses: `requested` when given, else the purpose's. */
+  strategy(purpose: string, requested: SubnetStrategy | undefined): AllocationStrategy {
+    return purposeStrategy(this.#registry.topology, purpose, requested);
+  }
+
+  /**
+   * Why a request found no room, for POOL_EXHAUSTED messages: the strategy and, under `tor` or
+   * `pod`, the way to let the node spill further.
+   */
+  exhaustedNote(purpose: string, requested: SubnetStrategy | undefined): string {
+    const s = this.strategy(purpose, requested);
+    if (s === "zone") return "strategy zone: TOR, Pod and Zone subnets are all full";
+    return s === "tor"
+      ? `strategy tor: only the TOR's subnets serve ${purpose}; set purposes.${purpose}.strategy to pod or zone to spill, or declare a supernet to grow the TOR`
+      : `strategy pod: the TOR's and the Pod's subnets serve ${purpose}; set purposes.${purpose}.strategy to zone to spill further`;
+  }
+
+  /** True when the node may draw from `st` (it is one of its subnets under `zone`). */
   reachable(node: string, st: SubnetState): boolean {
     return subnetsForNode(this.#registry.topology, node, {
       purpose: st.subnet.purpose,
       family: st.subnet.family,
-      strategy: "spill",
+      strategy: "zone",
     }).some((s) => s.id === st.subnet.id);
   }
 

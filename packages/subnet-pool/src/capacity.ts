@@ -31,9 +31,9 @@ export function nodeCapacity(
   const node = parts.registry.requireNode(nodeId, "capacity.node").id;
   const purpose = requireString(purposeText, "capacity.purpose");
   const family: Family = requireFamily(familyValue, "capacity.family");
-  const all = parts.candidates.all(node, purpose, family, "spill");
+  const all = parts.candidates.all(node, purpose, family, undefined);
   const direct = all.every((st) => st.direct);
-  const open = parts.candidates.open(node, purpose, family, "spill", direct);
+  const open = parts.candidates.open(node, purpose, family, undefined, direct);
   for (const st of open) {
     const room = direct
       ? (parts.direct.pool(st.subnet.id) as DirectPool).freeAt(at) > 0
@@ -45,7 +45,14 @@ export function nodeCapacity(
     "POOL_EXHAUSTED",
     direct
       ? `no free IPv${family} ${purpose} address for node ${node} in ${subnets.join(", ")}`
-      : `no free block for node ${node} in ${subnets.join(", ")}`,
-    { node, purpose, family, subnets, mode: direct ? "direct" : "block" },
+      : `no free block for node ${node} in ${subnets.join(", ")} (${parts.candidates.exhaustedNote(purpose, undefined)})`,
+    {
+      node,
+      purpose,
+      family,
+      subnets,
+      mode: direct ? "direct" : "block",
+      strategy: parts.candidates.strategy(purpose, undefined),
+    },
   );
 }

@@ -19,6 +19,7 @@ import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from
 import { PoolError } from "./pool-error.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
 import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
+import { carveSubnet, leaseAndGrow } from "./supernet-growth.js";
 import { stats, subnetUsage, subnetViews } from "./usage.js";
 
 /**
@@ -123,7 +124,9 @@ export class ClusterState {
       case "drain-subnet":
         return p.subnets.drain(command);
       case "lease-block":
-        return p.leases.leaseBlock(command);
+        return leaseAndGrow(p, command);
+      case "carve-subnet":
+        return carveSubnet(p, command);
       case "release-block":
         return releaseBlock(p, command);
       case "claim-block":

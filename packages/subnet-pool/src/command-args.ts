@@ -1,5 +1,5 @@
 import { BitmapError } from "@ipam/bitmap";
-import { type Family, type SubnetStrategy, TopologyError } from "@ipam/topology";
+import { type Family, isStrategyName, type SubnetStrategy, TopologyError } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import type { CommandError } from "./commands.js";
 import { PoolError } from "./pool-error.js";
@@ -45,10 +45,26 @@ export function requireKey(value: unknown, path: string): AllocationKey {
   };
 }
 
-export function optionalStrategy(value: unknown, path: string): SubnetStrategy {
-  if (value === undefined) return "spill";
-  if (value !== "tor" && value !== "spill")
-    fail("INVALID_ARGUMENT", `${path}: must be "tor" or "spill"`);
+/**
+ * A command's explicit strategy, or undefined: the purpose's strategy from the topology then
+ * applies (see `purposeStrategy`).
+ */
+export function optionalStrategy(value: unknown, path: string): SubnetStrategy | undefined {
+  if (value === undefined) return undefined;
+  if (!isStrategyName(value))
+    fail("INVALID_ARGUMENT", `${path}: must be "tor", "pod", "zone" or "spill" (= zone)`, {
+      field: path,
+    });
+  return value;
+}
+
+/** A lease-block `order`: absent (= `first`), `first` or `least-used`. */
+export function optionalOrder(value: unknown): "first" | "least-used" {
+  if (value === undefined || value === "first") return "first";
+  if (value !== "least-used")
+    fail("INVALID_ARGUMENT", 'lease-block.order: must be "first" or "least-used"', {
+      field: "order",
+    });
   return value;
 }
 

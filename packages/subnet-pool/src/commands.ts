@@ -11,6 +11,7 @@ import type {
 import type { AllocationKey } from "./allocation-key.js";
 import type { BlockLease } from "./block-lease.js";
 import type { PoolErrorCode } from "./pool-error.js";
+import type { CarveSubnetValue, LeaseBlockValue } from "./supernet-growth.js";
 
 /**
  * The commands of the cluster state machine (L1). Every command carries `at`: the proposer's
@@ -31,7 +32,8 @@ export type ClusterCommand =
   | ReleaseDirectCommand
   | ReserveCommand
   | UnreserveCommand
-  | BatchCommand;
+  | BatchCommand
+  | CarveSubnetCommand;
 
 /** The `type` of every command. */
 export const COMMAND_TYPES = [
@@ -49,6 +51,7 @@ export const COMMAND_TYPES = [
   "unreserve",
   "batch",
   "claim-block",
+  "carve-subnet",
 ] as const;
 
 export type CommandType = (typeof COMMAND_TYPES)[number];
@@ -113,8 +116,13 @@ export interface DeregisterNodeCommand {
   readonly mode?: DeregisterMode;
 }
 
-/** Who manages a subnet: the topology file (`apply-topology` with `source: "file"`) or the API. */
-export type SubnetOrigin = "file" | "api";
+/**
+ * Who manages a subnet: the topology file (`apply-topology` with `source: "file"`), the API, or
+ * the cluster (`carved` out of a supernet for a TOR). `api` and `carved` subnets survive
+ * topology-file reloads; both are removed through the API (drain, then remove-subnet), which
+ * gives a carved subnet's range back to its supernet.
+ */
+export type SubnetOrigin = "file" | "api" | "carved";
 
 /**
  * Attaches a subnet to a zone, pod or TOR at run time. `origin` (default `file`: what a command
@@ -157,9 +165,16 @@ export interface DrainSubnetCommand {
 
 /**
  * Leases one block to a node: from `subnet` when given, else from the node's subnets of
- * `purpose` + `family` (TOR → Pod → Zone per `strategy`, by priority then id, block-mode and
- * not draining). Inside a subnet: the lowest free block adjacent to one of the node's blocks
- * there, else the lowest free block; blocks entirely inside reserved ranges are skipped.
+ * `purpose` + `family` (TOR → Pod → Zone as far as the strategy reaches, by priority then id,
+ * block-mode and not draining; with `order: "least-used"` the subnets of one level and priority
+ * are tried least-used first). Inside a subnet: the lowest free block adjacent to one of the
+ * node's blocks there, else the lowest free block; blocks entirely inside reserved ranges are
+ * skipped. `POOL_EXHAUSTED` names the strategy.
+ *
+ * Supernet growth (docs/subnet-pool.md, "Supernets"): a new lease that leaves the node's TOR
+ * at or above a supernet's threshold carves the next subnet for the TOR in the same command
+ * (the value's `carved`); a purpose/family request that finds nothing free carves one and
+ * leases from it before failing.
  *
  * With `address` (a static address a container asks for): the block that contains it, in the
  * node's subnet of `purpose` (required) that contains it. A block the node already holds is
@@ -177,8 +192,14 @@ export interface LeaseBlockCommand {
   readonly subnet?: string;
   readonly purpose?: string;
   readonly family?: Family;
-  /** Default `"spill"`. */
+  /** Replaces the purpose's strategy (default: the topology's, `zone` unless configured). */
   readonly strategy?: SubnetStrategy;
+  /**
+   * Order among subnets of one level and priority: `first` (by id: what earlier builds did,
+   * the default) or `least-used` (lowest leased fraction first, ties by fewer leased blocks,
+   * then id: from replicated state only, the same on every replica).
+   */
+  readonly order?: "first" | "least-used";
   /**
    * Idempotency key chosen by the caller (at most 128 characters): while the node still holds
    * the block a lease-block with this id leased, a repeat returns that block instead of a new one.
@@ -230,7 +251,7 @@ export interface AllocateDirectCommand {
   readonly family: Family;
   readonly key: AllocationKey;
   readonly address?: string;
-  /** Default `"spill"`. */
+  /** Replaces the purpose's strategy (default: the topology's, `zone` unless configured). */
   readonly strategy?: SubnetStrategy;
 }
 
@@ -277,6 +298,23 @@ export interface BatchCommand {
   readonly at: number;
   readonly commands: readonly ClusterCommand[];
   readonly atomic?: boolean;
+}
+
+/**
+ * Carves the next subnet for a TOR out of its supernets (the pod's, then the zone's, of
+ * `purpose` and `family`), whatever its usage: adjacent to the TOR's subnets when free, else
+ * the first free aligned slot. With `basis` (the number of the TOR's open block-mode subnets of
+ * that purpose and family the caller saw), a repeat after the carve carves nothing (the value
+ * has no `carved`): two racing carve-subnet commands with the same basis carve one subnet.
+ * `NO_SUBNET` when no supernet feeds the TOR, `POOL_EXHAUSTED` when every one is full.
+ */
+export interface CarveSubnetCommand {
+  readonly type: "carve-subnet";
+  readonly at: number;
+  readonly tor: string;
+  readonly purpose: string;
+  readonly family: Family;
+  readonly basis?: number;
 }
 
 /** A command's failure: a stable code, a message naming the field or entity, details. */
@@ -358,7 +396,7 @@ export interface CommandValues {
   "add-subnet": Subnet;
   "remove-subnet": Subnet;
   "drain-subnet": { readonly subnet: string; readonly draining: boolean };
-  "lease-block": BlockLease;
+  "lease-block": LeaseBlockValue;
   "release-block": { readonly node: string; readonly cidr: string };
   "allocate-direct": DirectAllocateValue;
   "release-direct": readonly DirectAllocation[];
@@ -366,6 +404,7 @@ export interface CommandValues {
   unreserve: Reservation;
   batch: readonly CommandResult[];
   "claim-block": BlockLease;
+  "carve-subnet": CarveSubnetValue;
 }
 
 /** The result type of a command. */

@@ -241,7 +241,7 @@ export class DirectAllocations {
     node: string,
     purpose: string,
     family: Family,
-    strategy: SubnetStrategy,
+    strategy: SubnetStrategy | undefined,
     at: number,
   ): [SubnetState, number] {
     for (const st of this.#candidates.open(node, purpose, family, strategy, true)) {
@@ -250,11 +250,11 @@ export class DirectAllocations {
       const offset = pool.claimNext();
       if (offset >= 0) return [st, offset];
     }
-    return fail("POOL_EXHAUSTED", `no free IPv${family} ${purpose} address for node ${node}`, {
-      node,
-      purpose,
-      family,
-    });
+    return fail(
+      "POOL_EXHAUSTED",
+      `no free IPv${family} ${purpose} address for node ${node} (${this.#candidates.exhaustedNote(purpose, strategy)})`,
+      { node, purpose, family, strategy: this.#candidates.strategy(purpose, strategy) },
+    );
   }
 
   /** The requested address, when it is free in one of the node's open direct subnets. */
@@ -262,7 +262,7 @@ export class DirectAllocations {
     node: string,
     purpose: string,
     family: Family,
-    strategy: SubnetStrategy,
+    strategy: SubnetStrategy | undefined,
     address: unknown,
     at: number,
   ): [SubnetState, number] {

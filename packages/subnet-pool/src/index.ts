@@ -22,6 +22,7 @@ export type {
   ApplyTopologyValue,
   BatchCommand,
   ClaimBlockCommand,
+  CarveSubnetCommand,
   ClusterCommand,
   CommandError,
   CommandResult,
@@ -62,6 +63,12 @@ export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
 export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
+export type {
+  CarvedSubnet,
+  CarveSubnetValue,
+  LeaseBlockValue,
+  TorUsage,
+} from "./supernet-growth.js";
 export type {
   AllocateIpOptions,
   NodeStats,

@@ -18,11 +18,15 @@ import { PoolError } from "./pool-error.js";
  * - 2: adds the block life cycle: per subnet its origin (`file`/`api`), `removing` and its
  *   revoked blocks; the `deregistering` nodes. A version 1 snapshot restores with every subnet
  *   of origin `file` and nothing removing, revoked or deregistering.
+ * - 3: a subnet's origin may be `carved` (cut from a supernet for a TOR), and the topology may
+ *   carry `purposes` (strategy per purpose), subnet `strategy` and zone/pod `supernets`. The
+ *   layout is version 2's; an older build must not read it (it would take carved subnets for
+ *   file subnets and drop them on the next reload).
  */
 
 const SNAPSHOT_MAGIC = [0x49, 0x50, 0x43, 0x53]; // "IPCS"
 /** Version of the snapshot format this build writes; it reads this one and every earlier one. */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 const OLDEST_READABLE = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -194,7 +198,8 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
         SnapshotSubnet,
         { length: 9 }
       >;
-      if (origin !== "file" && origin !== "api") throw new Error(`subnet ${id}: bad origin`);
+      if (origin !== "file" && origin !== "api" && !(origin === "carved" && doc.version >= 3))
+        throw new Error(`subnet ${id}: bad origin`);
       st.origin = origin;
       st.removing = removing === true;
       for (const [index, at] of revoked) revokedAt.set(index, at);

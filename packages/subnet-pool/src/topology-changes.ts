@@ -104,14 +104,14 @@ function applyFile(parts: ClusterParts, c: ApplyTopologyCommand): ApplyTopologyV
         );
       }
       kept.push(st);
-    } else if (st.origin === "api") {
+    } else if (st.origin === "api" || st.origin === "carved") {
       if (declared === undefined) kept.push(st);
       else if (sameSubnet(declared, st.subnet)) adopted.push(id);
       else {
         fail(
           "CONFLICT",
-          `apply-topology: subnet ${id} was added through the API with another definition; remove it with "ipamd cluster remove-subnet ${id}" or drop it from the file`,
-          { subnet: id, origin: "api" },
+          `apply-topology: subnet ${id} was ${st.origin === "api" ? "added through the API" : "carved from a supernet by the cluster"} with another definition; remove it with "ipamd cluster remove-subnet ${id}" or drop it from the file`,
+          { subnet: id, origin: st.origin },
         );
       }
     } else if (declared === undefined && inUse(parts, st)) {
@@ -168,10 +168,13 @@ function applyFile(parts: ClusterParts, c: ApplyTopologyCommand): ApplyTopologyV
  */
 function keepSubnet(next: Topology, st: SubnetState): Topology {
   const s = st.subnet;
-  const what =
-    st.origin === "api" && !st.removing ? "was added through the API" : "is being removed";
-  const fix =
-    st.origin === "api" && !st.removing
+  const owned = st.origin !== "file" && !st.removing;
+  const what = !owned
+    ? "is being removed"
+    : st.origin === "api"
+      ? "was added through the API"
+      : "was carved from a supernet by the cluster";
+  const fix = owned
       ? `remove it with "ipamd cluster remove-subnet ${s.id}" first, or change the file`
       : `wait until its holders have returned it ("ipamd cluster remove-subnet ${s.id}" says who holds what), or change the file`;
   try {
@@ -283,7 +286,7 @@ export function addSubnet(parts: ClusterParts, c: AddSubnetCommand): Subnet {
   if (typeof c.subnet !== "object" || c.subnet === null)
     fail("INVALID_ARGUMENT", "add-subnet.subnet: must be an object");
   if (c.origin !== undefined && c.origin !== "file" && c.origin !== "api")
-    fail("INVALID_ARGUMENT", 'add-subnet.origin: must be "file" or "api"');
+    fail("INVALID_ARGUMENT", 'add-subnet.origin: must be "file" or "api" (carved subnets come from carve-subnet)');
   const before = parts.registry.topology;
   const next = addTopologySubnet(before, c.subnet);
   let added: Subnet | undefined;

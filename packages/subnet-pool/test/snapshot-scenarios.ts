@@ -685,6 +685,76 @@ function lifecycleFollowUps(): ClusterCommand[] {
   ];
 }
 
+/** Strategy per purpose and a pod supernet feeding TOR t (snapshot version 3 on). */
+const supernetConfig: TopologyConfig = {
+  purposes: { default: { strategy: "tor" }, storage: { strategy: "spill" } },
+  zones: [
+    {
+      id: "z",
+      subnets: [{ id: "zone-storage", cidr: "10.99.128.0/24", purpose: "storage" }],
+      pods: [
+        {
+          id: "p",
+          supernets: [{ cidr: "10.99.64.0/18", prefix: 24, threshold: 0.5 }],
+          subnets: [{ id: "pod-default", cidr: "10.99.32.0/24", strategy: "pod" }],
+          tors: [
+            {
+              id: "t",
+              subnets: [
+                { id: "t-default", cidr: "10.99.64.0/24" },
+                { id: "t-storage", cidr: "10.99.0.0/26", purpose: "storage", blockPrefix: 26 },
+              ],
+              nodes: [{ id: "n1" }, { id: "n2" }],
+            },
+            { id: "t2", nodes: [{ id: "n3" }] },
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+function buildSupernets(): ClusterState {
+  const state = new ClusterState();
+  run(state, { type: "apply-topology", at: T0, config: supernetConfig, source: "file" });
+  // 2 of t-default's 4 blocks: the threshold (0.5) is reached, 10.99.65.0/24 is carved.
+  run(state, { type: "lease-block", at: T0 + 1, node: "n1", purpose: "default", family: 4 });
+  run(state, { type: "lease-block", at: T0 + 2, node: "n2", purpose: "default", family: 4 });
+  run(state, { type: "lease-block", at: T0 + 3, node: "n1", purpose: "storage", family: 4 });
+  run(state, {
+    type: "carve-subnet",
+    at: T0 + 4,
+    tor: "t2",
+    purpose: "default",
+    family: 4,
+    basis: 0,
+  });
+  refused(
+    state,
+    { type: "carve-subnet", at: T0 + 5, tor: "t", purpose: "nope", family: 4 },
+    "NO_SUBNET",
+  );
+  return state;
+}
+
+function supernetFollowUps(): ClusterCommand[] {
+  return [
+    {
+      type: "lease-block",
+      at: T0 + 10,
+      node: "n3",
+      purpose: "default",
+      family: 4,
+      order: "least-used",
+    },
+    { type: "carve-subnet", at: T0 + 11, tor: "t2", purpose: "default", family: 4, basis: 0 },
+    { type: "lease-block", at: T0 + 12, node: "n1", purpose: "storage", family: 4 },
+    { type: "apply-topology", at: T0 + 13, config: supernetConfig, source: "file" },
+    { type: "drain-subnet", at: T0 + 14, subnet: "10.99.65.0/24" },
+    { type: "remove-subnet", at: T0 + 15, subnet: "10.99.65.0/24" },
+  ];
+}
+
 /**
  * The scenarios that have fixtures in test/fixtures/ (file stem
  * `cluster-state-v<version>-<name>`; a scenario added later has fixtures from its version on).
@@ -710,4 +780,5 @@ export const SNAPSHOT_SCENARIOS: readonly SnapshotScenario[] = [
   },
   { name: "rich", build: buildRich, followUps: richFollowUps },
   { name: "lifecycle", build: buildLifecycle, followUps: lifecycleFollowUps() },
+  { name: "supernets", build: buildSupernets, followUps: supernetFollowUps() },
 ];

@@ -39,8 +39,8 @@ function subnetConfig(subnet: Subnet): SubnetConfig {
 }
 
 /** Supernets are written only when declared, so a topology without any serializes as before. */
-function supernets(list: readonly Supernet[]): { supernets?: SupernetConfig[] } {
-  if (list.length === 0) return {};
+function supernets(list: readonly Supernet[] | undefined): { supernets?: SupernetConfig[] } {
+  if (list === undefined || list.length === 0) return {};
   return {
     supernets: list.map((s) => ({
       cidr: s.cidr,

@@ -26,7 +26,6 @@ describe("createTopology", () => {
       name: "z1",
       labels: { region: "eu" },
       subnetRanges: [],
-      supernets: [],
     });
     expect(t.pods.get("p1")?.zone).toBe("z1");
     expect(t.tors.get("t1")).toEqual({

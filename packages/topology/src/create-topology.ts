@@ -176,7 +176,7 @@ export function buildFromConfig(
           name: zc.name ?? zoneId,
           labels: normalizeLabels(zc.labels),
           subnetRanges: Object.freeze(zoneRanges.map(String)),
-          supernets: Object.freeze(zoneSupernets),
+          ...(zoneSupernets.length === 0 ? {} : { supernets: Object.freeze(zoneSupernets) }),
         }),
       );
     }
@@ -211,7 +211,7 @@ export function buildFromConfig(
             zone: zoneId as string,
             labels: normalizeLabels(pc.labels),
             subnetRanges: Object.freeze(podRanges.map(String)),
-            supernets: Object.freeze(podSupernets),
+            ...(podSupernets.length === 0 ? {} : { supernets: Object.freeze(podSupernets) }),
           }),
         );
       }

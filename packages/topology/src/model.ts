@@ -54,8 +54,8 @@ export interface Zone {
   readonly labels: Labels;
   /** Canonical CIDRs every subnet beneath must fall inside (checked per family; none = any). */
   readonly subnetRanges: readonly string[];
-  /** Supernets feeding the TORs of the zone, by family then address. */
-  readonly supernets: readonly Supernet[];
+  /** Supernets feeding the TORs of the zone, by family then address; absent when none. */
+  readonly supernets?: readonly Supernet[];
 }
 
 export interface Pod {
@@ -66,8 +66,8 @@ export interface Pod {
   readonly labels: Labels;
   /** Canonical CIDRs every subnet beneath must fall inside (checked per family; none = any). */
   readonly subnetRanges: readonly string[];
-  /** Supernets feeding the TORs of the pod, by family then address. */
-  readonly supernets: readonly Supernet[];
+  /** Supernets feeding the TORs of the pod, by family then address; absent when none. */
+  readonly supernets?: readonly Supernet[];
 }
 
 export interface Tor {

@@ -140,7 +140,6 @@ export function addZone(topology: Topology, input: ZoneInput): Topology {
     name: input.name ?? id,
     labels: normalizeLabels(input.labels),
     subnetRanges: Object.freeze(ranges.map(String)),
-    supernets: Object.freeze([]),
   });
   const index = indexOf(topology);
   return rebuild(
@@ -172,7 +171,6 @@ export function addPod(topology: Topology, input: PodInput): Topology {
     zone: input.zone,
     labels: normalizeLabels(input.labels),
     subnetRanges: Object.freeze(ranges.map(String)),
-    supernets: Object.freeze([]),
   });
   return rebuild(
     topology,

@@ -182,8 +182,8 @@ export function supernetsForTor(
   const zone = topology.zones.get(pod.zone) as Zone;
   const out: ScopedSupernetRef[] = [];
   for (const [scope, list] of [
-    [{ kind: "pod", id: pod.id }, pod.supernets],
-    [{ kind: "zone", id: zone.id }, zone.supernets],
+    [{ kind: "pod", id: pod.id }, pod.supernets ?? []],
+    [{ kind: "zone", id: zone.id }, zone.supernets ?? []],
   ] as const) {
     for (const supernet of list)
       if (supernet.purpose === purpose && supernet.family === family) out.push({ supernet, scope });

@@ -154,11 +154,11 @@ export function checkSupernets(
 
 /** Every supernet of the zones, then of the pods, of a topology (for the operations' checks). */
 export function scopedSupernets(
-  zones: ReadonlyMap<string, { readonly id: string; readonly supernets: readonly Supernet[] }>,
+  zones: ReadonlyMap<string, { readonly id: string; readonly supernets?: readonly Supernet[] }>,
   pods: ReadonlyMap<string, Pod>,
 ): ScopedSupernet[] {
   const out: ScopedSupernet[] = [];
-  const add = (kind: "zone" | "pod", id: string, list: readonly Supernet[]): void => {
+  const add = (kind: "zone" | "pod", id: string, list: readonly Supernet[] = []): void => {
     list.forEach((supernet, i) => {
       out.push({
         supernet,
