@@ -18,8 +18,8 @@ import type {
 import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from "./lifecycle.js";
 import { PoolError } from "./pool-error.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
-import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
 import { carveSubnet, leaseAndGrow } from "./supernet-growth.js";
+import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
 import { stats, subnetUsage, subnetViews } from "./usage.js";
 
 /**

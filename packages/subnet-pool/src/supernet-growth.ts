@@ -4,9 +4,9 @@ import {
   type Family,
   type ScopeRef,
   type Subnet,
+  type Supernet,
   subnetsAt,
   supernetsForTor,
-  type Supernet,
 } from "@ipam/topology";
 import type { BlockLease } from "./block-lease.js";
 import { attachSubnet, type ClusterParts } from "./cluster-parts.js";
@@ -57,7 +57,12 @@ export interface TorUsage {
 }
 
 /** The TOR's own open (not draining) block-mode subnets of a purpose and family, by id. */
-function torSubnets(parts: ClusterParts, tor: string, purpose: string, family: Family): SubnetState[] {
+function torSubnets(
+  parts: ClusterParts,
+  tor: string,
+  purpose: string,
+  family: Family,
+): SubnetState[] {
   return subnetsAt(parts.registry.topology, { kind: "tor", id: tor })
     .filter((s) => s.purpose === purpose && s.family === family)
     .map((s) => parts.subnets.get(s.id) as SubnetState)
@@ -66,7 +71,12 @@ function torSubnets(parts: ClusterParts, tor: string, purpose: string, family: F
 }
 
 /** How much of a TOR's open block-mode subnets of a purpose and family is leased. */
-export function torUsage(parts: ClusterParts, tor: string, purpose: string, family: Family): TorUsage {
+export function torUsage(
+  parts: ClusterParts,
+  tor: string,
+  purpose: string,
+  family: Family,
+): TorUsage {
   let leased = 0n;
   let size = 0n;
   const subnets = torSubnets(parts, tor, purpose, family);
@@ -100,7 +110,8 @@ function pickSlot(
 ): { cidr: Cidr; placement: "adjacent" | "first-free" } | undefined {
   const size = 1n << BigInt(supernet.bits - prefix);
   const free = (start: bigint): Cidr | undefined => {
-    if (start < supernet.start || start + size - 1n > supernet.end || start % size !== 0n) return undefined;
+    if (start < supernet.start || start + size - 1n > supernet.end || start % size !== 0n)
+      return undefined;
     const cidr = supernet.subBlock(prefix, (start - supernet.start) / size);
     if (ids.has(cidr.toString())) return undefined;
     return taken.some((t) => t.overlaps(cidr)) ? undefined : cidr;
@@ -190,8 +201,9 @@ function attachCarved(
 
 /**
  * The lease-block command with supernet growth (see the module comment): the lease, then a
- * carve when the node's TOR reached a threshold; or, when nothing is free for a purpose/family
- * request, a carve and a lease from the carved subnet. Retries answered from `requestId`
+ * carve when the node's TOR reached a threshold; or, when a purpose/family request finds nothing
+ * free (`POOL_EXHAUSTED`) or no subnet at all (`NO_SUBNET`: a TOR with no subnet of the purpose
+ * yet), a carve and a lease from the carved subnet. Retries answered from `requestId`
  * carve nothing.
  */
 export function leaseAndGrow(parts: ClusterParts, c: LeaseBlockCommand): LeaseBlockValue {
@@ -203,7 +215,7 @@ export function leaseAndGrow(parts: ClusterParts, c: LeaseBlockCommand): LeaseBl
   } catch (error) {
     if (
       !(error instanceof PoolError) ||
-      error.code !== "POOL_EXHAUSTED" ||
+      (error.code !== "POOL_EXHAUSTED" && error.code !== "NO_SUBNET") ||
       nodeId === undefined ||
       c.subnet !== undefined ||
       c.address !== undefined
@@ -234,8 +246,7 @@ export function carveSubnet(parts: ClusterParts, c: CarveSubnetCommand): CarveSu
       field: "basis",
     });
   const count = torSubnets(parts, tor, purpose, family).length;
-  if (c.basis !== undefined && c.basis !== count)
-    return { tor, purpose, family, subnets: count };
+  if (c.basis !== undefined && c.basis !== count) return { tor, purpose, family, subnets: count };
   if (supernetsForTor(parts.registry.topology, tor, purpose, family).length === 0)
     fail(
       "NO_SUBNET",
@@ -244,10 +255,14 @@ export function carveSubnet(parts: ClusterParts, c: CarveSubnetCommand): CarveSu
     );
   const carved = carveForTor(parts, tor, purpose, family, "command");
   if (carved === undefined)
-    fail("POOL_EXHAUSTED", `carve-subnet: every IPv${family} ${purpose} supernet of TOR ${tor} is full`, {
-      tor,
-      purpose,
-      family,
-    });
+    fail(
+      "POOL_EXHAUSTED",
+      `carve-subnet: every IPv${family} ${purpose} supernet of TOR ${tor} is full`,
+      {
+        tor,
+        purpose,
+        family,
+      },
+    );
   return { tor, purpose, family, carved, subnets: count + 1 };
 }

@@ -175,8 +175,8 @@ function keepSubnet(next: Topology, st: SubnetState): Topology {
       ? "was added through the API"
       : "was carved from a supernet by the cluster";
   const fix = owned
-      ? `remove it with "ipamd cluster remove-subnet ${s.id}" first, or change the file`
-      : `wait until its holders have returned it ("ipamd cluster remove-subnet ${s.id}" says who holds what), or change the file`;
+    ? `remove it with "ipamd cluster remove-subnet ${s.id}" first, or change the file`
+    : `wait until its holders have returned it ("ipamd cluster remove-subnet ${s.id}" says who holds what), or change the file`;
   try {
     return addTopologySubnet(next, inputOf(s));
   } catch (err) {
@@ -286,7 +286,10 @@ export function addSubnet(parts: ClusterParts, c: AddSubnetCommand): Subnet {
   if (typeof c.subnet !== "object" || c.subnet === null)
     fail("INVALID_ARGUMENT", "add-subnet.subnet: must be an object");
   if (c.origin !== undefined && c.origin !== "file" && c.origin !== "api")
-    fail("INVALID_ARGUMENT", 'add-subnet.origin: must be "file" or "api" (carved subnets come from carve-subnet)');
+    fail(
+      "INVALID_ARGUMENT",
+      'add-subnet.origin: must be "file" or "api" (carved subnets come from carve-subnet)',
+    );
   const before = parts.registry.topology;
   const next = addTopologySubnet(before, c.subnet);
   let added: Subnet | undefined;
