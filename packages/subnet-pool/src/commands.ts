@@ -9,7 +9,6 @@ import type {
   TopologyDiff,
 } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
-import type { BlockLease } from "./block-lease.js";
 import type { PoolErrorCode } from "./pool-error.js";
 import type { CarveSubnetValue, LeaseBlockValue } from "./supernet-growth.js";
 
