@@ -232,7 +232,7 @@ async function startAll(
     },
     services: [
       createClusterService({
-        ...clusterDataHandlers(cluster),
+        ...clusterDataHandlers(cluster, { log }),
         ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
         ...(cluster instanceof LocalCluster
           ? singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`)

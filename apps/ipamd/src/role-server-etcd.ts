@@ -87,7 +87,10 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
       tls: tls.server,
       scope,
       services: [
-        createClusterService({ ...clusterDataHandlers(cluster), ...etcdStatusHandlers(cluster) }),
+        createClusterService({
+          ...clusterDataHandlers(cluster, { log }),
+          ...etcdStatusHandlers(cluster),
+        }),
       ],
       state: () => cluster.state,
     }));

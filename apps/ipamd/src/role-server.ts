@@ -159,7 +159,7 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
   exportForecast(metrics, archive, cluster, () => cluster.isLeader());
   const forwarder = forwardWrites(
     {
-      ...clusterDataHandlers(cluster),
+      ...clusterDataHandlers(cluster, { log }),
       ...membershipHandlers(cluster),
       ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
     },

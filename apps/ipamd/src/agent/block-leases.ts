@@ -1,6 +1,7 @@
 import type { IpamMetrics } from "@ipam/metrics";
 import type { BlockLease, NodeAllocator } from "@ipam/subnet-pool";
 import type { Logger } from "pino";
+import { logCarved } from "../cluster/carve-log.js";
 import type { ClusterApi } from "../cluster/cluster-api.js";
 import type { NodeReport } from "../cluster/node-reports.js";
 import type { NodeSubnets } from "./node-subnets.js";
@@ -72,6 +73,7 @@ export class BlockLeases {
             purpose: need.purpose,
             family: need.family,
             ...(subnet === undefined ? {} : { subnet }),
+            order: "least-used",
           });
         const p = leaseFrom(need.subnetId)
           .catch((err: unknown) => {
@@ -90,6 +92,7 @@ export class BlockLeases {
           })
           .then((result) => {
             const lease = result.value;
+            logCarved(log, nodeId, lease.carved);
             allocator.addBlock(lease);
             this.#o.store.putLeasedBlock(leasedBlock(lease));
             this.#o.subnets.learn(lease.subnet);

@@ -5,10 +5,14 @@ import type {
   ClusterCommand,
   DirectAllocateValue,
   DirectAllocation,
+  StatsLevel,
 } from "@ipam/subnet-pool";
 import { wireFamily } from "../allocated-address.js";
+import { purposeStrategy, type Topology } from "@ipam/topology";
+import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import { keyOf, requireText } from "../request-fields.js";
+import { logCarved } from "./carve-log.js";
 import type { ClusterDataSource } from "./cluster-data-handlers.js";
 import { toIpamdCode, unwrap } from "./cluster-errors.js";
 import {
@@ -22,6 +26,17 @@ import { statsEntries } from "./reported-usage.js";
 import { nodesBeneath } from "./topology-changes.js";
 
 const DEFAULT_PAGE = 1000;
+
+/**
+ * The strategy GetStats reports for a row: the purpose's at the purpose level, the one that
+ * governs the subnet at the subnet level (its own override, else its purpose's), else empty.
+ */
+function strategyOf(topology: Topology, level: StatsLevel, id: string): string {
+  if (level === "purpose") return purposeStrategy(topology, id);
+  if (level !== "subnet") return "";
+  const subnet = topology.subnets.get(id);
+  return subnet === undefined ? "" : (subnet.strategy ?? purposeStrategy(topology, subnet.purpose));
+}
 
 function byLease(a: BlockLease, b: BlockLease): number {
   if (a.subnet.id !== b.subnet.id) return a.subnet.id < b.subnet.id ? -1 : 1;
@@ -37,6 +52,7 @@ export function clusterAllocationHandlers(
   cluster: ClusterDataSource,
   now: () => number,
   maxBatch: number,
+  log?: Pick<Logger, "info">,
 ): Partial<ClusterHandlers> {
   const checkBatch = (field: string, n: number): void => {
     if (n > maxBatch) {
@@ -76,6 +92,7 @@ export function clusterAllocationHandlers(
       }
       // The request id travels in the command: the state machine answers a retry (after a lost
       // answer or a leader change) with the block the first attempt leased, on every replica.
+      // Among equal subnets the least used serves first (docs/subnet-pool.md).
       const r = await cluster.execute({
         type: "lease-block",
         at: now(),
@@ -85,8 +102,10 @@ export function clusterAllocationHandlers(
         ...(family === undefined ? {} : { family }),
         ...(req.requestId === "" ? {} : { requestId: req.requestId }),
         ...(address === undefined ? {} : { address }),
+        order: "least-used",
       });
       const lease = r.value;
+      if (log !== undefined) logCarved(log, node, lease.carved);
       return { block: wireBlock(lease) };
     },
 
@@ -173,6 +192,10 @@ export function clusterAllocationHandlers(
         (s) => {
           const topology = s.topology();
           const at = now();
+          const origins =
+            level === "subnet"
+              ? new Map(s.subnets().map((v) => [v.subnet.id, v.origin]))
+              : undefined;
           const rows = statsEntries(s, cluster.reports, level, {
             ...(req.purpose === "" ? {} : { purpose: req.purpose }),
             ...(family === undefined ? {} : { family }),
@@ -200,6 +223,8 @@ export function clusterAllocationHandlers(
               blocksLeased: BigInt(r.leasedBlocks),
               subnets: r.subnets,
               nodes: nodesBeneath(topology, level, r.id),
+              strategy: strategyOf(topology, level, r.id),
+              origin: origins?.get(r.id) ?? "",
             })),
           };
         },

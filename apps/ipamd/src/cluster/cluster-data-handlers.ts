@@ -1,4 +1,5 @@
 import type { ClusterHandlers } from "@ipam/grpc-server";
+import type { Logger } from "pino";
 import { clusterAllocationHandlers } from "./cluster-allocation-handlers.js";
 import type { ClusterApi, ClusterStateReader } from "./cluster-api.js";
 import { clusterTopologyHandlers } from "./cluster-topology-handlers.js";
@@ -18,6 +19,8 @@ export interface ClusterDataOptions {
   readonly now?: () => number;
   /** Most items one AllocateDirect / ReleaseDirect call may carry; default 10 000. */
   readonly maxBatch?: number;
+  /** Where the handlers log what the cluster did on its own (subnets carved from supernets). */
+  readonly log?: Pick<Logger, "info">;
 }
 
 /**
@@ -34,7 +37,7 @@ export function clusterDataHandlers(
   const now = options.now ?? Date.now;
   return {
     ...clusterTopologyHandlers(cluster, now),
-    ...clusterAllocationHandlers(cluster, now, options.maxBatch ?? 10_000),
+    ...clusterAllocationHandlers(cluster, now, options.maxBatch ?? 10_000, options.log),
     ...(cluster.reports === undefined ? {} : nodeReportHandlers(cluster.reports, now)),
   };
 }

@@ -1,6 +1,11 @@
-import { type Family, isDirectMode, type Subnet, type Topology } from "@ipam/topology";
+import {
+  type Family,
+  isDirectMode,
+  type Subnet,
+  subnetsForNode,
+  type Topology,
+} from "@ipam/topology";
 import { IpamdError } from "../ipamd-error.js";
-import { pathSubnets } from "./path-subnets.js";
 
 /** One subnet's usage as GetStats (level subnet) reports it. */
 export interface SubnetStatsRow {
@@ -12,7 +17,8 @@ export interface SubnetStatsRow {
 }
 
 /**
- * The node's path subnets of `purpose` and `family` (never empty).
+ * The node's subnets of `purpose` and `family` its strategy reaches, in allocation order (never
+ * empty).
  * @throws IpamdError `INVALID_ARGUMENT` (purpose unknown to the topology: `details.purposes`),
  * `NOT_FOUND` (none on the node's path).
  */
@@ -30,9 +36,8 @@ export function capacityCandidates(
       { details: { field: "purpose", purpose, purposes } },
     );
   }
-  const mine = pathSubnets(topology, node).filter(
-    (s) => s.purpose === purpose && s.family === family,
-  );
+  // The subnets the node's strategy reaches (the purpose's, or a subnet's own override).
+  const mine = topology.nodes.has(node) ? subnetsForNode(topology, node, { purpose, family }) : [];
   if (mine.length === 0) {
     throw new IpamdError("NOT_FOUND", `node ${node} has no IPv${family} ${purpose} subnet`, {
       details: { node, purpose, family },
