@@ -9,6 +9,7 @@ import type {
   TopologyDiff,
 } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
+import type { BlockLease } from "./block-lease.js";
 import type { PoolErrorCode } from "./pool-error.js";
 import type { CarveSubnetValue, LeaseBlockValue } from "./supernet-growth.js";
 
