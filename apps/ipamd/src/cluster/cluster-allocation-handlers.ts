@@ -7,9 +7,9 @@ import type {
   DirectAllocation,
   StatsLevel,
 } from "@ipam/subnet-pool";
-import { wireFamily } from "../allocated-address.js";
 import { purposeStrategy, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
+import { wireFamily } from "../allocated-address.js";
 import { IpamdError } from "../ipamd-error.js";
 import { keyOf, requireText } from "../request-fields.js";
 import { logCarved } from "./carve-log.js";
