@@ -8,7 +8,9 @@ describe("docs/ipamctl/schemas", () => {
     expect([...schemasByKind().keys()].sort()).toEqual(
       [
         "Address",
+        "AddressHistory",
         "CheckReport",
+        "Forecast",
         "Members",
         "NodeDrain",
         "NodeList",
