@@ -42,6 +42,7 @@ const binSmoke: Record<
 > = {
   ipamd: { args: ["--help"], env: {}, prints: /^Usage: ipamd/m },
   "ipamd-cni": { args: [], env: { CNI_COMMAND: "VERSION" }, prints: /"supportedVersions":\[/ },
+  ipamctl: { args: ["--help"], env: {}, prints: /^Usage: ipamctl/m },
 };
 
 interface Prepared {
