@@ -24,6 +24,6 @@ export default defineConfig([
     sourcemap: true,
     splitting: false,
     treeshake: true,
-    noExternal: ["@bufbuild/protobuf"],
+    noExternal: ["@bufbuild/protobuf", "@ipam/errors"],
   },
 ]);

@@ -1,3 +1,4 @@
+import type { ErrorKind } from "@ipam/errors";
 import {
   type AllocatedAddress,
   createLeanIpamClient,
@@ -27,20 +28,29 @@ export interface GrpcBackendOptions {
   readonly timeoutMs: number;
 }
 
-/** ipamd codes the plugin reports under the same name. */
-const PASSED_THROUGH = new Set<CniErrorCode>([
-  "POOL_EXHAUSTED",
-  "UNAVAILABLE",
-  "TIMEOUT",
-  "NOT_LEADER",
-  "SHUTTING_DOWN",
-  "INTERNAL",
-  "NOT_FOUND",
-  "CONFLICT",
-  "INVALID_ARGUMENT",
-  "PERMISSION_DENIED",
-  "PROTOCOL_ERROR",
-]);
+/**
+ * The one translation of an ipamd error's kind into the plugin's code (and so its CNI number):
+ * the kind the server sent, never the spelling of its code. `INVALID_ARGUMENT` about the
+ * purpose is the network configuration's fault (see {@link fromGrpcError}).
+ */
+export const KIND_TO_CNI_CODE: Readonly<Record<ErrorKind, CniErrorCode>> = {
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  NOT_FOUND: "NOT_FOUND",
+  CONFLICT: "CONFLICT",
+  POOL_EXHAUSTED: "POOL_EXHAUSTED",
+  NOT_LEADER: "NOT_LEADER",
+  TIMEOUT: "TIMEOUT",
+  UNAVAILABLE: "UNAVAILABLE",
+  SHUTTING_DOWN: "SHUTTING_DOWN",
+  CANCELLED: "UNAVAILABLE",
+  RESOURCE_EXHAUSTED: "PROTOCOL_ERROR",
+  PERMISSION_DENIED: "PERMISSION_DENIED",
+  UNAUTHENTICATED: "PERMISSION_DENIED",
+  UNIMPLEMENTED: "PROTOCOL_ERROR",
+  DATA_LOSS: "INTERNAL",
+  INTERNAL: "INTERNAL",
+  UNKNOWN: "INTERNAL",
+};
 
 function systemCode(error: unknown): string | undefined {
   let current: unknown = error;
@@ -82,20 +92,11 @@ export function fromGrpcError(error: unknown, socketPath: string, method: string
       { cause: error, details: { ...details, socketPath } },
     );
   }
-  const code = error.code;
-  let mapped: CniErrorCode;
-  if (code === "INVALID_ARGUMENT" && error.details?.field === "purpose") {
-    // The purpose comes from the network configuration: fix the config (CNI 7), not a retry.
-    mapped = "INVALID_CONFIG";
-  } else if (PASSED_THROUGH.has(code as CniErrorCode)) mapped = code as CniErrorCode;
-  else if (code === "CANCELLED") mapped = "UNAVAILABLE";
-  else if (code === "UNIMPLEMENTED" || code === "RESOURCE_EXHAUSTED") mapped = "PROTOCOL_ERROR";
-  else if (code === "UNAUTHENTICATED") mapped = "PERMISSION_DENIED";
-  else if (code.startsWith("INVALID_")) mapped = "INVALID_ARGUMENT";
-  else if (code.endsWith("_NOT_FOUND") || code.startsWith("UNKNOWN_")) mapped = "NOT_FOUND";
-  else if (code.endsWith("_EXHAUSTED")) mapped = "POOL_EXHAUSTED";
-  else if (code.includes("CONFLICT") || code.startsWith("ALREADY_")) mapped = "CONFLICT";
-  else mapped = "INTERNAL";
+  // The purpose comes from the network configuration: fix the config (CNI 7), not a retry.
+  const mapped: CniErrorCode =
+    error.kind === "INVALID_ARGUMENT" && error.details?.field === "purpose"
+      ? "INVALID_CONFIG"
+      : KIND_TO_CNI_CODE[error.kind];
   return new CniError(mapped, `ipamd ${method}: ${error.message}`, { cause: error, details });
 }
 

@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
  * Stable error codes of `@ipam/cni`. The ipamd-level codes (`POOL_EXHAUSTED`, `UNAVAILABLE`, ...)
  * are the project-wide ones a backend reports; the others are raised by the plugin itself.
@@ -30,22 +32,39 @@ export type CniErrorCode =
   | "PROTOCOL_ERROR"
   | "PERMISSION_DENIED";
 
-/** Options of {@link CniError} beyond the standard `cause`. */
-export interface CniErrorOptions extends ErrorOptions {
-  /** Structured facts; printed as the `details` string of the CNI error JSON. */
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** Options of {@link CniError}: `details` (printed as the CNI error's `details`) and `cause`. */
+export type CniErrorOptions = IpamErrorOptions;
 
 /** The one error class of `@ipam/cni`: every failure the plugin reports is a `CniError`. */
-export class CniError extends Error {
-  readonly code: CniErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class CniError extends IpamError<CniErrorCode> {
+  static override readonly errorName = "CniError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<CniErrorCode, ErrorKind>> = {
+    INCOMPATIBLE_VERSION: "UNIMPLEMENTED",
+    UNSUPPORTED_FIELD: "INVALID_ARGUMENT",
+    UNKNOWN_CONTAINER: "NOT_FOUND",
+    INVALID_ENV: "INVALID_ARGUMENT",
+    IO_FAILURE: "UNAVAILABLE",
+    DECODE_FAILED: "INVALID_ARGUMENT",
+    INVALID_CONFIG: "INVALID_ARGUMENT",
+    PLUGIN_NOT_AVAILABLE: "UNAVAILABLE",
+    PLUGIN_DEGRADED: "UNAVAILABLE",
+    POOL_EXHAUSTED: "POOL_EXHAUSTED",
+    UNAVAILABLE: "UNAVAILABLE",
+    TIMEOUT: "TIMEOUT",
+    NOT_LEADER: "NOT_LEADER",
+    SHUTTING_DOWN: "SHUTTING_DOWN",
+    INTERNAL: "INTERNAL",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    CHECK_MISMATCH: "CONFLICT",
+    PROTOCOL_ERROR: "UNIMPLEMENTED",
+    PERMISSION_DENIED: "PERMISSION_DENIED",
+  };
 
   constructor(code: CniErrorCode, message: string, options?: CniErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "CniError";
-    this.code = code;
-    if (options?.details !== undefined) this.details = options.details;
+    super(code, message, options);
   }
 }
 

@@ -1,3 +1,4 @@
+import { type ErrorKind, isIpamError } from "@ipam/errors";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 
 const BRAND: unique symbol = Symbol.for("ipamctl/CliError");
@@ -26,23 +27,31 @@ export function usageError(flag: string, message: string): CliError {
   return new CliError(EXIT.USAGE, `--${flag}: ${message}`);
 }
 
-/** The ipamd error codes (GrpcError.code) and the exit status each one ends a command with. */
-const EXIT_OF_CODE: Readonly<Record<string, ExitCode>> = {
+/**
+ * The exit status a failed call ends a command with, by the error's kind (what the caller can
+ * do about it; `ErrorKind` in @ipam/errors): one table, never the spelling of a code.
+ */
+const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
   INVALID_ARGUMENT: EXIT.USAGE,
-  UNAVAILABLE: EXIT.UNREACHABLE,
-  TIMEOUT: EXIT.UNREACHABLE,
-  NOT_LEADER: EXIT.UNREACHABLE,
-  SHUTTING_DOWN: EXIT.UNREACHABLE,
+  NOT_FOUND: EXIT.NOT_FOUND,
   CONFLICT: EXIT.REFUSED,
   POOL_EXHAUSTED: EXIT.REFUSED,
+  NOT_LEADER: EXIT.UNREACHABLE,
+  TIMEOUT: EXIT.UNREACHABLE,
+  UNAVAILABLE: EXIT.UNREACHABLE,
+  SHUTTING_DOWN: EXIT.UNREACHABLE,
+  CANCELLED: EXIT.UNREACHABLE,
+  RESOURCE_EXHAUSTED: EXIT.ERROR,
   PERMISSION_DENIED: EXIT.REFUSED,
   UNAUTHENTICATED: EXIT.REFUSED,
-  NOT_FOUND: EXIT.NOT_FOUND,
+  UNIMPLEMENTED: EXIT.ERROR,
+  DATA_LOSS: EXIT.ERROR,
+  INTERNAL: EXIT.ERROR,
+  UNKNOWN: EXIT.ERROR,
 };
 
-/** The exit status an error ends a command with: its own for a CliError, else by its `code`. */
+/** The exit status an error ends a command with: its own for a CliError, else by its kind. */
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
-  const code = (err as { code?: unknown } | null)?.code;
-  return (typeof code === "string" ? EXIT_OF_CODE[code] : undefined) ?? EXIT.ERROR;
+  return isIpamError(err) ? EXIT_OF_KIND[err.kind] : EXIT.ERROR;
 }

@@ -1,4 +1,6 @@
-/** Error codes of the daemon; the gRPC edge maps them by string. */
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
+/** Error codes of the daemon; the gRPC edge translates their kind (see {@link IpamdError.kinds}). */
 export type IpamdErrorCode =
   | "INVALID_ARGUMENT"
   | "NOT_FOUND"
@@ -12,19 +14,27 @@ export type IpamdErrorCode =
   | "UNIMPLEMENTED"
   | "INTERNAL";
 
-export interface IpamdErrorOptions extends ErrorOptions {
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** Options of {@link IpamdError}: `details` and `cause`. */
+export type IpamdErrorOptions = IpamErrorOptions;
 
 /** The single error class of @ipam/ipamd. */
-export class IpamdError extends Error {
-  readonly code: IpamdErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class IpamdError extends IpamError<IpamdErrorCode> {
+  static override readonly errorName = "IpamdError";
+  /** The kind of each code: the daemon's codes are the project-wide kinds themselves. */
+  static readonly kinds: Readonly<Record<IpamdErrorCode, ErrorKind>> = {
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+    POOL_EXHAUSTED: "POOL_EXHAUSTED",
+    NOT_LEADER: "NOT_LEADER",
+    TIMEOUT: "TIMEOUT",
+    UNAVAILABLE: "UNAVAILABLE",
+    SHUTTING_DOWN: "SHUTTING_DOWN",
+    UNIMPLEMENTED: "UNIMPLEMENTED",
+    INTERNAL: "INTERNAL",
+  };
 
   constructor(code: IpamdErrorCode, message: string, options: IpamdErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "IpamdError";
-    this.code = code;
-    if (options.details !== undefined) this.details = options.details;
+    super(code, message, options);
   }
 }

@@ -1,6 +1,8 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
- * Stable error codes of `@ipam/bitmap`. Callers (the gRPC and CNI edges) map
- * errors by this string, so a code is never renamed once published.
+ * Stable error codes of `@ipam/bitmap`. Callers branch on the code, never on the message; a
+ * code is never renamed once published. The edges translate its kind ({@link BitmapError.kinds}).
  */
 export type BitmapErrorCode =
   | "INVALID_ADDRESS"
@@ -13,20 +15,27 @@ export type BitmapErrorCode =
   | "BLOCK_TOO_LARGE"
   | "CORRUPT_DATA";
 
-export interface BitmapErrorOptions extends ErrorOptions {
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** Options of {@link BitmapError}: `details` and `cause`. */
+export type BitmapErrorOptions = IpamErrorOptions;
 
 /** The one error class of `@ipam/bitmap`: every failure thrown by this package is a `BitmapError`. */
-export class BitmapError extends Error {
-  readonly code: BitmapErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class BitmapError extends IpamError<BitmapErrorCode> {
+  static override readonly errorName = "BitmapError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<BitmapErrorCode, ErrorKind>> = {
+    INVALID_ADDRESS: "INVALID_ARGUMENT",
+    INVALID_CIDR: "INVALID_ARGUMENT",
+    ADDRESS_OUT_OF_RANGE: "INVALID_ARGUMENT",
+    EXHAUSTED: "POOL_EXHAUSTED",
+    NOT_ALLOCATED: "NOT_FOUND",
+    ALREADY_ALLOCATED: "CONFLICT",
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    BLOCK_TOO_LARGE: "INVALID_ARGUMENT",
+    CORRUPT_DATA: "DATA_LOSS",
+  };
 
   constructor(code: BitmapErrorCode, message: string, options?: BitmapErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "BitmapError";
-    this.code = code;
-    if (options?.details !== undefined) this.details = options.details;
+    super(code, message, options);
   }
 }
 

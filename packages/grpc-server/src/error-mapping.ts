@@ -1,10 +1,13 @@
+import { type ErrorKind, isErrorKind, isIpamError } from "@ipam/errors";
 import { GrpcError } from "./grpc-error.js";
 import { GRPC_STATUS, type GrpcStatusName, grpcStatusName } from "./status-codes.js";
 
 /** Trailer names ipamd uses to carry its error codes next to the gRPC status. */
 export const ERROR_TRAILERS = {
-  /** The ipamd error code (`POOL_EXHAUSTED`), ASCII. */
+  /** The ipamd error code (`POOL_EXHAUSTED`, `INVALID_CIDR`), ASCII. */
   code: "ipam-error-code",
+  /** The error's kind (`INVALID_ARGUMENT`; see `ErrorKind` in @ipam/errors), ASCII. */
+  kind: "ipam-error-kind",
   /** The error's `details` as UTF-8 JSON (binary header, base64 on the wire). */
   details: "ipam-error-details-bin",
   /** For `NOT_LEADER`: the leader's Raft id, when known. */
@@ -13,8 +16,11 @@ export const ERROR_TRAILERS = {
   leaderAddress: "ipam-leader-address",
 } as const;
 
-/** The fixed part of the ipamd code → gRPC status mapping (see docs/grpc.md for the why). */
-export const IPAM_CODE_TO_GRPC_STATUS: Readonly<Record<string, GrpcStatusName>> = {
+/**
+ * The one translation of an error's kind into a gRPC status (see docs/grpc.md for the why). The
+ * error's own code travels beside it in the `ipam-error-code` trailer, so nothing is lost.
+ */
+export const KIND_TO_GRPC_STATUS: Readonly<Record<ErrorKind, GrpcStatusName>> = {
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   NOT_FOUND: "NOT_FOUND",
   CONFLICT: "ALREADY_EXISTS",
@@ -23,76 +29,48 @@ export const IPAM_CODE_TO_GRPC_STATUS: Readonly<Record<string, GrpcStatusName>> 
   TIMEOUT: "DEADLINE_EXCEEDED",
   UNAVAILABLE: "UNAVAILABLE",
   SHUTTING_DOWN: "UNAVAILABLE",
-  INTERNAL: "INTERNAL",
   CANCELLED: "CANCELLED",
   RESOURCE_EXHAUSTED: "RESOURCE_EXHAUSTED",
   PERMISSION_DENIED: "PERMISSION_DENIED",
   UNAUTHENTICATED: "UNAUTHENTICATED",
   UNIMPLEMENTED: "UNIMPLEMENTED",
+  DATA_LOSS: "DATA_LOSS",
+  INTERNAL: "INTERNAL",
+  UNKNOWN: "UNKNOWN",
 };
 
-/**
- * The gRPC status for an ipamd error code. Codes outside the fixed table follow their name:
- * `INVALID_*` → INVALID_ARGUMENT, `*_NOT_FOUND` / `UNKNOWN_*` → NOT_FOUND, `*_EXHAUSTED` →
- * RESOURCE_EXHAUSTED, `*CONFLICT*` / `*OVERLAP*` / `DUPLICATE_*` / `ALREADY_*` → ALREADY_EXISTS,
- * `*_TIMEOUT` → DEADLINE_EXCEEDED; anything else is UNKNOWN (the code still travels in the
- * trailer, so nothing is lost).
- */
-export function grpcStatusForIpamCode(code: string): GrpcStatusName {
-  const fixed = IPAM_CODE_TO_GRPC_STATUS[code];
-  if (fixed !== undefined) return fixed;
-  if (code.startsWith("INVALID_")) return "INVALID_ARGUMENT";
-  if (code.endsWith("_NOT_FOUND") || code.startsWith("UNKNOWN_")) return "NOT_FOUND";
-  if (code.endsWith("_EXHAUSTED")) return "RESOURCE_EXHAUSTED";
-  if (
-    code.includes("CONFLICT") ||
-    code.includes("OVERLAP") ||
-    code.startsWith("DUPLICATE_") ||
-    code.startsWith("ALREADY_")
-  ) {
-    return "ALREADY_EXISTS";
-  }
-  if (code.endsWith("_TIMEOUT")) return "DEADLINE_EXCEEDED";
-  return "UNKNOWN";
+/** The gRPC status for an error kind ({@link KIND_TO_GRPC_STATUS}). */
+export function grpcStatusForKind(kind: ErrorKind): GrpcStatusName {
+  return KIND_TO_GRPC_STATUS[kind];
 }
 
-const STATUS_TO_CODE: Readonly<Partial<Record<GrpcStatusName, string>>> = {
+/**
+ * The kind a client gives a failed call whose server sent no `ipam-error-kind` (an older
+ * server, or a gRPC peer that is not ipamd), from its status.
+ */
+const STATUS_TO_KIND: Readonly<Record<GrpcStatusName, ErrorKind>> = {
+  OK: "UNKNOWN",
   CANCELLED: "CANCELLED",
+  UNKNOWN: "UNKNOWN",
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   DEADLINE_EXCEEDED: "TIMEOUT",
   NOT_FOUND: "NOT_FOUND",
   ALREADY_EXISTS: "CONFLICT",
-  ABORTED: "CONFLICT",
   PERMISSION_DENIED: "PERMISSION_DENIED",
-  UNAUTHENTICATED: "UNAUTHENTICATED",
   RESOURCE_EXHAUSTED: "RESOURCE_EXHAUSTED",
+  FAILED_PRECONDITION: "CONFLICT",
+  ABORTED: "CONFLICT",
+  OUT_OF_RANGE: "INVALID_ARGUMENT",
   UNIMPLEMENTED: "UNIMPLEMENTED",
   INTERNAL: "INTERNAL",
-  DATA_LOSS: "INTERNAL",
   UNAVAILABLE: "UNAVAILABLE",
+  DATA_LOSS: "DATA_LOSS",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
 };
 
-/** The error code a client reports for a status that came without an `ipam-error-code`. */
-export function ipamCodeForGrpcStatus(status: number): string {
-  return STATUS_TO_CODE[grpcStatusName(status)] ?? "UNKNOWN";
-}
-
-/** A value whose `code` is a string: the IpamError shape every package's error class has. */
-export interface CodedError {
-  readonly code: string;
-  readonly message: string;
-  readonly details?: unknown;
-}
-
-/** True for anything with a string `code` and string `message` (every project error class). */
-export function isCodedError(value: unknown): value is CodedError {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as { code?: unknown }).code === "string" &&
-    /^[A-Z][A-Z0-9_]*$/.test((value as { code: string }).code) &&
-    typeof (value as { message?: unknown }).message === "string"
-  );
+/** The kind (and the code) a client reports for a status that came without ipamd's trailers. */
+export function kindForGrpcStatus(status: number): ErrorKind {
+  return STATUS_TO_KIND[grpcStatusName(status)] ?? "UNKNOWN";
 }
 
 /** What a server sends for a failed call, independent of the gRPC library. */
@@ -103,6 +81,8 @@ export interface EncodedError {
   readonly message: string;
   /** The ipamd code (`INTERNAL` for untyped errors). */
   readonly code: string;
+  /** Its kind (`INTERNAL` for untyped errors). */
+  readonly kind: ErrorKind;
   /** JSON-safe details (empty for untyped errors: nothing internal leaks). */
   readonly details: Readonly<Record<string, unknown>>;
   /** Trailers to send, ASCII values except the `-bin` ones. */
@@ -134,24 +114,31 @@ function asciiHeaderValue(value: string): string {
 }
 
 /**
- * Translate any thrown value into what goes on the wire. Errors with an UPPER_SNAKE string
- * `code` keep their code, message and details; anything else becomes INTERNAL with the fixed
- * message `internal error` (no message, stack or cause leaves the process).
+ * Translate any thrown value into what goes on the wire. An error of the ipamd packages
+ * (`isIpamError`: every package's class, any copy) keeps its code, kind, message and details,
+ * and its kind picks the status; anything else — a Node system error with its own `code`
+ * included — becomes INTERNAL with the fixed message `internal error` (no message, stack or
+ * cause leaves the process).
  */
 export function encodeError(error: unknown): EncodedError {
-  if (!isCodedError(error)) {
+  if (!isIpamError(error)) {
     return {
       status: GRPC_STATUS.INTERNAL,
       message: "internal error",
       code: "INTERNAL",
+      kind: "INTERNAL",
       details: {},
-      trailers: [[ERROR_TRAILERS.code, "INTERNAL"]],
+      trailers: [
+        [ERROR_TRAILERS.code, "INTERNAL"],
+        [ERROR_TRAILERS.kind, "INTERNAL"],
+      ],
       untyped: true,
     };
   }
   const details = jsonSafeDetails(error.details);
   const trailers: Array<readonly [string, string | Uint8Array]> = [
-    [ERROR_TRAILERS.code, error.code],
+    [ERROR_TRAILERS.code, asciiHeaderValue(error.code)],
+    [ERROR_TRAILERS.kind, error.kind],
   ];
   if (Object.keys(details).length > 0) {
     trailers.push([ERROR_TRAILERS.details, encoder.encode(JSON.stringify(details))]);
@@ -163,9 +150,10 @@ export function encodeError(error: unknown): EncodedError {
     trailers.push([ERROR_TRAILERS.leaderAddress, asciiHeaderValue(details.leaderAddress)]);
   }
   return {
-    status: GRPC_STATUS[grpcStatusForIpamCode(error.code)],
+    status: GRPC_STATUS[KIND_TO_GRPC_STATUS[error.kind]],
     message: error.message,
     code: error.code,
+    kind: error.kind,
     details,
     trailers,
     untyped: false,
@@ -174,8 +162,10 @@ export function encodeError(error: unknown): EncodedError {
 
 /**
  * Build the client-side error for a failed call from its status, message and a trailer
- * lookup. The `code` is the server's `ipam-error-code` when present, else derived from the
- * status. Leader id and address, when sent, are merged into `details`.
+ * lookup. The `code` and `kind` are the server's `ipam-error-code` and `ipam-error-kind` when
+ * present; a server that sent a code but no kind (an older ipamd) gets the code as its kind
+ * when the code names one, else the status's; without a code, both come from the status.
+ * Leader id and address, when sent, are merged into `details`.
  */
 export function decodeError(
   status: number,
@@ -183,10 +173,11 @@ export function decodeError(
   trailer: (name: string) => string | Uint8Array | undefined,
 ): GrpcError {
   const sentCode = trailer(ERROR_TRAILERS.code);
+  const statusKind = kindForGrpcStatus(status);
   const code =
-    typeof sentCode === "string" && /^[A-Z][A-Z0-9_]*$/.test(sentCode)
-      ? sentCode
-      : ipamCodeForGrpcStatus(status);
+    typeof sentCode === "string" && /^[A-Z][A-Z0-9_]*$/.test(sentCode) ? sentCode : statusKind;
+  const sentKind = trailer(ERROR_TRAILERS.kind);
+  const kind: ErrorKind = isErrorKind(sentKind) ? sentKind : isErrorKind(code) ? code : statusKind;
   let details: Record<string, unknown> = {};
   const rawDetails = trailer(ERROR_TRAILERS.details);
   if (rawDetails instanceof Uint8Array) {
@@ -209,6 +200,7 @@ export function decodeError(
   }
   const text = message === "" ? `${grpcStatusName(status)} (gRPC status ${status})` : message;
   return new GrpcError(code, text, {
+    kind,
     grpcStatus: status,
     ...(Object.keys(details).length > 0 ? { details } : {}),
   });

@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions, isErrorKind } from "@ipam/errors";
+
 /**
  * Error codes a {@link GrpcError} can carry.
  *
@@ -32,41 +34,45 @@ export type GrpcErrorCode =
   | (string & {});
 
 /** Options of {@link GrpcError} beyond the standard `cause`. */
-export interface GrpcErrorOptions extends ErrorOptions {
-  /** Structured facts (e.g. `leaderAddress` for `NOT_LEADER`). */
-  readonly details?: Readonly<Record<string, unknown>>;
+export interface GrpcErrorOptions extends IpamErrorOptions {
+  /**
+   * The kind (what the caller can do about it). A client sets the one the server sent; without
+   * it, the kind of this package's own codes, or the code itself when it names a kind, else
+   * `UNKNOWN`.
+   */
+  readonly kind?: ErrorKind;
   /** The gRPC status code the error travelled with, when it came over the wire. */
   readonly grpcStatus?: number;
 }
 
-const BRAND: unique symbol = Symbol.for("@ipam/grpc-server/GrpcError");
+/** The kinds of the codes this package raises itself (the project-wide ones are kinds). */
+const OWN_KINDS: Readonly<Record<string, ErrorKind>> = {
+  PROTOCOL_ERROR: "UNIMPLEMENTED",
+  INSECURE_LISTENER: "INVALID_ARGUMENT",
+  SOCKET_IN_USE: "CONFLICT",
+};
 
 /**
  * The one error class of @ipam/grpc-server. Clients throw it for every failed call, with the
- * ipamd `code` the server sent (or one derived from the gRPC status), so callers switch on
- * `error.code` exactly as they would on the server-side error.
+ * ipamd `code` and `kind` the server sent (or ones derived from the gRPC status), so callers
+ * switch on `error.code` or `error.kind` exactly as they would on the server-side error.
+ * `instanceof` works across the package's entries: `./lean` is bundled on its own (for start
+ * time) and carries its own copy of this class; every copy is recognised (see IpamError).
  */
-export class GrpcError extends Error {
-  readonly code: GrpcErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class GrpcError extends IpamError<GrpcErrorCode> {
+  static override readonly errorName = "GrpcError";
+
   /** gRPC status number when the error came from a call; absent for local errors. */
   readonly grpcStatus?: number;
 
-  /**
-   * `instanceof` works across the package's entries: `./lean` is bundled on its own (for start
-   * time), so it carries its own copy of this class; both copies carry the same brand.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === "object" && value !== null && BRAND in value;
-  }
-
-  readonly [BRAND] = true;
-
   constructor(code: GrpcErrorCode, message: string, options: GrpcErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "GrpcError";
-    this.code = code;
-    if (options.details !== undefined) this.details = options.details;
+    const kind: ErrorKind =
+      options.kind ?? OWN_KINDS[code] ?? (isErrorKind(code) ? code : "UNKNOWN");
+    super(code, message, {
+      kind,
+      ...(options.details === undefined ? {} : { details: options.details }),
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
     if (options.grpcStatus !== undefined) this.grpcStatus = options.grpcStatus;
   }
 }

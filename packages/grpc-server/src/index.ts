@@ -16,15 +16,14 @@ export { CLIENT_TLS_FLAGS, readClientTls } from "./client-tls-files.js";
 export type { CallOptions, ServiceClient } from "./client-types.js";
 export type { ClusterReconnect } from "./cluster-links.js";
 export { clusterChannelOptions, clusterReconnect, DEFAULT_ELECTION_MS } from "./cluster-links.js";
-export type { CodedError, EncodedError } from "./error-mapping.js";
+export type { EncodedError } from "./error-mapping.js";
 export {
   decodeError,
   ERROR_TRAILERS,
   encodeError,
-  grpcStatusForIpamCode,
-  IPAM_CODE_TO_GRPC_STATUS,
-  ipamCodeForGrpcStatus,
-  isCodedError,
+  grpcStatusForKind,
+  KIND_TO_GRPC_STATUS,
+  kindForGrpcStatus,
 } from "./error-mapping.js";
 export type { FieldRule, MessageLimits, MessageRules } from "./field-rules.js";
 export { checkMessage } from "./field-rules.js";

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GrpcError } from "../src/grpc-error.js";
 import {
   type ClusterHandlers,
   createClusterClient,
@@ -31,8 +32,7 @@ async function clusterServer(
 }
 
 function notLeader(leaderAddress: string): Error {
-  return Object.assign(new Error("not the leader"), {
-    code: "NOT_LEADER",
+  return new GrpcError("NOT_LEADER", "not the leader", {
     details: { leaderId: "leader", leaderAddress },
   });
 }

@@ -155,8 +155,7 @@ describe("errors on the wire", () => {
     const { socket } = await ipamServer({
       ...createInMemoryIpam().handlers,
       status: () => {
-        throw Object.assign(new Error("not the leader"), {
-          code: "NOT_LEADER",
+        throw new GrpcError("NOT_LEADER", "not the leader", {
           details: { leaderId: "s2", leaderAddress: "10.0.0.2:7400" },
         });
       },

@@ -5,6 +5,7 @@ import {
 } from "node:http2";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { GrpcError } from "../src/grpc-error.js";
 import {
   createIpamServer,
   createLeanIpamClient,
@@ -73,8 +74,7 @@ describe("createLeanIpamClient against the grpc-js server", () => {
     const { socket } = await serve({
       ...createInMemoryIpam().handlers,
       allocate: () => {
-        throw Object.assign(new Error("pool «storage» exhausted: 100% used"), {
-          code: "POOL_EXHAUSTED",
+        throw new GrpcError("POOL_EXHAUSTED", "pool «storage» exhausted: 100% used", {
           details: { subnetId: "s1" },
         });
       },

@@ -304,7 +304,9 @@ export function createIpamMetrics(
     if (!withRaft && RAFT_METRIC_NAMES.includes(name)) continue;
     if (registry.getSingleMetric(name) !== undefined) {
       throw new MetricsError("CONFLICT", `metric ${name} is already registered on this registry`, {
-        name,
+        details: {
+          name,
+        },
       });
     }
   }
@@ -884,8 +886,10 @@ function checkSeconds(field: string, seconds: number): void {
       "INVALID_ARGUMENT",
       `${field}: ${seconds} is not a duration in seconds`,
       {
-        field,
-        value: seconds,
+        details: {
+          field,
+          value: seconds,
+        },
       },
     );
   }
@@ -894,8 +898,10 @@ function checkSeconds(field: string, seconds: number): void {
 function checkCount(field: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new MetricsError("INVALID_ARGUMENT", `${field}: ${value} is not a non-negative integer`, {
-      field,
-      value,
+      details: {
+        field,
+        value,
+      },
     });
   }
 }
@@ -915,7 +921,7 @@ function resolveBuckets(
       throw new MetricsError(
         "INVALID_ARGUMENT",
         `buckets.${set}: must be a non-empty, strictly increasing list of finite numbers`,
-        { field: `buckets.${set}` },
+        { details: { field: `buckets.${set}` } },
       );
     }
     out[set] = given;

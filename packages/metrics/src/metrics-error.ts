@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
  * Stable error codes of `@ipam/metrics`. Callers branch on `code`, never on the message.
  *
@@ -10,20 +12,17 @@
 export type MetricsErrorCode = "INVALID_ARGUMENT" | "CONFLICT" | "UNAVAILABLE";
 
 /** The one error class of `@ipam/metrics`. */
-export class MetricsError extends Error {
-  override readonly name = "MetricsError";
-  readonly code: MetricsErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class MetricsError extends IpamError<MetricsErrorCode> {
+  static override readonly errorName = "MetricsError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<MetricsErrorCode, ErrorKind>> = {
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    CONFLICT: "CONFLICT",
+    UNAVAILABLE: "UNAVAILABLE",
+  };
 
-  constructor(
-    code: MetricsErrorCode,
-    message: string,
-    details?: Readonly<Record<string, unknown>>,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-    if (details !== undefined) this.details = details;
+  constructor(code: MetricsErrorCode, message: string, options?: IpamErrorOptions) {
+    super(code, message, options);
   }
 }
 

@@ -102,22 +102,26 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   ] as const) {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new MetricsError("INVALID_ARGUMENT", `${field}: ${value} is not a positive integer`, {
-        field,
-        value,
+        details: {
+          field,
+          value,
+        },
       });
     }
   }
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new MetricsError("INVALID_ARGUMENT", `port: ${port} is not a TCP port (0-65535)`, {
-      field: "port",
-      value: port,
+      details: {
+        field: "port",
+        value: port,
+      },
     });
   }
   if (!Number.isFinite(readinessTimeoutMs) || readinessTimeoutMs <= 0) {
     throw new MetricsError(
       "INVALID_ARGUMENT",
       `readinessTimeoutMs: ${readinessTimeoutMs} is not a positive number of milliseconds`,
-      { field: "readinessTimeoutMs", value: readinessTimeoutMs },
+      { details: { field: "readinessTimeoutMs", value: readinessTimeoutMs } },
     );
   }
 
@@ -186,12 +190,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
       reject(
-        new MetricsError(
-          "UNAVAILABLE",
-          `cannot listen on ${host}:${port}: ${error.message}`,
-          { host, port },
-          { cause: error },
-        ),
+        new MetricsError("UNAVAILABLE", `cannot listen on ${host}:${port}: ${error.message}`, {
+          details: { host, port },
+          cause: error,
+        }),
       );
     };
     server.once("error", onError);

@@ -81,7 +81,9 @@ function toEvent(row: Row): AddressEvent {
 function limitOf(field: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new StoreError("INVALID_ARGUMENT", `${field}: ${value} is not a positive integer`, {
-      field,
+      details: {
+        field,
+      },
     });
   }
   return value;
@@ -89,7 +91,9 @@ function limitOf(field: string, value: number): number {
 
 function timeOf(field: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new StoreError("INVALID_ARGUMENT", `${field}: expected ms since the epoch`, { field });
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected ms since the epoch`, {
+      details: { field },
+    });
   }
   return value;
 }

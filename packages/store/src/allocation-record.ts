@@ -57,7 +57,9 @@ export function canonicalAddress(text: string): string | undefined {
 function text(field: string, value: unknown, optional: boolean): string | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== "string" || value.length === 0) {
-    throw new StoreError("INVALID_ARGUMENT", `${field}: expected a non-empty string`, { field });
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected a non-empty string`, {
+      details: { field },
+    });
   }
   return value;
 }
@@ -65,7 +67,9 @@ function text(field: string, value: unknown, optional: boolean): string | undefi
 /** Checks a key; throws `INVALID_ARGUMENT` naming the field. */
 export function validateKey(key: AllocationKey, prefix = "key"): AllocationKey {
   if (typeof key !== "object" || key === null) {
-    throw new StoreError("INVALID_ARGUMENT", `${prefix}: expected an object`, { field: prefix });
+    throw new StoreError("INVALID_ARGUMENT", `${prefix}: expected an object`, {
+      details: { field: prefix },
+    });
   }
   text(`${prefix}.network`, key.network, false);
   text(`${prefix}.containerId`, key.containerId, false);
@@ -93,12 +97,14 @@ export function normaliseRecord(record: AllocationRecord): AllocationRecord {
     throw new StoreError(
       "INVALID_ARGUMENT",
       `record.createdAt: ${String(record.createdAt)} is not a non-negative integer of milliseconds`,
-      { field: "record.createdAt" },
+      { details: { field: "record.createdAt" } },
     );
   }
   if (!Array.isArray(record.addresses) || record.addresses.length === 0) {
     throw new StoreError("INVALID_ARGUMENT", "record.addresses: expected at least one address", {
-      field: "record.addresses",
+      details: {
+        field: "record.addresses",
+      },
     });
   }
   const addresses: string[] = [];
@@ -109,14 +115,14 @@ export function normaliseRecord(record: AllocationRecord): AllocationRecord {
       throw new StoreError(
         "INVALID_ARGUMENT",
         `record.addresses[${i}]: ${String(a)} is not an IP address`,
-        { field: `record.addresses[${i}]` },
+        { details: { field: `record.addresses[${i}]` } },
       );
     }
     if (seen.has(canon)) {
       throw new StoreError(
         "INVALID_ARGUMENT",
         `record.addresses[${i}]: ${canon} appears twice in the record`,
-        { field: `record.addresses[${i}]` },
+        { details: { field: `record.addresses[${i}]` } },
       );
     }
     seen.add(canon);
@@ -128,7 +134,7 @@ export function normaliseRecord(record: AllocationRecord): AllocationRecord {
       throw new StoreError(
         "INVALID_ARGUMENT",
         `record.subnets: expected ${addresses.length} entries, one per address`,
-        { field: "record.subnets" },
+        { details: { field: "record.subnets" } },
       );
     }
     subnets = record.subnets.map((s, i) => text(`record.subnets[${i}]`, s, false)!);

@@ -128,13 +128,15 @@ export class AllocationTable {
       "CONFLICT",
       `address ${address} on network ${network} is held by ${holder}`,
       {
-        network,
-        address,
-        ...(owner === undefined
-          ? {}
-          : { holder: { network, containerId: owner.container_id, ifname: owner.ifname } }),
+        details: {
+          network,
+          address,
+          ...(owner === undefined
+            ? {}
+            : { holder: { network, containerId: owner.container_id, ifname: owner.ifname } }),
+        },
+        cause,
       },
-      { cause },
     );
   }
 

@@ -40,12 +40,10 @@ export function storeErrorFromData(data: StoreErrorData): StoreError {
           new Error(data.cause.message),
           data.cause.code === undefined ? {} : { code: data.cause.code },
         );
-  return new StoreError(
-    data.code,
-    data.message,
-    data.details,
-    cause === undefined ? undefined : { cause },
-  );
+  return new StoreError(data.code, data.message, {
+    details: data.details,
+    ...(cause === undefined ? undefined : { cause }),
+  });
 }
 
 /** What happened to one write of a batch. */

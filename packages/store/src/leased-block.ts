@@ -18,7 +18,9 @@ export interface LeasedBlock {
  */
 export function normaliseCidr(field: string, cidr: unknown): string {
   const bad = () =>
-    new StoreError("INVALID_ARGUMENT", `${field}: ${String(cidr)} is not a valid CIDR`, { field });
+    new StoreError("INVALID_ARGUMENT", `${field}: ${String(cidr)} is not a valid CIDR`, {
+      details: { field },
+    });
   if (typeof cidr !== "string") throw bad();
   const slash = cidr.indexOf("/");
   if (slash === -1) throw bad();
@@ -33,11 +35,15 @@ export function normaliseCidr(field: string, cidr: unknown): string {
 /** Validates a block and returns it in stored form. */
 export function normaliseBlock(block: LeasedBlock, field = "block"): LeasedBlock {
   if (typeof block !== "object" || block === null) {
-    throw new StoreError("INVALID_ARGUMENT", `${field}: expected an object`, { field });
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected an object`, {
+      details: { field },
+    });
   }
   if (typeof block.subnet !== "string" || block.subnet.length === 0) {
     throw new StoreError("INVALID_ARGUMENT", `${field}.subnet: expected a non-empty string`, {
-      field: `${field}.subnet`,
+      details: {
+        field: `${field}.subnet`,
+      },
     });
   }
   if (
@@ -48,7 +54,7 @@ export function normaliseBlock(block: LeasedBlock, field = "block"): LeasedBlock
     throw new StoreError(
       "INVALID_ARGUMENT",
       `${field}.leasedAt: ${String(block.leasedAt)} is not a non-negative integer of milliseconds`,
-      { field: `${field}.leasedAt` },
+      { details: { field: `${field}.leasedAt` } },
     );
   }
   return {

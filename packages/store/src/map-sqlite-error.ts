@@ -40,15 +40,13 @@ export function toStoreError(err: unknown, context: string): StoreError {
   const code = sqliteCode(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code !== undefined) {
-    return new StoreError(
-      storeCodeForSqlite(code),
-      `${context}: ${message} (${code})`,
-      { sqliteCode: code },
-      { cause: err },
-    );
+    return new StoreError(storeCodeForSqlite(code), `${context}: ${message} (${code})`, {
+      details: { sqliteCode: code },
+      cause: err,
+    });
   }
   if (err instanceof TypeError && /directory does not exist|unable to open/i.test(message)) {
-    return new StoreError("IO_ERROR", `${context}: ${message}`, undefined, { cause: err });
+    return new StoreError("IO_ERROR", `${context}: ${message}`, { cause: err });
   }
-  return new StoreError("INTERNAL", `${context}: ${message}`, undefined, { cause: err });
+  return new StoreError("INTERNAL", `${context}: ${message}`, { cause: err });
 }

@@ -219,14 +219,18 @@ export function readSchemaVersion(db: Database.Database): number {
       .get();
     if (anyTable !== undefined || (appId !== 0 && appId !== APPLICATION_ID)) {
       throw new StoreError("NOT_A_STORE", "the file is a SQLite database but not an ipamd store", {
-        applicationId: appId,
+        details: {
+          applicationId: appId,
+        },
       });
     }
     return 0;
   }
   if (appId !== APPLICATION_ID) {
     throw new StoreError("NOT_A_STORE", "the file is a SQLite database but not an ipamd store", {
-      applicationId: appId,
+      details: {
+        applicationId: appId,
+      },
     });
   }
   const row = db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as {
@@ -252,7 +256,7 @@ export function migrate(
     throw new StoreError(
       "SCHEMA_TOO_NEW",
       `the store was written by schema version ${current}; this build knows up to ${target}`,
-      { fileVersion: current, supportedVersion: target },
+      { details: { fileVersion: current, supportedVersion: target } },
     );
   }
   if (current === target) return current;
@@ -260,7 +264,7 @@ export function migrate(
     throw new StoreError(
       "READ_ONLY",
       `the store is at schema version ${current} and needs migration to ${target}, but it was opened read-only`,
-      { fileVersion: current, supportedVersion: target },
+      { details: { fileVersion: current, supportedVersion: target } },
     );
   }
   const pending = MIGRATIONS.filter((m) => m.version > current && m.version <= target);

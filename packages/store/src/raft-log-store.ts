@@ -62,7 +62,7 @@ function checkIndex(name: string, value: unknown, min: number): number {
     throw new StoreError(
       "INVALID_ARGUMENT",
       `${name}: ${String(value)} is not an integer ≥ ${min}`,
-      { field: name },
+      { details: { field: name } },
     );
   }
   return value;
@@ -70,7 +70,9 @@ function checkIndex(name: string, value: unknown, min: number): number {
 
 function checkBytes(name: string, value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) {
-    throw new StoreError("INVALID_ARGUMENT", `${name}: expected a Uint8Array`, { field: name });
+    throw new StoreError("INVALID_ARGUMENT", `${name}: expected a Uint8Array`, {
+      details: { field: name },
+    });
   }
   return value;
 }
@@ -189,14 +191,14 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `entries[${i}].index: ${e.index} does not follow ${first.index + i - 1}`,
-          { field: `entries[${i}].index` },
+          { details: { field: `entries[${i}].index` } },
         );
       }
       if (e.term < prevTerm) {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `entries[${i}].term: ${e.term} is lower than the previous entry's term ${prevTerm}`,
-          { field: `entries[${i}].term` },
+          { details: { field: `entries[${i}].term` } },
         );
       }
       prevTerm = e.term;
@@ -208,14 +210,14 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `entries[0].index: ${first.index} is at or before the compaction point ${start.compacted_index}`,
-          { field: "entries[0].index", compactedIndex: start.compacted_index },
+          { details: { field: "entries[0].index", compactedIndex: start.compacted_index } },
         );
       }
       if (first.index > last + 1) {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `entries[0].index: ${first.index} leaves a gap after the last index ${last}`,
-          { field: "entries[0].index", lastIndex: last },
+          { details: { field: "entries[0].index", lastIndex: last } },
         );
       }
       const before =
@@ -227,7 +229,7 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `entries[0].term: ${first.term} is lower than the term ${before} of index ${first.index - 1}`,
-          { field: "entries[0].term" },
+          { details: { field: "entries[0].term" } },
         );
       }
       if (first.index <= last) this.#stmts.truncate.run(this.groupId, first.index);
@@ -250,7 +252,9 @@ export class RaftLogStore {
     if (maxBytes !== undefined) checkIndex("maxBytes", maxBytes, 0);
     if (lo > hi) {
       throw new StoreError("INVALID_ARGUMENT", `lo: ${lo} is greater than hi ${hi}`, {
-        field: "lo",
+        details: {
+          field: "lo",
+        },
       });
     }
     return this.#read("entries", () => {
@@ -259,14 +263,16 @@ export class RaftLogStore {
         throw new StoreError(
           "COMPACTED",
           `entries from ${lo} are compacted; the log starts at ${start.compacted_index + 1}`,
-          { firstIndex: start.compacted_index + 1 },
+          { details: { firstIndex: start.compacted_index + 1 } },
         );
       }
       const last = this.#maxIndex() ?? start.compacted_index;
       if (hi > last + 1) {
         throw new StoreError("INVALID_ARGUMENT", `hi: ${hi} is beyond the last index ${last} + 1`, {
-          field: "hi",
-          lastIndex: last,
+          details: {
+            field: "hi",
+            lastIndex: last,
+          },
         });
       }
       const out: StoredRaftEntry[] = [];
@@ -298,7 +304,7 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `fromIndex: ${fromIndex} is at or before the compaction point ${start.compacted_index}`,
-          { field: "fromIndex", compactedIndex: start.compacted_index },
+          { details: { field: "fromIndex", compactedIndex: start.compacted_index } },
         );
       }
       this.#stmts.truncate.run(this.groupId, fromIndex);
@@ -320,7 +326,7 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `upToIndex: ${upToIndex} is beyond the last index ${this.#maxIndex() ?? start.compacted_index}`,
-          { field: "upToIndex" },
+          { details: { field: "upToIndex" } },
         );
       }
       this.#stmts.compact.run(this.groupId, upToIndex);
@@ -334,7 +340,9 @@ export class RaftLogStore {
     checkIndex("state.commit", state.commit, 0);
     if (state.vote !== null && typeof state.vote !== "string") {
       throw new StoreError("INVALID_ARGUMENT", "state.vote: expected a string or null", {
-        field: "state.vote",
+        details: {
+          field: "state.vote",
+        },
       });
     }
     this.#run("saveHardState", () => {
@@ -375,7 +383,7 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `meta.index: ${meta.index} is older than the stored snapshot at ${current.idx}`,
-          { field: "meta.index", snapshotIndex: current.idx },
+          { details: { field: "meta.index", snapshotIndex: current.idx } },
         );
       }
       const start = this.#start();
@@ -383,7 +391,7 @@ export class RaftLogStore {
         throw new StoreError(
           "INVALID_ARGUMENT",
           `meta.index: ${meta.index} is before the compaction point ${start.compacted_index}; entries in between would be lost`,
-          { field: "meta.index", compactedIndex: start.compacted_index },
+          { details: { field: "meta.index", compactedIndex: start.compacted_index } },
         );
       }
       this.#stmts.deleteChunks.run(this.groupId);
@@ -437,7 +445,7 @@ export class RaftLogStore {
         throw new StoreError(
           "CORRUPT",
           `the snapshot at index ${row.idx} does not match its recorded size or SHA-256`,
-          { index: row.idx, expectedSize: row.size, actualSize: data.byteLength },
+          { details: { index: row.idx, expectedSize: row.size, actualSize: data.byteLength } },
         );
       }
       return { meta: { index: row.idx, term: row.term, config: row.config }, data };

@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
  * Stable error codes of `@ipam/store`. Callers branch on `code`, never on the message.
  *
@@ -32,20 +34,27 @@ export type StoreErrorCode =
   | "INTERNAL";
 
 /** The one error class of `@ipam/store`. The SQLite error, when there is one, is the `cause`. */
-export class StoreError extends Error {
-  override readonly name = "StoreError";
-  readonly code: StoreErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class StoreError extends IpamError<StoreErrorCode> {
+  static override readonly errorName = "StoreError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<StoreErrorCode, ErrorKind>> = {
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+    COMPACTED: "NOT_FOUND",
+    CLOSED: "SHUTTING_DOWN",
+    SCHEMA_TOO_NEW: "UNIMPLEMENTED",
+    NOT_A_STORE: "INVALID_ARGUMENT",
+    DISK_FULL: "UNAVAILABLE",
+    READ_ONLY: "UNAVAILABLE",
+    LOCKED: "UNAVAILABLE",
+    CORRUPT: "DATA_LOSS",
+    IO_ERROR: "UNAVAILABLE",
+    INTERNAL: "INTERNAL",
+  };
 
-  constructor(
-    code: StoreErrorCode,
-    message: string,
-    details?: Readonly<Record<string, unknown>>,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.code = code;
-    if (details !== undefined) this.details = details;
+  constructor(code: StoreErrorCode, message: string, options?: IpamErrorOptions) {
+    super(code, message, options);
   }
 }
 

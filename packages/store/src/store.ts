@@ -84,7 +84,9 @@ export interface AttachmentKey {
 
 function nonEmpty(field: string, value: unknown): void {
   if (typeof value !== "string" || value.length === 0) {
-    throw new StoreError("INVALID_ARGUMENT", `${field}: expected a non-empty string`, { field });
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected a non-empty string`, {
+      details: { field },
+    });
   }
 }
 
@@ -92,7 +94,9 @@ function nonNegativeInt(field: string, value: number | undefined, fallback: numb
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new StoreError("INVALID_ARGUMENT", `${field}: ${value} is not a non-negative integer`, {
-      field,
+      details: {
+        field,
+      },
     });
   }
   return value;
@@ -126,14 +130,18 @@ function restrictFiles(path: string, mode: number): void {
 export function openStore(options: StoreOptions): Store {
   if (typeof options.path !== "string" || options.path.length === 0) {
     throw new StoreError("INVALID_ARGUMENT", "path: expected a non-empty string", {
-      field: "path",
+      details: {
+        field: "path",
+      },
     });
   }
   const windowMs = nonNegativeInt("groupCommitWindowMs", options.groupCommitWindowMs, 0);
   const maxBatch = nonNegativeInt("maxBatchSize", options.maxBatchSize, 1024);
   if (maxBatch === 0) {
     throw new StoreError("INVALID_ARGUMENT", "maxBatchSize: must be at least 1", {
-      field: "maxBatchSize",
+      details: {
+        field: "maxBatchSize",
+      },
     });
   }
   const busyTimeoutMs = nonNegativeInt("busyTimeoutMs", options.busyTimeoutMs, 5000);
@@ -147,7 +155,9 @@ export function openStore(options: StoreOptions): Store {
       "INVALID_ARGUMENT",
       `checkOnOpen: ${String(check)} is not quick, full or none`,
       {
-        field: "checkOnOpen",
+        details: {
+          field: "checkOnOpen",
+        },
       },
     );
   }
@@ -158,14 +168,14 @@ export function openStore(options: StoreOptions): Store {
     throw new StoreError(
       "INVALID_ARGUMENT",
       `commitThread: ${String(commitThread)} is not worker or main`,
-      { field: "commitThread" },
+      { details: { field: "commitThread" } },
     );
   }
   if (commitThread === "worker" && memory) {
     throw new StoreError(
       "INVALID_ARGUMENT",
       'commitThread: "worker" needs a file; an in-memory database cannot be opened by the commit thread (use "main")',
-      { field: "commitThread" },
+      { details: { field: "commitThread" } },
     );
   }
   const context = `open ${options.path}`;
@@ -175,7 +185,9 @@ export function openStore(options: StoreOptions): Store {
       "INVALID_ARGUMENT",
       `fileMode: ${String(fileMode)} is not a permission mode 0..0o777`,
       {
-        field: "fileMode",
+        details: {
+          field: "fileMode",
+        },
       },
     );
   }
@@ -183,9 +195,7 @@ export function openStore(options: StoreOptions): Store {
     try {
       restrictFiles(options.path, fileMode);
     } catch (err) {
-      throw new StoreError("IO_ERROR", `${context}: ${(err as Error).message}`, undefined, {
-        cause: err,
-      });
+      throw new StoreError("IO_ERROR", `${context}: ${(err as Error).message}`, { cause: err });
     }
   }
   let db: Database.Database;
@@ -212,7 +222,9 @@ export function openStore(options: StoreOptions): Store {
       const problems = runCheck(db, check === "quick" ? "quick_check" : "integrity_check");
       if (problems.length > 0) {
         throw new StoreError("CORRUPT", `${context}: integrity check failed: ${problems[0]}`, {
-          problems,
+          details: {
+            problems,
+          },
         });
       }
     }
@@ -370,13 +382,17 @@ export class Store {
   getByAddress(network: string, address: string): AllocationRecord | undefined {
     if (typeof network !== "string" || network.length === 0) {
       throw new StoreError("INVALID_ARGUMENT", "network: expected a non-empty string", {
-        field: "network",
+        details: {
+          field: "network",
+        },
       });
     }
     const canon = typeof address === "string" ? canonicalAddress(address) : undefined;
     if (canon === undefined) {
       throw new StoreError("INVALID_ARGUMENT", `address: ${String(address)} is not an IP address`, {
-        field: "address",
+        details: {
+          field: "address",
+        },
       });
     }
     return this.#read("getByAddress", () => this.#allocations.getByAddress(network, canon));
@@ -453,7 +469,9 @@ export class Store {
     this.#assertOpen();
     if (typeof network !== "string" || network.length === 0) {
       throw new StoreError("INVALID_ARGUMENT", "network: expected a non-empty string", {
-        field: "network",
+        details: {
+          field: "network",
+        },
       });
     }
     const keep: string[] = [];
@@ -515,11 +533,15 @@ export class Store {
   setMeta(key: string, value: string): void {
     if (typeof key !== "string" || key.length === 0) {
       throw new StoreError("INVALID_ARGUMENT", "key: expected a non-empty string", {
-        field: "key",
+        details: {
+          field: "key",
+        },
       });
     }
     if (typeof value !== "string") {
-      throw new StoreError("INVALID_ARGUMENT", "value: expected a string", { field: "value" });
+      throw new StoreError("INVALID_ARGUMENT", "value: expected a string", {
+        details: { field: "value" },
+      });
     }
     this.#write("setMeta", () => {
       this.#s.setMeta.run(key, value);
@@ -555,7 +577,9 @@ export class Store {
     this.#assertOpen();
     if (typeof groupId !== "string" || groupId.length === 0) {
       throw new StoreError("INVALID_ARGUMENT", "groupId: expected a non-empty string", {
-        field: "groupId",
+        details: {
+          field: "groupId",
+        },
       });
     }
     let log = this.#raft.get(groupId);
@@ -622,14 +646,18 @@ function prepare(db: Database.Database) {
 
 function finiteTime(field: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new StoreError("INVALID_ARGUMENT", `${field}: expected ms since the epoch`, { field });
+    throw new StoreError("INVALID_ARGUMENT", `${field}: expected ms since the epoch`, {
+      details: { field },
+    });
   }
 }
 
 /** Canonical addresses and checked times, before anything is queued. */
 function normaliseCooling(cooling: readonly CoolingAddress[]): CoolingAddress[] {
   if (!Array.isArray(cooling)) {
-    throw new StoreError("INVALID_ARGUMENT", "cooling: expected an array", { field: "cooling" });
+    throw new StoreError("INVALID_ARGUMENT", "cooling: expected an array", {
+      details: { field: "cooling" },
+    });
   }
   return cooling.map((c, i) => {
     const address = typeof c?.address === "string" ? canonicalAddress(c.address) : undefined;
@@ -637,7 +665,7 @@ function normaliseCooling(cooling: readonly CoolingAddress[]): CoolingAddress[] 
       throw new StoreError(
         "INVALID_ARGUMENT",
         `cooling[${i}].address: ${String(c?.address)} is not an IP address`,
-        { field: `cooling[${i}].address` },
+        { details: { field: `cooling[${i}].address` } },
       );
     }
     finiteTime(`cooling[${i}].until`, c.until);

@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
  * Stable error codes of @ipam/subnet-pool. Callers branch on `code`, never on `message`.
  *
@@ -23,20 +25,27 @@ export type PoolErrorCode =
   | "INVALID_ENCODING"
   | "INTERNAL";
 
-export interface PoolErrorOptions extends ErrorOptions {
-  readonly details?: Readonly<Record<string, unknown>>;
-}
+/** Options of {@link PoolError}: `details` and `cause`. */
+export type PoolErrorOptions = IpamErrorOptions;
 
 /** The single error class of @ipam/subnet-pool. */
-export class PoolError extends Error {
-  readonly code: PoolErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class PoolError extends IpamError<PoolErrorCode> {
+  static override readonly errorName = "PoolError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<PoolErrorCode, ErrorKind>> = {
+    POOL_EXHAUSTED: "POOL_EXHAUSTED",
+    NO_SUBNET: "NOT_FOUND",
+    DRAINING: "POOL_EXHAUSTED",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    UNSUPPORTED_VERSION: "UNIMPLEMENTED",
+    INVALID_ENCODING: "DATA_LOSS",
+    INTERNAL: "INTERNAL",
+  };
 
   constructor(code: PoolErrorCode, message: string, options?: PoolErrorOptions) {
-    super(message, options);
-    this.name = "PoolError";
-    this.code = code;
-    if (options?.details !== undefined) this.details = options.details;
+    super(code, message, options);
   }
 }
 

@@ -4,7 +4,7 @@ import { issuesError, TopologyError } from "./errors.js";
 describe("TopologyError", () => {
   it("carries a stable code, details, cause and its class name", () => {
     const cause = new Error("root");
-    const error = new TopologyError("NOT_FOUND", "unknown node", { id: "n" }, { cause });
+    const error = new TopologyError("NOT_FOUND", "unknown node", { details: { id: "n" }, cause });
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe("TopologyError");
     expect(error.code).toBe("NOT_FOUND");

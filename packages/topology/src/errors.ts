@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /**
  * Stable error codes of @ipam/topology.
  *
@@ -18,20 +20,18 @@ export interface TopologyIssue {
 }
 
 /** The single error class of @ipam/topology. Callers branch on `code`, never on `message`. */
-export class TopologyError extends Error {
-  readonly code: TopologyErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class TopologyError extends IpamError<TopologyErrorCode> {
+  static override readonly errorName = "TopologyError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<TopologyErrorCode, ErrorKind>> = {
+    INVALID_CONFIG: "INVALID_ARGUMENT",
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+  };
 
-  constructor(
-    code: TopologyErrorCode,
-    message: string,
-    details?: Readonly<Record<string, unknown>>,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = "TopologyError";
-    this.code = code;
-    if (details !== undefined) this.details = details;
+  constructor(code: TopologyErrorCode, message: string, options?: IpamErrorOptions) {
+    super(code, message, options);
   }
 
   /** The issues carried in `details.issues`, or an empty array when there are none. */
@@ -57,10 +57,8 @@ export function issuesError(
   options?: ErrorOptions,
 ): TopologyError {
   const frozen = issues.map((i) => Object.freeze({ path: i.path, message: i.message }));
-  return new TopologyError(
-    code,
-    `${summary}:\n${formatIssues(frozen)}`,
-    { issues: Object.freeze(frozen) },
-    options,
-  );
+  return new TopologyError(code, `${summary}:\n${formatIssues(frozen)}`, {
+    details: { issues: Object.freeze(frozen) },
+    ...options,
+  });
 }

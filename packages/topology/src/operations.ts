@@ -86,11 +86,13 @@ function requireId(input: { readonly id: string }, kind: string): string {
 }
 
 function conflict(message: string, details: Record<string, unknown>): TopologyError {
-  return new TopologyError("CONFLICT", message, details);
+  return new TopologyError("CONFLICT", message, { details });
 }
 
 function notFound(kind: string, id: string): TopologyError {
-  return new TopologyError("NOT_FOUND", `unknown ${kind} ${JSON.stringify(id)}`, { kind, id });
+  return new TopologyError("NOT_FOUND", `unknown ${kind} ${JSON.stringify(id)}`, {
+    details: { kind, id },
+  });
 }
 
 function copySet<V>(map: ReadonlyMap<string, V>, key: string, value: V): Map<string, V> {

@@ -27,7 +27,9 @@ import { indexOf, scopeKey } from "./topology.js";
  */
 
 function notFound(kind: string, id: string): TopologyError {
-  return new TopologyError("NOT_FOUND", `unknown ${kind} ${JSON.stringify(id)}`, { kind, id });
+  return new TopologyError("NOT_FOUND", `unknown ${kind} ${JSON.stringify(id)}`, {
+    details: { kind, id },
+  });
 }
 
 /** The node with this id. @throws TopologyError `NOT_FOUND`. */

@@ -1,28 +1,18 @@
-import type { CommandResult } from "@ipam/subnet-pool";
+import { isIpamError } from "@ipam/errors";
+import { type CommandResult, PoolError, type PoolErrorCode } from "@ipam/subnet-pool";
 import { IpamdError, type IpamdErrorCode } from "../ipamd-error.js";
 
-const KNOWN_CODES: ReadonlySet<string> = new Set([
-  "INVALID_ARGUMENT",
-  "NOT_FOUND",
-  "CONFLICT",
-  "POOL_EXHAUSTED",
-  "NOT_LEADER",
-  "TIMEOUT",
-  "UNAVAILABLE",
-  "SHUTTING_DOWN",
-]);
-
 /**
- * The daemon's error code for a state-machine or Raft error code. `NO_SUBNET` (a purpose that
- * exists, but has no subnet of that family or mode on the node's path) is `NOT_FOUND`: waiting
- * does not help. `DRAINING` (every such subnet is draining) is `POOL_EXHAUSTED`: new subnets may
- * come. (A purpose no subnet has at all is the state machine's `INVALID_ARGUMENT`.)
+ * The daemon's error code for a state-machine error code: its kind in `PoolError.kinds` (one
+ * table: `NO_SUBNET` — a purpose that exists but has no subnet of that family or mode on the
+ * node's path — is `NOT_FOUND`, waiting does not help; `DRAINING` — every such subnet is
+ * draining — is `POOL_EXHAUSTED`, new subnets may come), or the code itself when it is one of
+ * the daemon's; anything else is `INTERNAL`. (A purpose no subnet has at all is the state
+ * machine's `INVALID_ARGUMENT`.)
  */
 export function toIpamdCode(code: string): IpamdErrorCode {
-  if (KNOWN_CODES.has(code)) return code as IpamdErrorCode;
-  if (code === "NO_SUBNET") return "NOT_FOUND";
-  if (code === "DRAINING") return "POOL_EXHAUSTED";
-  return "INTERNAL";
+  const kind: string = PoolError.kinds[code as PoolErrorCode] ?? code;
+  return kind in IpamdError.kinds ? (kind as IpamdErrorCode) : "INTERNAL";
 }
 
 /**
@@ -43,8 +33,7 @@ export function refusal(
  */
 export function toClusterError(cause: unknown, what: string): IpamdError {
   if (cause instanceof IpamdError) return cause;
-  const raw = (cause as { code?: unknown }).code;
-  const code = typeof raw === "string" ? raw : "UNAVAILABLE";
+  const code = isIpamError(cause) ? cause.code : "UNAVAILABLE";
   const details = (cause as { details?: Record<string, unknown> }).details;
   const message = `${what}: ${(cause as Error).message}`;
   if (code === "NOT_LEADER") {
@@ -60,7 +49,8 @@ export function toClusterError(cause: unknown, what: string): IpamdError {
   if (code === "OVERLOADED" || code === "PROPOSAL_DROPPED") {
     return new IpamdError("UNAVAILABLE", message, { cause, details: { raftCode: code } });
   }
-  return new IpamdError(toIpamdCode(code), message, {
+  const kind = isIpamError(cause) ? cause.kind : "UNAVAILABLE";
+  return new IpamdError(kind in IpamdError.kinds ? (kind as IpamdErrorCode) : "INTERNAL", message, {
     cause,
     ...(details === undefined ? {} : { details }),
   });

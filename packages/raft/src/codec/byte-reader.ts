@@ -22,8 +22,10 @@ export class ByteReader {
 
   fail(what: string): never {
     throw new RaftError("CORRUPT", `corrupt message batch: ${what} at byte ${this.pos}`, {
-      what,
-      offset: this.pos,
+      details: {
+        what,
+        offset: this.pos,
+      },
     });
   }
 

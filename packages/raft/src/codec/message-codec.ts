@@ -57,7 +57,9 @@ function checkUint(value: number, field: string): number {
       "INVALID_ARGUMENT",
       `${field}: ${String(value)} is not a non-negative integer`,
       {
-        field,
+        details: {
+          field,
+        },
       },
     );
   }
@@ -101,7 +103,9 @@ function writeEntry(w: ByteWriter, e: Entry, field: string, withIndex: boolean):
   writeUint(w, e.term, `${field}.term`);
   const tag = ENTRY_TAG[e.type];
   if (tag === undefined) {
-    throw new RaftError("INVALID_ARGUMENT", `${field}.type: unknown entry type`, { field });
+    throw new RaftError("INVALID_ARGUMENT", `${field}.type: unknown entry type`, {
+      details: { field },
+    });
   }
   w.u8(tag);
   w.bytes(e.data);
@@ -110,7 +114,9 @@ function writeEntry(w: ByteWriter, e: Entry, field: string, withIndex: boolean):
 function writeMessage(w: ByteWriter, m: Message, field: string): void {
   const tag = TAGS[m.type];
   if (tag === undefined) {
-    throw new RaftError("INVALID_ARGUMENT", `${field}.type: unknown message type`, { field });
+    throw new RaftError("INVALID_ARGUMENT", `${field}.type: unknown message type`, {
+      details: { field },
+    });
   }
   w.u8(tag);
   w.string(m.from);
@@ -128,7 +134,7 @@ function writeMessage(w: ByteWriter, m: Message, field: string): void {
           throw new RaftError(
             "INVALID_ARGUMENT",
             `${field}.entries[${i}].index: ${e.index} is not prevIndex + ${1 + i}`,
-            { field: `${field}.entries[${i}].index` },
+            { details: { field: `${field}.entries[${i}].index` } },
           );
         }
         writeEntry(w, e, `${field}.entries[${i}]`, false);
@@ -334,8 +340,10 @@ function readHeader(r: ByteReader): void {
 export function decodeMessages(bytes: Uint8Array): Message[] {
   if (!(bytes instanceof Uint8Array)) {
     throw new RaftError("CORRUPT", "corrupt message batch: input is not a Uint8Array", {
-      what: "input",
-      offset: 0,
+      details: {
+        what: "input",
+        offset: 0,
+      },
     });
   }
   const r = new ByteReader(bytes);

@@ -30,7 +30,7 @@ export function decodeConfChangeEntry(data: Uint8Array): ConfChangeRecord {
     }
     return parsed;
   } catch (cause) {
-    throw new RaftError("CORRUPT", "config entry: malformed data", undefined, { cause });
+    throw new RaftError("CORRUPT", "config entry: malformed data", { cause });
   }
 }
 
@@ -65,7 +65,9 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
     case "add-learner":
       if (isMember(conf, node)) {
         throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is already a member`, {
-          node,
+          details: {
+            node,
+          },
         });
       }
       if (change.type === "add-voter") voters = sorted([...voters, node]);
@@ -73,18 +75,24 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
       break;
     case "promote":
       if (!conf.learners.includes(node)) {
-        throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is not a learner`, { node });
+        throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is not a learner`, {
+          details: { node },
+        });
       }
       learners = learners.filter((id) => id !== node);
       voters = sorted([...voters, node]);
       break;
     case "remove":
       if (!isMember(conf, node)) {
-        throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is not a member`, { node });
+        throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is not a member`, {
+          details: { node },
+        });
       }
       if (conf.voters.length === 1 && conf.voters[0] === node) {
         throw new RaftError("INVALID_ARGUMENT", `change.node: ${node} is the last voter`, {
-          node,
+          details: {
+            node,
+          },
         });
       }
       voters = voters.filter((id) => id !== node);

@@ -1,3 +1,5 @@
+import { type ErrorKind, IpamError, type IpamErrorOptions } from "@ipam/errors";
+
 /** Stable error codes of @ipam/raft (mapped to gRPC status / CNI codes only at those edges). */
 export type RaftErrorCode =
   | "INVALID_ARGUMENT"
@@ -18,19 +20,25 @@ export type RaftErrorCode =
   | "CORRUPT";
 
 /** The single error class of @ipam/raft. */
-export class RaftError extends Error {
-  readonly code: RaftErrorCode;
-  readonly details?: Readonly<Record<string, unknown>>;
+export class RaftError extends IpamError<RaftErrorCode> {
+  static override readonly errorName = "RaftError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<RaftErrorCode, ErrorKind>> = {
+    INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    NOT_FOUND: "NOT_FOUND",
+    CONFLICT: "CONFLICT",
+    NOT_LEADER: "NOT_LEADER",
+    TIMEOUT: "TIMEOUT",
+    UNAVAILABLE: "UNAVAILABLE",
+    SHUTTING_DOWN: "SHUTTING_DOWN",
+    INTERNAL: "INTERNAL",
+    PROPOSAL_DROPPED: "UNAVAILABLE",
+    OVERLOADED: "UNAVAILABLE",
+    COMPACTED: "NOT_FOUND",
+    CORRUPT: "DATA_LOSS",
+  };
 
-  constructor(
-    code: RaftErrorCode,
-    message: string,
-    details?: Readonly<Record<string, unknown>>,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = "RaftError";
-    this.code = code;
-    if (details !== undefined) this.details = details;
+  constructor(code: RaftErrorCode, message: string, options?: IpamErrorOptions) {
+    super(code, message, options);
   }
 }

@@ -104,8 +104,10 @@ export class RaftLog {
     if (conflict !== 0) {
       if (conflict <= this.committed) {
         throw new RaftError("CORRUPT", `entry ${conflict} conflicts with the committed log`, {
-          conflict,
-          committed: this.committed,
+          details: {
+            conflict,
+            committed: this.committed,
+          },
         });
       }
       this.append(entries.slice(conflict - (prevIndex + 1)));

@@ -450,13 +450,17 @@ export class Raft {
     if (this.role !== "leader") {
       const address = this.leader === null ? undefined : this.conf.addresses?.[this.leader];
       throw new RaftError("NOT_LEADER", "not the leader", {
-        leader: this.leader,
-        ...(address === undefined ? {} : { address }),
+        details: {
+          leader: this.leader,
+          ...(address === undefined ? {} : { address }),
+        },
       });
     }
     if (this.leadTransferee !== null) {
       throw new RaftError("PROPOSAL_DROPPED", "leadership transfer in progress", {
-        transferee: this.leadTransferee,
+        details: {
+          transferee: this.leadTransferee,
+        },
       });
     }
     if (!this.progress.has(this.id)) {
@@ -476,7 +480,9 @@ export class Raft {
     }
     if (this.lastConfIndex() > this.log.committed) {
       throw new RaftError("CONFLICT", "a previous membership change is not yet committed", {
-        pendingIndex: this.lastConfIndex(),
+        details: {
+          pendingIndex: this.lastConfIndex(),
+        },
       });
     }
     const conf = applyConfChange(this.conf, change);
@@ -493,9 +499,11 @@ export class Raft {
         this.log.committed - match > PROMOTE_MAX_LAG
       ) {
         throw new RaftError("CONFLICT", `change.node: learner ${change.node} has not caught up`, {
-          node: change.node,
-          match,
-          commit: this.log.committed,
+          details: {
+            node: change.node,
+            match,
+            commit: this.log.committed,
+          },
         });
       }
     }
@@ -676,12 +684,14 @@ export class Raft {
   transferLeadership(to: NodeId): void {
     if (this.role !== "leader") {
       throw new RaftError("NOT_LEADER", "only the leader can transfer leadership", {
-        leader: this.leader,
+        details: {
+          leader: this.leader,
+        },
       });
     }
     if (to === this.id) return;
     if (!this.conf.voters.includes(to)) {
-      throw new RaftError("INVALID_ARGUMENT", `to: ${to} is not a voter`, { to });
+      throw new RaftError("INVALID_ARGUMENT", `to: ${to} is not a voter`, { details: { to } });
     }
     if (this.leadTransferee === to) return;
     this.leadTransferee = to;
@@ -700,7 +710,9 @@ export class Raft {
       return;
     }
     if (this.leader === null) {
-      throw new RaftError("NOT_LEADER", "no known leader to serve a read", { leader: null });
+      throw new RaftError("NOT_LEADER", "no known leader to serve a read", {
+        details: { leader: null },
+      });
     }
     this.send({ type: "read-index", from: this.id, to: this.leader, term: this.term, context });
   }

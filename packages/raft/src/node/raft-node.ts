@@ -65,7 +65,9 @@ function positive(value: number | undefined, fallback: number, field: string, mi
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v < min) {
     throw new RaftError("INVALID_ARGUMENT", `options.${field}: must be a number ≥ ${min}`, {
-      field: `options.${field}`,
+      details: {
+        field: `options.${field}`,
+      },
     });
   }
   return v;
@@ -79,7 +81,7 @@ function requireMethods(value: unknown, field: string, methods: readonly string[
     throw new RaftError(
       "INVALID_ARGUMENT",
       `options.${field}: expected an object with method ${missing}()`,
-      { field: `options.${field}` },
+      { details: { field: `options.${field}` } },
     );
   }
 }
@@ -469,7 +471,7 @@ export class RaftNode<Result = unknown> {
           else
             this.settleErr(
               p,
-              new RaftError("INTERNAL", "the state machine failed to apply the entry", undefined, {
+              new RaftError("INTERNAL", "the state machine failed to apply the entry", {
                 cause: error,
               }),
             );
@@ -482,7 +484,9 @@ export class RaftNode<Result = unknown> {
         this.settleErr(
           p,
           new RaftError("PROPOSAL_DROPPED", "the proposal was overwritten by a new leader", {
-            index: e.index,
+            details: {
+              index: e.index,
+            },
           }),
         );
       }
@@ -503,7 +507,7 @@ export class RaftNode<Result = unknown> {
         new RaftError(
           "UNAVAILABLE",
           "outcome unknown: the entry was covered by a snapshot from the leader",
-          { index: i },
+          { details: { index: i } },
         ),
       );
     }
@@ -576,8 +580,10 @@ export class RaftNode<Result = unknown> {
       this.settleErr(
         p,
         new RaftError("TIMEOUT", `proposal at index ${index} was not applied in time`, {
-          index,
-          timeoutMs: this.proposalTimeoutMs,
+          details: {
+            index,
+            timeoutMs: this.proposalTimeoutMs,
+          },
         }),
       );
     }
@@ -588,7 +594,9 @@ export class RaftNode<Result = unknown> {
       }
       this.reads.delete(id);
       const err = new RaftError("TIMEOUT", "linearizable read was not confirmed in time", {
-        timeoutMs: this.readTimeoutMs,
+        details: {
+          timeoutMs: this.readTimeoutMs,
+        },
       });
       for (const w of read.waiters) w.reject(err);
     }
@@ -610,13 +618,13 @@ export class RaftNode<Result = unknown> {
 
   private fail(err: unknown): void {
     const error =
-      err instanceof Error ? err : new RaftError("INTERNAL", "non-error thrown", { err });
+      err instanceof Error
+        ? err
+        : new RaftError("INTERNAL", "non-error thrown", { details: { err } });
     this.log.error({ id: this.id, err: error }, "raft node failed: storage or state machine error");
     this.shutdown(
       "failed",
-      new RaftError("UNAVAILABLE", "the raft node failed and must be restarted", undefined, {
-        cause: error,
-      }),
+      new RaftError("UNAVAILABLE", "the raft node failed and must be restarted", { cause: error }),
     );
     void this.transport.close().catch((closeErr: unknown) => {
       this.log.warn({ id: this.id, err: closeErr }, "transport close failed");
@@ -653,13 +661,15 @@ export class RaftNode<Result = unknown> {
       return new RaftError(
         "NOT_LEADER",
         leaderId === null ? "not the leader; no leader is known" : `not the leader; ${leaderId} is`,
-        leaderAddress === undefined ? { leaderId } : { leaderId, leaderAddress },
-        { cause: err },
+        {
+          details: leaderAddress === undefined ? { leaderId } : { leaderId, leaderAddress },
+          cause: err,
+        },
       );
     }
     return err instanceof RaftError
       ? err
-      : new RaftError("INTERNAL", "unexpected error", undefined, { cause: err });
+      : new RaftError("INTERNAL", "unexpected error", { cause: err });
   }
 
   // ---- public API ------------------------------------------------------------------------
@@ -677,7 +687,9 @@ export class RaftNode<Result = unknown> {
   propose(data: Uint8Array): Promise<Result> {
     return this.submit(() => {
       if (!(data instanceof Uint8Array)) {
-        throw new RaftError("INVALID_ARGUMENT", "data: expected a Uint8Array", { field: "data" });
+        throw new RaftError("INVALID_ARGUMENT", "data: expected a Uint8Array", {
+          details: { field: "data" },
+        });
       }
       return this.raw.propose(data);
     }) as Promise<Result>;
@@ -690,8 +702,10 @@ export class RaftNode<Result = unknown> {
       this.safeHook(() => this.hooks.onProposal?.("OVERLOADED", 0));
       return Promise.reject(
         new RaftError("OVERLOADED", "too many pending proposals; retry later", {
-          pending: this.pending.size,
-          max: this.maxPending,
+          details: {
+            pending: this.pending.size,
+            max: this.maxPending,
+          },
         }),
       );
     }
@@ -711,7 +725,9 @@ export class RaftNode<Result = unknown> {
         this.settleErr(
           previous,
           new RaftError("PROPOSAL_DROPPED", "the proposal was overwritten by a new leader", {
-            index: ticket.index,
+            details: {
+              index: ticket.index,
+            },
           }),
         );
       }
@@ -745,7 +761,9 @@ export class RaftNode<Result = unknown> {
     }
     if (this.leader === null) {
       return Promise.reject(
-        new RaftError("NOT_LEADER", "no leader is known to serve a read", { leaderId: null }),
+        new RaftError("NOT_LEADER", "no leader is known to serve a read", {
+          details: { leaderId: null },
+        }),
       );
     }
     return new Promise<T>((resolve, reject) => {
@@ -852,9 +870,11 @@ export class RaftNode<Result = unknown> {
     if (st.role === "leader" && pr !== undefined && st.commit - pr.match > this.maxPromoteLag) {
       return Promise.reject(
         new RaftError("CONFLICT", `${node} has not caught up with the log yet`, {
-          node,
-          match: pr.match,
-          commit: st.commit,
+          details: {
+            node,
+            match: pr.match,
+            commit: st.commit,
+          },
         }),
       );
     }
@@ -881,7 +901,9 @@ export class RaftNode<Result = unknown> {
     const st = this.raw.status();
     if (st.role !== "leader") {
       return Promise.reject(
-        this.notLeader(new RaftError("NOT_LEADER", "not the leader", { leader: st.leader })),
+        this.notLeader(
+          new RaftError("NOT_LEADER", "not the leader", { details: { leader: st.leader } }),
+        ),
       );
     }
     let target = to;

@@ -46,7 +46,7 @@ export class MemoryStorage implements Storage {
         throw new RaftError(
           "CORRUPT",
           `entries[${i}].index: ${e.index} where ${image.firstIndex + i} was expected`,
-          { field: `entries[${i}].index` },
+          { details: { field: `entries[${i}].index` } },
         );
       }
     });
@@ -78,14 +78,18 @@ export class MemoryStorage implements Storage {
   entries(lo: number, hi: number, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
     if (lo < this.offset) {
       throw new RaftError("COMPACTED", `entries before ${this.offset} are compacted`, {
-        lo,
-        firstIndex: this.offset,
+        details: {
+          lo,
+          firstIndex: this.offset,
+        },
       });
     }
     if (hi > this.lastIndex() + 1) {
       throw new RaftError("UNAVAILABLE", `entries beyond ${this.lastIndex()} do not exist`, {
-        hi,
-        lastIndex: this.lastIndex(),
+        details: {
+          hi,
+          lastIndex: this.lastIndex(),
+        },
       });
     }
     const out: Entry[] = [];
@@ -111,7 +115,7 @@ export class MemoryStorage implements Storage {
         throw new RaftError(
           "INVALID_ARGUMENT",
           `entries[${i}].index: ${entries[i]!.index} does not follow ${first.index + i - 1}`,
-          { field: `entries[${i}].index` },
+          { details: { field: `entries[${i}].index` } },
         );
       }
     }
@@ -119,7 +123,7 @@ export class MemoryStorage implements Storage {
       throw new RaftError(
         "INVALID_ARGUMENT",
         `entries[0].index: ${first.index} leaves a gap after ${this.lastIndex()}`,
-        { field: "entries[0].index", lastIndex: this.lastIndex() },
+        { details: { field: "entries[0].index", lastIndex: this.lastIndex() } },
       );
     }
     // Entries at or before the compaction point are covered by the snapshot: skip them.
@@ -151,7 +155,7 @@ export class MemoryStorage implements Storage {
       throw new RaftError(
         "INVALID_ARGUMENT",
         `index: compact(${index}) is beyond the snapshot at ${snapIndex}`,
-        { field: "index", snapshotIndex: snapIndex },
+        { details: { field: "index", snapshotIndex: snapIndex } },
       );
     }
     if (index < this.offset) return;

@@ -39,9 +39,7 @@ function decodeConf(bytes: Uint8Array): ConfState {
     if (!Array.isArray(conf.voters) || !Array.isArray(conf.learners)) throw new TypeError("shape");
     return conf;
   } catch (cause) {
-    throw new RaftError("CORRUPT", "stored snapshot: membership is malformed", undefined, {
-      cause,
-    });
+    throw new RaftError("CORRUPT", "stored snapshot: membership is malformed", { cause });
   }
 }
 
@@ -49,7 +47,9 @@ function toEntry(e: StoredRaftEntry): Entry {
   const type = TYPE_NAME[e.type];
   if (type === undefined) {
     throw new RaftError("CORRUPT", `stored entry ${e.index}: unknown type ${e.type}`, {
-      index: e.index,
+      details: {
+        index: e.index,
+      },
     });
   }
   return { index: e.index, term: e.term, type, data: e.data };
@@ -66,14 +66,10 @@ function wrap(what: string, err: unknown): RaftError {
         ? "CORRUPT"
         : "UNAVAILABLE";
   const message = err instanceof Error ? err.message : String(err);
-  return new RaftError(
-    code,
-    `sqlite storage: ${what} failed: ${message}`,
-    { storeCode },
-    {
-      cause: err,
-    },
-  );
+  return new RaftError(code, `sqlite storage: ${what} failed: ${message}`, {
+    details: { storeCode },
+    cause: err,
+  });
 }
 
 /**
@@ -196,7 +192,7 @@ export class SqliteStorage implements Storage {
       throw new RaftError(
         "INVALID_ARGUMENT",
         `index: compact(${index}) is beyond the snapshot at ${snapIndex}`,
-        { field: "index", snapshotIndex: snapIndex },
+        { details: { field: "index", snapshotIndex: snapIndex } },
       );
     }
     if (index < this.cache.firstIndex()) return;
@@ -224,7 +220,7 @@ export function createSqliteStorage(
     throw new RaftError(
       "INVALID_ARGUMENT",
       `options.commitDurability: expected "lazy" or "sync", got ${String(mode)}`,
-      { field: "options.commitDurability" },
+      { details: { field: "options.commitDurability" } },
     );
   }
   let cache: MemoryStorage;

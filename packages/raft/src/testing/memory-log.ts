@@ -43,10 +43,14 @@ export class MemoryLog implements Storage {
 
   entries(lo: number, hi: number, maxBytes = Number.POSITIVE_INFINITY): Entry[] {
     if (lo < this.offset) {
-      throw new RaftError("COMPACTED", `entries before ${this.offset} are compacted`, { lo });
+      throw new RaftError("COMPACTED", `entries before ${this.offset} are compacted`, {
+        details: { lo },
+      });
     }
     if (hi > this.lastIndex() + 1) {
-      throw new RaftError("UNAVAILABLE", `entries beyond ${this.lastIndex()} do not exist`, { hi });
+      throw new RaftError("UNAVAILABLE", `entries beyond ${this.lastIndex()} do not exist`, {
+        details: { hi },
+      });
     }
     const out: Entry[] = [];
     let bytes = 0;
@@ -70,7 +74,9 @@ export class MemoryLog implements Storage {
     if (first === undefined) return;
     if (first.index > this.lastIndex() + 1) {
       throw new RaftError("INVALID_ARGUMENT", `append at ${first.index} leaves a gap`, {
-        lastIndex: this.lastIndex(),
+        details: {
+          lastIndex: this.lastIndex(),
+        },
       });
     }
     if (first.index < this.offset) list = list.slice(this.offset - first.index);

@@ -87,7 +87,9 @@ export class MemoryNetwork {
   /** Drop each batch with probability `rate` (0 ≤ rate ≤ 1). */
   setDropRate(rate: number): void {
     if (!(rate >= 0 && rate <= 1)) {
-      throw new RaftError("INVALID_ARGUMENT", `rate: ${rate} is not in [0, 1]`, { field: "rate" });
+      throw new RaftError("INVALID_ARGUMENT", `rate: ${rate} is not in [0, 1]`, {
+        details: { field: "rate" },
+      });
     }
     this.dropRate = rate;
   }
