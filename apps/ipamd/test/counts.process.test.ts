@@ -187,7 +187,13 @@ describe("exact counts: one server, two agents", () => {
     const entry = await waitFor("both agents' reports of every block", async () => {
       const r = await l1.getStats({ level: StatsLevel.TOR, id: "tor-c1", family: Family.IPV4 });
       const e = r.entries[0];
-      return e?.counts?.heldUnreportedBlocks === 0n && e.counts.held === "6" ? e : undefined;
+      // Both agents' reports made after every allocation and release (an earlier report of
+      // agent a can already add up to 6 held, before its releases, with nothing cooling).
+      return e?.counts?.heldUnreportedBlocks === 0n &&
+        e.counts.held === "6" &&
+        e.counts.coolingDown === "2"
+        ? e
+        : undefined;
     });
     expect(entry.family).toBe(Family.IPV4);
     // Agent a holds 3 and cools 2, agent b holds 3.
