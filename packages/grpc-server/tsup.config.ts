@@ -5,7 +5,8 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    entry: ["src/index.ts", "src/testing/index.ts"],
+    // `raft` is its own entry: only it imports @ipam/raft (an optional peer dependency).
+    entry: ["src/index.ts", "src/raft.ts", "src/testing/index.ts"],
     format: ["esm"],
     target: "node20",
     platform: "node",
@@ -13,17 +14,14 @@ export default defineConfig([
     sourcemap: true,
   },
   {
-    // The lean entry is one self-contained file: loading ~100 small ESM modules of
-    // @bufbuild/protobuf costs more process-start time than parsing one bundled file.
+    // Deprecated `@ipam/grpc-server/lean`: a re-export of @ipam/grpc-client (kept external, so
+    // one copy of the lean client is loaded), ES module and CommonJS as before.
     entry: ["src/lean.ts"],
-    // CommonJS too: a short-lived process (the CNI plugin) starts faster without the ESM loader.
     format: ["esm", "cjs"],
     target: "node20",
     platform: "node",
     dts: true,
     sourcemap: true,
     splitting: false,
-    treeshake: true,
-    noExternal: ["@bufbuild/protobuf", "@ipam/errors"],
   },
 ]);

@@ -49,7 +49,7 @@ describe("generated code (src/gen)", () => {
     for (const file of freshFiles) {
       const want = readFileSync(join(fresh, file), "utf8");
       const have = readFileSync(join(committed, file), "utf8");
-      expect(have === want, `${file} is stale: run \`pnpm --filter @ipam/grpc-server gen\``).toBe(
+      expect(have === want, `${file} is stale: run \`pnpm --filter @ipam/grpc-client gen\``).toBe(
         true,
       );
     }

@@ -171,8 +171,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 async function processStart(dir: string): Promise<void> {
-  if (!existsSync(join(packageRoot, "dist", "lean.cjs"))) {
-    throw new Error("dist/lean.cjs is missing: run `pnpm --filter @ipam/grpc-server build` first");
+  if (!existsSync(join(packageRoot, "..", "grpc-client", "dist", "index.cjs"))) {
+    throw new Error(
+      "@ipam/grpc-client's dist/index.cjs is missing: run `pnpm --filter @ipam/grpc-server... build` first",
+    );
   }
   const socket = join(dir, "start.sock");
   // The server runs in its own process, as ipamd does for the plugin: inside this one, its

@@ -4,9 +4,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
+import { Cluster, Ipam } from "@ipam/grpc-client/messages";
 import type { MessageLimits } from "../src/field-rules.js";
-import { Cluster } from "../src/gen/ipam/v1/cluster_pb.js";
-import { Ipam } from "../src/gen/ipam/v1/ipam_pb.js";
 import { CLUSTER_REQUEST_LIMITS, IPAM_REQUEST_LIMITS } from "../src/request-limits.js";
 
 export const BEGIN =

@@ -1,8 +1,6 @@
+import { Cluster, Ipam, Raft } from "@ipam/grpc-client/messages";
 import { describe, expect, it } from "vitest";
 import { IPAM_ACCESS_POLICY, isOpenMethod } from "./access-policy.js";
-import { Raft } from "./gen/ipam/raft/v1/raft_pb.js";
-import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
-import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
 import { methodLabel } from "./service-definition.js";
 
 describe("IPAM_ACCESS_POLICY", () => {

@@ -5,6 +5,7 @@ import {
   type ServerInterceptor,
   type ServerMethodDefinition,
 } from "@grpc/grpc-js";
+import { GRPC_STATUS } from "@ipam/grpc-client";
 import { type AccessPolicy, type AccessRule, isOpenMethod } from "./access-policy.js";
 import {
   describePeer,
@@ -14,7 +15,6 @@ import {
   type PeerRole,
   peerIdentity,
 } from "./peer-identity.js";
-import { GRPC_STATUS } from "./status-codes.js";
 
 /**
  * The request header that carries the verified caller to the handler (`node/node-7`): set by

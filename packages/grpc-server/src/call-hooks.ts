@@ -1,5 +1,5 @@
+import type { GrpcStatusName } from "@ipam/grpc-client";
 import type { RefusalReason } from "./http2-guard.js";
-import type { GrpcStatusName } from "./status-codes.js";
 
 /**
  * Observation hooks a server calls; the daemon wires them to @ipam/metrics and its logger.

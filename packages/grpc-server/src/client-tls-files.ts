@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
+import { GrpcError } from "@ipam/grpc-client";
 import type { ClientTlsOptions } from "./client.js";
-import { GrpcError } from "./grpc-error.js";
 
 /**
  * The client-side TLS flags of every ipamd command that dials a server (`ipamd --role agent`,

@@ -16,12 +16,10 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import type { CallOptions, ServiceClient } from "./client-types.js";
+import type { CallOptions, ServiceClient } from "@ipam/grpc-client";
+import { decodeError, GrpcError } from "@ipam/grpc-client";
+import { Cluster, Ipam } from "@ipam/grpc-client/messages";
 import { clusterChannelOptions } from "./cluster-links.js";
-import { decodeError } from "./error-mapping.js";
-import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
-import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
-import { GrpcError } from "./grpc-error.js";
 import { methodPath } from "./service-definition.js";
 import { withoutIpServerName } from "./tls-server-name.js";
 

@@ -1,9 +1,12 @@
 import { create } from "@bufbuild/protobuf";
+import {
+  AllocateRequestSchema,
+  GarbageCollectRequestSchema,
+  RegisterNodeRequestSchema,
+} from "@ipam/grpc-client/messages";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkMessage } from "./field-rules.js";
-import { RegisterNodeRequestSchema } from "./gen/ipam/v1/cluster_pb.js";
-import { AllocateRequestSchema, GarbageCollectRequestSchema } from "./gen/ipam/v1/ipam_pb.js";
 import {
   CLUSTER_REQUEST_LIMITS,
   containerId,

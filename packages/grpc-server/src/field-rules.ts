@@ -1,5 +1,5 @@
 import type { DescEnum, DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { GrpcError } from "./grpc-error.js";
+import { GrpcError } from "@ipam/grpc-client";
 
 // The vocabulary of request limits: one rule per field, checked before a handler runs. The
 // tables that use it, one per method, are in request-limits.ts.

@@ -7,10 +7,9 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Server, ServerCredentials } from "@grpc/grpc-js";
+import { GRPC_STATUS, GrpcError } from "@ipam/grpc-client";
 import { safeHook } from "./call-hooks.js";
-import { GrpcError } from "./grpc-error.js";
 import type { ServerLimits } from "./server-limits.js";
-import { GRPC_STATUS } from "./status-codes.js";
 
 /**
  * Why the guard refused or cut something short (the `reason` label of the daemon's

@@ -10,6 +10,16 @@ import {
   type sendUnaryData,
   status,
 } from "@grpc/grpc-js";
+import { GrpcError } from "@ipam/grpc-client";
+import {
+  Raft,
+  type RaftBatch,
+  RaftBatchSchema,
+  type SnapshotAck,
+  SnapshotAckSchema,
+  type SnapshotChunk,
+  SnapshotChunkSchema,
+} from "@ipam/grpc-client/messages";
 import {
   decodeMessages,
   encodeMessages,
@@ -19,16 +29,6 @@ import {
 } from "@ipam/raft";
 import { type ClientTlsOptions, channelCredentials } from "./client.js";
 import { clusterChannelOptions, clusterReconnect, DEFAULT_ELECTION_MS } from "./cluster-links.js";
-import {
-  Raft,
-  type RaftBatch,
-  RaftBatchSchema,
-  type SnapshotAck,
-  SnapshotAckSchema,
-  type SnapshotChunk,
-  SnapshotChunkSchema,
-} from "./gen/ipam/raft/v1/raft_pb.js";
-import { GrpcError } from "./grpc-error.js";
 import { grpcServiceDefinition } from "./service-definition.js";
 import type { ServiceBinding } from "./unary-service.js";
 

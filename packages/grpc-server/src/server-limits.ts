@@ -1,5 +1,5 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
-import { GrpcError } from "./grpc-error.js";
+import { GrpcError } from "@ipam/grpc-client";
 
 /**
  * What one server allows any peer, on every listener (unix socket and TCP, with or without TLS).

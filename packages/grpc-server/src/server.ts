@@ -1,8 +1,8 @@
 import { readFile, unlink } from "node:fs/promises";
 import { type ChannelOptions, Server, ServerCredentials } from "@grpc/grpc-js";
+import { GrpcError } from "@ipam/grpc-client";
 import { type AuthorizationOptions, authorizationInterceptor } from "./call-authorization.js";
 import type { ServerHooks } from "./call-hooks.js";
-import { GrpcError } from "./grpc-error.js";
 import { guardGrpcServer, type MethodKinds } from "./http2-guard.js";
 import { fileDescriptorSet } from "./reflection-descriptors.js";
 import { grpcServerOptions, resolveServerLimits, type ServerLimits } from "./server-limits.js";

@@ -1,6 +1,5 @@
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Cluster } from "./gen/ipam/v1/cluster_pb.js";
-import { Ipam } from "./gen/ipam/v1/ipam_pb.js";
+import { Cluster, Ipam } from "@ipam/grpc-client/messages";
 import { CLUSTER_REQUEST_LIMITS, IPAM_REQUEST_LIMITS } from "./request-limits.js";
 import { createUnaryService, type ServiceBinding, type UnaryHandlers } from "./unary-service.js";
 

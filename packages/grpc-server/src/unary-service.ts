@@ -15,13 +15,11 @@ import {
   type ServerUnaryCall,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { encodeError, GRPC_STATUS, GrpcError, grpcStatusName } from "@ipam/grpc-client";
+import { ErrorInfoSchema, StatusSchema } from "@ipam/grpc-client/messages";
 import { type ServerHooks, safeHook } from "./call-hooks.js";
-import { encodeError } from "./error-mapping.js";
 import { checkMessage, type MessageLimits } from "./field-rules.js";
-import { ErrorInfoSchema, StatusSchema } from "./gen/google/rpc/status_pb.js";
-import { GrpcError } from "./grpc-error.js";
 import { methodLabel } from "./service-definition.js";
-import { GRPC_STATUS, grpcStatusName } from "./status-codes.js";
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {

@@ -1,7 +1,7 @@
 import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname } from "node:path";
-import { GrpcError } from "./grpc-error.js";
+import { GrpcError } from "@ipam/grpc-client";
 
 function errnoCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

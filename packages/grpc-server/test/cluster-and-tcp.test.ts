@@ -1,6 +1,6 @@
 import { join } from "node:path";
+import { GrpcError } from "@ipam/grpc-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GrpcError } from "../src/grpc-error.js";
 import {
   type ClusterHandlers,
   createClusterClient,

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
+import { ErrorInfoSchema, StatusSchema } from "@ipam/grpc-client/messages";
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorInfoSchema, StatusSchema } from "../src/gen/google/rpc/status_pb.js";
 import {
   createIpamClient,
   createIpamService,

@@ -4,8 +4,8 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import { join } from "node:path";
+import { decodeGrpcMessage, GrpcError, grpcTimeout } from "@ipam/grpc-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { GrpcError } from "../src/grpc-error.js";
 import {
   createIpamServer,
   createLeanIpamClient,
@@ -13,7 +13,6 @@ import {
   type GrpcServer,
   type LeanIpamClient,
 } from "../src/index.js";
-import { decodeGrpcMessage, grpcTimeout } from "../src/lean-client.js";
 import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
 import { tempFolder, waitFor } from "./support/temp.js";
 

@@ -1,13 +1,7 @@
 import type { Message, SnapshotMessage } from "@ipam/raft";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type GrpcError,
-  GrpcRaftTransport,
-  type GrpcServer,
-  type PeerRefusal,
-  raftMessageCodec,
-  startGrpcServer,
-} from "../src/index.js";
+import { type GrpcError, type GrpcServer, startGrpcServer } from "../src/index.js";
+import { GrpcRaftTransport, type PeerRefusal, raftMessageCodec } from "../src/raft.js";
 import { waitFor } from "./support/temp.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -3,6 +3,7 @@
 // deprecation warning when the process asks to hear about pending deprecations.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
@@ -31,8 +32,8 @@ async function serveInMemoryIpam(): Promise<string> {
 
 const run = promisify(execFile);
 
-describe("one Allocate from a short-lived process (dist/lean.cjs)", () => {
-  const lean = join(packageRoot, "dist", "lean.cjs");
+describe("one Allocate from a short-lived process (@ipam/grpc-client's dist/index.cjs)", () => {
+  const lean = createRequire(join(packageRoot, "package.json")).resolve("@ipam/grpc-client");
 
   /** Runs one Allocate in a fresh `node` with `flags`; what it loaded and wrote. */
   async function allocateInChild(flags: string[]): Promise<{

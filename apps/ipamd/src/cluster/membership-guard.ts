@@ -1,4 +1,4 @@
-import type { NotMemberRefusal, PeerRefusal } from "@ipam/grpc-server";
+import type { NotMemberRefusal, PeerRefusal } from "@ipam/grpc-server/raft";
 import type { ConfState, Message, MessageType, RaftNodeStatus } from "@ipam/raft";
 
 /**

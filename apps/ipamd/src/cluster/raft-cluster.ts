@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { type ClientTlsOptions, GrpcRaftTransport, type ServiceBinding } from "@ipam/grpc-server";
+import type { ClientTlsOptions, ServiceBinding } from "@ipam/grpc-server";
+import { GrpcRaftTransport } from "@ipam/grpc-server/raft";
 import type { Message, RaftNode, RaftNodeHooks, RaftNodeStatus, Transport } from "@ipam/raft";
 import { createSqliteStorage } from "@ipam/raft/sqlite";
 import type { Store } from "@ipam/store";

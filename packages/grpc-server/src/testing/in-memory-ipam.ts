@@ -1,4 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { GrpcError } from "@ipam/grpc-client";
 import {
   type AllocatedAddress,
   AllocatedAddressSchema,
@@ -7,8 +8,7 @@ import {
   Family,
   FamilySelection,
   ReadyState,
-} from "../gen/ipam/v1/ipam_pb.js";
-import { GrpcError } from "../grpc-error.js";
+} from "@ipam/grpc-client/messages";
 import type { IpamHandlers } from "../services.js";
 
 /** Options of {@link createInMemoryIpam}. */

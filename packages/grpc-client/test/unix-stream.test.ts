@@ -1,13 +1,12 @@
 // The lean client's unix socket on libuv's pipe handle: bytes in order under back-pressure and
-// end of stream (the short-lived process that uses it: unix-stream.process.test.ts).
+// end of stream (the short-lived process that uses it: @ipam/grpc-server's
+// test/unix-stream.process.test.ts, which needs a server).
 
 import { createHash } from "node:crypto";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectUnixStream, usesLibuvPipe } from "../src/h2/unix-stream.js";
-import { createIpamServer, createLeanIpamClient, type UnixTransport } from "../src/index.js";
-import { createInMemoryIpam } from "../src/testing/in-memory-ipam.js";
 import { tempFolder } from "./support/temp.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -111,32 +110,5 @@ describe("connectUnixStream on the libuv pipe handle", () => {
     );
     expect(error.message).toBe(`connect ENOENT ${path}`);
     expect(error).toMatchObject({ code: "ENOENT", syscall: "connect" });
-  });
-});
-
-/** The in-memory node API on a fresh unix socket, stopped at cleanup; the socket's path. */
-async function serveInMemoryIpam(): Promise<string> {
-  const socket = socketPath();
-  const server = await createIpamServer({
-    unixSocket: { path: socket },
-    handlers: createInMemoryIpam().handlers,
-  });
-  cleanups.push(() => server.shutdown(100));
-  return socket;
-}
-
-describe("createLeanIpamClient's unixTransport option", () => {
-  it("refuses a value it does not know, naming the option", () => {
-    expect(() =>
-      createLeanIpamClient({ socketPath: "/x.sock", unixTransport: "pipe" as UnixTransport }),
-    ).toThrow(/unixTransport: must be "auto" or "net", got "pipe"/);
-  });
-
-  it("answers the same through node:net when asked", async () => {
-    const socket = await serveInMemoryIpam();
-    const client = createLeanIpamClient({ socketPath: socket, unixTransport: "net" });
-    cleanups.push(() => client.close());
-    const answer = await client.allocate({ network: "pods", containerId: "n1", ifname: "eth0" });
-    expect(answer.addresses[0]?.address).toBe("10.99.0.2");
   });
 });
