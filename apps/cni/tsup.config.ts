@@ -33,6 +33,6 @@ export default defineConfig([
     minify: true,
     splitting: false,
     treeshake: true,
-    noExternal: ["@ipam/grpc-server", "@ipam/errors"],
+    noExternal: ["@ipam/grpc-client", "@ipam/errors"],
   },
 ]);

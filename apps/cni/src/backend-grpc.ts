@@ -7,7 +7,7 @@ import {
   GrpcError,
   type LeanIpamClient,
   ReadyState,
-} from "@ipam/grpc-server/lean";
+} from "@ipam/grpc-client";
 import type {
   AllocateInput,
   AllocateOutput,
@@ -128,7 +128,7 @@ const STATES: Readonly<Record<number, BackendState>> = {
 
 /**
  * The default {@link IpamBackend}: ipamd's `ipam.v1.Ipam` service over its unix socket through
- * the lean client of @ipam/grpc-server (its own HTTP/2 on libuv's pipe handle, no @grpc/grpc-js,
+ * the lean client of @ipam/grpc-client (its own HTTP/2 on libuv's pipe handle, no @grpc/grpc-js,
  * no node:net). One attempt per call with the configured deadline; failures become CniErrors via {@link fromGrpcError}. No
  * connection is made before the first call.
  */
