@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installConsumerProject } from "../src/consumer-project.js";
+import { dependencyClosure } from "../src/dependency-closure.js";
 import { type Entrypoint, listBins, listEntrypoints } from "../src/entrypoints.js";
 import { type LintReport, runAttw, runPublint } from "../src/lint-tarball.js";
 import { readLockfilePins } from "../src/lockfile-pins.js";
@@ -236,4 +237,28 @@ it("compiles the declarations of every third-party dependency the packages pull 
   for (const setup of ["nodenext", "bundler"] as const) {
     expect(diagnostics[setup].filter((d) => !ours(d.file)).map((d) => d.text)).toEqual([]);
   }
+});
+
+/**
+ * Packages that a consumer's install of each package must never bring along: the CNI plugin and
+ * its lean client run on every node for every pod, and neither needs @grpc/grpc-js nor Raft.
+ */
+const mustNotInstall: Readonly<Record<string, readonly string[]>> = {
+  "@ipam/grpc-client": ["@grpc/grpc-js", "@ipam/raft", "@ipam/grpc-server"],
+  "@ipam/cni": ["@grpc/grpc-js", "@ipam/raft", "@ipam/grpc-server"],
+  // @ipam/raft is an optional peer dependency: only `@ipam/grpc-server/raft` needs it.
+  "@ipam/grpc-server": ["@ipam/raft"],
+};
+
+describe("dependency closures, as installed from the tarballs", () => {
+  it.each(Object.entries(mustNotInstall))("%s installs none of %j", (name, forbidden) => {
+    const closure = dependencyClosure(ready().consumerDir, name);
+    expect(forbidden.filter((dependency) => closure.has(dependency))).toEqual([]);
+  });
+
+  it("(control) @ipam/grpc-server installs @grpc/grpc-js, so the checks above can fail", () => {
+    const closure = dependencyClosure(ready().consumerDir, "@ipam/grpc-server");
+    expect(closure.has("@grpc/grpc-js")).toBe(true);
+    expect(closure.has("@ipam/grpc-client")).toBe(true);
+  });
 });
