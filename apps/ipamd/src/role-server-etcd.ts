@@ -1,7 +1,6 @@
 import { createClusterService, type GrpcServer } from "@ipam/grpc-server";
-import { createIpamMetrics, type MetricsServer } from "@ipam/metrics";
+import type { MetricsServer } from "@ipam/metrics";
 import type { Logger } from "pino";
-import { Registry } from "prom-client";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
 import { EtcdCluster, type EtcdClusterOptions } from "./cluster/etcd-cluster.js";
 import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
@@ -10,12 +9,15 @@ import {
   exportClusterPool,
   listenerTls,
   onStopSignals,
+  openDaemonStore,
   startMetricsEndpoint,
-  VERSION,
   warnIfCleartext,
 } from "./daemon-kit.js";
 import { EtcdKeys } from "./etcd/etcd-keys.js";
 import { createEtcdClient } from "./etcd-config.js";
+import { exportForecast } from "./history/forecast-metric.js";
+import { HistoryArchive, pruneIntervalMs } from "./history/history-archive.js";
+import { historyHandlers } from "./history/history-handlers.js";
 import { IpamdError } from "./ipamd-error.js";
 import { startServerListener } from "./role-server.js";
 import { StartScope } from "./start-scope.js";
@@ -49,22 +51,40 @@ export function etcdClusterOf(
 /**
  * `--role server --cluster-store etcd`: an L1 server whose cluster state lives in etcd under
  * `--etcd-prefix`. Serves the Cluster API (data handlers; every server writes to etcd itself,
- * nothing is forwarded; membership RPCs answer UNIMPLEMENTED naming etcd), gRPC health and
- * metrics; ready while etcd answers. The controller (lease holder) applies `--topology`.
- * No SQLite store: the server keeps nothing on disk.
+ * nothing is forwarded; membership RPCs answer UNIMPLEMENTED naming etcd), the address history
+ * (each server keeps its own archive of what the agents ship, in `<data-dir>/ipamd.db`, exactly
+ * as a Raft server does), gRPC health and metrics; ready while etcd answers. The controller
+ * (lease holder) applies `--topology` and exports the forecast metric. The cluster state itself
+ * is only in etcd: the data dir holds nothing but the address history.
  */
 export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<number> {
   // Read before anything opens: a bad file or flag ends the start with nothing to close.
   if (config.topology !== undefined) loadTopology(config.topology);
   const tls = listenerTls(config);
   warnIfCleartext(config, log);
-  const metrics = createIpamMetrics(new Registry(), { buildInfo: { version: VERSION } });
+  const { store, metrics } = openDaemonStore(config, log);
   let onControllerChange: (isController: boolean) => void = () => {};
-  const cluster = etcdClusterOf(config, log, {
-    onControllerChange: (mine) => onControllerChange(mine),
-  });
   const scope = new StartScope(log);
+  scope.add("store", () => store.close());
+  let cluster: EtcdCluster;
+  try {
+    cluster = etcdClusterOf(config, log, {
+      onControllerChange: (mine) => onControllerChange(mine),
+    });
+  } catch (err) {
+    await scope.close();
+    throw err;
+  }
   scope.add("etcd cluster", () => cluster.stop());
+  // Every agent ships its address journal here (and to the other servers): this server answers
+  // AddressHistory and Forecast from its own copy, as a Raft server does.
+  const archive = new HistoryArchive({
+    history: store.addressHistory(),
+    retentionMs: config.historyRetentionMs,
+    logger: log,
+  });
+  archive.startPruning(pruneIntervalMs(config.historyRetentionMs));
+  scope.add("history archive", () => archive.stop());
   // A signal while waiting for etcd stops the server cleanly.
   let stoppedEarly: string | undefined;
   const earlyStop = (signal: string) => {
@@ -90,6 +110,7 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
         createClusterService({
           ...clusterDataHandlers(cluster, { log }),
           ...etcdStatusHandlers(cluster),
+          ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
         }),
       ],
       state: () => cluster.state,
@@ -111,6 +132,8 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     process.off("SIGINT", onEarlyInt);
   }
   exportClusterPool(metrics, cluster.state, { reports: cluster.reports });
+  // One exporter of the forecast series: the controller (every server holds the same history).
+  exportForecast(metrics, archive, cluster, () => cluster.isController());
   // gRPC health and /readyz: serving while etcd answers and the watch runs.
   let stoppingHealth = false;
   const updateHealth = () => {
@@ -198,7 +221,9 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     // the controller key at once).
     await tcp.shutdown(5000);
     await cluster.stop();
+    archive.stop();
     await metricsServer?.close();
+    store.close();
     log.info("stopped");
     return 0;
   }).done;

@@ -54,9 +54,39 @@ function statusView(st: GetStatusResponse) {
   };
 }
 
+/** The human `ipamctl status` of a server of ipamd's own Raft group. */
+function raftStatusText(data: ReturnType<typeof statusView>, c: Colors): string[] {
+  return [
+    `server     ${data.id} (${data.role}, ${data.store})`,
+    `cluster    ${data.clusterId}`,
+    `leader     ${data.leader === "" ? c.red("none known") : `${data.leader} ${data.leaderAddress}`}`,
+    `term       ${data.term}`,
+    `indexes    commit ${data.commitIndex}, applied ${data.appliedIndex}, snapshot ${data.snapshotIndex}`,
+    `ready      ${data.ready ? c.green("yes") : c.red(`no: ${data.notReadyReason ?? ""}`)}`,
+  ];
+}
+
+/**
+ * The human `ipamctl status` of a server of an etcd-backed cluster: the store and its health
+ * first, the controller (the server holding the controller lease) instead of a Raft leader, and
+ * the indexes as the etcd revisions they are.
+ */
+function etcdStatusText(data: ReturnType<typeof statusView>, c: Colors): string[] {
+  return [
+    `server     ${data.id} (${data.role === "leader" ? "controller" : "server"})`,
+    `store      etcd: ${data.ready ? c.green("healthy") : c.red(`not ready: ${data.notReadyReason ?? ""}`)} (etcd raft term ${data.term}, revision ${data.commitIndex})`,
+    `cluster    ${data.clusterId}`,
+    `controller ${data.leader === "" ? c.red("none known") : `${data.leader} ${data.leaderAddress}`}`,
+    `revisions  applied ${data.appliedIndex}, snapshot ${data.snapshotIndex}`,
+    "etcd's own members and leader: etcdctl member list, etcdctl endpoint status",
+  ];
+}
+
 /**
  * The cluster commands: `members`, `status`, `transfer-leader` (formerly `ipamd cluster
- * members|status|transfer-leadership`).
+ * members|status|transfer-leadership`). On an etcd-backed cluster `members` lists the ipamd
+ * servers (and says where etcd's members are), `status` names the store and its health, and
+ * `transfer-leader` is refused by the server naming etcd.
  */
 export function register(program: Command, context: CommandContext): void {
   program
@@ -65,24 +95,27 @@ export function register(program: Command, context: CommandContext): void {
     .action(async () => {
       const st = await context.cluster().getStatus({});
       const data = { leader: st.leaderId, members: memberViews(st.members) };
-      context.output().result("Members", data, (c) => membersText(data.leader, data.members, c));
+      const out = context.output();
+      if (st.clusterStore === "etcd") {
+        out.note(
+          "the cluster store is etcd: these are the live ipamd servers (no Raft membership; the one marked holds the controller lease); etcd's own members: etcdctl member list",
+        );
+      }
+      out.result("Members", data, (c) => membersText(data.leader, data.members, c));
     });
 
   program
     .command("status")
-    .description("the answering server's Raft state: role, term, indexes, readiness")
+    .description(
+      "the answering server's state: its store (raft or etcd) and health, role, term, indexes, readiness",
+    )
     .action(async () => {
       const data = statusView(await context.cluster().getStatus({}));
       context
         .output()
         .result("ServerStatus", data, (c) =>
           [
-            `server     ${data.id} (${data.role}, ${data.store})`,
-            `cluster    ${data.clusterId}`,
-            `leader     ${data.leader === "" ? c.red("none known") : `${data.leader} ${data.leaderAddress}`}`,
-            `term       ${data.term}`,
-            `indexes    commit ${data.commitIndex}, applied ${data.appliedIndex}, snapshot ${data.snapshotIndex}`,
-            `ready      ${data.ready ? c.green("yes") : c.red(`no: ${data.notReadyReason ?? ""}`)}`,
+            ...(data.store === "etcd" ? etcdStatusText(data, c) : raftStatusText(data, c)),
             ...(data.removed
               ? [c.red("removed from the cluster: empty its data dir and --join")]
               : []),

@@ -6,7 +6,15 @@ import type { EtcdCluster } from "./etcd-cluster.js";
 function membershipIsEtcds(method: string): never {
   throw new IpamdError(
     "UNIMPLEMENTED",
-    `${method}: the cluster store is etcd: membership is etcd's (etcdctl member add/remove); ipamd servers join by starting with the same --etcd-endpoints and --etcd-prefix and leave by stopping`,
+    `${method}: the cluster store is etcd, which has no ipamd Raft membership: etcd's members are etcd's (etcdctl member list, etcdctl member add/remove); an ipamd server joins by starting with the same --etcd-endpoints and --etcd-prefix and leaves by stopping`,
+  );
+}
+
+/** What TransferLeadership answers on an etcd-backed server. */
+function noLeaderToTransfer(): never {
+  throw new IpamdError(
+    "UNIMPLEMENTED",
+    "TransferLeadership: the cluster store is etcd, which has no ipamd Raft leader to hand over: the controller lease moves to another server when its holder stops (SIGTERM it); etcd's own leader moves with etcdctl move-leader (see etcdctl endpoint status)",
   );
 }
 
@@ -15,7 +23,8 @@ function membershipIsEtcds(method: string): never {
  * controller (the server holding the controller lease); GetStatus says `cluster_store: "etcd"`,
  * lists the live servers as members (role unspecified: they are not Raft members), and reports
  * etcd's raft term and revision as term and commit index, the replica's applied revision and
- * the snapshot's revision. AddVoter, AddLearner, RemoveMember and TransferLeadership answer
+ * the snapshot's revision, and `not_ready_reason` (empty while etcd answers and the watch runs,
+ * else why not: what /readyz says). AddVoter, AddLearner, RemoveMember and TransferLeadership answer
  * UNIMPLEMENTED naming etcd.
  */
 export function etcdStatusHandlers(cluster: EtcdCluster): Partial<ClusterHandlers> {
@@ -47,11 +56,14 @@ export function etcdStatusHandlers(cluster: EtcdCluster): Partial<ClusterHandler
         })),
         clusterId: st.clusterId,
         clusterStore: "etcd",
+        notReadyReason: cluster.available()
+          ? ""
+          : (cluster.unavailableReason ?? "etcd unreachable"),
       };
     },
     addVoter: () => membershipIsEtcds("AddVoter"),
     addLearner: () => membershipIsEtcds("AddLearner"),
     removeMember: () => membershipIsEtcds("RemoveMember"),
-    transferLeadership: () => membershipIsEtcds("TransferLeadership"),
+    transferLeadership: () => noLeaderToTransfer(),
   };
 }
