@@ -10,6 +10,7 @@ import {
   killAll,
   logsOf,
   spawnIpamd,
+  tempDir,
   waitFor,
 } from "./helpers/processes.js";
 
@@ -39,6 +40,8 @@ async function server(
     id,
     "--grpc-addr",
     address,
+    "--data-dir",
+    tempDir(`ipamd-etcd-start-${id}`),
     "--metrics-addr",
     "off",
     "--log-format",

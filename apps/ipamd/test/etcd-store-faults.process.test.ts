@@ -23,8 +23,10 @@ import {
 // A 3-member etcd cluster (real etcd processes on loopback), two `ipamd --role server
 // --cluster-store etcd` and two agents. While the agents allocate and release (and a writer
 // leases blocks through the Cluster API), an etcd follower, the etcd leader and an ipamd server
-// are SIGKILLed (and restarted) one after the other. The recorded history is checked: no
-// acknowledged allocation is lost, no address was held by two containers at once. The time from
+// are SIGKILLed (and restarted) one after the other. The recorded history is checked, both the
+// test's own record of acknowledged answers and the address history the agents shipped to each
+// server's archive: no acknowledged allocation is lost, no address was held by two containers at
+// once. The time from
 // each kill to the first accepted cluster write is printed (not asserted).
 
 const clients: Array<{ close(): void }> = [];
@@ -58,6 +60,8 @@ describe("etcd store under faults: etcd member, etcd leader and ipamd server SIG
       `s${i + 1}`,
       "--grpc-addr",
       addresses[i] as string,
+      "--data-dir",
+      join(root, `s${i + 1}`),
       "--metrics-addr",
       "off",
       "--log-format",
@@ -73,6 +77,10 @@ describe("etcd store under faults: etcd member, etcd leader and ipamd server SIG
     const all: IpamdProcess[] = [...servers];
     const cluster: ClusterClient = createClusterClient({ addresses, deadlineMs: 10_000 });
     clients.push(cluster);
+    const perServer = addresses.map((a) =>
+      createClusterClient({ addresses: [a], deadlineMs: 10_000 }),
+    );
+    clients.push(...perServer);
     await waitFor(
       "both servers to serve the example topology",
       async () => {
@@ -308,6 +316,34 @@ describe("etcd store under faults: etcd member, etcd leader and ipamd server SIG
       const outside = [...held.values()].filter((addr) => !inBlocks(addr));
       expect(outside).toEqual([]);
     }
+    // 3. The history the agents shipped to each server's archive (one of them SIGKILLed and
+    //    restarted meanwhile) says the same: every acknowledged allocation is recorded, and no
+    //    allocate event finds the address still held by another container.
+    const heldAddresses = [...new Set(holds.map((h) => h.address))];
+    for (const [i, address] of heldAddresses.entries()) {
+      const archive = perServer[i % perServer.length] as ClusterClient;
+      const acked = holds.filter((h) => h.address === address).length;
+      const answer = await waitFor(
+        `the archive to hold the ${acked} allocations of ${address}`,
+        async () => {
+          const h = await archive.addressHistory({ address }, { deadlineMs: 10_000 });
+          const allocs = h.events.filter((e) => e.event === "allocate").length;
+          return allocs >= acked ? h : undefined;
+        },
+        { timeoutMs: 120_000 },
+      );
+      const held = new Map<string, string>();
+      for (const e of answer.events) {
+        const key = `${e.nodeId}/${e.network}/${e.containerId}/${e.ifname}`;
+        if (e.event === "release") {
+          held.delete(key);
+          continue;
+        }
+        if (held.size > 0) doubles.push(`${address}: ${[...held.keys()].join(", ")} and ${key}`);
+        held.set(key, key);
+      }
+    }
+    expect(doubles).toEqual([]);
     process.stdout.write(
       `etcd store: ${holds.length} allocations acknowledged, ${failedAllocations} failed, ${writes.length} cluster writes\n`,
     );

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { EtcdClient } from "../src/etcd/etcd-client.js";
 import { bytes, EtcdKeys, prefixEnd } from "../src/etcd/etcd-keys.js";
 import { makeCerts } from "./helpers/certs.js";
-import { etcdctl, killAllEtcd, startEtcdCluster } from "./helpers/etcd.js";
+import { type EtcdMember, etcdctl, killAllEtcd, startEtcdCluster } from "./helpers/etcd.js";
 import {
   freePort,
   type IpamdProcess,
@@ -55,6 +55,9 @@ function server(
     id,
     "--grpc-addr",
     address,
+    // Its own data dir (the address history archive), never the shared default.
+    "--data-dir",
+    tempDir(`ipamd-etcd-${id}`),
     "--log-format",
     "json",
     ...etcdFlags,
@@ -78,6 +81,25 @@ async function serving(c: ClusterClient, procs: IpamdProcess[]): Promise<void> {
 }
 
 const newPrefix = () => `/ipamd-test/${randomBytes(4).toString("hex")}`;
+
+/** How many entries of the topology's `nodes` lists a server serves are `id` (0: none). */
+async function nodeCount(c: ClusterClient, id: string): Promise<number> {
+  const t = await c.getTopology({});
+  let count = 0;
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (typeof v === "object" && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === "nodes" && Array.isArray(x)) {
+          count += x.filter((n) => (n as { id?: unknown }).id === id).length;
+        }
+        walk(x);
+      }
+    }
+  };
+  walk(JSON.parse(t.topologyJson));
+  return count;
+}
 
 describe("etcd store: snapshots, truncation and compaction", () => {
   it("writes snapshots, deletes the log behind them, compacts, and a new server starts from the snapshot", async () => {
@@ -195,6 +217,171 @@ describe("etcd store: a command appended twice", () => {
       expect(leases.blocks.map((b) => b.cidr)).toEqual([first.block?.cidr]);
     }
   }, 300_000);
+});
+
+describe("etcd store: a proposer that retries after a timeout", () => {
+  it("gets the same block for the same request_id and registers once, however often it retried", async () => {
+    const etcd = await startEtcdCluster(1);
+    const member = etcd.members[0];
+    if (member === undefined || member.proc.pid === undefined) throw new Error("no etcd member");
+    const prefix = newPrefix();
+    const flags = [
+      "--cluster-store",
+      "etcd",
+      "--etcd-endpoints",
+      etcd.endpoints,
+      "--etcd-prefix",
+      prefix,
+    ];
+    const addresses = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+    const procs = addresses.map((a, i) => server(`r${i + 1}`, a, flags));
+    await serving(cluster(addresses), procs);
+    // One attempt per call, short deadlines: what a caller that gives up and retries sees.
+    const impatient = addresses.map((a) => {
+      const c = createClusterClient({ addresses: [a], deadlineMs: 1500, maxAttempts: 1 });
+      clients.push(c);
+      return c;
+    });
+    const [first, second] = impatient as [ClusterClient, ClusterClient];
+    await first.registerNode({ nodeId: "n-retry", torId: "tor-a1-1" }, { deadlineMs: 30_000 });
+    const lease = { nodeId: "n-retry", purpose: "default", family: Family.IPV4, requestId: "r-1" };
+
+    // etcd stalls (SIGSTOP by PID): every attempt times out at the caller, its write queued.
+    process.kill(member.proc.pid, "SIGSTOP");
+    try {
+      for (const c of [first, second, first]) {
+        await expect(c.leaseBlock(lease)).rejects.toBeInstanceOf(Error);
+        await expect(
+          c.registerNode({ nodeId: "n-late", torId: "tor-a1-1" }),
+        ).rejects.toBeInstanceOf(Error);
+      }
+    } finally {
+      process.kill(member.proc.pid, "SIGCONT");
+    }
+
+    // The retry after the timeout (through either server) answers the one block; the queued
+    // attempts applied once between them.
+    const retried = await waitFor("the retried LeaseBlock to answer", () =>
+      second.leaseBlock(lease, { deadlineMs: 10_000 }),
+    );
+    const again = await first.leaseBlock(lease, { deadlineMs: 10_000 });
+    expect(again.block?.cidr).toBe(retried.block?.cidr);
+    const each = addresses.map((a) => cluster([a]));
+    await waitFor("n-late registered by a queued attempt", async () => {
+      return (await nodeCount(each[1] as ClusterClient, "n-late")) > 0 ? true : undefined;
+    });
+    const late = await second.registerNode(
+      { nodeId: "n-late", torId: "tor-a1-1" },
+      { deadlineMs: 10_000 },
+    );
+    expect(late.created).toBe(false);
+    for (const c of each) {
+      const leases = await c.getNodeLeases({ nodeId: "n-retry" });
+      expect(leases.blocks.map((b) => b.cidr)).toEqual([retried.block?.cidr]);
+      expect(await nodeCount(c, "n-late")).toBe(1);
+    }
+  }, 300_000);
+});
+
+describe("etcd store: a lost watch while the log is truncated and compacted", () => {
+  it("the server re-lists from the latest snapshot and serves every write it missed", async () => {
+    const etcd = await startEtcdCluster(3);
+    const [e1, e2, e3] = etcd.members as [EtcdMember, EtcdMember, EtcdMember];
+    const prefix = newPrefix();
+    const keys = new EtcdKeys(prefix);
+    const common = ["--cluster-store", "etcd", "--etcd-prefix", prefix];
+    const small = ["--etcd-snapshot-entries", "50", "--etcd-log-retention", "15"];
+    const a1 = `127.0.0.1:${await freePort()}`;
+    const a2 = `127.0.0.1:${await freePort()}`;
+    const s1 = server(
+      "w1",
+      a1,
+      [...common, "--etcd-endpoints", `${e1.endpoint},${e2.endpoint}`],
+      small,
+    );
+    // w2 talks to e3 alone: killing e3 cuts w2's watch while the cluster goes on.
+    const s2 = server("w2", a2, [...common, "--etcd-endpoints", e3.endpoint], small);
+    const c1 = cluster([a1]);
+    const c2 = cluster([a2]);
+    await serving(c1, [s1, s2]);
+    await serving(c2, [s1, s2]);
+    await c1.registerNode({ nodeId: "n-lw", torId: "tor-a1-1" });
+    const before = await c1.leaseBlock({
+      nodeId: "n-lw",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "lw-before",
+    });
+    const seen = await waitFor("w2 to apply the first lease", async () => {
+      const st = await c2.getStatus({});
+      const b = await c2.listBlocks({ nodeId: "n-lw", allowStale: true });
+      return b.blocks.length === 1 ? st.appliedIndex : undefined;
+    });
+
+    await e3.kill("SIGKILL");
+    const down = await waitFor("w2 to say it lost etcd", async () => {
+      const st = await c2.getStatus({}, { deadlineMs: 5000 });
+      return st.notReadyReason !== "" ? st : undefined;
+    });
+    expect(down.notReadyReason).toContain("etcd");
+    // Meanwhile the cluster goes on: enough entries for snapshots, a new block for n-lw.
+    for (let i = 0; i < 12; i++) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, k) =>
+          c1.registerNode({ nodeId: "n-lw", torId: "tor-a1-1", labels: { round: `${i}-${k}` } }),
+        ),
+      );
+    }
+    const during = await c1.leaseBlock({
+      nodeId: "n-lw",
+      purpose: "default",
+      family: Family.IPV4,
+      requestId: "lw-during",
+    });
+    // Until the log w2 stopped at is deleted behind a snapshot and etcd compacted past it.
+    const probe = new EtcdClient({ endpoints: [e1.endpoint, e2.endpoint] });
+    clients.push(probe);
+    const logKey = bytes(keys.log);
+    await waitFor(
+      "etcd compacted past what w2 applied",
+      async () => {
+        await c1.registerNode({
+          nodeId: "n-lw",
+          torId: "tor-a1-1",
+          labels: { tick: `${Date.now()}` },
+        });
+        const r = await probe.range({ key: logKey, revision: seen }).catch((e: unknown) => e);
+        return (r as { details?: { etcd?: string } }).details?.etcd === "compacted"
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 180_000, intervalMs: 2000 },
+    );
+    const restoredBefore = s2.log.filter((l) =>
+      l.includes("restored the replica from the snapshot"),
+    ).length;
+
+    e3.restart();
+    await waitFor(
+      "w2 ready again",
+      async () =>
+        (await c2.getStatus({}, { deadlineMs: 5000 })).notReadyReason === "" ? true : undefined,
+      { timeoutMs: 120_000 },
+    );
+    await waitFor("w2 to log its re-list from the snapshot", () =>
+      s2.log.filter((l) => l.includes("restored the replica from the snapshot")).length >
+      restoredBefore
+        ? true
+        : undefined,
+    );
+    const stale = await c2.listBlocks({ nodeId: "n-lw", allowStale: true });
+    expect(stale.blocks.map((b) => b.cidr).sort()).toEqual(
+      [before.block?.cidr, during.block?.cidr].sort(),
+    );
+    // And it takes part again: its own write, read back on the other server.
+    await c2.registerNode({ nodeId: "n-lw-after", torId: "tor-a1-1" });
+    expect(await nodeCount(c1, "n-lw-after")).toBe(1);
+  }, 400_000);
 });
 
 describe("etcd store: etcd unreachable, and the controller lease", () => {

@@ -139,7 +139,12 @@ describe("ipamd state export/import: Raft → etcd → Raft", () => {
 
     // 3. An etcd-backed server serves the migrated state, and takes new writes.
     const a2 = `127.0.0.1:${await freePort()}`;
-    const e1 = spawnIpamd("etcd-1", [...base("e1", a2), ...etcdFlags]);
+    const e1 = spawnIpamd("etcd-1", [
+      ...base("e1", a2),
+      "--data-dir",
+      join(root, "etcd-1"),
+      ...etcdFlags,
+    ]);
     const c2 = client(a2);
     await ready(c2, [e1]);
     expect(await cidrs(c2, "n1")).toEqual(before);
