@@ -71,8 +71,17 @@ export async function startEtcdCluster(
   options: {
     readonly extraArgs?: readonly string[];
     readonly timeoutMs?: number;
-    /** Serve clients over TLS with this certificate (for 127.0.0.1) signed by `ca`. */
-    readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+    /**
+     * Serve clients over TLS with this certificate (for 127.0.0.1) signed by `ca`; with
+     * `clientCertAuth` every client must present a certificate signed by `ca` too (etcd
+     * `--client-cert-auth`), and the helper's own probe presents `cert`.
+     */
+    readonly tls?: {
+      readonly cert: string;
+      readonly key: string;
+      readonly ca: string;
+      readonly clientCertAuth?: boolean;
+    };
   } = {},
 ): Promise<EtcdCluster> {
   const root = tempDir("ipamd-etcd");
@@ -117,6 +126,9 @@ export async function startEtcdCluster(
       ...(options.tls === undefined
         ? []
         : ["--cert-file", options.tls.cert, "--key-file", options.tls.key]),
+      ...(options.tls?.clientCertAuth === true
+        ? ["--client-cert-auth", "--trusted-ca-file", options.tls.ca]
+        : []),
       ...(options.extraArgs ?? []),
     ];
     const log: string[] = [];
@@ -152,7 +164,16 @@ export async function startEtcdCluster(
   const endpoints = members.map((m) => m.endpoint).join(",");
   const probe = new EtcdClient({
     endpoints: members.map((m) => m.endpoint),
-    ...(options.tls === undefined ? {} : { tls: { ca: readFileSync(options.tls.ca) } }),
+    ...(options.tls === undefined
+      ? {}
+      : {
+          tls: {
+            ca: readFileSync(options.tls.ca),
+            ...(options.tls.clientCertAuth === true
+              ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }
+              : {}),
+          },
+        }),
   });
   probes.push(probe);
   const leaderId = async (): Promise<bigint | undefined> => {
