@@ -407,6 +407,69 @@ describe.each(CLUSTER_PROVIDERS)(
     );
 
     it(
+      "keeps the address history agents ship on every server, once per event, and forecasts from it",
+      async () => {
+        const t0 = Date.now() - 60_000;
+        const event = (seq: number, kind: "allocate" | "release", at: number) => ({
+          nodeId: "n-hist",
+          journalId: "j-hist",
+          seq: BigInt(seq),
+          atUnixMs: BigInt(at),
+          event: kind,
+          address: "10.99.0.77",
+          family: Family.IPV4,
+          network: "pods",
+          containerId: `c-hist-${seq < 3 ? 1 : 2}`,
+          ifname: "eth0",
+          purpose: "default",
+          subnetId: "tor-a1-1-default-v4",
+          podNamespace: "team",
+          podName: `pod-${seq < 3 ? 1 : 2}`,
+          podUid: "",
+        });
+        const events = [
+          event(1, "allocate", t0),
+          event(2, "release", t0 + 1000),
+          event(3, "allocate", t0 + 2000),
+        ];
+        // As an agent does: the batch to every server, and a resend (lost answer) changes nothing.
+        for (const c of fx.perServer) {
+          const r = await c.reportAddressEvents({ nodeId: "n-hist", journalId: "j-hist", events });
+          expect(r.storedThroughSeq).toBe(3n);
+          const again = await c.reportAddressEvents({
+            nodeId: "n-hist",
+            journalId: "j-hist",
+            events,
+          });
+          expect(again.storedThroughSeq).toBe(3n);
+        }
+        for (const [i, c] of fx.perServer.entries()) {
+          const h = await c.addressHistory({ address: "10.99.0.77", atUnixMs: BigInt(t0 + 1500) });
+          expect(h.serverId).toBe(`s${i + 1}`);
+          expect(h.events.map((e) => `${e.event} ${e.podName}`)).toEqual([
+            "allocate pod-1",
+            "release pod-1",
+            "allocate pod-2",
+          ]);
+          expect(h.holders).toEqual([]);
+          const now = await c.addressHistory({
+            address: "10.99.0.77",
+            atUnixMs: BigInt(t0 + 2500),
+          });
+          expect(now.holders.map((e) => e.podName)).toEqual(["pod-2"]);
+          const f = await c.forecast({ tor: "tor-a1-1", purpose: "default", family: Family.IPV4 });
+          expect(f.serverId).toBe(`s${i + 1}`);
+          expect(f.entries.map((e) => e.tor)).toContain("tor-a1-1");
+        }
+        await expect(fx.client.addressHistory({ address: "10.99.0.300" })).rejects.toMatchObject({
+          code: "INVALID_ARGUMENT",
+          message: expect.stringContaining("address"),
+        });
+      },
+      TEST_MS,
+    );
+
+    it(
       "says in GetStatus which store holds the state, and GetLeader agrees on every server",
       async () => {
         const statuses = await Promise.all(fx.perServer.map((c) => c.getStatus({})));
