@@ -2,6 +2,7 @@ import { readFileSync, watch } from "node:fs";
 import { exampleTopology, parseTopology, type Topology, toCanonicalConfig } from "@ipam/topology";
 import type { Logger } from "pino";
 import type { ClusterApi, ClusterStateReader } from "./cluster/cluster-api.js";
+import { changeLines } from "./cluster/topology-changes.js";
 import { IpamdError } from "./ipamd-error.js";
 
 // The `--topology` file: read at start, and proposed again on SIGHUP or when it changes. The
@@ -72,7 +73,8 @@ export interface TopologyReload {
  * Reloads the topology on SIGHUP and when the file changes, one reload at a time. A file that
  * does not parse or validate is logged (`topology FILE rejected, keeping the running one`) and
  * nothing changes; a topology the cluster refuses (e.g. a CIDR change under live allocations) is
- * logged too; an applied one is logged as `topology applied`.
+ * logged too; an applied one is logged as `topology applied` with its `changes` (the change
+ * lines ApplyTopology answers: entities and purpose strategies added, changed, removed).
  */
 export function watchTopology(options: TopologyReloadOptions): TopologyReload {
   const { path, cluster, log } = options;
@@ -90,14 +92,15 @@ export function watchTopology(options: TopologyReloadOptions): TopologyReload {
         return;
       }
       try {
-        await cluster.execute({
+        const result = await cluster.execute({
           type: "apply-topology",
           at: Date.now(),
           config: toCanonicalConfig(next),
           // The file manages its own subnets only: subnets added through the API stay.
           source: "file",
         });
-        log.info({ file, why, raftIndex: cluster.appliedIndex() }, "topology applied");
+        const changes = changeLines(result.value.diff, result.value.removedNodes);
+        log.info({ file, why, raftIndex: cluster.appliedIndex(), changes }, "topology applied");
       } catch (err) {
         log.error(
           { err, file, why },

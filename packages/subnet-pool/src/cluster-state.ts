@@ -18,7 +18,8 @@ import type {
 import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from "./lifecycle.js";
 import { PoolError } from "./pool-error.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
-import { carveSubnet, leaseAndGrow } from "./supernet-growth.js";
+import { carveSubnet } from "./carve-command.js";
+import { allocateAndGrow, leaseAndGrow } from "./supernet-growth.js";
 import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
 import { stats, subnetUsage, subnetViews } from "./usage.js";
 
@@ -132,7 +133,7 @@ export class ClusterState {
       case "claim-block":
         return p.leases.claimBlock(command);
       case "allocate-direct":
-        return p.direct.allocateDirect(command);
+        return allocateAndGrow(p, command);
       case "release-direct":
         return releaseDirect(p, command);
       case "reserve":

@@ -11,7 +11,8 @@ import type {
 import type { AllocationKey } from "./allocation-key.js";
 import type { BlockLease } from "./block-lease.js";
 import type { PoolErrorCode } from "./pool-error.js";
-import type { CarveSubnetValue, LeaseBlockValue } from "./supernet-growth.js";
+import type { CarveSubnetValue } from "./carve-command.js";
+import type { AllocateDirectValue, CarveMode, LeaseBlockValue } from "./supernet-growth.js";
 
 /**
  * The commands of the cluster state machine (L1). Every command carries `at`: the proposer's
@@ -242,6 +243,11 @@ export interface ClaimBlockCommand {
 /**
  * Allocates one address of a direct-mode subnet to `key` (idempotent per key and family:
  * a repeat returns the same address). `address` asks for a specific one.
+ *
+ * Supernet growth, as lease-block's for the TOR's direct-mode subnets: a new allocation that
+ * leaves them at or above a direct-mode supernet's threshold carves the next one in the same
+ * command (the value's `carved`); a request without `address` that finds no free address carves
+ * one and allocates from it before failing.
  */
 export interface AllocateDirectCommand {
   readonly type: "allocate-direct";
@@ -302,11 +308,15 @@ export interface BatchCommand {
 
 /**
  * Carves the next subnet for a TOR out of its supernets (the pod's, then the zone's, of
- * `purpose` and `family`), whatever its usage: adjacent to the TOR's subnets when free, else
- * the first free aligned slot. With `basis` (the number of the TOR's open block-mode subnets of
- * that purpose and family the caller saw), a repeat after the carve carves nothing (the value
- * has no `carved`): two racing carve-subnet commands with the same basis carve one subnet.
- * `NO_SUBNET` when no supernet feeds the TOR, `POOL_EXHAUSTED` when every one is full.
+ * `purpose`, `family` and `mode`), whatever its usage: adjacent to the TOR's subnets when free,
+ * else the first free aligned slot. Idempotent two ways: with `requestId`, a repeat while the
+ * subnet it carved exists answers that subnet (`existing`) and carves nothing (`CONFLICT` when
+ * the id carved for another TOR, purpose or family); with `basis` (the number of the TOR's open
+ * subnets of that purpose, family and mode the caller saw), a repeat after the carve carves
+ * nothing (the value has no `carved`): two racing carve-subnet commands with the same basis
+ * carve one subnet. Refused naming the field: `NOT_FOUND` (tor), `NO_SUBNET` (no supernet feeds
+ * the TOR), `INVALID_ARGUMENT` (a `prefix` no feeding supernet can carve), `POOL_EXHAUSTED`
+ * (every feeding supernet full).
  */
 export interface CarveSubnetCommand {
   readonly type: "carve-subnet";
@@ -315,6 +325,19 @@ export interface CarveSubnetCommand {
   readonly purpose: string;
   readonly family: Family;
   readonly basis?: number;
+  /**
+   * Which of the TOR's subnets to grow: `block` (fed by block-mode supernets) or `direct` (fed
+   * by supernets whose block prefix is the host prefix). Default: `direct` when only
+   * direct-mode supernets feed the TOR's purpose and family, else `block`.
+   */
+  readonly mode?: CarveMode;
+  /**
+   * Prefix length of the new subnet instead of the supernet's `prefix`: from the supernet's
+   * own prefix to its block prefix (the subnet holds whole blocks).
+   */
+  readonly prefix?: number;
+  /** Idempotency key chosen by the caller (1 to 128 characters), see above. */
+  readonly requestId?: string;
 }
 
 /** A command's failure: a stable code, a message naming the field or entity, details. */
@@ -398,7 +421,7 @@ export interface CommandValues {
   "drain-subnet": { readonly subnet: string; readonly draining: boolean };
   "lease-block": LeaseBlockValue;
   "release-block": { readonly node: string; readonly cidr: string };
-  "allocate-direct": DirectAllocateValue;
+  "allocate-direct": AllocateDirectValue;
   "release-direct": readonly DirectAllocation[];
   reserve: Reservation;
   unreserve: Reservation;

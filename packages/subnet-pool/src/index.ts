@@ -63,9 +63,12 @@ export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
 export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
+export type { CarveSubnetValue } from "./carve-command.js";
+export type { CarvePlacement } from "./carve-slot.js";
 export type {
+  AllocateDirectValue,
   CarvedSubnet,
-  CarveSubnetValue,
+  CarveMode,
   LeaseBlockValue,
   TorUsage,
 } from "./supernet-growth.js";

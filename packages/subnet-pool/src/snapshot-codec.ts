@@ -22,11 +22,14 @@ import { PoolError } from "./pool-error.js";
  *   carry `purposes` (strategy per purpose), subnet `strategy` and zone/pod `supernets`. The
  *   layout is version 2's; an older build must not read it (it would take carved subnets for
  *   file subnets and drop them on the next reload).
+ * - 4: adds `carveRequests`: `[subnet id, request id]` of the carved subnets a carve-subnet
+ *   command with a `requestId` made, sorted by subnet id (what answers its retries). A version
+ *   3 snapshot restores with none.
  */
 
 const SNAPSHOT_MAGIC = [0x49, 0x50, 0x43, 0x53]; // "IPCS"
 /** Version of the snapshot format this build writes; it reads this one and every earlier one. */
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 const OLDEST_READABLE = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -42,6 +45,8 @@ interface SnapshotDoc {
   readonly direct: readonly SnapshotDirect[];
   /** Version 2: `deregistering` nodes `[id, since]`, sorted by id. */
   readonly deregistering?: readonly [string, number][];
+  /** Version 4: `[subnet id, request id]` of subnets carved by a carve-subnet with a request id. */
+  readonly carveRequests?: readonly [string, string][];
 }
 
 /**
@@ -138,6 +143,9 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
     subnets,
     direct,
     deregistering: parts.registry.deregisteringNodes(),
+    carveRequests: sorted.flatMap((st): [string, string][] =>
+      st.carveRequest === undefined ? [] : [[st.subnet.id, st.carveRequest]],
+    ),
   };
   const body = encoder.encode(JSON.stringify(doc));
   const out = new Uint8Array(body.length + 5);
@@ -224,6 +232,12 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
       });
     }
     if (revokedAt.size > 0) throw new Error(`subnet ${id}: a revoked block is not leased`);
+  }
+  for (const [id, requestId] of doc.version >= 4 ? (doc.carveRequests ?? []) : []) {
+    const st = subnets.get(id);
+    if (st === undefined || st.origin !== "carved" || typeof requestId !== "string")
+      throw new Error(`carve request of ${id}: not a carved subnet`);
+    st.carveRequest = requestId;
   }
   for (const [node, since] of doc.deregistering ?? []) {
     if (!registry.has(node)) throw new Error(`deregistering ${node} is not a node`);

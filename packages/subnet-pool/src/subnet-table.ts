@@ -24,6 +24,8 @@ export interface SubnetState {
   removing: boolean;
   /** Who manages it: the topology file or the API (see apply-topology `source`). */
   origin: SubnetOrigin;
+  /** The `requestId` of the carve-subnet command that carved it, when it had one. */
+  carveRequest: string | undefined;
   /** Run-time reservations by canonical range (see reservations.ts). */
   readonly reservations: Map<string, Reservation>;
   /** Caches of reservations.ts, cleared whenever the subnet or its reservations change. */
@@ -69,7 +71,7 @@ export class SubnetTable {
 
   /**
    * Puts a fresh state for `subnet` in the table (replacing any state of that id), carrying
-   * over `draining`, `removing`, the origin and the reservations of `from` when given (else
+   * over `draining`, `removing`, the origin, the carve request and the reservations of `from` when given (else
    * `origin`, default `file`). Returns the new state.
    */
   create(subnet: Subnet, from?: SubnetState, origin: SubnetOrigin = "file"): SubnetState {
@@ -80,6 +82,7 @@ export class SubnetTable {
       draining: from?.draining ?? false,
       removing: from?.removing ?? false,
       origin: from?.origin ?? origin,
+      carveRequest: from?.carveRequest,
       reservations: new Map(from?.reservations ?? []),
       leaseSubnet: undefined,
       intervals: undefined,
@@ -135,6 +138,11 @@ export class SubnetTable {
   markRemoving(st: SubnetState): void {
     this.#journal.assign(st, "draining", true);
     this.#journal.assign(st, "removing", true);
+  }
+
+  /** Records the request id of the carve-subnet command that carved a subnet, recorded. */
+  setCarveRequest(st: SubnetState, requestId: string): void {
+    this.#journal.assign(st, "carveRequest", requestId);
   }
 
   /** Sets who manages a subnet, recorded. */

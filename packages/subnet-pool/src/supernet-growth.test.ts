@@ -279,3 +279,142 @@ describe("supernets that feed TORs", () => {
     expect(s.snapshot()).toEqual(before);
   });
 });
+
+describe("supernets that feed direct-mode subnets", () => {
+  /** TOR t has a direct-mode /29 (6 usable addresses: network, gateway, broadcast excluded). */
+  function directConfig(supernet: Record<string, unknown> = {}): TopologyConfig {
+    return {
+      purposes: { mgmt: { strategy: "tor" } },
+      zones: [
+        {
+          id: "z",
+          pods: [
+            {
+              id: "p",
+              supernets: [
+                { cidr: "10.99.96.0/24", prefix: 29, blockPrefix: 32, purpose: "mgmt", ...supernet },
+              ],
+              tors: [
+                {
+                  id: "t",
+                  subnets: [
+                    { id: "t-mgmt", cidr: "10.99.96.0/29", purpose: "mgmt", blockPrefix: 32 },
+                  ],
+                  nodes: [{ id: "n1" }],
+                },
+                { id: "t2", nodes: [{ id: "n3" }] },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+  }
+
+  const allocate = (s: ClusterState, node: string, i: number, address?: string) =>
+    s.apply({
+      type: "allocate-direct",
+      at: T0 + i,
+      node,
+      purpose: "mgmt",
+      family: 4,
+      key: { network: "net", containerId: `c${i}`, ifname: "eth0" },
+      ...(address === undefined ? {} : { address }),
+    });
+
+  it("an allocation reaching the threshold carves one adjacent direct-mode subnet, once", () => {
+    const s = state(directConfig({ threshold: 0.5 }));
+    const carves: string[] = [];
+    const subnets: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const v = ok(allocate(s, "n1", i));
+      subnets.push(v.subnet);
+      if (v.carved !== undefined) carves.push(`${i}:${v.carved.subnet.cidr}:${v.carved.placement}`);
+    }
+    // t-mgmt has 5 addresses (network, gateway and broadcast excluded): the 3rd allocation
+    // reaches 3/5 >= 0.5 and carves the sibling /29; the next ones spread over 10 addresses
+    // and the 5th of them (8/10) does not carve again until the threshold is met again.
+    expect(carves[0]).toBe("2:10.99.96.8/29:adjacent");
+    expect(s.subnets().find((v) => v.subnet.id === "10.99.96.8/29")).toMatchObject({
+      origin: "carved",
+      subnet: { blockPrefix: 32, scope: { kind: "tor", id: "t" } },
+    });
+    expect(subnets).toContain("10.99.96.8/29");
+    // A repeat of an allocation (same key) carves nothing.
+    expect(ok(allocate(s, "n1", 7)).carved).toBeUndefined();
+  });
+
+  it("an allocation that finds the TOR's direct subnets full carves and allocates from the new one", () => {
+    const s = state(directConfig({ threshold: 1 }));
+    const t2 = ok(allocate(s, "n3", 1));
+    expect(t2.carved).toMatchObject({ reason: "exhausted", placement: "first-free" });
+    expect(t2.carved?.subnet.cidr).toBe("10.99.96.8/29");
+    expect(t2.subnet).toBe("10.99.96.8/29");
+  });
+
+  it("block-mode supernets do not feed direct-mode needs, nor the reverse", () => {
+    const s = state(config("tor", {}));
+    expect(s.subnets().filter((v) => v.origin === "carved")).toEqual([]);
+    const d = state(directConfig({ threshold: 0.01 }));
+    const r = d.apply({ type: "lease-block", at: T0, node: "n1", purpose: "mgmt", family: 4 });
+    expect(r.ok ? "leased" : r.error.code).toBe("NO_SUBNET");
+    expect(d.subnets().filter((v) => v.origin === "carved")).toEqual([]);
+  });
+
+  it("replicas that apply the same allocations hold the same carves (snapshot bytes)", () => {
+    const a = state(directConfig({ threshold: 0.5 }));
+    const b = state(directConfig({ threshold: 0.5 }));
+    for (let i = 0; i < 6; i++) {
+      ok(allocate(a, "n1", i));
+      ok(allocate(b, "n1", i));
+    }
+    expect(a.snapshot()).toEqual(b.snapshot());
+    expect(ClusterState.restore(a.snapshot()).snapshot()).toEqual(a.snapshot());
+  });
+});
+
+describe("carve-subnet by hand", () => {
+  const carve = (extra: Record<string, unknown> = {}): ClusterCommand =>
+    ({ type: "carve-subnet", at: T0, tor: "t", purpose: "default", family: 4, ...extra }) as ClusterCommand;
+
+  it("a request id makes a retry answer the same subnet, on a restored replica too", () => {
+    const s = state(config("tor", {}));
+    const first = ok(s.apply(carve({ requestId: "op-1" })));
+    expect(first.carved?.subnet.cidr).toBe("10.99.65.0/24");
+    const again = ok(s.apply(carve({ requestId: "op-1" })));
+    expect(again.carved).toBeUndefined();
+    expect(again.existing?.cidr).toBe("10.99.65.0/24");
+    const restored = ClusterState.restore(s.snapshot());
+    expect(ok(restored.apply(carve({ requestId: "op-1" }))).existing?.cidr).toBe("10.99.65.0/24");
+    expect(ok(s.apply(carve({ requestId: "op-2" }))).carved?.subnet.cidr).toBe("10.99.66.0/24");
+    const other = s.apply(carve({ requestId: "op-1", tor: "t2" }));
+    expect(other.ok ? "carved" : [other.error.code, other.error.details.field]).toEqual([
+      "CONFLICT",
+      "requestId",
+    ]);
+  });
+
+  it("carves the prefix asked for when a supernet can, and names the field otherwise", () => {
+    const s = state(config("tor", { blockPrefix: 26 }));
+    expect(ok(s.apply(carve({ prefix: 25 }))).carved?.subnet.cidr).toBe("10.99.65.0/25");
+    const bad = (extra: Record<string, unknown>): unknown => {
+      const r = s.apply(carve(extra));
+      return r.ok ? "carved" : [r.error.code, r.error.message.split(":")[0]];
+    };
+    expect(bad({ prefix: 27 })).toEqual(["INVALID_ARGUMENT", "carve-subnet.prefix"]);
+    expect(bad({ prefix: 21 })).toEqual(["INVALID_ARGUMENT", "carve-subnet.prefix"]);
+    expect(bad({ tor: "nope" })).toEqual(["NOT_FOUND", "carve-subnet.tor"]);
+    expect(bad({ purpose: "storage" })).toEqual(["NO_SUBNET", "carve-subnet.purpose"]);
+    expect(bad({ mode: "direct" })).toEqual(["NO_SUBNET", "carve-subnet.purpose"]);
+    expect(bad({ mode: "sideways" })).toEqual(["INVALID_ARGUMENT", "carve-subnet.mode"]);
+  });
+
+  it("a drained and removed carved subnet is returned: the range can be carved again", () => {
+    const s = state(config("tor", {}));
+    ok(s.apply(carve({ requestId: "op-1" })));
+    ok(s.apply({ type: "drain-subnet", at: T0 + 1, subnet: "10.99.65.0/24" }));
+    ok(s.apply({ type: "remove-subnet", at: T0 + 2, subnet: "10.99.65.0/24" }));
+    // The request id went with the subnet: it carves again, the same slot.
+    expect(ok(s.apply(carve({ requestId: "op-1" }))).carved?.subnet.cidr).toBe("10.99.65.0/24");
+  });
+});

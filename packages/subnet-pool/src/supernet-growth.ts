@@ -2,27 +2,40 @@ import { Cidr } from "@ipam/bitmap";
 import {
   addSubnet as addTopologySubnet,
   type Family,
+  hostPrefix,
   type ScopeRef,
+  type ScopedSupernetRef,
   type Subnet,
   type Supernet,
   subnetsAt,
   supernetsForTor,
 } from "@ipam/topology";
 import type { BlockLease } from "./block-lease.js";
+import { type CarvePlacement, pickCarveSlot } from "./carve-slot.js";
 import { attachSubnet, type ClusterParts } from "./cluster-parts.js";
-import { byString, fail, requireFamily, requireString } from "./command-args.js";
-import type { CarveSubnetCommand, LeaseBlockCommand } from "./commands.js";
+import { byString, requireFamily, requireString } from "./command-args.js";
+import type {
+  AllocateDirectCommand,
+  DirectAllocateValue,
+  LeaseBlockCommand,
+} from "./commands.js";
 import { PoolError } from "./pool-error.js";
 import type { SubnetState } from "./subnet-table.js";
 
 // Supernets that feed TORs (docs/subnet-pool.md, "Supernets"). Who triggers a carve: the
-// lease-block command itself, deterministically, inside the same log entry. A lease that leaves
+// allocating command itself, deterministically, inside the same log entry: lease-block for the
+// TOR's block-mode subnets (fed by block-mode supernets), allocate-direct for its direct-mode
+// subnets (fed by supernets whose block prefix is the host prefix). An allocation that leaves
 // the node's TOR at or above a supernet's threshold carves one subnet for that TOR before the
-// entry is done; a lease that finds nothing free carves one and leases from it. Because the log
-// serializes commands, two leases racing past the threshold are two entries: the first carves,
-// the second sees the grown TOR (below the threshold again) and carves nothing. No separate
-// trigger can be lost in a leader change, and Raft and etcd stores behave the same (both apply
-// the same ClusterState). The carve-subnet command is the operator's way to grow a TOR by hand.
+// entry is done; one that finds nothing free carves one and allocates from it. Because the log
+// serializes commands, two allocations racing past the threshold are two entries: the first
+// carves, the second sees the grown TOR (below the threshold again) and carves nothing. No
+// separate trigger can be lost in a leader change, and Raft and etcd stores behave the same
+// (both apply the same ClusterState). The carve-subnet command (carve-command.ts) is the
+// operator's way to grow a TOR by hand.
+
+/** What a carve feeds: the TOR's block-mode subnets, or its direct-mode (per-address) ones. */
+export type CarveMode = "block" | "direct";
 
 /** A subnet carved out of a supernet for a TOR. */
 export interface CarvedSubnet {
@@ -31,7 +44,7 @@ export interface CarvedSubnet {
   readonly supernet: string;
   readonly scope: ScopeRef;
   /** `adjacent`: next to one of the TOR's subnets (routes still aggregate); `first-free`. */
-  readonly placement: "adjacent" | "first-free";
+  readonly placement: CarvePlacement;
   /** What made the cluster carve it. */
   readonly reason: "threshold" | "exhausted" | "command";
 }
@@ -39,48 +52,58 @@ export interface CarvedSubnet {
 /** The value of lease-block: the lease, and the subnet it carved for the TOR, if any. */
 export type LeaseBlockValue = BlockLease & { readonly carved?: CarvedSubnet };
 
-/** The value of carve-subnet: `carved` is absent when `basis` shows it already happened. */
-export interface CarveSubnetValue {
-  readonly tor: string;
-  readonly purpose: string;
-  readonly family: Family;
-  readonly carved?: CarvedSubnet;
-  /** The number of the TOR's open block-mode subnets of the purpose and family, after. */
-  readonly subnets: number;
-}
+/** The value of allocate-direct: the allocation, and the subnet it carved for the TOR, if any. */
+export type AllocateDirectValue = DirectAllocateValue & { readonly carved?: CarvedSubnet };
 
-/** Leased and total addresses of a TOR's open block-mode subnets of one purpose and family. */
+/** Leased and total addresses of a TOR's open subnets of one purpose, family and mode. */
 export interface TorUsage {
   readonly leased: bigint;
   readonly size: bigint;
   readonly subnets: readonly SubnetState[];
 }
 
-/** The TOR's own open (not draining) block-mode subnets of a purpose and family, by id. */
-function torSubnets(
+/** The mode of the subnets a supernet carves (its block prefix is the host prefix: direct). */
+export function supernetMode(supernet: Supernet): CarveMode {
+  return supernet.blockPrefix === hostPrefix(supernet.family) ? "direct" : "block";
+}
+
+/** The TOR's own open (not draining) subnets of a purpose, family and mode, by id. */
+export function torSubnets(
   parts: ClusterParts,
   tor: string,
   purpose: string,
   family: Family,
+  mode: CarveMode,
 ): SubnetState[] {
   return subnetsAt(parts.registry.topology, { kind: "tor", id: tor })
     .filter((s) => s.purpose === purpose && s.family === family)
     .map((s) => parts.subnets.get(s.id) as SubnetState)
-    .filter((st) => !st.direct && !st.draining)
+    .filter((st) => st.direct === (mode === "direct") && !st.draining)
     .sort((a, b) => byString(a.subnet.id, b.subnet.id));
 }
 
-/** How much of a TOR's open block-mode subnets of a purpose and family is leased. */
+/**
+ * How much of a TOR's open subnets of a purpose, family and mode is taken: leased block
+ * addresses over block addresses (block mode); allocated or cooling addresses over addresses
+ * that can ever be allocated (direct mode).
+ */
 export function torUsage(
   parts: ClusterParts,
   tor: string,
   purpose: string,
   family: Family,
+  mode: CarveMode = "block",
 ): TorUsage {
   let leased = 0n;
   let size = 0n;
-  const subnets = torSubnets(parts, tor, purpose, family);
+  const subnets = torSubnets(parts, tor, purpose, family, mode);
   for (const st of subnets) {
+    const pool = parts.direct.pool(st.subnet.id);
+    if (pool !== undefined) {
+      leased += BigInt(pool.block.allocatedCount());
+      size += BigInt(pool.block.capacity());
+      continue;
+    }
     const block = 1n << BigInt(st.geometry.cidr.bits - st.subnet.blockPrefix);
     leased += BigInt(parts.leases.leasedCount(st.subnet.id)) * block;
     size += st.geometry.blockCount * block;
@@ -94,58 +117,35 @@ function atThreshold(usage: TorUsage, threshold: number): boolean {
   return usage.leased * 1_000_000n >= BigInt(Math.round(threshold * 1_000_000)) * usage.size;
 }
 
-/**
- * The slot of `/prefix` in `supernet` to carve for a TOR whose subnets (of the purpose and
- * family, any state) are `own`: the first free slot adjacent to one of them (by address: the
- * sibling that aggregates with it, then the slot after it, then the slot before it), else the
- * first free aligned slot of the supernet. Free: overlapping no subnet of the topology (`taken`,
- * sorted by start) and no subnet id. Undefined when the supernet is full.
- */
-function pickSlot(
-  supernet: Cidr,
-  prefix: number,
-  own: readonly Cidr[],
-  taken: readonly Cidr[],
-  ids: ReadonlySet<string>,
-): { cidr: Cidr; placement: "adjacent" | "first-free" } | undefined {
-  const size = 1n << BigInt(supernet.bits - prefix);
-  const free = (start: bigint): Cidr | undefined => {
-    if (start < supernet.start || start + size - 1n > supernet.end || start % size !== 0n)
-      return undefined;
-    const cidr = supernet.subBlock(prefix, (start - supernet.start) / size);
-    if (ids.has(cidr.toString())) return undefined;
-    return taken.some((t) => t.overlaps(cidr)) ? undefined : cidr;
-  };
-  for (const o of [...own].sort(Cidr.compare)) {
-    const starts = [o.end + 1n, o.start - size];
-    if (o.prefix === prefix) starts.unshift(o.start ^ size);
-    for (const start of starts) {
-      const cidr = free(start);
-      if (cidr !== undefined) return { cidr, placement: "adjacent" };
-    }
-  }
-  let cursor = supernet.start;
-  for (const t of taken) {
-    if (t.end < cursor) continue;
-    if (t.start > supernet.end) break;
-    while (cursor + size - 1n < t.start) {
-      const cidr = free(cursor);
-      if (cidr !== undefined) return { cidr, placement: "first-free" };
-      cursor += size;
-    }
-    const after = t.end + 1n;
-    cursor = after % size === 0n ? after : (after / size + 1n) * size;
-  }
-  for (; cursor + size - 1n <= supernet.end; cursor += size) {
-    const cidr = free(cursor);
-    if (cidr !== undefined) return { cidr, placement: "first-free" };
-  }
-  return undefined;
+/** How {@link carveForTor} carves. */
+export interface CarveOptions {
+  /** Default `block`. Only supernets of this mode are used. */
+  readonly mode?: CarveMode;
+  /** Prefix length of the new subnet instead of the supernet's `prefix`; supernets it does not fit are skipped. */
+  readonly prefix?: number;
+}
+
+/** The supernets of a TOR's purpose, family and mode, in the order a carve tries them. */
+export function feedingSupernets(
+  parts: ClusterParts,
+  tor: string,
+  purpose: string,
+  family: Family,
+  mode: CarveMode,
+): ScopedSupernetRef[] {
+  return supernetsForTor(parts.registry.topology, tor, purpose, family).filter(
+    (s) => supernetMode(s.supernet) === mode,
+  );
+}
+
+/** True when a `/prefix` subnet carved from `supernet` holds whole blocks of its block prefix. */
+export function prefixFits(supernet: Supernet, prefix: number): boolean {
+  return prefix >= Cidr.parse(supernet.cidr).prefix && prefix <= supernet.blockPrefix;
 }
 
 /**
- * Carves the next subnet for a TOR from the first of its supernets (pod's, then zone's; see
- * `supernetsForTor`) that has room and, unless `reason` is `command` or `exhausted`, whose
+ * Carves the next subnet for a TOR from the first of its supernets of the mode (pod's, then
+ * zone's; see `supernetsForTor`) that has room and, when `reason` is `threshold`, whose
  * threshold the TOR's usage has reached. Attached with origin `carved`, recorded in the journal.
  * Returns undefined when no supernet applies or none has room.
  */
@@ -155,11 +155,13 @@ export function carveForTor(
   purpose: string,
   family: Family,
   reason: CarvedSubnet["reason"],
+  options: CarveOptions = {},
 ): CarvedSubnet | undefined {
-  const topology = parts.registry.topology;
-  const supernets = supernetsForTor(topology, tor, purpose, family);
+  const mode = options.mode ?? "block";
+  const supernets = feedingSupernets(parts, tor, purpose, family, mode);
   if (supernets.length === 0) return undefined;
-  const usage = torUsage(parts, tor, purpose, family);
+  const topology = parts.registry.topology;
+  const usage = reason === "threshold" ? torUsage(parts, tor, purpose, family, mode) : undefined;
   const own = subnetsAt(topology, { kind: "tor", id: tor })
     .filter((s) => s.purpose === purpose && s.family === family)
     .map((s) => Cidr.parse(s.cidr));
@@ -169,8 +171,10 @@ export function carveForTor(
     .sort(Cidr.compare);
   const ids = new Set(topology.subnets.keys());
   for (const { supernet, scope } of supernets) {
-    if (reason === "threshold" && !atThreshold(usage, supernet.threshold)) continue;
-    const slot = pickSlot(Cidr.parse(supernet.cidr), supernet.prefix, own, taken, ids);
+    if (usage !== undefined && !atThreshold(usage, supernet.threshold)) continue;
+    const prefix = options.prefix ?? supernet.prefix;
+    if (!prefixFits(supernet, prefix)) continue;
+    const slot = pickCarveSlot(Cidr.parse(supernet.cidr), prefix, own, taken, ids);
     if (slot === undefined) continue;
     return attachCarved(parts, tor, purpose, supernet, scope, slot, reason);
   }
@@ -183,7 +187,7 @@ function attachCarved(
   purpose: string,
   supernet: Supernet,
   scope: ScopeRef,
-  slot: { cidr: Cidr; placement: "adjacent" | "first-free" },
+  slot: { cidr: Cidr; placement: CarvePlacement },
   reason: CarvedSubnet["reason"],
 ): CarvedSubnet {
   const cidr = slot.cidr.toString();
@@ -197,6 +201,11 @@ function attachCarved(
   attachSubnet(parts, subnet, undefined, "carved");
   parts.registry.replace(next);
   return { subnet, supernet: supernet.cidr, scope, placement: slot.placement, reason };
+}
+
+/** True for the errors after which an allocation may carve and try again. */
+function outOfRoom(error: unknown): boolean {
+  return error instanceof PoolError && (error.code === "POOL_EXHAUSTED" || error.code === "NO_SUBNET");
 }
 
 /**
@@ -214,8 +223,7 @@ export function leaseAndGrow(parts: ClusterParts, c: LeaseBlockCommand): LeaseBl
     lease = parts.leases.leaseBlock(c);
   } catch (error) {
     if (
-      !(error instanceof PoolError) ||
-      (error.code !== "POOL_EXHAUSTED" && error.code !== "NO_SUBNET") ||
+      !outOfRoom(error) ||
       nodeId === undefined ||
       c.subnet !== undefined ||
       c.address !== undefined
@@ -234,35 +242,30 @@ export function leaseAndGrow(parts: ClusterParts, c: LeaseBlockCommand): LeaseBl
   return carved === undefined ? lease : { ...lease, carved };
 }
 
-/** The carve-subnet command (see {@link CarveSubnetCommand}). */
-export function carveSubnet(parts: ClusterParts, c: CarveSubnetCommand): CarveSubnetValue {
-  const tor = requireString(c.tor, "carve-subnet.tor");
-  if (!parts.registry.topology.tors.has(tor))
-    fail("NOT_FOUND", `carve-subnet.tor: TOR ${tor} does not exist`, { tor });
-  const purpose = requireString(c.purpose, "carve-subnet.purpose");
-  const family = requireFamily(c.family, "carve-subnet.family");
-  if (c.basis !== undefined && (!Number.isInteger(c.basis) || c.basis < 0))
-    fail("INVALID_ARGUMENT", "carve-subnet.basis: must be a non-negative integer", {
-      field: "basis",
-    });
-  const count = torSubnets(parts, tor, purpose, family).length;
-  if (c.basis !== undefined && c.basis !== count) return { tor, purpose, family, subnets: count };
-  if (supernetsForTor(parts.registry.topology, tor, purpose, family).length === 0)
-    fail(
-      "NO_SUBNET",
-      `carve-subnet: no IPv${family} ${purpose} supernet feeds TOR ${tor} (declare one on its pod or zone)`,
-      { tor, purpose, family },
-    );
-  const carved = carveForTor(parts, tor, purpose, family, "command");
-  if (carved === undefined)
-    fail(
-      "POOL_EXHAUSTED",
-      `carve-subnet: every IPv${family} ${purpose} supernet of TOR ${tor} is full`,
-      {
-        tor,
-        purpose,
-        family,
-      },
-    );
-  return { tor, purpose, family, carved, subnets: count + 1 };
+/**
+ * The allocate-direct command with supernet growth, as {@link leaseAndGrow} for the TOR's
+ * direct-mode subnets: a new allocation that leaves them at or above a direct-mode supernet's
+ * threshold carves the next one; a request without `address` that finds no free address (or no
+ * direct subnet) carves one and allocates from it. A repeat (`existing`) carves nothing.
+ */
+export function allocateAndGrow(
+  parts: ClusterParts,
+  c: AllocateDirectCommand,
+): AllocateDirectValue {
+  let value: DirectAllocateValue;
+  try {
+    value = parts.direct.allocateDirect(c);
+  } catch (error) {
+    if (!outOfRoom(error) || c.address !== undefined) throw error;
+    const tor = parts.registry.requireNode(c.node, "allocate-direct.node").tor;
+    const carved = carveForTor(parts, tor, c.purpose, c.family, "exhausted", { mode: "direct" });
+    if (carved === undefined) throw error;
+    return { ...parts.direct.allocateDirect(c), carved };
+  }
+  if (value.existing) return value;
+  const tor = parts.registry.requireNode(value.node, "allocate-direct.node").tor;
+  const carved = carveForTor(parts, tor, value.purpose, value.family, "threshold", {
+    mode: "direct",
+  });
+  return carved === undefined ? value : { ...value, carved };
 }

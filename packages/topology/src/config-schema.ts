@@ -52,7 +52,8 @@ export const supernetConfigSchema = z
       .union([z.int().min(0).max(128), z.string().regex(/^\/?[0-9]{1,3}$/)])
       .optional()
       .meta({
-        description: "Block prefix of the carved subnets; defaults to /26 (v4) or /122 (v6).",
+        description:
+          "Block prefix of the carved subnets; defaults to /26 (v4) or /122 (v6); /32 (/128) carves direct-mode subnets.",
       }),
   })
   .meta({ title: "Supernet" });

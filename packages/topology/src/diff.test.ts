@@ -53,3 +53,32 @@ describe("diff", () => {
     expect(diff(b, a).subnets.changed[0]?.before.blockPrefix).toBe(27);
   });
 });
+
+describe("diff of purposes", () => {
+  const withPurposes = (purposes: string): string =>
+    `${purposes}${exampleTopologyYaml}`;
+
+  it("shows a reload that only changes a purpose's strategy", () => {
+    const a = parseTopology(withPurposes("purposes:\n  default:\n    strategy: pod\n"));
+    const b = parseTopology(withPurposes("purposes:\n  default:\n    strategy: tor\n"));
+    const d = diff(a, b);
+    expect(d.empty).toBe(false);
+    expect(d.purposes.changed).toEqual([
+      {
+        id: "default",
+        before: { id: "default", strategy: "pod" },
+        after: { id: "default", strategy: "tor" },
+      },
+    ]);
+    expect(d.subnets).toEqual({ added: [], removed: [], changed: [] });
+  });
+
+  it("lists purposes the file starts or stops configuring", () => {
+    const a = parseTopology(withPurposes("purposes:\n  default:\n    strategy: pod\n"));
+    const b = parseTopology(withPurposes("purposes:\n  storage:\n    strategy: tor\n"));
+    const d = diff(a, b);
+    expect(d.purposes.added.map((p) => p.id)).toEqual(["storage"]);
+    expect(d.purposes.removed.map((p) => p.id)).toEqual(["default"]);
+    expect(diff(b, b).empty).toBe(true);
+  });
+});

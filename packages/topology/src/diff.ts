@@ -1,4 +1,4 @@
-import type { Node, Pod, Subnet, Topology, Tor, Zone } from "./model.js";
+import type { Node, Pod, PurposePolicy, Subnet, Topology, Tor, Zone } from "./model.js";
 
 /** Changes of one kind of entity; every list sorted by id. */
 export interface KindDiff<T> {
@@ -8,6 +8,11 @@ export interface KindDiff<T> {
   readonly changed: ReadonlyArray<{ readonly id: string; readonly before: T; readonly after: T }>;
 }
 
+/** A purpose's policy (the `purposes` section of the file) with the purpose's name as `id`. */
+export interface NamedPurposePolicy extends PurposePolicy {
+  readonly id: string;
+}
+
 /** What changed from one topology to another, per kind of entity. */
 export interface TopologyDiff {
   readonly zones: KindDiff<Zone>;
@@ -15,6 +20,11 @@ export interface TopologyDiff {
   readonly tors: KindDiff<Tor>;
   readonly nodes: KindDiff<Node>;
   readonly subnets: KindDiff<Subnet>;
+  /**
+   * Purposes the file configures (`purposes.<name>`): added, removed, or with another strategy.
+   * A purpose the file stops configuring falls back to the default strategy.
+   */
+  readonly purposes: KindDiff<NamedPurposePolicy>;
   /** True when nothing was added, removed or changed. */
   readonly empty: boolean;
 }
@@ -63,6 +73,12 @@ function diffKind<T extends { readonly id: string }>(
   return { added, removed, changed };
 }
 
+function named(purposes: ReadonlyMap<string, PurposePolicy>): Map<string, NamedPurposePolicy> {
+  const out = new Map<string, NamedPurposePolicy>();
+  for (const [id, policy] of purposes) out.set(id, { id, ...policy });
+  return out;
+}
+
 /**
  * Entity-level differences from `a` to `b`, matched by id within each kind. A subnet whose CIDR
  * changed under the same id is `changed`; with default ids (the CIDR) it shows as removed +
@@ -74,8 +90,9 @@ export function diff(a: Topology, b: Topology): TopologyDiff {
   const tors = diffKind(a.tors, b.tors);
   const nodes = diffKind(a.nodes, b.nodes);
   const subnets = diffKind(a.subnets, b.subnets);
-  const empty = [zones, pods, tors, nodes, subnets].every(
+  const purposes = diffKind(named(a.purposes), named(b.purposes));
+  const empty = [zones, pods, tors, nodes, subnets, purposes].every(
     (k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0,
   );
-  return { zones, pods, tors, nodes, subnets, empty };
+  return { zones, pods, tors, nodes, subnets, purposes, empty };
 }

@@ -14,7 +14,7 @@ export type {
 } from "./config-schema.js";
 export { topologyConfigSchema, topologyJsonSchema } from "./config-schema.js";
 export { createTopology, validateTopologyConfig } from "./create-topology.js";
-export type { KindDiff, TopologyDiff } from "./diff.js";
+export type { KindDiff, NamedPurposePolicy, TopologyDiff } from "./diff.js";
 export { diff } from "./diff.js";
 export type { TopologyErrorCode, TopologyIssue } from "./errors.js";
 export { TopologyError } from "./errors.js";

@@ -97,9 +97,14 @@ describe("supernets", () => {
     expect(issues(config({ prefix: 16 })).map((i) => i.path)).toEqual([
       "zones[0].pods[0].supernets[0].prefix",
     ]);
-    expect(issues(config({ blockPrefix: 32 })).map((i) => i.path)).toEqual([
+    expect(issues(config({ blockPrefix: 33 })).map((i) => i.path)).toEqual([
       "zones[0].pods[0].supernets[0].blockPrefix",
     ]);
+    expect(issues(config({ blockPrefix: 23 })).map((i) => i.path)).toEqual([
+      "zones[0].pods[0].supernets[0].blockPrefix",
+    ]);
+    // The host prefix: the supernet feeds direct-mode subnets.
+    expect(createTopology(config({ blockPrefix: 32 })).pods.get("p")?.supernets?.[0]?.blockPrefix).toBe(32);
   });
 
   it("addSubnet refuses a subnet inside a supernet that does not feed it, accepts a fed one", () => {

@@ -38,8 +38,9 @@ function prefixValue(raw: number | string): number {
 }
 
 /**
- * Normalizes one supernet: canonical CIDR, carve prefix inside it, block prefix (default per
- * family, block mode only), threshold in (0, 1] (default 0.8), purpose (default `default`).
+ * Normalizes one supernet: canonical CIDR, carve prefix inside it, block prefix of the subnets
+ * it carves (default per family; the host prefix /32 or /128 makes them direct-mode, so the
+ * supernet feeds the TORs' direct-mode subnets instead of their block-mode ones), threshold in (0, 1] (default 0.8), purpose (default `default`).
  * Returns undefined (with issues appended at `path.<field>`) when a field is invalid.
  */
 export function normalizeSupernet(
@@ -62,10 +63,10 @@ export function normalizeSupernet(
     raw.blockPrefix === undefined
       ? Math.max(DEFAULT_BLOCK_PREFIX[cidr.family], prefix)
       : prefixValue(raw.blockPrefix);
-  if (!Number.isInteger(blockPrefix) || blockPrefix < prefix || blockPrefix >= host) {
+  if (!Number.isInteger(blockPrefix) || blockPrefix < prefix || blockPrefix > host) {
     issues.push({
       path: joinPath(path, "blockPrefix"),
-      message: `/${raw.blockPrefix} must be at least the carved /${prefix} and shorter than /${host}: supernets feed block-mode subnets only`,
+      message: `/${raw.blockPrefix} must be from the carved /${prefix} to /${host} (/${host}: the supernet feeds direct-mode subnets)`,
     });
   }
   const threshold = raw.threshold ?? DEFAULT_SUPERNET_THRESHOLD;

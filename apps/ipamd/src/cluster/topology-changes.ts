@@ -1,5 +1,11 @@
 import type { ClusterCommand, ClusterState, StatsLevel } from "@ipam/subnet-pool";
-import { type ScopeRef, type Topology, type TopologyDiff, toCanonicalConfig } from "@ipam/topology";
+import {
+  DEFAULT_STRATEGY,
+  type ScopeRef,
+  type Topology,
+  type TopologyDiff,
+  toCanonicalConfig,
+} from "@ipam/topology";
 import { IpamdError } from "../ipamd-error.js";
 import { requireText } from "../request-fields.js";
 import { unwrap } from "./cluster-errors.js";
@@ -38,6 +44,11 @@ export function changeLines(d: TopologyDiff, removedNodes: readonly string[] = [
     for (const e of k.changed) out.push(`change ${kind} ${e.id}`);
     for (const e of k.removed) out.push(`remove ${kind} ${e.id}`);
   }
+  for (const e of d.purposes.added) out.push(`add purpose ${e.id} (strategy ${e.strategy})`);
+  for (const e of d.purposes.changed)
+    out.push(`change purpose ${e.id} (strategy ${e.before.strategy} → ${e.after.strategy})`);
+  for (const e of d.purposes.removed)
+    out.push(`remove purpose ${e.id} (strategy ${e.strategy} → ${DEFAULT_STRATEGY}, the default)`);
   for (const n of removedNodes) out.push(`deregister node ${n} (its TOR is gone)`);
   return out;
 }
