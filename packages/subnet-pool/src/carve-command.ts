@@ -1,7 +1,7 @@
 import type { Family, Subnet } from "@ipam/topology";
+import type { ClusterParts } from "./cluster-parts.js";
 import { fail, requireFamily, requireString } from "./command-args.js";
 import type { CarveSubnetCommand } from "./commands.js";
-import type { ClusterParts } from "./cluster-parts.js";
 import type { SubnetState } from "./subnet-table.js";
 import {
   type CarvedSubnet,
@@ -24,7 +24,7 @@ export interface CarveSubnetValue {
    * When `requestId` names a carve already done (and its subnet still exists): that subnet;
    * nothing changed and `carved` is absent.
    */
-  readonly existing?: Subnet;
+  readonly alreadyCarved?: Subnet;
 }
 
 /**
@@ -67,7 +67,7 @@ function repeat(
     );
   const mode: CarveMode = st.direct ? "direct" : "block";
   const subnets = torSubnets(parts, c.tor, c.purpose, c.family, mode).length;
-  return { tor: c.tor, purpose: c.purpose, family: c.family, subnets, existing: s };
+  return { tor: c.tor, purpose: c.purpose, family: c.family, subnets, alreadyCarved: s };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Family, Node, Topology } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import type { BlockLease } from "./block-lease.js";
 import { type NodeCapacity, nodeCapacity } from "./capacity.js";
+import { carveSubnet } from "./carve-command.js";
 import { type ClusterParts, createClusterParts } from "./cluster-parts.js";
 import type { NodeView, StatsLevel, StatsRow, SubnetUsage, SubnetView } from "./cluster-views.js";
 import { fail, toCommandError } from "./command-args.js";
@@ -18,7 +19,6 @@ import type {
 import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from "./lifecycle.js";
 import { PoolError } from "./pool-error.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot-codec.js";
-import { carveSubnet } from "./carve-command.js";
 import { allocateAndGrow, leaseAndGrow } from "./supernet-growth.js";
 import { addSubnet, applyTopology, deregisterNode, removeSubnet } from "./topology-changes.js";
 import { stats, subnetUsage, subnetViews } from "./usage.js";

@@ -10,8 +10,8 @@ import type {
 } from "@ipam/topology";
 import type { AllocationKey } from "./allocation-key.js";
 import type { BlockLease } from "./block-lease.js";
-import type { PoolErrorCode } from "./pool-error.js";
 import type { CarveSubnetValue } from "./carve-command.js";
+import type { PoolErrorCode } from "./pool-error.js";
 import type { AllocateDirectValue, CarveMode, LeaseBlockValue } from "./supernet-growth.js";
 
 /**
@@ -310,7 +310,7 @@ export interface BatchCommand {
  * Carves the next subnet for a TOR out of its supernets (the pod's, then the zone's, of
  * `purpose`, `family` and `mode`), whatever its usage: adjacent to the TOR's subnets when free,
  * else the first free aligned slot. Idempotent two ways: with `requestId`, a repeat while the
- * subnet it carved exists answers that subnet (`existing`) and carves nothing (`CONFLICT` when
+ * subnet it carved exists answers that subnet (`alreadyCarved`) and carves nothing (`CONFLICT` when
  * the id carved for another TOR, purpose or family); with `basis` (the number of the TOR's open
  * subnets of that purpose, family and mode the caller saw), a repeat after the carve carves
  * nothing (the value has no `carved`): two racing carve-subnet commands with the same basis

@@ -5,6 +5,8 @@ export { compareKeys, keyString } from "./allocation-key.js";
 export { BlockIndex } from "./block-index.js";
 export type { AllocatedAddress, BlockLease, BlockState } from "./block-lease.js";
 export type { NodeCapacity } from "./capacity.js";
+export type { CarveSubnetValue } from "./carve-command.js";
+export type { CarvePlacement } from "./carve-slot.js";
 export { ClusterState } from "./cluster-state.js";
 export type {
   NodeView,
@@ -63,8 +65,6 @@ export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
 export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
-export type { CarveSubnetValue } from "./carve-command.js";
-export type { CarvePlacement } from "./carve-slot.js";
 export type {
   AllocateDirectValue,
   CarvedSubnet,

@@ -292,7 +292,13 @@ describe("supernets that feed direct-mode subnets", () => {
             {
               id: "p",
               supernets: [
-                { cidr: "10.99.96.0/24", prefix: 29, blockPrefix: 32, purpose: "mgmt", ...supernet },
+                {
+                  cidr: "10.99.96.0/24",
+                  prefix: 29,
+                  blockPrefix: 32,
+                  purpose: "mgmt",
+                  ...supernet,
+                },
               ],
               tors: [
                 {
@@ -375,7 +381,14 @@ describe("supernets that feed direct-mode subnets", () => {
 
 describe("carve-subnet by hand", () => {
   const carve = (extra: Record<string, unknown> = {}): ClusterCommand =>
-    ({ type: "carve-subnet", at: T0, tor: "t", purpose: "default", family: 4, ...extra }) as ClusterCommand;
+    ({
+      type: "carve-subnet",
+      at: T0,
+      tor: "t",
+      purpose: "default",
+      family: 4,
+      ...extra,
+    }) as ClusterCommand;
 
   it("a request id makes a retry answer the same subnet, on a restored replica too", () => {
     const s = state(config("tor", {}));
@@ -383,9 +396,11 @@ describe("carve-subnet by hand", () => {
     expect(first.carved?.subnet.cidr).toBe("10.99.65.0/24");
     const again = ok(s.apply(carve({ requestId: "op-1" })));
     expect(again.carved).toBeUndefined();
-    expect(again.existing?.cidr).toBe("10.99.65.0/24");
+    expect(again.alreadyCarved?.cidr).toBe("10.99.65.0/24");
     const restored = ClusterState.restore(s.snapshot());
-    expect(ok(restored.apply(carve({ requestId: "op-1" }))).existing?.cidr).toBe("10.99.65.0/24");
+    expect(ok(restored.apply(carve({ requestId: "op-1" }))).alreadyCarved?.cidr).toBe(
+      "10.99.65.0/24",
+    );
     expect(ok(s.apply(carve({ requestId: "op-2" }))).carved?.subnet.cidr).toBe("10.99.66.0/24");
     const other = s.apply(carve({ requestId: "op-1", tor: "t2" }));
     expect(other.ok ? "carved" : [other.error.code, other.error.details.field]).toEqual([

@@ -3,8 +3,8 @@ import {
   addSubnet as addTopologySubnet,
   type Family,
   hostPrefix,
-  type ScopeRef,
   type ScopedSupernetRef,
+  type ScopeRef,
   type Subnet,
   type Supernet,
   subnetsAt,
@@ -14,11 +14,7 @@ import type { BlockLease } from "./block-lease.js";
 import { type CarvePlacement, pickCarveSlot } from "./carve-slot.js";
 import { attachSubnet, type ClusterParts } from "./cluster-parts.js";
 import { byString, requireFamily, requireString } from "./command-args.js";
-import type {
-  AllocateDirectCommand,
-  DirectAllocateValue,
-  LeaseBlockCommand,
-} from "./commands.js";
+import type { AllocateDirectCommand, DirectAllocateValue, LeaseBlockCommand } from "./commands.js";
 import { PoolError } from "./pool-error.js";
 import type { SubnetState } from "./subnet-table.js";
 
@@ -205,7 +201,9 @@ function attachCarved(
 
 /** True for the errors after which an allocation may carve and try again. */
 function outOfRoom(error: unknown): boolean {
-  return error instanceof PoolError && (error.code === "POOL_EXHAUSTED" || error.code === "NO_SUBNET");
+  return (
+    error instanceof PoolError && (error.code === "POOL_EXHAUSTED" || error.code === "NO_SUBNET")
+  );
 }
 
 /**

@@ -29,6 +29,9 @@ const ADDED_IN: Readonly<Record<number, readonly string[]>> = {
     "deregisteringSince",
     "holdings",
   ],
+  // Carve requests: apply-topology's diff lists purpose strategy changes; a carve-subnet
+  // retried with its request id answers the subnet it carved.
+  4: ["purposePolicies", "alreadyCarved"],
 };
 
 /** `value` without the fields added after snapshot version `version` (as that build saw it). */

@@ -756,6 +756,78 @@ function supernetFollowUps(): ClusterCommand[] {
 }
 
 /**
+ * Carves by hand with request ids, and a direct-mode supernet feeding TOR t's management
+ * subnet (snapshot version 4 on).
+ */
+const carveRequestConfig: TopologyConfig = {
+  ...supernetConfig,
+  zones: (supernetConfig.zones ?? []).map((z) => ({
+    ...z,
+    supernets: [
+      {
+        cidr: "10.99.200.0/24",
+        prefix: 29,
+        blockPrefix: 32,
+        purpose: "management",
+        threshold: 0.5,
+      },
+    ],
+    pods: (z.pods ?? []).map((p) => ({
+      ...p,
+      tors: (p.tors ?? []).map((t) =>
+        t.id === "t"
+          ? {
+              ...t,
+              subnets: [
+                ...(t.subnets ?? []),
+                { id: "t-mgmt", cidr: "10.99.200.0/29", purpose: "management", blockPrefix: 32 },
+              ],
+            }
+          : t,
+      ),
+    })),
+  })),
+};
+
+function buildCarveRequests(): ClusterState {
+  const state = new ClusterState();
+  run(state, { type: "apply-topology", at: T0, config: carveRequestConfig, source: "file" });
+  const carve = { type: "carve-subnet", purpose: "default", family: 4 } as const;
+  run(state, { ...carve, at: T0 + 1, tor: "t2", requestId: "op-1" });
+  run(state, { ...carve, at: T0 + 2, tor: "t", requestId: "op-2", prefix: 25 });
+  for (let i = 0; i < 3; i++)
+    run(state, {
+      type: "allocate-direct",
+      at: T0 + 3 + i,
+      node: "n1",
+      purpose: "management",
+      family: 4,
+      key: key(`m${i}`),
+    });
+  return state;
+}
+
+function carveRequestFollowUps(): ClusterCommand[] {
+  const carve = { type: "carve-subnet", purpose: "default", family: 4 } as const;
+  return [
+    { ...carve, at: T0 + 10, tor: "t2", requestId: "op-1" },
+    { ...carve, at: T0 + 11, tor: "t", requestId: "op-1" },
+    { ...carve, at: T0 + 12, tor: "t", requestId: "op-3" },
+    {
+      type: "allocate-direct",
+      at: T0 + 13,
+      node: "n1",
+      purpose: "management",
+      family: 4,
+      key: key("m9"),
+    },
+    { type: "drain-subnet", at: T0 + 14, subnet: "10.99.65.0/24" },
+    { type: "remove-subnet", at: T0 + 15, subnet: "10.99.65.0/24" },
+    { ...carve, at: T0 + 16, tor: "t2", requestId: "op-1" },
+  ];
+}
+
+/**
  * The scenarios that have fixtures in test/fixtures/ (file stem
  * `cluster-state-v<version>-<name>`; a scenario added later has fixtures from its version on).
  */
@@ -781,4 +853,5 @@ export const SNAPSHOT_SCENARIOS: readonly SnapshotScenario[] = [
   { name: "rich", build: buildRich, followUps: richFollowUps },
   { name: "lifecycle", build: buildLifecycle, followUps: lifecycleFollowUps() },
   { name: "supernets", build: buildSupernets, followUps: supernetFollowUps() },
+  { name: "carving", build: buildCarveRequests, followUps: carveRequestFollowUps() },
 ];

@@ -55,15 +55,14 @@ describe("diff", () => {
 });
 
 describe("diff of purposes", () => {
-  const withPurposes = (purposes: string): string =>
-    `${purposes}${exampleTopologyYaml}`;
+  const withPurposes = (purposes: string): string => `${purposes}${exampleTopologyYaml}`;
 
   it("shows a reload that only changes a purpose's strategy", () => {
     const a = parseTopology(withPurposes("purposes:\n  default:\n    strategy: pod\n"));
     const b = parseTopology(withPurposes("purposes:\n  default:\n    strategy: tor\n"));
     const d = diff(a, b);
     expect(d.empty).toBe(false);
-    expect(d.purposes.changed).toEqual([
+    expect(d.purposePolicies.changed).toEqual([
       {
         id: "default",
         before: { id: "default", strategy: "pod" },
@@ -77,8 +76,8 @@ describe("diff of purposes", () => {
     const a = parseTopology(withPurposes("purposes:\n  default:\n    strategy: pod\n"));
     const b = parseTopology(withPurposes("purposes:\n  storage:\n    strategy: tor\n"));
     const d = diff(a, b);
-    expect(d.purposes.added.map((p) => p.id)).toEqual(["storage"]);
-    expect(d.purposes.removed.map((p) => p.id)).toEqual(["default"]);
+    expect(d.purposePolicies.added.map((p) => p.id)).toEqual(["storage"]);
+    expect(d.purposePolicies.removed.map((p) => p.id)).toEqual(["default"]);
     expect(diff(b, b).empty).toBe(true);
   });
 });

@@ -24,7 +24,7 @@ export interface TopologyDiff {
    * Purposes the file configures (`purposes.<name>`): added, removed, or with another strategy.
    * A purpose the file stops configuring falls back to the default strategy.
    */
-  readonly purposes: KindDiff<NamedPurposePolicy>;
+  readonly purposePolicies: KindDiff<NamedPurposePolicy>;
   /** True when nothing was added, removed or changed. */
   readonly empty: boolean;
 }
@@ -90,9 +90,9 @@ export function diff(a: Topology, b: Topology): TopologyDiff {
   const tors = diffKind(a.tors, b.tors);
   const nodes = diffKind(a.nodes, b.nodes);
   const subnets = diffKind(a.subnets, b.subnets);
-  const purposes = diffKind(named(a.purposes), named(b.purposes));
-  const empty = [zones, pods, tors, nodes, subnets, purposes].every(
+  const purposePolicies = diffKind(named(a.purposes), named(b.purposes));
+  const empty = [zones, pods, tors, nodes, subnets, purposePolicies].every(
     (k) => k.added.length === 0 && k.removed.length === 0 && k.changed.length === 0,
   );
-  return { zones, pods, tors, nodes, subnets, purposes, empty };
+  return { zones, pods, tors, nodes, subnets, purposePolicies, empty };
 }

@@ -104,7 +104,9 @@ describe("supernets", () => {
       "zones[0].pods[0].supernets[0].blockPrefix",
     ]);
     // The host prefix: the supernet feeds direct-mode subnets.
-    expect(createTopology(config({ blockPrefix: 32 })).pods.get("p")?.supernets?.[0]?.blockPrefix).toBe(32);
+    expect(
+      createTopology(config({ blockPrefix: 32 })).pods.get("p")?.supernets?.[0]?.blockPrefix,
+    ).toBe(32);
   });
 
   it("addSubnet refuses a subnet inside a supernet that does not feed it, accepts a fed one", () => {

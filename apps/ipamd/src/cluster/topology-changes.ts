@@ -44,10 +44,10 @@ export function changeLines(d: TopologyDiff, removedNodes: readonly string[] = [
     for (const e of k.changed) out.push(`change ${kind} ${e.id}`);
     for (const e of k.removed) out.push(`remove ${kind} ${e.id}`);
   }
-  for (const e of d.purposes.added) out.push(`add purpose ${e.id} (strategy ${e.strategy})`);
-  for (const e of d.purposes.changed)
+  for (const e of d.purposePolicies.added) out.push(`add purpose ${e.id} (strategy ${e.strategy})`);
+  for (const e of d.purposePolicies.changed)
     out.push(`change purpose ${e.id} (strategy ${e.before.strategy} → ${e.after.strategy})`);
-  for (const e of d.purposes.removed)
+  for (const e of d.purposePolicies.removed)
     out.push(`remove purpose ${e.id} (strategy ${e.strategy} → ${DEFAULT_STRATEGY}, the default)`);
   for (const n of removedNodes) out.push(`deregister node ${n} (its TOR is gone)`);
   return out;
