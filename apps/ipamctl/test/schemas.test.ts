@@ -20,6 +20,7 @@ describe("docs/ipamctl/schemas", () => {
         "Reservation",
         "ServerStatus",
         "SubnetAdded",
+        "SubnetCarve",
         "SubnetDrain",
         "SubnetList",
         "SubnetRemove",

@@ -65,6 +65,7 @@ export const IPAM_ACCESS_POLICY: AccessPolicy = new Map<string, AccessRule>([
   ["ipam.v1.Cluster/AddSubnet", admin("adds a subnet")],
   ["ipam.v1.Cluster/RemoveSubnet", admin("removes a subnet")],
   ["ipam.v1.Cluster/DrainSubnet", admin("drains a subnet")],
+  ["ipam.v1.Cluster/CarveSubnet", admin("carves a subnet from a supernet")],
   ["ipam.v1.Cluster/ReserveRange", admin("reserves a range")],
   ["ipam.v1.Cluster/UnreserveRange", admin("ends a reservation")],
   ["ipam.v1.Cluster/LeaseBlock", ownNode("leases a block to a node")],

@@ -275,7 +275,7 @@ const NON_IDEMPOTENT_CLUSTER_METHODS: ReadonlySet<string> = new Set([
  * A client of the cluster API (`ipam.v1.Cluster`) over a list of servers. On NOT_LEADER with a
  * leader address it retries on the leader (any method: the refused call had no effect). On
  * UNAVAILABLE it rotates to the next server, but only for idempotent calls: reads, the
- * idempotent writes, and LeaseBlock with a `requestId`; ApplyTopology and membership changes
+ * idempotent writes, and LeaseBlock and CarveSubnet with a `requestId`; ApplyTopology and membership changes
  * are never retried. Its channels use {@link clusterChannelOptions} fitted to
  * `options.electionMs`, so that a restarted server is dialled again within a fraction of an
  * election timeout.
@@ -286,7 +286,7 @@ export function createClusterClient(options: GrpcClientOptions): ClusterClient {
     options,
     (method, request) => {
       if (NON_IDEMPOTENT_CLUSTER_METHODS.has(method.name)) return false;
-      if (method.name === "LeaseBlock") {
+      if (method.name === "LeaseBlock" || method.name === "CarveSubnet") {
         return (request as { requestId?: string }).requestId !== "";
       }
       return true;

@@ -12,6 +12,7 @@ import {
   ApplyTopologyRequestSchema,
   AttachmentSchema,
   BlockReportSchema,
+  CarveSubnetRequestSchema,
   CheckRequestSchema,
   ClaimBlockRequestSchema,
   type Cluster,
@@ -371,6 +372,18 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
   }),
   releaseBlock: messageLimits(ReleaseBlockRequestSchema, { nodeId: topologyId, cidr: cidrText }),
   claimBlock: messageLimits(ClaimBlockRequestSchema, { nodeId: topologyId, cidr: cidrText }),
+  carveSubnet: messageLimits(CarveSubnetRequestSchema, {
+    torId: topologyId,
+    purpose: purposeName,
+    family,
+    prefixLength: atMost(128),
+    mode: text({
+      maxBytes: 6,
+      pattern: /^(block|direct)$/,
+      patternText: 'empty, "block" or "direct"',
+    }),
+    requestId: printable(128),
+  }),
   allocateDirect: messageLimits(AllocateDirectRequestSchema, {
     items: list(
       MAX_DIRECT_BATCH,

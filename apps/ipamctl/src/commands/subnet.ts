@@ -6,6 +6,7 @@ import { holderViews, listAllBlocks, readTopology, subnetCounts } from "../clust
 import type { CommandContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { type Colors, table } from "../output.js";
+import { registerCarve } from "./subnet-carve.js";
 
 /** A subnet as `subnet list` and `subnet add` print it. */
 export interface SubnetView {
@@ -64,9 +65,11 @@ function holdersText(holders: ReturnType<typeof holderViews>, c: Colors): string
   );
 }
 
-/** `subnet list|add|drain|remove`: subnets at run time (the Cluster API's subnet calls). */
+/** `subnet list|add|carve|drain|remove`: subnets at run time (the Cluster API's subnet calls). */
 export function register(program: Command, context: CommandContext): void {
-  const subnet = program.command("subnet").description("list, add, drain and remove subnets");
+  const subnet = program
+    .command("subnet")
+    .description("list, add, carve, drain and remove subnets");
 
   subnet
     .command("list")
@@ -192,6 +195,8 @@ export function register(program: Command, context: CommandContext): void {
       },
     );
 
+  registerCarve(subnet, context);
+
   subnet
     .command("drain")
     .description(
@@ -261,6 +266,7 @@ export function register(program: Command, context: CommandContext): void {
         existed: r.removed,
         removing: r.removing,
         holders: holderViews(r.holders),
+        returnedToSupernet: r.returnedToSupernet === "" ? null : r.returnedToSupernet,
       };
       context
         .output()
@@ -269,7 +275,9 @@ export function register(program: Command, context: CommandContext): void {
             ? `${id}: no such subnet (nothing to do)`
             : data.removing
               ? `${id}: ${c.yellow("removing")}: its blocks are revoked; it goes once these are returned\n\n${holdersText(data.holders, c)}`
-              : `${id}: removed`,
+              : data.returnedToSupernet !== null
+                ? `${id}: removed; returned to supernet ${data.returnedToSupernet} (free to carve again)`
+                : `${id}: removed`,
         );
     });
 }

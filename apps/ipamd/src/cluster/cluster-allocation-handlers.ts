@@ -1,9 +1,9 @@
 import { Cidr } from "@ipam/bitmap";
 import type { ClusterHandlers, DirectAllocateItem } from "@ipam/grpc-server";
 import type {
+  AllocateDirectValue,
   BlockLease,
   ClusterCommand,
-  DirectAllocateValue,
   DirectAllocation,
   StatsLevel,
 } from "@ipam/subnet-pool";
@@ -140,13 +140,19 @@ export function clusterAllocationHandlers(
       const at = now();
       const commands = req.items.map((item, i) => directItem(item, i, at));
       const r = await cluster.execute({ type: "batch", at, commands });
+      if (log !== undefined)
+        for (const one of r.value)
+          if (one.ok) {
+            const v = one.value as AllocateDirectValue;
+            logCarved(log, v.node, v.carved);
+          }
       return {
         results: r.value.map((one) =>
           one.ok
             ? {
                 result: {
                   case: "address" as const,
-                  value: wireDirectAddress(one.value as DirectAllocateValue),
+                  value: wireDirectAddress(one.value as AllocateDirectValue),
                 },
               }
             : {

@@ -1,5 +1,6 @@
 import type { ClusterHandlers } from "@ipam/grpc-server";
 import type { Logger } from "pino";
+import { carveHandlers } from "./carve-handlers.js";
 import { clusterAllocationHandlers } from "./cluster-allocation-handlers.js";
 import type { ClusterApi, ClusterStateReader } from "./cluster-api.js";
 import { clusterTopologyHandlers } from "./cluster-topology-handlers.js";
@@ -19,7 +20,10 @@ export interface ClusterDataOptions {
   readonly now?: () => number;
   /** Most items one AllocateDirect / ReleaseDirect call may carry; default 10 000. */
   readonly maxBatch?: number;
-  /** Where the handlers log what the cluster did on its own (subnets carved from supernets). */
+  /**
+   * Where the handlers log what the cluster did on its own and what operators carved and
+   * returned (subnets carved from supernets, given back to them).
+   */
   readonly log?: Pick<Logger, "info">;
 }
 
@@ -36,7 +40,8 @@ export function clusterDataHandlers(
 ): Partial<ClusterHandlers> {
   const now = options.now ?? Date.now;
   return {
-    ...clusterTopologyHandlers(cluster, now),
+    ...clusterTopologyHandlers(cluster, now, options.log),
+    ...carveHandlers(cluster, now, options.log),
     ...clusterAllocationHandlers(cluster, now, options.maxBatch ?? 10_000, options.log),
     ...(cluster.reports === undefined ? {} : nodeReportHandlers(cluster.reports, now)),
   };

@@ -31,6 +31,7 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "addSubnet",
   "removeSubnet",
   "drainSubnet",
+  "carveSubnet",
   "reserveRange",
   "unreserveRange",
   "leaseBlock",

@@ -2,8 +2,11 @@ import { Cidr } from "@ipam/bitmap";
 import type { ClusterHandlers } from "@ipam/grpc-server";
 import type { Reservation } from "@ipam/subnet-pool";
 import { parseTopology, type SubnetInput, type Topology, toCanonicalConfig } from "@ipam/topology";
+import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import { requireText } from "../request-fields.js";
+import { supernetOf } from "./carve-handlers.js";
+import { logReturned } from "./carve-log.js";
 import type { ClusterDataSource } from "./cluster-data-handlers.js";
 import { wireSubnet } from "./cluster-wire.js";
 import { type SubnetHolderView, subnetHolders } from "./node-reports.js";
@@ -51,6 +54,7 @@ function wireReservation(r: Reservation) {
 export function clusterTopologyHandlers(
   cluster: ClusterDataSource,
   now: () => number,
+  log?: Pick<Logger, "info">,
 ): Partial<ClusterHandlers> {
   let applying = Promise.resolve();
   return {
@@ -200,8 +204,15 @@ export function clusterTopologyHandlers(
 
     removeSubnet: async (req) => {
       const id = requireText("subnet_id", req.subnetId);
-      const view = await cluster.read((s) => s.subnets().find((v) => v.subnet.id === id));
-      if (view === undefined) return { removed: false, removing: false, holders: [] };
+      const found = await cluster.read((s) => {
+        const v = s.subnets().find((x) => x.subnet.id === id);
+        // A carved subnet's range goes back to its supernet once the subnet is gone.
+        const from = v?.origin === "carved" ? supernetOf(s.topology(), v.subnet) : undefined;
+        return v === undefined ? undefined : { view: v, supernet: from?.cidr };
+      });
+      if (found === undefined)
+        return { removed: false, removing: false, holders: [], returnedToSupernet: "" };
+      const { view, supernet } = found;
       // Forced: the subnet drains, its blocks are revoked, and it stays as `removing` until
       // its holders have given everything back (the command that does so deletes it).
       // Asked again while it is being removed: what it still waits for.
@@ -209,10 +220,13 @@ export function clusterTopologyHandlers(
         await cluster.execute({ type: "remove-subnet", at: now(), subnet: id, force: req.force });
       }
       const left = await holdersOf(cluster, id);
+      const returned = left === undefined && supernet !== undefined ? supernet : "";
+      if (returned !== "" && log !== undefined) logReturned(log, view.subnet, returned);
       return {
         removed: true,
         removing: left !== undefined && !left.empty,
         holders: left?.holders ?? [],
+        returnedToSupernet: returned,
       };
     },
 
