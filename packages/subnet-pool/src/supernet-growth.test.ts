@@ -1,7 +1,12 @@
 import type { TopologyConfig } from "@ipam/topology";
 import { describe, expect, it } from "vitest";
 import { ClusterState } from "./cluster-state.js";
-import type { ClusterCommand, CommandResult, LeaseBlockCommand } from "./commands.js";
+import type {
+  CarveSubnetCommand,
+  ClusterCommand,
+  CommandResult,
+  LeaseBlockCommand,
+} from "./commands.js";
 import type { LeaseBlockValue } from "./supernet-growth.js";
 
 const T0 = 1_700_000_000_000;
@@ -380,7 +385,7 @@ describe("supernets that feed direct-mode subnets", () => {
 });
 
 describe("carve-subnet by hand", () => {
-  const carve = (extra: Record<string, unknown> = {}): ClusterCommand =>
+  const carve = (extra: Record<string, unknown> = {}): CarveSubnetCommand =>
     ({
       type: "carve-subnet",
       at: T0,
@@ -388,7 +393,7 @@ describe("carve-subnet by hand", () => {
       purpose: "default",
       family: 4,
       ...extra,
-    }) as ClusterCommand;
+    }) as CarveSubnetCommand;
 
   it("a request id makes a retry answer the same subnet, on a restored replica too", () => {
     const s = state(config("tor", {}));
@@ -431,5 +436,40 @@ describe("carve-subnet by hand", () => {
     ok(s.apply({ type: "remove-subnet", at: T0 + 2, subnet: "10.99.65.0/24" }));
     // The request id went with the subnet: it carves again, the same slot.
     expect(ok(s.apply(carve({ requestId: "op-1" }))).carved?.subnet.cidr).toBe("10.99.65.0/24");
+  });
+});
+
+describe("a topology reload against carved subnets", () => {
+  it("declaring a subnet that overlaps a carved one is refused naming the file's field; state unchanged", () => {
+    const s = state(config("tor", {}));
+    ok(s.apply({ type: "carve-subnet", at: T0, tor: "t", purpose: "default", family: 4 }));
+    const before = s.snapshot();
+    const c = config("tor", {});
+    const t2 = c.zones?.[0]?.pods?.[0]?.tors?.[1];
+    if (t2 === undefined) throw new Error("no t2");
+    t2.subnets = [{ id: "t2-new", cidr: "10.99.65.128/25", blockPrefix: 26 }];
+    const r = s.apply({ type: "apply-topology", at: T0 + 1, config: c, source: "file" });
+    expect(r.ok ? "applied" : [r.error.code, r.error.details.field]).toEqual([
+      "CONFLICT",
+      "zones[0].pods[0].tors[1].subnets[0].cidr",
+    ]);
+    expect(r.ok ? "" : r.error.message).toContain("carved from a supernet");
+    expect(s.snapshot()).toEqual(before);
+  });
+
+  it("a reload that only changes a purpose's strategy is applied and shows in the diff", () => {
+    const s = state(config("tor"));
+    for (let i = 0; i < 4; i++) leaseOk(s, "n1", { at: T0 + 1 + i });
+    const full = s.apply(lease("n1"));
+    expect(full.ok ? "leased" : full.error.code).toBe("POOL_EXHAUSTED");
+    const r = ok(
+      s.apply({ type: "apply-topology", at: T0 + 6, config: config("pod"), source: "file" }),
+    );
+    expect(r.diff.empty).toBe(false);
+    expect(
+      r.diff.purposePolicies.changed.map((x) => [x.id, x.before.strategy, x.after.strategy]),
+    ).toEqual([["default", "tor", "pod"]]);
+    // Applied: the TOR is full, the pod's subnet now serves the node.
+    expect(leaseOk(s, "n1", { at: T0 + 7 }).subnet.id).toBe("pod-s");
   });
 });

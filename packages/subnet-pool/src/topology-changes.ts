@@ -7,6 +7,7 @@ import {
   type Subnet,
   type SubnetInput,
   type Topology,
+  type TopologyConfig,
   TopologyError,
 } from "@ipam/topology";
 import { attachSubnet, type ClusterParts, detachSubnet, inUse } from "./cluster-parts.js";
@@ -20,6 +21,7 @@ import type {
   DeregisterNodeValue,
   RemoveSubnetCommand,
 } from "./commands.js";
+import { subnetConfigPath } from "./config-path.js";
 import { deleteSubnet, settle } from "./lifecycle.js";
 import type { SubnetState } from "./subnet-table.js";
 
@@ -126,7 +128,7 @@ function applyFile(parts: ClusterParts, c: ApplyTopologyCommand): ApplyTopologyV
       removing.push(id);
     }
   }
-  for (const st of kept) next = keepSubnet(next, st);
+  for (const st of kept) next = keepSubnet(next, st, c.config);
   const carried = carryOverNodes(next, current);
   for (const node of carried.orphaned) {
     const blocks = parts.leases.countOf(node.id);
@@ -164,9 +166,10 @@ function applyFile(parts: ClusterParts, c: ApplyTopologyCommand): ApplyTopologyV
 
 /**
  * Adds a subnet the file does not list back into the file's topology. A clash (the file
- * overlaps it, or drops its scope) is a `CONFLICT` naming both and the way out.
+ * overlaps it, or drops its scope) is a `CONFLICT` naming both, the field of the file
+ * (`details.field`: the path of the overlapping subnet's `cidr` in `config`) and the way out.
  */
-function keepSubnet(next: Topology, st: SubnetState): Topology {
+function keepSubnet(next: Topology, st: SubnetState, config: TopologyConfig): Topology {
   const s = st.subnet;
   const owned = st.origin !== "file" && !st.removing;
   const what = !owned
@@ -189,10 +192,16 @@ function keepSubnet(next: Topology, st: SubnetState): Topology {
       );
     }
     const other = (err.details as { overlaps?: unknown } | undefined)?.overlaps;
+    const field = other === undefined ? undefined : subnetConfigPath(config, String(other));
     fail(
       "CONFLICT",
-      `apply-topology: ${other === undefined ? "the file clashes with" : `the file's subnet ${String(other)} overlaps`} subnet ${s.id} (${s.cidr}), which ${what}; ${fix}`,
-      { subnet: s.id, ...(other === undefined ? {} : { overlaps: other }), reason: err.message },
+      `apply-topology: ${field === undefined ? "" : `${field}: `}${other === undefined ? "the file clashes with" : `the file's subnet ${String(other)} overlaps`} subnet ${s.id} (${s.cidr}), which ${what}; ${fix}`,
+      {
+        subnet: s.id,
+        ...(other === undefined ? {} : { overlaps: other }),
+        ...(field === undefined ? {} : { field }),
+        reason: err.message,
+      },
     );
   }
 }
