@@ -27,6 +27,7 @@ function config(threshold: number | string = 0.75, strategy = "tor"): TopologyCo
   return {
     purposes: {
       default: { strategy: strategy as "tor" },
+      mgmt: { strategy: "tor" },
       "st-tor": { strategy: "tor" },
       "st-pod": { strategy: "pod" },
       "st-zone": { strategy: "zone" },
@@ -45,6 +46,14 @@ function config(threshold: number | string = 0.75, strategy = "tor"): TopologyCo
                 blockPrefix: 27,
                 threshold: threshold as number,
               },
+              // Feeds the TORs' direct-mode (per-address) mgmt subnets with /29s.
+              {
+                cidr: "10.99.96.0/24",
+                prefix: 29,
+                blockPrefix: 32,
+                purpose: "mgmt",
+                threshold: 0.5,
+              },
             ],
             subnets: ["st-tor", "st-pod", "st-zone"].map((p, i) =>
               level(p, `10.99.100.${i * 32}/27`),
@@ -54,6 +63,7 @@ function config(threshold: number | string = 0.75, strategy = "tor"): TopologyCo
                 id: "tor-1",
                 subnets: [
                   { id: "tor-1-default", cidr: "10.99.64.0/25", blockPrefix: 27 },
+                  { id: "tor-1-mgmt", cidr: "10.99.96.0/29", purpose: "mgmt", blockPrefix: 32 },
                   ...["st-tor", "st-pod", "st-zone"].map((p, i) =>
                     level(p, `10.99.10.${i * 32}/27`),
                   ),
@@ -141,6 +151,7 @@ describe.each(CLUSTER_PROVIDERS)(
         const purposes = await fx.client.getStats({ level: StatsLevel.PURPOSE });
         expect(purposes.entries.map((e) => [e.id, e.strategy])).toEqual([
           ["default", "tor"],
+          ["mgmt", "tor"],
           ["st-pod", "pod"],
           ["st-tor", "tor"],
           ["st-zone", "zone"],
@@ -169,6 +180,145 @@ describe.each(CLUSTER_PROVIDERS)(
         // A reload of the same file keeps the cluster's subnet.
         await fx.client.applyTopology({ topologyJson: JSON.stringify(config()) });
         expect(await subnetRows(fx.client)).toContainEqual(CARVED);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "direct-mode allocations past the threshold carve one adjacent /29 in the same command; every server agrees",
+      async () => {
+        const allocate = async (i: number) => {
+          const r = await fx.client.allocateDirect({
+            items: [
+              {
+                network: "net",
+                containerId: `mgmt-${i}`,
+                ifname: "eth0",
+                nodeId: "n1",
+                purpose: "mgmt",
+                family: Family.IPV4,
+                requestedAddress: "",
+              },
+            ],
+          });
+          const one = r.results[0]?.result;
+          if (one?.case !== "address") throw new Error(`allocation ${i}: ${JSON.stringify(one)}`);
+          return one.value.address;
+        };
+        // tor-1-mgmt (/29) has 5 addresses to hand out: the 3rd reaches 3/5 >= 0.5 and carves
+        // 10.99.96.8/29 (its sibling); the 4th comes from it (4/10: no second carve).
+        const addresses: string[] = [];
+        for (let i = 0; i < 4; i++) addresses.push(await allocate(i));
+        const carved = Cidr.parse("10.99.96.8/29");
+        expect(addresses.filter((a) => carved.contains(Cidr.parse(`${a}/32`)))).toHaveLength(1);
+        for (const c of fx.perServer) {
+          const rows = await waitFor("the carved mgmt subnet on every server", async () => {
+            const r = await subnetRows(c, "mgmt");
+            return r.some((x) => x.origin === "carved") ? r : undefined;
+          });
+          expect(rows).toEqual([
+            { id: "10.99.96.8/29", origin: "carved", strategy: "tor" },
+            { id: "tor-1-mgmt", origin: "file", strategy: "tor" },
+          ]);
+        }
+        await waitFor("the carve in a server's log", () =>
+          fx.processes.some((p) =>
+            p.log.some(
+              (l) => l.includes("subnet carved from supernet") && l.includes("10.99.96.8/29"),
+            ),
+          )
+            ? true
+            : undefined,
+        );
+      },
+      TEST_MS,
+    );
+
+    it(
+      "CarveSubnet carves by hand, once per request id; refusals name the field; drained and removed, the range returns to the supernet",
+      async () => {
+        const carve = (
+          requestId: string,
+          extra: { torId?: string; purpose?: string; prefixLength?: number } = {},
+        ) =>
+          fx.client.carveSubnet({
+            torId: "tor-2",
+            purpose: "default",
+            family: Family.IPV4,
+            prefixLength: 0,
+            mode: "",
+            requestId,
+            ...extra,
+          });
+        const first = await carve("op-1");
+        expect(first).toMatchObject({
+          carved: true,
+          supernet: "10.99.64.0/22",
+          supernetScope: "pod:p",
+          placement: "first-free",
+          torSubnets: 1,
+          subnet: { origin: "carved", scope: "tor-2", purpose: "default", blockPrefix: 27 },
+        });
+        const cidr = first.subnet?.cidr ?? "";
+        expect(Cidr.parse("10.99.64.0/22").contains(Cidr.parse(cidr))).toBe(true);
+        // A retry with the same request id (after a lost answer) carves nothing more.
+        const again = await carve("op-1");
+        expect(again).toMatchObject({ carved: false, subnet: { cidr }, torSubnets: 1 });
+        for (const [extra, code, field] of [
+          [{ torId: "tor-9" }, "NOT_FOUND", "carve-subnet.tor"],
+          [{ purpose: "st-tor" }, "NOT_FOUND", "carve-subnet.purpose"],
+          [{ prefixLength: 20 }, "INVALID_ARGUMENT", "carve-subnet.prefix"],
+        ] as const) {
+          await expect(carve(`bad-${field}`, extra)).rejects.toMatchObject({
+            code,
+            message: expect.stringContaining(field),
+          });
+        }
+        // Returned: drained, removed, and the next carve takes the same slot again.
+        await fx.client.drainSubnet({ subnetId: cidr, drain: true });
+        const removed = await fx.client.removeSubnet({ subnetId: cidr, force: false });
+        expect(removed).toMatchObject({
+          removed: true,
+          removing: false,
+          returnedToSupernet: "10.99.64.0/22",
+        });
+        expect((await subnetRows(fx.client)).map((r) => r.id)).not.toContain(cidr);
+        const next = await carve("op-2");
+        expect(next).toMatchObject({ carved: true, subnet: { cidr } });
+        await fx.client.drainSubnet({ subnetId: cidr, drain: true });
+        await fx.client.removeSubnet({ subnetId: cidr, force: false });
+      },
+      TEST_MS,
+    );
+
+    it(
+      "a reload that only changes a purpose's strategy is applied and reported; one that declares a subnet over a carved one is refused naming the field",
+      async () => {
+        const r = await fx.client.applyTopology({
+          topologyJson: JSON.stringify(config(0.75, "pod")),
+        });
+        expect(r.changes).toEqual(["change purpose default (strategy tor → pod)"]);
+        const purposes = await fx.client.getStats({ level: StatsLevel.PURPOSE });
+        expect(purposes.entries.find((e) => e.id === "default")?.strategy).toBe("pod");
+        await fx.client.applyTopology({ topologyJson: JSON.stringify(config()) });
+        // A carved subnet (10.99.96.8/29, from the direct-mode test) overlapped by the file.
+        const before = await fx.client.getTopology({});
+        const over = config() as {
+          zones: { pods: { tors: { id: string; subnets?: object[] }[] }[] }[];
+        };
+        const tor2 = over.zones[0]?.pods[0]?.tors[1];
+        if (tor2 === undefined) throw new Error("no tor-2");
+        tor2.subnets = [
+          { id: "tor-2-mgmt", cidr: "10.99.96.8/30", purpose: "mgmt", blockPrefix: 32 },
+        ];
+        await expect(
+          fx.client.applyTopology({ topologyJson: JSON.stringify(over) }),
+        ).rejects.toMatchObject({
+          code: "CONFLICT",
+          message: expect.stringContaining("zones[0].pods[0].tors[1].subnets[0].cidr"),
+        });
+        const after = await fx.client.getTopology({});
+        expect(after.version).toBe(before.version);
       },
       TEST_MS,
     );
