@@ -46,6 +46,9 @@ export interface SubnetCounts {
   readonly reserved: bigint;
   readonly cooling: bigint;
   readonly blocksLeased: bigint;
+  /** Who manages it (`file`, `api`, `carved`) and the strategy that governs it ("" if unknown). */
+  readonly origin: string;
+  readonly strategy: string;
 }
 
 /**
@@ -79,6 +82,8 @@ export async function subnetCounts(
       reserved,
       cooling: BigInt(e?.counts?.coolingDown ?? "0"),
       blocksLeased,
+      origin: e?.origin || "file",
+      strategy: e?.strategy ?? "",
     });
   }
   return out;

@@ -106,6 +106,14 @@ describe("ipamctl subnet carve", () => {
       );
       expect(noSupernet.code).toBe(6);
       expect(noSupernet.stderr).toContain("supernet");
+      const list = valid(await ipamctl(["subnet", "list", "--json"], env), "SubnetList");
+      expect(
+        (list.subnets as { id: string; origin: string }[]).map((s) => [s.id, s.origin]),
+      ).toEqual([
+        ["10.99.73.0/24", "carved"],
+        ["10.99.74.0/25", "carved"],
+        ["t1-default", "file"],
+      ]);
       const usage = await ipamctl(["subnet", "carve", "--tor", "t1", "--prefix-length", "x"], env);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain("--prefix-length");

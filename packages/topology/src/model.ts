@@ -39,7 +39,7 @@ export interface Supernet {
   readonly prefix: number;
   /** Fraction of a TOR's subnets (of this purpose and family) leased that triggers a carve: (0, 1]. */
   readonly threshold: number;
-  /** Block prefix of the carved subnets (block mode only). */
+  /** Block prefix of the carved subnets; the host prefix (32/128): they are direct-mode. */
   readonly blockPrefix: number;
 }
 

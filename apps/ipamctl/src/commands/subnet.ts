@@ -112,17 +112,33 @@ export function register(program: Command, context: CommandContext): void {
             leased: String(n?.leased ?? 0n),
             blocksLeased: Number(n?.blocksLeased ?? 0n),
             blocksWindingDown: revoked.get(s.id) ?? 0,
+            origin: n?.origin ?? "file",
+            strategy: n?.strategy ?? "",
           };
         });
       context.output().result("SubnetList", { subnets }, (c) =>
         table(
-          ["id", "cidr", "family", "purpose", "scope", "mode", "capacity", "leased", "blocks"],
+          [
+            "id",
+            "cidr",
+            "family",
+            "purpose",
+            "scope",
+            "origin",
+            "strategy",
+            "mode",
+            "capacity",
+            "leased",
+            "blocks",
+          ],
           subnets.map((s) => [
             s.id,
             s.cidr,
             s.family,
             s.purpose,
             s.scope,
+            s.origin,
+            s.strategy,
             s.mode === "direct" ? "direct" : `block /${s.blockPrefix}`,
             s.capacity,
             s.leased,
@@ -131,7 +147,19 @@ export function register(program: Command, context: CommandContext): void {
               : `${s.blocksLeased} (${c.yellow(`${s.blocksWindingDown} draining/revoked`)})`,
           ]),
           c,
-          ["left", "left", "left", "left", "left", "left", "right", "right", "right"],
+          [
+            "left",
+            "left",
+            "left",
+            "left",
+            "left",
+            "left",
+            "left",
+            "left",
+            "right",
+            "right",
+            "right",
+          ],
         ),
       );
     });
