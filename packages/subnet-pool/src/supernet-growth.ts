@@ -156,8 +156,14 @@ export function carveForTor(
   const mode = options.mode ?? "block";
   const supernets = feedingSupernets(parts, tor, purpose, family, mode);
   if (supernets.length === 0) return undefined;
-  const topology = parts.registry.topology;
   const usage = reason === "threshold" ? torUsage(parts, tor, purpose, family, mode) : undefined;
+  // Below every threshold (the usual case on the allocation path): nothing more to look at.
+  const open =
+    usage === undefined
+      ? supernets
+      : supernets.filter((s) => atThreshold(usage, s.supernet.threshold));
+  if (open.length === 0) return undefined;
+  const topology = parts.registry.topology;
   const own = subnetsAt(topology, { kind: "tor", id: tor })
     .filter((s) => s.purpose === purpose && s.family === family)
     .map((s) => Cidr.parse(s.cidr));
@@ -166,8 +172,7 @@ export function carveForTor(
     .map((s) => Cidr.parse(s.cidr))
     .sort(Cidr.compare);
   const ids = new Set(topology.subnets.keys());
-  for (const { supernet, scope } of supernets) {
-    if (usage !== undefined && !atThreshold(usage, supernet.threshold)) continue;
+  for (const { supernet, scope } of open) {
     const prefix = options.prefix ?? supernet.prefix;
     if (!prefixFits(supernet, prefix)) continue;
     const slot = pickCarveSlot(Cidr.parse(supernet.cidr), prefix, own, taken, ids);
