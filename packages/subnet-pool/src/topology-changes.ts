@@ -166,8 +166,9 @@ function applyFile(parts: ClusterParts, c: ApplyTopologyCommand): ApplyTopologyV
 
 /**
  * Adds a subnet the file does not list back into the file's topology. A clash (the file
- * overlaps it, or drops its scope) is a `CONFLICT` naming both, the field of the file
- * (`details.field`: the path of the overlapping subnet's `cidr` in `config`) and the way out.
+ * overlaps it, or drops its scope) is a `CONFLICT` naming both and the way out; for a carved
+ * subnet also the field of the file (`details.field`: the path of the overlapping subnet's
+ * `cidr` in `config`).
  */
 function keepSubnet(next: Topology, st: SubnetState, config: TopologyConfig): Topology {
   const s = st.subnet;
@@ -192,7 +193,13 @@ function keepSubnet(next: Topology, st: SubnetState, config: TopologyConfig): To
       );
     }
     const other = (err.details as { overlaps?: unknown } | undefined)?.overlaps;
-    const field = other === undefined ? undefined : subnetConfigPath(config, String(other));
+    // Named for a carved subnet (the file cannot know it, so it must learn where it clashes).
+    // The refusals of API and removing subnets keep the text earlier builds answered with
+    // (test/snapshot-compat.test.ts replays them).
+    const field =
+      other === undefined || st.origin !== "carved" || st.removing
+        ? undefined
+        : subnetConfigPath(config, String(other));
     fail(
       "CONFLICT",
       `apply-topology: ${field === undefined ? "" : `${field}: `}${other === undefined ? "the file clashes with" : `the file's subnet ${String(other)} overlaps`} subnet ${s.id} (${s.cidr}), which ${what}; ${fix}`,
