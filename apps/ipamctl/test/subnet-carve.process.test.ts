@@ -107,12 +107,17 @@ describe("ipamctl subnet carve", () => {
       expect(noSupernet.code).toBe(6);
       expect(noSupernet.stderr).toContain("supernet");
       const list = valid(await ipamctl(["subnet", "list", "--json"], env), "SubnetList");
+      // Who manages each subnet, and the strategy that governs it (the default: zone).
       expect(
-        (list.subnets as { id: string; origin: string }[]).map((s) => [s.id, s.origin]),
+        (list.subnets as { id: string; origin: string; strategy: string }[]).map((s) => [
+          s.id,
+          s.origin,
+          s.strategy,
+        ]),
       ).toEqual([
-        ["10.99.73.0/24", "carved"],
-        ["10.99.74.0/25", "carved"],
-        ["t1-default", "file"],
+        ["10.99.73.0/24", "carved", "zone"],
+        ["10.99.74.0/25", "carved", "zone"],
+        ["t1-default", "file", "zone"],
       ]);
       const usage = await ipamctl(["subnet", "carve", "--tor", "t1", "--prefix-length", "x"], env);
       expect(usage.code).toBe(2);
