@@ -19,6 +19,7 @@ import { exportForecast } from "./history/forecast-metric.js";
 import { HistoryArchive, pruneIntervalMs } from "./history/history-archive.js";
 import { historyHandlers } from "./history/history-handlers.js";
 import { IpamdError } from "./ipamd-error.js";
+import { startServerKubernetes } from "./kubernetes/server-kubernetes.js";
 import { startServerListener } from "./role-server.js";
 import { StartScope } from "./start-scope.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
@@ -160,27 +161,20 @@ export async function runEtcdServer(config: IpamdConfig, log: Logger): Promise<n
     await scope.close();
     throw err;
   }
-  let stopKubernetes: (() => void) | undefined;
-  if (config.kubernetes !== undefined) {
-    try {
-      // Loaded only with --kubernetes; the active controller alone acts on Nodes.
-      const { startServerControllers } = await import("./kubernetes/server-controllers.js");
-      stopKubernetes = await startServerControllers({
-        config: config.kubernetes,
-        cluster,
-        isActive: () => cluster.isController(),
-        registry: metrics.registry,
-        log,
-        nodeId: config.nodeId,
-      });
-    } catch (err) {
+  const stopKubernetes = await startServerKubernetes({
+    config: config.kubernetes,
+    cluster,
+    isActive: () => cluster.isController(),
+    registry: metrics.registry,
+    log,
+    nodeId: config.nodeId,
+    cleanUp: async () => {
       stoppingHealth = true;
       clearInterval(health);
       await metricsServer?.close();
       await scope.close();
-      throw err;
-    }
-  }
+    },
+  });
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,

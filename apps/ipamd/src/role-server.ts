@@ -31,6 +31,7 @@ import { exportForecast } from "./history/forecast-metric.js";
 import { HistoryArchive, pruneIntervalMs } from "./history/history-archive.js";
 import { historyHandlers } from "./history/history-handlers.js";
 import { IpamdError } from "./ipamd-error.js";
+import { startServerKubernetes } from "./kubernetes/server-kubernetes.js";
 import { StartScope } from "./start-scope.js";
 import { loadTopology, watchTopology } from "./topology-file.js";
 
@@ -242,28 +243,21 @@ export async function runServer(config: IpamdConfig, log: Logger): Promise<numbe
     await scope.close();
     throw err;
   }
-  let stopKubernetes: (() => void) | undefined;
-  if (config.kubernetes !== undefined) {
-    try {
-      // Loaded only with --kubernetes: the embedded default never loads the client.
-      const { startServerControllers } = await import("./kubernetes/server-controllers.js");
-      stopKubernetes = await startServerControllers({
-        config: config.kubernetes,
-        cluster,
-        isActive: () => cluster.isLeader(),
-        registry: metrics.registry,
-        log,
-        nodeId: config.nodeId,
-      });
-    } catch (err) {
+  const stopKubernetes = await startServerKubernetes({
+    config: config.kubernetes,
+    cluster,
+    isActive: () => cluster.isLeader(),
+    registry: metrics.registry,
+    log,
+    nodeId: config.nodeId,
+    cleanUp: async () => {
       stoppingHealth = true;
       clearInterval(healthTimer);
       unsubscribe();
       await metricsServer?.close();
       await scope.close();
-      throw err;
-    }
-  }
+    },
+  });
   log.info(
     {
       grpc: `${config.grpcAddr.host}:${tcp.tcpPort}`,
