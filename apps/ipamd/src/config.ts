@@ -317,6 +317,7 @@ const NUMERIC_SETTINGS: ReadonlySet<string> = new Set([
   "k8s-node-grace",
   "k8s-pod-grace",
   "k8s-resync",
+  "k8s-watch-idle",
 ]);
 /** Settings that take a list (an array of strings, or one comma-separated string). */
 const LIST_SETTINGS: ReadonlySet<string> = new Set(["join", "servers", "node-labels"]);

@@ -155,6 +155,8 @@ describe("ipamd --kubernetes against an API stand-in", () => {
           "1",
           "--k8s-pod-grace",
           "1",
+          "--k8s-watch-idle",
+          "3",
         ],
         { env: { NODE_NAME: "worker-1" } },
       ),
@@ -310,6 +312,37 @@ describe("ipamd --kubernetes against an API stand-in", () => {
         reason: "error",
       }),
     ).toBeGreaterThanOrEqual(1);
+  }, 180_000);
+
+  it("a watch held open silently (no events, no bookmarks) is listed again after --k8s-watch-idle", async () => {
+    const uid = api.createPod("db", "quiet-0", "worker-1");
+    await ipam.allocate({
+      network: "pods",
+      containerId: "quiet-0-a",
+      ifname: "eth0",
+      podNamespace: "db",
+      podName: "quiet-0",
+      podUid: uid,
+    });
+    const idleBefore = await counter(agentMetrics, "ipamd_k8s_watch_restarts_total", {
+      kind: "pods",
+      reason: "idle",
+    });
+    await waitFor("the agent's pods watch to be open", () =>
+      api.silence("pods") > 0 ? true : undefined,
+    );
+    // The silenced watch never tells the agent: only a new list shows that the pod is gone.
+    api.deletePod("db", "quiet-0");
+    await waitFor("quiet-0-a released after the watchdog's re-list", async () => {
+      const list = (await ipam.listAllocations({})).allocations.map((a) => a.key?.containerId);
+      return list.includes("quiet-0-a") ? undefined : list;
+    }).catch(fail);
+    expect(
+      await counter(agentMetrics, "ipamd_k8s_watch_restarts_total", {
+        kind: "pods",
+        reason: "idle",
+      }),
+    ).toBeGreaterThan(idleBefore);
   }, 180_000);
 
   it("applies the static-address and purpose annotations, and records an Event when a static address is refused", async () => {

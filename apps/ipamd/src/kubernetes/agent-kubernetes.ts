@@ -85,6 +85,7 @@ export class AgentKubernetes {
         },
       },
       this.#log,
+      o.config.watchIdleMs,
     );
     this.#pods = new KubeReflector<V1Pod>(
       api,
@@ -96,6 +97,7 @@ export class AgentKubernetes {
         onRestart: (reason) => this.#metrics.watchRestart("pods", reason),
       },
       this.#log,
+      o.config.watchIdleMs,
     );
   }
 

@@ -20,6 +20,7 @@ describe("--kubernetes settings", () => {
       nodeGraceMs: 300_000,
       podGraceMs: 60_000,
       resyncMs: 60_000,
+      watchIdleMs: 300_000,
     });
     const flagged = loadConfig({
       ...base,
@@ -31,12 +32,15 @@ describe("--kubernetes settings", () => {
         "5",
         "--k8s-tor-label",
         "example.com/rack",
+        "--k8s-watch-idle",
+        "30",
       ],
       env: { NODE_NAME: "w1", IPAMD_KUBERNETES: "true" },
     });
     expect(flagged.nodeId).toBe("n9");
     expect(flagged.kubernetes?.podGraceMs).toBe(5000);
     expect(flagged.kubernetes?.torLabel).toBe("example.com/rack");
+    expect(flagged.kubernetes?.watchIdleMs).toBe(30_000);
   });
 
   it("refuses a bad label key, a bad grace and role all, naming the flag", () => {
@@ -45,6 +49,7 @@ describe("--kubernetes settings", () => {
       /--k8s-tor-label: "a b" is not a Kubernetes label key/,
     );
     expect(load([...agent, "--kubernetes", "--k8s-node-grace", "-1"])).toThrow(/--k8s-node-grace/);
+    expect(load([...agent, "--kubernetes", "--k8s-watch-idle", "0"])).toThrow(/--k8s-watch-idle/);
     expect(load(["--kubernetes"])).toThrow(/--kubernetes: runs with --role server/);
   });
 });

@@ -16,6 +16,8 @@ export interface K8sConfig {
   readonly podGraceMs: number;
   /** Every this long (ms) the controllers compare everything again, besides the watch events. */
   readonly resyncMs: number;
+  /** A watch silent this long (ms: no event, no bookmark) is abandoned and listed again. */
+  readonly watchIdleMs: number;
 }
 
 interface Spec {
@@ -73,6 +75,11 @@ export const K8S_OPTIONS: Readonly<Record<string, Spec>> = {
     help: "seconds between full comparisons of the API's objects and ipamd's",
     default: "60",
   },
+  "k8s-watch-idle": {
+    type: "string",
+    help: "seconds a watch may stay silent (no event, no bookmark) before it is listed again",
+    default: "300",
+  },
 };
 
 /** What {@link parseK8sConfig} reads settings through (config.ts's resolvers). */
@@ -110,5 +117,6 @@ export function parseK8sConfig(r: K8sSettingReaders): K8sConfig | undefined {
     nodeGraceMs: r.num("k8s-node-grace", 300, 0, 86_400 * 30) * 1000,
     podGraceMs: r.num("k8s-pod-grace", 60, 0, 86_400) * 1000,
     resyncMs: r.num("k8s-resync", 60, 1, 86_400) * 1000,
+    watchIdleMs: r.num("k8s-watch-idle", 300, 1, 86_400) * 1000,
   };
 }

@@ -11,8 +11,12 @@ export interface KubeObject {
   };
 }
 
-/** Why a watch was started again (the `reason` of `ipamd_k8s_watch_restarts_total`). */
-export type RestartReason = "closed" | "gone" | "error";
+/**
+ * Why a watch was started again (the `reason` of `ipamd_k8s_watch_restarts_total`): `closed` by
+ * the server, `gone` (410, listed again), `error`, or `idle` (the watchdog: no event and no
+ * bookmark for the idle limit, listed again).
+ */
+export type RestartReason = "closed" | "gone" | "error" | "idle";
 
 /** What the reflector tells its owner. */
 export interface ReflectorHooks<T> {
@@ -34,6 +38,9 @@ const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ""}/${o.metadata?.n
  * list's resourceVersion with bookmarks; a watch the server closes is resumed from the last
  * version seen; `410 Gone` (an ERROR event or status) lists again and reports what vanished
  * meanwhile as deletes; other failures retry with a capped backoff (0.5 s doubling to 30 s).
+ * A watch that delivers neither an event nor a bookmark for `idleMs` (a connection a proxy or a
+ * stuck API server holds open silently) is abandoned and the kind listed again (the watchdog;
+ * bookmarks, which the reflector asks for, keep a healthy but quiet watch alive).
  * The cache may be behind the API at any moment: callers that free something confirm with a
  * fresh read ({@link KubeApi.readPod}), never from here alone.
  */
@@ -43,6 +50,7 @@ export class KubeReflector<T extends KubeObject> {
   readonly #sel: KubeSelector;
   readonly #hooks: ReflectorHooks<T>;
   readonly #log: Logger;
+  readonly #idleMs: number;
   readonly #objects = new Map<string, T>();
   #version = "";
   #relist = true;
@@ -51,6 +59,8 @@ export class KubeReflector<T extends KubeObject> {
   #abort: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
+  /** The running watch's watchdog (rearmed by every event and bookmark). */
+  #idle: NodeJS.Timeout | undefined;
 
   constructor(
     api: KubeApi,
@@ -58,12 +68,14 @@ export class KubeReflector<T extends KubeObject> {
     sel: KubeSelector,
     hooks: ReflectorHooks<T>,
     log: Logger,
+    idleMs = 300_000,
   ) {
     this.#api = api;
     this.#kind = kind;
     this.#sel = sel;
     this.#hooks = hooks;
     this.#log = log;
+    this.#idleMs = idleMs;
   }
 
   /** True once a first list completed. */
@@ -89,6 +101,7 @@ export class KubeReflector<T extends KubeObject> {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#idle);
     this.#abort?.();
     this.#abort = undefined;
   }
@@ -133,6 +146,7 @@ export class KubeReflector<T extends KubeObject> {
     const onDone = (err: KubeApiError | undefined) => {
       if (doneCalled) return;
       doneCalled = true;
+      clearTimeout(this.#idle);
       this.#abort = undefined;
       if (this.#stopped) return;
       if (err?.status === 410 || this.#relist) {
@@ -150,12 +164,38 @@ export class KubeReflector<T extends KubeObject> {
         this.#schedule(0);
       }
     };
+    // The watchdog: this watch is abandoned (its late end ignored) and the kind listed again.
+    const onIdle = () => {
+      if (doneCalled || this.#stopped) return;
+      doneCalled = true;
+      const abort = this.#abort;
+      this.#abort = undefined;
+      abort?.();
+      this.#relist = true;
+      this.#log.warn(
+        { kind: this.#kind, idleMs: this.#idleMs },
+        `Kubernetes ${this.#kind} watch silent for ${this.#idleMs / 1000} s (no event, no bookmark): listing again`,
+      );
+      this.#hooks.onRestart?.("idle");
+      this.#schedule(0);
+    };
+    const arm = () => {
+      clearTimeout(this.#idle);
+      if (doneCalled || this.#stopped) return;
+      this.#idle = setTimeout(onIdle, this.#idleMs);
+      this.#idle.unref();
+    };
+    arm();
     try {
       const abort = await this.#api.watch(
         this.#kind,
         this.#sel,
         this.#version,
-        (e) => this.#event(e),
+        (e) => {
+          if (doneCalled) return;
+          arm();
+          this.#event(e);
+        },
         onDone,
       );
       if (this.#stopped || doneCalled) abort();
@@ -163,6 +203,7 @@ export class KubeReflector<T extends KubeObject> {
     } catch (err) {
       if (!doneCalled) {
         doneCalled = true;
+        clearTimeout(this.#idle);
         this.#retry("error", err);
       }
     }

@@ -40,6 +40,7 @@ export async function startServerControllers(o: ServerControllersOptions): Promi
       onRestart: (reason) => metrics.watchRestart("nodes", reason),
     },
     log,
+    o.config.watchIdleMs,
   );
   loop = new ControllerLoop(
     "node",

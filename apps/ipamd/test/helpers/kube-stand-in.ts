@@ -16,7 +16,8 @@
 //
 // Faults a test can inject: drop every open watch (`dropWatches`), compact history so a resumed
 // watch gets 410 (`compact`), fail the next N requests of a path with a status (`failNext`),
-// answer slowly (`delayMs`), and hide objects from lists and watches while GET still returns
+// answer slowly (`delayMs`), hold the open watches of a kind silently open (`silence`: no
+// events, no bookmarks, the connection kept: a hung watch behind a proxy), and hide objects from lists and watches while GET still returns
 // them (`hide`: a cache that missed an object, e.g. a watch that is behind).
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -51,6 +52,8 @@ interface Watcher {
   readonly kind: Kind;
   readonly matches: (o: Obj) => boolean;
   readonly res: ServerResponse;
+  /** Kept open but sent nothing more (`silence`). */
+  silent: boolean;
 }
 
 const keyOf = (o: { metadata: { namespace?: string; name: string } }) =>
@@ -198,6 +201,21 @@ export class KubeStandIn {
     this.#watchers.clear();
   }
 
+  /**
+   * Every watch of `kind` open now stays open but is sent nothing more (no events, no
+   * bookmarks); watches opened later are served normally. Returns how many were silenced.
+   */
+  silence(kind: Kind): number {
+    let n = 0;
+    for (const w of this.#watchers) {
+      if (w.kind === kind && !w.silent) {
+        w.silent = true;
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Forgets the history: a watch resumed from an older version gets 410 Gone. */
   compact(): void {
     this.#compactedAt = this.#rv;
@@ -246,7 +264,12 @@ export class KubeStandIn {
   #publish(c: Change): void {
     this.#history.push(c);
     for (const w of this.#watchers) {
-      if (w.kind === c.kind && w.matches(c.object) && this.#visible(c.kind, c.object)) {
+      if (
+        !w.silent &&
+        w.kind === c.kind &&
+        w.matches(c.object) &&
+        this.#visible(c.kind, c.object)
+      ) {
         w.res.write(`${JSON.stringify({ type: c.type, object: c.object })}\n`);
       }
     }
@@ -254,6 +277,7 @@ export class KubeStandIn {
 
   #bookmark(): void {
     for (const w of this.#watchers) {
+      if (w.silent) continue;
       const bookmark = { kind: "Bookmark", metadata: { resourceVersion: String(this.#rv) } };
       w.res.write(`${JSON.stringify({ type: "BOOKMARK", object: bookmark })}\n`);
     }
@@ -366,7 +390,7 @@ export class KubeStandIn {
         res.write(`${JSON.stringify({ type: c.type, object: c.object })}\n`);
       }
     }
-    const w: Watcher = { kind, matches, res };
+    const w: Watcher = { kind, matches, res, silent: false };
     this.#watchers.add(w);
     res.on("close", () => this.#watchers.delete(w));
   }
