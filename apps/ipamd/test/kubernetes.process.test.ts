@@ -35,6 +35,7 @@ zones:
             subnets:
               - { id: t1-v4, cidr: 10.99.0.0/24, purpose: default, blockPrefix: 28, cooldownSeconds: 0 }
               - { id: t1-fast, cidr: 10.99.2.0/24, purpose: fast, blockPrefix: 28, cooldownSeconds: 0 }
+              - { id: t1-tiny, cidr: 10.99.3.0/29, purpose: tiny, blockPrefix: 29, cooldownSeconds: 0 }
           - id: t2
             subnets:
               - { id: t2-v4, cidr: 10.99.1.0/24, purpose: default, blockPrefix: 28, cooldownSeconds: 0 }
@@ -391,6 +392,56 @@ describe("ipamd --kubernetes against an API stand-in", () => {
       podUid: c,
     });
     expect(f.addresses[0]?.address).toMatch(/^10\.99\.2\./);
+  }, 180_000);
+
+  it("records a Warning Event on the pod whose ADD finds its pool exhausted", async () => {
+    // Namespace "tiny" defaults its pods to purpose tiny: one /29 for the whole cluster.
+    api.putNamespace("tiny", { "ipam.io/purpose": "tiny" });
+    const held: string[] = [];
+    let refused: { name: string; err: Error } | undefined;
+    for (let i = 0; i < 16 && refused === undefined; i++) {
+      const name = `t-${i}`;
+      const uid = api.createPod("tiny", name, "worker-1");
+      try {
+        const r = await ipam.allocate({
+          network: "pods",
+          containerId: `${name}-a`,
+          ifname: "eth0",
+          podNamespace: "tiny",
+          podName: name,
+          podUid: uid,
+        });
+        held.push(r.addresses[0]?.address ?? "");
+      } catch (err) {
+        refused = { name, err: err as Error };
+      }
+    }
+    if (refused === undefined)
+      fail(new Error(`16 ADDs in a /29 all succeeded: ${held.join(", ")}`));
+    expect(held.length).toBeGreaterThan(0);
+    for (const a of held) expect(a).toMatch(/^10\.99\.3\./);
+    const name = refused.name;
+    const event = await waitFor(`an Event on tiny/${name}`, () =>
+      api.events.find((e) => (e.involvedObject as { name?: string }).name === name),
+    ).catch(fail);
+    expect(event.reason).toBe("IpamdPoolExhausted");
+    expect(event.type).toBe("Warning");
+    expect((event.involvedObject as { namespace?: string }).namespace).toBe("tiny");
+    expect(
+      await counter(agentMetrics, "ipamd_k8s_events_total", {
+        reason: "IpamdPoolExhausted",
+        result: "ok",
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    // The pods that got an address keep it, and get no Event.
+    for (let i = 0; i < held.length; i++) {
+      expect(
+        api.events.some((e) => (e.involvedObject as { name?: string }).name === `t-${i}`),
+      ).toBe(false);
+    }
+    expect((await ipam.listAllocations({})).allocations.map((a) => a.key?.containerId)).toEqual(
+      expect.arrayContaining(held.map((_, i) => `t-${i}-a`)),
+    );
   }, 180_000);
 
   it("the leader revokes the blocks of a deleted Node and of one NotReady past the grace, after a fresh read", async () => {
