@@ -5,6 +5,7 @@ import type { SubnetOrigin } from "./commands.js";
 import { DirectAllocations } from "./direct-allocations.js";
 import { Registry } from "./registry.js";
 import { Reservations } from "./reservations.js";
+import { StickyBindings } from "./sticky-bindings.js";
 import type { SubnetState } from "./subnet-table.js";
 import { SubnetTable } from "./subnet-table.js";
 import { UndoJournal } from "./undo-journal.js";
@@ -28,6 +29,8 @@ export interface ClusterParts {
   readonly candidates: Candidates;
   readonly leases: BlockLeases;
   readonly direct: DirectAllocations;
+  /** Sticky addresses of StatefulSet pods. */
+  readonly sticky: StickyBindings;
 }
 
 /** An empty cluster state (no topology). */
@@ -45,6 +48,7 @@ export function createClusterParts(): ClusterParts {
     candidates,
     leases: new BlockLeases(journal, registry, subnets, reservations, candidates),
     direct: new DirectAllocations(journal, registry, subnets, reservations, candidates),
+    sticky: new StickyBindings(journal, registry),
   };
 }
 

@@ -14,6 +14,8 @@ import type {
   Reservation,
   ReserveCommand,
   ResultOf,
+  StickyBinding,
+  StickyKey,
   UnreserveCommand,
 } from "./commands.js";
 import { releaseBlock, releaseDirect, type SubnetHoldings, subnetHoldings } from "./lifecycle.js";
@@ -25,7 +27,8 @@ import { stats, subnetUsage, subnetViews } from "./usage.js";
 
 /**
  * The cluster state machine (L1, DESIGN §3 and §6) that Raft replicates: topology, subnets,
- * node registry, block leases, direct allocations and reservations.
+ * node registry, block leases, direct allocations, reservations and StatefulSet pods' sticky
+ * addresses.
  *
  * Contracts:
  * - `apply` is deterministic: it reads no clock (time is each command's `at`), uses no
@@ -140,6 +143,12 @@ export class ClusterState {
         return this.#reserve(command);
       case "unreserve":
         return this.#unreserve(command);
+      case "bind-sticky":
+        return p.sticky.bind(command);
+      case "release-sticky":
+        return { released: p.sticky.release(command) };
+      case "unbind-sticky":
+        return p.sticky.unbind(command);
       default:
         return fail(
           "INVALID_ARGUMENT",
@@ -222,6 +231,18 @@ export class ClusterState {
   /** The direct allocation of a key and family, or undefined. */
   directAllocation(key: AllocationKey, family: Family): DirectAllocation | undefined {
     return this.#parts.direct.get(key, family);
+  }
+
+  /** The sticky binding of a StatefulSet pod name, or undefined. */
+  stickyBinding(key: StickyKey): StickyBinding | undefined {
+    return this.#parts.sticky.get(key);
+  }
+
+  /** Every sticky binding (of one namespace, and StatefulSet), sorted by name then ordinal. */
+  stickyBindings(
+    filter: { readonly namespace?: string; readonly statefulSet?: string } = {},
+  ): StickyBinding[] {
+    return this.#parts.sticky.list(filter);
   }
 
   /** Usage of every subnet, sorted by id (for metrics: capacity/allocated/reserved/cooling). */

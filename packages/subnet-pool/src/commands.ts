@@ -34,7 +34,10 @@ export type ClusterCommand =
   | ReserveCommand
   | UnreserveCommand
   | BatchCommand
-  | CarveSubnetCommand;
+  | CarveSubnetCommand
+  | BindStickyCommand
+  | ReleaseStickyCommand
+  | UnbindStickyCommand;
 
 /** The `type` of every command. */
 export const COMMAND_TYPES = [
@@ -53,6 +56,9 @@ export const COMMAND_TYPES = [
   "batch",
   "claim-block",
   "carve-subnet",
+  "bind-sticky",
+  "release-sticky",
+  "unbind-sticky",
 ] as const;
 
 export type CommandType = (typeof COMMAND_TYPES)[number];
@@ -340,6 +346,73 @@ export interface CarveSubnetCommand {
   readonly requestId?: string;
 }
 
+/** The name of a StatefulSet pod: `namespace/statefulSet-ordinal`, by its parts. */
+export interface StickyKey {
+  readonly namespace: string;
+  readonly statefulSet: string;
+  readonly ordinal: number;
+}
+
+/**
+ * The sticky addresses of one StatefulSet pod name (see sticky-bindings.ts): `addresses`
+ * (canonical text, IPv4 first), bound under TOR `tor` (their scope), held by the pod
+ * incarnation `holder` (absent between incarnations).
+ */
+export interface StickyBinding extends StickyKey {
+  readonly purpose: string;
+  readonly addresses: readonly string[];
+  readonly tor: string;
+  /** `at` of the command that bound these addresses (ms). */
+  readonly boundAt: number;
+  readonly holder?: { readonly node: string; readonly podUid: string };
+}
+
+/**
+ * Binds (or takes) the sticky addresses of a StatefulSet pod name for the pod `podUid` on
+ * `node`, scope the node's TOR. Refused with `CONFLICT` (`details.retryable`) while another
+ * pod UID holds the binding: never two holders. A binding with other addresses is replaced
+ * (the pod came back outside the old scope); the value then has `moved`.
+ */
+export interface BindStickyCommand extends StickyKey {
+  readonly type: "bind-sticky";
+  readonly at: number;
+  readonly purpose: string;
+  /** One or two addresses (one per family), as the pod got them. */
+  readonly addresses: readonly string[];
+  readonly node: string;
+  readonly podUid: string;
+}
+
+/** The holder `podUid` lets go (its DEL, the pod GC); the binding stays for the next pod. */
+export interface ReleaseStickyCommand extends StickyKey {
+  readonly type: "release-sticky";
+  readonly at: number;
+  readonly podUid: string;
+}
+
+/**
+ * Forgets the unheld bindings of a StatefulSet from ordinal `fromOrdinal` up (scaled down to
+ * that many replicas; 0 when deleted). Held ones stay (value `held`).
+ */
+export interface UnbindStickyCommand {
+  readonly type: "unbind-sticky";
+  readonly at: number;
+  readonly namespace: string;
+  readonly statefulSet: string;
+  readonly fromOrdinal: number;
+}
+
+export interface BindStickyValue {
+  readonly binding: StickyBinding;
+  /** The addresses and scope the binding had before, when it got other addresses. */
+  readonly moved?: { readonly addresses: readonly string[]; readonly tor: string };
+}
+
+export interface UnbindStickyValue {
+  readonly unbound: readonly StickyBinding[];
+  readonly held: readonly StickyBinding[];
+}
+
 /** A command's failure: a stable code, a message naming the field or entity, details. */
 export interface CommandError {
   readonly code: PoolErrorCode;
@@ -428,6 +501,9 @@ export interface CommandValues {
   batch: readonly CommandResult[];
   "claim-block": BlockLease;
   "carve-subnet": CarveSubnetValue;
+  "bind-sticky": BindStickyValue;
+  "release-sticky": { readonly released: boolean };
+  "unbind-sticky": UnbindStickyValue;
 }
 
 /** The result type of a command. */

@@ -23,6 +23,8 @@ export type {
   ApplyTopologyCommand,
   ApplyTopologyValue,
   BatchCommand,
+  BindStickyCommand,
+  BindStickyValue,
   CarveSubnetCommand,
   ClaimBlockCommand,
   ClusterCommand,
@@ -40,11 +42,16 @@ export type {
   RegisterNodeCommand,
   ReleaseBlockCommand,
   ReleaseDirectCommand,
+  ReleaseStickyCommand,
   RemoveSubnetCommand,
   Reservation,
   ReserveCommand,
   ResultOf,
+  StickyBinding,
+  StickyKey,
   SubnetOrigin,
+  UnbindStickyCommand,
+  UnbindStickyValue,
   UnreserveCommand,
 } from "./commands.js";
 export { COMMAND_TYPES } from "./commands.js";
@@ -65,6 +72,7 @@ export { NodeAllocator } from "./node-allocator.js";
 export type { PoolErrorCode, PoolErrorOptions } from "./pool-error.js";
 export { isPoolError, PoolError } from "./pool-error.js";
 export { SNAPSHOT_VERSION } from "./snapshot-codec.js";
+export { stickyKeyString } from "./sticky-bindings.js";
 export type {
   AllocateDirectValue,
   CarvedSubnet,

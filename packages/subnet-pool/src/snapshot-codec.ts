@@ -25,11 +25,13 @@ import { PoolError } from "./pool-error.js";
  * - 4: adds `carveRequests`: `[subnet id, request id]` of the carved subnets a carve-subnet
  *   command with a `requestId` made, sorted by subnet id (what answers its retries). A version
  *   3 snapshot restores with none.
+ * - 5: adds `sticky`, the StatefulSet pods' sticky addresses (sticky-bindings.ts). A version 1
+ *   to 4 snapshot restores with none.
  */
 
 const SNAPSHOT_MAGIC = [0x49, 0x50, 0x43, 0x53]; // "IPCS"
 /** Version of the snapshot format this build writes; it reads this one and every earlier one. */
-export const SNAPSHOT_VERSION = 4;
+export const SNAPSHOT_VERSION = 5;
 const OLDEST_READABLE = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -47,7 +49,16 @@ interface SnapshotDoc {
   readonly deregistering?: readonly [string, number][];
   /** Version 4: `[subnet id, request id]` of subnets carved by a carve-subnet with a request id. */
   readonly carveRequests?: readonly [string, string][];
+  /**
+   * Version 5: sticky bindings `[namespace, statefulSet, ordinal, purpose, addresses, tor,
+   * boundAt, holderNode?, holderUid?]`, sorted by namespace, StatefulSet, ordinal.
+   */
+  readonly sticky?: readonly SnapshotSticky[];
 }
+
+type SnapshotSticky =
+  | [string, string, number, string, string[], string, number]
+  | [string, string, number, string, string[], string, number, string, string];
 
 /**
  * `[id, draining, reservations, blocks, cursor, cooling, origin, removing, revoked]`:
@@ -146,6 +157,23 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
     carveRequests: sorted.flatMap((st): [string, string][] =>
       st.carveRequest === undefined ? [] : [[st.subnet.id, st.carveRequest]],
     ),
+    sticky: parts.sticky
+      .list()
+      .map((b) =>
+        b.holder === undefined
+          ? [b.namespace, b.statefulSet, b.ordinal, b.purpose, [...b.addresses], b.tor, b.boundAt]
+          : [
+              b.namespace,
+              b.statefulSet,
+              b.ordinal,
+              b.purpose,
+              [...b.addresses],
+              b.tor,
+              b.boundAt,
+              b.holder.node,
+              b.holder.podUid,
+            ],
+      ),
   };
   const body = encoder.encode(JSON.stringify(doc));
   const out = new Uint8Array(body.length + 5);
@@ -242,6 +270,23 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
   for (const [node, since] of doc.deregistering ?? []) {
     if (!registry.has(node)) throw new Error(`deregistering ${node} is not a node`);
     registry.markDeregistering(node, since);
+  }
+  if (doc.version < 5 && doc.sticky !== undefined) throw new Error("sticky before version 5");
+  for (const entry of doc.sticky ?? []) {
+    const [namespace, statefulSet, ordinal, purpose, addresses, tor, boundAt, node, podUid] =
+      entry as [string, string, number, string, string[], string, number, string?, string?];
+    if (node !== undefined && !registry.has(node))
+      throw new Error(`sticky holder ${node} is not a node`);
+    parts.sticky.restore({
+      namespace,
+      statefulSet,
+      ordinal,
+      purpose,
+      addresses,
+      tor,
+      boundAt,
+      ...(node === undefined || podUid === undefined ? {} : { holder: { node, podUid } }),
+    });
   }
   for (const group of doc.direct) {
     const st = subnets.get(group.subnet);

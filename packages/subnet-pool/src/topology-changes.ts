@@ -351,6 +351,8 @@ export function deregisterNode(parts: ClusterParts, c: DeregisterNodeCommand): D
       ...parts.direct.list(node.id).map((d) => d.subnet),
     ];
     const freed = freeNode(parts, node.id, c.at);
+    // Its pods are gone with it: their sticky addresses wait for the next pod of each name.
+    parts.sticky.releaseNode(node.id);
     parts.registry.remove(node.id);
     settle(parts, subnetIds, []);
     return { node: node.id, ...freed };

@@ -32,6 +32,8 @@ const ADDED_IN: Readonly<Record<number, readonly string[]>> = {
   // Carve requests: apply-topology's diff lists purpose strategy changes; a carve-subnet
   // retried with its request id answers the subnet it carved.
   4: ["purposePolicies", "alreadyCarved"],
+  // StatefulSet pods' sticky addresses.
+  5: ["sticky"],
 };
 
 /** `value` without the fields added after snapshot version `version` (as that build saw it). */

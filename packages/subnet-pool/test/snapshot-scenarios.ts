@@ -63,6 +63,7 @@ export function observe(state: ClusterState): unknown {
     })),
     statsFiltered: state.stats("tor", { purpose: "management", family: 4, id: "tor-a1-1" }),
     holdings: state.subnets().map((v) => state.subnetHoldings(v.subnet.id) ?? null),
+    sticky: state.stickyBindings(),
   });
 }
 
@@ -755,6 +756,63 @@ function supernetFollowUps(): ClusterCommand[] {
   ];
 }
 
+/** Two TORs, StatefulSet pods bound on both, one held, one released, one of them moved. */
+function buildSticky(): ClusterState {
+  const state = new ClusterState();
+  run(state, { type: "apply-topology", at: T0, config: smallConfig });
+  run(state, { type: "register-node", at: T0 + 1, node: "n2", tor: "t" });
+  const bind = (at: number, ordinal: number, node: string, podUid: string, address: string) =>
+    run(state, {
+      type: "bind-sticky",
+      at,
+      namespace: "db",
+      statefulSet: "web",
+      ordinal,
+      purpose: "default",
+      addresses: [address],
+      node,
+      podUid,
+    });
+  bind(T0 + 2, 0, "n1", "uid-a", "10.99.0.5");
+  bind(T0 + 3, 1, "n2", "uid-b", "10.99.0.20");
+  bind(T0 + 4, 2, "n1", "uid-c", "10.99.0.6");
+  run(state, {
+    type: "release-sticky",
+    at: T0 + 5,
+    namespace: "db",
+    statefulSet: "web",
+    ordinal: 2,
+    podUid: "uid-c",
+  });
+  run(state, {
+    type: "bind-sticky",
+    at: T0 + 6,
+    namespace: "other",
+    statefulSet: "kafka",
+    ordinal: 0,
+    purpose: "management",
+    addresses: ["fd99::10"],
+    node: "n2",
+    podUid: "uid-k",
+  });
+  refused(
+    state,
+    {
+      type: "bind-sticky",
+      at: T0 + 7,
+      namespace: "db",
+      statefulSet: "web",
+      ordinal: 0,
+      purpose: "default",
+      addresses: ["10.99.0.5"],
+      node: "n2",
+      podUid: "uid-a2",
+    },
+    "CONFLICT",
+  );
+  return state;
+}
+
 /**
  * Carves by hand with request ids, and a direct-mode supernet feeding TOR t's management
  * subnet (snapshot version 4 on).
@@ -854,4 +912,34 @@ export const SNAPSHOT_SCENARIOS: readonly SnapshotScenario[] = [
   { name: "lifecycle", build: buildLifecycle, followUps: lifecycleFollowUps() },
   { name: "supernets", build: buildSupernets, followUps: supernetFollowUps() },
   { name: "carving", build: buildCarveRequests, followUps: carveRequestFollowUps() },
+  {
+    name: "sticky",
+    build: buildSticky,
+    followUps: [
+      // The old pod goes: the new one (another node, same TOR) takes the same address.
+      {
+        type: "release-sticky",
+        at: T0 + 10,
+        namespace: "db",
+        statefulSet: "web",
+        ordinal: 0,
+        podUid: "uid-a",
+      },
+      {
+        type: "bind-sticky",
+        at: T0 + 11,
+        namespace: "db",
+        statefulSet: "web",
+        ordinal: 0,
+        purpose: "default",
+        addresses: ["10.99.0.5"],
+        node: "n2",
+        podUid: "uid-a2",
+      },
+      // Scaled down to 1: ordinal 2 (released) goes, ordinal 1 (held) stays.
+      { type: "unbind-sticky", at: T0 + 12, namespace: "db", statefulSet: "web", fromOrdinal: 1 },
+      { type: "deregister-node", at: T0 + 13, node: "n2", mode: "dead" },
+      { type: "unbind-sticky", at: T0 + 14, namespace: "db", statefulSet: "web", fromOrdinal: 0 },
+    ],
+  },
 ];
