@@ -240,8 +240,14 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
       (find(overlay, "ClusterRole", name) as unknown as { rules: Rule[] }).rules.map(
         (r) => `${(r.apiGroups ?? []).join(",")}|${r.resources?.join(",")}|${r.verbs.join(",")}`,
       );
-    // Servers: the node controller (list/watch Nodes, a fresh get before revoking), Events.
-    expect(rules("ipamd-server")).toEqual(["|nodes|get,list,watch", "|events|create"]);
+    // Servers: the node controller (list/watch Nodes, a fresh get before revoking), the sticky
+    // controller (list/watch StatefulSets, fresh gets of them and of their Pods), Events.
+    expect(rules("ipamd-server")).toEqual([
+      "|nodes|get,list,watch",
+      "|pods|get",
+      "apps|statefulsets|get,list,watch",
+      "|events|create",
+    ]);
     // Agents: their Node and Pods (list/watch, fresh gets), Namespaces (the default purpose).
     expect(rules("ipamd-agent")).toEqual([
       "|nodes,pods|get,list,watch",

@@ -1,4 +1,4 @@
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { RestartReason } from "./kube-reflector.js";
 
 /** The controllers' metric families (registered only with `--kubernetes`). */
@@ -7,8 +7,14 @@ export interface K8sMetrics {
   watchRestart(kind: string, reason: RestartReason): void;
   /** One reconcile pass of a controller, `ok` or `error`. */
   reconciled(controller: string, result: "ok" | "error"): void;
-  /** Something a controller gave back: an address (`pod-gc`) or a node's blocks (`node`). */
-  released(controller: string, what: "address" | "node-blocks"): void;
+  /**
+   * Something a controller gave back: an address (`pod-gc`), a node's blocks (`node`), a sticky
+   * binding (`sticky`: unbound after a scale-down or deletion) or a sticky holder (`sticky`: its
+   * pod confirmed gone).
+   */
+  released(controller: string, what: "address" | "node-blocks" | "binding" | "holder"): void;
+  /** How many sticky bindings the cluster holds (set by the active server's sticky controller). */
+  stickyBindings(count: number): void;
   /** A candidate kept because the fresh read of the API found its owner alive. */
   kept(controller: string, why: string): void;
   /** An Event recorded (or not: `result` error). */
@@ -47,7 +53,13 @@ export function createK8sMetrics(registry: Registry): K8sMetrics {
     labelNames: ["reason", "result"],
     registers: [registry],
   });
+  const sticky = new Gauge({
+    name: "ipamd_k8s_sticky_bindings",
+    help: "Sticky addresses of StatefulSet pods the cluster holds (the active server's view)",
+    registers: [registry],
+  });
   return {
+    stickyBindings: (count) => sticky.set(count),
     watchRestart: (kind, reason) => restarts.inc({ kind, reason }),
     reconciled: (controller, result) => reconciled.inc({ controller, result }),
     released: (controller, what) => released.inc({ controller, what }),

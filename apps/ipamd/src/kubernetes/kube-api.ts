@@ -1,4 +1,12 @@
-import type { CoreV1Api, V1Namespace, V1Node, V1Pod, Watch } from "@kubernetes/client-node";
+import type {
+  AppsV1Api,
+  CoreV1Api,
+  V1Namespace,
+  V1Node,
+  V1Pod,
+  V1StatefulSet,
+  Watch,
+} from "@kubernetes/client-node";
 import { IpamdError } from "../ipamd-error.js";
 import type { K8sConfig } from "./k8s-config.js";
 
@@ -18,7 +26,7 @@ export interface KubeWatchEvent {
 }
 
 /** The kinds ipamd lists and watches. */
-export type KubeKind = "nodes" | "pods";
+export type KubeKind = "nodes" | "pods" | "statefulsets";
 
 /** A list/watch selector. */
 export interface KubeSelector {
@@ -34,6 +42,7 @@ export interface KubeSelector {
 export interface KubeApi {
   list(kind: "nodes", sel?: KubeSelector): Promise<KubeList<V1Node>>;
   list(kind: "pods", sel?: KubeSelector): Promise<KubeList<V1Pod>>;
+  list(kind: "statefulsets", sel?: KubeSelector): Promise<KubeList<V1StatefulSet>>;
   /**
    * Watches from `resourceVersion` with bookmarks. `onEvent` gets each event; `onDone` is
    * called once when the stream ends (undefined: closed by the server; else the error, with
@@ -50,6 +59,8 @@ export interface KubeApi {
   readNode(name: string): Promise<V1Node | undefined>;
   /** A fresh read of one Pod (never a cache); undefined when it does not exist. */
   readPod(namespace: string, name: string): Promise<V1Pod | undefined>;
+  /** A fresh read of one StatefulSet (never a cache); undefined when it does not exist. */
+  readStatefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined>;
   /** A fresh read of one Namespace; undefined when it does not exist. */
   readNamespace(name: string): Promise<V1Namespace | undefined>;
   /** Records a Kubernetes Event (core/v1) on a Pod or Node. */
@@ -96,7 +107,11 @@ function wrap(what: string, err: unknown): KubeApiError {
   );
 }
 
-const PATHS: Readonly<Record<KubeKind, string>> = { nodes: "/api/v1/nodes", pods: "/api/v1/pods" };
+const PATHS: Readonly<Record<KubeKind, string>> = {
+  nodes: "/api/v1/nodes",
+  pods: "/api/v1/pods",
+  statefulsets: "/apis/apps/v1/statefulsets",
+};
 
 /**
  * Loads the client (a dynamic import: nothing of it loads without `--kubernetes`) and its
@@ -126,6 +141,7 @@ export async function openKubeApi(config: K8sConfig): Promise<KubeApi> {
     );
   }
   const core: CoreV1Api = kc.makeApiClient(k8s.CoreV1Api);
+  const apps: AppsV1Api = kc.makeApiClient(k8s.AppsV1Api);
   const watcher: Watch = new k8s.Watch(kc);
   const read = async <T>(what: string, call: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -139,7 +155,11 @@ export async function openKubeApi(config: K8sConfig): Promise<KubeApi> {
     try {
       const params = sel.fieldSelector === undefined ? {} : { fieldSelector: sel.fieldSelector };
       const answer =
-        kind === "nodes" ? await core.listNode(params) : await core.listPodForAllNamespaces(params);
+        kind === "nodes"
+          ? await core.listNode(params)
+          : kind === "pods"
+            ? await core.listPodForAllNamespaces(params)
+            : await apps.listStatefulSetForAllNamespaces(params);
       return {
         items: answer.items as never[],
         resourceVersion: answer.metadata?.resourceVersion ?? "",
@@ -165,6 +185,10 @@ export async function openKubeApi(config: K8sConfig): Promise<KubeApi> {
     readNode: (name) => read(`reading node ${name}`, () => core.readNode({ name })),
     readPod: (namespace, name) =>
       read(`reading pod ${namespace}/${name}`, () => core.readNamespacedPod({ namespace, name })),
+    readStatefulSet: (namespace, name) =>
+      read(`reading statefulset ${namespace}/${name}`, () =>
+        apps.readNamespacedStatefulSet({ namespace, name }),
+      ),
     readNamespace: (name) => read(`reading namespace ${name}`, () => core.readNamespace({ name })),
     async createEvent(e) {
       const now = new Date();

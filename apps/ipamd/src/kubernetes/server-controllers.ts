@@ -1,4 +1,4 @@
-import type { V1Node } from "@kubernetes/client-node";
+import type { V1Node, V1StatefulSet } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { ControllerLoop } from "./controller-loop.js";
@@ -7,11 +7,15 @@ import { createK8sMetrics } from "./k8s-metrics.js";
 import { openKubeApi } from "./kube-api.js";
 import { KubeReflector } from "./kube-reflector.js";
 import { type NodeControllerCluster, reconcileNodes } from "./node-controller.js";
+import { reconcileSticky, type StickyControllerCluster } from "./sticky-controller.js";
 
 /** What a server hands the Kubernetes controllers. */
 export interface ServerControllersOptions {
   readonly config: K8sConfig;
-  readonly cluster: NodeControllerCluster;
+  readonly cluster: NodeControllerCluster & {
+    readonly state: StickyControllerCluster["state"];
+    readonly execute: StickyControllerCluster["execute"] & NodeControllerCluster["execute"];
+  };
   /** Whether this server acts (the Raft leader; the etcd store's active controller). */
   readonly isActive: () => boolean;
   readonly registry: Registry;
@@ -60,11 +64,46 @@ export async function startServerControllers(o: ServerControllersOptions): Promi
     log,
     metrics,
   );
+  const stickyLog = o.log.child({ controller: "sticky" });
+  let stickyLoop: ControllerLoop | undefined;
+  const statefulSets = new KubeReflector<V1StatefulSet>(
+    api,
+    "statefulsets",
+    {},
+    {
+      onUpsert: () => stickyLoop?.trigger(),
+      onDelete: () => stickyLoop?.trigger(),
+      onSynced: () => stickyLoop?.trigger(),
+      onRestart: (reason) => metrics.watchRestart("statefulsets", reason),
+    },
+    stickyLog,
+    o.config.watchIdleMs,
+  );
+  stickyLoop = new ControllerLoop(
+    "sticky",
+    async () => {
+      if (!o.isActive() || !statefulSets.synced) return;
+      await reconcileSticky({
+        api,
+        cluster: o.cluster,
+        cached: (ns, name) => statefulSets.get(ns, name),
+        log: stickyLog,
+        metrics,
+        now: Date.now,
+      });
+    },
+    stickyLog,
+    metrics,
+  );
   nodes.start();
+  statefulSets.start();
   loop.start(o.config.resyncMs);
-  log.info("Kubernetes node controller started (acts while this server leads)");
+  stickyLoop.start(o.config.resyncMs);
+  log.info("Kubernetes node and sticky-address controllers started (act while this server leads)");
   return () => {
     loop?.stop();
+    stickyLoop?.stop();
     nodes.stop();
+    statefulSets.stop();
   };
 }

@@ -2,15 +2,20 @@
 // no API server on these machines. It implements only what ipamd's controllers use, the way
 // kube-apiserver does it (https://kubernetes.io/docs/reference/using-api/api-concepts/):
 //
-// - GET /api/v1/nodes, /api/v1/pods (list): `items` + `metadata.resourceVersion`; `fieldSelector`
-//   `metadata.name=X` (nodes) and `spec.nodeName=X` (pods).
+// - GET /api/v1/nodes, /api/v1/pods, /apis/apps/v1/statefulsets (list): `items` +
+//   `metadata.resourceVersion`; `fieldSelector` `metadata.name=X` (nodes) and `spec.nodeName=X`
+//   (pods).
 // - the same with `watch=true&resourceVersion=RV`: a chunked stream of JSON lines
 //   `{type, object}` for every change after RV that matches the selector; with
 //   `allowWatchBookmarks=true`, BOOKMARK events carrying the current version; an RV older than
 //   the compaction point gets an `ERROR` event with a `Status` of code 410 (Gone) and the stream
 //   ends, as the real server does.
-// - GET /api/v1/nodes/NAME, /api/v1/namespaces/NS/pods/NAME, /api/v1/namespaces/NS: the object or
-//   404 with a `Status` body; POST /api/v1/namespaces/NS/events: kept in `events`.
+// - GET /api/v1/nodes/NAME, /api/v1/namespaces/NS/pods/NAME, /api/v1/namespaces/NS,
+//   /apis/apps/v1/namespaces/NS/statefulsets/NAME: the object or 404 with a `Status` body;
+//   POST /api/v1/namespaces/NS/events: kept in `events`.
+// - StatefulSets are objects only (`putStatefulSet`: spec.replicas); no controller creates their
+//   pods: a test creates them with `createPod(..., { statefulSet })`, which sets the pod's
+//   controller ownerReference as the StatefulSet controller does.
 // - Every write bumps one global resourceVersion; a pod deleted and created again under the same
 //   name gets a new UID (as a StatefulSet's pod does).
 //
@@ -24,7 +29,7 @@ import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 
-type Kind = "nodes" | "pods" | "namespaces";
+type Kind = "nodes" | "pods" | "namespaces" | "statefulsets";
 
 interface Obj {
   metadata: {
@@ -68,6 +73,7 @@ export class KubeStandIn {
     nodes: new Map(),
     pods: new Map(),
     namespaces: new Map(),
+    statefulsets: new Map(),
   };
   readonly #history: Change[] = [];
   readonly #watchers = new Set<Watcher>();
@@ -149,18 +155,36 @@ export class KubeStandIn {
     this.#delete("nodes", `/${name}`);
   }
 
-  /** Creates a Pod on `node` (a new UID every time); returns the UID. */
+  /**
+   * Creates a Pod on `node` (a new UID every time); returns the UID. With `statefulSet`, the pod
+   * is that StatefulSet's (its controller ownerReference), which must exist.
+   */
   createPod(
     namespace: string,
     name: string,
     node: string,
     annotations: Record<string, string> = {},
+    options: { readonly statefulSet?: string } = {},
   ): string {
     if (this.#objects.pods.has(`${namespace}/${name}`)) {
       throw new Error(`pod ${namespace}/${name} exists (409 AlreadyExists)`);
     }
     if (!this.#objects.namespaces.has(`/${namespace}`)) this.putNamespace(namespace, {});
     const uid = randomUUID();
+    let owner: Record<string, unknown> | undefined;
+    if (options.statefulSet !== undefined) {
+      const sts = this.#objects.statefulsets.get(`${namespace}/${options.statefulSet}`);
+      if (sts === undefined)
+        throw new Error(`statefulset ${namespace}/${options.statefulSet} (404)`);
+      owner = {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        name: options.statefulSet,
+        uid: sts.metadata.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      };
+    }
     this.#put("pods", {
       metadata: {
         name,
@@ -169,6 +193,7 @@ export class KubeStandIn {
         resourceVersion: "",
         annotations,
         creationTimestamp: new Date().toISOString(),
+        ...(owner === undefined ? {} : { ownerReferences: [owner] }),
       },
       spec: { nodeName: node },
       status: { phase: "Running" },
@@ -178,6 +203,25 @@ export class KubeStandIn {
 
   deletePod(namespace: string, name: string): void {
     this.#delete("pods", `${namespace}/${name}`);
+  }
+
+  /** Creates or scales a StatefulSet (`spec.replicas`). */
+  putStatefulSet(namespace: string, name: string, replicas: number): void {
+    const old = this.#objects.statefulsets.get(`${namespace}/${name}`);
+    this.#put("statefulsets", {
+      metadata: {
+        name,
+        namespace,
+        uid: old?.metadata.uid ?? randomUUID(),
+        resourceVersion: "",
+        creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString(),
+      },
+      spec: { replicas, serviceName: name, selector: { matchLabels: { app: name } } },
+    });
+  }
+
+  deleteStatefulSet(namespace: string, name: string): void {
+    this.#delete("statefulsets", `${namespace}/${name}`);
   }
 
   putNamespace(name: string, annotations: Record<string, string>): void {
@@ -316,7 +360,10 @@ export class KubeStandIn {
       return;
     }
     const p = url.pathname.split("/").filter((s) => s !== "");
-    // p: api v1 ...
+    // p: api v1 ... | apis apps v1 ...
+    if (p[0] === "apis" && p[1] === "apps" && p[2] === "v1" && req.method === "GET") {
+      return this.#apps(p.slice(3), url, res);
+    }
     if (p[0] !== "api" || p[1] !== "v1") return this.#status(res, 404, "NotFound", "no such path");
     const rest = p.slice(2);
     if (
@@ -368,6 +415,41 @@ export class KubeStandIn {
     if (found === undefined) return this.#status(res, 404, "NotFound", `${url.pathname} not found`);
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify(found));
+  }
+
+  /** GET under /apis/apps/v1: StatefulSets (list, watch, read). */
+  #apps(rest: string[], url: URL, res: ServerResponse): void {
+    if (rest.length === 1 && rest[0] === "statefulsets") {
+      const matches = this.#selector("statefulsets", url.searchParams.get("fieldSelector"));
+      if (url.searchParams.get("watch") === "true") {
+        this.#watch("statefulsets", matches, url, res);
+        return;
+      }
+      const items = [...this.#objects.statefulsets.values()].filter(
+        (o) => matches(o) && this.#visible("statefulsets", o),
+      );
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          kind: "StatefulSetList",
+          apiVersion: "apps/v1",
+          metadata: { resourceVersion: String(this.#rv) },
+          items: items.map((o) => ({ apiVersion: "apps/v1", kind: "StatefulSet", ...o })),
+        }),
+      );
+      return;
+    }
+    if (rest.length === 4 && rest[0] === "namespaces" && rest[2] === "statefulsets") {
+      const found = this.#objects.statefulsets.get(`${rest[1]}/${rest[3]}`);
+      if (found === undefined) {
+        this.#status(res, 404, "NotFound", `${url.pathname} not found`);
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ apiVersion: "apps/v1", kind: "StatefulSet", ...found }));
+      return;
+    }
+    this.#status(res, 404, "NotFound", `no such path ${url.pathname}`);
   }
 
   #watch(kind: Kind, matches: (o: Obj) => boolean, url: URL, res: ServerResponse): void {
