@@ -97,6 +97,7 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
         log,
         ...(config.tor === undefined ? {} : { fixedTor: config.tor }),
         nodeKnown: async () => (await cluster.nodeSubnets(config.nodeId)).length > 0,
+        sticky: cluster,
       });
     } catch (err) {
       await scope.close();
@@ -244,25 +245,32 @@ export async function runAgent(config: IpamdConfig, log: Logger): Promise<number
 
 /**
  * The Ipam handlers with `--kubernetes`: Allocate applies the pod's annotations (and records
- * its UID) first, and a failure a user must see becomes an Event on the pod.
+ * its UID) first and gives a StatefulSet pod its sticky addresses, a failure a user must see
+ * becomes an Event on the pod, and Release lets a StatefulSet pod's binding go.
  */
 function withKubernetes(
   handlers: Partial<IpamHandlers>,
   kubernetes: AgentKubernetes | undefined,
 ): Partial<IpamHandlers> {
   const allocate = handlers.allocate;
-  if (kubernetes === undefined || allocate === undefined) return handlers;
+  const release = handlers.release;
+  if (kubernetes === undefined || allocate === undefined || release === undefined) return handlers;
   return {
     ...handlers,
-    allocate: async (req, ctx) => {
-      let prepared: typeof req | undefined;
-      try {
-        prepared = await kubernetes.prepareAllocate(req);
-        return await allocate(prepared, ctx);
-      } catch (err) {
-        kubernetes.allocateFailed(req, prepared, err);
-        throw err;
-      }
+    allocate: (req, ctx) =>
+      kubernetes.allocate(
+        req,
+        async (r) => allocate(r, ctx),
+        async (key) => release({ $typeName: "ipam.v1.ReleaseRequest", ...key }, ctx),
+      ),
+    release: async (req, ctx) => {
+      const r = await release(req, ctx);
+      kubernetes.released({
+        network: req.network,
+        containerId: req.containerId,
+        ifname: req.ifname || "eth0",
+      });
+      return r;
     },
   };
 }

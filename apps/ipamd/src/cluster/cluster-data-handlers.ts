@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { carveHandlers } from "./carve-handlers.js";
 import { clusterAllocationHandlers } from "./cluster-allocation-handlers.js";
 import type { ClusterApi, ClusterStateReader } from "./cluster-api.js";
+import { clusterStickyHandlers } from "./cluster-sticky-handlers.js";
 import { clusterTopologyHandlers } from "./cluster-topology-handlers.js";
 import { nodeReportHandlers } from "./node-report-handlers.js";
 import type { NodeReports } from "./node-reports.js";
@@ -43,6 +44,7 @@ export function clusterDataHandlers(
     ...clusterTopologyHandlers(cluster, now, options.log),
     ...carveHandlers(cluster, now, options.log),
     ...clusterAllocationHandlers(cluster, now, options.maxBatch ?? 10_000, options.log),
+    ...clusterStickyHandlers(cluster, now),
     ...(cluster.reports === undefined ? {} : nodeReportHandlers(cluster.reports, now)),
   };
 }

@@ -37,6 +37,8 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "leaseBlock",
   "releaseBlock",
   "claimBlock",
+  "bindSticky",
+  "releaseSticky",
   "allocateDirect",
   "releaseDirect",
   "addVoter",

@@ -8,9 +8,17 @@ import {
   StatsLevel,
   type Block as WireBlock,
   Family as WireFamily,
+  type StickyBinding as WireStickyBinding,
 } from "@ipam/grpc-server";
 import type { AddressEvent } from "@ipam/store";
-import type { BlockLease, ClusterCommand, DirectAllocation, ResultOf } from "@ipam/subnet-pool";
+import type {
+  BlockLease,
+  ClusterCommand,
+  DirectAllocation,
+  ResultOf,
+  StickyBinding,
+  StickyKey,
+} from "@ipam/subnet-pool";
 import { type Family, parseTopology, type Subnet, type Topology } from "@ipam/topology";
 import type { Logger } from "pino";
 import { wireEvent } from "../history/history-wire.js";
@@ -283,6 +291,51 @@ export class RemoteCluster implements ClusterApi {
     return out;
   }
 
+  /** The sticky binding of a StatefulSet pod name (StickyCluster, `--kubernetes` agents). */
+  async stickyBinding(key: StickyKey): Promise<StickyBinding | undefined> {
+    const r = await this.#call("GetStickyBinding", (c, o) => c.getStickyBinding({ ...key }, o));
+    return r.binding === undefined ? undefined : stickyOf(r.binding);
+  }
+
+  /** `bind-sticky` through the leader (StickyCluster). */
+  async bindSticky(
+    key: StickyKey,
+    bind: {
+      readonly purpose: string;
+      readonly addresses: readonly string[];
+      readonly node: string;
+      readonly podUid: string;
+    },
+  ): Promise<{ binding: StickyBinding; moved?: { addresses: readonly string[]; tor: string } }> {
+    const r = await this.#call("BindSticky", (c, o) =>
+      c.bindSticky(
+        {
+          ...key,
+          purpose: bind.purpose,
+          addresses: [...bind.addresses],
+          nodeId: bind.node,
+          podUid: bind.podUid,
+        },
+        o,
+      ),
+    );
+    if (r.binding === undefined) throw new IpamdError("INTERNAL", "BindSticky: no binding");
+    return {
+      binding: stickyOf(r.binding),
+      ...(r.movedFrom.length === 0
+        ? {}
+        : { moved: { addresses: r.movedFrom, tor: r.movedFromTorId } }),
+    };
+  }
+
+  /** `release-sticky` through the leader (StickyCluster). */
+  async releaseSticky(key: StickyKey, podUid: string, node: string): Promise<boolean> {
+    const r = await this.#call("ReleaseSticky", (c, o) =>
+      c.releaseSticky({ ...key, podUid, nodeId: node }, o),
+    );
+    return r.released;
+  }
+
   /** The node's direct allocations held in L1. */
   async nodeDirect(node: string): Promise<DirectAllocation[]> {
     const r = await this.#call("GetNodeLeases", (c, o) => c.getNodeLeases({ nodeId: node }, o));
@@ -390,4 +443,18 @@ export class RemoteCluster implements ClusterApi {
     for (const c of this.#clients.values()) c.close();
     this.#clients.clear();
   }
+}
+
+/** A wire binding as the state's {@link StickyBinding}. */
+function stickyOf(b: WireStickyBinding): StickyBinding {
+  return {
+    namespace: b.namespace,
+    statefulSet: b.statefulSet,
+    ordinal: b.ordinal,
+    purpose: b.purpose,
+    addresses: [...b.addresses],
+    tor: b.torId,
+    boundAt: Number(b.boundAtMs),
+    ...(b.holderPodUid === "" ? {} : { holder: { node: b.holderNodeId, podUid: b.holderPodUid } }),
+  };
 }

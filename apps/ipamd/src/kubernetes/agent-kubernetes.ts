@@ -1,4 +1,5 @@
 import type { AllocateRequest } from "@ipam/grpc-server";
+import type { AllocationKey } from "@ipam/subnet-pool";
 import type { V1Namespace, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -15,6 +16,7 @@ import { type NodePlacement, placementOf } from "./node-labels.js";
 import { podWishes } from "./pod-annotations.js";
 import { PodGc } from "./pod-gc.js";
 import { PodUids } from "./pod-uids.js";
+import { type StickyCluster, StickyPods } from "./sticky-pods.js";
 
 /** What an agent hands its Kubernetes side. */
 export interface AgentKubernetesOptions {
@@ -31,9 +33,19 @@ export interface AgentKubernetesOptions {
    * placed, it registers again.
    */
   readonly nodeKnown?: () => Promise<boolean>;
+  /** The cluster's sticky-address calls; without it StatefulSet pods get fresh addresses. */
+  readonly sticky?: StickyCluster;
 }
 
 const NAMESPACE_TTL_MS = 10_000;
+
+/** What {@link AgentKubernetes.allocate} reads of an Allocate answer. */
+export interface AllocateAnswer {
+  readonly addresses?: readonly { readonly address?: string }[];
+}
+
+const addressesOf = (r: AllocateAnswer): string[] =>
+  (r.addresses ?? []).map((a) => a.address ?? "").filter((a) => a !== "");
 
 /**
  * The agent's side of `--kubernetes`: its Node (placement from the labels, followed), its own
@@ -54,6 +66,7 @@ export class AgentKubernetes {
   #agent: Agent | undefined;
   #gcLoop: ControllerLoop | undefined;
   #waiters: Array<(reg: Registration) => void> = [];
+  readonly #sticky: StickyPods | undefined;
 
   constructor(o: AgentKubernetesOptions, api: KubeApi) {
     this.#o = o;
@@ -61,6 +74,8 @@ export class AgentKubernetes {
     this.#log = o.log.child({ component: "kubernetes" });
     this.#metrics = createK8sMetrics(o.registry);
     this.#uids = new PodUids(o.store);
+    this.#sticky =
+      o.sticky === undefined ? undefined : new StickyPods(o.sticky, o.store, o.nodeId, this.#log);
     this.#node = new KubeReflector<V1Node>(
       api,
       "nodes",
@@ -142,7 +157,11 @@ export class AgentKubernetes {
       records: () => this.#o.store.listByNode(this.#o.nodeId),
       uids: this.#uids,
       cached: (ns, name) => this.#pods.get(ns, name),
-      release: (key) => agent.release(key),
+      release: async (key) => {
+        const r = await agent.release(key);
+        this.released(key);
+        return r;
+      },
       graceMs: this.#o.config.podGraceMs,
       now: Date.now,
       log: this.#log,
@@ -207,16 +226,99 @@ export class AgentKubernetes {
    *   INVALID_ARGUMENT for a malformed annotation.
    */
   async prepareAllocate(req: AllocateRequest): Promise<AllocateRequest> {
+    return (await this.#prepare(req)).request;
+  }
+
+  /**
+   * An ADD with `--kubernetes`: {@link prepareAllocate}, then for a StatefulSet pod its sticky
+   * addresses (docs/kubernetes.md, "Sticky addresses for StatefulSet pods"): the bound ones
+   * through the static-address path, else fresh ones, bound to its name afterwards. A bound
+   * address another key still holds (the previous pod not released yet) is refused UNAVAILABLE
+   * (retryable); one this node cannot serve (moved outside its scope) gives way to a fresh one,
+   * with a Warning Event `IpamdStickyAddressMoved`. Failures a user must see become Events.
+   * `run` allocates; `undo` releases what `run` allocated when the binding is refused.
+   */
+  async allocate<R extends AllocateAnswer>(
+    req: AllocateRequest,
+    run: (r: AllocateRequest) => Promise<R>,
+    undo: (key: AllocationKey) => Promise<unknown>,
+  ): Promise<R> {
+    let prepared: AllocateRequest | undefined;
+    try {
+      const { request, pod } = await this.#prepare(req);
+      prepared = request;
+      const plan =
+        pod === undefined || this.#sticky === undefined
+          ? undefined
+          : await this.#sticky.plan(request, pod);
+      if (plan === undefined) return await run(request);
+      let res: R;
+      let notHere: string | undefined;
+      if (plan.bound !== undefined) {
+        try {
+          res = await run(plan.bound);
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (code === "CONFLICT") {
+            throw new IpamdError(
+              "UNAVAILABLE",
+              `sticky address ${plan.bound.requestedAddresses.join(", ")} of ${req.podNamespace}/${req.podName} is still held: ${(err as Error).message}; the runtime retries`,
+              { cause: err, details: { retryable: true } },
+            );
+          }
+          if (code !== "INVALID_ARGUMENT") throw err;
+          notHere = (err as Error).message;
+          res = await run(request);
+        }
+      } else {
+        res = await run(request);
+      }
+      const key: AllocationKey = {
+        network: req.network,
+        containerId: req.containerId,
+        ifname: req.ifname || "eth0",
+      };
+      let moved: { addresses: readonly string[]; tor: string } | undefined;
+      try {
+        moved = await this.#sticky?.bind(plan, key, addressesOf(res));
+      } catch (err) {
+        await undo(key);
+        throw new IpamdError(
+          "UNAVAILABLE",
+          `binding the sticky address of ${req.podNamespace}/${req.podName}: ${(err as Error).message}; the runtime retries`,
+          { cause: err },
+        );
+      }
+      if (moved !== undefined) {
+        this.#event(
+          req,
+          "IpamdStickyAddressMoved",
+          `${req.podNamespace}/${req.podName} got ${addressesOf(res).join(", ")} instead of its sticky ${moved.addresses.join(", ")} (bound under TOR ${moved.tor})${notHere === undefined ? "" : `: ${notHere}`}`,
+        );
+      }
+      return res;
+    } catch (err) {
+      this.allocateFailed(req, prepared, err);
+      throw err;
+    }
+  }
+
+  /** After a DEL (or the pod GC) released `key`: a StatefulSet pod lets go of its binding. */
+  released(key: AllocationKey): void {
+    this.#sticky?.released(key);
+  }
+
+  async #prepare(req: AllocateRequest): Promise<{ request: AllocateRequest; pod?: V1Pod }> {
     const ns = req.podNamespace;
     const name = req.podName;
-    if (ns === "" || name === "") return req;
+    if (ns === "" || name === "") return { request: req };
     const key = {
       network: req.network,
       containerId: req.containerId,
       ifname: req.ifname || "eth0",
     };
     if (req.podUid !== "") this.#uids.set(key, req.podUid, Date.now());
-    if (key.ifname !== "eth0") return req;
+    if (key.ifname !== "eth0") return { request: req };
     let pod = this.#pods.get(ns, name);
     if (pod === undefined || (req.podUid !== "" && pod.metadata?.uid !== req.podUid)) {
       try {
@@ -235,11 +337,14 @@ export class AgentKubernetes {
     const wishes = podWishes(pod.metadata ?? {}, (await this.#namespace(ns))?.metadata);
     const purpose = req.purpose === "" || req.purpose === "default" ? wishes.purpose : undefined;
     const addresses = req.requestedAddresses.length === 0 ? wishes.addresses : undefined;
-    if (purpose === undefined && addresses === undefined) return req;
+    if (purpose === undefined && addresses === undefined) return { request: req, pod };
     return {
-      ...req,
-      ...(purpose === undefined ? {} : { purpose }),
-      ...(addresses === undefined ? {} : { requestedAddresses: [...addresses] }),
+      request: {
+        ...req,
+        ...(purpose === undefined ? {} : { purpose }),
+        ...(addresses === undefined ? {} : { requestedAddresses: [...addresses] }),
+      },
+      pod,
     };
   }
 
@@ -276,6 +381,11 @@ export class AgentKubernetes {
       reason = "IpamdStaticAddressRefused";
     else if (code === "INVALID_ARGUMENT" && prepared === undefined) reason = "IpamdBadAnnotation";
     else return;
+    this.#event(req, reason, `ipamd on ${this.#o.nodeId}: ${(err as Error).message}`);
+  }
+
+  /** Records a Warning Event on the request's pod (best effort). */
+  #event(req: AllocateRequest, reason: string, message: string): void {
     const uid =
       req.podUid === "" ? this.#pods.get(req.podNamespace, req.podName)?.metadata?.uid : req.podUid;
     void this.#api
@@ -286,7 +396,7 @@ export class AgentKubernetes {
         ...(uid === undefined ? {} : { uid }),
         type: "Warning",
         reason,
-        message: `ipamd on ${this.#o.nodeId}: ${(err as Error).message}`,
+        message,
         host: this.#o.nodeId,
       })
       .then(

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ipam/v1/cluster.proto.
  */
 export const file_ipam_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIkUKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIEgwKBGRlYWQYAyABKAgilAEKFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDRIWCg5yZXZva2VkX2Jsb2NrcxgDIAMoCRIWCg5rZXB0X2FkZHJlc3NlcxgEIAEoDRIVCg1kZXJlZ2lzdGVyaW5nGAUgASgIIvwBCgZTdWJuZXQSCgoCaWQYASABKAkSDAoEY2lkchgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEg0KBXNjb3BlGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSEAoIcmVzZXJ2ZWQYBiADKAkSFAoMYmxvY2tfcHJlZml4GAcgASgNEhgKEGNvb2xkb3duX3NlY29uZHMYCCABKA0SEAoIcHJpb3JpdHkYCSABKAUSHwoGZmFtaWx5GAogASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIZHJhaW5pbmcYCyABKAgSEAoIcmVtb3ZpbmcYDCABKAgSDgoGb3JpZ2luGA0gASgJIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgigAEKFFJlbW92ZVN1Ym5ldFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSEAoIcmVtb3ZpbmcYAiABKAgSJgoHaG9sZGVycxgDIAMoCzIVLmlwYW0udjEuU3VibmV0SG9sZGVyEh0KFHJldHVybmVkX3RvX3N1cGVybmV0GNwBIAEoCSK+AQoMU3VibmV0SG9sZGVyEg8KB25vZGVfaWQYASABKAkSDgoGYmxvY2tzGAIgAygJEhgKEGRpcmVjdF9hZGRyZXNzZXMYAyABKA0SEAoIcmVwb3J0ZWQYBCABKAgSFgoOYWRkcmVzc2VzX2hlbGQYBSABKAQSGQoRYWRkcmVzc2VzX2Nvb2xpbmcYBiABKAQSGwoTcmVwb3J0ZWRfYXRfdW5peF9tcxgHIAEoAxIRCglhZGRyZXNzZXMYCCADKAkiNgoSRHJhaW5TdWJuZXRSZXF1ZXN0EhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVkcmFpbhgCIAEoCCJ/ChNEcmFpblN1Ym5ldFJlc3BvbnNlEhUKDWJsb2Nrc19sZWFzZWQYASABKAQSGwoTYWRkcmVzc2VzX2FsbG9jYXRlZBgCIAEoCRImCgdob2xkZXJzGAMgAygLMhUuaXBhbS52MS5TdWJuZXRIb2xkZXISDAoEZG9uZRgEIAEoCCKxAQoFQmxvY2sSDAoEY2lkchgBIAEoCRIRCglzdWJuZXRfaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRIPCgdub2RlX2lkGAUgASgJEhkKEWxlYXNlZF9hdF91bml4X21zGAYgASgDEg0KBXN0YXRlGAcgASgJEhoKEnJldm9rZWRfYXRfdW5peF9tcxgIIAEoAyKOAQoRTGVhc2VCbG9ja1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJEh8KBmZhbWlseRgDIAEoDjIPLmlwYW0udjEuRmFtaWx5EhEKCXN1Ym5ldF9pZBgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEg8KB2FkZHJlc3MYBiABKAkiMwoSTGVhc2VCbG9ja1Jlc3BvbnNlEh0KBWJsb2NrGAEgASgLMg4uaXBhbS52MS5CbG9jayI0ChNSZWxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEY2lkchgCIAEoCSIoChRSZWxlYXNlQmxvY2tSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoCCKpAQoSRGlyZWN0QWxsb2NhdGVJdGVtEg8KB25ldHdvcmsYASABKAkSFAoMY29udGFpbmVyX2lkGAIgASgJEg4KBmlmbmFtZRgDIAEoCRIPCgdub2RlX2lkGAQgASgJEg8KB3B1cnBvc2UYBSABKAkSHwoGZmFtaWx5GAYgASgOMg8uaXBhbS52MS5GYW1pbHkSGQoRcmVxdWVzdGVkX2FkZHJlc3MYByABKAkiQwoVQWxsb2NhdGVEaXJlY3RSZXF1ZXN0EioKBWl0ZW1zGAEgAygLMhsuaXBhbS52MS5EaXJlY3RBbGxvY2F0ZUl0ZW0iKgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJzChREaXJlY3RBbGxvY2F0ZVJlc3VsdBIsCgdhZGRyZXNzGAEgASgLMhkuaXBhbS52MS5BbGxvY2F0ZWRBZGRyZXNzSAASIwoFZXJyb3IYAiABKAsyEi5pcGFtLnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCJIChZBbGxvY2F0ZURpcmVjdFJlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5pcGFtLnYxLkRpcmVjdEFsbG9jYXRlUmVzdWx0IjwKFFJlbGVhc2VEaXJlY3RSZXF1ZXN0EiQKBGtleXMYASADKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkiTQoTUmVsZWFzZURpcmVjdFJlc3VsdBIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSEQoJYWRkcmVzc2VzGAIgAygJIkYKFVJlbGVhc2VEaXJlY3RSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwuaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVzdWx0IogBCg9HZXRTdGF0c1JlcXVlc3QSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRITCgthbGxvd19zdGFsZRgFIAEoCCLhAQoKU3RhdHNFbnRyeRIiCgVsZXZlbBgBIAEoDjITLmlwYW0udjEuU3RhdHNMZXZlbBIKCgJpZBgCIAEoCRImCgZjb3VudHMYAyABKAsyFi5pcGFtLnYxLkFkZHJlc3NDb3VudHMSFQoNYmxvY2tzX2xlYXNlZBgEIAEoBBIPCgdzdWJuZXRzGAUgASgNEg0KBW5vZGVzGAYgASgNEiAKBmZhbWlseRiMASABKA4yDy5pcGFtLnYxLkZhbWlseRIRCghzdHJhdGVneRi0ASABKAkSDwoGb3JpZ2luGLUBIAEoCSI4ChBHZXRTdGF0c1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5pcGFtLnYxLlN0YXRzRW50cnkiSAoGTWVtYmVyEgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSIQoEcm9sZRgDIAEoDjITLmlwYW0udjEuTWVtYmVyUm9sZSIuCg9BZGRWb3RlclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIwChFBZGRMZWFybmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIiEKE1JlbW92ZU1lbWJlclJlcXVlc3QSCgoCaWQYASABKAkiLgoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIRCgl0YXJnZXRfaWQYASABKAkiSgoSTWVtYmVyc2hpcFJlc3BvbnNlEiAKB21lbWJlcnMYASADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpyYWZ0X2luZGV4GAIgASgEIhIKEEdldExlYWRlclJlcXVlc3QiTAoRR2V0TGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAIgASgJEgwKBHRlcm0YAyABKAQiEgoQR2V0U3RhdHVzUmVxdWVzdCLTAgoRR2V0U3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHwoEcm9sZRgCIAEoDjIRLmlwYW0udjEuUmFmdFJvbGUSDAoEdGVybRgDIAEoBBIUCgxjb21taXRfaW5kZXgYBCABKAQSFQoNYXBwbGllZF9pbmRleBgFIAEoBBIWCg5zbmFwc2hvdF9pbmRleBgGIAEoBBIRCglsZWFkZXJfaWQYByABKAkSFgoObGVhZGVyX2FkZHJlc3MYCCABKAkSIAoHbWVtYmVycxgJIAMoCzIPLmlwYW0udjEuTWVtYmVyEhIKCmNsdXN0ZXJfaWQYCiABKAkSFQoNY2x1c3Rlcl9zdG9yZRgLIAEoCRIbChNsZWFkZXJfY29tbWl0X2luZGV4GAwgASgEEhgKEG5vdF9yZWFkeV9yZWFzb24YDSABKAkSDwoHcmVtb3ZlZBgOIAEoCCJzChFMaXN0QmxvY2tzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCXN1Ym5ldF9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCRITCgthbGxvd19zdGFsZRgFIAEoCCJNChJMaXN0QmxvY2tzUmVzcG9uc2USHgoGYmxvY2tzGAEgAygLMg4uaXBhbS52MS5CbG9jaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoQRGlyZWN0QWxsb2NhdGlvbhIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSKgoHYWRkcmVzcxgCIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIPCgdub2RlX2lkGAMgASgJIicKFEdldE5vZGVMZWFzZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkihwEKFUdldE5vZGVMZWFzZXNSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEh4KBmJsb2NrcxgCIAMoCzIOLmlwYW0udjEuQmxvY2sSKQoGZGlyZWN0GAMgAygLMhkuaXBhbS52MS5EaXJlY3RBbGxvY2F0aW9uEhIKCnJhZnRfaW5kZXgYBCABKAQiYQoRUmVwb3J0Tm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEiQKBmJsb2NrcxgDIAMoCzIULmlwYW0udjEuQmxvY2tSZXBvcnQiXAoLQmxvY2tSZXBvcnQSDAoEY2lkchgBIAEoCRINCgVzdGF0ZRgCIAEoCRIMCgRoZWxkGAMgASgNEg8KB2Nvb2xpbmcYBCABKA0SEQoJYWRkcmVzc2VzGAUgAygJIhQKElJlcG9ydE5vZGVSZXNwb25zZSIyChFDbGFpbUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiMwoSQ2xhaW1CbG9ja1Jlc3BvbnNlEh0KBWJsb2NrGAEgASgLMg4uaXBhbS52MS5CbG9jayJHChNSZXNlcnZlUmFuZ2VSZXF1ZXN0EhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVyYW5nZRgCIAEoCRIOCgZyZWFzb24YAyABKAkiXAoLUmVzZXJ2YXRpb24SEQoJc3VibmV0X2lkGAEgASgJEg0KBXJhbmdlGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIbChNyZXNlcnZlZF9hdF91bml4X21zGAQgASgDIkEKFFJlc2VydmVSYW5nZVJlc3BvbnNlEikKC3Jlc2VydmF0aW9uGAEgASgLMhQuaXBhbS52MS5SZXNlcnZhdGlvbiI5ChVVbnJlc2VydmVSYW5nZVJlcXVlc3QSEQoJc3VibmV0X2lkGAEgASgJEg0KBXJhbmdlGAIgASgJIkMKFlVucmVzZXJ2ZVJhbmdlUmVzcG9uc2USKQoLcmVzZXJ2YXRpb24YASABKAsyFC5pcGFtLnYxLlJlc2VydmF0aW9uIqoCCgxBZGRyZXNzRXZlbnQSDwoHbm9kZV9pZBgBIAEoCRISCgpqb3VybmFsX2lkGAIgASgJEgsKA3NlcRgDIAEoBBISCgphdF91bml4X21zGAQgASgDEg0KBWV2ZW50GAUgASgJEg8KB2FkZHJlc3MYBiABKAkSHwoGZmFtaWx5GAcgASgOMg8uaXBhbS52MS5GYW1pbHkSDwoHbmV0d29yaxgIIAEoCRIUCgxjb250YWluZXJfaWQYCSABKAkSDgoGaWZuYW1lGAogASgJEg8KB3B1cnBvc2UYCyABKAkSEQoJc3VibmV0X2lkGAwgASgJEhUKDXBvZF9uYW1lc3BhY2UYDSABKAkSEAoIcG9kX25hbWUYDiABKAkSDwoHcG9kX3VpZBgPIAEoCSJoChpSZXBvcnRBZGRyZXNzRXZlbnRzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhIKCmpvdXJuYWxfaWQYAiABKAkSJQoGZXZlbnRzGAMgAygLMhUuaXBhbS52MS5BZGRyZXNzRXZlbnQiOQobUmVwb3J0QWRkcmVzc0V2ZW50c1Jlc3BvbnNlEhoKEnN0b3JlZF90aHJvdWdoX3NlcRgBIAEoBCJqChVBZGRyZXNzSGlzdG9yeVJlcXVlc3QSDwoHYWRkcmVzcxgBIAEoCRIVCg1zaW5jZV91bml4X21zGAIgASgDEhUKDXVudGlsX3VuaXhfbXMYAyABKAMSEgoKYXRfdW5peF9tcxgEIAEoAyKXAQoWQWRkcmVzc0hpc3RvcnlSZXNwb25zZRIlCgZldmVudHMYASADKAsyFS5pcGFtLnYxLkFkZHJlc3NFdmVudBImCgdob2xkZXJzGAIgAygLMhUuaXBhbS52MS5BZGRyZXNzRXZlbnQSGwoTb2xkZXN0X2tlcHRfdW5peF9tcxgDIAEoAxIRCglzZXJ2ZXJfaWQYBCABKAkicQoPRm9yZWNhc3RSZXF1ZXN0EhEKCXdpbmRvd19tcxgBIAEoAxIMCgR6b25lGAIgASgJEgsKA3RvchgDIAEoCRIPCgdwdXJwb3NlGAQgASgJEh8KBmZhbWlseRgFIAEoDjIPLmlwYW0udjEuRmFtaWx5IpkCCg1Gb3JlY2FzdEVudHJ5EgwKBHpvbmUYASABKAkSCwoDcG9kGAIgASgJEgsKA3RvchgDIAEoCRIPCgdwdXJwb3NlGAQgASgJEh8KBmZhbWlseRgFIAEoDjIPLmlwYW0udjEuRmFtaWx5EhAKCGNhcGFjaXR5GAYgASgJEg4KBmxlYXNlZBgHIAEoCRIMCgRoZWxkGAggASgJEhUKDXJhdGVfcGVyX2hvdXIYCSABKAESHAoPZnVsbF9pbl9zZWNvbmRzGAogASgBSACIAQESDwoHc2FtcGxlcxgLIAEoDRIRCglyX3NxdWFyZWQYDCABKAESEQoJd2luZG93X21zGA0gASgDQhIKEF9mdWxsX2luX3NlY29uZHMiawoQRm9yZWNhc3RSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYuaXBhbS52MS5Gb3JlY2FzdEVudHJ5EhEKCXNlcnZlcl9pZBgCIAEoCRIbChNjb21wdXRlZF9hdF91bml4X21zGAMgASgDIo8BChJDYXJ2ZVN1Ym5ldFJlcXVlc3QSDgoGdG9yX2lkGAEgASgJEg8KB3B1cnBvc2UYAiABKAkSHwoGZmFtaWx5GAMgASgOMg8uaXBhbS52MS5GYW1pbHkSFQoNcHJlZml4X2xlbmd0aBgEIAEoDRIMCgRtb2RlGAUgASgJEhIKCnJlcXVlc3RfaWQYBiABKAkimAEKE0NhcnZlU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQSDgoGY2FydmVkGAIgASgIEhAKCHN1cGVybmV0GAMgASgJEhYKDnN1cGVybmV0X3Njb3BlGAQgASgJEhEKCXBsYWNlbWVudBgFIAEoCRITCgt0b3Jfc3VibmV0cxgGIAEoDSqaAQoKU3RhdHNMZXZlbBIbChdTVEFUU19MRVZFTF9VTlNQRUNJRklFRBAAEhQKEFNUQVRTX0xFVkVMX1pPTkUQARITCg9TVEFUU19MRVZFTF9QT0QQAhITCg9TVEFUU19MRVZFTF9UT1IQAxIWChJTVEFUU19MRVZFTF9TVUJORVQQBBIXChNTVEFUU19MRVZFTF9QVVJQT1NFEAUqWQoKTWVtYmVyUm9sZRIbChdNRU1CRVJfUk9MRV9VTlNQRUNJRklFRBAAEhUKEU1FTUJFUl9ST0xFX1ZPVEVSEAESFwoTTUVNQkVSX1JPTEVfTEVBUk5FUhACKoMBCghSYWZ0Um9sZRIZChVSQUZUX1JPTEVfVU5TUEVDSUZJRUQQABIWChJSQUZUX1JPTEVfRk9MTE9XRVIQARIXChNSQUZUX1JPTEVfQ0FORElEQVRFEAISFAoQUkFGVF9ST0xFX0xFQURFUhADEhUKEVJBRlRfUk9MRV9MRUFSTkVSEAQyzxAKB0NsdXN0ZXISTgoNQXBwbHlUb3BvbG9neRIdLmlwYW0udjEuQXBwbHlUb3BvbG9neVJlcXVlc3QaHi5pcGFtLnYxLkFwcGx5VG9wb2xvZ3lSZXNwb25zZRJICgtHZXRUb3BvbG9neRIbLmlwYW0udjEuR2V0VG9wb2xvZ3lSZXF1ZXN0GhwuaXBhbS52MS5HZXRUb3BvbG9neVJlc3BvbnNlEksKDFJlZ2lzdGVyTm9kZRIcLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVxdWVzdBodLmlwYW0udjEuUmVnaXN0ZXJOb2RlUmVzcG9uc2USUQoORGVyZWdpc3Rlck5vZGUSHi5pcGFtLnYxLkRlcmVnaXN0ZXJOb2RlUmVxdWVzdBofLmlwYW0udjEuRGVyZWdpc3Rlck5vZGVSZXNwb25zZRJCCglBZGRTdWJuZXQSGS5pcGFtLnYxLkFkZFN1Ym5ldFJlcXVlc3QaGi5pcGFtLnYxLkFkZFN1Ym5ldFJlc3BvbnNlEksKDFJlbW92ZVN1Ym5ldBIcLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVxdWVzdBodLmlwYW0udjEuUmVtb3ZlU3VibmV0UmVzcG9uc2USSAoLRHJhaW5TdWJuZXQSGy5pcGFtLnYxLkRyYWluU3VibmV0UmVxdWVzdBocLmlwYW0udjEuRHJhaW5TdWJuZXRSZXNwb25zZRJFCgpMZWFzZUJsb2NrEhouaXBhbS52MS5MZWFzZUJsb2NrUmVxdWVzdBobLmlwYW0udjEuTGVhc2VCbG9ja1Jlc3BvbnNlEksKDFJlbGVhc2VCbG9jaxIcLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVxdWVzdBodLmlwYW0udjEuUmVsZWFzZUJsb2NrUmVzcG9uc2USUQoOQWxsb2NhdGVEaXJlY3QSHi5pcGFtLnYxLkFsbG9jYXRlRGlyZWN0UmVxdWVzdBofLmlwYW0udjEuQWxsb2NhdGVEaXJlY3RSZXNwb25zZRJOCg1SZWxlYXNlRGlyZWN0Eh0uaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVxdWVzdBoeLmlwYW0udjEuUmVsZWFzZURpcmVjdFJlc3BvbnNlEj8KCEdldFN0YXRzEhguaXBhbS52MS5HZXRTdGF0c1JlcXVlc3QaGS5pcGFtLnYxLkdldFN0YXRzUmVzcG9uc2USQQoIQWRkVm90ZXISGC5pcGFtLnYxLkFkZFZvdGVyUmVxdWVzdBobLmlwYW0udjEuTWVtYmVyc2hpcFJlc3BvbnNlEkUKCkFkZExlYXJuZXISGi5pcGFtLnYxLkFkZExlYXJuZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USSQoMUmVtb3ZlTWVtYmVyEhwuaXBhbS52MS5SZW1vdmVNZW1iZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USVQoSVHJhbnNmZXJMZWFkZXJzaGlwEiIuaXBhbS52MS5UcmFuc2ZlckxlYWRlcnNoaXBSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USQgoJR2V0TGVhZGVyEhkuaXBhbS52MS5HZXRMZWFkZXJSZXF1ZXN0GhouaXBhbS52MS5HZXRMZWFkZXJSZXNwb25zZRJCCglHZXRTdGF0dXMSGS5pcGFtLnYxLkdldFN0YXR1c1JlcXVlc3QaGi5pcGFtLnYxLkdldFN0YXR1c1Jlc3BvbnNlEkUKCkxpc3RCbG9ja3MSGi5pcGFtLnYxLkxpc3RCbG9ja3NSZXF1ZXN0GhsuaXBhbS52MS5MaXN0QmxvY2tzUmVzcG9uc2USTgoNR2V0Tm9kZUxlYXNlcxIdLmlwYW0udjEuR2V0Tm9kZUxlYXNlc1JlcXVlc3QaHi5pcGFtLnYxLkdldE5vZGVMZWFzZXNSZXNwb25zZRJFCgpSZXBvcnROb2RlEhouaXBhbS52MS5SZXBvcnROb2RlUmVxdWVzdBobLmlwYW0udjEuUmVwb3J0Tm9kZVJlc3BvbnNlEkUKCkNsYWltQmxvY2sSGi5pcGFtLnYxLkNsYWltQmxvY2tSZXF1ZXN0GhsuaXBhbS52MS5DbGFpbUJsb2NrUmVzcG9uc2USSwoMUmVzZXJ2ZVJhbmdlEhwuaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXF1ZXN0Gh0uaXBhbS52MS5SZXNlcnZlUmFuZ2VSZXNwb25zZRJRCg5VbnJlc2VydmVSYW5nZRIeLmlwYW0udjEuVW5yZXNlcnZlUmFuZ2VSZXF1ZXN0Gh8uaXBhbS52MS5VbnJlc2VydmVSYW5nZVJlc3BvbnNlEmAKE1JlcG9ydEFkZHJlc3NFdmVudHMSIy5pcGFtLnYxLlJlcG9ydEFkZHJlc3NFdmVudHNSZXF1ZXN0GiQuaXBhbS52MS5SZXBvcnRBZGRyZXNzRXZlbnRzUmVzcG9uc2USUQoOQWRkcmVzc0hpc3RvcnkSHi5pcGFtLnYxLkFkZHJlc3NIaXN0b3J5UmVxdWVzdBofLmlwYW0udjEuQWRkcmVzc0hpc3RvcnlSZXNwb25zZRI/CghGb3JlY2FzdBIYLmlwYW0udjEuRm9yZWNhc3RSZXF1ZXN0GhkuaXBhbS52MS5Gb3JlY2FzdFJlc3BvbnNlEkgKC0NhcnZlU3VibmV0EhsuaXBhbS52MS5DYXJ2ZVN1Ym5ldFJlcXVlc3QaHC5pcGFtLnYxLkNhcnZlU3VibmV0UmVzcG9uc2ViBnByb3RvMw", [file_ipam_v1_ipam]);
+  fileDesc("ChVpcGFtL3YxL2NsdXN0ZXIucHJvdG8SB2lwYW0udjEiWAoUQXBwbHlUb3BvbG9neVJlcXVlc3QSFQoNdG9wb2xvZ3lfanNvbhgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAQiTQoVQXBwbHlUb3BvbG9neVJlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSDwoHY2hhbmdlcxgCIAMoCRISCgpyYWZ0X2luZGV4GAMgASgEIikKEkdldFRvcG9sb2d5UmVxdWVzdBITCgthbGxvd19zdGFsZRgBIAEoCCI9ChNHZXRUb3BvbG9neVJlc3BvbnNlEhUKDXRvcG9sb2d5X2pzb24YASABKAkSDwoHdmVyc2lvbhgCIAEoBCKfAQoTUmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg4KBnRvcl9pZBgCIAEoCRI4CgZsYWJlbHMYAyADKAsyKC5pcGFtLnYxLlJlZ2lzdGVyTm9kZVJlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASInChRSZWdpc3Rlck5vZGVSZXNwb25zZRIPCgdjcmVhdGVkGAEgASgIIkUKFURlcmVnaXN0ZXJOb2RlUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEg0KBWZvcmNlGAIgASgIEgwKBGRlYWQYAyABKAgilAEKFkRlcmVnaXN0ZXJOb2RlUmVzcG9uc2USFwoPcmVsZWFzZWRfYmxvY2tzGAEgASgNEhoKEnJlbGVhc2VkX2FkZHJlc3NlcxgCIAEoDRIWCg5yZXZva2VkX2Jsb2NrcxgDIAMoCRIWCg5rZXB0X2FkZHJlc3NlcxgEIAEoDRIVCg1kZXJlZ2lzdGVyaW5nGAUgASgIIvwBCgZTdWJuZXQSCgoCaWQYASABKAkSDAoEY2lkchgCIAEoCRIPCgdwdXJwb3NlGAMgASgJEg0KBXNjb3BlGAQgASgJEg8KB2dhdGV3YXkYBSABKAkSEAoIcmVzZXJ2ZWQYBiADKAkSFAoMYmxvY2tfcHJlZml4GAcgASgNEhgKEGNvb2xkb3duX3NlY29uZHMYCCABKA0SEAoIcHJpb3JpdHkYCSABKAUSHwoGZmFtaWx5GAogASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIZHJhaW5pbmcYCyABKAgSEAoIcmVtb3ZpbmcYDCABKAgSDgoGb3JpZ2luGA0gASgJIjMKEEFkZFN1Ym5ldFJlcXVlc3QSHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNAoRQWRkU3VibmV0UmVzcG9uc2USHwoGc3VibmV0GAEgASgLMg8uaXBhbS52MS5TdWJuZXQiNwoTUmVtb3ZlU3VibmV0UmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFZm9yY2UYAiABKAgigAEKFFJlbW92ZVN1Ym5ldFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSEAoIcmVtb3ZpbmcYAiABKAgSJgoHaG9sZGVycxgDIAMoCzIVLmlwYW0udjEuU3VibmV0SG9sZGVyEh0KFHJldHVybmVkX3RvX3N1cGVybmV0GNwBIAEoCSK+AQoMU3VibmV0SG9sZGVyEg8KB25vZGVfaWQYASABKAkSDgoGYmxvY2tzGAIgAygJEhgKEGRpcmVjdF9hZGRyZXNzZXMYAyABKA0SEAoIcmVwb3J0ZWQYBCABKAgSFgoOYWRkcmVzc2VzX2hlbGQYBSABKAQSGQoRYWRkcmVzc2VzX2Nvb2xpbmcYBiABKAQSGwoTcmVwb3J0ZWRfYXRfdW5peF9tcxgHIAEoAxIRCglhZGRyZXNzZXMYCCADKAkiNgoSRHJhaW5TdWJuZXRSZXF1ZXN0EhEKCXN1Ym5ldF9pZBgBIAEoCRINCgVkcmFpbhgCIAEoCCJ/ChNEcmFpblN1Ym5ldFJlc3BvbnNlEhUKDWJsb2Nrc19sZWFzZWQYASABKAQSGwoTYWRkcmVzc2VzX2FsbG9jYXRlZBgCIAEoCRImCgdob2xkZXJzGAMgAygLMhUuaXBhbS52MS5TdWJuZXRIb2xkZXISDAoEZG9uZRgEIAEoCCKxAQoFQmxvY2sSDAoEY2lkchgBIAEoCRIRCglzdWJuZXRfaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRIPCgdub2RlX2lkGAUgASgJEhkKEWxlYXNlZF9hdF91bml4X21zGAYgASgDEg0KBXN0YXRlGAcgASgJEhoKEnJldm9rZWRfYXRfdW5peF9tcxgIIAEoAyKOAQoRTGVhc2VCbG9ja1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJEh8KBmZhbWlseRgDIAEoDjIPLmlwYW0udjEuRmFtaWx5EhEKCXN1Ym5ldF9pZBgEIAEoCRISCgpyZXF1ZXN0X2lkGAUgASgJEg8KB2FkZHJlc3MYBiABKAkiMwoSTGVhc2VCbG9ja1Jlc3BvbnNlEh0KBWJsb2NrGAEgASgLMg4uaXBhbS52MS5CbG9jayI0ChNSZWxlYXNlQmxvY2tSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEY2lkchgCIAEoCSIoChRSZWxlYXNlQmxvY2tSZXNwb25zZRIQCghyZWxlYXNlZBgBIAEoCCKpAQoSRGlyZWN0QWxsb2NhdGVJdGVtEg8KB25ldHdvcmsYASABKAkSFAoMY29udGFpbmVyX2lkGAIgASgJEg4KBmlmbmFtZRgDIAEoCRIPCgdub2RlX2lkGAQgASgJEg8KB3B1cnBvc2UYBSABKAkSHwoGZmFtaWx5GAYgASgOMg8uaXBhbS52MS5GYW1pbHkSGQoRcmVxdWVzdGVkX2FkZHJlc3MYByABKAkiQwoVQWxsb2NhdGVEaXJlY3RSZXF1ZXN0EioKBWl0ZW1zGAEgAygLMhsuaXBhbS52MS5EaXJlY3RBbGxvY2F0ZUl0ZW0iKgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJzChREaXJlY3RBbGxvY2F0ZVJlc3VsdBIsCgdhZGRyZXNzGAEgASgLMhkuaXBhbS52MS5BbGxvY2F0ZWRBZGRyZXNzSAASIwoFZXJyb3IYAiABKAsyEi5pcGFtLnYxLkl0ZW1FcnJvckgAQggKBnJlc3VsdCJIChZBbGxvY2F0ZURpcmVjdFJlc3BvbnNlEi4KB3Jlc3VsdHMYASADKAsyHS5pcGFtLnYxLkRpcmVjdEFsbG9jYXRlUmVzdWx0IjwKFFJlbGVhc2VEaXJlY3RSZXF1ZXN0EiQKBGtleXMYASADKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkiTQoTUmVsZWFzZURpcmVjdFJlc3VsdBIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSEQoJYWRkcmVzc2VzGAIgAygJIkYKFVJlbGVhc2VEaXJlY3RSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwuaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVzdWx0IogBCg9HZXRTdGF0c1JlcXVlc3QSIgoFbGV2ZWwYASABKA4yEy5pcGFtLnYxLlN0YXRzTGV2ZWwSCgoCaWQYAiABKAkSDwoHcHVycG9zZRgDIAEoCRIfCgZmYW1pbHkYBCABKA4yDy5pcGFtLnYxLkZhbWlseRITCgthbGxvd19zdGFsZRgFIAEoCCLhAQoKU3RhdHNFbnRyeRIiCgVsZXZlbBgBIAEoDjITLmlwYW0udjEuU3RhdHNMZXZlbBIKCgJpZBgCIAEoCRImCgZjb3VudHMYAyABKAsyFi5pcGFtLnYxLkFkZHJlc3NDb3VudHMSFQoNYmxvY2tzX2xlYXNlZBgEIAEoBBIPCgdzdWJuZXRzGAUgASgNEg0KBW5vZGVzGAYgASgNEiAKBmZhbWlseRiMASABKA4yDy5pcGFtLnYxLkZhbWlseRIRCghzdHJhdGVneRi0ASABKAkSDwoGb3JpZ2luGLUBIAEoCSI4ChBHZXRTdGF0c1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5pcGFtLnYxLlN0YXRzRW50cnkiSAoGTWVtYmVyEgoKAmlkGAEgASgJEg8KB2FkZHJlc3MYAiABKAkSIQoEcm9sZRgDIAEoDjITLmlwYW0udjEuTWVtYmVyUm9sZSIuCg9BZGRWb3RlclJlcXVlc3QSCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCSIwChFBZGRMZWFybmVyUmVxdWVzdBIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIiEKE1JlbW92ZU1lbWJlclJlcXVlc3QSCgoCaWQYASABKAkiLgoZVHJhbnNmZXJMZWFkZXJzaGlwUmVxdWVzdBIRCgl0YXJnZXRfaWQYASABKAkiSgoSTWVtYmVyc2hpcFJlc3BvbnNlEiAKB21lbWJlcnMYASADKAsyDy5pcGFtLnYxLk1lbWJlchISCgpyYWZ0X2luZGV4GAIgASgEIhIKEEdldExlYWRlclJlcXVlc3QiTAoRR2V0TGVhZGVyUmVzcG9uc2USEQoJbGVhZGVyX2lkGAEgASgJEhYKDmxlYWRlcl9hZGRyZXNzGAIgASgJEgwKBHRlcm0YAyABKAQiEgoQR2V0U3RhdHVzUmVxdWVzdCLTAgoRR2V0U3RhdHVzUmVzcG9uc2USCgoCaWQYASABKAkSHwoEcm9sZRgCIAEoDjIRLmlwYW0udjEuUmFmdFJvbGUSDAoEdGVybRgDIAEoBBIUCgxjb21taXRfaW5kZXgYBCABKAQSFQoNYXBwbGllZF9pbmRleBgFIAEoBBIWCg5zbmFwc2hvdF9pbmRleBgGIAEoBBIRCglsZWFkZXJfaWQYByABKAkSFgoObGVhZGVyX2FkZHJlc3MYCCABKAkSIAoHbWVtYmVycxgJIAMoCzIPLmlwYW0udjEuTWVtYmVyEhIKCmNsdXN0ZXJfaWQYCiABKAkSFQoNY2x1c3Rlcl9zdG9yZRgLIAEoCRIbChNsZWFkZXJfY29tbWl0X2luZGV4GAwgASgEEhgKEG5vdF9yZWFkeV9yZWFzb24YDSABKAkSDwoHcmVtb3ZlZBgOIAEoCCJzChFMaXN0QmxvY2tzUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEhEKCXN1Ym5ldF9pZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKA0SEgoKcGFnZV90b2tlbhgEIAEoCRITCgthbGxvd19zdGFsZRgFIAEoCCJNChJMaXN0QmxvY2tzUmVzcG9uc2USHgoGYmxvY2tzGAEgAygLMg4uaXBhbS52MS5CbG9jaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoQRGlyZWN0QWxsb2NhdGlvbhIjCgNrZXkYASABKAsyFi5pcGFtLnYxLkFsbG9jYXRpb25LZXkSKgoHYWRkcmVzcxgCIAEoCzIZLmlwYW0udjEuQWxsb2NhdGVkQWRkcmVzcxIPCgdub2RlX2lkGAMgASgJIicKFEdldE5vZGVMZWFzZXNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkihwEKFUdldE5vZGVMZWFzZXNSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEh4KBmJsb2NrcxgCIAMoCzIOLmlwYW0udjEuQmxvY2sSKQoGZGlyZWN0GAMgAygLMhkuaXBhbS52MS5EaXJlY3RBbGxvY2F0aW9uEhIKCnJhZnRfaW5kZXgYBCABKAQiYQoRUmVwb3J0Tm9kZVJlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAIgASgJEiQKBmJsb2NrcxgDIAMoCzIULmlwYW0udjEuQmxvY2tSZXBvcnQiXAoLQmxvY2tSZXBvcnQSDAoEY2lkchgBIAEoCRINCgVzdGF0ZRgCIAEoCRIMCgRoZWxkGAMgASgNEg8KB2Nvb2xpbmcYBCABKA0SEQoJYWRkcmVzc2VzGAUgAygJIhQKElJlcG9ydE5vZGVSZXNwb25zZSIyChFDbGFpbUJsb2NrUmVxdWVzdBIPCgdub2RlX2lkGAEgASgJEgwKBGNpZHIYAiABKAkiMwoSQ2xhaW1CbG9ja1Jlc3BvbnNlEh0KBWJsb2NrGAEgASgLMg4uaXBhbS52MS5CbG9jayLCAQoNU3RpY2t5QmluZGluZxIRCgluYW1lc3BhY2UYASABKAkSFAoMc3RhdGVmdWxfc2V0GAIgASgJEg8KB29yZGluYWwYAyABKA0SDwoHcHVycG9zZRgEIAEoCRIRCglhZGRyZXNzZXMYBSADKAkSDgoGdG9yX2lkGAYgASgJEhMKC2JvdW5kX2F0X21zGAcgASgDEhYKDmhvbGRlcl9ub2RlX2lkGAggASgJEhYKDmhvbGRlcl9wb2RfdWlkGAkgASgJIpMBChFCaW5kU3RpY2t5UmVxdWVzdBIRCgluYW1lc3BhY2UYASABKAkSFAoMc3RhdGVmdWxfc2V0GAIgASgJEg8KB29yZGluYWwYAyABKA0SDwoHcHVycG9zZRgEIAEoCRIRCglhZGRyZXNzZXMYBSADKAkSDwoHbm9kZV9pZBgGIAEoCRIPCgdwb2RfdWlkGAcgASgJImwKEkJpbmRTdGlja3lSZXNwb25zZRInCgdiaW5kaW5nGAEgASgLMhYuaXBhbS52MS5TdGlja3lCaW5kaW5nEhIKCm1vdmVkX2Zyb20YAiADKAkSGQoRbW92ZWRfZnJvbV90b3JfaWQYAyABKAkicgoUUmVsZWFzZVN0aWNreVJlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhQKDHN0YXRlZnVsX3NldBgCIAEoCRIPCgdvcmRpbmFsGAMgASgNEg8KB3BvZF91aWQYBCABKAkSDwoHbm9kZV9pZBgFIAEoCSIpChVSZWxlYXNlU3RpY2t5UmVzcG9uc2USEAoIcmVsZWFzZWQYASABKAgiUwoXR2V0U3RpY2t5QmluZGluZ1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJEhQKDHN0YXRlZnVsX3NldBgCIAEoCRIPCgdvcmRpbmFsGAMgASgNIkMKGEdldFN0aWNreUJpbmRpbmdSZXNwb25zZRInCgdiaW5kaW5nGAEgASgLMhYuaXBhbS52MS5TdGlja3lCaW5kaW5nIkcKE1Jlc2VydmVSYW5nZVJlcXVlc3QSEQoJc3VibmV0X2lkGAEgASgJEg0KBXJhbmdlGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJcCgtSZXNlcnZhdGlvbhIRCglzdWJuZXRfaWQYASABKAkSDQoFcmFuZ2UYAiABKAkSDgoGcmVhc29uGAMgASgJEhsKE3Jlc2VydmVkX2F0X3VuaXhfbXMYBCABKAMiQQoUUmVzZXJ2ZVJhbmdlUmVzcG9uc2USKQoLcmVzZXJ2YXRpb24YASABKAsyFC5pcGFtLnYxLlJlc2VydmF0aW9uIjkKFVVucmVzZXJ2ZVJhbmdlUmVxdWVzdBIRCglzdWJuZXRfaWQYASABKAkSDQoFcmFuZ2UYAiABKAkiQwoWVW5yZXNlcnZlUmFuZ2VSZXNwb25zZRIpCgtyZXNlcnZhdGlvbhgBIAEoCzIULmlwYW0udjEuUmVzZXJ2YXRpb24iqgIKDEFkZHJlc3NFdmVudBIPCgdub2RlX2lkGAEgASgJEhIKCmpvdXJuYWxfaWQYAiABKAkSCwoDc2VxGAMgASgEEhIKCmF0X3VuaXhfbXMYBCABKAMSDQoFZXZlbnQYBSABKAkSDwoHYWRkcmVzcxgGIAEoCRIfCgZmYW1pbHkYByABKA4yDy5pcGFtLnYxLkZhbWlseRIPCgduZXR3b3JrGAggASgJEhQKDGNvbnRhaW5lcl9pZBgJIAEoCRIOCgZpZm5hbWUYCiABKAkSDwoHcHVycG9zZRgLIAEoCRIRCglzdWJuZXRfaWQYDCABKAkSFQoNcG9kX25hbWVzcGFjZRgNIAEoCRIQCghwb2RfbmFtZRgOIAEoCRIPCgdwb2RfdWlkGA8gASgJImgKGlJlcG9ydEFkZHJlc3NFdmVudHNSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSEgoKam91cm5hbF9pZBgCIAEoCRIlCgZldmVudHMYAyADKAsyFS5pcGFtLnYxLkFkZHJlc3NFdmVudCI5ChtSZXBvcnRBZGRyZXNzRXZlbnRzUmVzcG9uc2USGgoSc3RvcmVkX3Rocm91Z2hfc2VxGAEgASgEImoKFUFkZHJlc3NIaXN0b3J5UmVxdWVzdBIPCgdhZGRyZXNzGAEgASgJEhUKDXNpbmNlX3VuaXhfbXMYAiABKAMSFQoNdW50aWxfdW5peF9tcxgDIAEoAxISCgphdF91bml4X21zGAQgASgDIpcBChZBZGRyZXNzSGlzdG9yeVJlc3BvbnNlEiUKBmV2ZW50cxgBIAMoCzIVLmlwYW0udjEuQWRkcmVzc0V2ZW50EiYKB2hvbGRlcnMYAiADKAsyFS5pcGFtLnYxLkFkZHJlc3NFdmVudBIbChNvbGRlc3Rfa2VwdF91bml4X21zGAMgASgDEhEKCXNlcnZlcl9pZBgEIAEoCSJxCg9Gb3JlY2FzdFJlcXVlc3QSEQoJd2luZG93X21zGAEgASgDEgwKBHpvbmUYAiABKAkSCwoDdG9yGAMgASgJEg8KB3B1cnBvc2UYBCABKAkSHwoGZmFtaWx5GAUgASgOMg8uaXBhbS52MS5GYW1pbHkimQIKDUZvcmVjYXN0RW50cnkSDAoEem9uZRgBIAEoCRILCgNwb2QYAiABKAkSCwoDdG9yGAMgASgJEg8KB3B1cnBvc2UYBCABKAkSHwoGZmFtaWx5GAUgASgOMg8uaXBhbS52MS5GYW1pbHkSEAoIY2FwYWNpdHkYBiABKAkSDgoGbGVhc2VkGAcgASgJEgwKBGhlbGQYCCABKAkSFQoNcmF0ZV9wZXJfaG91chgJIAEoARIcCg9mdWxsX2luX3NlY29uZHMYCiABKAFIAIgBARIPCgdzYW1wbGVzGAsgASgNEhEKCXJfc3F1YXJlZBgMIAEoARIRCgl3aW5kb3dfbXMYDSABKANCEgoQX2Z1bGxfaW5fc2Vjb25kcyJrChBGb3JlY2FzdFJlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5pcGFtLnYxLkZvcmVjYXN0RW50cnkSEQoJc2VydmVyX2lkGAIgASgJEhsKE2NvbXB1dGVkX2F0X3VuaXhfbXMYAyABKAMijwEKEkNhcnZlU3VibmV0UmVxdWVzdBIOCgZ0b3JfaWQYASABKAkSDwoHcHVycG9zZRgCIAEoCRIfCgZmYW1pbHkYAyABKA4yDy5pcGFtLnYxLkZhbWlseRIVCg1wcmVmaXhfbGVuZ3RoGAQgASgNEgwKBG1vZGUYBSABKAkSEgoKcmVxdWVzdF9pZBgGIAEoCSKYAQoTQ2FydmVTdWJuZXRSZXNwb25zZRIfCgZzdWJuZXQYASABKAsyDy5pcGFtLnYxLlN1Ym5ldBIOCgZjYXJ2ZWQYAiABKAgSEAoIc3VwZXJuZXQYAyABKAkSFgoOc3VwZXJuZXRfc2NvcGUYBCABKAkSEQoJcGxhY2VtZW50GAUgASgJEhMKC3Rvcl9zdWJuZXRzGAYgASgNKpoBCgpTdGF0c0xldmVsEhsKF1NUQVRTX0xFVkVMX1VOU1BFQ0lGSUVEEAASFAoQU1RBVFNfTEVWRUxfWk9ORRABEhMKD1NUQVRTX0xFVkVMX1BPRBACEhMKD1NUQVRTX0xFVkVMX1RPUhADEhYKElNUQVRTX0xFVkVMX1NVQk5FVBAEEhcKE1NUQVRTX0xFVkVMX1BVUlBPU0UQBSpZCgpNZW1iZXJSb2xlEhsKF01FTUJFUl9ST0xFX1VOU1BFQ0lGSUVEEAASFQoRTUVNQkVSX1JPTEVfVk9URVIQARIXChNNRU1CRVJfUk9MRV9MRUFSTkVSEAIqgwEKCFJhZnRSb2xlEhkKFVJBRlRfUk9MRV9VTlNQRUNJRklFRBAAEhYKElJBRlRfUk9MRV9GT0xMT1dFUhABEhcKE1JBRlRfUk9MRV9DQU5ESURBVEUQAhIUChBSQUZUX1JPTEVfTEVBREVSEAMSFQoRUkFGVF9ST0xFX0xFQVJORVIQBDK/EgoHQ2x1c3RlchJOCg1BcHBseVRvcG9sb2d5Eh0uaXBhbS52MS5BcHBseVRvcG9sb2d5UmVxdWVzdBoeLmlwYW0udjEuQXBwbHlUb3BvbG9neVJlc3BvbnNlEkgKC0dldFRvcG9sb2d5EhsuaXBhbS52MS5HZXRUb3BvbG9neVJlcXVlc3QaHC5pcGFtLnYxLkdldFRvcG9sb2d5UmVzcG9uc2USSwoMUmVnaXN0ZXJOb2RlEhwuaXBhbS52MS5SZWdpc3Rlck5vZGVSZXF1ZXN0Gh0uaXBhbS52MS5SZWdpc3Rlck5vZGVSZXNwb25zZRJRCg5EZXJlZ2lzdGVyTm9kZRIeLmlwYW0udjEuRGVyZWdpc3Rlck5vZGVSZXF1ZXN0Gh8uaXBhbS52MS5EZXJlZ2lzdGVyTm9kZVJlc3BvbnNlEkIKCUFkZFN1Ym5ldBIZLmlwYW0udjEuQWRkU3VibmV0UmVxdWVzdBoaLmlwYW0udjEuQWRkU3VibmV0UmVzcG9uc2USSwoMUmVtb3ZlU3VibmV0EhwuaXBhbS52MS5SZW1vdmVTdWJuZXRSZXF1ZXN0Gh0uaXBhbS52MS5SZW1vdmVTdWJuZXRSZXNwb25zZRJICgtEcmFpblN1Ym5ldBIbLmlwYW0udjEuRHJhaW5TdWJuZXRSZXF1ZXN0GhwuaXBhbS52MS5EcmFpblN1Ym5ldFJlc3BvbnNlEkUKCkxlYXNlQmxvY2sSGi5pcGFtLnYxLkxlYXNlQmxvY2tSZXF1ZXN0GhsuaXBhbS52MS5MZWFzZUJsb2NrUmVzcG9uc2USSwoMUmVsZWFzZUJsb2NrEhwuaXBhbS52MS5SZWxlYXNlQmxvY2tSZXF1ZXN0Gh0uaXBhbS52MS5SZWxlYXNlQmxvY2tSZXNwb25zZRJRCg5BbGxvY2F0ZURpcmVjdBIeLmlwYW0udjEuQWxsb2NhdGVEaXJlY3RSZXF1ZXN0Gh8uaXBhbS52MS5BbGxvY2F0ZURpcmVjdFJlc3BvbnNlEk4KDVJlbGVhc2VEaXJlY3QSHS5pcGFtLnYxLlJlbGVhc2VEaXJlY3RSZXF1ZXN0Gh4uaXBhbS52MS5SZWxlYXNlRGlyZWN0UmVzcG9uc2USPwoIR2V0U3RhdHMSGC5pcGFtLnYxLkdldFN0YXRzUmVxdWVzdBoZLmlwYW0udjEuR2V0U3RhdHNSZXNwb25zZRJBCghBZGRWb3RlchIYLmlwYW0udjEuQWRkVm90ZXJSZXF1ZXN0GhsuaXBhbS52MS5NZW1iZXJzaGlwUmVzcG9uc2USRQoKQWRkTGVhcm5lchIaLmlwYW0udjEuQWRkTGVhcm5lclJlcXVlc3QaGy5pcGFtLnYxLk1lbWJlcnNoaXBSZXNwb25zZRJJCgxSZW1vdmVNZW1iZXISHC5pcGFtLnYxLlJlbW92ZU1lbWJlclJlcXVlc3QaGy5pcGFtLnYxLk1lbWJlcnNoaXBSZXNwb25zZRJVChJUcmFuc2ZlckxlYWRlcnNoaXASIi5pcGFtLnYxLlRyYW5zZmVyTGVhZGVyc2hpcFJlcXVlc3QaGy5pcGFtLnYxLk1lbWJlcnNoaXBSZXNwb25zZRJCCglHZXRMZWFkZXISGS5pcGFtLnYxLkdldExlYWRlclJlcXVlc3QaGi5pcGFtLnYxLkdldExlYWRlclJlc3BvbnNlEkIKCUdldFN0YXR1cxIZLmlwYW0udjEuR2V0U3RhdHVzUmVxdWVzdBoaLmlwYW0udjEuR2V0U3RhdHVzUmVzcG9uc2USRQoKTGlzdEJsb2NrcxIaLmlwYW0udjEuTGlzdEJsb2Nrc1JlcXVlc3QaGy5pcGFtLnYxLkxpc3RCbG9ja3NSZXNwb25zZRJOCg1HZXROb2RlTGVhc2VzEh0uaXBhbS52MS5HZXROb2RlTGVhc2VzUmVxdWVzdBoeLmlwYW0udjEuR2V0Tm9kZUxlYXNlc1Jlc3BvbnNlEkUKClJlcG9ydE5vZGUSGi5pcGFtLnYxLlJlcG9ydE5vZGVSZXF1ZXN0GhsuaXBhbS52MS5SZXBvcnROb2RlUmVzcG9uc2USRQoKQ2xhaW1CbG9jaxIaLmlwYW0udjEuQ2xhaW1CbG9ja1JlcXVlc3QaGy5pcGFtLnYxLkNsYWltQmxvY2tSZXNwb25zZRJLCgxSZXNlcnZlUmFuZ2USHC5pcGFtLnYxLlJlc2VydmVSYW5nZVJlcXVlc3QaHS5pcGFtLnYxLlJlc2VydmVSYW5nZVJlc3BvbnNlElEKDlVucmVzZXJ2ZVJhbmdlEh4uaXBhbS52MS5VbnJlc2VydmVSYW5nZVJlcXVlc3QaHy5pcGFtLnYxLlVucmVzZXJ2ZVJhbmdlUmVzcG9uc2USYAoTUmVwb3J0QWRkcmVzc0V2ZW50cxIjLmlwYW0udjEuUmVwb3J0QWRkcmVzc0V2ZW50c1JlcXVlc3QaJC5pcGFtLnYxLlJlcG9ydEFkZHJlc3NFdmVudHNSZXNwb25zZRJRCg5BZGRyZXNzSGlzdG9yeRIeLmlwYW0udjEuQWRkcmVzc0hpc3RvcnlSZXF1ZXN0Gh8uaXBhbS52MS5BZGRyZXNzSGlzdG9yeVJlc3BvbnNlEj8KCEZvcmVjYXN0EhguaXBhbS52MS5Gb3JlY2FzdFJlcXVlc3QaGS5pcGFtLnYxLkZvcmVjYXN0UmVzcG9uc2USSAoLQ2FydmVTdWJuZXQSGy5pcGFtLnYxLkNhcnZlU3VibmV0UmVxdWVzdBocLmlwYW0udjEuQ2FydmVTdWJuZXRSZXNwb25zZRJFCgpCaW5kU3RpY2t5EhouaXBhbS52MS5CaW5kU3RpY2t5UmVxdWVzdBobLmlwYW0udjEuQmluZFN0aWNreVJlc3BvbnNlEk4KDVJlbGVhc2VTdGlja3kSHS5pcGFtLnYxLlJlbGVhc2VTdGlja3lSZXF1ZXN0Gh4uaXBhbS52MS5SZWxlYXNlU3RpY2t5UmVzcG9uc2USVwoQR2V0U3RpY2t5QmluZGluZxIgLmlwYW0udjEuR2V0U3RpY2t5QmluZGluZ1JlcXVlc3QaIS5pcGFtLnYxLkdldFN0aWNreUJpbmRpbmdSZXNwb25zZWIGcHJvdG8z", [file_ipam_v1_ipam]);
 
 /**
  * ApplyTopology: replace the cluster's topology (zones, pods, TORs, nodes,
@@ -1959,6 +1959,292 @@ export const ClaimBlockResponseSchema: GenMessage<ClaimBlockResponse> = /*@__PUR
   messageDesc(file_ipam_v1_cluster, 51);
 
 /**
+ * The sticky addresses of a StatefulSet pod name (`namespace/stateful_set-ordinal`,
+ * docs/kubernetes.md "Sticky addresses for StatefulSet pods").
+ *
+ * @generated from message ipam.v1.StickyBinding
+ */
+export type StickyBinding = Message<"ipam.v1.StickyBinding"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string stateful_set = 2;
+   */
+  statefulSet: string;
+
+  /**
+   * @generated from field: uint32 ordinal = 3;
+   */
+  ordinal: number;
+
+  /**
+   * @generated from field: string purpose = 4;
+   */
+  purpose: string;
+
+  /**
+   * Canonical text, IPv4 first.
+   *
+   * @generated from field: repeated string addresses = 5;
+   */
+  addresses: string[];
+
+  /**
+   * The TOR they were bound under (their scope).
+   *
+   * @generated from field: string tor_id = 6;
+   */
+  torId: string;
+
+  /**
+   * When these addresses were bound, ms since the epoch.
+   *
+   * @generated from field: int64 bound_at_ms = 7;
+   */
+  boundAtMs: bigint;
+
+  /**
+   * The pod holding them now; both empty between pods.
+   *
+   * @generated from field: string holder_node_id = 8;
+   */
+  holderNodeId: string;
+
+  /**
+   * @generated from field: string holder_pod_uid = 9;
+   */
+  holderPodUid: string;
+};
+
+/**
+ * Describes the message ipam.v1.StickyBinding.
+ * Use `create(StickyBindingSchema)` to create a new message.
+ */
+export const StickyBindingSchema: GenMessage<StickyBinding> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 52);
+
+/**
+ * BindSticky: the cluster state's `bind-sticky`. ALREADY_EXISTS (CONFLICT,
+ * retryable once the holder let go) while another pod UID holds the binding;
+ * other addresses replace the binding and `moved_from` names the old ones.
+ *
+ * @generated from message ipam.v1.BindStickyRequest
+ */
+export type BindStickyRequest = Message<"ipam.v1.BindStickyRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string stateful_set = 2;
+   */
+  statefulSet: string;
+
+  /**
+   * @generated from field: uint32 ordinal = 3;
+   */
+  ordinal: number;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string purpose = 4;
+   */
+  purpose: string;
+
+  /**
+   * One or two addresses (one per family), as the pod got them. Required.
+   *
+   * @generated from field: repeated string addresses = 5;
+   */
+  addresses: string[];
+
+  /**
+   * The pod's node. Required.
+   *
+   * @generated from field: string node_id = 6;
+   */
+  nodeId: string;
+
+  /**
+   * The pod's UID. Required.
+   *
+   * @generated from field: string pod_uid = 7;
+   */
+  podUid: string;
+};
+
+/**
+ * Describes the message ipam.v1.BindStickyRequest.
+ * Use `create(BindStickyRequestSchema)` to create a new message.
+ */
+export const BindStickyRequestSchema: GenMessage<BindStickyRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 53);
+
+/**
+ * The result of BindSticky.
+ *
+ * @generated from message ipam.v1.BindStickyResponse
+ */
+export type BindStickyResponse = Message<"ipam.v1.BindStickyResponse"> & {
+  /**
+   * @generated from field: ipam.v1.StickyBinding binding = 1;
+   */
+  binding?: StickyBinding | undefined;
+
+  /**
+   * The addresses the binding had before, when it got other ones (moved).
+   *
+   * @generated from field: repeated string moved_from = 2;
+   */
+  movedFrom: string[];
+
+  /**
+   * The TOR of `moved_from`.
+   *
+   * @generated from field: string moved_from_tor_id = 3;
+   */
+  movedFromTorId: string;
+};
+
+/**
+ * Describes the message ipam.v1.BindStickyResponse.
+ * Use `create(BindStickyResponseSchema)` to create a new message.
+ */
+export const BindStickyResponseSchema: GenMessage<BindStickyResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 54);
+
+/**
+ * ReleaseSticky: the cluster state's `release-sticky`.
+ *
+ * @generated from message ipam.v1.ReleaseStickyRequest
+ */
+export type ReleaseStickyRequest = Message<"ipam.v1.ReleaseStickyRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string stateful_set = 2;
+   */
+  statefulSet: string;
+
+  /**
+   * @generated from field: uint32 ordinal = 3;
+   */
+  ordinal: number;
+
+  /**
+   * The holder's UID; another UID changes nothing. Required.
+   *
+   * @generated from field: string pod_uid = 4;
+   */
+  podUid: string;
+
+  /**
+   * The node the pod ran on (the caller's own node, for access checks). Required.
+   *
+   * @generated from field: string node_id = 5;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message ipam.v1.ReleaseStickyRequest.
+ * Use `create(ReleaseStickyRequestSchema)` to create a new message.
+ */
+export const ReleaseStickyRequestSchema: GenMessage<ReleaseStickyRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 55);
+
+/**
+ * The result of ReleaseSticky.
+ *
+ * @generated from message ipam.v1.ReleaseStickyResponse
+ */
+export type ReleaseStickyResponse = Message<"ipam.v1.ReleaseStickyResponse"> & {
+  /**
+   * True when the pod held the binding and let go.
+   *
+   * @generated from field: bool released = 1;
+   */
+  released: boolean;
+};
+
+/**
+ * Describes the message ipam.v1.ReleaseStickyResponse.
+ * Use `create(ReleaseStickyResponseSchema)` to create a new message.
+ */
+export const ReleaseStickyResponseSchema: GenMessage<ReleaseStickyResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 56);
+
+/**
+ * GetStickyBinding: one binding, linearizable.
+ *
+ * @generated from message ipam.v1.GetStickyBindingRequest
+ */
+export type GetStickyBindingRequest = Message<"ipam.v1.GetStickyBindingRequest"> & {
+  /**
+   * Required.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * Required.
+   *
+   * @generated from field: string stateful_set = 2;
+   */
+  statefulSet: string;
+
+  /**
+   * @generated from field: uint32 ordinal = 3;
+   */
+  ordinal: number;
+};
+
+/**
+ * Describes the message ipam.v1.GetStickyBindingRequest.
+ * Use `create(GetStickyBindingRequestSchema)` to create a new message.
+ */
+export const GetStickyBindingRequestSchema: GenMessage<GetStickyBindingRequest> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 57);
+
+/**
+ * The result of GetStickyBinding.
+ *
+ * @generated from message ipam.v1.GetStickyBindingResponse
+ */
+export type GetStickyBindingResponse = Message<"ipam.v1.GetStickyBindingResponse"> & {
+  /**
+   * Absent when the name has no binding.
+   *
+   * @generated from field: ipam.v1.StickyBinding binding = 1;
+   */
+  binding?: StickyBinding | undefined;
+};
+
+/**
+ * Describes the message ipam.v1.GetStickyBindingResponse.
+ * Use `create(GetStickyBindingResponseSchema)` to create a new message.
+ */
+export const GetStickyBindingResponseSchema: GenMessage<GetStickyBindingResponse> = /*@__PURE__*/
+  messageDesc(file_ipam_v1_cluster, 58);
+
+/**
  * ReserveRange: exclude a range of a subnet from allocation at run time (the
  * cluster state's `reserve` command), e.g. addresses taken by equipment.
  * Idempotent: reserving the same range again returns the stored reservation.
@@ -1996,7 +2282,7 @@ export type ReserveRangeRequest = Message<"ipam.v1.ReserveRangeRequest"> & {
  * Use `create(ReserveRangeRequestSchema)` to create a new message.
  */
 export const ReserveRangeRequestSchema: GenMessage<ReserveRangeRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 52);
+  messageDesc(file_ipam_v1_cluster, 59);
 
 /**
  * A run-time reservation of a subnet.
@@ -2038,7 +2324,7 @@ export type Reservation = Message<"ipam.v1.Reservation"> & {
  * Use `create(ReservationSchema)` to create a new message.
  */
 export const ReservationSchema: GenMessage<Reservation> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 53);
+  messageDesc(file_ipam_v1_cluster, 60);
 
 /**
  * The result of ReserveRange.
@@ -2059,7 +2345,7 @@ export type ReserveRangeResponse = Message<"ipam.v1.ReserveRangeResponse"> & {
  * Use `create(ReserveRangeResponseSchema)` to create a new message.
  */
 export const ReserveRangeResponseSchema: GenMessage<ReserveRangeResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 54);
+  messageDesc(file_ipam_v1_cluster, 61);
 
 /**
  * UnreserveRange: end a run-time reservation (`unreserve`). NOT_FOUND when the
@@ -2088,7 +2374,7 @@ export type UnreserveRangeRequest = Message<"ipam.v1.UnreserveRangeRequest"> & {
  * Use `create(UnreserveRangeRequestSchema)` to create a new message.
  */
 export const UnreserveRangeRequestSchema: GenMessage<UnreserveRangeRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 55);
+  messageDesc(file_ipam_v1_cluster, 62);
 
 /**
  * The result of UnreserveRange.
@@ -2109,7 +2395,7 @@ export type UnreserveRangeResponse = Message<"ipam.v1.UnreserveRangeResponse"> &
  * Use `create(UnreserveRangeResponseSchema)` to create a new message.
  */
 export const UnreserveRangeResponseSchema: GenMessage<UnreserveRangeResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 56);
+  messageDesc(file_ipam_v1_cluster, 63);
 
 /**
  * One allocation or release of one address, as the node that made it recorded
@@ -2228,7 +2514,7 @@ export type AddressEvent = Message<"ipam.v1.AddressEvent"> & {
  * Use `create(AddressEventSchema)` to create a new message.
  */
 export const AddressEventSchema: GenMessage<AddressEvent> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 57);
+  messageDesc(file_ipam_v1_cluster, 64);
 
 /**
  * ReportAddressEvents: an agent ships a batch of its journal to a server,
@@ -2265,7 +2551,7 @@ export type ReportAddressEventsRequest = Message<"ipam.v1.ReportAddressEventsReq
  * Use `create(ReportAddressEventsRequestSchema)` to create a new message.
  */
 export const ReportAddressEventsRequestSchema: GenMessage<ReportAddressEventsRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 58);
+  messageDesc(file_ipam_v1_cluster, 65);
 
 /**
  * The result of ReportAddressEvents.
@@ -2286,7 +2572,7 @@ export type ReportAddressEventsResponse = Message<"ipam.v1.ReportAddressEventsRe
  * Use `create(ReportAddressEventsResponseSchema)` to create a new message.
  */
 export const ReportAddressEventsResponseSchema: GenMessage<ReportAddressEventsResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 59);
+  messageDesc(file_ipam_v1_cluster, 66);
 
 /**
  * AddressHistory: who held an address and when, from this server's copy of
@@ -2330,7 +2616,7 @@ export type AddressHistoryRequest = Message<"ipam.v1.AddressHistoryRequest"> & {
  * Use `create(AddressHistoryRequestSchema)` to create a new message.
  */
 export const AddressHistoryRequestSchema: GenMessage<AddressHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 60);
+  messageDesc(file_ipam_v1_cluster, 67);
 
 /**
  * The result of AddressHistory.
@@ -2374,7 +2660,7 @@ export type AddressHistoryResponse = Message<"ipam.v1.AddressHistoryResponse"> &
  * Use `create(AddressHistoryResponseSchema)` to create a new message.
  */
 export const AddressHistoryResponseSchema: GenMessage<AddressHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 61);
+  messageDesc(file_ipam_v1_cluster, 68);
 
 /**
  * Forecast: exhaustion forecast per (zone, pod, TOR, purpose, family) from
@@ -2419,7 +2705,7 @@ export type ForecastRequest = Message<"ipam.v1.ForecastRequest"> & {
  * Use `create(ForecastRequestSchema)` to create a new message.
  */
 export const ForecastRequestSchema: GenMessage<ForecastRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 62);
+  messageDesc(file_ipam_v1_cluster, 69);
 
 /**
  * One forecast row.
@@ -2519,7 +2805,7 @@ export type ForecastEntry = Message<"ipam.v1.ForecastEntry"> & {
  * Use `create(ForecastEntrySchema)` to create a new message.
  */
 export const ForecastEntrySchema: GenMessage<ForecastEntry> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 63);
+  messageDesc(file_ipam_v1_cluster, 70);
 
 /**
  * The result of Forecast.
@@ -2552,7 +2838,7 @@ export type ForecastResponse = Message<"ipam.v1.ForecastResponse"> & {
  * Use `create(ForecastResponseSchema)` to create a new message.
  */
 export const ForecastResponseSchema: GenMessage<ForecastResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 64);
+  messageDesc(file_ipam_v1_cluster, 71);
 
 /**
  * CarveSubnet: carves the next subnet for a TOR out of the supernets declared
@@ -2619,7 +2905,7 @@ export type CarveSubnetRequest = Message<"ipam.v1.CarveSubnetRequest"> & {
  * Use `create(CarveSubnetRequestSchema)` to create a new message.
  */
 export const CarveSubnetRequestSchema: GenMessage<CarveSubnetRequest> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 65);
+  messageDesc(file_ipam_v1_cluster, 72);
 
 /**
  * The result of CarveSubnet.
@@ -2675,7 +2961,7 @@ export type CarveSubnetResponse = Message<"ipam.v1.CarveSubnetResponse"> & {
  * Use `create(CarveSubnetResponseSchema)` to create a new message.
  */
 export const CarveSubnetResponseSchema: GenMessage<CarveSubnetResponse> = /*@__PURE__*/
-  messageDesc(file_ipam_v1_cluster, 66);
+  messageDesc(file_ipam_v1_cluster, 73);
 
 /**
  * Levels at which statistics aggregate.
@@ -3100,6 +3386,36 @@ export const Cluster: GenService<{
     methodKind: "unary";
     input: typeof CarveSubnetRequestSchema;
     output: typeof CarveSubnetResponseSchema;
+  },
+  /**
+   * Bind (or take) the sticky addresses of a StatefulSet pod name for one pod. Write.
+   *
+   * @generated from rpc ipam.v1.Cluster.BindSticky
+   */
+  bindSticky: {
+    methodKind: "unary";
+    input: typeof BindStickyRequestSchema;
+    output: typeof BindStickyResponseSchema;
+  },
+  /**
+   * The holding pod lets go of its sticky addresses (its DEL, the pod GC). Write.
+   *
+   * @generated from rpc ipam.v1.Cluster.ReleaseSticky
+   */
+  releaseSticky: {
+    methodKind: "unary";
+    input: typeof ReleaseStickyRequestSchema;
+    output: typeof ReleaseStickyResponseSchema;
+  },
+  /**
+   * The sticky binding of a StatefulSet pod name, if any. Read.
+   *
+   * @generated from rpc ipam.v1.Cluster.GetStickyBinding
+   */
+  getStickyBinding: {
+    methodKind: "unary";
+    input: typeof GetStickyBindingRequestSchema;
+    output: typeof GetStickyBindingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ipam_v1_cluster, 0);
