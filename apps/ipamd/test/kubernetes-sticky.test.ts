@@ -146,7 +146,7 @@ describe("the sticky controller", () => {
     const uids = [0, 1, 2].map((i) =>
       api.createPod("a", `web-${i}`, "w1", {}, { statefulSet: "web" }),
     );
-    uids.forEach((uid, i) => c.bind("a", "web", i, uid));
+    for (const [i, uid] of uids.entries()) c.bind("a", "web", i, uid);
     const sts = await reflector();
     try {
       api.putStatefulSet("a", "web", 1);
