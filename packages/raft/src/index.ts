@@ -26,6 +26,7 @@ export type {
   RaftNodeStatus,
   RawNodePassThroughOptions,
   ReadOptions,
+  SnapshotTaken,
 } from "./node/raft-node-options.js";
 export { createRealClock } from "./node/real-clock.js";
 export { MemoryStorage } from "./storage/memory-storage.js";

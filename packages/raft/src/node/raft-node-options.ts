@@ -111,6 +111,16 @@ export interface RaftNodeOptions<Result = unknown> extends RawNodePassThroughOpt
 /** Lifecycle state of a node. */
 export type RaftNodeState = "running" | "stopped" | "failed";
 
+/** A snapshot `RaftNode.snapshotNow()` took (or found current). */
+export interface SnapshotTaken {
+  /** The last log index the snapshot covers. */
+  readonly index: number;
+  /** Size of the state machine's snapshot, bytes. */
+  readonly bytes: number;
+  /** The first log index still stored after compaction. */
+  readonly firstIndex: number;
+}
+
 /** A point-in-time view of a node for operators and metrics (`RaftNode.status()`). */
 export interface RaftNodeStatus {
   readonly id: NodeId;

@@ -165,6 +165,26 @@ describe("RaftNode (3 nodes, virtual time, in-memory transport)", () => {
     expect(lagger.sm.get("s3")).toBe(leader.sm.get("s3"));
   });
 
+  it("snapshotNow snapshots at the applied index and compacts, below any threshold", async () => {
+    cluster = await DriverCluster.create(["a", "b", "c"], {
+      snapshotThreshold: 0,
+      snapshotTrailingEntries: 2,
+    });
+    const leader = await cluster.leader();
+    for (let i = 0; i < 10; i++) await leader.node.propose(put(`n${i}`, String(i)));
+    expect(leader.node.status().snapshotIndex).toBe(0);
+    const taken = await leader.node.snapshotNow();
+    expect(taken.index).toBe(leader.node.status().applied);
+    expect(leader.node.status().snapshotIndex).toBe(taken.index);
+    expect(taken.bytes).toBe(leader.storage.snapshot()?.data.length);
+    expect(taken.firstIndex).toBe(taken.index - 1);
+    expect(leader.storage.firstIndex()).toBe(taken.firstIndex);
+    // Nothing applied since: the same snapshot, not a new one.
+    expect(await leader.node.snapshotNow()).toEqual(taken);
+    await leader.node.stop();
+    expect((await rejection(leader.node.snapshotNow())).code).toBe("SHUTTING_DOWN");
+  });
+
   it("adds a learner that catches up, then promotes it to voter", async () => {
     cluster = await DriverCluster.create(["a", "b", "c"]);
     const leader = await cluster.leader();

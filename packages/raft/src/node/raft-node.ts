@@ -24,6 +24,7 @@ import type {
   RaftNodeState,
   RaftNodeStatus,
   ReadOptions,
+  SnapshotTaken,
 } from "./raft-node-options.js";
 import { createRealClock } from "./real-clock.js";
 
@@ -159,6 +160,11 @@ export class RaftNode<Result = unknown> {
   private batchRead: PendingRead | undefined = undefined;
   private nextReadId = 1;
   private readonly transfers: PendingTransfer[] = [];
+  /** Callers of {@link snapshotNow} waiting for the next Ready loop's end. */
+  private readonly snapshotWaiters: {
+    resolve(taken: SnapshotTaken): void;
+    reject(error: RaftError): void;
+  }[] = [];
   private readonly listeners = new Set<(status: RaftNodeStatus) => void>();
 
   /** @internal Use {@link createRaftNode}. */
@@ -542,12 +548,35 @@ export class RaftNode<Result = unknown> {
   }
 
   private maybeSnapshot(): void {
+    const waiters = this.snapshotWaiters.splice(0);
+    if (waiters.length > 0) {
+      let taken: SnapshotTaken;
+      try {
+        taken = this.takeSnapshot() ?? {
+          index: this.snapshotIndex,
+          bytes: this.storage.snapshot()?.data.length ?? 0,
+          firstIndex: this.storage.firstIndex(),
+        };
+      } catch (err) {
+        const error = this.notLeader(err);
+        for (const w of waiters) w.reject(error);
+        throw err;
+      }
+      for (const w of waiters) w.resolve(taken);
+      return;
+    }
     if (this.snapshotThreshold === 0) return;
     if (this.applied - this.snapshotIndex < this.snapshotThreshold) return;
+    this.takeSnapshot();
+  }
+
+  /** Snapshots at the applied index and compacts; undefined when nothing was applied since. */
+  private takeSnapshot(): SnapshotTaken | undefined {
+    if (this.applied <= this.snapshotIndex) return undefined;
     const t0 = this.clock.now();
     const index = this.applied;
     const term = this.storage.term(index);
-    if (term === undefined) return;
+    if (term === undefined) return undefined;
     const data = this.sm.snapshot();
     this.storage.applySnapshot({ meta: { index, term, conf: this.appliedConf }, data });
     this.snapshotIndex = index;
@@ -556,6 +585,7 @@ export class RaftNode<Result = unknown> {
     const seconds = (this.clock.now() - t0) / 1000;
     this.log.debug({ id: this.id, index, bytes: data.length }, "raft snapshot taken");
     this.safeHook(() => this.hooks.onSnapshot?.(index, data.length, seconds));
+    return { index, bytes: data.length, firstIndex: this.storage.firstIndex() };
   }
 
   // ---- settling --------------------------------------------------------------------------
@@ -645,6 +675,7 @@ export class RaftNode<Result = unknown> {
     if (this.batchRead !== undefined) for (const w of this.batchRead.waiters) w.reject(error);
     this.batchRead = undefined;
     for (const t of this.transfers.splice(0)) t.reject(error);
+    for (const w of this.snapshotWaiters.splice(0)) w.reject(error);
   }
 
   private refuse(): RaftError | undefined {
@@ -936,6 +967,23 @@ export class RaftNode<Result = unknown> {
         resolve,
         reject,
       });
+      this.requestProcessing();
+    });
+  }
+
+  /**
+   * Snapshot the state machine now, at the applied index, and compact the log behind it
+   * (keeping `snapshotTrailingEntries`), as reaching `snapshotThreshold` would; on any role.
+   * Taken at the end of the next Ready loop (never while a write is in flight). Resolves with
+   * the snapshot's index and size and the first log index kept; with the current snapshot when
+   * nothing was applied since (index 0 when there is none). Rejects `SHUTTING_DOWN` /
+   * `UNAVAILABLE` when the node is stopped or failed, or with the storage's error.
+   */
+  snapshotNow(): Promise<SnapshotTaken> {
+    const refused = this.refuse();
+    if (refused !== undefined) return Promise.reject(refused);
+    return new Promise((resolve, reject) => {
+      this.snapshotWaiters.push({ resolve, reject });
       this.requestProcessing();
     });
   }
