@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import { Agent } from "./agent/agent.js";
 import { ipamHandlers } from "./agent/ipam-handlers.js";
 import { clusterDataHandlers } from "./cluster/cluster-data-handlers.js";
-import { singleServerStatusHandlers } from "./cluster/cluster-membership.js";
+import { singleServerStatusHandlers, takeSnapshotHandler } from "./cluster/cluster-membership.js";
 import type { EtcdCluster } from "./cluster/etcd-cluster.js";
 import { etcdStatusHandlers } from "./cluster/etcd-status-handlers.js";
 import { LocalCluster } from "./cluster/local-cluster.js";
@@ -235,7 +235,13 @@ async function startAll(
         ...clusterDataHandlers(cluster, { log }),
         ...historyHandlers({ archive, cluster, serverId: config.nodeId }),
         ...(cluster instanceof LocalCluster
-          ? singleServerStatusHandlers(cluster.raft, () => `${config.grpcAddr.host}:${tcpPort}`)
+          ? {
+              ...singleServerStatusHandlers(
+                cluster.raft,
+                () => `${config.grpcAddr.host}:${tcpPort}`,
+              ),
+              ...takeSnapshotHandler(() => cluster.raft),
+            }
           : etcdStatusHandlers(cluster)),
       }),
       createIpamService(handlers),

@@ -73,6 +73,8 @@ export const IPAM_ACCESS_POLICY: AccessPolicy = new Map<string, AccessRule>([
   ["ipam.v1.Cluster/ReportAddressEvents", ownNode("ships a node's address history")],
   ["ipam.v1.Cluster/AddressHistory", admin("reads who held an address (pod identities)")],
   ["ipam.v1.Cluster/Forecast", read("reads the exhaustion forecast")],
+  ["ipam.v1.Cluster/ListReservations", read("reads the run-time reservations")],
+  ["ipam.v1.Cluster/TakeSnapshot", admin("snapshots the cluster state and compacts its log")],
   ["ipam.v1.Cluster/ReleaseBlock", ownNode("releases a node's block")],
   ["ipam.v1.Cluster/ClaimBlock", ownNode("re-claims a block for a node")],
   ["ipam.v1.Cluster/BindSticky", ownNode("binds a StatefulSet pod's sticky addresses on its node")],

@@ -36,6 +36,7 @@ import {
   LeaseBlockRequestSchema,
   ListAllocationsRequestSchema,
   ListBlocksRequestSchema,
+  ListReservationsRequestSchema,
   RegisterNodeRequestSchema,
   ReleaseBlockRequestSchema,
   ReleaseDirectRequestSchema,
@@ -49,6 +50,7 @@ import {
   StatsLevelSchema,
   StatusRequestSchema,
   SubnetSchema,
+  TakeSnapshotRequestSchema,
   TransferLeadershipRequestSchema,
   UnreserveRangeRequestSchema,
 } from "@ipam/grpc-client/messages";
@@ -471,6 +473,11 @@ export const CLUSTER_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Cluster>> = 
     untilUnixMs: unixMs,
     atUnixMs: unixMs,
   }),
+  listReservations: messageLimits(ListReservationsRequestSchema, {
+    subnetId,
+    allowStale: flag,
+  }),
+  takeSnapshot: messageLimits(TakeSnapshotRequestSchema, {}),
   forecast: messageLimits(ForecastRequestSchema, {
     windowMs: anyValue<bigint>("any int64 (ms)"),
     zone: topologyId,

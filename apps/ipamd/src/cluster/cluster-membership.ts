@@ -8,7 +8,7 @@ import {
   MemberRole,
   RaftRole,
 } from "@ipam/grpc-server";
-import type { ConfState, RaftNodeStatus } from "@ipam/raft";
+import type { ConfState, RaftNode, RaftNodeStatus } from "@ipam/raft";
 import type { Logger } from "pino";
 import { IpamdError } from "../ipamd-error.js";
 import { requireText } from "../request-fields.js";
@@ -45,6 +45,7 @@ export const WRITE_METHODS: ReadonlySet<keyof ClusterHandlers> = new Set<keyof C
   "addLearner",
   "removeMember",
   "transferLeadership",
+  "takeSnapshot",
 ]);
 
 /** The members of a configuration as the wire reports them (voters first, ids sorted). */
@@ -70,6 +71,33 @@ function wireRole(st: RaftNodeStatus): RaftRole {
     default:
       return st.members.learners.includes(st.id) ? RaftRole.LEARNER : RaftRole.FOLLOWER;
   }
+}
+
+/**
+ * TakeSnapshot over a Raft node: snapshots the state machine at its applied index and compacts
+ * the log (`RaftNode.snapshotNow`). Served by the leader (followers forward it: WRITE_METHODS).
+ * `node` is asked at each call (the Raft node exists once the server started).
+ */
+export function takeSnapshotHandler(
+  node: () => Pick<RaftNode, "snapshotNow" | "status">,
+): Partial<ClusterHandlers> {
+  return {
+    takeSnapshot: async () => {
+      try {
+        const raft = node();
+        const taken = await raft.snapshotNow();
+        return {
+          serverId: raft.status().id,
+          index: BigInt(taken.index),
+          bytes: BigInt(taken.bytes),
+          clusterStore: "raft",
+          firstLogIndex: BigInt(taken.firstIndex),
+        };
+      } catch (err) {
+        throw toClusterError(err, "TakeSnapshot");
+      }
+    },
+  };
 }
 
 /** What GetLeader and GetStatus report from. */
@@ -219,6 +247,7 @@ export function membershipHandlers(
       }
       return { members: wireMembers(cluster.status().members), raftIndex: 0n };
     },
+    ...takeSnapshotHandler(() => cluster.raft),
     ...statusHandlers(cluster),
   };
 }

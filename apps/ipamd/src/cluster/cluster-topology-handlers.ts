@@ -243,6 +243,18 @@ export function clusterTopologyHandlers(
       return { reservation: wireReservation(r.value) };
     },
 
+    listReservations: async (req) =>
+      cluster.read(
+        (s) => ({
+          reservations: s
+            .subnets()
+            .filter((v) => req.subnetId === "" || v.subnet.id === req.subnetId)
+            .flatMap((v) => v.reservations.map(wireReservation)),
+          raftIndex: BigInt(cluster.appliedIndex()),
+        }),
+        { stale: req.allowStale },
+      ),
+
     unreserveRange: async (req) => {
       const subnet = requireText("subnet_id", req.subnetId);
       const range = requireText("range", req.range);

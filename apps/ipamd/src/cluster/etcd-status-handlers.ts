@@ -25,7 +25,8 @@ function noLeaderToTransfer(): never {
  * etcd's raft term and revision as term and commit index, the replica's applied revision and
  * the snapshot's revision, and `not_ready_reason` (empty while etcd answers and the watch runs,
  * else why not: what /readyz says). AddVoter, AddLearner, RemoveMember and TransferLeadership answer
- * UNIMPLEMENTED naming etcd.
+ * UNIMPLEMENTED naming etcd. TakeSnapshot writes the replica's ClusterState snapshot to etcd
+ * now (any server may: the write is a compare-and-swap on the current snapshot's meta).
  */
 export function etcdStatusHandlers(cluster: EtcdCluster): Partial<ClusterHandlers> {
   return {
@@ -59,6 +60,22 @@ export function etcdStatusHandlers(cluster: EtcdCluster): Partial<ClusterHandler
         notReadyReason: cluster.available()
           ? ""
           : (cluster.unavailableReason ?? "etcd unreachable"),
+      };
+    },
+    takeSnapshot: async () => {
+      const meta = await cluster.snapshotNow();
+      if (meta === undefined) {
+        throw new IpamdError(
+          "CONFLICT",
+          "TakeSnapshot: another server installed a snapshot meanwhile; ask again",
+        );
+      }
+      return {
+        serverId: meta.writer === "" ? cluster.nodeId : meta.writer,
+        index: meta.revision,
+        bytes: BigInt(meta.bytes),
+        clusterStore: "etcd",
+        firstLogIndex: 0n,
       };
     },
     addVoter: () => membershipIsEtcds("AddVoter"),
