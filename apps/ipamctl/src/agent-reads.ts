@@ -13,33 +13,26 @@ export interface AgentBlocks {
     readonly family: "ipv4" | "ipv6";
     readonly capacity: bigint;
     readonly held: bigint;
-    /** Unknown (null) until agents report per-block cool-downs in GetNodeBlocks. */
-    readonly cooling: bigint | null;
+    readonly cooling: bigint;
+    /** How the node serves it: `leased`, `draining`, `revoked` or `lost` (GetNodeBlocks). */
+    readonly state: string;
   }[];
 }
 
 /**
- * Per-block counts of one agent: the one place that derives them, so that the exact per-block
- * `allocated`/`cooling_down` of GetNodeBlocks can replace it once agents fill them (today they
- * leave them 0). Held = the addresses of the agent's allocation records in each block (exact:
- * the records are what its pods hold); cooling is unknown.
+ * Per-block counts of one agent, exact, as GetNodeBlocks reports them from the node's store:
+ * `allocated` (addresses its containers hold), `cooling_down`, and the block's state.
  */
 async function blockCounts(client: IpamClient): Promise<AgentBlocks["blocks"]> {
-  const [blocks, records] = await Promise.all([
-    client.getNodeBlocks({}),
-    listAllAllocations(client),
-  ]);
-  const held = new Map<string, bigint>();
-  for (const r of records) {
-    for (const a of r.addresses) held.set(a.blockCidr, (held.get(a.blockCidr) ?? 0n) + 1n);
-  }
-  return blocks.blocks.map((b: NodeBlock) => ({
+  const r = await client.getNodeBlocks({});
+  return r.blocks.map((b: NodeBlock) => ({
     cidr: b.cidr,
     subnetId: b.subnetId,
     family: b.family === Family.IPV6 ? ("ipv6" as const) : ("ipv4" as const),
     capacity: BigInt(b.capacity === "" ? "0" : b.capacity),
-    held: held.get(b.cidr) ?? 0n,
-    cooling: null,
+    held: b.allocated,
+    cooling: b.coolingDown,
+    state: b.state === "" ? "leased" : b.state,
   }));
 }
 

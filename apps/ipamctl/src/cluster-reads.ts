@@ -1,4 +1,3 @@
-import { Cidr } from "@ipam/bitmap";
 import {
   type Block,
   type ClusterClient,
@@ -6,7 +5,7 @@ import {
   StatsLevel,
   type SubnetHolder,
 } from "@ipam/grpc-server";
-import { parseTopology, reservedIntervals, type Topology } from "@ipam/topology";
+import { parseTopology, type Topology } from "@ipam/topology";
 
 /** The cluster's topology (zones, pods, TORs, nodes, subnets), linearizable read. */
 export async function readTopology(cluster: ClusterClient): Promise<Topology> {
@@ -35,58 +34,59 @@ export async function listAllBlocks(
 }
 
 /**
- * What the cluster state counts for one subnet, exact (decimal strings, IPv6-safe).
- * `leased`: addresses handed to nodes — whole leased blocks in block mode, the allocated
- * addresses in direct mode. The cluster does not know how many addresses of a leased block
- * pods hold: that is read from the agents (GetNodeBlocks).
+ * What the cluster counts for one subnet (GetStats, level subnet: exact decimal counts of one
+ * family). `capacity`: addresses that can ever be handed out (size minus reserved); `leased`:
+ * handed to nodes (the non-reserved addresses of leased blocks, plus direct allocations);
+ * `held` and `cooling`: exact in direct mode, in block mode what the holders last reported to
+ * the answering server (`heldUnreportedBlocks` blocks not counted; `heldReportAgeMs` the oldest
+ * report's age): ipamctl measures block-mode held on the agents instead when it can.
  */
 export interface SubnetCounts {
   readonly capacity: bigint;
   readonly leased: bigint;
   readonly reserved: bigint;
+  readonly held: bigint;
   readonly cooling: bigint;
   readonly blocksLeased: bigint;
-  /** Who manages it (`file`, `api`, `carved`) and the strategy that governs it ("" if unknown). */
-  readonly origin: string;
+  readonly heldUnreportedBlocks: number;
+  readonly heldReportAgeMs: number;
+  /** The strategy that governs the subnet (`tor`, `pod` or `zone`). */
   readonly strategy: string;
+  /** Who manages it: `file`, `api` or `carved` (cut from a supernet by the cluster). */
+  readonly origin: string;
 }
 
+const decimal = (text: string | undefined) =>
+  BigInt(text === undefined || text === "" ? "0" : text);
+
 /**
- * The counts of every subnet of `topology`, by subnet id: the one place that reads them, so
- * that exact per-family counts from a newer server can replace it alone. Capacity (size minus
- * reserved addresses) and, in block mode, leased (leased blocks × block size) are computed here
- * exactly from the topology and the block count; the server's decimal counts of this version
- * pass through a float and lose IPv6 precision. Direct-mode allocations and cool-downs are the
- * server's (small numbers).
+ * The counts of every subnet, by subnet id, as the servers report them (GetStats level subnet,
+ * linearizable): the one place that reads them.
  */
-export async function subnetCounts(
-  cluster: ClusterClient,
-  topology: Topology,
-): Promise<Map<string, SubnetCounts>> {
+export async function subnetCounts(cluster: ClusterClient): Promise<Map<string, SubnetCounts>> {
   const r = await cluster.getStats({ level: StatsLevel.SUBNET, family: Family.UNSPECIFIED });
-  const byId = new Map(r.entries.map((e) => [e.id, e]));
   const out = new Map<string, SubnetCounts>();
-  for (const s of topology.subnets.values()) {
-    const e = byId.get(s.id);
-    const bits = s.family === 6 ? 128 : 32;
-    const cidr = Cidr.parse(s.cidr);
-    let reserved = 0n;
-    for (const i of reservedIntervals(s)) reserved += i.end - i.start + 1n;
-    const blocksLeased = e?.blocksLeased ?? 0n;
-    const direct = s.blockPrefix === bits;
-    out.set(s.id, {
-      capacity: cidr.end - cidr.start + 1n - reserved,
-      leased: direct
-        ? BigInt(e?.counts?.allocated ?? "0")
-        : blocksLeased * (1n << BigInt(bits - s.blockPrefix)),
-      reserved,
-      cooling: BigInt(e?.counts?.coolingDown ?? "0"),
-      blocksLeased,
-      origin: e?.origin || "file",
-      strategy: e?.strategy ?? "",
+  for (const e of r.entries) {
+    out.set(e.id, {
+      capacity: decimal(e.counts?.capacity),
+      leased: decimal(e.counts?.leased),
+      reserved: decimal(e.counts?.reserved),
+      held: decimal(e.counts?.held),
+      cooling: decimal(e.counts?.coolingDown),
+      blocksLeased: e.blocksLeased,
+      heldUnreportedBlocks: Number(e.counts?.heldUnreportedBlocks ?? 0n),
+      heldReportAgeMs: Number(e.counts?.heldReportAgeMs ?? 0n),
+      strategy: e.strategy,
+      origin: e.origin,
     });
   }
   return out;
+}
+
+/** The strategy of every purpose (GetStats level purpose), by purpose. */
+export async function purposeStrategies(cluster: ClusterClient): Promise<Map<string, string>> {
+  const r = await cluster.getStats({ level: StatsLevel.PURPOSE, family: Family.UNSPECIFIED });
+  return new Map(r.entries.map((e) => [e.id, e.strategy]));
 }
 
 /** A subnet holder (DrainSubnet/RemoveSubnet) as ipamctl prints it. */

@@ -25,7 +25,10 @@ export type Counts = Partial<Record<FamilyName, FamilyCounts>>;
 export interface BlockNode {
   readonly cidr: string;
   readonly node: string;
+  /** The lease's state in the cluster state: `leased`, `draining` or `revoked`. */
   readonly state: string;
+  /** How its holder's agent serves it (`leased`, `draining`, `revoked`, `lost`); null: not read. */
+  readonly agentState: string | null;
   readonly capacity: string | null;
   readonly held: string | null;
   readonly cooling: string | null;
@@ -38,6 +41,12 @@ export interface SubnetNode {
   readonly family: FamilyName;
   readonly mode: "block" | "direct";
   readonly blockPrefix: number;
+  /** The strategy that governs it (its own override, else its purpose's). */
+  readonly strategy: string;
+  /** True when the subnet sets its own strategy (overriding its purpose's). */
+  readonly strategyOverride: boolean;
+  /** Who manages it: `file`, `api`, or `carved` (cut from a supernet by the cluster). */
+  readonly origin: string;
   readonly counts: FamilyCounts;
   readonly blocksLeased: number;
   /** With --blocks: its leased blocks, in address order. */
@@ -70,8 +79,16 @@ export interface ZoneNode {
   readonly pods: readonly PodNode[];
 }
 
+/** A purpose and the allocation strategy it uses. */
+export interface PurposeEntry {
+  readonly purpose: string;
+  readonly strategy: string;
+}
+
 /** The `show` tree: zones → pods → TORs, subnets at the level they are scoped to. */
 export interface Tree {
+  /** Every purpose of the shown subnets and its strategy, by purpose. */
+  readonly purposes: readonly PurposeEntry[];
   readonly zones: readonly ZoneNode[];
   /** Whole-cluster counts of what the filters kept. */
   readonly total: Counts;
@@ -130,14 +147,17 @@ const sumOf = (subnets: readonly SubnetNode[]) => {
 };
 
 /**
- * Builds the tree from the cluster's topology, per-subnet counts and leased blocks, and the
- * agents' per-block counts. Pure; the caller owns the inputs, the result is new.
- * Held in block mode = the sum over the subnet's blocks of what their holders' agents report
- * (null as soon as one holder was not read); in direct mode the cluster's count is exact.
+ * Builds the tree from the cluster's topology, per-subnet counts (GetStats: capacity and
+ * leased exact), purpose strategies and leased blocks, and the agents' per-block counts
+ * (GetNodeBlocks). Pure; the caller owns the inputs, the result is new.
+ * Held and cooling in block mode = the sums over the subnet's blocks of what their holders'
+ * agents count in their stores (null as soon as one holder was not read); in direct mode the
+ * cluster's counts are exact.
  */
 export function buildTree(
   topology: Topology,
   counts: ReadonlyMap<string, SubnetCounts>,
+  strategies: ReadonlyMap<string, string>,
   blocks: readonly Block[],
   agents: ReadonlyMap<string, AgentBlocks>,
   options: TreeOptions = {},
@@ -156,7 +176,7 @@ export function buildTree(
     const n = counts.get(s.id);
     const direct = s.blockPrefix === (s.family === 6 ? 128 : 32);
     const own = blocksOf.get(s.id) ?? [];
-    let held: bigint | null = direct ? (n?.leased ?? 0n) : 0n;
+    let held: bigint | null = direct ? (n?.held ?? 0n) : 0n;
     let cooling: bigint | null = direct ? (n?.cooling ?? 0n) : 0n;
     const blockNodes: BlockNode[] = [];
     if (!direct) {
@@ -164,14 +184,15 @@ export function buildTree(
         const seen = agentBlock.get(b.cidr);
         if (seen === undefined) unread.add(b.nodeId);
         held = addOpt(held, seen?.held ?? null);
-        cooling = addOpt(cooling, seen === undefined ? null : seen.cooling);
+        cooling = addOpt(cooling, seen?.cooling ?? null);
         blockNodes.push({
           cidr: b.cidr,
           node: b.nodeId,
           state: b.state === "" ? "leased" : b.state,
+          agentState: seen?.state ?? null,
           capacity: seen === undefined ? null : String(seen.capacity),
           held: seen === undefined ? null : String(seen.held),
-          cooling: seen?.cooling == null ? null : String(seen.cooling),
+          cooling: seen === undefined ? null : String(seen.cooling),
         });
       }
     }
@@ -182,6 +203,9 @@ export function buildTree(
       family: familyOf(s),
       mode: direct ? "direct" : "block",
       blockPrefix: s.blockPrefix,
+      strategy: n?.strategy ?? s.strategy ?? strategies.get(s.purpose) ?? "",
+      strategyOverride: s.strategy !== undefined,
+      origin: n?.origin ?? "",
       counts: {
         capacity: String(n?.capacity ?? 0n),
         leased: String(n?.leased ?? 0n),
@@ -253,5 +277,8 @@ export function buildTree(
       for (const t of p.tors) all.push(...t.subnets);
     }
   }
-  return { zones, total: sumOf(all), unreadNodes: [...unread].sort() };
+  const purposes = [...new Set(all.map((s) => s.purpose))]
+    .sort()
+    .map((purpose) => ({ purpose, strategy: strategies.get(purpose) ?? "" }));
+  return { purposes, zones, total: sumOf(all), unreadNodes: [...unread].sort() };
 }

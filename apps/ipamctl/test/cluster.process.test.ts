@@ -1,7 +1,7 @@
 // ipamctl against a real cluster: three `ipamd --role server` processes and two agents on
 // loopback (apps/ipamd's fixture), the built `ipamctl` run as a process for each command, and
 // every --json document checked against its schema (docs/ipamctl/schemas).
-import { Family, type IpamClient } from "@ipam/grpc-server";
+import { createClusterClient, Family, type IpamClient } from "@ipam/grpc-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentProc,
@@ -162,6 +162,44 @@ describe("ipamctl show", () => {
     expect(text.stdout).toMatch(/→ ctl-a1/);
   });
 
+  it("shows cooling addresses in their own column, as the agents count them, and each purpose's strategy", async () => {
+    await allocate(a1, "cool-1");
+    await a1.ipam.release({ network: "net", containerId: "cool-1", ifname: "eth0" });
+    const agents = ["--node", `unix:${a1.socket}`, "--node", `unix:${a2.socket}`];
+    // Cooling per family on the agents, read here on their own (GetNodeBlocks), before and after
+    // ipamctl's run: a cool-down ending in between makes the reading retry, never pass wrongly.
+    const coolingOn = async () => {
+      let n = 0n;
+      for (const a of [a1, a2]) {
+        for (const b of (await a.ipam.getNodeBlocks({ subnetId: "", purpose: "" })).blocks) {
+          if (b.family === Family.IPV4) n += b.coolingDown;
+        }
+      }
+      return n;
+    };
+    type Sub = { id: string; strategy: string; strategyOverride: boolean; origin: string };
+    const doc = await waitFor("a steady reading of the cooling addresses", async () => {
+      const before = await coolingOn();
+      const d = valid(await ipamctl(["show", "--json", ...agents], env), "Tree");
+      const after = await coolingOn();
+      const total = d.total as Record<string, { cooling: string | null }>;
+      return before === after && before > 0n && total.ipv4?.cooling === String(before)
+        ? d
+        : undefined;
+    });
+    expect(doc.purposes).toContainEqual({ purpose: "default", strategy: "zone" });
+    const zones = doc.zones as { pods: { tors: { subnets: Sub[] }[] }[] }[];
+    const subnets = zones.flatMap((z) => z.pods.flatMap((p) => p.tors.flatMap((t) => t.subnets)));
+    expect(subnets.length).toBeGreaterThan(0);
+    for (const sub of subnets) {
+      expect(sub).toMatchObject({ strategy: "zone", strategyOverride: false, origin: "file" });
+    }
+    const text = await ipamctl(["show", ...agents, "--family", "ipv4"], env);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/COOLING/);
+    expect(text.stdout).toContain("strategy: default zone");
+  });
+
   it("--ip finds an address allocated on another node: its node, container and pod", async () => {
     const [addr] = await allocate(a2, "find-me");
     expect(addr).toBeDefined();
@@ -229,6 +267,11 @@ describe("ipamctl reserve and unreserve", () => {
       "Reservation",
     );
     expect(reserved.reservation).toMatchObject({ subnet: "ctl-mgmt", reason: "switch mgmt" });
+    const listed = valid(await ipamctl(["reserve", "list", "--json"], env), "ReservationList");
+    expect(listed.reservations).toEqual([reserved.reservation]);
+    const listText = await ipamctl(["reserve", "list", "--subnet", "ctl-mgmt"], env);
+    expect(listText.code, listText.stderr).toBe(0);
+    expect(listText.stdout).toMatch(/ctl-mgmt\s+10\.99\.43\.2-10\.99\.43\.5\s.*switch mgmt/);
     const [only] = await allocate(a1, "mgmt-1", "mgmt2");
     expect(only?.address).toBe("10.99.43.6");
     await expect(allocate(a1, "mgmt-2", "mgmt2")).rejects.toMatchObject({ code: "POOL_EXHAUSTED" });
@@ -239,6 +282,11 @@ describe("ipamctl reserve and unreserve", () => {
       "Unreservation",
     );
     expect(ended.reservation).toMatchObject({ subnet: "ctl-mgmt" });
+    const none = valid(
+      await ipamctl(["reserve", "list", "--subnet", "ctl-mgmt", "--json"], env),
+      "ReservationList",
+    );
+    expect(none.reservations).toEqual([]);
     const [next] = await allocate(a1, "mgmt-3", "mgmt2");
     expect(next?.address).toBe("10.99.43.2");
     const again = await ipamctl(["unreserve", "10.99.43.2-10.99.43.5"], env);
@@ -309,7 +357,17 @@ describe("ipamctl subnet and node", () => {
       await ipamctl(["subnet", "list", "--purpose", "red", "--json"], env),
       "SubnetList",
     );
-    expect(list.subnets).toMatchObject([{ id: "ctl-red", blocksLeased: 2, leased: "32" }]);
+    // Leased: the addresses of the two /28 blocks that can be handed out (not the network
+    // address, the gateway or the broadcast address), exactly as the holders' agents count them.
+    let blockCapacity = 0n;
+    for (const a of [a1, a2]) {
+      const r = await a.ipam.getNodeBlocks({ subnetId: "ctl-red", purpose: "" });
+      for (const b of r.blocks) blockCapacity += BigInt(b.capacity);
+    }
+    expect(blockCapacity).toBeLessThan(32n);
+    expect(list.subnets).toMatchObject([
+      { id: "ctl-red", blocksLeased: 2, leased: String(blockCapacity), strategy: "zone" },
+    ]);
 
     // In use: remove is refused (exit 5) with the advice to drain.
     const refused = await ipamctl(["subnet", "remove", "ctl-red"], env);
@@ -506,6 +564,43 @@ describe("ipamctl check and repair --from-report", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--from-report");
   }, 240_000);
+});
+
+describe("ipamctl snapshot", () => {
+  it("has the leader snapshot and compact its log now; restarted, that server starts from the snapshot", async () => {
+    const before = await cluster.l1.getStatus({});
+    const doc = valid(await ipamctl(["snapshot", "--json"], env), "Snapshot");
+    expect(doc.store).toBe("raft");
+    const index = Number(doc.index);
+    expect(index).toBeGreaterThan(Number(before.snapshotIndex));
+    expect(Number(doc.bytes)).toBeGreaterThan(0);
+    const server = cluster.servers.find((x) => x.id === doc.server);
+    expect(server, `snapshot taken by ${String(doc.server)}`).toBeDefined();
+    if (server === undefined) return;
+    const direct = createClusterClient({ addresses: [server.address], deadlineMs: 10_000 });
+    try {
+      const st = await direct.getStatus({});
+      expect(Number(st.snapshotIndex)).toBeGreaterThanOrEqual(index);
+      // Killed and started again, it loads that snapshot from its data dir (then catches up).
+      server.proc.kill("SIGKILL");
+      await server.proc.exited();
+      cluster.restartServer(server);
+      const back = await waitFor(
+        `${server.id} back from its snapshot`,
+        async () => {
+          const s = await direct.getStatus({}, { deadlineMs: 2000 });
+          return Number(s.appliedIndex) >= index && s.notReadyReason === "" ? s : undefined;
+        },
+        { timeoutMs: 90_000 },
+      );
+      expect(Number(back.snapshotIndex)).toBeGreaterThanOrEqual(index);
+      const text = await ipamctl(["snapshot"], env);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/took a snapshot at log index \d+ \(\d+ bytes\)/);
+    } finally {
+      direct.close();
+    }
+  });
 });
 
 describe("ipamctl usage errors against the real binary", () => {

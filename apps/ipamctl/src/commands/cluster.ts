@@ -84,7 +84,7 @@ function etcdStatusText(data: ReturnType<typeof statusView>, c: Colors): string[
 
 /**
  * The cluster commands: `members`, `status`, `transfer-leader` (formerly `ipamd cluster
- * members|status|transfer-leadership`). On an etcd-backed cluster `members` lists the ipamd
+ * members|status|transfer-leadership`) and `snapshot`. On an etcd-backed cluster `members` lists the ipamd
  * servers (and says where etcd's members are), `status` names the store and its health, and
  * `transfer-leader` is refused by the server naming etcd.
  */
@@ -135,5 +135,28 @@ export function register(program: Command, context: CommandContext): void {
       const leader = await cluster.getLeader({});
       const data = { leader: leader.leaderId, members: memberViews(r.members) };
       context.output().result("Members", data, (c) => membersText(data.leader, data.members, c));
+    });
+
+  program
+    .command("snapshot")
+    .description(
+      "snapshot the cluster state now: on Raft the leader snapshots and compacts its log, on etcd the state is written to etcd",
+    )
+    .action(async () => {
+      const r = await context.cluster().takeSnapshot({});
+      const data = {
+        server: r.serverId,
+        store: r.clusterStore === "etcd" ? ("etcd" as const) : ("raft" as const),
+        index: Number(r.index),
+        bytes: Number(r.bytes),
+        firstLogIndex: Number(r.firstLogIndex),
+      };
+      context
+        .output()
+        .result("Snapshot", data, () =>
+          data.store === "etcd"
+            ? `${data.server} wrote the cluster state to etcd at revision ${data.index} (${data.bytes} bytes)`
+            : `${data.server} took a snapshot at log index ${data.index} (${data.bytes} bytes); its log now starts at ${data.firstLogIndex}`,
+        );
     });
 }

@@ -5,6 +5,7 @@ import { CliError, usageError } from "../cli-error.js";
 import { readTopology } from "../cluster-reads.js";
 import type { CommandContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
+import { table } from "../output.js";
 
 /** The first address of RANGE (an address, a CIDR or `first-last`); usage error naming RANGE. */
 function firstAddress(range: string) {
@@ -44,10 +45,10 @@ function view(r: Reservation | undefined) {
 /**
  * `reserve|unreserve RANGE`: exclude a range from allocation at run time, or end that. In
  * block mode a reservation applies to blocks leased from then on; in direct mode it is refused
- * (exit 5) while an allocated address falls inside.
+ * (exit 5) while an allocated address falls inside. `reserve list`: the reservations in force.
  */
 export function register(program: Command, context: CommandContext): void {
-  program
+  const reserve = program
     .command("reserve")
     .description("exclude RANGE (address, CIDR or first-last) of a subnet from allocation")
     .argument("<range>", "an address, a CIDR or first-last")
@@ -65,6 +66,29 @@ export function register(program: Command, context: CommandContext): void {
           () =>
             `reserved ${data.reservation.range} in ${data.reservation.subnet}${data.reservation.reason === "" ? "" : ` (${data.reservation.reason})`}`,
         );
+    });
+
+  reserve
+    .command("list")
+    .description(
+      "the run-time reservations of every subnet (or --subnet's), from the cluster state",
+    )
+    .option("--subnet <id>", "only this subnet's")
+    .action(async (opts: { subnet?: string }) => {
+      const r = await context.cluster().listReservations({
+        subnetId: opts.subnet ?? "",
+        allowStale: false,
+      });
+      const reservations = r.reservations.map((x) => view(x));
+      context.output().result("ReservationList", { reservations }, (c) =>
+        reservations.length === 0
+          ? `no run-time reservations${opts.subnet === undefined ? "" : ` in ${opts.subnet}`}`
+          : table(
+              ["subnet", "range", "reserved at", "reason"],
+              reservations.map((x) => [x.subnet, x.range, x.reservedAt, x.reason]),
+              c,
+            ),
+      );
     });
 
   program

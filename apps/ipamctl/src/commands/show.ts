@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import { readAgents } from "../agent-reads.js";
-import { listAllBlocks, readTopology, subnetCounts } from "../cluster-reads.js";
+import { listAllBlocks, purposeStrategies, readTopology, subnetCounts } from "../cluster-reads.js";
 import type { CommandContext } from "../context.js";
 import { bar, type Colors, table } from "../output.js";
 import {
@@ -15,58 +15,101 @@ import { showIp } from "./show-ip.js";
 
 const FAMILIES: readonly FamilyName[] = ["ipv4", "ipv6"];
 
-function row(name: string, family: string, f: FamilyCounts, c: Colors): string[] {
-  const used = BigInt(f.held ?? f.leased);
-  return [
-    name,
-    family,
-    f.capacity,
-    f.leased,
-    f.held ?? c.yellow("?"),
-    bar(used, BigInt(f.capacity), c),
-  ];
+/** True when any count of the tree is cooling down: only then is the cooling column shown. */
+function anyCooling(tree: Tree): boolean {
+  const nonZero = (f: FamilyCounts | undefined) => f?.cooling != null && f.cooling !== "0";
+  const counts = (c: Counts) => FAMILIES.some((f) => nonZero(c[f]));
+  const subnets = (list: readonly SubnetNode[]) =>
+    list.some((s) => nonZero(s.counts) || (s.blocks ?? []).some((b) => (b.cooling ?? "0") !== "0"));
+  return (
+    counts(tree.total) ||
+    tree.zones.some(
+      (z) =>
+        subnets(z.subnets) ||
+        z.pods.some((p) => subnets(p.subnets) || p.tors.some((t) => subnets(t.subnets))),
+    )
+  );
 }
 
-function levelRows(name: string, counts: Counts, c: Colors): string[][] {
-  const rows: string[][] = [];
-  for (const family of FAMILIES) {
-    const f = counts[family];
-    if (f !== undefined) rows.push(row(rows.length === 0 ? name : "", family, f, c));
-  }
-  return rows.length === 0 ? [[name, "", "", "", "", ""]] : rows;
+/** The table printer of one tree: the cooling column only when something cools down. */
+function printer(c: Colors, cooling: boolean) {
+  const withCooling = (cells: string[], value: string): string[] =>
+    cooling ? [...cells.slice(0, 5), value, ...cells.slice(5)] : cells;
+  const row = (name: string, family: string, f: FamilyCounts): string[] => {
+    const used = BigInt(f.held ?? f.leased);
+    return withCooling(
+      [
+        name,
+        family,
+        f.capacity,
+        f.leased,
+        f.held ?? c.yellow("?"),
+        bar(used, BigInt(f.capacity), c),
+      ],
+      f.cooling === null ? c.yellow("?") : f.cooling === "0" ? "" : f.cooling,
+    );
+  };
+  const levelRows = (name: string, counts: Counts): string[][] => {
+    const rows: string[][] = [];
+    for (const family of FAMILIES) {
+      const f = counts[family];
+      if (f !== undefined) rows.push(row(rows.length === 0 ? name : "", family, f));
+    }
+    return rows.length === 0 ? [withCooling([name, "", "", "", "", ""], "")] : rows;
+  };
+  const subnetRows = (indent: string, s: SubnetNode): string[][] => {
+    const mode = s.mode === "direct" ? "direct" : `blocks /${s.blockPrefix}`;
+    const strategy = s.strategyOverride ? ` strategy ${c.yellow(s.strategy)}` : "";
+    const origin = s.origin === "carved" ? c.dim(" carved") : "";
+    const rows = [
+      row(
+        `${indent}${c.cyan(s.id)} ${s.cidr} ${s.purpose} ${mode}${strategy}${origin}`,
+        s.family,
+        s.counts,
+      ),
+    ];
+    for (const b of s.blocks ?? []) {
+      const shown = b.agentState !== null && b.agentState !== b.state ? b.agentState : b.state;
+      const state = shown === "leased" ? "" : ` ${c.yellow(shown)}`;
+      rows.push(
+        withCooling(
+          [
+            `${indent}  ${b.cidr} → ${b.node}${state}`,
+            "",
+            b.capacity ?? "?",
+            "",
+            b.held ?? c.yellow("?"),
+            b.capacity === null || b.held === null
+              ? ""
+              : bar(BigInt(b.held), BigInt(b.capacity), c, 10),
+          ],
+          b.cooling === null || b.cooling === "0" ? "" : b.cooling,
+        ),
+      );
+    }
+    return rows;
+  };
+  return { levelRows, subnetRows, withCooling };
 }
 
-function subnetRows(indent: string, s: SubnetNode, c: Colors): string[][] {
-  const mode = s.mode === "direct" ? "direct" : `blocks /${s.blockPrefix}`;
-  const rows = [
-    row(`${indent}${c.cyan(s.id)} ${s.cidr} ${s.purpose} ${mode}`, s.family, s.counts, c),
-  ];
-  for (const b of s.blocks ?? []) {
-    const state = b.state === "leased" ? "" : ` ${c.yellow(b.state)}`;
-    rows.push([
-      `${indent}  ${b.cidr} → ${b.node}${state}`,
-      "",
-      b.capacity ?? "?",
-      "",
-      b.held ?? c.yellow("?"),
-      b.capacity === null || b.held === null ? "" : bar(BigInt(b.held), BigInt(b.capacity), c, 10),
-    ]);
-  }
-  return rows;
-}
-
-/** The tree as a table: one row per level and family, subnets beneath the level they belong to. */
+/**
+ * The tree as a table: one row per level and family, subnets beneath the level they belong to
+ * (with their strategy when they override their purpose's, and `carved` when cut from a
+ * supernet), then each purpose's strategy.
+ */
 export function treeText(tree: Tree, c: Colors): string {
+  const cooling = anyCooling(tree);
+  const p = printer(c, cooling);
   const rows: string[][] = [];
   for (const z of tree.zones) {
-    rows.push(...levelRows(c.bold(`zone ${z.id}`), z.counts, c));
-    for (const s of z.subnets) rows.push(...subnetRows("  ", s, c));
-    for (const p of z.pods) {
-      rows.push(...levelRows(`  pod ${p.id}`, p.counts, c));
-      for (const s of p.subnets) rows.push(...subnetRows("    ", s, c));
-      for (const t of p.tors) {
-        rows.push(...levelRows(`    tor ${t.id}`, t.counts, c));
-        for (const s of t.subnets) rows.push(...subnetRows("      ", s, c));
+    rows.push(...p.levelRows(c.bold(`zone ${z.id}`), z.counts));
+    for (const s of z.subnets) rows.push(...p.subnetRows("  ", s));
+    for (const pod of z.pods) {
+      rows.push(...p.levelRows(`  pod ${pod.id}`, pod.counts));
+      for (const s of pod.subnets) rows.push(...p.subnetRows("    ", s));
+      for (const t of pod.tors) {
+        rows.push(...p.levelRows(`    tor ${t.id}`, t.counts));
+        for (const s of t.subnets) rows.push(...p.subnetRows("      ", s));
         for (const n of t.nodes) {
           const held =
             n.held === null
@@ -74,21 +117,33 @@ export function treeText(tree: Tree, c: Colors): string {
               : FAMILIES.filter((f) => n.held?.[f] !== undefined)
                   .map((f) => `${f} ${n.held?.[f]}`)
                   .join(", ") || "0";
-          rows.push([`      ${c.dim("node")} ${n.id}`, "", "", `${n.blocks} blocks`, held, ""]);
+          rows.push(
+            p.withCooling(
+              [`      ${c.dim("node")} ${n.id}`, "", "", `${n.blocks} blocks`, held, ""],
+              "",
+            ),
+          );
         }
       }
     }
   }
-  rows.push(...levelRows(c.bold("total"), tree.total, c));
-  const text = table(
+  rows.push(...p.levelRows(c.bold("total"), tree.total));
+  const head = p.withCooling(
     ["name", "family", "capacity", "leased", "held", "use (held, else leased)"],
-    rows,
-    c,
-    ["left", "left", "right", "right", "right", "left"],
+    "cooling",
   );
+  const align = p.withCooling(["left", "left", "right", "right", "right", "left"], "right") as (
+    | "left"
+    | "right"
+  )[];
+  const text = table(head, rows, c, align);
+  const strategies =
+    tree.purposes.length === 0
+      ? ""
+      : `\n\nstrategy: ${tree.purposes.map((x) => `${x.purpose} ${x.strategy}`).join(", ")}`;
   return tree.unreadNodes.length === 0
-    ? text
-    : `${text}\n\n${c.yellow(`held unknown (?) for blocks of ${tree.unreadNodes.join(", ")}: give their agents with --node ADDR`)}`;
+    ? `${text}${strategies}`
+    : `${text}${strategies}\n\n${c.yellow(`held unknown (?) for blocks of ${tree.unreadNodes.join(", ")}: give their agents with --node ADDR`)}`;
 }
 
 /** `show`: the usage tree; `show --ip ADDR`: where an address is and who holds it. */
@@ -122,12 +177,13 @@ export function register(program: Command, context: CommandContext): void {
         }
         const cluster = context.cluster();
         const topology = await readTopology(cluster);
-        const [counts, blocks, agents] = await Promise.all([
-          subnetCounts(cluster, topology),
+        const [counts, strategies, blocks, agents] = await Promise.all([
+          subnetCounts(cluster),
+          purposeStrategies(cluster),
           listAllBlocks(cluster),
           readAgents(context.agents()),
         ]);
-        const tree = buildTree(topology, counts, blocks, agents, opts);
+        const tree = buildTree(topology, counts, strategies, blocks, agents, opts);
         context.output().result("Tree", tree, (c) => treeText(tree, c));
       },
     );

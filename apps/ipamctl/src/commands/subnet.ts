@@ -79,10 +79,7 @@ export function register(program: Command, context: CommandContext): void {
     .action(async (opts: { purpose?: string; family?: string }) => {
       const cluster = context.cluster();
       const topology = await readTopology(cluster);
-      const [counts, blocks] = await Promise.all([
-        subnetCounts(cluster, topology),
-        listAllBlocks(cluster),
-      ]);
+      const [counts, blocks] = await Promise.all([subnetCounts(cluster), listAllBlocks(cluster)]);
       const revoked = new Map<string, number>();
       for (const b of blocks) {
         if (b.state === "revoked" || b.state === "draining") {
@@ -110,6 +107,9 @@ export function register(program: Command, context: CommandContext): void {
             reserved: [...s.reserved],
             capacity: String(n?.capacity ?? 0n),
             leased: String(n?.leased ?? 0n),
+            held: String(n?.held ?? 0n),
+            cooling: String(n?.cooling ?? 0n),
+            heldUnreportedBlocks: n?.heldUnreportedBlocks ?? 0,
             blocksLeased: Number(n?.blocksLeased ?? 0n),
             blocksWindingDown: revoked.get(s.id) ?? 0,
             origin: n?.origin ?? "file",
@@ -129,6 +129,8 @@ export function register(program: Command, context: CommandContext): void {
             "mode",
             "capacity",
             "leased",
+            "held",
+            "cooling",
             "blocks",
           ],
           subnets.map((s) => [
@@ -142,6 +144,9 @@ export function register(program: Command, context: CommandContext): void {
             s.mode === "direct" ? "direct" : `block /${s.blockPrefix}`,
             s.capacity,
             s.leased,
+            // Block mode: what the holders last reported; `+?` when some have not yet.
+            `${s.held}${s.heldUnreportedBlocks === 0 ? "" : c.yellow("+?")}`,
+            s.cooling === "0" ? "" : s.cooling,
             s.blocksWindingDown === 0
               ? String(s.blocksLeased)
               : `${s.blocksLeased} (${c.yellow(`${s.blocksWindingDown} draining/revoked`)})`,
@@ -156,6 +161,8 @@ export function register(program: Command, context: CommandContext): void {
             "left",
             "left",
             "left",
+            "right",
+            "right",
             "right",
             "right",
             "right",
