@@ -1,7 +1,6 @@
 import { type Allocation, Family, type IpamClient, type NodeBlock } from "@ipam/grpc-server";
 import { CliError } from "./cli-error.js";
 import type { AgentLink } from "./context.js";
-import { EXIT } from "./exit-codes.js";
 
 /** What one node's agent says about its blocks: per block, exact counts from its store. */
 export interface AgentBlocks {
@@ -66,7 +65,7 @@ export async function readAgents(agents: readonly AgentLink[]): Promise<Map<stri
         return { nodeId: status.nodeId, address: a.address, blocks };
       } catch (err) {
         throw new CliError(
-          EXIT.UNREACHABLE,
+          "AGENT_UNREACHABLE",
           `cannot read the agent at ${a.address} (--node/--unix-socket): ${(err as Error).message}`,
           { cause: err },
         );

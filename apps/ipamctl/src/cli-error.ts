@@ -1,35 +1,55 @@
-import { type ErrorKind, isIpamError } from "@ipam/errors";
+import { type ErrorKind, IpamError, type IpamErrorOptions, isIpamError } from "@ipam/errors";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 
-const BRAND: unique symbol = Symbol.for("ipamctl/CliError");
+/**
+ * Stable codes of the failures ipamctl raises itself (a server's or agent's errors keep their
+ * own codes and kinds). Never renamed once published.
+ * - `USAGE`: a flag, argument or report file is wrong; the message names it and the fix.
+ * - `AGENT_UNREACHABLE`: an agent given with --node/--unix-socket does not answer.
+ * - `REFUSED`: refused to protect what is stored (a holder still present, in use: see --force).
+ * - `NOT_FOUND`: what was named is in no subnet, node or record.
+ * - `WRITE_FAILED`: a file ipamctl was asked to write (--output) cannot be written.
+ * - `BAD_ANSWER`: a server answered without a field it must fill (a bug or a version skew).
+ */
+export type CliErrorCode =
+  | "USAGE"
+  | "AGENT_UNREACHABLE"
+  | "REFUSED"
+  | "NOT_FOUND"
+  | "WRITE_FAILED"
+  | "BAD_ANSWER";
 
 /**
- * The one error class of ipamctl: a message for the operator (naming the flag or the thing and
- * the fix) and the exit status it ends the command with.
+ * The one error class of ipamctl, an `IpamError` like every package's: a stable `code`, its
+ * `kind` from {@link CliError.kinds}, a message for the operator naming the flag or the thing and
+ * the fix. Its exit status comes from its kind ({@link exitCodeOf}), as for any other error.
  */
-export class CliError extends Error {
-  readonly exitCode: ExitCode;
+export class CliError extends IpamError<CliErrorCode> {
+  static override readonly errorName = "CliError";
+  /** The kind of each code (see `ErrorKind` in @ipam/errors). */
+  static readonly kinds: Readonly<Record<CliErrorCode, ErrorKind>> = {
+    USAGE: "INVALID_ARGUMENT",
+    AGENT_UNREACHABLE: "UNAVAILABLE",
+    REFUSED: "CONFLICT",
+    NOT_FOUND: "NOT_FOUND",
+    WRITE_FAILED: "UNKNOWN",
+    BAD_ANSWER: "INTERNAL",
+  };
 
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === "object" && value !== null && BRAND in value;
-  }
-
-  constructor(exitCode: ExitCode, message: string, options: ErrorOptions = {}) {
-    super(message, options);
-    this.name = "CliError";
-    this.exitCode = exitCode;
-    Object.defineProperty(this, BRAND, { value: true });
+  constructor(code: CliErrorCode, message: string, options?: IpamErrorOptions) {
+    super(code, message, options);
   }
 }
 
 /** A usage error (exit 2) naming the flag: `--server: "x" is not host:port`. */
 export function usageError(flag: string, message: string): CliError {
-  return new CliError(EXIT.USAGE, `--${flag}: ${message}`);
+  return new CliError("USAGE", `--${flag}: ${message}`, { details: { field: `--${flag}` } });
 }
 
 /**
- * The exit status a failed call ends a command with, by the error's kind (what the caller can
- * do about it; `ErrorKind` in @ipam/errors): one table, never the spelling of a code.
+ * The exit status a failed command ends with, by the error's kind (what the caller can do about
+ * it; `ErrorKind` in @ipam/errors): one table for ipamctl's own errors and every server's or
+ * agent's, never the spelling of a code.
  */
 const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
   INVALID_ARGUMENT: EXIT.USAGE,
@@ -50,8 +70,7 @@ const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
   UNKNOWN: EXIT.ERROR,
 };
 
-/** The exit status an error ends a command with: its own for a CliError, else by its kind. */
+/** The exit status an error ends a command with: by its kind; 1 for an error of no kind. */
 export function exitCodeOf(err: unknown): ExitCode {
-  if (err instanceof CliError) return err.exitCode;
   return isIpamError(err) ? EXIT_OF_KIND[err.kind] : EXIT.ERROR;
 }

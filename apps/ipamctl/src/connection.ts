@@ -1,6 +1,5 @@
 import { type ClientTlsOptions, readClientTls } from "@ipam/grpc-server";
 import { CliError, usageError } from "./cli-error.js";
-import { EXIT } from "./exit-codes.js";
 
 /** The connection options every command shares (parsed by commander, env already applied). */
 export interface ConnectionFlags {
@@ -96,6 +95,6 @@ export function clientTls(flags: ConnectionFlags): ClientTlsOptions | undefined 
       serverName: flags.tlsServerName,
     });
   } catch (err) {
-    throw new CliError(EXIT.USAGE, (err as Error).message, { cause: err });
+    throw new CliError("USAGE", (err as Error).message, { cause: err });
   }
 }

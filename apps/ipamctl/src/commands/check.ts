@@ -46,7 +46,7 @@ export function register(program: Command, context: CommandContext): void {
           );
         } catch (err) {
           throw new CliError(
-            EXIT.ERROR,
+            "WRITE_FAILED",
             `--output: cannot write ${opts.output}: ${(err as Error).message}`,
           );
         }

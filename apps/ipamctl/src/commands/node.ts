@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { CliError, usageError } from "../cli-error.js";
 import { listAllBlocks, readTopology } from "../cluster-reads.js";
 import type { CommandContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 import { table } from "../output.js";
 
 /** Blocks of a node by lease state (`leased`, `draining`, `revoked`). */
@@ -129,7 +128,7 @@ export function register(program: Command, context: CommandContext): void {
       } catch (err) {
         if ((err as { code?: unknown }).code !== "CONFLICT") throw err;
         throw new CliError(
-          EXIT.REFUSED,
+          "REFUSED",
           `${(err as Error).message}. \`ipamctl node drain ${id} --wait\` retires it safely; --dead only if the node is gone for good (its addresses are handed out again at once)`,
           { cause: err },
         );

@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { listAllAllocations } from "../agent-reads.js";
 import { CliError, usageError } from "../cli-error.js";
 import type { CommandContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 import { type AddressLocation, locateAddress, locationText } from "../locate-address.js";
 
 interface ReleaseOptions {
@@ -71,7 +70,7 @@ export function register(program: Command, context: CommandContext): void {
       }
       if (found.length > 1) {
         throw new CliError(
-          EXIT.REFUSED,
+          "REFUSED",
           `${opts.container} has records on ${found.map((f) => f.node).join(" and ")}: give only the agent of the node to release it on`,
         );
       }
@@ -89,7 +88,7 @@ export function register(program: Command, context: CommandContext): void {
       const names = records.map((r) => `${r.key?.network}/${r.key?.containerId}/${r.key?.ifname}`);
       if (opts.force !== true) {
         throw new CliError(
-          EXIT.REFUSED,
+          "REFUSED",
           heldBy(
             `${records.flatMap((r) => r.addresses.map((a) => a.address)).join(", ")}`,
             names.join(", "),
@@ -119,7 +118,7 @@ async function releaseAt(context: CommandContext, where: AddressLocation, force:
   const h = where.holder;
   if (where.state !== "held" || h === undefined) {
     if (where.state === "unknown") {
-      throw new CliError(EXIT.NOT_FOUND, `${locationText(where)}`);
+      throw new CliError("NOT_FOUND", `${locationText(where)}`);
     }
     out.result(
       "Release",
@@ -131,7 +130,7 @@ async function releaseAt(context: CommandContext, where: AddressLocation, force:
   const name = `${h.network}/${h.containerId}/${h.ifname}`;
   const key = { network: h.network, containerId: h.containerId, ifname: h.ifname };
   if (where.agent !== undefined) {
-    if (!force) throw new CliError(EXIT.REFUSED, heldBy(where.address, `${name} on ${where.node}`));
+    if (!force) throw new CliError("REFUSED", heldBy(where.address, `${name} on ${where.node}`));
     const r = await where.agent.client.release(key);
     out.note(`forced: ${name} on ${where.node} may still use ${r.addresses.join(", ")}`);
     out.result(
@@ -145,7 +144,7 @@ async function releaseAt(context: CommandContext, where: AddressLocation, force:
     // A direct address whose node's agent was not given: it may hold a live record.
     if (!force) {
       throw new CliError(
-        EXIT.REFUSED,
+        "REFUSED",
         `${where.address} is held in the cluster for ${name} on ${where.node}; give that node's agent (--node ${where.node}=ADDR) so that ipamctl can see whether a record still holds it, or --force`,
       );
     }

@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import { CliError, usageError } from "../cli-error.js";
 import { readTopology } from "../cluster-reads.js";
 import type { CommandContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 import { table } from "../output.js";
 
 /** The first address of RANGE (an address, a CIDR or `first-last`); usage error naming RANGE. */
@@ -15,7 +14,7 @@ function firstAddress(range: string) {
     : tryParseIp(text.split("-")[0] ?? "");
   if (first === undefined) {
     throw new CliError(
-      EXIT.USAGE,
+      "USAGE",
       `RANGE: "${range}" is not an address, a CIDR or first-last (e.g. 10.99.0.10-10.99.0.20)`,
     );
   }
@@ -33,7 +32,7 @@ async function subnetOf(context: CommandContext, range: string, flag: string | u
 }
 
 function view(r: Reservation | undefined) {
-  if (r === undefined) throw new CliError(EXIT.ERROR, "the server returned no reservation");
+  if (r === undefined) throw new CliError("BAD_ANSWER", "the server returned no reservation");
   return {
     subnet: r.subnetId,
     range: r.range,

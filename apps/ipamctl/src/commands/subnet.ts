@@ -4,7 +4,6 @@ import { type Command, Option } from "commander";
 import { CliError, usageError } from "../cli-error.js";
 import { holderViews, listAllBlocks, readTopology, subnetCounts } from "../cluster-reads.js";
 import type { CommandContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 import { type Colors, table } from "../output.js";
 import { registerCarve } from "./subnet-carve.js";
 
@@ -217,7 +216,8 @@ export function register(program: Command, context: CommandContext): void {
                 : integer("priority", opts.priority, -(2 ** 31), 2 ** 31 - 1),
           },
         });
-        if (r.subnet === undefined) throw new CliError(EXIT.ERROR, "the server returned no subnet");
+        if (r.subnet === undefined)
+          throw new CliError("BAD_ANSWER", "the server returned no subnet");
         const data = { subnet: wireView(r.subnet) };
         context
           .output()
@@ -291,7 +291,7 @@ export function register(program: Command, context: CommandContext): void {
       } catch (err) {
         if ((err as { code?: unknown }).code !== "CONFLICT") throw err;
         throw new CliError(
-          EXIT.REFUSED,
+          "REFUSED",
           `${(err as Error).message}. Drain it first (\`ipamctl subnet drain ${id} --wait\`), then remove it; or --force to revoke its blocks (pods keep their addresses; the subnet goes once every holder has returned its blocks)`,
           { cause: err },
         );

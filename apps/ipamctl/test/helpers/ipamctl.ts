@@ -1,16 +1,12 @@
 // Running the built `ipamctl` executable (dist/main.js) as a real process, bounded in time.
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type CommandRun, runNodeScript } from "../../../ipamd/test/helpers/processes.js";
 
 /** The built command's entry point. */
 export const IPAMCTL_MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
 
 /** What a run of `ipamctl` printed and how it ended. */
-export interface IpamctlRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type IpamctlRun = CommandRun;
 
 /**
  * Runs `ipamctl ...args` to completion with `env` over a clean environment (no IPAMD_* from the
@@ -21,22 +17,9 @@ export function ipamctl(
   env: Readonly<Record<string, string>> = {},
   timeoutMs = 60_000,
 ): Promise<IpamctlRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [IPAMCTL_MAIN, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "", ...env },
-      timeout: timeoutMs,
-      killSignal: "SIGKILL",
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  return runNodeScript(IPAMCTL_MAIN, args, {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    timeoutMs,
   });
 }
 

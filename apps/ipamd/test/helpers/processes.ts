@@ -190,16 +190,28 @@ export function logsOf(processes: readonly IpamdProcess[], n = 20): string {
     .join("\n");
 }
 
-/** Runs `node dist/main.js ...args` to completion (a client subcommand); bounded by `timeoutMs`. */
-export function runIpamdCommand(
+/** What a command run to completion printed and how it ended (null: killed by a signal). */
+export interface CommandRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `node SCRIPT ...args` to completion and collects its output; SIGKILLed (by PID) after
+ * `timeoutMs`. With `env` the child gets exactly that environment, else this process's.
+ */
+export function runNodeScript(
+  script: string,
   args: readonly string[],
-  timeoutMs = 30_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
+): Promise<CommandRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [IPAMD_MAIN, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      timeout: timeoutMs,
+      timeout: options.timeoutMs ?? 30_000,
       killSignal: "SIGKILL",
+      ...(options.env === undefined ? {} : { env: { ...options.env } }),
     });
     let stdout = "";
     let stderr = "";
@@ -211,4 +223,9 @@ export function runIpamdCommand(
     });
     child.once("close", (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs `node dist/main.js ...args` to completion (a client subcommand); bounded by `timeoutMs`. */
+export function runIpamdCommand(args: readonly string[], timeoutMs = 30_000): Promise<CommandRun> {
+  return runNodeScript(IPAMD_MAIN, args, { timeoutMs });
 }
