@@ -6,6 +6,7 @@ import { EXIT, type ExitCode } from "./exit-codes.js";
  * own codes and kinds). Never renamed once published.
  * - `USAGE`: a flag, argument or report file is wrong; the message names it and the fix.
  * - `AGENT_UNREACHABLE`: an agent given with --node/--unix-socket does not answer.
+ * - `KUBE_UNREACHABLE`: the Kubernetes API (--kubeconfig) does not answer.
  * - `REFUSED`: refused to protect what is stored (a holder still present, in use: see --force).
  * - `NOT_FOUND`: what was named is in no subnet, node or record.
  * - `WRITE_FAILED`: a file ipamctl was asked to write (--output) cannot be written.
@@ -14,6 +15,7 @@ import { EXIT, type ExitCode } from "./exit-codes.js";
 export type CliErrorCode =
   | "USAGE"
   | "AGENT_UNREACHABLE"
+  | "KUBE_UNREACHABLE"
   | "REFUSED"
   | "NOT_FOUND"
   | "WRITE_FAILED"
@@ -30,6 +32,7 @@ export class CliError extends IpamError<CliErrorCode> {
   static readonly kinds: Readonly<Record<CliErrorCode, ErrorKind>> = {
     USAGE: "INVALID_ARGUMENT",
     AGENT_UNREACHABLE: "UNAVAILABLE",
+    KUBE_UNREACHABLE: "UNAVAILABLE",
     REFUSED: "CONFLICT",
     NOT_FOUND: "NOT_FOUND",
     WRITE_FAILED: "UNKNOWN",

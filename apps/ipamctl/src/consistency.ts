@@ -3,6 +3,7 @@ import type { Allocation, Block, ClusterClient, DirectAllocation } from "@ipam/g
 import { listAllAllocations } from "./agent-reads.js";
 import { listAllBlocks, readTopology } from "./cluster-reads.js";
 import type { AgentLink } from "./context.js";
+import { type PodReader, podGoneReason } from "./kube-pods.js";
 
 /**
  * The inconsistencies `check` finds between the cluster state and the agents' stores:
@@ -15,21 +16,32 @@ import type { AgentLink } from "./context.js";
  *   cluster still leases it blocks or holds direct addresses for it.
  * - `address-held-twice`: one address in the records of two agents (or two records).
  * - `agent-unreachable`: an agent given without its node name does not answer.
+ * - `pod-gone` (with --kubeconfig/--kubernetes): a record whose pod (namespace/name recorded at
+ *   ADD) no longer exists, or exists with another UID (a new pod of the same name).
  */
 export type FindingType =
   | "block-not-leased"
   | "leaked-direct-address"
   | "dead-node"
   | "address-held-twice"
-  | "agent-unreachable";
+  | "agent-unreachable"
+  | "pod-gone";
 
 /**
  * What `repair --from-report` does about a finding, after re-checking it: `lease-back` (lease
  * the block to the node that holds it, so it is never leased to another), `release-direct`
  * (release the leaked direct address), `declare-dead` (DeregisterNode dead: free what the gone
- * node held). Null: not repaired by the tool (the report says what to do).
+ * node held), `release-record` (release the record on its node's agent: its pod is gone).
+ * Null: not repaired by the tool (the report says what to do).
  */
-export type RepairAction = "lease-back" | "release-direct" | "declare-dead";
+export type RepairAction = "lease-back" | "release-direct" | "declare-dead" | "release-record";
+
+/** A pod as an allocation record names it (K8S_POD_* at ADD); `uid` empty when not given. */
+export interface PodView {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
 
 /** An owner key, as printed. */
 export interface KeyView {
@@ -49,6 +61,8 @@ export interface Finding {
   readonly leasedTo?: string;
   readonly addresses: readonly string[];
   readonly key?: KeyView;
+  /** For `pod-gone`: the pod the record names. */
+  readonly pod?: PodView;
   readonly detail: string;
   readonly repair: RepairAction | null;
 }
@@ -68,11 +82,15 @@ export interface CheckReport {
   readonly findings: readonly Finding[];
   /** Nodes holding blocks or direct addresses whose agent was not given: not checked. */
   readonly uncheckedNodes: readonly string[];
+  /** Whether records were checked against the Kubernetes API (--kubeconfig/--kubernetes). */
+  readonly kubernetes: boolean;
 }
 
 /** What one reachable agent holds: its blocks and its records. */
 export interface AgentState {
   readonly node: string;
+  /** The agent's client (repair releases records through it). */
+  readonly client: AgentLink["client"];
   readonly blocks: ReadonlySet<string>;
   readonly records: readonly Allocation[];
 }
@@ -86,6 +104,7 @@ export async function readAgentState(agent: AgentLink): Promise<AgentState> {
   ]);
   return {
     node: status.nodeId,
+    client: agent.client,
     blocks: new Set(blocks.blocks.map((b) => b.cidr)),
     records,
   };
@@ -131,6 +150,7 @@ export async function runCheck(
   cluster: ClusterClient,
   agents: readonly AgentLink[],
   now: Date,
+  pods?: PodReader,
 ): Promise<CheckReport> {
   const seen: AgentSeen[] = [];
   const states: AgentState[] = [];
@@ -211,6 +231,11 @@ export async function runCheck(
       repair: "declare-dead",
     });
   }
+  if (pods !== undefined) {
+    for (const state of [...states].sort((a, b) => a.node.localeCompare(b.node))) {
+      findings.push(...(await podFindings(state, pods)));
+    }
+  }
   const holders = new Map<string, string[]>();
   for (const state of states) {
     for (const r of state.records) {
@@ -253,5 +278,37 @@ export async function runCheck(
     agents: seen.sort((a, b) => a.address.localeCompare(b.address)),
     findings: findings.map((f, i) => ({ id: `f${i + 1}`, ...f })),
     uncheckedNodes,
+    kubernetes: pods !== undefined,
   };
+}
+
+/** The pod a record names, or undefined when it names none (not a Kubernetes pod). */
+export function podOf(r: Allocation): PodView | undefined {
+  if (r.podName === "") return undefined;
+  return { namespace: r.podNamespace, name: r.podName, uid: r.podUid };
+}
+
+/**
+ * `pod-gone` findings of one agent: each record naming a pod is looked up with a fresh GET (one
+ * per record, in key order; never a cache, so a pod created a moment ago is seen).
+ */
+async function podFindings(state: AgentState, pods: PodReader): Promise<Omit<Finding, "id">[]> {
+  const out: Omit<Finding, "id">[] = [];
+  for (const r of state.records) {
+    const pod = podOf(r);
+    if (pod === undefined) continue;
+    const reason = podGoneReason(pod, await pods.readPod(pod.namespace, pod.name));
+    if (reason === undefined) continue;
+    const key = keyView(r.key);
+    out.push({
+      type: "pod-gone",
+      node: state.node,
+      addresses: r.addresses.map((a) => a.address),
+      key,
+      pod,
+      detail: `${reason}, but ${state.node} still holds ${r.addresses.map((a) => a.address).join(", ")} for ${key.containerId}/${key.ifname}: repair releases it`,
+      repair: "release-record",
+    });
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import {
   recordHolds,
 } from "./consistency.js";
 import type { AgentLink } from "./context.js";
+import { type PodReader, podGoneReason } from "./kube-pods.js";
 
 /** What `repair` did about one finding of the report. */
 export interface RepairOutcome {
@@ -37,6 +38,7 @@ export async function repairFromReport(
   cluster: ClusterClient,
   agents: readonly AgentLink[],
   report: CheckReport,
+  pods?: PodReader,
 ): Promise<RepairOutcome[]> {
   const topology = await readTopology(cluster);
   const out: RepairOutcome[] = [];
@@ -94,6 +96,50 @@ export async function repairFromReport(
       done(
         "repaired",
         `leased ${cidr} back to ${f.node}, which holds ${stillHeld.length} addresses there`,
+      );
+      continue;
+    }
+    if (f.repair === "release-record") {
+      const key = f.key;
+      const pod = f.pod;
+      const state = await agentOf(f.node);
+      if (state === undefined || key === undefined || pod === undefined || pods === undefined) {
+        done(
+          "unchecked",
+          pods === undefined
+            ? "give --kubeconfig (or --kubernetes) so that repair can re-check the pod"
+            : `${f.node}'s agent not given or not answering: give it with --node`,
+        );
+        continue;
+      }
+      const record = state.records.find(
+        (r) =>
+          r.key?.network === key.network &&
+          r.key?.containerId === key.containerId &&
+          r.key?.ifname === key.ifname,
+      );
+      const same =
+        record !== undefined &&
+        record.podNamespace === pod.namespace &&
+        record.podName === pod.name &&
+        record.podUid === pod.uid &&
+        f.addresses.every((a) => record.addresses.some((x) => x.address === a));
+      const reason = same
+        ? podGoneReason(pod, await pods.readPod(pod.namespace, pod.name))
+        : undefined;
+      if (!same || reason === undefined) {
+        done(
+          "gone",
+          same
+            ? `pod ${pod.namespace}/${pod.name} exists again with UID ${pod.uid === "" ? "(none recorded)" : pod.uid}: nothing done`
+            : `${f.node} no longer holds that record of ${key.containerId}/${key.ifname}: nothing done`,
+        );
+        continue;
+      }
+      const r = await state.client.release(key);
+      done(
+        "repaired",
+        `released ${r.addresses.join(", ")} (${key.containerId}/${key.ifname} on ${f.node}): ${reason}`,
       );
       continue;
     }

@@ -8,6 +8,7 @@ import {
   type ClusterFixture,
   startCluster,
 } from "../../ipamd/test/helpers/cluster-fixture.js";
+import { startKubeStandIn } from "../../ipamd/test/helpers/kube-stand-in.js";
 import {
   killAll,
   logsOf,
@@ -564,6 +565,141 @@ describe("ipamctl check and repair --from-report", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--from-report");
   }, 240_000);
+});
+
+describe("ipamctl check --kubeconfig", () => {
+  it("finds records whose pod is gone or was replaced (new UID), and repair releases exactly those after a fresh look", async () => {
+    const kube = await startKubeStandIn();
+    try {
+      const kubeconfig = kube.kubeconfig(tempDir("ipamctl-kube"));
+      const add = async (agent: AgentProc, id: string, podUid: string) => {
+        const r = await agent.ipam.allocate({
+          network: "net",
+          containerId: id,
+          ifname: "eth0",
+          purpose: "default",
+          podNamespace: "web",
+          podName: id,
+          podUid,
+        });
+        return r.addresses.map((a) => a.address);
+      };
+      // live: its pod runs with the recorded UID; nouid: its pod runs, no UID was recorded;
+      // deleted: its pod was deleted; replaced: a pod of that name runs with another UID.
+      await add(a1, "live", kube.createPod("web", "live", "ctl-a1"));
+      kube.createPod("web", "nouid", "ctl-a2");
+      await add(a2, "nouid", "");
+      const deleted = await add(a1, "deleted", kube.createPod("web", "deleted", "ctl-a1"));
+      kube.deletePod("web", "deleted");
+      const oldUid = kube.createPod("web", "replaced", "ctl-a2");
+      const replaced = await add(a2, "replaced", oldUid);
+      kube.deletePod("web", "replaced");
+      kube.createPod("web", "replaced", "ctl-a2");
+
+      // Every record of earlier tests names a pod of namespace "team" the stand-in never had:
+      // those are gone too. What must be found: every record but live's and nouid's.
+      const recordsOf = async (c: IpamClient) =>
+        (await c.listAllocations({ network: "", purpose: "", pageSize: 1000, pageToken: "" }))
+          .allocations;
+      const all = [...(await recordsOf(a1.ipam)), ...(await recordsOf(a2.ipam))];
+      const keep = new Set(["live", "nouid"]);
+      const want = all
+        .filter((r) => r.podName !== "" && !keep.has(r.key?.containerId ?? ""))
+        .map((r) => r.key?.containerId)
+        .sort();
+      expect(want).toEqual(expect.arrayContaining(["deleted", "replaced"]));
+
+      const dir = tempDir("ipamctl-kube-report");
+      const agents = ["--node", `ctl-a1=unix:${a1.socket}`, "--node", `ctl-a2=unix:${a2.socket}`];
+      const run = await ipamctl(
+        [
+          "check",
+          "--json",
+          "--kubeconfig",
+          kubeconfig,
+          "--output",
+          `${dir}/report.json`,
+          ...agents,
+        ],
+        env,
+      );
+      expect(run.code, run.stderr).toBe(3);
+      const report = jsonOf(run);
+      expect(schemaErrors(report)).toBe("");
+      expect(report.kubernetes).toBe(true);
+      type F = {
+        id: string;
+        type: string;
+        key?: { containerId: string };
+        addresses: string[];
+        detail: string;
+      };
+      const findings = (report.findings as F[]).filter((f) => f.type === "pod-gone");
+      expect(findings.map((f) => f.key?.containerId).sort()).toEqual(want);
+      expect(findings.find((f) => f.key?.containerId === "deleted")).toMatchObject({
+        addresses: deleted,
+      });
+      const rep = findings.find((f) => f.key?.containerId === "replaced");
+      expect(rep?.addresses).toEqual(replaced);
+      expect(rep?.detail).toContain(`UID ${oldUid} recorded at ADD`);
+      // Every GET was a fresh one, per record: the stand-in saw a GET of each pod.
+      expect(kube.requests.some((r) => r.startsWith("GET /api/v1/namespaces/web/pods/live"))).toBe(
+        true,
+      );
+
+      // Without the Kubernetes view repair cannot re-check those: nothing released.
+      const blindRun = await ipamctl(
+        ["repair", "--from-report", `${dir}/report.json`, "--json", ...agents],
+        env,
+      );
+      expect(blindRun.code, blindRun.stderr).toBe(3);
+      const blindDoc = jsonOf(blindRun);
+      expect(schemaErrors(blindDoc)).toBe("");
+      const blind = blindDoc.outcomes as { type: string; outcome: string }[];
+      expect(blind.filter((o) => o.type === "pod-gone").map((o) => o.outcome)).toEqual(
+        want.map(() => "unchecked"),
+      );
+      // Meanwhile "deleted" comes back under its old name (a new pod, a new UID): still gone;
+      // and the runtime released "replaced" itself: no longer in the reported state.
+      kube.createPod("web", "deleted", "ctl-a1");
+      await a2.ipam.release({ network: "net", containerId: "replaced", ifname: "eth0" });
+      const repaired = await ipamctl(
+        [
+          "repair",
+          "--from-report",
+          `${dir}/report.json`,
+          "--kubeconfig",
+          kubeconfig,
+          "--json",
+          ...agents,
+        ],
+        env,
+      );
+      expect(repaired.code, repaired.stderr).toBe(0);
+      const repairedDoc = jsonOf(repaired);
+      expect(schemaErrors(repairedDoc)).toBe("");
+      const outcomes = repairedDoc.outcomes as { finding: string; type: string; outcome: string }[];
+      const idOf = new Map(findings.map((f) => [f.id, f.key?.containerId]));
+      const byContainer = Object.fromEntries(
+        outcomes.filter((o) => o.type === "pod-gone").map((o) => [idOf.get(o.finding), o.outcome]),
+      );
+      expect(byContainer).toEqual(
+        Object.fromEntries(want.map((id) => [id, id === "replaced" ? "gone" : "repaired"])),
+      );
+      const left = [...(await recordsOf(a1.ipam)), ...(await recordsOf(a2.ipam))]
+        .map((r) => r.key?.containerId)
+        .sort();
+      expect(left).toEqual(
+        all
+          .map((r) => r.key?.containerId)
+          .filter((id) => !want.includes(id))
+          .sort(),
+      );
+      expect(left).toEqual(expect.arrayContaining(["live", "nouid"]));
+    } finally {
+      await kube.close();
+    }
+  });
 });
 
 describe("ipamctl snapshot", () => {

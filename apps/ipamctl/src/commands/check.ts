@@ -4,6 +4,7 @@ import { CliError, usageError } from "../cli-error.js";
 import { type CheckReport, runCheck } from "../consistency.js";
 import type { CommandContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
+import { openPodReader, type PodReader } from "../kube-pods.js";
 import { API_VERSION, table } from "../output.js";
 import { repairFromReport } from "../repair.js";
 
@@ -25,6 +26,15 @@ function readReport(path: string): CheckReport {
   return doc as CheckReport;
 }
 
+/** The Kubernetes pod reader --kubeconfig or --kubernetes asks for; undefined without them. */
+async function podReaderOf(opts: {
+  kubeconfig?: string;
+  kubernetes?: boolean;
+}): Promise<PodReader | undefined> {
+  if (opts.kubeconfig === undefined && opts.kubernetes !== true) return undefined;
+  return openPodReader(opts.kubeconfig);
+}
+
 /**
  * `check`: the online consistency check (cluster state vs the agents' stores); `repair
  * --from-report`: repairs exactly what a check report listed, re-checking each item first.
@@ -36,8 +46,17 @@ export function register(program: Command, context: CommandContext): void {
       "online consistency check of the cluster state against the agents (--node, --unix-socket); exit 3 when it finds problems",
     )
     .option("--output <file>", "also write the report there (input of `repair --from-report`)")
-    .action(async (opts: { output?: string }) => {
-      const report = await runCheck(context.cluster(), context.agents(), new Date());
+    .option(
+      "--kubeconfig <file>",
+      "also check each record's pod against this Kubernetes API (a fresh GET per record)",
+    )
+    .option(
+      "--kubernetes",
+      "as --kubeconfig, with the in-cluster or default configuration ($KUBECONFIG, ~/.kube/config)",
+    )
+    .action(async (opts: { output?: string; kubeconfig?: string; kubernetes?: boolean }) => {
+      const pods = await podReaderOf(opts);
+      const report = await runCheck(context.cluster(), context.agents(), new Date(), pods);
       if (opts.output !== undefined) {
         try {
           writeFileSync(
@@ -53,7 +72,7 @@ export function register(program: Command, context: CommandContext): void {
       }
       context.output().result("CheckReport", report, (c) => {
         const lines = [
-          `checked ${report.agents.filter((a) => a.reachable).length} agents (${report.agents.map((a) => `${a.node ?? "?"} ${a.reachable ? c.green("ok") : c.red("no answer")}`).join(", ") || "none given: --node ADDR"})`,
+          `checked ${report.kubernetes ? "the pods of the records of " : ""}${report.agents.filter((a) => a.reachable).length} agents (${report.agents.map((a) => `${a.node ?? "?"} ${a.reachable ? c.green("ok") : c.red("no answer")}`).join(", ") || "none given: --node ADDR"})`,
         ];
         if (report.uncheckedNodes.length > 0) {
           lines.push(
@@ -94,9 +113,12 @@ export function register(program: Command, context: CommandContext): void {
       "repair what a check report lists, and only that: each item is re-checked and acted on only if still in the reported state",
     )
     .requiredOption("--from-report <file>", "the report `ipamctl check --output FILE` wrote")
-    .action(async (opts: { fromReport: string }) => {
+    .option("--kubeconfig <file>", "re-check `pod-gone` items against this Kubernetes API")
+    .option("--kubernetes", "as --kubeconfig, with the in-cluster or default configuration")
+    .action(async (opts: { fromReport: string; kubeconfig?: string; kubernetes?: boolean }) => {
       const report = readReport(opts.fromReport);
-      const outcomes = await repairFromReport(context.cluster(), context.agents(), report);
+      const pods = await podReaderOf(opts);
+      const outcomes = await repairFromReport(context.cluster(), context.agents(), report, pods);
       context.output().result("RepairResult", { report: report.checkedAt, outcomes }, (c) =>
         outcomes.length === 0
           ? "the report lists no problems: nothing done"
