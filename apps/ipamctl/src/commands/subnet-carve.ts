@@ -3,7 +3,6 @@ import { Family } from "@ipam/grpc-server";
 import { type Command, Option } from "commander";
 import { CliError, usageError } from "../cli-error.js";
 import type { CommandContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
 
 /** What `subnet carve --json` prints (docs/ipamctl/schemas/SubnetCarve.schema.json). */
 export interface SubnetCarveView {
@@ -84,13 +83,13 @@ export function registerCarve(subnet: Command, context: CommandContext): void {
           if ((err as { code?: unknown }).code !== "POOL_EXHAUSTED") throw err;
           // Every supernet is full: only the topology file can give the TOR more room.
           throw new CliError(
-            EXIT.REFUSED,
+            "REFUSED",
             `${(err as Error).message}. Grow the supernet or declare another one on the TOR's pod or zone in the topology file (docs/topology.md, "Supernets"), or drain and remove a carved subnet the TOR no longer needs`,
             { cause: err },
           );
         }
         const s = r.subnet;
-        if (s === undefined) throw new CliError(EXIT.ERROR, "the server returned no subnet");
+        if (s === undefined) throw new CliError("BAD_ANSWER", "the server returned no subnet");
         const data: SubnetCarveView = {
           subnet: s.id,
           cidr: s.cidr,
