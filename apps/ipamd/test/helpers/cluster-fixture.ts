@@ -50,7 +50,6 @@ export async function startCluster(
   serverExtra: readonly string[] = [],
 ): Promise<ClusterFixture> {
   const servers: ServerProc[] = [];
-  const agents: AgentProc[] = [];
   const closers: Array<{ close(): void }> = [];
   const addresses: string[] = [];
   for (let i = 1; i <= 3; i++) addresses.push(`127.0.0.1:${await freePort()}`);
@@ -79,7 +78,7 @@ export async function startCluster(
   }
   const l1 = createClusterClient({ addresses, deadlineMs: 10_000 });
   closers.push(l1);
-  const procs = () => [...servers.map((s) => s.proc), ...agents.map((a) => a.proc)];
+  const procs = () => servers.map((s) => s.proc);
   await waitFor(
     "three voters with a leader",
     async () => {
@@ -95,14 +94,33 @@ export async function startCluster(
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${logsOf(procs())}`);
   });
+  return clusterFixture({ root, servers, addresses, l1, closers, leaderWord: "leader" });
+}
+
+/**
+ * The part of a {@link ClusterFixture} that does not depend on the cluster store: agents on
+ * `addresses`, restarts, the leader (or the etcd store's controller: `leaderWord`), clean-up.
+ * `closers` are closed by `close()` with the agents' clients.
+ */
+export function clusterFixture(parts: {
+  readonly root: string;
+  readonly servers: ServerProc[];
+  readonly addresses: readonly string[];
+  readonly l1: ClusterClient;
+  readonly closers: Array<{ close(): void }>;
+  readonly leaderWord: string;
+}): ClusterFixture {
+  const { root, servers, addresses, l1, closers, leaderWord } = parts;
+  const agents: AgentProc[] = [];
+  const procs = () => [...servers.map((s) => s.proc), ...agents.map((a) => a.proc)];
   const ready = async (a: AgentProc) =>
     waitFor(
       `${a.id} to be ready`,
       async () => {
-        const s = await a.ipam.status({}, { deadlineMs: 1000 });
+        const s = await a.ipam.status({}, { deadlineMs: 2000 });
         return s.state === ReadyState.READY && s.reason === "" ? s : undefined;
       },
-      { timeoutMs: 60_000 },
+      { timeoutMs: 120_000 },
     ).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf(procs())}`);
     });
@@ -149,12 +167,12 @@ export async function startCluster(
       server.proc = spawnIpamd(`${server.id}'`, server.proc.args);
     },
     async leader() {
-      const l = await waitFor("a leader", async () => {
+      const l = await waitFor(`a ${leaderWord}`, async () => {
         const r = await l1.getLeader({}, { deadlineMs: 2000 });
         return r.leaderId === "" ? undefined : r;
       });
       const s = servers.find((x) => x.id === l.leaderId);
-      if (s === undefined) throw new Error(`leader ${l.leaderId} is not one of the servers`);
+      if (s === undefined) throw new Error(`${leaderWord} ${l.leaderId} is not one of the servers`);
       return s;
     },
     close() {

@@ -5,8 +5,8 @@
 // ipamd processes are SIGKILLed by PID in `killAll()`, etcd members in `killAllEtcd()`.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { createClusterClient, createIpamClient, ReadyState } from "@ipam/grpc-server";
-import type { AgentProc, ClusterFixture, ServerProc } from "./cluster-fixture.js";
+import { createClusterClient } from "@ipam/grpc-server";
+import { type ClusterFixture, clusterFixture, type ServerProc } from "./cluster-fixture.js";
 import { type EtcdCluster, startEtcdCluster } from "./etcd.js";
 import { freePort, logsOf, spawnIpamd, waitFor } from "./processes.js";
 
@@ -34,7 +34,6 @@ export async function startEtcdStoreCluster(
   const etcd = await startEtcdCluster(options.etcdMembers ?? 3);
   const prefix = `/ipamd-test/${randomBytes(4).toString("hex")}`;
   const servers: ServerProc[] = [];
-  const agents: AgentProc[] = [];
   const closers: Array<{ close(): void }> = [];
   const addresses: string[] = [];
   const count = options.servers ?? 2;
@@ -69,7 +68,7 @@ export async function startEtcdStoreCluster(
   }
   const l1 = createClusterClient({ addresses, deadlineMs: 10_000 });
   closers.push(l1);
-  const procs = () => [...servers.map((s) => s.proc), ...agents.map((a) => a.proc)];
+  const procs = () => servers.map((s) => s.proc);
   const each = addresses.map((a) => createClusterClient({ addresses: [a], deadlineMs: 5000 }));
   closers.push(...each);
   await waitFor(
@@ -85,73 +84,10 @@ export async function startEtcdStoreCluster(
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${logsOf(procs())}`);
   });
-  const ready = async (a: AgentProc) =>
-    waitFor(
-      `${a.id} to be ready`,
-      async () => {
-        const s = await a.ipam.status({}, { deadlineMs: 2000 });
-        return s.state === ReadyState.READY && s.reason === "" ? s : undefined;
-      },
-      { timeoutMs: 120_000 },
-    ).catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${logsOf(procs())}`);
-    });
   return {
-    root,
+    ...clusterFixture({ root, servers, addresses, l1, closers, leaderWord: "controller" }),
     etcd,
     prefix,
     metricsPorts,
-    servers,
-    agents,
-    l1,
-    procs,
-    async startAgent(id, tor, extra = []) {
-      const dir = join(root, id);
-      const socket = join(dir, "ipamd.sock");
-      const proc = spawnIpamd(id, [
-        "--role",
-        "agent",
-        "--servers",
-        addresses.join(","),
-        "--node-id",
-        id,
-        "--tor",
-        tor,
-        "--data-dir",
-        dir,
-        "--unix-socket",
-        socket,
-        "--metrics-addr",
-        "off",
-        "--log-level",
-        "info",
-        ...extra,
-      ]);
-      const ipam = createIpamClient({ addresses: [`unix:${socket}`], deadlineMs: 15_000 });
-      closers.push(ipam);
-      const agent = { id, socket, proc, ipam };
-      agents.push(agent);
-      await ready(agent);
-      return agent;
-    },
-    async restartAgent(agent) {
-      agent.proc = spawnIpamd(`${agent.id}'`, agent.proc.args);
-      await ready(agent);
-    },
-    restartServer(server) {
-      server.proc = spawnIpamd(`${server.id}'`, server.proc.args);
-    },
-    async leader() {
-      const l = await waitFor("a controller", async () => {
-        const r = await l1.getLeader({}, { deadlineMs: 2000 });
-        return r.leaderId === "" ? undefined : r;
-      });
-      const s = servers.find((x) => x.id === l.leaderId);
-      if (s === undefined) throw new Error(`controller ${l.leaderId} is not one of the servers`);
-      return s;
-    },
-    close() {
-      for (const c of closers) c.close();
-    },
   };
 }
