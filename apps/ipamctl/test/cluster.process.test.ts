@@ -9,14 +9,9 @@ import {
   startCluster,
 } from "../../ipamd/test/helpers/cluster-fixture.js";
 import { startKubeStandIn } from "../../ipamd/test/helpers/kube-stand-in.js";
-import {
-  killAll,
-  logsOf,
-  runIpamdCommand,
-  tempDir,
-  waitFor,
-} from "../../ipamd/test/helpers/processes.js";
+import { killAll, runIpamdCommand, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
 import { TOR } from "../../ipamd/test/helpers/servers.js";
+import { allocateAsRuntime, validDoc } from "./helpers/documents.js";
 import { type IpamctlRun, ipamctl, jsonOf } from "./helpers/ipamctl.js";
 import { schemaErrors } from "./helpers/schemas.js";
 
@@ -27,37 +22,10 @@ let env: Record<string, string>;
 
 /** The JSON document of a run that must succeed, checked against its schema. */
 function valid(run: IpamctlRun, kind: string): Record<string, unknown> {
-  expect(run.code, `${run.stderr}\n${logsOf(cluster.procs(), 5)}`).toBe(0);
-  const doc = jsonOf(run);
-  expect(doc.apiVersion).toBe("ipamctl/v1");
-  expect(doc.kind).toBe(kind);
-  expect(schemaErrors(doc)).toBe("");
-  return doc;
+  return validDoc(run, kind, cluster);
 }
 
-/**
- * Allocates as the CNI runtime would: a "try again" answer (UNAVAILABLE: a direct-mode purpose
- * while the agent cannot reach the cluster in time, on a loaded machine) is retried.
- */
-async function allocate(agent: AgentProc, id: string, purpose = "default") {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const r = await agent.ipam.allocate({
-        network: "net",
-        containerId: id,
-        ifname: "eth0",
-        purpose,
-        podNamespace: "team",
-        podName: `pod-${id}`,
-      });
-      return r.addresses;
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== "UNAVAILABLE" || Date.now() > until) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-}
+const allocate = allocateAsRuntime;
 
 /** Addresses held on an agent per family, counted from its allocation records. */
 async function heldOn(client: IpamClient): Promise<{ ipv4: number; ipv6: number }> {

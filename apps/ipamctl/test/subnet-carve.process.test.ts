@@ -7,9 +7,9 @@ import { join } from "node:path";
 import type { TopologyConfig } from "@ipam/topology";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClusterFixture, startCluster } from "../../ipamd/test/helpers/cluster-fixture.js";
-import { killAll, logsOf, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
-import { type IpamctlRun, ipamctl, jsonOf } from "./helpers/ipamctl.js";
-import { schemaErrors } from "./helpers/schemas.js";
+import { killAll, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
+import { validDoc } from "./helpers/documents.js";
+import { type IpamctlRun, ipamctl } from "./helpers/ipamctl.js";
 
 const TEST_MS = 240_000;
 
@@ -40,11 +40,7 @@ let cluster: ClusterFixture;
 let env: Record<string, string>;
 
 function valid(run: IpamctlRun, kind: string): Record<string, unknown> {
-  expect(run.code, `${run.stderr}\n${logsOf(cluster.procs(), 5)}`).toBe(0);
-  const doc = jsonOf(run);
-  expect(doc.kind).toBe(kind);
-  expect(schemaErrors(doc)).toBe("");
-  return doc;
+  return validDoc(run, kind, cluster);
 }
 
 beforeAll(async () => {
