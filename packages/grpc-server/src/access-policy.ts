@@ -101,6 +101,7 @@ export const IPAM_ACCESS_POLICY: AccessPolicy = new Map<string, AccessRule>([
   ["ipam.v1.Ipam/ListAllocations", read("lists allocations")],
   ["ipam.v1.Ipam/GetNodeBlocks", read("reads the node's blocks")],
   ["ipam.v1.Ipam/GetPoolStats", read("reads pool statistics")],
+  ["ipam.v1.Ipam/GetRuntimeView", read("reads the runtime's last CNI GC view")],
 ]);
 
 /** Health and reflection: open to every verified certificate, whatever its identity. */

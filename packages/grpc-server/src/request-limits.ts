@@ -28,6 +28,7 @@ import {
   GetNodeBlocksRequestSchema,
   GetNodeLeasesRequestSchema,
   GetPoolStatsRequestSchema,
+  GetRuntimeViewRequestSchema,
   GetStatsRequestSchema,
   GetStatusRequestSchema,
   GetStickyBindingRequestSchema,
@@ -267,6 +268,7 @@ export const IPAM_REQUEST_LIMITS: ServiceLimits<MethodsOf<typeof Ipam>> = {
     purpose: purposeName,
   }),
   getPoolStats: messageLimits(GetPoolStatsRequestSchema, { purpose: purposeName, family }),
+  getRuntimeView: messageLimits(GetRuntimeViewRequestSchema, { network: networkName }),
 };
 
 /** A reserved range: an address, a CIDR or `first-last`. */

@@ -30,6 +30,7 @@ import {
   type StatusQuery,
   type UsageFilter,
 } from "./node-views.js";
+import { type RuntimeView, RuntimeViews } from "./runtime-views.js";
 import { requireSameStatic, staticByFamily } from "./static-addresses.js";
 import { type AgentStore, toStoredRecord } from "./stored-records.js";
 
@@ -107,6 +108,7 @@ export class Agent {
   readonly #subnets: NodeSubnets;
   readonly #direct: DirectAllocations;
   readonly #blocks: BlockLeases;
+  readonly #runtimeViews: RuntimeViews;
   #ready = false;
   /** False after a start from the store, until the cluster has been re-read. */
   #reconciled = false;
@@ -131,6 +133,7 @@ export class Agent {
     this.#log = options.logger.child({ component: "agent" });
     this.#now = options.now ?? Date.now;
     this.#subnets = new NodeSubnets(options.store, this.#now);
+    this.#runtimeViews = new RuntimeViews(options.store);
     this.#direct = new DirectAllocations({
       nodeId: options.nodeId,
       store: options.store,
@@ -468,9 +471,12 @@ export class Agent {
 
   /**
    * Releases every record of `network` whose interface is not in `alive` (direct-mode ones
-   * through the cluster first), durably; resolves with the released records.
+   * through the cluster first), durably; resolves with the released records. `alive` is first
+   * kept durably as the network's runtime view ({@link runtimeViews}), so that a record the
+   * release leaves behind (it failed) is still known to be one the runtime no longer has.
    */
   async gc(network: string, alive: readonly Attachment[]): Promise<AllocationRecord[]> {
+    this.#runtimeViews.record({ network, receivedAt: this.#now(), validAttachments: alive });
     const staleDirect = this.#direct.stale(network, alive);
     await this.#direct.release(staleDirect);
     const now = this.#now();
@@ -481,6 +487,11 @@ export class Agent {
     const all = [...staleDirect, ...released];
     this.#log.info({ network, released: all.length }, "garbage collected");
     return all;
+  }
+
+  /** The last CNI GC view of each network (or of `network`), in network order. */
+  runtimeViews(network?: string): RuntimeView[] {
+    return this.#runtimeViews.list(network);
   }
 
   /** The blocks this node holds, matching `filter`. */

@@ -190,6 +190,16 @@ export function ipamHandlers(agent: Agent, metrics?: IpamMetrics): Partial<IpamH
           })),
       };
     },
+    getRuntimeView: (req) => ({
+      views: agent.runtimeViews(req.network === "" ? undefined : req.network).map((v) => ({
+        network: v.network,
+        receivedAtUnixMs: BigInt(v.receivedAt),
+        validAttachments: v.validAttachments.map((a) => ({
+          containerId: a.containerId,
+          ifname: a.ifname,
+        })),
+      })),
+    }),
     status: async (req) => {
       const s = await agent.status({
         purpose: purposeOf(req.purpose ?? ""),

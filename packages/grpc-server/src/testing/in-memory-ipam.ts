@@ -5,6 +5,7 @@ import {
   AllocatedAddressSchema,
   type AllocateRequest,
   type AllocateResponseSchema,
+  type Attachment,
   Family,
   FamilySelection,
   ReadyState,
@@ -165,6 +166,9 @@ export function createInMemoryIpam(options: InMemoryIpamOptions = {}): InMemoryI
     return { addresses: taken, routes: [{ destination: "0.0.0.0/0" }] };
   };
 
+  /** The last GC view per network, as the real agent keeps it. */
+  const views = new Map<string, { receivedAtUnixMs: bigint; validAttachments: Attachment[] }>();
+
   const handlers: IpamHandlers = {
     allocate,
     release: (request) => {
@@ -194,6 +198,10 @@ export function createInMemoryIpam(options: InMemoryIpamOptions = {}): InMemoryI
     },
     garbageCollect: (request) => {
       if (request.network === "") throw new GrpcError("INVALID_ARGUMENT", "network: required");
+      views.set(request.network, {
+        receivedAtUnixMs: BigInt(now()),
+        validAttachments: request.validAttachments.map((a) => ({ ...a })),
+      });
       const keep = new Set(
         request.validAttachments.map((a) => `${a.containerId}\u0000${a.ifname}`),
       );
@@ -207,6 +215,12 @@ export function createInMemoryIpam(options: InMemoryIpamOptions = {}): InMemoryI
       }
       return { released };
     },
+    getRuntimeView: (request) => ({
+      views: [...views]
+        .filter(([network]) => request.network === "" || network === request.network)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([network, v]) => ({ network, ...v })),
+    }),
     status: (request) => {
       requirePurpose(request.purpose ?? "");
       const full =

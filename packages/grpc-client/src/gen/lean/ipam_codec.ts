@@ -1096,6 +1096,105 @@ export function decodeGetPoolStatsResponse(input: Uint8Array | BinaryReader, len
   return m;
 }
 
+/** Append the encoding of ipam.v1.GetRuntimeViewRequest to `w` (proto3 defaults are omitted). */
+export function encodeGetRuntimeViewRequest(m: MessageInitShape<typeof pb.GetRuntimeViewRequestSchema>, w: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  if (m.network !== undefined && m.network !== "") w.tag(1, WireType.LengthDelimited).string(m.network);
+  return w;
+}
+
+/** Decode ipam.v1.GetRuntimeViewRequest from `input` (the next `length` bytes when given; unknown fields are skipped). */
+export function decodeGetRuntimeViewRequest(input: Uint8Array | BinaryReader, length?: number): pb.GetRuntimeViewRequest {
+  const r = input instanceof BinaryReader ? input : new BinaryReader(input);
+  const end = length === undefined ? r.len : r.pos + length;
+  const m = {
+    $typeName: "ipam.v1.GetRuntimeViewRequest",
+    network: "",
+  } as pb.GetRuntimeViewRequest;
+  while (r.pos < end) {
+    const [no, wireType] = r.tag();
+    switch (no) {
+      case 1:
+        m.network = r.string();
+        break;
+      default:
+        r.skip(wireType, no);
+    }
+  }
+  return m;
+}
+
+/** Append the encoding of ipam.v1.RuntimeView to `w` (proto3 defaults are omitted). */
+export function encodeRuntimeView(m: MessageInitShape<typeof pb.RuntimeViewSchema>, w: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  if (m.network !== undefined && m.network !== "") w.tag(1, WireType.LengthDelimited).string(m.network);
+  if (m.receivedAtUnixMs !== undefined && BigInt(m.receivedAtUnixMs) !== 0n) w.tag(2, WireType.Varint).int64(m.receivedAtUnixMs);
+  for (const v of m.validAttachments ?? []) {
+    w.tag(3, WireType.LengthDelimited).fork();
+    encodeAttachment(v, w);
+    w.join();
+  }
+  return w;
+}
+
+/** Decode ipam.v1.RuntimeView from `input` (the next `length` bytes when given; unknown fields are skipped). */
+export function decodeRuntimeView(input: Uint8Array | BinaryReader, length?: number): pb.RuntimeView {
+  const r = input instanceof BinaryReader ? input : new BinaryReader(input);
+  const end = length === undefined ? r.len : r.pos + length;
+  const m = {
+    $typeName: "ipam.v1.RuntimeView",
+    network: "",
+    receivedAtUnixMs: 0n,
+    validAttachments: [],
+  } as pb.RuntimeView;
+  while (r.pos < end) {
+    const [no, wireType] = r.tag();
+    switch (no) {
+      case 1:
+        m.network = r.string();
+        break;
+      case 2:
+        m.receivedAtUnixMs = BigInt(r.int64());
+        break;
+      case 3:
+        m.validAttachments.push(decodeAttachment(r, r.uint32()));
+        break;
+      default:
+        r.skip(wireType, no);
+    }
+  }
+  return m;
+}
+
+/** Append the encoding of ipam.v1.GetRuntimeViewResponse to `w` (proto3 defaults are omitted). */
+export function encodeGetRuntimeViewResponse(m: MessageInitShape<typeof pb.GetRuntimeViewResponseSchema>, w: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  for (const v of m.views ?? []) {
+    w.tag(1, WireType.LengthDelimited).fork();
+    encodeRuntimeView(v, w);
+    w.join();
+  }
+  return w;
+}
+
+/** Decode ipam.v1.GetRuntimeViewResponse from `input` (the next `length` bytes when given; unknown fields are skipped). */
+export function decodeGetRuntimeViewResponse(input: Uint8Array | BinaryReader, length?: number): pb.GetRuntimeViewResponse {
+  const r = input instanceof BinaryReader ? input : new BinaryReader(input);
+  const end = length === undefined ? r.len : r.pos + length;
+  const m = {
+    $typeName: "ipam.v1.GetRuntimeViewResponse",
+    views: [],
+  } as pb.GetRuntimeViewResponse;
+  while (r.pos < end) {
+    const [no, wireType] = r.tag();
+    switch (no) {
+      case 1:
+        m.views.push(decodeRuntimeView(r, r.uint32()));
+        break;
+      default:
+        r.skip(wireType, no);
+    }
+  }
+  return m;
+}
+
 /** The unary methods of ipam.v1.Ipam with their paths and codecs, by local name. */
 export const IPAM_METHODS = {
   allocate: {
@@ -1137,5 +1236,10 @@ export const IPAM_METHODS = {
     path: "/ipam.v1.Ipam/GetPoolStats",
     encode: encodeGetPoolStatsRequest,
     decode: decodeGetPoolStatsResponse,
+  },
+  getRuntimeView: {
+    path: "/ipam.v1.Ipam/GetRuntimeView",
+    encode: encodeGetRuntimeViewRequest,
+    decode: decodeGetRuntimeViewResponse,
   },
 } as const;
