@@ -1,5 +1,11 @@
 import { Cidr, tryParseIp } from "@ipam/bitmap";
-import type { Allocation, Block, ClusterClient, DirectAllocation } from "@ipam/grpc-server";
+import type {
+  Allocation,
+  Block,
+  ClusterClient,
+  DirectAllocation,
+  RuntimeView,
+} from "@ipam/grpc-server";
 import { listAllAllocations } from "./agent-reads.js";
 import { listAllBlocks, readTopology } from "./cluster-reads.js";
 import type { AgentLink } from "./context.js";
@@ -18,6 +24,10 @@ import { type PodReader, podGoneReason } from "./kube-pods.js";
  * - `agent-unreachable`: an agent given without its node name does not answer.
  * - `pod-gone` (with --kubeconfig/--kubernetes): a record whose pod (namespace/name recorded at
  *   ADD) no longer exists, or exists with another UID (a new pod of the same name).
+ * - `runtime-gone`: a record of a network whose runtime ran CNI GC, created before the node
+ *   received that GC's view, not among its valid attachments, and still present: the runtime no
+ *   longer has that container (the GC's release of it failed, e.g. a direct-mode address while
+ *   the cluster was unreachable).
  */
 export type FindingType =
   | "block-not-leased"
@@ -25,13 +35,15 @@ export type FindingType =
   | "dead-node"
   | "address-held-twice"
   | "agent-unreachable"
-  | "pod-gone";
+  | "pod-gone"
+  | "runtime-gone";
 
 /**
  * What `repair --from-report` does about a finding, after re-checking it: `lease-back` (lease
  * the block to the node that holds it, so it is never leased to another), `release-direct`
  * (release the leaked direct address), `declare-dead` (DeregisterNode dead: free what the gone
- * node held), `release-record` (release the record on its node's agent: its pod is gone).
+ * node held), `release-record` (release the record on its node's agent: its pod is gone, or its
+ * container is gone from the runtime's view).
  * Null: not repaired by the tool (the report says what to do).
  */
 export type RepairAction = "lease-back" | "release-direct" | "declare-dead" | "release-record";
@@ -63,8 +75,35 @@ export interface Finding {
   readonly key?: KeyView;
   /** For `pod-gone`: the pod the record names. */
   readonly pod?: PodView;
+  /** For `runtime-gone`: the runtime view that no longer lists the record's container. */
+  readonly runtimeView?: RuntimeViewRef;
   readonly detail: string;
   readonly repair: RepairAction | null;
+}
+
+/** A runtime view as a finding names it: its network, when it arrived and its age at the check. */
+export interface RuntimeViewRef {
+  readonly network: string;
+  /** When the node received the network's last CNI GC (ISO 8601). */
+  readonly receivedAt: string;
+  /** Seconds from `receivedAt` to the check (0 when the clocks disagree). */
+  readonly ageSeconds: number;
+}
+
+/**
+ * One network of one node as the runtime's CNI GC view covers it: `receivedAt` null when the
+ * runtime never ran CNI GC for it on that node (its records cannot be checked against the
+ * runtime; not a problem).
+ */
+export interface NetworkRuntimeView {
+  readonly node: string;
+  readonly network: string;
+  readonly receivedAt: string | null;
+  readonly ageSeconds: number | null;
+  /** How many attachments the view lists as valid (0 without a view). */
+  readonly validAttachments: number;
+  /** How many records of the network the node holds. */
+  readonly records: number;
 }
 
 /** An agent as `check` saw it. */
@@ -84,6 +123,11 @@ export interface CheckReport {
   readonly uncheckedNodes: readonly string[];
   /** Whether records were checked against the Kubernetes API (--kubeconfig/--kubernetes). */
   readonly kubernetes: boolean;
+  /**
+   * Per node and network (of its records or of its views): the runtime's last CNI GC view, or
+   * none. Absent in reports of ipamctl before runtime views.
+   */
+  readonly runtimeViews?: readonly NetworkRuntimeView[];
 }
 
 /** What one reachable agent holds: its blocks and its records. */
@@ -93,20 +137,24 @@ export interface AgentState {
   readonly client: AgentLink["client"];
   readonly blocks: ReadonlySet<string>;
   readonly records: readonly Allocation[];
+  /** The node's last CNI GC view per network (GetRuntimeView), in network order. */
+  readonly views: readonly RuntimeView[];
 }
 
 /** Reads an agent's node id, blocks and records; throws the call's error. */
 export async function readAgentState(agent: AgentLink): Promise<AgentState> {
-  const [status, blocks, records] = await Promise.all([
+  const [status, blocks, records, views] = await Promise.all([
     agent.client.status({}),
     agent.client.getNodeBlocks({}),
     listAllAllocations(agent.client),
+    agent.client.getRuntimeView({ network: "" }),
   ]);
   return {
     node: status.nodeId,
     client: agent.client,
     blocks: new Set(blocks.blocks.map((b) => b.cidr)),
     records,
+    views: views.views,
   };
 }
 
@@ -231,6 +279,11 @@ export async function runCheck(
       repair: "declare-dead",
     });
   }
+  const runtimeViews: NetworkRuntimeView[] = [];
+  for (const state of [...states].sort((a, b) => a.node.localeCompare(b.node))) {
+    findings.push(...runtimeGoneFindings(state, now));
+    runtimeViews.push(...networkViews(state, now));
+  }
   if (pods !== undefined) {
     for (const state of [...states].sort((a, b) => a.node.localeCompare(b.node))) {
       findings.push(...(await podFindings(state, pods)));
@@ -279,7 +332,85 @@ export async function runCheck(
     findings: findings.map((f, i) => ({ id: `f${i + 1}`, ...f })),
     uncheckedNodes,
     kubernetes: pods !== undefined,
+    runtimeViews,
   };
+}
+
+/** The key of `key` in a runtime view's attachment list. */
+const attachmentKey = (containerId: string, ifname: string) => `${containerId}\u0000${ifname}`;
+
+/**
+ * The record of `state` that `key` names when it is `runtime-gone` against the node's current
+ * view of its network (created before the view, not listed in it); with that view.
+ */
+export function runtimeGone(
+  state: AgentState,
+  key: KeyView,
+): { readonly record: Allocation; readonly view: RuntimeView } | undefined {
+  const record = state.records.find(
+    (r) =>
+      r.key?.network === key.network &&
+      r.key?.containerId === key.containerId &&
+      r.key?.ifname === key.ifname,
+  );
+  const view = state.views.find((v) => v.network === key.network);
+  if (record === undefined || view === undefined) return undefined;
+  if (record.createdAtUnixMs >= view.receivedAtUnixMs) return undefined;
+  const listed = new Set(view.validAttachments.map((a) => attachmentKey(a.containerId, a.ifname)));
+  if (listed.has(attachmentKey(key.containerId, key.ifname))) return undefined;
+  return { record, view };
+}
+
+/** A view as a finding names it, aged at `now`. */
+export function viewRef(view: RuntimeView, now: Date): RuntimeViewRef {
+  const at = Number(view.receivedAtUnixMs);
+  return {
+    network: view.network,
+    receivedAt: new Date(at).toISOString(),
+    ageSeconds: Math.max(0, Math.floor((now.getTime() - at) / 1000)),
+  };
+}
+
+/** `runtime-gone` findings of one agent, in record (key) order. */
+function runtimeGoneFindings(state: AgentState, now: Date): Omit<Finding, "id">[] {
+  const out: Omit<Finding, "id">[] = [];
+  for (const r of state.records) {
+    const key = keyView(r.key);
+    const gone = runtimeGone(state, key);
+    if (gone === undefined) continue;
+    const ref = viewRef(gone.view, now);
+    const addresses = r.addresses.map((a) => a.address);
+    out.push({
+      type: "runtime-gone",
+      node: state.node,
+      addresses,
+      key,
+      runtimeView: ref,
+      detail: `the runtime's last CNI GC of ${key.network} on ${state.node} (${ref.ageSeconds} s ago, ${ref.receivedAt}) does not list ${key.containerId}/${key.ifname}, created before it, but ${state.node} still holds ${addresses.join(", ")}: repair releases it`,
+      repair: "release-record",
+    });
+  }
+  return out;
+}
+
+/** Each network of `state` (of a record or a view) with its runtime view or none. */
+function networkViews(state: AgentState, now: Date): NetworkRuntimeView[] {
+  const networks = new Set([
+    ...state.records.map((r) => r.key?.network ?? ""),
+    ...state.views.map((v) => v.network),
+  ]);
+  return [...networks].sort().map((network) => {
+    const view = state.views.find((v) => v.network === network);
+    const ref = view === undefined ? undefined : viewRef(view, now);
+    return {
+      node: state.node,
+      network,
+      receivedAt: ref?.receivedAt ?? null,
+      ageSeconds: ref?.ageSeconds ?? null,
+      validAttachments: view?.validAttachments.length ?? 0,
+      records: state.records.filter((r) => r.key?.network === network).length,
+    };
+  });
 }
 
 /** The pod a record names, or undefined when it names none (not a Kubernetes pod). */

@@ -8,6 +8,8 @@ import {
   type RepairAction,
   readAgentState,
   recordHolds,
+  runtimeGone,
+  viewRef,
 } from "./consistency.js";
 import type { AgentLink } from "./context.js";
 import { type PodReader, podGoneReason } from "./kube-pods.js";
@@ -31,7 +33,8 @@ export interface RepairOutcome {
  * Repairs what `report` lists and only that: each finding is re-checked now and acted on only
  * while it is still in the reported state (the same block still held by the same node and
  * still not leased to it; the same direct address still held for the same key with no record;
- * the same node's agent still silent while it still holds what was reported). Findings are
+ * the same node's agent still silent while it still holds what was reported; the same record
+ * still held and still not in its network's latest runtime view). Findings are
  * handled one at a time, in report order.
  */
 export async function repairFromReport(
@@ -96,6 +99,32 @@ export async function repairFromReport(
       done(
         "repaired",
         `leased ${cidr} back to ${f.node}, which holds ${stillHeld.length} addresses there`,
+      );
+      continue;
+    }
+    if (f.repair === "release-record" && f.type === "runtime-gone") {
+      const key = f.key;
+      const state = await agentOf(f.node);
+      if (state === undefined || key === undefined) {
+        done("unchecked", `${f.node}'s agent not given or not answering: give it with --node`);
+        continue;
+      }
+      const gone = runtimeGone(state, key);
+      const same =
+        gone !== undefined &&
+        f.addresses.every((a) => gone.record.addresses.some((x) => x.address === a));
+      if (gone === undefined || !same) {
+        done(
+          "gone",
+          `${f.node} no longer holds that record of ${key.containerId}/${key.ifname}, or the latest CNI GC view of ${key.network} lists it: nothing done`,
+        );
+        continue;
+      }
+      const ref = viewRef(gone.view, new Date());
+      const r = await state.client.release(key);
+      done(
+        "repaired",
+        `released ${r.addresses.join(", ")} (${key.containerId}/${key.ifname} on ${f.node}): not in the runtime's CNI GC view of ${key.network} of ${ref.receivedAt}`,
       );
       continue;
     }

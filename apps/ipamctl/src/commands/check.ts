@@ -79,6 +79,12 @@ export function register(program: Command, context: CommandContext): void {
             c.yellow(`not checked (agent not given): ${report.uncheckedNodes.join(", ")}`),
           );
         }
+        for (const v of report.runtimeViews ?? []) {
+          if (v.receivedAt !== null) continue;
+          lines.push(
+            `${v.node} ${v.network}: no runtime view (the runtime never ran CNI GC): its ${v.records} records are not checked against the runtime`,
+          );
+        }
         if (report.findings.length === 0) {
           lines.push(c.green("no problems found"));
         } else {
