@@ -96,6 +96,7 @@ describe("generated lean codecs (gen/lean/ipam_codec.ts)", () => {
       "/ipam.v1.Ipam/ListAllocations",
       "/ipam.v1.Ipam/GetNodeBlocks",
       "/ipam.v1.Ipam/GetPoolStats",
+      "/ipam.v1.Ipam/GetRuntimeView",
     ]);
   });
 });

@@ -1180,6 +1180,8 @@ export const RuntimeViewSchema: GenMessage<RuntimeView> = /*@__PURE__*/
  */
 export type GetRuntimeViewResponse = Message<"ipam.v1.GetRuntimeViewResponse"> & {
   /**
+   * One view per network that has one.
+   *
    * @generated from field: repeated ipam.v1.RuntimeView views = 1;
    */
   views: RuntimeView[];
