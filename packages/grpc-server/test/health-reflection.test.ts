@@ -112,6 +112,7 @@ describe("every server", () => {
       "ListAllocations",
       "GetNodeBlocks",
       "GetPoolStats",
+      "GetRuntimeView",
     ]);
     const messages = decoded.flatMap((file) => file.messageType.map((m) => m.name));
     expect(messages).toEqual(expect.arrayContaining(["AllocateRequest", "AllocateResponse"]));
