@@ -118,6 +118,12 @@ const IPAM_METHODS: readonly FuzzMethod[] = [
   },
   { path: "/ipam.v1.Ipam/GetNodeBlocks", kind: "unary", template: str(2, "default") },
   { path: "/ipam.v1.Ipam/GetPoolStats", kind: "unary", template: varint(2, 1) },
+  {
+    path: "/ipam.v1.Ipam/GetRuntimeView",
+    kind: "unary",
+    template: str(1, "fz-net"),
+    oversized: (rng) => str(1, big(rng)),
+  },
 ];
 
 const CLUSTER_METHODS: readonly FuzzMethod[] = [
