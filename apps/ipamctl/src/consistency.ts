@@ -137,8 +137,12 @@ export interface AgentState {
   readonly client: AgentLink["client"];
   readonly blocks: ReadonlySet<string>;
   readonly records: readonly Allocation[];
-  /** The node's last CNI GC view per network (GetRuntimeView), in network order. */
-  readonly views: readonly RuntimeView[];
+  /**
+   * The node's last CNI GC view per network (GetRuntimeView), in network order; null when the
+   * agent does not serve GetRuntimeView (an ipamd before it): its records are not checked
+   * against the runtime.
+   */
+  readonly views: readonly RuntimeView[] | null;
 }
 
 /** Reads an agent's node id, blocks and records; throws the call's error. */
@@ -147,14 +151,20 @@ export async function readAgentState(agent: AgentLink): Promise<AgentState> {
     agent.client.status({}),
     agent.client.getNodeBlocks({}),
     listAllAllocations(agent.client),
-    agent.client.getRuntimeView({ network: "" }),
+    agent.client.getRuntimeView({ network: "" }).then(
+      (r) => r.views,
+      (err: unknown) => {
+        if ((err as { code?: unknown }).code === "UNIMPLEMENTED") return null;
+        throw err;
+      },
+    ),
   ]);
   return {
     node: status.nodeId,
     client: agent.client,
     blocks: new Set(blocks.blocks.map((b) => b.cidr)),
     records,
-    views: views.views,
+    views,
   };
 }
 
@@ -353,7 +363,7 @@ export function runtimeGone(
       r.key?.containerId === key.containerId &&
       r.key?.ifname === key.ifname,
   );
-  const view = state.views.find((v) => v.network === key.network);
+  const view = state.views?.find((v) => v.network === key.network);
   if (record === undefined || view === undefined) return undefined;
   if (record.createdAtUnixMs >= view.receivedAtUnixMs) return undefined;
   const listed = new Set(view.validAttachments.map((a) => attachmentKey(a.containerId, a.ifname)));
@@ -395,12 +405,14 @@ function runtimeGoneFindings(state: AgentState, now: Date): Omit<Finding, "id">[
 
 /** Each network of `state` (of a record or a view) with its runtime view or none. */
 function networkViews(state: AgentState, now: Date): NetworkRuntimeView[] {
+  if (state.views === null) return [];
+  const views = state.views;
   const networks = new Set([
     ...state.records.map((r) => r.key?.network ?? ""),
-    ...state.views.map((v) => v.network),
+    ...views.map((v) => v.network),
   ]);
   return [...networks].sort().map((network) => {
-    const view = state.views.find((v) => v.network === network);
+    const view = views.find((v) => v.network === network);
     const ref = view === undefined ? undefined : viewRef(view, now);
     return {
       node: state.node,
