@@ -470,20 +470,22 @@ export class Agent {
   }
 
   /**
-   * Releases every record of `network` whose interface is not in `alive` (direct-mode ones
-   * through the cluster first), durably; resolves with the released records. `alive` is first
-   * kept durably as the network's runtime view ({@link runtimeViews}), so that a record the
+   * Releases every record of `network` whose interface is not in `alive`, durably; resolves with
+   * the released records. Block-mode records go first (local, they need no cluster), then
+   * direct-mode ones through the cluster: a cluster that cannot be reached fails the call (the
+   * runtime retries its GC) but no longer keeps the local releases from happening. `alive` is
+   * first kept durably as the network's runtime view ({@link runtimeViews}), so that a record the
    * release leaves behind (it failed) is still known to be one the runtime no longer has.
    */
   async gc(network: string, alive: readonly Attachment[]): Promise<AllocationRecord[]> {
     this.#runtimeViews.record({ network, receivedAt: this.#now(), validAttachments: alive });
     const staleDirect = this.#direct.stale(network, alive);
-    await this.#direct.release(staleDirect);
     const now = this.#now();
     const released = this.allocator.gc(network, alive, now);
     await Promise.all(
       released.map((r) => this.#store.deleteAllocation(r.key, this.allocator.coolingFor(r, now))),
     );
+    await this.#direct.release(staleDirect);
     const all = [...staleDirect, ...released];
     this.#log.info({ network, released: all.length }, "garbage collected");
     return all;
