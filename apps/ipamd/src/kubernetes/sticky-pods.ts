@@ -67,7 +67,7 @@ const META_KEY = "k8s.sticky-holders";
  */
 export class StickyPods {
   readonly #cluster: StickyCluster;
-  readonly #store: Pick<AgentStore, "getMeta" | "setMeta">;
+  readonly #store: Pick<AgentStore, "getMeta" | "setMeta" | "listByNode">;
   readonly #nodeId: string;
   readonly #log: Logger;
   /** Allocation key → `namespace/statefulSet/ordinal/uid`. */
@@ -75,7 +75,7 @@ export class StickyPods {
 
   constructor(
     cluster: StickyCluster,
-    store: Pick<AgentStore, "getMeta" | "setMeta">,
+    store: Pick<AgentStore, "getMeta" | "setMeta" | "listByNode">,
     nodeId: string,
     log: Logger,
   ) {
@@ -94,6 +94,16 @@ export class StickyPods {
         (e): e is [string, string] => typeof e[1] === "string",
       ),
     );
+    // A holder whose allocation is gone let go before a restart, or tried to and failed (the
+    // cluster unreachable at its DEL): let go now, or the next pod of that name waits forever.
+    const allocated = new Set(
+      store
+        .listByNode(nodeId)
+        .map((r) =>
+          keyString({ network: r.network, containerId: r.containerId, ifname: r.ifname }),
+        ),
+    );
+    for (const k of this.#holders.keys()) if (!allocated.has(k)) this.#letGo(k, 0);
   }
 
   /**
@@ -156,23 +166,36 @@ export class StickyPods {
     return r.moved;
   }
 
-  /** After `allocation` was released: its pod lets go of its binding (best effort, logged). */
+  /**
+   * After `allocation` was released: its pod lets go of its binding, in the background. A
+   * failure (the cluster unreachable) is logged and retried with a backoff (1 s doubling to
+   * 30 s) until it succeeds, and again after a restart: a holder left behind would keep the
+   * next pod of that name waiting.
+   */
   released(allocation: AllocationKey): void {
     const k = keyString(allocation);
+    if (this.#holders.has(k)) this.#letGo(k, 0);
+  }
+
+  #letGo(k: string, attempt: number): void {
     const held = this.#holders.get(k);
     if (held === undefined) return;
     const [namespace = "", statefulSet = "", ordinal = "0", podUid = ""] = held.split("/");
     const key: StickyKey = { namespace, statefulSet, ordinal: Number(ordinal) };
-    void this.#cluster.releaseSticky(key, podUid, this.#nodeId).then(
+    this.#cluster.releaseSticky(key, podUid, this.#nodeId).then(
       () => {
+        if (this.#holders.get(k) !== held) return;
         this.#holders.delete(k);
         this.#save();
       },
-      (err: unknown) =>
+      (err: unknown) => {
+        const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
         this.#log.warn(
-          { err, sticky: `${namespace}/${statefulSet}/${ordinal}` },
-          "could not release a sticky address (the next DEL retry, or the servers' sticky controller, will)",
-        ),
+          { err, sticky: `${namespace}/${statefulSet}/${ordinal}`, retryInMs: delayMs },
+          "could not release a sticky address; retrying",
+        );
+        setTimeout(() => this.#letGo(k, attempt + 1), delayMs).unref();
+      },
     );
   }
 
