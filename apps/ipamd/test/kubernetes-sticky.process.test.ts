@@ -241,6 +241,44 @@ describe("sticky addresses of StatefulSet pods (ipamd --kubernetes against an AP
     expect(String(event.message)).toContain(old);
   }, 180_000);
 
+  it("another pod took the address while no pod held it: the returning pod gets a fresh one, never the held one", async () => {
+    api.putStatefulSet("db", "cache", 1);
+    const u1 = api.createPod("db", "cache-0", "w1", {}, { statefulSet: "cache" });
+    const first = await add("w1", "db", "cache-0", u1, "cache-0-a").catch(fail);
+    const old = first.addresses[0]?.address ?? "";
+    await del("w1", "cache-0-a");
+    api.deletePod("db", "cache-0");
+    await waitFor("cache-0's holder to let go", async () => {
+      const b = await binding("db", "cache", 0);
+      return b !== undefined && b.holderPodUid === "" ? b : undefined;
+    }).catch(fail);
+    // A pod of no StatefulSet asks for that very address (cooldown 0: it is free again).
+    const intruder = api.createPod("db", "intruder", "w2", { "ipam.io/ip-addresses": old });
+    const taken = await add("w2", "db", "intruder", intruder, "intruder-a").catch(fail);
+    expect(taken.addresses.map((x) => x.address)).toEqual([old]);
+    // cache-0 comes back on w2: not refused forever, not given the held address.
+    const u2 = api.createPod("db", "cache-0", "w2", {}, { statefulSet: "cache" });
+    const back = await add("w2", "db", "cache-0", u2, "cache-0-b").catch(fail);
+    const fresh = back.addresses[0]?.address ?? "";
+    expect(fresh).toMatch(/^10\.99\.5\./);
+    expect(fresh).not.toBe(old);
+    expect(await binding("db", "cache", 0)).toMatchObject({
+      addresses: [fresh],
+      holderPodUid: u2,
+    });
+    await waitFor("the IpamdStickyAddressMoved Event on db/cache-0", () =>
+      api.events.find(
+        (e) =>
+          e.reason === "IpamdStickyAddressMoved" &&
+          (e.involvedObject as { name?: string }).name === "cache-0",
+      ),
+    ).catch(fail);
+    await del("w2", "cache-0-b");
+    await del("w2", "intruder-a");
+    api.deleteStatefulSet("db", "cache");
+    api.deletePod("db", "cache-0");
+  }, 180_000);
+
   it("scaled down to 0, then deleted: the bindings go once the pods are gone, and the address is free", async () => {
     api.putStatefulSet("db", "web", 0);
     // web-0 still runs: its binding stays through several controller passes.

@@ -158,7 +158,12 @@ export function clusterAllocationHandlers(
             : {
                 result: {
                   case: "error" as const,
-                  value: { code: toIpamdCode(one.error.code), message: one.error.message },
+                  value: {
+                    code: toIpamdCode(one.error.code),
+                    message: one.error.message,
+                    holder:
+                      typeof one.error.details?.holder === "string" ? one.error.details.holder : "",
+                  },
                 },
               },
         ),

@@ -172,7 +172,8 @@ async function allocateDirect(
       error: {
         code: (res?.case === "error" ? res.value.code : "INTERNAL") as never,
         message: res?.case === "error" ? res.value.message : "AllocateDirect: missing result",
-        details: {},
+        details:
+          res?.case === "error" && res.value.holder !== "" ? { holder: res.value.holder } : {},
       },
     };
   });

@@ -259,16 +259,24 @@ export class AgentKubernetes {
           res = await run(plan.bound);
         } catch (err) {
           const code = (err as { code?: unknown }).code;
-          if (code === "CONFLICT") {
+          const holder = (err as { details?: { holder?: unknown } }).details?.holder;
+          if (code === "CONFLICT" && plan.unheld && typeof holder === "string") {
+            // The previous pod let go and another pod took the address meanwhile: waiting
+            // could last forever, so this pod gets a fresh one (the binding moves, an Event says
+            // so); never the held one.
+            notHere = (err as Error).message;
+            res = await run(request);
+          } else if (code === "CONFLICT") {
             throw new IpamdError(
               "UNAVAILABLE",
               `sticky address ${plan.bound.requestedAddresses.join(", ")} of ${req.podNamespace}/${req.podName} is still held: ${(err as Error).message}; the runtime retries`,
               { cause: err, details: { retryable: true } },
             );
+          } else {
+            if (code !== "INVALID_ARGUMENT") throw err;
+            notHere = (err as Error).message;
+            res = await run(request);
           }
-          if (code !== "INVALID_ARGUMENT") throw err;
-          notHere = (err as Error).message;
-          res = await run(request);
         }
       } else {
         res = await run(request);

@@ -52,7 +52,7 @@ function store(records: Array<typeof ALLOCATION> = []) {
   };
 }
 
-const PLAN = { key: KEY, podUid: "uid-a", purpose: "sts" };
+const PLAN = { key: KEY, podUid: "uid-a", purpose: "sts", unheld: true };
 
 describe("StickyPods lets go of a binding after the pod's DEL", () => {
   beforeEach(() => vi.useFakeTimers());
@@ -82,7 +82,7 @@ describe("StickyPods lets go of a binding after the pod's DEL", () => {
     const before = new StickyPods(c, s, "w1", log);
     await before.bind(PLAN, ALLOCATION, ["10.99.5.1"]);
     await before.bind(
-      { key: { ...KEY, ordinal: 1 }, podUid: "uid-b", purpose: "sts" },
+      { key: { ...KEY, ordinal: 1 }, podUid: "uid-b", purpose: "sts", unheld: true },
       { ...ALLOCATION, containerId: "c2" },
       ["10.99.5.2"],
     );

@@ -54,6 +54,11 @@ export interface StickyPlan {
   readonly purpose: string;
   /** The request asking for the bound addresses; undefined when there is nothing bound. */
   readonly bound?: AllocateRequest;
+  /**
+   * True when no pod held the binding at ADD (the previous one let go, so its allocation is
+   * gone): another key holding the bound address then is another pod that took it meanwhile.
+   */
+  readonly unheld: boolean;
 }
 
 const META_KEY = "k8s.sticky-holders";
@@ -138,7 +143,8 @@ export class StickyPods {
       b === undefined || b.purpose !== purpose
         ? undefined
         : { ...req, requestedAddresses: [...b.addresses] };
-    return { key, podUid, purpose, ...(bound === undefined ? {} : { bound }) };
+    const unheld = b?.holder === undefined;
+    return { key, podUid, purpose, unheld, ...(bound === undefined ? {} : { bound }) };
   }
 
   /**
