@@ -93,7 +93,11 @@ export interface EncodedError {
 
 const encoder = new TextEncoder();
 
-function jsonSafeDetails(details: unknown): Record<string, unknown> {
+/**
+ * `details` as a JSON-safe object (bigints as decimal text; anything that is not a plain object,
+ * or does not serialise, is `{}`): what an error's details may carry over the wire.
+ */
+export function jsonSafeDetails(details: unknown): Record<string, unknown> {
   if (typeof details !== "object" || details === null) return {};
   try {
     const text = JSON.stringify(details, (_key, value: unknown) =>
@@ -204,4 +208,14 @@ export function decodeError(
     grpcStatus: status,
     ...(Object.keys(details).length > 0 ? { details } : {}),
   });
+}
+
+/** The details an error carried as JSON text (a batch item's `details_json`); `{}` when none or unreadable. */
+export function parseDetailsJson(text: string): Record<string, unknown> {
+  if (text === "") return {};
+  try {
+    return jsonSafeDetails(JSON.parse(text));
+  } catch {
+    return {};
+  }
 }

@@ -12,8 +12,10 @@ export {
   ERROR_TRAILERS,
   encodeError,
   grpcStatusForKind,
+  jsonSafeDetails,
   KIND_TO_GRPC_STATUS,
   kindForGrpcStatus,
+  parseDetailsJson,
 } from "./error-mapping.js";
 export type {
   AddressCounts,

@@ -23,8 +23,10 @@ export {
   GrpcError,
   grpcStatusForKind,
   grpcStatusName,
+  jsonSafeDetails,
   KIND_TO_GRPC_STATUS,
   kindForGrpcStatus,
+  parseDetailsJson,
 } from "@ipam/grpc-client";
 // Generated messages, enums and service descriptors of ipam.v1 and ipam.raft.v1.
 export type {

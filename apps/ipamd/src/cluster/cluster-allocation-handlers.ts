@@ -1,5 +1,6 @@
 import { Cidr } from "@ipam/bitmap";
 import type { ClusterHandlers, DirectAllocateItem } from "@ipam/grpc-server";
+import { jsonSafeDetails } from "@ipam/grpc-server";
 import type {
   AllocateDirectValue,
   BlockLease,
@@ -161,8 +162,7 @@ export function clusterAllocationHandlers(
                   value: {
                     code: toIpamdCode(one.error.code),
                     message: one.error.message,
-                    holder:
-                      typeof one.error.details?.holder === "string" ? one.error.details.holder : "",
+                    detailsJson: JSON.stringify(jsonSafeDetails(one.error.details)),
                   },
                 },
               },

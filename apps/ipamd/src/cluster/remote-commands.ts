@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import {
   type CallOptions,
   type ClusterClient,
+  parseDetailsJson,
   type AllocatedAddress as WireAddress,
   type Block as WireBlock,
   Family as WireFamily,
@@ -172,8 +173,7 @@ async function allocateDirect(
       error: {
         code: (res?.case === "error" ? res.value.code : "INTERNAL") as never,
         message: res?.case === "error" ? res.value.message : "AllocateDirect: missing result",
-        details:
-          res?.case === "error" && res.value.holder !== "" ? { holder: res.value.holder } : {},
+        details: res?.case === "error" ? parseDetailsJson(res.value.detailsJson) : {},
       },
     };
   });
