@@ -147,7 +147,11 @@ describe("ipamd: 3 servers + 2 agents as separate processes", () => {
   it("keeps allocating through a leader SIGKILL and leases new blocks from the new leader", async () => {
     const l1 = createClusterClient({ addresses, deadlineMs: 30_000 });
     clients.push(l1);
-    const leader = await l1.getLeader({});
+    // Under load an election may be under way: wait for a leader to be named.
+    const leader = await waitFor("a leader", async () => {
+      const l = await l1.getLeader({});
+      return addresses.includes(l.leaderAddress) ? l : undefined;
+    });
     const victim = procs[addresses.indexOf(leader.leaderAddress)] as IpamdProcess;
     expect(victim.name).toBe(leader.leaderId);
     victim.kill("SIGKILL");

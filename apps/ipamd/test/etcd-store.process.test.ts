@@ -636,12 +636,12 @@ describe("etcd store: mutual TLS to etcd", () => {
       newPrefix(),
       "--etcd-tls-ca",
       certs.caFile,
-      "--etcd-start-timeout",
-      "20",
     ];
     const a1 = `127.0.0.1:${await freePort()}`;
     const s1 = server("m1", a1, [
       ...flags,
+      "--etcd-start-timeout",
+      "20",
       "--etcd-tls-cert",
       certs.certFile,
       "--etcd-tls-key",
@@ -651,7 +651,13 @@ describe("etcd store: mutual TLS to etcd", () => {
     await serving(c1, [s1]);
     expect((await c1.registerNode({ nodeId: "n-mtls", torId: "tor-a1-1" })).created).toBe(true);
 
-    const bad = server("m2", `127.0.0.1:${await freePort()}`, flags);
+    // Refused at every attempt, it can only fail: it gives up after 2 s, not after 20 s of
+    // retries (the failure named is the same).
+    const bad = server("m2", `127.0.0.1:${await freePort()}`, [
+      ...flags,
+      "--etcd-start-timeout",
+      "2",
+    ]);
     expect(await bad.exited()).toBe(1);
     expect(bad.log.join("\n")).toContain("--etcd-endpoints");
   }, 300_000);
