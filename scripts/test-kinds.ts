@@ -10,7 +10,7 @@
 // `pnpm test` runs every package's fast kind first (many at once), then the process kinds a
 // few packages at a time (scripts/test.mjs), so slow process tests never share the CPU with
 // a full pool of fast ones. Within one package `vitest run` runs the fast project first, then
-// the process project on one worker.
+// the process project (one file at a time unless `processWorkers` says more).
 import type { ViteUserConfig } from "vitest/config";
 
 /**
@@ -30,7 +30,8 @@ const ALL_FILES = ["src/**/*.test.ts", "test/**/*.test.ts"];
 export interface TestKindsOptions {
   /**
    * Process test files of this package run at once (default 1). Raise it only for a package
-   * whose process tests are mostly waiting (apps/ipamd: 2), never above the core count.
+   * whose process tests mostly wait for daemons (elections, drains, restarts) and whose files
+   * share nothing (apps/ipamd and apps/ipamctl: 2), never above the core count.
    */
   readonly processWorkers?: number;
   /** Timeout of each process test and hook (default {@link PROCESS_TEST_TIMEOUT_MS}). */
