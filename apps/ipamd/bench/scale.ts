@@ -1,10 +1,16 @@
 // Scale: one `ipamd --role server` (a group of one, durable SQLite) filled through its Cluster
 // API with 5,000 nodes (250 TORs × 20), 4 leased blocks per node (20,000 leases) and 30 direct-mode
 // addresses per node (150,000): the server's resident memory, the size of its Raft snapshot, and
-// restart-to-ready time. Then one `--role agent` on that cluster (its own TOR) holding AGENT_PODS dual-stack pod
-// allocations: its resident memory and restart-to-ready time. Writes bench-results/ipamd-scale.json.
+// restart-to-ready time against a same-run baseline (bench/read-store.mjs), in both heap modes. Then
+// one `--role agent` on that cluster (its own TOR) holding AGENT_PODS dual-stack pod allocations
+// (BENCH_AGENT_PODS=0 skips it): its resident memory and restart-to-ready time. Knobs:
+// BENCH_COMPARE_DAEMON=<another build's dist/main.js> fills that build's server too and alternates
+// the restarts between both builds (rows tagged [after]/[before], this build's RSS and write rate
+// with the other's as baseline); BENCH_HEAP_SNAPSHOTS=<dir> writes V8 heap snapshots of the
+// server when full and after its last restart (`--heap fast`). Writes
+// bench-results/ipamd-scale.json.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import {
@@ -26,6 +32,7 @@ import {
 import { openStore } from "@ipam/store";
 import {
   freePort,
+  IPAMD_MAIN,
   type IpamdProcess,
   killAll,
   spawnIpamd,
@@ -43,17 +50,14 @@ const DIRECT_BATCH = 50;
 const AGENT_PODS = Number(process.env.BENCH_AGENT_PODS ?? 5000);
 const RESTARTS = Number(process.env.BENCH_RESTARTS ?? 3);
 const SNAPSHOT_ENTRIES = 2000;
+/** Another build's `dist/main.js`: its server is filled and restarted beside this build's. */
+const COMPARE_DAEMON = process.env.BENCH_COMPARE_DAEMON;
+/** A directory: heap snapshots of the server when full and after the last restart. */
+const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS;
 /** Cluster write pairs after each restart (the heap modes' cost on the write path). */
 // Each burst uses another TOR's management /22 (600 of its addresses are taken by the fill and
 // released ones cool down), so at most ~400.
 const WRITE_BURST = Number(process.env.BENCH_WRITE_BURST ?? 300);
-
-/** The median of a non-empty list. */
-function median(values: readonly number[] | undefined): number {
-  const sorted = [...(values ?? [])].sort((a, b) => a - b);
-  if (sorted.length === 0) throw new Error("median of nothing");
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
 
 const AGENT_TOR = "tor-agent";
 const torId = (t: number) => `tor-${t}`;
@@ -207,133 +211,244 @@ async function agentReady(client: IpamClient): Promise<void> {
   );
 }
 
+/** One build of the daemon under test: its entry point, data dir and addresses. */
+interface Daemon {
+  /** `""` without BENCH_COMPARE_DAEMON, else `after` (this build) or `before` (the other). */
+  readonly label: string;
+  readonly main: string;
+  readonly args: string[];
+  readonly address: string;
+  readonly metricsAddr: string;
+  readonly db: string;
+  readonly cluster: ClusterClient;
+  /** Applied index once filled. */
+  applied: bigint;
+}
+
+/** ` [label]` for row names (nothing without a comparison). */
+const tag = (d: Daemon) => (d.label === "" ? "" : ` [${d.label}]`);
+
+/**
+ * With BENCH_HEAP_SNAPSHOTS=<dir>: the server's V8 heap snapshot (SIGUSR2, Node's
+ * `--heapsnapshot-signal`), written into <dir>, after its RSS was read. Waits until the file is
+ * complete.
+ */
+async function heapSnapshot(server: IpamdProcess, name: string): Promise<void> {
+  if (HEAP_SNAPSHOTS === undefined) return;
+  const before = new Set(readdirSync(HEAP_SNAPSHOTS));
+  server.kill("SIGUSR2");
+  const file = await waitFor(
+    "the heap snapshot",
+    () => readdirSync(HEAP_SNAPSHOTS).find((f) => !before.has(f) && f.endsWith(".heapsnapshot")),
+    { timeoutMs: 600_000, intervalMs: 200 },
+  );
+  // Node writes the file in place: done once its size stops changing and it ends the JSON.
+  let size = -1;
+  await waitFor(
+    "the heap snapshot to be written",
+    () => {
+      const now = statSync(join(HEAP_SNAPSHOTS, file)).size;
+      const done = now === size && now > 0;
+      size = now;
+      return done ? true : undefined;
+    },
+    { timeoutMs: 600_000, intervalMs: 1000 },
+  );
+  renameSync(join(HEAP_SNAPSHOTS, file), join(HEAP_SNAPSHOTS, `${name}.heapsnapshot`));
+  console.error(`heap snapshot: ${join(HEAP_SNAPSHOTS, `${name}.heapsnapshot`)}`);
+}
+
+function spawnServer(d: Daemon, extra: readonly string[] = []): IpamdProcess {
+  return spawnIpamd(`s1${tag(d)}`, [...d.args, ...extra], {
+    main: d.main,
+    ...(HEAP_SNAPSHOTS === undefined
+      ? {}
+      : { nodeArgs: ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOTS}`] }),
+  });
+}
+
 async function main(): Promise<void> {
   const dir = tempDir("ipamd-scale-bench");
   const rows: BenchRow[] = [];
-  const context = (name: string, unit: string, value: number, samples = 1) => {
+  const context = (name: string, unit: string, value: number, samples = 1): BenchRow => {
     const row = summarize(name, unit, [value], { count: samples });
     rows.push(row);
     console.error(`${name}: ${row.value} ${unit}`);
+    return row;
   };
+  const daemons: Daemon[] = [];
   try {
+    if (HEAP_SNAPSHOTS !== undefined) mkdirSync(HEAP_SNAPSHOTS, { recursive: true });
     const topology = join(dir, "topology.json");
     writeFileSync(topology, JSON.stringify(scaleTopology()));
-    const address = `127.0.0.1:${await freePort()}`;
-    const metricsAddr = `127.0.0.1:${await freePort()}`;
-    const serverArgs = [
-      ...["--role", "server", "--node-id", "s1", "--data-dir", join(dir, "s1")],
-      ...["--grpc-addr", address, "--metrics-addr", metricsAddr, "--log-level", "warn"],
-      ...["--raft-snapshot-entries", String(SNAPSHOT_ENTRIES), "--bootstrap"],
-      ...["--topology", topology],
-    ];
-    let server: IpamdProcess = spawnIpamd("s1", serverArgs);
-    const cluster = createClusterClient({ addresses: [address] });
-    await serverReady(cluster, 1n);
-    await waitFor("the topology", async () => {
-      const t = await cluster.getTopology({});
-      return t.topologyJson.includes(torId(249)) ? true : undefined;
-    });
+    const builds: [string, string][] =
+      COMPARE_DAEMON === undefined
+        ? [["", IPAMD_MAIN]]
+        : [
+            ["after", IPAMD_MAIN],
+            ["before", COMPARE_DAEMON],
+          ];
+    for (const [label, main] of builds) {
+      const address = `127.0.0.1:${await freePort()}`;
+      const metricsAddr = `127.0.0.1:${await freePort()}`;
+      const data = join(dir, label === "" ? "s1" : `s1-${label}`);
+      daemons.push({
+        label,
+        main,
+        address,
+        metricsAddr,
+        db: join(data, "ipamd.db"),
+        cluster: createClusterClient({ addresses: [address] }),
+        applied: 0n,
+        args: [
+          ...["--role", "server", "--node-id", "s1", "--data-dir", data],
+          ...["--grpc-addr", address, "--metrics-addr", metricsAddr, "--log-level", "warn"],
+          ...["--raft-snapshot-entries", String(SNAPSHOT_ENTRIES), "--bootstrap"],
+          ...["--topology", topology],
+        ],
+      });
+    }
     const tors = ZONES * PODS_PER_ZONE * TORS_PER_POD;
     const nodes = tors * NODES_PER_TOR;
-    const node = (i: number) => nodeId(Math.floor(i / NODES_PER_TOR), i % NODES_PER_TOR);
-    context("scale: server RSS after the topology, 0 nodes", "MiB", rssMiB(server.pid));
-
-    const registered = await fill(nodes, 64, (i) =>
-      cluster.registerNode({ nodeId: node(i), torId: torId(Math.floor(i / NODES_PER_TOR)) }),
-    );
-    context("scale: fill, RegisterNode (64 concurrent)", "writes/s", registered, nodes);
     const leases = nodes * BLOCKS_PER_NODE;
-    const leased = await fill(leases, 64, (i) =>
-      cluster.leaseBlock({
-        nodeId: node(i % nodes),
-        purpose: "default",
-        family: Math.floor(i / nodes) % 2 === 0 ? Family.IPV4 : Family.IPV6,
-        requestId: `scale-${i}`,
-      }),
-    );
-    context("scale: fill, LeaseBlock (64 concurrent)", "writes/s", leased, leases);
     const direct = nodes * DIRECT_PER_NODE;
-    const calls = direct / DIRECT_BATCH;
-    const allocated = await fill(calls, 16, async (c) => {
-      const r = await cluster.allocateDirect({
-        items: Array.from({ length: DIRECT_BATCH }, (_, k) => {
-          const i = c * DIRECT_BATCH + k;
-          const owner = node(Math.floor(i / DIRECT_PER_NODE));
-          return {
-            network: "scale",
-            containerId: `c${i}`,
-            ifname: "eth0",
-            nodeId: owner,
-            purpose: "management",
-            family: Family.IPV4,
-          };
-        }),
-      });
-      for (const x of r.results) {
-        if (x.result.case === "error") throw new Error(`AllocateDirect: ${x.result.value.message}`);
-      }
-    });
-    context(
-      `scale: fill, AllocateDirect (${DIRECT_BATCH} per call, 16 concurrent)`,
-      "addresses/s",
-      allocated * DIRECT_BATCH,
-      direct,
-    );
-    const full = await cluster.getStatus({});
-    context(
-      `scale: server RSS, ${nodes} nodes, ${leases} leases, ${direct} direct addresses`,
-      "MiB",
-      rssMiB(server.pid),
-    );
-    for (const [part, value] of await memoryBreakdown(metricsAddr)) {
-      context(`scale: server memory, full: ${part}`, "MiB", value);
-    }
+    const node = (i: number) => nodeId(Math.floor(i / NODES_PER_TOR), i % NODES_PER_TOR);
+    const fullRss = new Map<string, BenchRow>();
 
-    // Restart-to-ready: SIGTERM, start again with the same flags (a server with Raft state
-    // ignores --bootstrap), time from spawn to leading with every entry applied. Before each
-    // restart, in the same window, the baseline reads the same file alone. The restarts
-    // alternate between the heap modes (`--heap compact`, the server default, and `--heap
-    // fast`), and after each one a burst of cluster writes (AllocateDirect + ReleaseDirect of
-    // one address, 16 concurrent, on the next TOR each time) measures what the mode costs.
-    const modes = ["compact", "fast"] as const;
-    const restarts = new Map<string, number[]>(modes.map((m) => [m, []]));
-    const rss = new Map<string, number[]>(modes.map((m) => [m, []]));
-    const writes = new Map<string, number[]>(modes.map((m) => [m, []]));
-    const baselines: number[] = [];
-    let burst = 0;
-    for (let r = 0; r < RESTARTS * modes.length; r++) {
-      const mode = modes[r % modes.length] ?? "compact";
+    // Fill each build's server in turn (the other one is stopped), with the default heap mode.
+    for (const d of daemons) {
+      const { cluster, metricsAddr } = d;
+      const server = spawnServer(d);
+      await serverReady(cluster, 1n);
+      await waitFor("the topology", async () => {
+        const t = await cluster.getTopology({});
+        return t.topologyJson.includes(torId(249)) ? true : undefined;
+      });
+      context(`scale: server RSS after the topology, 0 nodes${tag(d)}`, "MiB", rssMiB(server.pid));
+      const registered = await fill(nodes, 64, (i) =>
+        cluster.registerNode({ nodeId: node(i), torId: torId(Math.floor(i / NODES_PER_TOR)) }),
+      );
+      context(`scale: fill, RegisterNode (64 concurrent)${tag(d)}`, "writes/s", registered, nodes);
+      const leased = await fill(leases, 64, (i) =>
+        cluster.leaseBlock({
+          nodeId: node(i % nodes),
+          purpose: "default",
+          family: Math.floor(i / nodes) % 2 === 0 ? Family.IPV4 : Family.IPV6,
+          requestId: `scale-${i}`,
+        }),
+      );
+      context(`scale: fill, LeaseBlock (64 concurrent)${tag(d)}`, "writes/s", leased, leases);
+      const calls = direct / DIRECT_BATCH;
+      const allocated = await fill(calls, 16, async (c) => {
+        const r = await cluster.allocateDirect({
+          items: Array.from({ length: DIRECT_BATCH }, (_, k) => {
+            const i = c * DIRECT_BATCH + k;
+            const owner = node(Math.floor(i / DIRECT_PER_NODE));
+            return {
+              network: "scale",
+              containerId: `c${i}`,
+              ifname: "eth0",
+              nodeId: owner,
+              purpose: "management",
+              family: Family.IPV4,
+            };
+          }),
+        });
+        for (const x of r.results) {
+          if (x.result.case === "error")
+            throw new Error(`AllocateDirect: ${x.result.value.message}`);
+        }
+      });
+      context(
+        `scale: fill, AllocateDirect (${DIRECT_BATCH} per call, 16 concurrent)${tag(d)}`,
+        "addresses/s",
+        allocated * DIRECT_BATCH,
+        direct,
+      );
+      d.applied = (await cluster.getStatus({})).appliedIndex;
+      fullRss.set(
+        d.label,
+        context(
+          `scale: server RSS, ${nodes} nodes, ${leases} leases, ${direct} direct addresses${tag(d)}`,
+          "MiB",
+          rssMiB(server.pid),
+        ),
+      );
+      for (const [part, value] of await memoryBreakdown(metricsAddr)) {
+        context(`scale: server memory, full: ${part}${tag(d)}`, "MiB", value);
+      }
+      await heapSnapshot(server, `full${d.label === "" ? "" : `-${d.label}`}`);
       server.kill("SIGTERM");
       await server.exited();
-      baselines.push(readStoreAlone(join(dir, "s1", "ipamd.db")));
-      const t0 = performance.now();
-      server = spawnIpamd("s1", [...serverArgs, "--heap", mode]);
-      await serverReady(cluster, full.appliedIndex);
-      restarts.get(mode)?.push(performance.now() - t0);
-      rss.get(mode)?.push(rssMiB(server.pid));
-      if (r === RESTARTS * modes.length - 1 || r === RESTARTS * modes.length - 2) {
-        for (const [part, value] of await memoryBreakdown(metricsAddr)) {
-          context(`scale: server memory, restarted, --heap ${mode}: ${part}`, "MiB", value);
+    }
+
+    // Restart-to-ready: start a stopped server again with the same flags (a server with Raft
+    // state ignores --bootstrap), time from spawn to leading with every entry applied. Before
+    // each restart, in the same window, the baseline reads the same file alone. The restarts
+    // alternate between the heap modes (`--heap fast`, the default, and `--heap compact`) and,
+    // with BENCH_COMPARE_DAEMON, between the two builds (each on its own data dir); after each
+    // one a burst of cluster writes (AllocateDirect + ReleaseDirect of one address, 16
+    // concurrent, on the next TOR each time) measures the write rate, then SIGTERM.
+    const modes = ["fast", "compact"] as const;
+    const runs = new Map<string, { restart: number[]; rss: number[]; writes: number[] }>();
+    const runOf = (d: Daemon, mode: string) => {
+      const key = `${d.label}/${mode}`;
+      let run = runs.get(key);
+      if (run === undefined) {
+        run = { restart: [], rss: [], writes: [] };
+        runs.set(key, run);
+      }
+      return run;
+    };
+    const baselines: number[] = [];
+    let burst = 0;
+    let server: IpamdProcess | undefined;
+    for (let r = 0; r < RESTARTS; r++) {
+      for (const mode of modes) {
+        // Alternate which build goes first, so neither always follows the other.
+        const order = r % 2 === 0 ? daemons : [...daemons].reverse();
+        for (const d of order) {
+          const run = runOf(d, mode);
+          baselines.push(readStoreAlone(d.db));
+          const t0 = performance.now();
+          server = spawnServer(d, ["--heap", mode]);
+          await serverReady(d.cluster, d.applied);
+          run.restart.push(performance.now() - t0);
+          run.rss.push(rssMiB(server.pid));
+          if (r === RESTARTS - 1) {
+            for (const [part, value] of await memoryBreakdown(d.metricsAddr)) {
+              context(
+                `scale: server memory, restarted, --heap ${mode}: ${part}${tag(d)}`,
+                "MiB",
+                value,
+              );
+            }
+            if (mode === "fast")
+              await heapSnapshot(server, `restarted${d.label === "" ? "" : `-${d.label}`}`);
+          }
+          const round = burst++;
+          const pairs = await fill(WRITE_BURST, 16, async (i) => {
+            const key = { network: "burst", containerId: `b${round}-${i}`, ifname: "eth0" };
+            const item = {
+              ...key,
+              nodeId: nodeId(round % tors, 0),
+              purpose: "management",
+              family: Family.IPV4,
+            };
+            const r1 = await d.cluster.allocateDirect({ items: [item] });
+            const res = r1.results[0]?.result;
+            if (res?.case !== "address")
+              throw new Error(
+                `AllocateDirect: ${res?.case === "error" ? res.value.message : "no result"}`,
+              );
+            await d.cluster.releaseDirect({ keys: [key] });
+          });
+          run.writes.push(pairs);
+          d.applied = (await d.cluster.getStatus({})).appliedIndex;
+          server.kill("SIGTERM");
+          await server.exited();
         }
       }
-      const round = burst++;
-      const pairs = await fill(WRITE_BURST, 16, async (i) => {
-        const key = { network: "burst", containerId: `b${round}-${i}`, ifname: "eth0" };
-        const item = {
-          ...key,
-          nodeId: nodeId(round, 0),
-          purpose: "management",
-          family: Family.IPV4,
-        };
-        const r1 = await cluster.allocateDirect({ items: [item] });
-        const res = r1.results[0]?.result;
-        if (res?.case !== "address")
-          throw new Error(
-            `AllocateDirect: ${res?.case === "error" ? res.value.message : "no result"}`,
-          );
-        await cluster.releaseDirect({ keys: [key] });
-      });
-      writes.get(mode)?.push(pairs);
     }
     const baselineRow = summarize(
       "scale: baseline, a fresh process reads the server's snapshot and log (better-sqlite3 alone)",
@@ -342,89 +457,66 @@ async function main(): Promise<void> {
     );
     rows.push(baselineRow);
     for (const mode of modes) {
-      const restartRow = withBaseline(
-        summarize(
-          `scale: server restart to ready, --heap ${mode} (spawn → leader, log applied)`,
-          "ms",
-          restarts.get(mode) ?? [],
-        ),
-        baselineRow,
-      );
-      rows.push(restartRow);
-      console.error(
-        `${restartRow.name}: ${restartRow.value} ms (x${restartRow.ratio} of baseline)`,
-      );
-      context(`scale: server RSS after a restart, --heap ${mode}`, "MiB", median(rss.get(mode)));
+      const rowsOf = new Map<string, { restart: BenchRow; rss: BenchRow; writes: BenchRow }>();
+      for (const d of daemons) {
+        const run = runOf(d, mode);
+        const restart = withBaseline(
+          summarize(
+            `scale: server restart to ready, --heap ${mode} (spawn → leader, log applied)${tag(d)}`,
+            "ms",
+            run.restart,
+          ),
+          baselineRow,
+        );
+        const rss = summarize(
+          `scale: server RSS after a restart, --heap ${mode}${tag(d)}`,
+          "MiB",
+          run.rss,
+        );
+        const writes = summarize(
+          `scale: cluster writes after a restart, --heap ${mode} (AllocateDirect+ReleaseDirect, 16 concurrent)${tag(d)}`,
+          "pairs/s",
+          run.writes,
+          { better: "higher" },
+        );
+        rowsOf.set(d.label, { restart, rss, writes });
+        console.error(`${restart.name}: ${restart.value} ms (x${restart.ratio} of baseline)`);
+      }
+      const before = COMPARE_DAEMON === undefined ? undefined : rowsOf.get("before");
+      for (const [label, set] of rowsOf) {
+        // With a comparison, this build's RSS and write rate carry the other build's as baseline.
+        const other = label === "after" ? before : undefined;
+        rows.push(
+          set.restart,
+          other === undefined ? set.rss : withBaseline(set.rss, other.rss),
+          other === undefined ? set.writes : withBaseline(set.writes, other.writes, "higher"),
+        );
+      }
     }
-    const compactWrites = summarize(
-      "scale: cluster writes after a restart, --heap compact (AllocateDirect+ReleaseDirect, 16 concurrent)",
-      "pairs/s",
-      writes.get("compact") ?? [],
-      { better: "higher" },
-    );
-    const fastWrites = summarize(
-      "scale: cluster writes after a restart, --heap fast (same burst)",
-      "pairs/s",
-      writes.get("fast") ?? [],
-      { better: "higher" },
-    );
-    rows.push(fastWrites, withBaseline(compactWrites, fastWrites, "higher"));
+    const afterFull = fullRss.get("after");
+    const beforeFull = fullRss.get("before");
+    if (afterFull !== undefined && beforeFull !== undefined) {
+      rows.push({
+        ...withBaseline(afterFull, beforeFull),
+        name: `${afterFull.name} vs before`,
+      });
+    }
 
-    // The agent: one node of tor-0 with AGENT_PODS dual-stack pods.
-    const agentDir = join(dir, "agent");
-    const socket = join(agentDir, "ipamd.sock");
-    const agentArgs = [
-      ...["--role", "agent", "--servers", address, "--node-id", "scale-agent"],
-      ...["--tor", AGENT_TOR, "--data-dir", agentDir, "--unix-socket", socket],
-      ...["--metrics-addr", "off", "--log-level", "warn"],
-    ];
-    let agent = spawnIpamd("agent", agentArgs);
-    const ipam = createIpamClient({ addresses: [`unix:${socket}`] });
-    await agentReady(ipam);
-    context("scale: agent RSS, no pods", "MiB", rssMiB(agent.pid));
-    const pods = await fill(AGENT_PODS, 16, (i) =>
-      ipam.allocate({
-        network: "pods",
-        containerId: `pod${i}`,
-        ifname: "eth0",
-        purpose: "default",
-        families: FamilySelection.DUAL_STACK,
-      }),
-    );
-    context("scale: agent fill, Allocate dual-stack (16 concurrent)", "pods/s", pods, AGENT_PODS);
-    context(`scale: agent RSS, ${AGENT_PODS} dual-stack pods`, "MiB", rssMiB(agent.pid));
-    const agentRestarts: number[] = [];
-    for (let r = 0; r < RESTARTS; r++) {
-      agent.kill("SIGTERM");
-      await agent.exited();
-      const t0 = performance.now();
-      agent = spawnIpamd("agent", agentArgs);
-      await agentReady(ipam);
-      agentRestarts.push(performance.now() - t0);
-    }
-    const list = await ipam.listAllocations({ network: "pods" });
-    if (list.allocations.length < Math.min(AGENT_PODS, 500)) {
-      throw new Error(`the agent lost allocations across restarts (${list.allocations.length})`);
-    }
-    const agentRow = summarize(
-      `scale: agent restart to ready (${AGENT_PODS} pods)`,
-      "ms",
-      agentRestarts,
-    );
-    rows.push(agentRow);
-    console.error(`${agentRow.name}: ${agentRow.value} ms`);
-    ipam.close();
+    const primary = daemons[0] as Daemon;
+    server = spawnServer(primary);
+    await serverReady(primary.cluster, primary.applied);
+    if (AGENT_PODS > 0) await agentPhase(primary, context, rows);
 
     server.kill("SIGTERM");
     await server.exited();
-    cluster.close();
+    for (const d of daemons) d.cluster.close();
     // The snapshot the server last wrote (every SNAPSHOT_ENTRIES applied entries).
-    const store = openStore({ path: join(dir, "s1", "ipamd.db") });
+    const store = openStore({ path: primary.db });
     try {
       const snapshot = store.raftLog().loadSnapshot();
       if (snapshot === undefined) throw new Error("the server wrote no snapshot");
       context(
-        `scale: Raft snapshot size (at index ${snapshot.meta.index} of ${full.appliedIndex})`,
+        `scale: Raft snapshot size (at index ${snapshot.meta.index} of ${primary.applied})`,
         "MB",
         snapshot.data.length / 1e6,
       );
@@ -437,6 +529,59 @@ async function main(): Promise<void> {
   const path = writeBenchResults(new URL("..", import.meta.url), "ipamd-scale", rows);
   printTable(rows);
   console.log(`written to ${path}`);
+}
+
+/** One `--role agent` on the primary server (its own TOR) holding AGENT_PODS dual-stack pods. */
+async function agentPhase(
+  primary: Daemon,
+  context: (name: string, unit: string, value: number, samples?: number) => BenchRow,
+  rows: BenchRow[],
+): Promise<void> {
+  const agentDir = join(tempDir("ipamd-scale-agent"), "agent");
+  const socket = join(agentDir, "ipamd.sock");
+  const agentArgs = [
+    ...["--role", "agent", "--servers", primary.address, "--node-id", "scale-agent"],
+    ...["--tor", AGENT_TOR, "--data-dir", agentDir, "--unix-socket", socket],
+    ...["--metrics-addr", "off", "--log-level", "warn"],
+  ];
+  let agent = spawnIpamd("agent", agentArgs);
+  const ipam = createIpamClient({ addresses: [`unix:${socket}`] });
+  await agentReady(ipam);
+  context("scale: agent RSS, no pods", "MiB", rssMiB(agent.pid));
+  const pods = await fill(AGENT_PODS, 16, (i) =>
+    ipam.allocate({
+      network: "pods",
+      containerId: `pod${i}`,
+      ifname: "eth0",
+      purpose: "default",
+      families: FamilySelection.DUAL_STACK,
+    }),
+  );
+  context("scale: agent fill, Allocate dual-stack (16 concurrent)", "pods/s", pods, AGENT_PODS);
+  context(`scale: agent RSS, ${AGENT_PODS} dual-stack pods`, "MiB", rssMiB(agent.pid));
+  const agentRestarts: number[] = [];
+  for (let r = 0; r < RESTARTS; r++) {
+    agent.kill("SIGTERM");
+    await agent.exited();
+    const t0 = performance.now();
+    agent = spawnIpamd("agent", agentArgs);
+    await agentReady(ipam);
+    agentRestarts.push(performance.now() - t0);
+  }
+  const list = await ipam.listAllocations({ network: "pods" });
+  if (list.allocations.length < Math.min(AGENT_PODS, 500)) {
+    throw new Error(`the agent lost allocations across restarts (${list.allocations.length})`);
+  }
+  const agentRow = summarize(
+    `scale: agent restart to ready (${AGENT_PODS} pods)`,
+    "ms",
+    agentRestarts,
+  );
+  rows.push(agentRow);
+  console.error(`${agentRow.name}: ${agentRow.value} ms`);
+  ipam.close();
+  agent.kill("SIGTERM");
+  await agent.exited();
 }
 
 main().then(

@@ -15,8 +15,8 @@ import type {
   DirectAllocation,
   ReleaseDirectCommand,
 } from "./commands.js";
-import { DirectIndex } from "./direct-index.js";
-import { compareDirectEntries, type DirectEntry, DirectPool } from "./direct-pool.js";
+import { DirectPool } from "./direct-pool.js";
+import { type DirectEntry, DirectRecords } from "./direct-records.js";
 import type { Registry } from "./registry.js";
 import type { Reservations } from "./reservations.js";
 import { reservedReason } from "./reserved-reason.js";
@@ -26,8 +26,8 @@ import type { UndoJournal } from "./undo-journal.js";
 
 /**
  * Direct (per-address) allocations of direct-mode subnets, held in L1 (DESIGN §3): a
- * {@link DirectPool} per subnet, every allocation by key and family, and per node the
- * allocations it holds. Allocations are idempotent per `(key, family)`; a released address
+ * {@link DirectPool} per subnet (its bitmap and the row at each offset) and the allocations
+ * themselves as compact rows ({@link DirectRecords}: by key and family, and per node). Allocations are idempotent per `(key, family)`; a released address
  * cools down for its subnet's `cooldownSeconds` (measured in command time, `at`) before
  * reuse. Every mutation is recorded in the journal.
  */
@@ -39,9 +39,7 @@ export class DirectAllocations {
   readonly #candidates: Candidates;
   /** subnet id → its pool (direct-mode subnets only). */
   readonly #pools = new Map<string, DirectPool>();
-  readonly #byKey = new DirectIndex<DirectEntry>();
-  /** node → the allocations it holds, in allocation order. */
-  readonly #byNode = new Map<string, DirectEntry[]>();
+  readonly #records = new DirectRecords();
 
   constructor(
     journal: UndoJournal,
@@ -90,10 +88,10 @@ export class DirectAllocations {
   removeSubnet(st: SubnetState): number {
     const pool = this.#pools.get(st.subnet.id);
     if (pool === undefined) return 0;
-    const entries = pool.entries().sort(compareDirectEntries);
-    for (const entry of entries) this.#remove(entry, undefined);
+    const rows = pool.rows().sort(this.#records.compare);
+    for (const row of rows) this.#remove(row, undefined);
     this.#journal.delete(this.#pools, st.subnet.id);
-    return entries.length;
+    return rows.length;
   }
 
   /**
@@ -112,6 +110,11 @@ export class DirectAllocations {
     return this.#pools.get(subnetId);
   }
 
+  /** The allocations' rows (read only: mutate through this class). */
+  get records(): DirectRecords {
+    return this.#records;
+  }
+
   // --- commands ------------------------------------------------------------------------
 
   /** The allocate-direct command (see {@link AllocateDirectCommand}). */
@@ -121,8 +124,9 @@ export class DirectAllocations {
     const purpose = requireString(c.purpose, "allocate-direct.purpose");
     const family = requireFamily(c.family, "allocate-direct.family");
     const key = requireKey(c.key, "allocate-direct.key");
-    const found = this.#byKey.get(key.network, key.containerId, key.ifname, family);
-    if (found !== undefined) {
+    const row = this.#records.find(key.network, key.containerId, key.ifname, family);
+    if (row >= 0) {
+      const found = this.#records.entry(row);
       const held = this.#addressOf(found);
       const asked = c.address === undefined ? undefined : canonical(c.address);
       if (
@@ -171,10 +175,10 @@ export class DirectAllocations {
       c.family === undefined ? [4, 6] : [requireFamily(c.family, "release-direct.family")];
     const out: DirectAllocation[] = [];
     for (const family of families) {
-      const entry = this.#byKey.get(key.network, key.containerId, key.ifname, family);
-      if (entry === undefined) continue;
-      out.push(this.#view(entry));
-      this.#remove(entry, c.at);
+      const row = this.#records.find(key.network, key.containerId, key.ifname, family);
+      if (row < 0) continue;
+      out.push(this.#view(this.#records.entry(row)));
+      this.#remove(row, c.at);
     }
     return out;
   }
@@ -182,9 +186,10 @@ export class DirectAllocations {
   /** Releases every allocation a node holds (they cool down); returns the addresses, sorted by key. */
   freeNode(node: string, at: number): string[] {
     const addresses: string[] = [];
-    for (const entry of [...(this.#byNode.get(node) ?? [])].sort(compareDirectEntries)) {
-      this.#remove(entry, at);
-      addresses.push(this.#addressOf(entry));
+    const records = this.#records;
+    for (const row of records.nodeRows(node).sort(records.compare)) {
+      addresses.push(this.#addressOf(records.entry(row)));
+      this.#remove(row, at);
     }
     return addresses;
   }
@@ -193,45 +198,43 @@ export class DirectAllocations {
 
   /** Direct allocations (of one node, or all), sorted by key then family. */
   list(node?: string): DirectAllocation[] {
-    const entries = node === undefined ? this.#byKey.values() : [...(this.#byNode.get(node) ?? [])];
-    return entries.sort(compareDirectEntries).map((e) => this.#view(e));
+    const records = this.#records;
+    const rows = node === undefined ? records.rows() : records.nodeRows(node);
+    return rows.sort(records.compare).map((row) => this.#view(records.entry(row)));
   }
 
   /** The allocations of one subnet, sorted by key then family. */
   inSubnet(st: SubnetState): DirectAllocation[] {
     const pool = this.#pools.get(st.subnet.id);
     if (pool === undefined) return [];
+    const records = this.#records;
     return pool
-      .entries()
-      .sort(compareDirectEntries)
-      .map((e) => this.#view(e));
+      .rows()
+      .sort(records.compare)
+      .map((row) => this.#view(records.entry(row)));
   }
 
   /** The direct allocation of a key and family, or undefined. */
   get(key: AllocationKey, family: Family): DirectAllocation | undefined {
-    const e = this.#byKey.get(key.network, key.containerId, key.ifname, family);
-    return e === undefined ? undefined : this.#view(e);
+    const row = this.#records.find(key.network, key.containerId, key.ifname, family);
+    return row < 0 ? undefined : this.#view(this.#records.entry(row));
   }
 
   /** Number of direct allocations a node holds. */
   countOf(node: string): number {
-    return this.#byNode.get(node)?.length ?? 0;
+    return this.#records.nodeCount(node);
   }
 
   /**
-   * Adds an allocation whose address is already claimed in its pool (recorded); also how a
-   * snapshot is restored.
+   * Adds an allocation whose address is already claimed in its pool and whose key and family
+   * hold nothing (recorded); also how a snapshot is restored. `entry` is copied: the caller
+   * may reuse the object.
    */
   add(entry: DirectEntry): void {
-    (this.#pools.get(entry.subnet) as DirectPool).hold(entry);
-    this.#byKey.add(entry);
-    if (this.#journal.recording) this.#journal.record(() => this.#byKey.remove(entry));
-    let list = this.#byNode.get(entry.node);
-    if (list === undefined) {
-      list = [];
-      this.#journal.set(this.#byNode, entry.node, list);
-    }
-    this.#journal.insertAt(list, list.length, entry);
+    const records = this.#records;
+    const row = records.add(entry);
+    if (this.#journal.recording) this.#journal.record(() => records.remove(row));
+    (this.#pools.get(entry.subnet) as DirectPool).hold(entry.offset, row);
   }
 
   // --- internals -----------------------------------------------------------------------
@@ -306,7 +309,7 @@ export class DirectAllocations {
       });
     }
     if (state === "allocated") {
-      const holder = pool.holder(offset) as DirectEntry;
+      const holder = this.#records.entry(pool.holder(offset));
       fail("CONFLICT", `${text} is held by ${describeKey(holder)} on node ${holder.node}`, {
         address: text,
         holder: describeKey(holder),
@@ -328,18 +331,22 @@ export class DirectAllocations {
   }
 
   /** Drops an allocation; its address cools down from `at`, or is freed at once when `at` is undefined. */
-  #remove(entry: DirectEntry, at: number | undefined): void {
-    const st = this.#subnets.get(entry.subnet) as SubnetState;
-    const pool = this.#pools.get(entry.subnet) as DirectPool;
+  #remove(row: number, at: number | undefined): void {
+    const records = this.#records;
+    const subnet = records.subnet(row);
+    const st = this.#subnets.get(subnet) as SubnetState;
+    const pool = this.#pools.get(subnet) as DirectPool;
     const cooldown = st.subnet.cooldownSeconds;
-    pool.release(entry.offset, at !== undefined && cooldown > 0 ? at + cooldown * 1000 : undefined);
-    const index = this.#byKey;
-    index.remove(entry);
-    this.#journal.record(() => index.add(entry));
-    const list = this.#byNode.get(entry.node);
-    if (list !== undefined) {
-      this.#journal.removeAt(list, list.indexOf(entry));
-      if (list.length === 0) this.#journal.delete(this.#byNode, entry.node);
+    pool.release(
+      records.offset(row),
+      at !== undefined && cooldown > 0 ? at + cooldown * 1000 : undefined,
+    );
+    if (this.#journal.recording) {
+      const entry = records.entry(row);
+      records.remove(row);
+      this.#journal.record(() => records.revive(row, entry));
+    } else {
+      records.remove(row);
     }
   }
 

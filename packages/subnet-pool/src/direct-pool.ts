@@ -1,36 +1,14 @@
 import { formatIp, type IpBlock } from "@ipam/bitmap";
-import type { Family } from "@ipam/topology";
 import { fail } from "./command-args.js";
+import { OffsetRows } from "./offset-rows.js";
 import type { UndoJournal } from "./undo-journal.js";
-
-/** One direct allocation as the cluster state holds it. */
-export interface DirectEntry {
-  readonly network: string;
-  readonly containerId: string;
-  readonly ifname: string;
-  readonly family: Family;
-  readonly node: string;
-  readonly purpose: string;
-  readonly subnet: string;
-  /** Offset of the address in the subnet (the text form is derived on demand). */
-  readonly offset: number;
-  readonly allocatedAt: number;
-}
-
-/** Orders direct allocations by network, container id, ifname (code units), then family. */
-export function compareDirectEntries(a: DirectEntry, b: DirectEntry): number {
-  if (a.network !== b.network) return a.network < b.network ? -1 : 1;
-  if (a.containerId !== b.containerId) return a.containerId < b.containerId ? -1 : 1;
-  if (a.ifname !== b.ifname) return a.ifname < b.ifname ? -1 : 1;
-  return a.family - b.family;
-}
 
 /** What an address of a direct pool is doing. */
 export type DirectAddressState = "free" | "allocated" | "cooling" | "reserved";
 
 /**
  * The addresses of one direct-mode subnet: an {@link IpBlock} bitmap of the whole subnet
- * (next-fit from its cursor), the allocation at each offset, and a cool-down FIFO of released
+ * (next-fit from its cursor), the row (in DirectRecords) of the allocation at each offset, and a cool-down FIFO of released
  * offsets with the time (ms) from which each may be reused. A cooling address stays set in
  * the bitmap until {@link expire} frees it. Every mutation is recorded in the journal.
  */
@@ -39,8 +17,8 @@ export class DirectPool {
   readonly subnet: string;
   readonly #journal: UndoJournal;
   #block: IpBlock;
-  /** offset → its allocation. */
-  readonly #owners = new Map<number, DirectEntry>();
+  /** offset → the row of its allocation. */
+  readonly #owners = new OffsetRows();
   /** The cool-down FIFO as parallel arrays; entries before #coolHead are done. */
   #coolOffsets: number[] = [];
   #coolUntil: number[] = [];
@@ -79,8 +57,8 @@ export class DirectPool {
     return this.#owners.has(offset) ? "allocated" : "cooling";
   }
 
-  /** The allocation holding `offset`, or undefined. */
-  holder(offset: number): DirectEntry | undefined {
+  /** The row of the allocation holding `offset`, or -1. */
+  holder(offset: number): number {
     return this.#owners.get(offset);
   }
 
@@ -109,9 +87,13 @@ export class DirectPool {
     return free;
   }
 
-  /** The allocations, in unspecified order (a fresh array). */
-  entries(): DirectEntry[] {
-    return [...this.#owners.values()];
+  /** The rows of the allocations, in ascending offset order (a fresh array). */
+  rows(): number[] {
+    const out: number[] = [];
+    this.#owners.forEach((_, row) => {
+      out.push(row);
+    });
+    return out;
   }
 
   /** The cool-down queue in release order as `[offset, until]` pairs (a fresh array). */
@@ -176,9 +158,13 @@ export class DirectPool {
     return offset;
   }
 
-  /** Records `entry` as the holder of its (claimed) offset. */
-  hold(entry: DirectEntry): void {
-    this.#journal.set(this.#owners, entry.offset, entry);
+  /** Records `row` as the holder of the (claimed) `offset`. */
+  hold(offset: number, row: number): void {
+    const owners = this.#owners;
+    const old = owners.get(offset);
+    owners.set(offset, row);
+    if (this.#journal.recording)
+      this.#journal.record(() => (old < 0 ? owners.delete(offset) : owners.set(offset, old)));
   }
 
   /**
@@ -186,7 +172,12 @@ export class DirectPool {
    * at once when `coolUntil` is undefined.
    */
   release(offset: number, coolUntil: number | undefined): void {
-    this.#journal.delete(this.#owners, offset);
+    const owners = this.#owners;
+    const old = owners.get(offset);
+    if (old >= 0) {
+      owners.delete(offset);
+      this.#journal.record(() => owners.set(offset, old));
+    }
     if (coolUntil !== undefined) {
       const offsets = this.#coolOffsets;
       const until = this.#coolUntil;
@@ -209,7 +200,11 @@ export class DirectPool {
    * @throws PoolError `CONFLICT` when an allocated address would become reserved.
    */
   rebuild(block: IpBlock): void {
-    for (const offset of [...this.#owners.keys()].sort((a, b) => a - b)) {
+    const held: number[] = [];
+    this.#owners.forEach((offset) => {
+      held.push(offset);
+    });
+    for (const offset of held) {
       if (block.stateOfOffset(offset) === "reserved") {
         const address = formatIp(block.addressAt(offset));
         fail("CONFLICT", `${address} in ${this.subnet} is allocated and cannot be reserved`, {

@@ -2,7 +2,7 @@ import { createTopology, type TopologyConfig, toCanonicalConfig } from "@ipam/to
 import { attachSubnet, type ClusterParts, createClusterParts } from "./cluster-parts.js";
 import { byString } from "./command-args.js";
 import type { SubnetOrigin } from "./commands.js";
-import { compareDirectEntries } from "./direct-pool.js";
+import type { DirectEntry } from "./direct-records.js";
 import { PoolError } from "./pool-error.js";
 
 /**
@@ -120,6 +120,7 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
     ];
   });
   const direct: SnapshotDirect[] = [];
+  const records = parts.direct.records;
   for (const st of sorted) {
     const pool = parts.direct.pool(st.subnet.id);
     if (pool === undefined || pool.allocated === 0) continue;
@@ -134,15 +135,15 @@ export function encodeSnapshot(parts: ClusterParts): Uint8Array {
     };
     const containers: string[] = [];
     const rows: number[] = [];
-    for (const e of pool.entries().sort(compareDirectEntries)) {
-      containers.push(e.containerId);
+    for (const row of pool.rows().sort(records.compare)) {
+      containers.push(records.containerId(row));
       rows.push(
-        e.offset,
-        intern(e.network),
-        intern(e.ifname),
-        intern(e.node),
-        intern(e.purpose),
-        e.allocatedAt,
+        records.offset(row),
+        intern(records.network(row)),
+        intern(records.ifname(row)),
+        intern(records.node(row)),
+        intern(records.purpose(row)),
+        records.allocatedAt(row),
       );
     }
     direct.push({ subnet: st.subnet.id, strings: [...table.keys()], containers, rows });
@@ -288,35 +289,57 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
       ...(node === undefined || podUid === undefined ? {} : { holder: { node, podUid } }),
     });
   }
+  // Straight into the compact rows: one reused entry object, each string-table entry checked
+  // once (a string, and a registered node where it names the owner).
+  const entry: { -readonly [K in keyof DirectEntry]: DirectEntry[K] } = {
+    network: "",
+    containerId: "",
+    ifname: "",
+    family: 4,
+    node: "",
+    purpose: "",
+    subnet: "",
+    offset: 0,
+    allocatedAt: 0,
+  };
   for (const group of doc.direct) {
     const st = subnets.get(group.subnet);
     const pool = direct.pool(group.subnet);
     if (st === undefined || pool === undefined)
       throw new Error(`direct allocations in unknown subnet ${group.subnet}`);
     const { strings, containers, rows } = group;
-    const family = st.subnet.family;
-    for (let i = 0, r = 0; i < containers.length; i++, r += 6) {
-      const offset = rows[r] as number;
-      const str = (j: number): string => {
-        const text = strings[rows[r + j] as number];
-        if (text === undefined)
-          throw new Error(`direct row ${i} of ${group.subnet}: bad string index`);
-        return text;
-      };
-      const node = str(3);
-      if (!registry.has(node)) throw new Error(`direct owner ${node} is not a node`);
+    if (!Array.isArray(strings) || !Array.isArray(containers) || !Array.isArray(rows))
+      throw new Error(`direct allocations of ${group.subnet}: bad layout`);
+    if (rows.length !== containers.length * 6)
+      throw new Error(
+        `direct allocations of ${group.subnet}: ${rows.length} numbers for ${containers.length} rows`,
+      );
+    /** Per string index: 1 a string, 2 also a registered node (checked on first use). */
+    const checked = new Uint8Array(strings.length);
+    const str = (i: number, j: number, node: boolean): string => {
+      const at = rows[i * 6 + j] as number;
+      const seen = checked[at];
+      if (seen === 2 || (seen === 1 && !node)) return strings[at] as string;
+      const text = strings[at];
+      if (typeof text !== "string")
+        throw new Error(`direct row ${i} of ${group.subnet}: bad string index`);
+      if (node && !registry.has(text)) throw new Error(`direct owner ${text} is not a node`);
+      checked[at] = node ? 2 : 1;
+      return text;
+    };
+    entry.family = st.subnet.family;
+    entry.subnet = group.subnet;
+    for (let i = 0; i < containers.length; i++) {
+      const offset = rows[i * 6] as number;
       pool.claim(offset);
-      direct.add({
-        network: str(1),
-        containerId: containers[i] as string,
-        ifname: str(2),
-        family,
-        node,
-        purpose: str(4),
-        subnet: group.subnet,
-        offset,
-        allocatedAt: rows[r + 5] as number,
-      });
+      entry.network = str(i, 1, false);
+      entry.containerId = containers[i] as string;
+      entry.ifname = str(i, 2, false);
+      entry.node = str(i, 3, true);
+      entry.purpose = str(i, 4, false);
+      entry.offset = offset;
+      entry.allocatedAt = rows[i * 6 + 5] as number;
+      direct.add(entry);
     }
   }
 }
