@@ -110,7 +110,7 @@ export class DirectAllocations {
     return this.#pools.get(subnetId);
   }
 
-  /** The allocations' rows (read only: mutate through this class). */
+  /** The allocations' rows: read them, and `reserve` before a restore; mutate through this class. */
   get records(): DirectRecords {
     return this.#records;
   }

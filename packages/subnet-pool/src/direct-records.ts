@@ -84,6 +84,18 @@ export class DirectRecords {
     }
   }
 
+  /**
+   * Makes room for `count` more allocations at once (a snapshot restore knows how many), so the
+   * arrays and the index are sized once instead of doubling their way up.
+   */
+  reserve(count: number): void {
+    const need = this.#used + count;
+    if (need > this.#capacity) this.#grow(need);
+    let slots = this.#slots.length;
+    while ((this.#size + count) * 2 > slots) slots *= 2;
+    if (slots > this.#slots.length) this.#rehash(slots);
+  }
+
   /** Stores an allocation (its key is not present); returns its row. */
   add(e: DirectEntry): number {
     const row = this.#free.pop() ?? this.#newRow();
@@ -227,8 +239,8 @@ export class DirectRecords {
     return row;
   }
 
-  #grow(): void {
-    const n = this.#capacity * 2;
+  #grow(atLeast = 0): void {
+    const n = Math.max(this.#capacity * 2, atLeast);
     this.#network = resized(this.#network, n);
     this.#ifname = resized(this.#ifname, n);
     this.#node = resized(this.#node, n);

@@ -302,6 +302,10 @@ function load(parts: ClusterParts, doc: SnapshotDoc): void {
     offset: 0,
     allocatedAt: 0,
   };
+  let total = 0;
+  for (const group of doc.direct)
+    total += Array.isArray(group.containers) ? group.containers.length : 0;
+  direct.records.reserve(total);
   for (const group of doc.direct) {
     const st = subnets.get(group.subnet);
     const pool = direct.pool(group.subnet);
