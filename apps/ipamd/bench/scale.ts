@@ -7,7 +7,8 @@
 // BENCH_COMPARE_DAEMON=<another build's dist/main.js> fills that build's server too and alternates
 // the restarts between both builds (rows tagged [after]/[before], this build's RSS and write rate
 // with the other's as baseline); BENCH_HEAP_SNAPSHOTS=<dir> writes V8 heap snapshots of the
-// server when full and after its last restart (`--heap fast`). Writes
+// server when full and after its last restart (`--heap fast`); BENCH_CPU_PROFILES=<dir> a CPU
+// profile of each restarted server. Writes
 // bench-results/ipamd-scale.json.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
@@ -54,6 +55,11 @@ const SNAPSHOT_ENTRIES = 2000;
 const COMPARE_DAEMON = process.env.BENCH_COMPARE_DAEMON;
 /** A directory: heap snapshots of the server when full and after the last restart. */
 const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS;
+/**
+ * A directory: a V8 CPU profile (`--cpu-prof`) of every restarted server, from spawn to its
+ * SIGTERM (restart, the write burst, stop); summarise with `bench/profile-summary.ts`.
+ */
+const CPU_PROFILES = process.env.BENCH_CPU_PROFILES;
 /** Cluster write pairs after each restart (the heap modes' cost on the write path). */
 // Each burst uses another TOR's management /22 (600 of its addresses are taken by the fill and
 // released ones cool down), so at most ~400.
@@ -258,13 +264,17 @@ async function heapSnapshot(server: IpamdProcess, name: string): Promise<void> {
   console.error(`heap snapshot: ${join(HEAP_SNAPSHOTS, `${name}.heapsnapshot`)}`);
 }
 
-function spawnServer(d: Daemon, extra: readonly string[] = []): IpamdProcess {
-  return spawnIpamd(`s1${tag(d)}`, [...d.args, ...extra], {
-    main: d.main,
+/** Starts a build's server; `restart` adds the CPU profile flags when BENCH_CPU_PROFILES is set. */
+function spawnServer(d: Daemon, extra: readonly string[] = [], restart = false): IpamdProcess {
+  const nodeArgs = [
     ...(HEAP_SNAPSHOTS === undefined
-      ? {}
-      : { nodeArgs: ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOTS}`] }),
-  });
+      ? []
+      : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${HEAP_SNAPSHOTS}`]),
+    ...(CPU_PROFILES === undefined || !restart
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${CPU_PROFILES}`]),
+  ];
+  return spawnIpamd(`s1${tag(d)}`, [...d.args, ...extra], { main: d.main, nodeArgs });
 }
 
 async function main(): Promise<void> {
@@ -279,6 +289,7 @@ async function main(): Promise<void> {
   const daemons: Daemon[] = [];
   try {
     if (HEAP_SNAPSHOTS !== undefined) mkdirSync(HEAP_SNAPSHOTS, { recursive: true });
+    if (CPU_PROFILES !== undefined) mkdirSync(CPU_PROFILES, { recursive: true });
     const topology = join(dir, "topology.json");
     writeFileSync(topology, JSON.stringify(scaleTopology()));
     const builds: [string, string][] =
@@ -411,7 +422,7 @@ async function main(): Promise<void> {
           const run = runOf(d, mode);
           baselines.push(readStoreAlone(d.db));
           const t0 = performance.now();
-          server = spawnServer(d, ["--heap", mode]);
+          server = spawnServer(d, ["--heap", mode], true);
           await serverReady(d.cluster, d.applied);
           run.restart.push(performance.now() - t0);
           run.rss.push(rssMiB(server.pid));
