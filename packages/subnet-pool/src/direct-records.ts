@@ -55,6 +55,8 @@ export class DirectRecords {
   #allocatedAt = new Float64Array(INITIAL_ROWS);
   #nodeNext = new Int32Array(INITIAL_ROWS);
   #nodePrev = new Int32Array(INITIAL_ROWS);
+  /** {@link hashOf} the container id, kept so that growing and deleting from the index rehash nothing. */
+  #hash = new Int32Array(INITIAL_ROWS);
   /** By string id of a node: its first row (or EMPTY) and its number of rows. */
   #nodeHead = new Int32Array(INITIAL_ROWS).fill(EMPTY);
   #nodeCount = new Int32Array(INITIAL_ROWS);
@@ -251,6 +253,7 @@ export class DirectRecords {
     this.#allocatedAt = resized(this.#allocatedAt, n);
     this.#nodeNext = resized(this.#nodeNext, n);
     this.#nodePrev = resized(this.#nodePrev, n);
+    this.#hash = resized(this.#hash, n);
     this.#capacity = n;
   }
 
@@ -283,7 +286,9 @@ export class DirectRecords {
     if (this.#size * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
     const slots = this.#slots;
     const mask = slots.length - 1;
-    let i = hashOf(this.#containers[row] as string) & mask;
+    const hash = hashOf(this.#containers[row] as string);
+    this.#hash[row] = hash;
+    let i = hash & mask;
     while (slots[i] !== 0) i = (i + 1) & mask;
     slots[i] = row + 1;
   }
@@ -292,14 +297,14 @@ export class DirectRecords {
   #unindex(row: number): void {
     const slots = this.#slots;
     const mask = slots.length - 1;
-    let i = hashOf(this.#containers[row] as string) & mask;
+    let i = (this.#hash[row] as number) & mask;
     while (slots[i] !== row + 1) {
       if (slots[i] === 0) return;
       i = (i + 1) & mask;
     }
     // Move later entries of the cluster back into the hole when their home allows it.
     for (let j = (i + 1) & mask; slots[j] !== 0; j = (j + 1) & mask) {
-      const home = hashOf(this.#containers[(slots[j] as number) - 1] as string) & mask;
+      const home = (this.#hash[(slots[j] as number) - 1] as number) & mask;
       if (((j - home) & mask) >= ((j - i) & mask)) {
         slots[i] = slots[j] as number;
         i = j;
@@ -314,7 +319,7 @@ export class DirectRecords {
     const mask = n - 1;
     for (const v of old) {
       if (v === 0) continue;
-      let i = hashOf(this.#containers[v - 1] as string) & mask;
+      let i = (this.#hash[v - 1] as number) & mask;
       while (this.#slots[i] !== 0) i = (i + 1) & mask;
       this.#slots[i] = v;
     }
@@ -326,7 +331,7 @@ function hashOf(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
-  return Math.imul(h, 0x45d9f3b) >>> 0;
+  return Math.imul(h, 0x45d9f3b) & 0x7fffffff;
 }
 
 function byText(a: string, b: string): number {
