@@ -3,7 +3,11 @@
 // responses of the same shape and size as ipamd's answers to the benchmark's IPv6 Allocate and
 // Release. It is not the ceiling (the layer's cost would sit on both sides of the ratio):
 // bench/raw-echo-server.ts is; beside it, this one shows what the layer costs.
-import { createIpamService, startGrpcServer } from "@ipam/grpc-server";
+import * as layer from "@ipam/grpc-server";
+
+const { createIpamService, startGrpcServer } = (
+  process.argv[3] === undefined ? layer : await import(process.argv[3])
+) as typeof layer;
 
 const path = process.argv[2];
 if (path === undefined) throw new Error("usage: echo-server.ts SOCKET");

@@ -183,6 +183,20 @@ ${service.methods
   )
   .join("\n")}
 } as const;
+
+/**
+ * The same methods from the server's side: each request's decoder and each response's encoder,
+ * by local name (what @ipam/grpc-server serves ipam.v1.Ipam with, instead of the reflection
+ * runtime).
+ */
+export const IPAM_SERVER_METHODS = {
+${service.methods
+  .map(
+    (m) =>
+      `  ${m.localName}: {\n    decode: decode${m.input.name},\n    encode: encode${m.output.name},\n  },`,
+  )
+  .join("\n")}
+} as const;
 `;
 mkdirSync(dirname(outPath), { recursive: true });
 writeFileSync(outPath, out);

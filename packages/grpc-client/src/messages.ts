@@ -258,3 +258,6 @@ export {
   StatusResponseSchema,
   SubnetStatsSchema,
 } from "./gen/ipam/v1/ipam_pb.js";
+// The node API's request decoders and response encoders on the wire runtime (no reflection):
+// what @ipam/grpc-server serves ipam.v1.Ipam with.
+export { IPAM_SERVER_METHODS } from "./gen/lean/ipam_codec.js";

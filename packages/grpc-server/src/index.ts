@@ -318,6 +318,7 @@ export { createClusterService, createIpamService } from "./services.js";
 export { isLoopbackHost } from "./tcp-address.js";
 export type {
   CallContext,
+  MethodCodec,
   ServiceBinding,
   ServicePolicy,
   UnaryHandler,

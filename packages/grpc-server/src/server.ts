@@ -200,7 +200,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   };
   const policy = { defaultDeadlineMs: limits.defaultDeadlineMs };
   for (const binding of options.services) {
-    server.addService(grpcServiceDefinition(binding.service), binding.implement(hooks, policy));
+    const definition = binding.definition?.() ?? grpcServiceDefinition(binding.service);
+    server.addService(definition, binding.implement(hooks, policy));
   }
 
   // Loaded here, not at import: health and reflection parse their .proto files when loaded.

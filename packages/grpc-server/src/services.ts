@@ -1,5 +1,5 @@
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Cluster, Ipam } from "@ipam/grpc-client/messages";
+import { Cluster, IPAM_SERVER_METHODS, Ipam } from "@ipam/grpc-client/messages";
 import { CLUSTER_REQUEST_LIMITS, IPAM_REQUEST_LIMITS } from "./request-limits.js";
 import { createUnaryService, type ServiceBinding, type UnaryHandlers } from "./unary-service.js";
 
@@ -20,7 +20,10 @@ export type ClusterHandlers = UnaryHandlers<MethodsOf<typeof Cluster>>;
  * checked against {@link IPAM_REQUEST_LIMITS} before its handler runs.
  */
 export function createIpamService(handlers: Partial<IpamHandlers>): ServiceBinding {
-  return createUnaryService(Ipam, handlers, { limits: IPAM_REQUEST_LIMITS });
+  return createUnaryService(Ipam, handlers, {
+    limits: IPAM_REQUEST_LIMITS,
+    codecs: IPAM_SERVER_METHODS,
+  });
 }
 
 /**

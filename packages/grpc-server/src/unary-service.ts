@@ -2,6 +2,7 @@ import {
   create,
   type DescMessage,
   type DescService,
+  fromBinary,
   type MessageInitShape,
   type MessageShape,
   toBinary,
@@ -11,15 +12,19 @@ import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
   type handleUnaryCall,
   Metadata,
+  type MethodDefinition,
   type ServerErrorResponse,
   type ServerUnaryCall,
+  type ServiceDefinition,
+  type sendUnaryData,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { encodeError, GRPC_STATUS, GrpcError, grpcStatusName } from "@ipam/grpc-client";
 import { ErrorInfoSchema, StatusSchema } from "@ipam/grpc-client/messages";
 import { type ServerHooks, safeHook } from "./call-hooks.js";
 import { checkMessage, type MessageLimits } from "./field-rules.js";
-import { methodLabel } from "./service-definition.js";
+import { encodeFlat, type WireEncoder } from "./flat-writer.js";
+import { grpcServiceDefinition, methodLabel } from "./service-definition.js";
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
@@ -74,6 +79,11 @@ export interface ServicePolicy {
 export interface ServiceBinding {
   readonly service: DescService;
   readonly implement: (hooks: ServerHooks, policy: ServicePolicy) => UntypedServiceImplementation;
+  /**
+   * The @grpc/grpc-js definition `implement` is written for; without it the server uses
+   * `grpcServiceDefinition(service)` (complete messages in and out).
+   */
+  readonly definition?: () => ServiceDefinition;
 }
 
 /** Options of {@link createUnaryService}. */
@@ -83,6 +93,11 @@ export interface UnaryServiceOptions {
    * INVALID_ARGUMENT naming the field and the limit, and the handler never sees it.
    */
   readonly limits?: Readonly<Record<string, MessageLimits>>;
+  /**
+   * Wire codecs by method local name (generated ones, e.g. `IPAM_SERVER_METHODS` of
+   * `@ipam/grpc-client/messages`); a method without one uses protobuf-es's reflection runtime.
+   */
+  readonly codecs?: Readonly<Record<string, MethodCodec>>;
 }
 
 const ERROR_DOMAIN = "ipam.v1";
@@ -116,35 +131,76 @@ function trailersFor(error: unknown, method: string, hooks: ServerHooks): Server
   });
 }
 
-function unaryMethod(
-  service: DescService,
-  localName: string,
-  handler: UnaryHandler<DescMessage, DescMessage> | undefined,
-  limits: MessageLimits | undefined,
-  hooks: ServerHooks,
-  policy: ServicePolicy,
-): handleUnaryCall<unknown, unknown> {
-  const method = service.methods.find((m) => m.localName === localName);
-  if (method === undefined) throw new GrpcError("INTERNAL", `no method ${localName}`);
-  const label = methodLabel(method);
-  const output = method.output;
-  return (call: ServerUnaryCall<unknown, unknown>, callback) => {
-    const started = performance.now();
-    // The AbortController is made only when a handler reads `signal` (~5 µs a call otherwise,
-    // measured under load); cancellation and the deadline are recorded either way.
-    let controller: AbortController | undefined;
-    let aborted: GrpcError | undefined;
-    const abort = (reason: GrpcError): void => {
-      if (aborted !== undefined) return;
-      aborted = reason;
-      controller?.abort(reason);
-    };
-    let timer: NodeJS.Timeout | undefined;
-    let finished = false;
-    const onCancelled = (): void => {
-      abort(new GrpcError("CANCELLED", `${label}: call cancelled by the client`));
-    };
-    call.once("cancelled", onCancelled);
+/** How one method's messages cross the wire: a request decoder and a response encoder. */
+export interface MethodCodec {
+  /** The request from its bytes (a complete message; unknown fields may be dropped). */
+  readonly decode: (bytes: Uint8Array) => unknown;
+  /** The response (a message or its init shape) written to `w`; throws on an invalid value. */
+  readonly encode: WireEncoder<never>;
+}
+
+/** Everything a method's calls share, built once per method and server. */
+interface MethodRuntime {
+  readonly label: string;
+  readonly handler: UnaryHandler<DescMessage, DescMessage> | undefined;
+  readonly limits: MessageLimits | undefined;
+  readonly hooks: ServerHooks;
+  readonly defaultDeadlineMs: number;
+  /** The response's bytes, the caller's to keep; throws on a malformed response. */
+  readonly encode: (response: unknown) => Buffer;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+/** The server's default deadline passed: abort the handler and answer DEADLINE_EXCEEDED. */
+function onDeadline(call: UnaryCall): void {
+  call.deadlinePassed();
+}
+
+/**
+ * One call: its context (what the handler sees), its deadline timer and its one answer. A class
+ * rather than closures: one object per call instead of a dozen, and no promise chain around a
+ * handler that answers synchronously.
+ */
+class UnaryCall implements CallContext {
+  readonly deadline: number;
+  readonly method: string;
+  readonly #runtime: MethodRuntime;
+  readonly #call: ServerUnaryCall<unknown, unknown>;
+  readonly #callback: sendUnaryData<unknown>;
+  readonly #started: number;
+  readonly #clientDeadline: boolean;
+  // The AbortController is made only when a handler reads `signal` (~5 µs a call otherwise,
+  // measured under load); cancellation and the deadline are recorded either way.
+  #controller: AbortController | undefined;
+  #aborted: GrpcError | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #finished = false;
+  readonly #onCancelled = (): void => {
+    this.#abort(new GrpcError("CANCELLED", `${this.method}: call cancelled by the client`));
+  };
+
+  constructor(
+    runtime: MethodRuntime,
+    call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+  ) {
+    this.#runtime = runtime;
+    this.#call = call;
+    this.#callback = callback;
+    this.method = runtime.label;
+    this.#started = runtime.hooks.onCall === undefined ? 0 : performance.now();
+    call.on("cancelled", this.#onCancelled);
     const rawDeadline = call.getDeadline();
     const clientDeadline =
       rawDeadline instanceof Date
@@ -152,43 +208,36 @@ function unaryMethod(
         : Number.isFinite(rawDeadline)
           ? rawDeadline
           : undefined;
-    const deadline = clientDeadline ?? Date.now() + policy.defaultDeadlineMs;
+    this.#clientDeadline = clientDeadline !== undefined;
+    const now = Date.now();
+    this.deadline = clientDeadline ?? now + runtime.defaultDeadlineMs;
     // The error (and its stack trace) is built only when the deadline really passes. At the
     // client's deadline grpc-js answers DEADLINE_EXCEEDED itself; at the server's default one,
     // this does.
-    timer = setTimeout(
-      () => {
-        const reason = new GrpcError(
-          "TIMEOUT",
-          clientDeadline === undefined
-            ? `${label}: no answer within the server's default deadline of ${policy.defaultDeadlineMs} ms (the call set none)`
-            : `${label}: deadline exceeded`,
-        );
-        abort(reason);
-        if (clientDeadline === undefined) {
-          const failure = trailersFor(reason, label, hooks);
-          finish(failure.code ?? GRPC_STATUS.DEADLINE_EXCEEDED, failure);
-        }
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-    const finish = (code: number, error: ServerErrorResponse | null, value?: unknown): void => {
-      if (finished) return;
-      finished = true;
-      if (timer !== undefined) clearTimeout(timer);
-      call.removeListener("cancelled", onCancelled);
-      const reported =
-        aborted !== undefined && code !== GRPC_STATUS.OK
-          ? aborted.code === "TIMEOUT"
-            ? GRPC_STATUS.DEADLINE_EXCEEDED
-            : GRPC_STATUS.CANCELLED
-          : code;
-      safeHook(hooks.onCall, label, grpcStatusName(reported), (performance.now() - started) / 1000);
-      if (error === null) callback(null, value);
-      else callback(error);
-    };
+    this.#timer = setTimeout(onDeadline, Math.max(0, this.deadline - now), this);
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted !== undefined) this.#controller.abort(this.#aborted);
+    }
+    return this.#controller.signal;
+  }
+
+  get metadata(): Metadata {
+    return this.#call.metadata;
+  }
+
+  get peer(): string {
+    return this.#call.getPeer();
+  }
+
+  /** Check the request, run the handler, answer with its result or its error. */
+  run(): void {
+    const { handler, limits, label } = this.#runtime;
     if (handler === undefined) {
-      finish(GRPC_STATUS.UNIMPLEMENTED, {
+      this.#finish(GRPC_STATUS.UNIMPLEMENTED, {
         name: "GrpcError",
         message: `${label} is not implemented by this server`,
         code: GRPC_STATUS.UNIMPLEMENTED,
@@ -196,35 +245,131 @@ function unaryMethod(
       });
       return;
     }
-    const context: CallContext = {
-      get signal(): AbortSignal {
-        if (controller === undefined) {
-          controller = new AbortController();
-          if (aborted !== undefined) controller.abort(aborted);
-        }
-        return controller.signal;
-      },
-      deadline,
-      metadata: call.metadata,
-      peer: call.getPeer(),
-      method: label,
-    };
-    Promise.resolve()
-      .then(() => {
-        const request = call.request as MessageShape<DescMessage>;
-        if (limits !== undefined) checkMessage(limits, request);
-        return handler(request, context);
-      })
-      // A malformed result fails the call as INTERNAL instead of escaping as a rejection.
-      .then((result) => create(output, result as never))
-      .then(
-        (response) => finish(GRPC_STATUS.OK, null, response),
-        (error: unknown) => {
-          const failure = trailersFor(error, label, hooks);
-          finish(failure.code ?? GRPC_STATUS.INTERNAL, failure);
-        },
+    let result: unknown;
+    try {
+      const request = this.#call.request as MessageShape<DescMessage>;
+      if (limits !== undefined) checkMessage(limits, request);
+      result = handler(request, this);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        (response) => this.succeed(response),
+        (error: unknown) => this.fail(error),
       );
+    } else {
+      this.succeed(result);
+    }
+  }
+
+  /** Answer with `response`; a malformed one fails the call as INTERNAL instead. */
+  succeed(response: unknown): void {
+    if (this.#finished) return;
+    let bytes: Buffer;
+    try {
+      bytes = this.#runtime.encode(response);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.#finish(GRPC_STATUS.OK, null, bytes);
+  }
+
+  /** Answer with `error`, mapped by its `code` (see `encodeError`). */
+  fail(error: unknown): void {
+    if (this.#finished) return;
+    const failure = trailersFor(error, this.#runtime.label, this.#runtime.hooks);
+    this.#finish(failure.code ?? GRPC_STATUS.INTERNAL, failure);
+  }
+
+  deadlinePassed(): void {
+    this.#timer = undefined;
+    const { label, defaultDeadlineMs } = this.#runtime;
+    const reason = new GrpcError(
+      "TIMEOUT",
+      this.#clientDeadline
+        ? `${label}: deadline exceeded`
+        : `${label}: no answer within the server's default deadline of ${defaultDeadlineMs} ms (the call set none)`,
+    );
+    this.#abort(reason);
+    if (!this.#clientDeadline) {
+      const failure = trailersFor(reason, label, this.#runtime.hooks);
+      this.#finish(failure.code ?? GRPC_STATUS.DEADLINE_EXCEEDED, failure);
+    }
+  }
+
+  #abort(reason: GrpcError): void {
+    if (this.#aborted !== undefined) return;
+    this.#aborted = reason;
+    this.#controller?.abort(reason);
+  }
+
+  #finish(code: number, error: ServerErrorResponse | null, value?: Buffer): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#call.removeListener("cancelled", this.#onCancelled);
+    const onCall = this.#runtime.hooks.onCall;
+    if (onCall !== undefined) {
+      const aborted = this.#aborted;
+      const reported =
+        aborted !== undefined && code !== GRPC_STATUS.OK
+          ? aborted.code === "TIMEOUT"
+            ? GRPC_STATUS.DEADLINE_EXCEEDED
+            : GRPC_STATUS.CANCELLED
+          : code;
+      try {
+        onCall(this.method, grpcStatusName(reported), (performance.now() - this.#started) / 1000);
+      } catch {
+        // A hook's failure must not change the call's outcome (see ServerHooks).
+      }
+    }
+    if (error === null) this.#callback(null, value);
+    else this.#callback(error);
+  }
+}
+
+function unaryMethod(runtime: MethodRuntime): handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    new UnaryCall(runtime, call, callback).run();
   };
+}
+
+/**
+ * The grpc-js definition of `service` for {@link createUnaryService}: requests decoded by the
+ * method's codec (or protobuf-es's reflection runtime), responses passed through as the bytes
+ * the call encoded itself.
+ */
+function unaryDefinition(
+  service: DescService,
+  codecs: Readonly<Record<string, MethodCodec>> | undefined,
+): ServiceDefinition {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const generic = grpcServiceDefinition(service);
+  for (const method of service.methods) {
+    const input = method.input;
+    const codec = codecs?.[method.localName];
+    const base = generic[method.localName] as MethodDefinition<unknown, unknown>;
+    definition[method.localName] = {
+      ...base,
+      requestDeserialize: codec === undefined ? (bytes) => fromBinary(input, bytes) : codec.decode,
+      responseSerialize: (bytes) => bytes as Buffer,
+    };
+  }
+  return definition;
+}
+
+function responseEncoder(
+  output: DescMessage,
+  codec: MethodCodec | undefined,
+): (response: unknown) => Buffer {
+  if (codec !== undefined) {
+    const encode = codec.encode as WireEncoder<unknown>;
+    return (response) => encodeFlat(encode, response);
+  }
+  return (response) => asBuffer(toBinary(output, create(output, response as never)));
 }
 
 /**
@@ -248,17 +393,18 @@ export function createUnaryService<M extends GenServiceMethods>(
   const table = handlers as Readonly<Record<string, UnaryHandler<DescMessage, DescMessage>>>;
   return {
     service,
+    definition: () => unaryDefinition(service, options.codecs),
     implement: (hooks, policy) => {
       const implementation: UntypedServiceImplementation = {};
       for (const method of service.methods) {
-        implementation[method.localName] = unaryMethod(
-          service,
-          method.localName,
-          table[method.localName],
-          options.limits?.[method.localName],
+        implementation[method.localName] = unaryMethod({
+          label: methodLabel(method),
+          handler: table[method.localName],
+          limits: options.limits?.[method.localName],
           hooks,
-          policy,
-        );
+          defaultDeadlineMs: policy.defaultDeadlineMs,
+          encode: responseEncoder(method.output, options.codecs?.[method.localName]),
+        });
       }
       return implementation;
     },

@@ -1243,3 +1243,47 @@ export const IPAM_METHODS = {
     decode: decodeGetRuntimeViewResponse,
   },
 } as const;
+
+/**
+ * The same methods from the server's side: each request's decoder and each response's encoder,
+ * by local name (what @ipam/grpc-server serves ipam.v1.Ipam with, instead of the reflection
+ * runtime).
+ */
+export const IPAM_SERVER_METHODS = {
+  allocate: {
+    decode: decodeAllocateRequest,
+    encode: encodeAllocateResponse,
+  },
+  release: {
+    decode: decodeReleaseRequest,
+    encode: encodeReleaseResponse,
+  },
+  check: {
+    decode: decodeCheckRequest,
+    encode: encodeCheckResponse,
+  },
+  garbageCollect: {
+    decode: decodeGarbageCollectRequest,
+    encode: encodeGarbageCollectResponse,
+  },
+  status: {
+    decode: decodeStatusRequest,
+    encode: encodeStatusResponse,
+  },
+  listAllocations: {
+    decode: decodeListAllocationsRequest,
+    encode: encodeListAllocationsResponse,
+  },
+  getNodeBlocks: {
+    decode: decodeGetNodeBlocksRequest,
+    encode: encodeGetNodeBlocksResponse,
+  },
+  getPoolStats: {
+    decode: decodeGetPoolStatsRequest,
+    encode: encodeGetPoolStatsResponse,
+  },
+  getRuntimeView: {
+    decode: decodeGetRuntimeViewRequest,
+    encode: encodeGetRuntimeViewResponse,
+  },
+} as const;
