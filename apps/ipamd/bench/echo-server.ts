@@ -2,7 +2,8 @@
 // socket, built on the project's own server layer (@ipam/grpc-server). It answers canned
 // responses of the same shape and size as ipamd's answers to the benchmark's IPv6 Allocate and
 // Release. It is not the ceiling (the layer's cost would sit on both sides of the ratio):
-// bench/raw-echo-server.ts is; beside it, this one shows what the layer costs.
+// bench/raw-echo-server.ts is; beside it, this one shows what the layer costs. With a second
+// argument (another build's @ipam/grpc-server `dist/index.js`), that build serves it instead.
 import * as layer from "@ipam/grpc-server";
 
 const { createIpamService, startGrpcServer } = (
@@ -10,7 +11,7 @@ const { createIpamService, startGrpcServer } = (
 ) as typeof layer;
 
 const path = process.argv[2];
-if (path === undefined) throw new Error("usage: echo-server.ts SOCKET");
+if (path === undefined) throw new Error("usage: echo-server.ts SOCKET [GRPC_SERVER_ENTRY]");
 const allocated = {
   addresses: [
     {

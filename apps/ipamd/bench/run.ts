@@ -42,6 +42,11 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
  * target, "ipamd (compare)": a before/after comparison in one run.
  */
 const COMPARE_DAEMON = process.env.BENCH_COMPARE_DAEMON;
+/**
+ * Another build of @ipam/grpc-server (its `dist/index.js`) serving the layer echo in the same
+ * rounds as one more target, "layer echo (compare)": the layer's before/after in one run.
+ */
+const COMPARE_LAYER = process.env.BENCH_COMPARE_LAYER;
 
 /** A server the load clients drive: the first one is the ceiling every ratio is taken to. */
 interface Target {
@@ -295,10 +300,37 @@ async function main(): Promise<void> {
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.push(raw, layer);
-  await Promise.all([waitForLine(raw, "ready"), waitForLine(layer, "ready")]);
+  const otherLayer =
+    COMPARE_LAYER === undefined
+      ? undefined
+      : spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            join(ROOT, "bench/echo-server.ts"),
+            socket("layer echo compare"),
+          ].concat([resolve(COMPARE_LAYER)]),
+          { stdio: ["ignore", "pipe", "inherit"] },
+        );
+  if (otherLayer !== undefined) children.push(otherLayer);
+  await Promise.all([
+    waitForLine(raw, "ready"),
+    waitForLine(layer, "ready"),
+    ...(otherLayer === undefined ? [] : [waitForLine(otherLayer, "ready")]),
+  ]);
   const targets: Target[] = [
     { name: "raw echo", socket: socket("raw echo"), pid: raw.pid! },
     { name: "layer echo", socket: socket("layer echo"), pid: layer.pid! },
+    ...(otherLayer === undefined
+      ? []
+      : [
+          {
+            name: "layer echo (compare)",
+            socket: socket("layer echo compare"),
+            pid: otherLayer.pid!,
+          },
+        ]),
     {
       name: "ipamd",
       socket: socket("ipamd"),

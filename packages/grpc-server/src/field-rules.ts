@@ -192,13 +192,35 @@ export function checkMessage<D extends DescMessage>(
   message: MessageShape<D>,
   prefix = "",
 ): void {
-  const rules = limits.rules as unknown as Readonly<Record<string, FieldRule<unknown>>>;
   const values = message as unknown as Readonly<Record<string, unknown>>;
-  for (const field of limits.schema.fields) {
-    const rule = rules[field.localName];
-    if (rule === undefined) continue; // cannot happen for a table that compiles
-    const path = `${prefix}${field.name}`;
-    const problem = rule.problem(values[field.localName], path);
+  for (const { localName, name, rule } of checksOf(limits)) {
+    // A top-level field's path is its name: no string is built for it on every request.
+    const path = prefix === "" ? name : `${prefix}${name}`;
+    const problem = rule.problem(values[localName], path);
     if (problem !== undefined) throw fieldError(path, problem, rule.limit);
   }
+}
+
+/** One field's check: its names and its rule, in field order. */
+interface FieldCheck {
+  readonly localName: string;
+  readonly name: string;
+  readonly rule: FieldRule<unknown>;
+}
+
+const CHECKS = new WeakMap<MessageLimits, readonly FieldCheck[]>();
+
+/** The checks of a rule table, built once per table (checked on every request). */
+function checksOf(limits: MessageLimits): readonly FieldCheck[] {
+  let checks = CHECKS.get(limits);
+  if (checks === undefined) {
+    const rules = limits.rules as unknown as Readonly<Record<string, FieldRule<unknown>>>;
+    checks = limits.schema.fields.flatMap((field) => {
+      const rule = rules[field.localName];
+      // A field without a rule cannot happen for a table that compiles.
+      return rule === undefined ? [] : [{ localName: field.localName, name: field.name, rule }];
+    });
+    CHECKS.set(limits, checks);
+  }
+  return checks;
 }

@@ -97,6 +97,8 @@ function guardHttp2Server(
   const { limits, methodKinds } = options;
   const refused = (reason: RefusalReason, method: string): void =>
     safeHook(options.onRefused, reason, method);
+  /** The method as the hooks name it: the path without its leading slash (built on refusal). */
+  const methodOf = (path: string): string => (path.startsWith("/") ? path.slice(1) : path);
 
   http2Server.maxConnections = limits.maxConnections;
   http2Server.on("drop", () => refused("too_many_connections", ""));
@@ -117,14 +119,18 @@ function guardHttp2Server(
   // taken off and called from here, so a stream refused up front never reaches grpc-js at all.
   const grpcListeners = http2Server.listeners("stream") as Array<(...args: unknown[]) => void>;
   http2Server.removeAllListeners("stream");
-  http2Server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest) => {
+  const onStream = (
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: string[],
+  ): void => {
     const path = String(headers[":path"] ?? "");
-    const method = path.startsWith("/") ? path.slice(1) : path;
     const encoding = headers["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") {
       // Never let a compressed message near grpc-js's decompressor, even by mistake.
       headers["grpc-encoding"] = REFUSED_ENCODING;
-      refused("compressed_request", method);
+      refused("compressed_request", methodOf(path));
       refuseUnseen(
         stream,
         GRPC_STATUS.UNIMPLEMENTED,
@@ -134,7 +140,7 @@ function guardHttp2Server(
       return;
     }
     if (state.open >= limits.maxOpenStreams) {
-      refused("too_many_streams", method);
+      refused("too_many_streams", methodOf(path));
       refuseUnseen(
         stream,
         GRPC_STATUS.RESOURCE_EXHAUSTED,
@@ -145,7 +151,7 @@ function guardHttp2Server(
     const kind = methodKinds.get(path) ?? "unary";
     const streaming = kind !== "unary";
     if (streaming && state.streaming >= limits.maxStreamingCalls) {
-      refused("too_many_streams", method);
+      refused("too_many_streams", methodOf(path));
       refuseUnseen(
         stream,
         GRPC_STATUS.RESOURCE_EXHAUSTED,
@@ -153,7 +159,9 @@ function guardHttp2Server(
       );
       return;
     }
-    for (const listener of grpcListeners) listener.call(http2Server, stream, headers, ...rest);
+    for (const listener of grpcListeners) {
+      listener.call(http2Server, stream, headers, flags, rawHeaders);
+    }
     // grpc-js has answered what it refuses by itself (unknown path, wrong content type) or set
     // up the call; from here the stream is bounded in time.
     if (stream.destroyed || stream.closed) return;
@@ -164,7 +172,7 @@ function guardHttp2Server(
       requestTimer = setTimeout(() => {
         requestTimer = undefined;
         if (stream.destroyed || stream.closed || stream.state.remoteClose === 1) return;
-        refused("incomplete_request", method);
+        refused("incomplete_request", methodOf(path));
         answerAndReset(
           stream,
           GRPC_STATUS.DEADLINE_EXCEEDED,
@@ -174,7 +182,7 @@ function guardHttp2Server(
       requestTimer.unref();
     }
     stream.setTimeout(limits.streamIdleMs, () => {
-      refused("idle_stream", method);
+      refused("idle_stream", methodOf(path));
       answerAndReset(
         stream,
         GRPC_STATUS.DEADLINE_EXCEEDED,
@@ -186,7 +194,8 @@ function guardHttp2Server(
       if (streaming) state.streaming--;
       if (requestTimer !== undefined) clearTimeout(requestTimer);
     });
-  });
+  };
+  http2Server.on("stream", onStream);
 }
 
 /** How long a refused stream may stay half-open (the client still sending) before its reset. */

@@ -31,19 +31,29 @@ export function toStoredRecord(
   node: string,
   pod: PodRef | undefined,
 ): StoredRecord {
-  return {
-    ...record.key,
-    addresses: record.addresses.map((a) => a.address),
-    subnets: record.addresses.map((a) => a.subnet),
+  // Built field by field rather than from spreads: this runs for every Allocate.
+  const addresses: string[] = [];
+  const subnets: string[] = [];
+  for (const a of record.addresses) {
+    addresses.push(a.address);
+    subnets.push(a.subnet);
+  }
+  const stored: { -readonly [K in keyof StoredRecord]: StoredRecord[K] } = {
+    network: record.key.network,
+    containerId: record.key.containerId,
+    ifname: record.key.ifname,
+    addresses,
+    subnets,
     node,
     purpose: record.purpose,
     createdAt: record.createdAt,
-    ...(pod?.namespace === undefined || pod.namespace === ""
-      ? {}
-      : { podNamespace: pod.namespace }),
-    ...(pod?.name === undefined || pod.name === "" ? {} : { podName: pod.name }),
-    ...(pod?.uid === undefined || pod.uid === "" ? {} : { podUid: pod.uid }),
   };
+  if (pod !== undefined) {
+    if (pod.namespace !== undefined && pod.namespace !== "") stored.podNamespace = pod.namespace;
+    if (pod.name !== undefined && pod.name !== "") stored.podName = pod.name;
+    if (pod.uid !== undefined && pod.uid !== "") stored.podUid = pod.uid;
+  }
+  return stored;
 }
 
 /** The subnet id of each stored address (index-aligned; "" when the record names none). */
