@@ -70,6 +70,11 @@ type NodeApiRow = BenchRow & {
   readonly clientCpuCores?: number;
   /** CPU of the server process (all its threads), cores (median round). */
   readonly serverCpuCores?: number;
+  /**
+   * The server's CPU time per pair, µs, over all rounds (its CPU time over the pairs it served):
+   * what each call costs the server, less sensitive than a rate to how often it got a CPU.
+   */
+  readonly serverCpuUsPerPair?: number;
   /** ipamd's group commits over the rounds, from its own metrics. */
   readonly groupCommit?: GroupCommitStats;
 };
@@ -158,6 +163,9 @@ class LoadProcess {
 interface Round extends Driven {
   readonly clientCpuCores: number;
   readonly serverCpuCores: number;
+  /** The server's CPU time in the round, ms, and the pairs it served. */
+  readonly serverCpuMs: number;
+  readonly pairs: number;
   /** The daemon's store counters before and after the round (ipamd rounds only). */
   readonly store?: readonly [StoreCounters, StoreCounters];
 }
@@ -191,6 +199,8 @@ async function runRound(
     latencies: results.flatMap((r) => r.latencies),
     clientCpuCores: results.reduce((sum, r) => sum + r.cpuMs, 0) / wallMs,
     serverCpuCores: serverMs / wallMs,
+    serverCpuMs: serverMs,
+    pairs: results.reduce((sum, r) => sum + r.pairs, 0),
     ...(storeBefore === undefined || storeAfter === undefined
       ? {}
       : { store: [storeBefore, storeAfter] as const }),
@@ -385,6 +395,10 @@ async function main(): Promise<void> {
           loadavg: loadavg().map((x) => round(x)) as [number, number, number],
           clientCpuCores: round(median(list.map((x) => x.clientCpuCores))),
           serverCpuCores: round(median(list.map((x) => x.serverCpuCores))),
+          serverCpuUsPerPair: round(
+            (list.reduce((sum, x) => sum + x.serverCpuMs, 0) * 1000) /
+              list.reduce((sum, x) => sum + x.pairs, 0),
+          ),
           ...(stats === undefined ? {} : { groupCommit: stats }),
         };
         rows.push({ ...run.rate, ...machine }, { ...run.latency, loadavg: machine.loadavg });
@@ -395,12 +409,12 @@ async function main(): Promise<void> {
   const path = writeBenchResults(ROOT, "ipamd", rows);
   printTable(rows);
   console.log(
-    "\nrow (rate rows)                                   client CPU  server CPU  loadavg",
+    "\nrow (rate rows)                                   client CPU  server CPU  server µs/pair  loadavg",
   );
   for (const r of rows) {
     if (r.clientCpuCores === undefined) continue;
     console.log(
-      `${r.name.padEnd(48).slice(0, 48)}  ${r.clientCpuCores.toFixed(2).padStart(10)}  ${(r.serverCpuCores ?? 0).toFixed(2).padStart(10)}  ${r.loadavg.join(" ")}`,
+      `${r.name.padEnd(48).slice(0, 48)}  ${r.clientCpuCores.toFixed(2).padStart(10)}  ${(r.serverCpuCores ?? 0).toFixed(2).padStart(10)}  ${String(r.serverCpuUsPerPair ?? "").padStart(14)}  ${r.loadavg.join(" ")}`,
     );
     if (r.groupCommit !== undefined) {
       const g = r.groupCommit;
