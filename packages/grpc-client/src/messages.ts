@@ -258,6 +258,9 @@ export {
   StatusResponseSchema,
   SubnetStatsSchema,
 } from "./gen/ipam/v1/ipam_pb.js";
+// The cluster API's request decoders and response encoders on the wire runtime, for the methods
+// whose messages the codec generator supports: what @ipam/grpc-server serves them with.
+export { CLUSTER_SERVER_METHODS } from "./gen/lean/cluster_codec.js";
 // The node API's request decoders and response encoders on the wire runtime (no reflection):
 // what @ipam/grpc-server serves ipam.v1.Ipam with.
 export { IPAM_SERVER_METHODS } from "./gen/lean/ipam_codec.js";

@@ -39,6 +39,8 @@ describe("generated code (src/gen)", () => {
         join(packageRoot, "scripts", "gen-lean-codec.ts"),
         join(outDir, "src", "gen", "ipam", "v1", "ipam_pb.ts"),
         join(outDir, "src", "gen", "lean", "ipam_codec.ts"),
+        join(outDir, "src", "gen", "ipam", "v1", "cluster_pb.ts"),
+        join(outDir, "src", "gen", "lean", "cluster_codec.ts"),
       ],
       { cwd: packageRoot, stdio: "pipe" },
     );

@@ -7,7 +7,12 @@ import {
   ScalarType,
   toBinary,
 } from "@bufbuild/protobuf";
-import { IPAM_SERVER_METHODS, Ipam } from "@ipam/grpc-client/messages";
+import {
+  CLUSTER_SERVER_METHODS,
+  Cluster,
+  IPAM_SERVER_METHODS,
+  Ipam,
+} from "@ipam/grpc-client/messages";
 import { describe, expect, it } from "vitest";
 import { encodeFlat, FlatWriter } from "./flat-writer.js";
 
@@ -69,7 +74,19 @@ function randomScalar(field: DescField, type: ScalarType, next: () => number): u
 /** A message of `schema` with every field set at random (nested ones up to `depth`). */
 function randomMessage(schema: DescMessage, next: () => number, depth = 0): unknown {
   const init: Record<string, unknown> = {};
+  for (const oneof of schema.oneofs) {
+    const member = oneof.fields[Math.floor(next() * (oneof.fields.length + 1))];
+    if (member === undefined) continue; // no case set
+    const value =
+      member.fieldKind === "message"
+        ? randomMessage(member.message, next, depth + 1)
+        : member.fieldKind === "scalar"
+          ? randomScalar(member, member.scalar, next)
+          : undefined;
+    init[oneof.localName] = { case: member.localName, value };
+  }
   for (const field of schema.fields) {
+    if (field.oneof !== undefined) continue; // set above
     if (next() < 0.2) continue; // left at its default
     switch (field.fieldKind) {
       case "scalar":
@@ -101,13 +118,29 @@ function randomMessage(schema: DescMessage, next: () => number, depth = 0): unkn
   return create(schema, init as never);
 }
 
-const methods = Ipam.methods.map((m) => {
+const ipamMethods = Ipam.methods.map((m) => {
   const codec = IPAM_SERVER_METHODS[m.localName as keyof typeof IPAM_SERVER_METHODS];
   return [m, codec] as const;
 });
+const clusterCodecs: Readonly<
+  Record<string, { decode: (b: Uint8Array) => unknown; encode: unknown }>
+> = CLUSTER_SERVER_METHODS;
+const clusterMethods = Cluster.methods.flatMap((m) => {
+  const codec = clusterCodecs[m.localName];
+  return codec === undefined ? [] : [[m, codec] as const];
+});
+const methods = [...ipamMethods, ...clusterMethods];
 
 describe("FlatWriter with the generated ipam.v1 codecs", () => {
-  it("encodes every response of ipam.v1.Ipam to the same bytes as protobuf-es toBinary", () => {
+  it("covers every Ipam method and the Cluster methods of the write path", () => {
+    expect(ipamMethods.every(([, codec]) => codec !== undefined)).toBe(true);
+    const served = clusterMethods.map(([m]) => m.name);
+    for (const name of ["AllocateDirect", "ReleaseDirect", "LeaseBlock", "GetStatus"]) {
+      expect(served).toContain(name);
+    }
+  });
+
+  it("encodes every served response to the same bytes as protobuf-es toBinary", () => {
     const next = prng(22);
     for (const [method, codec] of methods) {
       for (let i = 0; i < 60; i++) {
@@ -123,7 +156,7 @@ describe("FlatWriter with the generated ipam.v1 codecs", () => {
     const allocate = IPAM_SERVER_METHODS.allocate;
     const shape = { addresses: [{ address: "fd99::2", prefixLength: 64, family: 2 }] };
     const bytes = encodeFlat(allocate.encode as never, shape);
-    const [method] = methods;
+    const [method] = ipamMethods;
     expect(method?.[0].name).toBe("Allocate");
     const output = method?.[0].output as DescMessage;
     expect(Buffer.from(bytes).equals(Buffer.from(toBinary(output, create(output, shape))))).toBe(
@@ -131,7 +164,7 @@ describe("FlatWriter with the generated ipam.v1 codecs", () => {
     );
   });
 
-  it("decodes every request of ipam.v1.Ipam as protobuf-es fromBinary does", () => {
+  it("decodes every served request as protobuf-es fromBinary does", () => {
     const next = prng(23);
     for (const [method, codec] of methods) {
       for (let i = 0; i < 60; i++) {

@@ -1,5 +1,10 @@
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Cluster, IPAM_SERVER_METHODS, Ipam } from "@ipam/grpc-client/messages";
+import {
+  CLUSTER_SERVER_METHODS,
+  Cluster,
+  IPAM_SERVER_METHODS,
+  Ipam,
+} from "@ipam/grpc-client/messages";
 import { CLUSTER_REQUEST_LIMITS, IPAM_REQUEST_LIMITS } from "./request-limits.js";
 import { createUnaryService, type ServiceBinding, type UnaryHandlers } from "./unary-service.js";
 
@@ -31,5 +36,8 @@ export function createIpamService(handlers: Partial<IpamHandlers>): ServiceBindi
  * is checked against {@link CLUSTER_REQUEST_LIMITS} before its handler runs.
  */
 export function createClusterService(handlers: Partial<ClusterHandlers>): ServiceBinding {
-  return createUnaryService(Cluster, handlers, { limits: CLUSTER_REQUEST_LIMITS });
+  return createUnaryService(Cluster, handlers, {
+    limits: CLUSTER_REQUEST_LIMITS,
+    codecs: CLUSTER_SERVER_METHODS,
+  });
 }
