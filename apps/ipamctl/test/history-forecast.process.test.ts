@@ -111,10 +111,10 @@ describe("ipamctl history", () => {
 
   it("refuses a bad time naming the flag (exit 2) and a bad address (exit 2)", async () => {
     const bad = await ipamctl(["history", "--ip", "10.0.0.1", "--at", "yesterday"], env);
-    expect(bad.code).toBe(2);
+    expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toContain("--at:");
     const badIp = await ipamctl(["history", "--ip", "10.0.0.300"], env);
-    expect(badIp.code).toBe(2);
+    expect(badIp.code, badIp.stderr).toBe(2);
     expect(badIp.stderr).toContain("address");
   });
 });
@@ -154,10 +154,10 @@ describe("ipamctl forecast", () => {
 
   it("refuses a bad family or window naming the flag", async () => {
     const family = await ipamctl(["forecast", "--family", "5"], env);
-    expect(family.code).toBe(2);
+    expect(family.code, family.stderr).toBe(2);
     expect(family.stderr).toContain("--family:");
     const window = await ipamctl(["forecast", "--window", "soon"], env);
-    expect(window.code).toBe(2);
+    expect(window.code, window.stderr).toBe(2);
     expect(window.stderr).toContain("--window:");
   });
 });

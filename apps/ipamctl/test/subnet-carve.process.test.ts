@@ -88,19 +88,19 @@ describe("ipamctl subnet carve", () => {
       expect(text.stdout).toContain("first free slot");
 
       const unknown = await ipamctl(["subnet", "carve", "--tor", "t9"], env);
-      expect(unknown.code).toBe(6);
+      expect(unknown.code, unknown.stderr).toBe(6);
       expect(unknown.stderr).toContain("carve-subnet.tor");
       const badPrefix = await ipamctl(
         ["subnet", "carve", "--tor", "t1", "--prefix-length", "27"],
         env,
       );
-      expect(badPrefix.code).toBe(2);
+      expect(badPrefix.code, badPrefix.stderr).toBe(2);
       expect(badPrefix.stderr).toContain("carve-subnet.prefix");
       const noSupernet = await ipamctl(
         ["subnet", "carve", "--tor", "t1", "--purpose", "storage"],
         env,
       );
-      expect(noSupernet.code).toBe(6);
+      expect(noSupernet.code, noSupernet.stderr).toBe(6);
       expect(noSupernet.stderr).toContain("supernet");
       const list = valid(await ipamctl(["subnet", "list", "--json"], env), "SubnetList");
       // Who manages each subnet, and the strategy that governs it (the default: zone).
@@ -116,7 +116,7 @@ describe("ipamctl subnet carve", () => {
         ["t1-default", "file", "zone"],
       ]);
       const usage = await ipamctl(["subnet", "carve", "--tor", "t1", "--prefix-length", "x"], env);
-      expect(usage.code).toBe(2);
+      expect(usage.code, usage.stderr).toBe(2);
       expect(usage.stderr).toContain("--prefix-length");
     },
     TEST_MS,

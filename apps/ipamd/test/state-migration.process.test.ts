@@ -134,7 +134,7 @@ describe("ipamd state export/import: Raft → etcd → Raft", () => {
     expect(JSON.parse(imported.stdout).imported).toMatchObject({ store: "etcd", blocks: 3 });
     // A second import over it is refused (the prefix is in use), naming the flag.
     const again = await runIpamdCommand(["state", "import", ...etcdFlags, "--in", file]);
-    expect(again.code).toBe(1);
+    expect(again.code, again.stderr).toBe(1);
     expect(again.stderr).toContain("--etcd-prefix");
 
     // 3. An etcd-backed server serves the migrated state, and takes new writes.
@@ -205,7 +205,7 @@ describe("ipamd state export/import: Raft → etcd → Raft", () => {
       "--in",
       file2,
     ]);
-    expect(over.code).toBe(1);
+    expect(over.code, over.stderr).toBe(1);
     expect(over.stderr).toContain("--data-dir");
     const r2 = spawnIpamd("raft-2", [...base("r2", a3), "--data-dir", raftDir2]);
     const c3 = client(a3);

@@ -1,6 +1,10 @@
 // Running the built `ipamctl` executable (dist/main.js) as a real process, bounded in time.
 import { fileURLToPath } from "node:url";
-import { type CommandRun, runNodeScript } from "../../../ipamd/test/helpers/processes.js";
+import {
+  COMMAND_BACKSTOP_MS,
+  type CommandRun,
+  runNodeScript,
+} from "../../../ipamd/test/helpers/processes.js";
 
 /** The built command's entry point. */
 export const IPAMCTL_MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
@@ -10,12 +14,13 @@ export type IpamctlRun = CommandRun;
 
 /**
  * Runs `ipamctl ...args` to completion with `env` over a clean environment (no IPAMD_* from the
- * caller's shell); killed by PID (SIGKILL) after `timeoutMs`.
+ * caller's shell); killed by PID (SIGKILL) at the backstop `timeoutMs` (then the run says so:
+ * `timedOut`, and a last stderr line). ipamctl has its own deadline (`--timeout`).
  */
 export function ipamctl(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
-  timeoutMs = 60_000,
+  timeoutMs = COMMAND_BACKSTOP_MS,
 ): Promise<IpamctlRun> {
   return runNodeScript(IPAMCTL_MAIN, args, {
     env: { PATH: process.env.PATH ?? "", ...env },

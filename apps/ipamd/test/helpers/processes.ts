@@ -28,6 +28,8 @@ export interface IpamdProcess {
 }
 
 const started: IpamdProcess[] = [];
+// Commands of runNodeScript still running (a test that timed out may leave one): killAll ends them.
+const commands = new Map<number, Promise<unknown>>();
 
 /** A new empty folder under the OS temp dir. */
 export function tempDir(prefix: string): string {
@@ -149,11 +151,32 @@ export function spawnIpamd(
   return proc;
 }
 
-/** SIGKILLs (by PID) every process spawned by this module that still runs and waits for them. */
+/**
+ * SIGKILLs (by PID) every process spawned by this module that still runs (daemons and commands
+ * of {@link runNodeScript}) and waits for them to exit.
+ */
 export async function killAll(): Promise<void> {
   const running = started.splice(0);
   for (const p of running) p.kill("SIGKILL");
-  await Promise.all(running.map((p) => p.exited()));
+  const pending = [...commands.entries()];
+  for (const [pid] of pending) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await Promise.all([...running.map((p) => p.exited()), ...pending.map(([, done]) => done)]);
+}
+
+/**
+ * Ends `p` if it still runs (SIGKILL by PID) and waits for it to exit, so that the next test can
+ * reuse its ports and data dir. For clean-up (`onTestFinished`/`finally`) of a process a test
+ * started, when the test may have failed before its own orderly stop.
+ */
+export async function ensureEnded(p: IpamdProcess): Promise<void> {
+  p.kill("SIGKILL");
+  await p.exited();
 }
 
 /**
@@ -195,24 +218,52 @@ export interface CommandRun {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /**
+   * True when the helper SIGKILLed the command at its backstop (`timeoutMs`); `stderr` then
+   * ends with a line saying so, so that a failure on `code` (null) names the cause.
+   */
+  readonly timedOut: boolean;
 }
 
 /**
+ * The default backstop of {@link runNodeScript}: generous, because it is a backstop for a command
+ * that hangs, not a deadline (the commands have their own, `--timeout`, default 10–30 s). On a
+ * loaded 2-core machine starting Node and importing a built CLI alone can take tens of seconds.
+ */
+export const COMMAND_BACKSTOP_MS = 120_000;
+
+/**
  * Runs `node SCRIPT ...args` to completion and collects its output; SIGKILLed (by PID) after
- * `timeoutMs`. With `env` the child gets exactly that environment, else this process's.
+ * `timeoutMs` (default {@link COMMAND_BACKSTOP_MS}), and then the run says so (`timedOut`, and
+ * a last stderr line "killed by the test helper after N ms"). With `env` the child gets exactly
+ * that environment, else this process's.
  */
 export function runNodeScript(
   script: string,
   args: readonly string[],
   options: { readonly env?: Readonly<Record<string, string>>; readonly timeoutMs?: number } = {},
 ): Promise<CommandRun> {
-  return new Promise((resolve) => {
+  const timeoutMs = options.timeoutMs ?? COMMAND_BACKSTOP_MS;
+  const run = new Promise<CommandRun>((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 30_000,
-      killSignal: "SIGKILL",
       ...(options.env === undefined ? {} : { env: { ...options.env } }),
     });
+    const pid = child.pid;
+    if (pid === undefined) {
+      child.once("error", (err) => reject(err));
+      return;
+    }
+    let timedOut = false;
+    const backstop = setTimeout(() => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      timedOut = true;
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
     let stdout = "";
     let stderr = "";
     child.stdout?.setEncoding("utf8").on("data", (d: string) => {
@@ -221,11 +272,27 @@ export function runNodeScript(
     child.stderr?.setEncoding("utf8").on("data", (d: string) => {
       stderr += d;
     });
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.once("close", (code) => {
+      clearTimeout(backstop);
+      if (timedOut) {
+        const name = script.split("/").slice(-3).join("/");
+        stderr += `${stderr === "" || stderr.endsWith("\n") ? "" : "\n"}[test helper] ${name} ${args.join(" ")}: killed (SIGKILL) by the test helper after ${timeoutMs} ms, its backstop; the command did not end by itself\n`;
+      }
+      resolve({ code, stdout, stderr, timedOut });
+    });
+    commands.set(pid, new Promise((done) => child.once("close", done)));
+    child.once("close", () => commands.delete(pid));
   });
+  return run;
 }
 
-/** Runs `node dist/main.js ...args` to completion (a client subcommand); bounded by `timeoutMs`. */
-export function runIpamdCommand(args: readonly string[], timeoutMs = 30_000): Promise<CommandRun> {
+/**
+ * Runs `node dist/main.js ...args` to completion (a client subcommand); killed at `timeoutMs`
+ * (default {@link COMMAND_BACKSTOP_MS}), which the run then reports (`timedOut`).
+ */
+export function runIpamdCommand(
+  args: readonly string[],
+  timeoutMs = COMMAND_BACKSTOP_MS,
+): Promise<CommandRun> {
   return runNodeScript(IPAMD_MAIN, args, { timeoutMs });
 }
