@@ -83,6 +83,17 @@ export function timeoutMs(flags: Pick<ConnectionFlags, "timeout">): number {
 }
 
 /**
+ * Attempts per call for a client whose calls end at `deadlineMs` (`--timeout`): enough that the
+ * retries (UNAVAILABLE, "no leader known" during an election, with backoff capped at 1 s) go on
+ * until the deadline, as `--timeout` promises ("retries included"), instead of the client's
+ * default of five attempts (about 1.5 s of backoff: an election on a busy machine takes longer).
+ * Still bounded, so that a redirection loop between servers cannot spin.
+ */
+export function attemptsWithin(deadlineMs: number): number {
+  return Math.ceil(deadlineMs / 500) + 5;
+}
+
+/**
  * The client TLS of the TLS flags (shared with ipamd: @ipam/grpc-server's readClientTls).
  * @throws CliError (usage) naming the flag whose file cannot be read.
  */

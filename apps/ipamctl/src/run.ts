@@ -3,6 +3,7 @@ import { CommanderError } from "commander";
 import { exitCodeOf } from "./cli-error.js";
 import {
   agentTargets,
+  attemptsWithin,
   type ConnectionFlags,
   clientTls,
   serverAddresses,
@@ -66,6 +67,7 @@ export async function runIpamctl(
         cluster = deps.createClusterClient({
           addresses: serverAddresses(f),
           deadlineMs: timeoutMs(f),
+          maxAttempts: attemptsWithin(timeoutMs(f)),
           ...(tls === undefined ? {} : { tls }),
         });
       }
@@ -82,6 +84,7 @@ export async function runIpamctl(
             client: deps.createIpamClient({
               addresses: [target.address],
               deadlineMs,
+              maxAttempts: attemptsWithin(deadlineMs),
               ...(tls === undefined ? {} : { tls }),
             }),
           }),

@@ -9,7 +9,13 @@ import {
   startCluster,
 } from "../../ipamd/test/helpers/cluster-fixture.js";
 import { startKubeStandIn } from "../../ipamd/test/helpers/kube-stand-in.js";
-import { killAll, runIpamdCommand, tempDir, waitFor } from "../../ipamd/test/helpers/processes.js";
+import {
+  killAll,
+  POLL_RPC_MS,
+  runIpamdCommand,
+  tempDir,
+  waitFor,
+} from "../../ipamd/test/helpers/processes.js";
 import { TOR } from "../../ipamd/test/helpers/servers.js";
 import { allocateAsRuntime, validDoc } from "./helpers/documents.js";
 import { type IpamctlRun, ipamctl, jsonOf } from "./helpers/ipamctl.js";
@@ -691,7 +697,7 @@ describe("ipamctl snapshot", () => {
       const back = await waitFor(
         `${server.id} back from its snapshot`,
         async () => {
-          const s = await direct.getStatus({}, { deadlineMs: 2000 });
+          const s = await direct.getStatus({}, { deadlineMs: POLL_RPC_MS });
           return Number(s.appliedIndex) >= index && s.notReadyReason === "" ? s : undefined;
         },
         { timeoutMs: 90_000 },

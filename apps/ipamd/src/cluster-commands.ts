@@ -152,9 +152,13 @@ export async function runClusterCommand(
     process.stderr.write(`ipamd cluster: ${(err as Error).message}\n`);
     return 2;
   }
+  // Retries (UNAVAILABLE, "no leader known" mid-election; backoff capped at 1 s) go on until the
+  // 15 s deadline rather than the client's default five attempts (about 1.5 s): an election on a
+  // busy machine takes longer. Bounded, so that a redirection loop cannot spin.
   const client = makeClient({
     addresses,
     deadlineMs: 15_000,
+    maxAttempts: 35,
     ...(tls === undefined ? {} : { tls }),
   });
   try {

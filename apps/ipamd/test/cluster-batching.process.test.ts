@@ -1,6 +1,6 @@
 import { type ClusterClient, createClusterClient, Family } from "@ipam/grpc-server";
 import { afterAll, describe, expect, it } from "vitest";
-import { killAll, tempDir } from "./helpers/processes.js";
+import { killAll, RETRY_ATTEMPTS, tempDir } from "./helpers/processes.js";
 import {
   closeClients,
   keepClient,
@@ -37,6 +37,7 @@ describe("ipamd --role server: concurrent writes sharing Raft entries", () => {
         createClusterClient({
           addresses: [servers[i % servers.length]?.address ?? ""],
           deadlineMs: 60_000,
+          maxAttempts: RETRY_ATTEMPTS,
         }),
       ),
     );

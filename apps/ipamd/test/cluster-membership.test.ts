@@ -181,5 +181,13 @@ describe("Cluster membership and forwarding (3 in-process servers over gRPC)", (
     const err = await c.registerNode({ nodeId: "node-y", torId: TOR }).catch((e: unknown) => e);
     expect((err as GrpcError).code).toBe("UNAVAILABLE");
     expect((err as GrpcError).message).toContain("no leader known");
+    // A call forwarded to it (by a follower that still names it leader) gets the same answer,
+    // which the forwarding follower passes on and its client retries; not a NOT_LEADER without
+    // a hint, which a client knowing one server can neither follow nor retry.
+    const forwarded = await c
+      .registerNode({ nodeId: "node-y", torId: TOR }, { metadata: { [FORWARDED_HEADER]: "m1" } })
+      .catch((e: unknown) => e);
+    expect((forwarded as GrpcError).code).toBe("UNAVAILABLE");
+    expect((forwarded as GrpcError).message).toContain("no leader known");
   });
 });

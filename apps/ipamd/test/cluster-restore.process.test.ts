@@ -17,6 +17,7 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  RETRY_ATTEMPTS,
   runIpamdCommand,
   spawnIpamd,
   tempDir,
@@ -48,7 +49,7 @@ interface Server {
 const clients: ClusterClient[] = [];
 
 function client(addresses: readonly string[]): ClusterClient {
-  const c = createClusterClient({ addresses, deadlineMs: WRITE_MS });
+  const c = createClusterClient({ addresses, deadlineMs: WRITE_MS, maxAttempts: RETRY_ATTEMPTS });
   clients.push(c);
   return c;
 }

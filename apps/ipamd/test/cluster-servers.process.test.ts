@@ -1,6 +1,6 @@
 import { Family, type GetStatusResponse, MemberRole, RaftRole } from "@ipam/grpc-server";
 import { afterAll, describe, expect, it } from "vitest";
-import { killAll, runIpamdCommand, tempDir, waitFor } from "./helpers/processes.js";
+import { killAll, POLL_RPC_MS, runIpamdCommand, tempDir, waitFor } from "./helpers/processes.js";
 import {
   client,
   closeClients,
@@ -111,7 +111,7 @@ describe("ipamd --role server: a Raft group of server processes", () => {
     const lease = await waitFor("a write to succeed after the failover", () =>
       any.leaseBlock(
         { nodeId: "node-a", purpose: "default", family: Family.IPV4, requestId: "lease-2" },
-        { deadlineMs: 3000 },
+        { deadlineMs: POLL_RPC_MS },
       ),
     );
     expect(lease.block?.cidr).toMatch(/^10\.99\./);

@@ -14,6 +14,7 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  POLL_RPC_MS,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -86,7 +87,7 @@ beforeAll(async () => {
   const client = ipam();
   try {
     await waitFor("ipamd ready", async () => {
-      const s = await client.status({}, { deadlineMs: 1000 });
+      const s = await client.status({}, { deadlineMs: POLL_RPC_MS });
       return s.state === ReadyState.READY ? true : undefined;
     }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf([proc])}`);

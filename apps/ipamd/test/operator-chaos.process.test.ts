@@ -1,7 +1,7 @@
 import type { IpamClient } from "@ipam/grpc-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { type AgentProc, type ClusterFixture, startCluster } from "./helpers/cluster-fixture.js";
-import { killAll, logsOf, tempDir, waitFor } from "./helpers/processes.js";
+import { killAll, logsOf, POLL_RPC_MS, tempDir, waitFor } from "./helpers/processes.js";
 
 // Operator chaos on real processes (issue 15): three `ipamd --role server` processes and three
 // `ipamd --role agent` processes on 127.0.0.1. Clients allocate and release through every agent
@@ -178,8 +178,12 @@ describe("operator chaos (issue 15)", () => {
         await waitFor(
           `${a.id} to give back everything and go`,
           async () => {
-            const leases = await cluster.l1.getNodeLeases({ nodeId: a.id }, { deadlineMs: 3000 });
-            const topology = (await cluster.l1.getTopology({}, { deadlineMs: 3000 })).topologyJson;
+            const leases = await cluster.l1.getNodeLeases(
+              { nodeId: a.id },
+              { deadlineMs: POLL_RPC_MS },
+            );
+            const topology = (await cluster.l1.getTopology({}, { deadlineMs: POLL_RPC_MS }))
+              .topologyJson;
             return leases.blocks.length === 0 && !topology.includes(`"${a.id}"`) ? true : undefined;
           },
           { timeoutMs: 60_000, intervalMs: 500 },

@@ -15,6 +15,7 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  POLL_RPC_MS,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -118,13 +119,15 @@ describe("disaster restore from an older backup: agents re-claim their blocks", 
     server = spawnIpamd("s1'", [...serverArgs, "--restore-from", backupFile]);
     procs.push(server);
     await waitFor("the restored server to lead", async () => {
-      const st = await l1.getStatus({}, { deadlineMs: 2000 });
+      const st = await l1.getStatus({}, { deadlineMs: POLL_RPC_MS });
       return st.leaderId === "s1" && st.notReadyReason === "" ? true : undefined;
     });
 
     // The agent claims every block back: the cluster leases them all to it again.
     await waitFor("the cluster to lease agent-a every block it serves", async () => {
-      const leases = (await l1.getNodeLeases({ nodeId: "agent-a" }, { deadlineMs: 3000 })).blocks
+      const leases = (
+        await l1.getNodeLeases({ nodeId: "agent-a" }, { deadlineMs: POLL_RPC_MS })
+      ).blocks
         .filter((b) => b.subnetId === "tor-a1-1-default-v4")
         .map((b) => `${b.cidr}:${b.state}`)
         .sort();

@@ -9,6 +9,7 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  POLL_RPC_MS,
   spawnIpamd,
   tempDir,
   waitFor,
@@ -135,7 +136,7 @@ describe("role all with --tls-cert/--tls-key", () => {
     const secure = createClusterClient({
       addresses: [`127.0.0.1:${port}`],
       tls: { ca: certs.ca, cert: certs.cert, key: certs.key },
-      deadlineMs: 2000,
+      deadlineMs: POLL_RPC_MS,
       maxAttempts: 1,
     });
     try {

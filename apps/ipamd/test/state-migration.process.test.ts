@@ -8,6 +8,8 @@ import {
   type IpamdProcess,
   killAll,
   logsOf,
+  POLL_RPC_MS,
+  RETRY_ATTEMPTS,
   runIpamdCommand,
   spawnIpamd,
   tempDir,
@@ -26,7 +28,11 @@ afterAll(async () => {
 });
 
 function client(address: string): ClusterClient {
-  const c = createClusterClient({ addresses: [address], deadlineMs: 30_000 });
+  const c = createClusterClient({
+    addresses: [address],
+    deadlineMs: 30_000,
+    maxAttempts: RETRY_ATTEMPTS,
+  });
   clients.push(c);
   return c;
 }
@@ -48,8 +54,8 @@ async function ready(c: ClusterClient, procs: IpamdProcess[]): Promise<void> {
   await waitFor(
     "the server to lead and serve the topology",
     async () => {
-      const st = await c.getStatus({}, { deadlineMs: 5000 });
-      const t = await c.getTopology({}, { deadlineMs: 5000 });
+      const st = await c.getStatus({}, { deadlineMs: POLL_RPC_MS });
+      const t = await c.getTopology({}, { deadlineMs: POLL_RPC_MS });
       return st.leaderId !== "" && t.topologyJson.includes("tor-a1-1") ? true : undefined;
     },
     { timeoutMs: 120_000 },

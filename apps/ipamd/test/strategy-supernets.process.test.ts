@@ -10,7 +10,7 @@ import {
   type ClusterFixture,
   type ClusterProvider,
 } from "./helpers/cluster-providers.js";
-import { killAll, logsOf, tempDir, waitFor } from "./helpers/processes.js";
+import { killAll, logsOf, POLL_RPC_MS, tempDir, waitFor } from "./helpers/processes.js";
 
 // Strategy per purpose and supernets that feed TORs (docs/topology.md, "Allocation strategy"
 // and "Supernets"), on real servers of both cluster stores, over gRPC on loopback.
@@ -396,7 +396,9 @@ describe("supernet growth on a three-server Raft cluster", () => {
       // Every server has a snapshot past the carve, so the restart restores it from there.
       for (const c of perServer) {
         await waitFor("a snapshot on every server", async () =>
-          (await c.getStatus({}, { deadlineMs: 2000 })).snapshotIndex > 0n ? true : undefined,
+          (await c.getStatus({}, { deadlineMs: POLL_RPC_MS })).snapshotIndex > 0n
+            ? true
+            : undefined,
         );
       }
       for (const s of trio.servers) s.proc.kill("SIGKILL");

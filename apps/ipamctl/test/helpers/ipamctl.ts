@@ -22,7 +22,11 @@ export function ipamctl(
   env: Readonly<Record<string, string>> = {},
   timeoutMs = COMMAND_BACKSTOP_MS,
 ): Promise<IpamctlRun> {
-  return runNodeScript(IPAMCTL_MAIN, args, {
+  // A generous --timeout (unless the test gives its own): on a loaded machine elections churn
+  // (terms 18-19 seen at load 60) and the default 15 s deadline can pass before a leader is
+  // elected; ipamctl retries until its deadline, so a later deadline lets it see the leader.
+  const withTimeout = args.includes("--timeout") ? args : ["--timeout", "60", ...args];
+  return runNodeScript(IPAMCTL_MAIN, withTimeout, {
     env: { PATH: process.env.PATH ?? "", ...env },
     timeoutMs,
   });

@@ -277,8 +277,8 @@ type AnyHandler = (request: unknown, context: CallContext) => unknown;
  * with the leader's response; reads stay local (the data handlers read through
  * `cluster.read`, a ReadIndex round through the leader). The leader runs the handler itself.
  * A forwarded call is never forwarded again: a server that receives one while not leading
- * answers NOT_LEADER with its leader hint. With no leader known writes fail UNAVAILABLE
- * (`no leader known`), which clients retry.
+ * answers NOT_LEADER with its leader hint. With no leader known writes (forwarded ones too) fail
+ * UNAVAILABLE (`no leader known`), which clients retry.
  */
 export function forwardWrites(
   handlers: Partial<ClusterHandlers>,
@@ -321,16 +321,19 @@ export function forwardWrites(
     out[name] = async (request, context) => {
       const leader = cluster.leader();
       if (leader !== undefined && leader.id === cluster.nodeId) return handler(request, context);
+      // No leader known (an election): UNAVAILABLE, which clients retry, also for a forwarded
+      // call. A NOT_LEADER without a hint would reach the client through the forwarding
+      // follower, and a client that knows one server can neither redirect nor retry it.
+      if (leader === undefined || leader.address === "") {
+        throw new IpamdError("UNAVAILABLE", `${name}: no leader known (election in progress)`);
+      }
       if (
         context.metadata.get(FORWARDED_HEADER).length > 0 ||
         context.metadata.get(NO_FORWARD_HEADER).length > 0
       ) {
         throw new IpamdError("NOT_LEADER", `${name}: this server does not lead`, {
-          details: { leaderId: leader?.id ?? "", leaderAddress: leader?.address ?? "" },
+          details: { leaderId: leader.id, leaderAddress: leader.address },
         });
-      }
-      if (leader === undefined || leader.address === "") {
-        throw new IpamdError("UNAVAILABLE", `${name}: no leader known (election in progress)`);
       }
       const client = clientFor(leader.address) as unknown as Record<
         string,

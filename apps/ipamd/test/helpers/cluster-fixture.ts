@@ -10,7 +10,15 @@ import {
   RaftRole,
   ReadyState,
 } from "@ipam/grpc-server";
-import { freePort, type IpamdProcess, logsOf, spawnIpamd, waitFor } from "./processes.js";
+import {
+  freePort,
+  type IpamdProcess,
+  logsOf,
+  POLL_RPC_MS,
+  RETRY_ATTEMPTS,
+  spawnIpamd,
+  waitFor,
+} from "./processes.js";
 
 export interface ServerProc {
   readonly id: string;
@@ -76,14 +84,14 @@ export async function startCluster(
     ]);
     servers.push({ id, address, proc });
   }
-  const l1 = createClusterClient({ addresses, deadlineMs: 10_000 });
+  const l1 = createClusterClient({ addresses, deadlineMs: 30_000, maxAttempts: RETRY_ATTEMPTS });
   closers.push(l1);
   const procs = () => servers.map((s) => s.proc);
   await waitFor(
     "three voters with a leader",
     async () => {
-      const st = await l1.getStatus({}, { deadlineMs: 2000 });
-      const leader = await l1.getLeader({}, { deadlineMs: 2000 });
+      const st = await l1.getStatus({}, { deadlineMs: POLL_RPC_MS });
+      const leader = await l1.getLeader({}, { deadlineMs: POLL_RPC_MS });
       return st.members.length === 3 &&
         leader.leaderId !== "" &&
         (st.role === RaftRole.LEADER || st.role === RaftRole.FOLLOWER)
@@ -117,7 +125,7 @@ export function clusterFixture(parts: {
     waitFor(
       `${a.id} to be ready`,
       async () => {
-        const s = await a.ipam.status({}, { deadlineMs: 2000 });
+        const s = await a.ipam.status({}, { deadlineMs: POLL_RPC_MS });
         return s.state === ReadyState.READY && s.reason === "" ? s : undefined;
       },
       { timeoutMs: 120_000 },
@@ -168,7 +176,7 @@ export function clusterFixture(parts: {
     },
     async leader() {
       const l = await waitFor(`a ${leaderWord}`, async () => {
-        const r = await l1.getLeader({}, { deadlineMs: 2000 });
+        const r = await l1.getLeader({}, { deadlineMs: POLL_RPC_MS });
         return r.leaderId === "" ? undefined : r;
       });
       const s = servers.find((x) => x.id === l.leaderId);

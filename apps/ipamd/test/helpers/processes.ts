@@ -170,6 +170,22 @@ export async function killAll(): Promise<void> {
 }
 
 /**
+ * The deadline of one RPC inside a poll (`waitFor`) of a test: generous, because on a loaded
+ * 2-core machine a server that is starting, electing or catching up can take seconds to answer
+ * one call, and a short per-attempt deadline fails every attempt until the poll's own deadline
+ * (seen at load 57: "Deadline exceeded after 2.079s" at every attempt of a 60 s wait).
+ */
+export const POLL_RPC_MS = 15_000;
+
+/**
+ * `maxAttempts` of the tests' cluster clients: their calls retry (UNAVAILABLE "no leader known",
+ * NOT_LEADER, with backoff capped at 1 s) until their deadline, as docs/ipamd.md says clients
+ * do, instead of the client's default five attempts (about 1.5 s: elections on a loaded machine
+ * take longer and churn, terms 18-19 were seen at load 60). The deadline bounds them.
+ */
+export const RETRY_ATTEMPTS = 200;
+
+/**
  * Ends `p` if it still runs (SIGKILL by PID) and waits for it to exit, so that the next test can
  * reuse its ports and data dir. For clean-up (`onTestFinished`/`finally`) of a process a test
  * started, when the test may have failed before its own orderly stop.

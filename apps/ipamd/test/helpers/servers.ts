@@ -10,7 +10,14 @@ import {
   RaftRole,
 } from "@ipam/grpc-server";
 import { exampleTopology } from "@ipam/topology";
-import { freePort, type IpamdProcess, logsOf, spawnIpamd, waitFor } from "./processes.js";
+import {
+  freePort,
+  type IpamdProcess,
+  logsOf,
+  RETRY_ATTEMPTS,
+  spawnIpamd,
+  waitFor,
+} from "./processes.js";
 
 /** The servers' Raft election timeout: the daemon's default, calm on a loaded machine. */
 export const ELECTION_MS = 1000;
@@ -28,7 +35,7 @@ const clients: ClusterClient[] = [];
 
 /** A Cluster API client (closed by closeClients()). */
 export function client(addresses: readonly string[]): ClusterClient {
-  const c = createClusterClient({ addresses, deadlineMs: 30_000 });
+  const c = createClusterClient({ addresses, deadlineMs: 30_000, maxAttempts: RETRY_ATTEMPTS });
   clients.push(c);
   return c;
 }
