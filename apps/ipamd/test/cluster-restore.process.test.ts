@@ -349,7 +349,11 @@ describe("disaster recovery: quorum lost, a new cluster from a backup (docs/oper
       await waitForGroup([s1], ["s1"]);
       const st = await s1.client.getStatus({});
       expect(st.clusterId).not.toBe(oldId);
-      expect(s1.proc.log.join("\n")).toContain("restored from a backup as a NEW cluster");
+      await waitFor("s1 to log that it restored a backup as a new cluster", () =>
+        s1.proc.log.some((l) => l.includes("restored from a backup as a NEW cluster"))
+          ? true
+          : undefined,
+      );
       // Step 2: the others with empty data dirs, --join.
       const [, s2, s3] = servers as [Server, Server, Server];
       start(s2, ["--join", s1.address]);
@@ -369,7 +373,9 @@ describe("disaster recovery: quorum lost, a new cluster from a backup (docs/oper
       start(s1, ["--restore-from", backupFile]);
       await waitForGroup(servers, ["s1", "s2", "s3"]);
       expect((await s1.client.getStatus({})).clusterId).toBe(st.clusterId);
-      expect(s1.proc.log.join("\n")).toContain("--restore-from ignored");
+      await waitFor("s1 to log that --restore-from is ignored on a restart", () =>
+        s1.proc.log.some((l) => l.includes("--restore-from ignored")) ? true : undefined,
+      );
       // And it writes.
       expect((await lease("after-the-restore")).block?.cidr).toMatch(/^10\.99\./);
     },

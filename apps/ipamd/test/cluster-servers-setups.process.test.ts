@@ -225,7 +225,9 @@ describe("ipamd --role server: the topology file", () => {
     await waitFor("the follower to log that it leaves the file to the leader", () =>
       s2.proc.log.some((l) => l.includes("left to the leader")) ? true : undefined,
     );
-    expect(s1.proc.log.some((l) => l.includes("topology applied"))).toBe(true);
+    await waitFor("the leader to log that it applied the topology", () =>
+      s1.proc.log.some((l) => l.includes("topology applied")) ? true : undefined,
+    );
   });
 });
 

@@ -137,7 +137,9 @@ describe("disaster restore from an older backup: agents re-claim their blocks", 
     }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${logsOf([server, a.proc])}`);
     });
-    expect(a.proc.log.some((l) => l.includes("re-claimed a block"))).toBe(true);
+    await waitFor("the agent to log that it re-claimed a block", () =>
+      a.proc.log.some((l) => l.includes("re-claimed a block")) ? true : undefined,
+    );
     // Its pods kept their addresses, and it serves new pods again.
     for (const [id, addr] of held) {
       const c = await a.ipam.check({ ...key(id), addresses: [addr] });

@@ -20,7 +20,10 @@ export interface IpamdProcess {
   readonly args: readonly string[];
   /** stderr (pino JSON lines), kept for failure messages; the last 200 lines. */
   readonly log: string[];
-  /** Resolves with the exit code (null when killed by a signal). */
+  /**
+   * Resolves with the exit code (null when killed by a signal) once the process has exited and
+   * its stderr is read to the end, so `log` then holds its last lines.
+   */
   exited(): Promise<number | null>;
   /** Sends `signal` to this process (by PID) if it still runs. */
   kill(signal: NodeJS.Signals): void;
@@ -125,8 +128,15 @@ export function spawnIpamd(
     }
     if (process.env.IPAMD_TEST_LOGS === "1") process.stderr.write(`[${name}] ${chunk}`);
   });
+  child.stderr?.once("end", () => {
+    if (partial !== "") log.push(partial);
+    partial = "";
+  });
+  // "close", not "exit": "exit" can come before the last stderr chunks are read, and a test
+  // that reads `log` after `exited()` (the error line of a process that refused to start)
+  // would miss them on a busy machine.
   const exit = new Promise<number | null>((resolve) => {
-    child.once("exit", (code) => resolve(code));
+    child.once("close", (code) => resolve(code));
   });
   const pid = child.pid;
   const proc: IpamdProcess = {
