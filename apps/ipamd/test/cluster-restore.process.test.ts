@@ -113,6 +113,9 @@ async function waitForGroup(servers: readonly Server[], voters: readonly string[
       }
       return all;
     },
+    // A (re)joining server is promoted only after elections settle: at load 37 s3's promotion
+    // took over 120 s (terms 4 to 7). A backstop, within the test's TEST_MS.
+    { timeoutMs: 240_000 },
   ).catch((err: unknown) => {
     throw new Error(`${(err as Error).message}\n${logsOf(servers.map((s) => s.proc))}`);
   });
