@@ -1,13 +1,16 @@
 // Running the built `ipamctl` executable (dist/main.js) as a real process, bounded in time.
 import { fileURLToPath } from "node:url";
-import {
-  COMMAND_BACKSTOP_MS,
-  type CommandRun,
-  runNodeScript,
-} from "../../../ipamd/test/helpers/processes.js";
+import { type CommandRun, runNodeScript } from "../../../ipamd/test/helpers/processes.js";
 
 /** The built command's entry point. */
 export const IPAMCTL_MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url));
+
+/**
+ * The backstop of an ipamctl run, ms. `--timeout` bounds each call (docs/ipamctl.md) and a command
+ * such as `show --blocks` makes several, so the backstop is a few of the default 60 s deadlines
+ * below: at load ~37 one `show` was killed at a 120 s backstop while its calls were in time.
+ */
+export const IPAMCTL_BACKSTOP_MS = 300_000;
 
 /** What a run of `ipamctl` printed and how it ended. */
 export type IpamctlRun = CommandRun;
@@ -20,7 +23,7 @@ export type IpamctlRun = CommandRun;
 export function ipamctl(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
-  timeoutMs = COMMAND_BACKSTOP_MS,
+  timeoutMs = IPAMCTL_BACKSTOP_MS,
 ): Promise<IpamctlRun> {
   // A generous --timeout (unless the test gives its own): on a loaded machine elections churn
   // (terms 18-19 seen at load 60) and the default 15 s deadline can pass before a leader is
