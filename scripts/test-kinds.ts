@@ -38,6 +38,8 @@ export interface TestKindsOptions {
   readonly processWorkers?: number;
   /** Timeout of each process test and hook (default {@link PROCESS_TEST_TIMEOUT_MS}). */
   readonly processTimeoutMs?: number;
+  /** Setup files of the process project (e.g. one that removes the file's temp folders). */
+  readonly processSetupFiles?: readonly string[];
 }
 
 /**
@@ -71,6 +73,7 @@ export function testKinds(options: TestKindsOptions = {}): ViteUserConfig {
             hookTimeout: options.processTimeoutMs ?? PROCESS_TEST_TIMEOUT_MS,
             // Few process test files at a time per package: each starts its own processes.
             maxWorkers: options.processWorkers ?? 1,
+            setupFiles: [...(options.processSetupFiles ?? [])],
             sequence: { groupOrder: 1 },
           },
         },

@@ -2,7 +2,7 @@
 // Every process started here is remembered and killed by PID in `killAll()` (call it from
 // afterEach/afterAll).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,9 +34,28 @@ const started: IpamdProcess[] = [];
 // Commands of runNodeScript still running (a test that timed out may leave one): killAll ends them.
 const commands = new Map<number, Promise<unknown>>();
 
-/** A new empty folder under the OS temp dir. */
+// Folders made by tempDir() in this test file, removed by removeTempDirs() after the file.
+const temps: string[] = [];
+
+/**
+ * A new empty folder under the OS temp dir, removed after the test file by
+ * {@link removeTempDirs} (the process tests' setup file, `temp-cleanup.ts`, registers it).
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  temps.push(dir);
+  return dir;
+}
+
+/**
+ * Removes every folder tempDir() made (data dirs of daemons and etcd members: an etcd member's
+ * is ~370 MB, and a suite run starts dozens), unless `IPAMD_TEST_KEEP_TMP` is set to look at them
+ * after a failure. Run it after the daemons using them are stopped.
+ */
+export function removeTempDirs(): void {
+  const dirs = temps.splice(0);
+  if (process.env.IPAMD_TEST_KEEP_TMP) return;
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
 // Ports handed out by `freePort()` in this process; never handed out twice.
