@@ -31,9 +31,9 @@ export interface TestKindsOptions {
   /**
    * Process test files of this package run at once (default 1). Raise it only for a package
    * whose process tests mostly wait for daemons (elections, drains, restarts) and whose files
-   * share nothing (apps/ipamctl: 2; apps/ipamd: 3, its files wait on elections, restarts and
-   * drains for most of their 800 s of file time). The suite must still pass beside
-   * `stress-ng --cpu 2` (docs/contributing.md): check that before raising it.
+   * share nothing (apps/ipamd and apps/ipamctl: 2), and measure it on an idle machine: at 3,
+   * apps/ipamd took longer than at 2 (its daemons compete for the cores). The suite must still
+   * pass beside `stress-ng --cpu 2` (docs/contributing.md).
    */
   readonly processWorkers?: number;
   /** Timeout of each process test and hook (default {@link PROCESS_TEST_TIMEOUT_MS}). */

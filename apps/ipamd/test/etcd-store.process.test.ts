@@ -273,7 +273,10 @@ describe("etcd store: a proposer that retries after a timeout", () => {
     // attempts applied once between them.
     const retried = await waitFor("the retried LeaseBlock to answer", () =>
       second.leaseBlock(lease, { deadlineMs: 10_000 }),
-    );
+    ).catch((err: unknown) => {
+      // The servers' own account (one refused connections in a CI run: did it exit, and why?).
+      throw new Error(`${(err as Error).message}\n${logsOf(procs, 40)}`);
+    });
     const again = await first.leaseBlock(lease, { deadlineMs: 10_000 });
     expect(again.block?.cidr).toBe(retried.block?.cidr);
     const each = addresses.map((a) => cluster([a]));
