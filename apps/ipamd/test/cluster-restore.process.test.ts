@@ -94,6 +94,20 @@ async function statuses(servers: readonly Server[]): Promise<GetStatusResponse[]
   return Promise.all(servers.map((s) => s.client.getStatus({}, { deadlineMs: READ_MS })));
 }
 
+/**
+ * Bootstraps s1, joins s2 and s3 to it (appended to `servers`, which must be empty) and waits for
+ * the group of three; returns s1.
+ */
+async function formGroupOfThree(servers: Server[], root: string): Promise<Server> {
+  const s1 = await newServer("s1", root, ["--bootstrap"]);
+  servers.push(s1);
+  await waitForGroup(servers, ["s1"]);
+  servers.push(await newServer("s2", root, ["--join", s1.address]));
+  servers.push(await newServer("s3", root, ["--join", s1.address]));
+  await waitForGroup(servers, ["s1", "s2", "s3"]);
+  return s1;
+}
+
 /** Waits until `servers` agree on one leader, list exactly `voters` and are all ready. */
 async function waitForGroup(servers: readonly Server[], voters: readonly string[]) {
   return waitFor(
@@ -171,12 +185,7 @@ describe("restoring a server and removed servers (docs/operations.md)", () => {
   it(
     "a backup of ipamd.db put back on a server is refused at start, naming the procedure",
     async () => {
-      servers.push(await newServer("s1", root, ["--bootstrap"]));
-      await waitForGroup(servers, ["s1"]);
-      const s1 = servers[0] as Server;
-      servers.push(await newServer("s2", root, ["--join", s1.address]));
-      servers.push(await newServer("s3", root, ["--join", `${s1.address}`]));
-      await waitForGroup(servers, ["s1", "s2", "s3"]);
+      await formGroupOfThree(servers, root);
       await any().registerNode({ nodeId: "node-a", torId: TOR });
       await lease("before-backup");
       const s3 = servers[2] as Server;
@@ -329,12 +338,7 @@ describe("disaster recovery: quorum lost, a new cluster from a backup (docs/oper
   it(
     "--restore-from starts a new single-server cluster from the backup; the others join it with empty data dirs",
     async () => {
-      servers.push(await newServer("s1", root, ["--bootstrap"]));
-      await waitForGroup(servers, ["s1"]);
-      const s1 = servers[0] as Server;
-      servers.push(await newServer("s2", root, ["--join", s1.address]));
-      servers.push(await newServer("s3", root, ["--join", `${s1.address}`]));
-      await waitForGroup(servers, ["s1", "s2", "s3"]);
+      const s1 = await formGroupOfThree(servers, root);
       const oldId = (await s1.client.getStatus({})).clusterId;
       await any().registerNode({ nodeId: "node-a", torId: TOR });
       const kept = await lease("in-the-backup");
