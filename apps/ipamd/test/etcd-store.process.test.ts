@@ -245,7 +245,9 @@ describe("etcd store: a proposer that retries after a timeout", () => {
     ];
     const addresses = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
     const procs = addresses.map((a, i) => server(`r${i + 1}`, a, flags));
-    await serving(cluster(addresses), procs);
+    // Each server on its own (a client of both is answered by the first one up): a server still
+    // starting when etcd stops fails its start, as it should, and the test would lose it.
+    for (const a of addresses) await serving(cluster([a]), procs);
     // One attempt per call, short deadlines: what a caller that gives up and retries sees.
     const impatient = addresses.map((a) => {
       const c = createClusterClient({ addresses: [a], deadlineMs: 1500, maxAttempts: 1 });
